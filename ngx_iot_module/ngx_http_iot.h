@@ -1,0 +1,98 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * What the HTTP dialects share: routing input, request bodies, JSON
+ * answers and streamed lists.
+ */
+
+
+#ifndef _NGX_HTTP_IOT_H_INCLUDED_
+#define _NGX_HTTP_IOT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_iot.h"
+
+
+#define NGX_HTTP_IOT_API_NONE         0
+#define NGX_HTTP_IOT_API_COLLECTIONS  1
+
+#define NGX_HTTP_IOT_MAX_SEGMENTS     8
+#define NGX_HTTP_IOT_LIST_MAX         10000
+
+
+typedef struct {
+    ngx_uint_t                 api;
+} ngx_http_iot_loc_conf_t;
+
+
+typedef struct ngx_http_iot_list_s  ngx_http_iot_list_t;
+
+/*
+ * Renders one row into b: NGX_DECLINED skips a row the caller may not see,
+ * NGX_AGAIN asks for a fresh buffer.  With b == NULL it only tells whether
+ * the caller may see the row.
+ */
+typedef ngx_int_t (*ngx_http_iot_list_row_pt)(ngx_http_request_t *r,
+    ngx_http_iot_list_t *list, sqlite3_stmt *st, ngx_buf_t *b);
+
+struct ngx_http_iot_list_s {
+    ngx_iot_sql_e              sql;
+    ngx_http_iot_list_row_pt   row;
+    ngx_str_t                  head;
+    int64_t                    scope;       /* bound first when has_scope */
+    ngx_uint_t                 limit;       /* 0: no limit */
+    ngx_uint_t                 sent;
+
+    unsigned                   has_scope:1;
+    unsigned                   text_key:1;  /* keyed by column 1, text */
+    unsigned                   head_sent:1;
+    unsigned                   done:1;
+
+    /* where the scan goes on from, and the last row sent */
+    int64_t                    scan_id;
+    int64_t                    sent_id;
+    u_char                     scan_key[NGX_IOT_TOKEN_HINT_LEN];
+    u_char                     sent_key[NGX_IOT_TOKEN_HINT_LEN];
+    size_t                     scan_key_len;
+    size_t                     sent_key_len;
+
+    /* buffers are reused once the client has taken them */
+    ngx_chain_t               *free;
+    ngx_chain_t               *busy;
+};
+
+
+typedef struct {
+    ngx_str_t                  path;
+    ngx_str_t                  seg[NGX_HTTP_IOT_MAX_SEGMENTS];
+    ngx_uint_t                 nseg;
+    ngx_iot_principal_t        who;
+    json_t                    *body;
+    ngx_http_iot_list_t        list;
+} ngx_http_iot_ctx_t;
+
+
+typedef void (*ngx_http_iot_body_pt)(ngx_http_request_t *r);
+
+
+extern ngx_module_t  ngx_http_iot_module;
+
+
+ngx_int_t ngx_http_iot_split_path(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_str_t *ngx_http_iot_header(ngx_http_request_t *r, ngx_str_t *name);
+ngx_int_t ngx_http_iot_body_too_large(ngx_http_request_t *r);
+ngx_int_t ngx_http_iot_read_json(ngx_http_request_t *r, json_t **json,
+    const char **err);
+ngx_int_t ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b);
+ngx_buf_t *ngx_http_iot_buf(ngx_http_request_t *r, size_t size);
+ngx_int_t ngx_http_iot_list_start(ngx_http_request_t *r,
+    ngx_http_iot_list_t *list);
+
+
+#endif /* _NGX_HTTP_IOT_H_INCLUDED_ */

@@ -1,0 +1,358 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The HTTP module: the iot_api directive, and what every dialect needs from
+ * HTTP (the path below the location, headers, JSON bodies and answers).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_iot.h"
+
+
+ngx_int_t ngx_http_iot_collections_handler(ngx_http_request_t *r);
+
+static void *ngx_http_iot_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_conf_enum_t  ngx_http_iot_apis[] = {
+    { ngx_string("collections"), NGX_HTTP_IOT_API_COLLECTIONS },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_iot_commands[] = {
+
+    { ngx_string("iot_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_iot_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iot_loc_conf_t, api),
+      &ngx_http_iot_apis },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_iot_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_iot_create_loc_conf,          /* create location configuration */
+    ngx_http_iot_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_iot_module = {
+    NGX_MODULE_V1,
+    &ngx_http_iot_module_ctx,              /* module context */
+    ngx_http_iot_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_iot_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_iot_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_iot_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->api = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_iot_loc_conf_t *prev = parent;
+    ngx_http_iot_loc_conf_t *conf = child;
+
+    ngx_conf_merge_uint_value(conf->api, prev->api, NGX_HTTP_IOT_API_NONE);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                      *rv;
+    ngx_iot_conf_t            *icf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    icf = (ngx_iot_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                          ngx_iot_module);
+
+    if (icf->shm_zone == NULL) {
+        return "needs \"iot_zone\", \"iot_store\" and "
+               "\"iot_admin_token_file\" at the top level of the "
+               "configuration, before the http block";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    clcf->handler = ngx_http_iot_collections_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The dialect sees the path below its location: with "location /nbiot/"
+ * the request /nbiot/collections is routed as /collections.
+ */
+
+ngx_int_t
+ngx_http_iot_split_path(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    u_char                    *p, *last, *start;
+    size_t                     skip;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    skip = 0;
+
+    if (!clcf->exact_match && !clcf->named
+#if (NGX_PCRE)
+        && clcf->regex == NULL
+#endif
+        && clcf->name.len <= r->uri.len
+        && ngx_strncmp(clcf->name.data, r->uri.data, clcf->name.len) == 0)
+    {
+        skip = clcf->name.len;
+
+        if (skip && clcf->name.data[skip - 1] == '/') {
+            skip--;
+        }
+    }
+
+    ctx->path.data = r->uri.data + skip;
+    ctx->path.len = r->uri.len - skip;
+
+    if (ctx->path.len == 0) {
+        ngx_str_set(&ctx->path, "/");
+    }
+
+    p = ctx->path.data;
+    last = p + ctx->path.len;
+
+    ctx->nseg = 0;
+
+    while (p < last) {
+        while (p < last && *p == '/') {
+            p++;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        if (ctx->nseg == NGX_HTTP_IOT_MAX_SEGMENTS) {
+            return NGX_DECLINED;
+        }
+
+        start = p;
+
+        while (p < last && *p != '/') {
+            p++;
+        }
+
+        ctx->seg[ctx->nseg].data = start;
+        ctx->seg[ctx->nseg].len = p - start;
+        ctx->nseg++;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_str_t *
+ngx_http_iot_header(ngx_http_request_t *r, ngx_str_t *name)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == name->len
+            && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
+        {
+            return &h[i].value;
+        }
+    }
+}
+
+
+/* checked before reading, so that the answer is ours, not an HTML page */
+
+ngx_int_t
+ngx_http_iot_body_too_large(ngx_http_request_t *r)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    return clcf->client_max_body_size
+           && r->headers_in.content_length_n > clcf->client_max_body_size;
+}
+
+
+ngx_int_t
+ngx_http_iot_read_json(ngx_http_request_t *r, json_t **json,
+    const char **err)
+{
+    u_char        *p, *data;
+    size_t         len;
+    ssize_t        n;
+    ngx_buf_t     *b;
+    ngx_chain_t   *cl;
+    json_error_t   jerr;
+
+    *json = NULL;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        *err = "a JSON object is required in the body";
+        return NGX_DECLINED;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
+                          : (size_t) (b->last - b->pos);
+    }
+
+    if (len == 0) {
+        *err = "a JSON object is required in the body";
+        return NGX_DECLINED;
+    }
+
+    data = ngx_pnalloc(r->pool, len);
+    if (data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = data;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                return NGX_ERROR;
+            }
+
+            p += n;
+
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    *json = json_loadb((char *) data, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (*json == NULL) {
+        *err = "the body is not valid JSON";
+        return NGX_DECLINED;
+    }
+
+    if (!json_is_object(*json)) {
+        json_decref(*json);
+        *json = NULL;
+        *err = "the body must be a JSON object";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_buf_t *
+ngx_http_iot_buf(ngx_http_request_t *r, size_t size)
+{
+    return ngx_create_temp_buf(r->pool, size);
+}
+
+
+ngx_int_t
+ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    r->headers_out.status = status;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (b == NULL || b->last == b->pos) {
+        r->headers_out.content_length_n = 0;
+        r->header_only = 1;
+        return ngx_http_send_header(r);
+    }
+
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,166 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * Identifiers: entity ids (64 random bits shown as 13 base32 characters)
+ * and device identities (IMSI, IMEI: 1 to 16 decimal digits, kept as one
+ * 64-bit key that remembers the number of digits, so "012" != "12").
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <sys/random.h>
+#include "ngx_iot.h"
+
+
+#define NGX_IOT_IDENT_LEN_SHIFT  56
+
+
+static u_char  ngx_iot_id_alphabet[] = "0123456789abcdefghijklmnopqrstuv";
+
+
+ngx_int_t
+ngx_iot_random(u_char *buf, size_t len)
+{
+    ssize_t  n;
+
+    while (len) {
+        n = getrandom(buf, len, 0);
+
+        if (n == -1) {
+            if (ngx_errno == NGX_EINTR) {
+                continue;
+            }
+
+            return NGX_ERROR;
+        }
+
+        buf += n;
+        len -= n;
+    }
+
+    return NGX_OK;
+}
+
+
+uint64_t
+ngx_iot_id_new(void)
+{
+    uint64_t  id;
+
+    do {
+        if (ngx_iot_random((u_char *) &id, sizeof(id)) != NGX_OK) {
+            /* getrandom() does not fail once the pool is initialized */
+            id = (uint64_t) ngx_random() << 32 ^ ngx_random() ^ ngx_time();
+        }
+
+        /* ids are stored as SQLite's signed 64-bit integers */
+        id &= 0x7fffffffffffffffULL;
+
+    } while (id == 0);
+
+    return id;
+}
+
+
+u_char *
+ngx_iot_id_encode(u_char *p, uint64_t id)
+{
+    ngx_int_t  i;
+
+    for (i = NGX_IOT_ID_LEN - 1; i >= 0; i--) {
+        p[i] = ngx_iot_id_alphabet[id & 0x1f];
+        id >>= 5;
+    }
+
+    return p + NGX_IOT_ID_LEN;
+}
+
+
+ngx_int_t
+ngx_iot_id_decode(u_char *p, size_t len, uint64_t *id)
+{
+    u_char    c;
+    size_t    i;
+    uint64_t  v;
+
+    if (len != NGX_IOT_ID_LEN) {
+        return NGX_ERROR;
+    }
+
+    v = 0;
+
+    for (i = 0; i < len; i++) {
+        c = p[i];
+
+        if (c >= '0' && c <= '9') {
+            c -= '0';
+
+        } else if (c >= 'a' && c <= 'v') {
+            c = c - 'a' + 10;
+
+        } else {
+            return NGX_ERROR;
+        }
+
+        /* 13 characters hold 65 bits: the first may carry only 3 of them */
+        if (i == 0 && c > 7) {
+            return NGX_ERROR;
+        }
+
+        v = v << 5 | c;
+    }
+
+    if (v == 0) {
+        return NGX_ERROR;
+    }
+
+    *id = v;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_ident_decode(u_char *p, size_t len, uint64_t *key)
+{
+    size_t    i;
+    uint64_t  v;
+
+    if (len == 0 || len > NGX_IOT_IDENT_MAX_DIGITS) {
+        return NGX_ERROR;
+    }
+
+    v = 0;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return NGX_ERROR;
+        }
+
+        v = v * 10 + (p[i] - '0');
+    }
+
+    *key = (uint64_t) len << NGX_IOT_IDENT_LEN_SHIFT | v;
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_iot_ident_encode(u_char *p, uint64_t key)
+{
+    size_t    len, i;
+    uint64_t  v;
+
+    len = key >> NGX_IOT_IDENT_LEN_SHIFT;
+    v = key & ((1ULL << NGX_IOT_IDENT_LEN_SHIFT) - 1);
+
+    for (i = len; i > 0; i--) {
+        p[i - 1] = (u_char) ('0' + v % 10);
+        v /= 10;
+    }
+
+    return p + len;
+}

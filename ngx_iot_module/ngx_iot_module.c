@@ -1,0 +1,434 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The core module: main-level directives for the store, the shared memory
+ * zone and the admin token; the per-worker store connection.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+
+
+#define NGX_IOT_CHECKPOINT_INTERVAL  1000
+
+
+static void *ngx_iot_create_conf(ngx_cycle_t *cycle);
+static char *ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf);
+static char *ngx_iot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_iot_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_iot_init_process(ngx_cycle_t *cycle);
+static void ngx_iot_exit_process(ngx_cycle_t *cycle);
+static void ngx_iot_checkpoint_handler(ngx_event_t *ev);
+
+
+static ngx_conf_enum_t  ngx_iot_sync[] = {
+    { ngx_string("normal"), NGX_IOT_SYNC_NORMAL },
+    { ngx_string("full"), NGX_IOT_SYNC_FULL },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_iot_commands[] = {
+
+    { ngx_string("iot_zone"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_iot_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("iot_store"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_iot_conf_t, store_path),
+      NULL },
+
+    { ngx_string("iot_store_sync"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_iot_conf_t, sync),
+      &ngx_iot_sync },
+
+    { ngx_string("iot_admin_token_file"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_iot_conf_t, token_path),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_core_module_t  ngx_iot_module_ctx = {
+    ngx_string("iot"),
+    ngx_iot_create_conf,
+    ngx_iot_init_conf
+};
+
+
+ngx_module_t  ngx_iot_module = {
+    NGX_MODULE_V1,
+    &ngx_iot_module_ctx,                   /* module context */
+    ngx_iot_commands,                      /* module directives */
+    NGX_CORE_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_iot_init_module,                   /* init module */
+    ngx_iot_init_process,                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_iot_exit_process,                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_iot_create_conf(ngx_cycle_t *cycle)
+{
+    ngx_iot_conf_t  *conf;
+
+    conf = ngx_pcalloc(cycle->pool, sizeof(ngx_iot_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->store_path = { 0, NULL };
+     *     conf->token_path = { 0, NULL };
+     *     conf->shm_zone = NULL;
+     *     conf->store = NULL;
+     */
+
+    conf->sync = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
+{
+    ngx_iot_conf_t *icf = conf;
+
+    u_char     *p;
+    ngx_str_t   dir;
+
+    ngx_conf_init_uint_value(icf->sync, NGX_IOT_SYNC_NORMAL);
+
+    if (icf->shm_zone == NULL) {
+        /* the module is loaded but not used */
+        return NGX_CONF_OK;
+    }
+
+    if (icf->store_path.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "\"iot_zone\" is set but \"iot_store\" is not");
+        return NGX_CONF_ERROR;
+    }
+
+    if (icf->token_path.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "\"iot_zone\" is set but \"iot_admin_token_file\" "
+                      "is not");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_get_full_name(cycle->pool, &cycle->prefix, &icf->store_path)
+        != NGX_OK
+        || ngx_get_full_name(cycle->pool, &cycle->prefix, &icf->token_path)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* NUL-terminated copies: both are handed to C libraries */
+
+    p = ngx_pnalloc(cycle->pool, icf->store_path.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_cpystrn(p, icf->store_path.data, icf->store_path.len + 1);
+    icf->store_path.data = p;
+
+    p = ngx_pnalloc(cycle->pool, icf->token_path.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_cpystrn(p, icf->token_path.data, icf->token_path.len + 1);
+    icf->token_path.data = p;
+
+    /* the store's folder is made at first start, like nginx's temp paths */
+
+    dir = icf->store_path;
+
+    while (dir.len && dir.data[dir.len - 1] != '/') {
+        dir.len--;
+    }
+
+    if (dir.len > 1 && !ngx_test_config
+        && ngx_process != NGX_PROCESS_SIGNALLER)
+    {
+        p = ngx_pnalloc(cycle->pool, dir.len);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(p, dir.data, dir.len - 1);
+        p[dir.len - 1] = '\0';
+
+        if (ngx_create_dir(p, 0755) == NGX_FILE_ERROR
+            && ngx_errno != NGX_EEXIST)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          ngx_create_dir_n " \"%s\" failed", p);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_iot_admin_token_load(cycle, icf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_conf_t *icf = conf;
+
+    u_char              *p;
+    ssize_t              size;
+    ngx_str_t           *value, name, s;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    if (icf->shm_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = (u_char *) ngx_strchr(value[1].data, ':');
+
+    if (p == NULL || p == value[1].data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected name:size",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data;
+    name.len = p - value[1].data;
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\" (at least %uz)",
+                           &value[1], 8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_iot_zone_ctx_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ctx->name = name;
+    ctx->conf = icf;
+
+    icf->shm_zone = ngx_shared_memory_add(cf, &name, size, &ngx_iot_module);
+    if (icf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (icf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    icf->shm_zone->init = ngx_iot_registry_init_zone;
+    icf->shm_zone->data = ctx;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The master made the store's files; when it runs as root, the workers
+ * run as another user and must be able to write them and their folder,
+ * where SQLite makes its -wal and -shm files.
+ */
+
+static ngx_int_t
+ngx_iot_init_module(ngx_cycle_t *cycle)
+{
+    u_char           *p, *name;
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_iot_conf_t   *icf;
+    ngx_core_conf_t  *ccf;
+
+    static char  *suffixes[] = { "", "-wal", "-shm", NULL };
+
+    icf = ngx_iot_get_conf(cycle);
+
+    if (icf == NULL || icf->shm_zone == NULL || geteuid() != 0) {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT || ccf->user == 0) {
+        return NGX_OK;
+    }
+
+    len = icf->store_path.len;
+
+    name = ngx_pnalloc(cycle->pool, len + sizeof("-wal"));
+    if (name == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; suffixes[i]; i++) {
+        p = ngx_cpymem(name, icf->store_path.data, len);
+        ngx_cpystrn(p, (u_char *) suffixes[i], sizeof("-wal"));
+
+        if (chown((char *) name, ccf->user, ccf->group) == -1
+            && ngx_errno != NGX_ENOENT)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "chown(\"%s\", %d) failed", name, ccf->user);
+            return NGX_ERROR;
+        }
+    }
+
+    p = name + len;
+
+    while (p > name && p[-1] != '/') {
+        p--;
+    }
+
+    if (p - name > 1) {
+        p[-1] = '\0';
+
+        if (chown((char *) name, ccf->user, ccf->group) == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "chown(\"%s\", %d) failed", name, ccf->user);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_init_process(ngx_cycle_t *cycle)
+{
+    ngx_iot_conf_t  *icf;
+
+    icf = ngx_iot_get_conf(cycle);
+
+    if (icf == NULL || icf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_iot_store_get(cycle, cycle->log) == NULL) {
+        return NGX_ERROR;
+    }
+
+    icf->checkpoint.handler = ngx_iot_checkpoint_handler;
+    icf->checkpoint.data = icf;
+    icf->checkpoint.log = cycle->log;
+    icf->checkpoint.cancelable = 1;
+
+    ngx_add_timer(&icf->checkpoint, NGX_IOT_CHECKPOINT_INTERVAL);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iot_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_iot_conf_t  *icf;
+
+    icf = ngx_iot_get_conf(cycle);
+
+    if (icf && icf->store) {
+        ngx_iot_store_close(icf->store);
+        icf->store = NULL;
+    }
+}
+
+
+static void
+ngx_iot_checkpoint_handler(ngx_event_t *ev)
+{
+    ngx_iot_conf_t  *icf = ev->data;
+
+    if (icf->store) {
+        (void) ngx_iot_store_checkpoint(icf->store, ev->log);
+    }
+
+    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
+        ngx_add_timer(ev, NGX_IOT_CHECKPOINT_INTERVAL);
+    }
+}
+
+
+ngx_iot_conf_t *
+ngx_iot_get_conf(ngx_cycle_t *cycle)
+{
+    if (cycle->conf_ctx == NULL) {
+        return NULL;
+    }
+
+    return (ngx_iot_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_iot_module);
+}
+
+
+ngx_iot_zone_ctx_t *
+ngx_iot_zone_ctx(ngx_cycle_t *cycle)
+{
+    return ngx_iot_get_conf(cycle)->shm_zone->data;
+}
+
+
+/* this process's store connection, opened on first use after fork */
+
+ngx_iot_store_t *
+ngx_iot_store_get(ngx_cycle_t *cycle, ngx_log_t *log)
+{
+    ngx_iot_conf_t  *icf;
+
+    icf = ngx_iot_get_conf(cycle);
+
+    if (icf->store == NULL) {
+        icf->store = ngx_iot_store_open(&icf->store_path, icf->sync, log);
+    }
+
+    return icf->store;
+}

@@ -1,0 +1,1805 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The registry: collections, devices and tokens.  SQLite holds the data of
+ * record; the shared memory zone holds every entity and its indexes, so
+ * reads never touch SQLite and every worker sees a write once it is
+ * answered.
+ *
+ * A write holds the zone's mutex across its SQLite statement and its
+ * shared memory update, so the two never disagree for a reader.  The write
+ * is noted in sh->pending while it runs: if the worker dies in between,
+ * the next process to take the mutex reloads that one entity from SQLite.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+
+
+static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log);
+static void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
+static void ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle,
+    ngx_log_t *log);
+static void ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_pending_e kind, uint64_t id, u_char *hash, void *a0, void *a1);
+static void ngx_iot_pending_clear(ngx_iot_zone_ctx_t *ctx);
+static ngx_int_t ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
+    ngx_iot_text_t *dst);
+static void ngx_iot_text_free(ngx_slab_pool_t *shpool, ngx_iot_text_t *t);
+static ngx_int_t ngx_iot_text_copy(ngx_pool_t *pool, ngx_iot_text_t *src,
+    ngx_iot_text_t *dst);
+static ngx_iot_rc_e ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx,
+    const char *what, ngx_log_t *log);
+static ngx_iot_rc_e ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch,
+    ngx_pool_t *pool, ngx_str_t *out);
+static ngx_int_t ngx_iot_collection_load(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_collection_t *row);
+static ngx_int_t ngx_iot_device_load(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_device_t *row);
+static ngx_int_t ngx_iot_token_load(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_token_t *row);
+static void ngx_iot_collection_drop(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_collection_t *c);
+static void ngx_iot_device_drop(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_device_t *d);
+static void ngx_iot_token_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *t);
+static ngx_iot_collection_t *ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx,
+    uint64_t id);
+static ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx,
+    uint64_t id);
+static ngx_iot_token_t *ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx,
+    u_char *hash);
+static ngx_int_t ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, ngx_log_t *log);
+static sqlite3_int64 ngx_iot_count(ngx_iot_store_t *store, const char *sql);
+
+
+#define ngx_iot_container(link, type, field)                                  \
+    ((type *) ((u_char *) (link) - offsetof(type, field)))
+
+
+/* shared memory zone */
+
+ngx_int_t
+ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_iot_zone_ctx_t  *octx = data;
+
+    ngx_int_t            rc;
+    ngx_iot_store_t     *store;
+    ngx_slab_pool_t     *shpool;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        /* reload: the zone and everything in it stay as they are */
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    ctx->shpool = shpool;
+    ctx->sh = ngx_slab_calloc(shpool, sizeof(ngx_iot_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = ctx->sh;
+
+    /* a full zone is answered with 503 and logged by us, not as crit */
+    shpool->log_nomem = 0;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool,
+                                     sizeof(" in iot zone \"\"")
+                                     + shm_zone->shm.name.len);
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in iot zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    if (ngx_process == NGX_PROCESS_SIGNALLER || ngx_test_config) {
+        /* "nginx -s" and "nginx -t" do not read the store */
+        return NGX_OK;
+    }
+
+    store = ngx_iot_store_open(&ctx->conf->store_path, ctx->conf->sync,
+                               shm_zone->shm.log);
+    if (store == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_iot_store_migrate(store, shm_zone->shm.log);
+
+    if (rc == NGX_OK) {
+        rc = ngx_iot_store_team(store, &ctx->sh->team_id, shm_zone->shm.log);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_iot_registry_load(ctx, store, shm_zone->shm.log);
+    }
+
+    ngx_iot_store_close(store);
+
+    return rc;
+}
+
+
+static sqlite3_int64
+ngx_iot_count(ngx_iot_store_t *store, const char *sql)
+{
+    sqlite3_int64   n;
+    sqlite3_stmt   *st;
+
+    if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return 0;
+    }
+
+    n = (sqlite3_step(st) == SQLITE_ROW) ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+
+    return n;
+}
+
+
+static ngx_int_t
+ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_log_t *log)
+{
+    int                    rc;
+    ngx_msec_t             start, spent;
+    ngx_uint_t             ncollections, ndevices, ntokens;
+    sqlite3_stmt          *st;
+    ngx_slab_pool_t       *shpool;
+    ngx_iot_token_t        token;
+    ngx_iot_device_t       device;
+    ngx_iot_collection_t   collection;
+
+    ngx_time_update();
+    start = ngx_current_msec;
+
+    shpool = ctx->shpool;
+
+    ncollections = (ngx_uint_t) ngx_iot_count(store,
+                                         "SELECT count(*) FROM collections");
+    ndevices = (ngx_uint_t) ngx_iot_count(store,
+                                         "SELECT count(*) FROM devices");
+    ntokens = (ngx_uint_t) ngx_iot_count(store,
+                                         "SELECT count(*) FROM tokens");
+
+    if (ngx_iot_index_init(shpool, &ctx->sh->collections, ncollections)
+        != NGX_OK
+        || ngx_iot_index_init(shpool, &ctx->sh->devices, ndevices) != NGX_OK
+        || ngx_iot_index_init(shpool, &ctx->sh->imsi, ndevices) != NGX_OK
+        || ngx_iot_index_init(shpool, &ctx->sh->imei, ndevices) != NGX_OK
+        || ngx_iot_index_init(shpool, &ctx->sh->tokens, ntokens) != NGX_OK)
+    {
+        goto full;
+    }
+
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT id, team_id, field_mask, tags"
+                           " FROM collections", -1, &st, NULL)
+        != SQLITE_OK)
+    {
+        goto failed;
+    }
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ngx_iot_store_row_collection(st, &collection);
+
+        if (ngx_iot_collection_load(ctx, &collection) != NGX_OK) {
+            sqlite3_finalize(st);
+            goto full;
+        }
+    }
+
+    sqlite3_finalize(st);
+
+    if (rc != SQLITE_DONE) {
+        goto failed;
+    }
+
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT id, collection_id, imsi, imei, tags,"
+                           " net_ip, net_at, net_cell FROM devices",
+                           -1, &st, NULL)
+        != SQLITE_OK)
+    {
+        goto failed;
+    }
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ngx_iot_store_row_device(st, &device);
+
+        if (ngx_iot_device_load(ctx, &device) != NGX_OK) {
+            sqlite3_finalize(st);
+            goto full;
+        }
+    }
+
+    sqlite3_finalize(st);
+
+    if (rc != SQLITE_DONE) {
+        goto failed;
+    }
+
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT hash, hint, resource, write, tags"
+                           " FROM tokens", -1, &st, NULL)
+        != SQLITE_OK)
+    {
+        goto failed;
+    }
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ngx_iot_store_row_token(st, &token);
+
+        if (ngx_iot_token_load(ctx, &token) != NGX_OK) {
+            sqlite3_finalize(st);
+            goto full;
+        }
+    }
+
+    sqlite3_finalize(st);
+
+    if (rc != SQLITE_DONE) {
+        goto failed;
+    }
+
+    ngx_time_update();
+    spent = ngx_current_msec - start;
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "iot zone \"%V\": loaded %ui devices, %ui collections, "
+                  "%ui tokens from \"%V\" in %M.%03M s; "
+                  "%uz of %uz bytes used",
+                  &ctx->name, ctx->sh->devices.nelts,
+                  ctx->sh->collections.nelts, ctx->sh->tokens.nelts,
+                  &ctx->conf->store_path, spent / 1000, spent % 1000,
+                  ngx_iot_zone_used(ctx), ngx_iot_zone_size(ctx));
+
+    return NGX_OK;
+
+full:
+
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "iot zone \"%V\" is too small for the %ui devices, "
+                  "%ui collections and %ui tokens in \"%V\": make it larger",
+                  &ctx->name, ndevices, ncollections, ntokens,
+                  &ctx->conf->store_path);
+    return NGX_ERROR;
+
+failed:
+
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "iot store \"%V\" cannot be read: %s",
+                  &ctx->conf->store_path, sqlite3_errmsg(store->db));
+    return NGX_ERROR;
+}
+
+
+size_t
+ngx_iot_zone_size(ngx_iot_zone_ctx_t *ctx)
+{
+    return ctx->shpool->end - (u_char *) ctx->shpool;
+}
+
+
+size_t
+ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx)
+{
+    size_t       free;
+    ngx_uint_t   pages;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    pages = ctx->shpool->pfree;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    free = pages << ngx_pagesize_shift;
+
+    return ngx_iot_zone_size(ctx) - free;
+}
+
+
+uint64_t
+ngx_iot_team_id(ngx_cycle_t *cycle)
+{
+    /* set at start and never changed */
+    return ngx_iot_zone_ctx(cycle)->sh->team_id;
+}
+
+
+/* locking and repair */
+
+static ngx_iot_zone_ctx_t *
+ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
+{
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_zone_ctx(cycle);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    if (ctx->sh->pending.pid && ctx->sh->pending.pid != ngx_pid) {
+        ngx_iot_repair(ctx, cycle, log);
+    }
+
+    return ctx;
+}
+
+
+static void
+ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+static void
+ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx, ngx_iot_pending_e kind,
+    uint64_t id, u_char *hash, void *a0, void *a1)
+{
+    ngx_iot_pending_t  *p;
+
+    p = &ctx->sh->pending;
+
+    p->kind = kind;
+    p->id = id;
+
+    if (hash) {
+        ngx_memcpy(p->hash, hash, NGX_IOT_HASH_LEN);
+    }
+
+    p->alloc[0] = a0;
+    p->alloc[1] = a1;
+    p->pid = ngx_pid;
+}
+
+
+static void
+ngx_iot_pending_clear(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_memzero(&ctx->sh->pending, sizeof(ngx_iot_pending_t));
+}
+
+
+/*
+ * A worker died between a write's SQLite statement and the end of its
+ * shared memory update: throw away what the zone holds of that entity and
+ * load it again from the store, which has it as it was committed (or not).
+ */
+
+static void
+ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
+{
+    int                    rc;
+    ngx_uint_t             i;
+    sqlite3_stmt          *st;
+    ngx_iot_store_t       *store;
+    ngx_iot_pending_t     *p;
+    ngx_iot_token_t        token, *t;
+    ngx_iot_device_t       device, *d;
+    ngx_iot_collection_t   collection, *c;
+
+    p = &ctx->sh->pending;
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "iot zone \"%V\": process %P died during a write, "
+                  "reloading that entity from the store",
+                  &ctx->name, p->pid);
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        /* leave it for a process that can read the store */
+        return;
+    }
+
+    switch (p->kind) {
+
+    case NGX_IOT_PENDING_COLLECTION:
+        c = ngx_iot_collection_find(ctx, p->id);
+
+        for (i = 0; i < 2; i++) {
+            if (p->alloc[i] && (c == NULL
+                                || (p->alloc[i] != c
+                                    && p->alloc[i] != c->tags.data)))
+            {
+                ngx_slab_free_locked(ctx->shpool, p->alloc[i]);
+            }
+        }
+
+        if (c) {
+            ngx_iot_collection_drop(ctx, c);
+        }
+
+        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_GET);
+        if (st == NULL) {
+            break;
+        }
+
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) p->id);
+
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            ngx_iot_store_row_collection(st, &collection);
+            (void) ngx_iot_collection_load(ctx, &collection);
+        }
+
+        sqlite3_reset(st);
+
+        c = ngx_iot_collection_find(ctx, p->id);
+
+        if (c) {
+            if (sqlite3_prepare_v2(store->db,
+                                   "SELECT count(*) FROM devices"
+                                   " WHERE collection_id = ?1",
+                                   -1, &st, NULL)
+                == SQLITE_OK)
+            {
+                sqlite3_bind_int64(st, 1, (sqlite3_int64) p->id);
+                rc = sqlite3_step(st);
+                c->ndevices = (rc == SQLITE_ROW) ? sqlite3_column_int(st, 0)
+                                                 : 0;
+                sqlite3_finalize(st);
+            }
+        }
+
+        break;
+
+    case NGX_IOT_PENDING_DEVICE:
+        d = ngx_iot_device_find(ctx, p->id);
+
+        for (i = 0; i < 2; i++) {
+            if (p->alloc[i] && (d == NULL
+                                || (p->alloc[i] != d
+                                    && p->alloc[i] != d->tags.data)))
+            {
+                ngx_slab_free_locked(ctx->shpool, p->alloc[i]);
+            }
+        }
+
+        if (d) {
+            ngx_iot_device_drop(ctx, d);
+        }
+
+        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_GET);
+        if (st == NULL) {
+            break;
+        }
+
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) p->id);
+
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            ngx_iot_store_row_device(st, &device);
+            (void) ngx_iot_device_load(ctx, &device);
+        }
+
+        sqlite3_reset(st);
+        break;
+
+    case NGX_IOT_PENDING_TOKEN:
+        t = ngx_iot_token_find(ctx, p->hash);
+
+        for (i = 0; i < 2; i++) {
+            if (p->alloc[i] && (t == NULL
+                                || (p->alloc[i] != t
+                                    && p->alloc[i] != t->tags.data
+                                    && p->alloc[i] != t->resource.data)))
+            {
+                ngx_slab_free_locked(ctx->shpool, p->alloc[i]);
+            }
+        }
+
+        if (t) {
+            ngx_iot_token_drop(ctx, t);
+        }
+
+        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_GET);
+        if (st == NULL) {
+            break;
+        }
+
+        sqlite3_bind_blob(st, 1, p->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
+
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            ngx_iot_store_row_token(st, &token);
+            (void) ngx_iot_token_load(ctx, &token);
+        }
+
+        sqlite3_reset(st);
+        break;
+
+    default:
+        break;
+    }
+
+    ngx_iot_pending_clear(ctx);
+}
+
+
+/* memory */
+
+static ngx_int_t
+ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
+    ngx_iot_text_t *dst)
+{
+    if (src->len == 0 || (src->len == 2 && src->data[0] == '{')) {
+        dst->data = NULL;
+        dst->len = 0;
+        return NGX_OK;
+    }
+
+    dst->data = ngx_slab_alloc_locked(shpool, src->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+    dst->len = (uint32_t) src->len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iot_text_free(ngx_slab_pool_t *shpool, ngx_iot_text_t *t)
+{
+    if (t->data) {
+        ngx_slab_free_locked(shpool, t->data);
+        t->data = NULL;
+        t->len = 0;
+    }
+}
+
+
+static ngx_int_t
+ngx_iot_text_copy(ngx_pool_t *pool, ngx_iot_text_t *src, ngx_iot_text_t *dst)
+{
+    dst->len = src->len;
+
+    if (src->len == 0) {
+        dst->data = NULL;
+        return NGX_OK;
+    }
+
+    dst->data = ngx_pnalloc(pool, src->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+
+    return NGX_OK;
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx, const char *what, ngx_log_t *log)
+{
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "iot zone \"%V\" is full: cannot %s; make the zone larger "
+                  "(iot_zone)", &ctx->name, what);
+
+    return NGX_IOT_ZONE_FULL;
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch, ngx_pool_t *pool,
+    ngx_str_t *out)
+{
+    if (patch == NULL) {
+        out->data = cur->data;
+        out->len = cur->len;
+        return NGX_IOT_OK;
+    }
+
+    return ngx_iot_tags_merge(cur, patch, pool, out);
+}
+
+
+static ngx_str_t  ngx_iot_empty_tags = ngx_string("{}");
+
+
+static void
+ngx_iot_bind_tags(sqlite3_stmt *st, int col, ngx_str_t *tags)
+{
+    if (tags->len == 0) {
+        tags = &ngx_iot_empty_tags;
+    }
+
+    sqlite3_bind_text(st, col, (char *) tags->data, tags->len,
+                      SQLITE_STATIC);
+}
+
+
+static ngx_int_t
+ngx_iot_step_done(ngx_iot_store_t *store, sqlite3_stmt *st, const char *what,
+    ngx_log_t *log)
+{
+    int  rc;
+
+    rc = sqlite3_step(st);
+
+    if (rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, what, log);
+        sqlite3_reset(st);
+        return NGX_ERROR;
+    }
+
+    sqlite3_reset(st);
+
+    return NGX_OK;
+}
+
+
+/* loading rows into the zone: at start and in repair */
+
+static ngx_int_t
+ngx_iot_collection_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_collection_t *row)
+{
+    ngx_str_t              tags;
+    ngx_iot_collection_t  *c;
+
+    c = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_collection_t));
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    *c = *row;
+    c->ndevices = 0;
+
+    tags.data = row->tags.data;
+    tags.len = row->tags.len;
+
+    if (ngx_iot_text_alloc(ctx->shpool, &tags, &c->tags) != NGX_OK) {
+        ngx_slab_free_locked(ctx->shpool, c);
+        return NGX_ERROR;
+    }
+
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->collections, &c->id);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_device_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_device_t *row)
+{
+    ngx_str_t              tags;
+    ngx_iot_device_t      *d;
+    ngx_iot_collection_t  *c;
+
+    d = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_device_t));
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    *d = *row;
+
+    tags.data = row->tags.data;
+    tags.len = row->tags.len;
+
+    if (ngx_iot_text_alloc(ctx->shpool, &tags, &d->tags) != NGX_OK) {
+        ngx_slab_free_locked(ctx->shpool, d);
+        return NGX_ERROR;
+    }
+
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->devices, &d->id);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imsi, &d->imsi);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imei, &d->imei);
+
+    c = ngx_iot_collection_find(ctx, d->collection_id);
+    if (c) {
+        c->ndevices++;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_token_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *row)
+{
+    ngx_str_t         s;
+    ngx_iot_token_t  *t;
+
+    t = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_token_t));
+    if (t == NULL) {
+        return NGX_ERROR;
+    }
+
+    *t = *row;
+
+    s.data = row->tags.data;
+    s.len = row->tags.len;
+
+    if (ngx_iot_text_alloc(ctx->shpool, &s, &t->tags) != NGX_OK) {
+        ngx_slab_free_locked(ctx->shpool, t);
+        return NGX_ERROR;
+    }
+
+    t->resource.data = ngx_slab_alloc_locked(ctx->shpool,
+                                             row->resource.len + 1);
+    if (t->resource.data == NULL) {
+        ngx_iot_text_free(ctx->shpool, &t->tags);
+        ngx_slab_free_locked(ctx->shpool, t);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(t->resource.data, row->resource.data, row->resource.len);
+
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->tokens, &t->id);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iot_collection_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_collection_t *c)
+{
+    ngx_iot_index_remove(&ctx->sh->collections, &c->id);
+    ngx_iot_text_free(ctx->shpool, &c->tags);
+    ngx_slab_free_locked(ctx->shpool, c);
+}
+
+
+static void
+ngx_iot_device_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_device_t *d)
+{
+    ngx_iot_collection_t  *c;
+
+    ngx_iot_index_remove(&ctx->sh->devices, &d->id);
+    ngx_iot_index_remove(&ctx->sh->imsi, &d->imsi);
+    ngx_iot_index_remove(&ctx->sh->imei, &d->imei);
+
+    c = ngx_iot_collection_find(ctx, d->collection_id);
+    if (c && c->ndevices) {
+        c->ndevices--;
+    }
+
+    ngx_iot_text_free(ctx->shpool, &d->tags);
+    ngx_slab_free_locked(ctx->shpool, d);
+}
+
+
+static void
+ngx_iot_token_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *t)
+{
+    ngx_iot_index_remove(&ctx->sh->tokens, &t->id);
+    ngx_iot_text_free(ctx->shpool, &t->tags);
+    ngx_slab_free_locked(ctx->shpool, t->resource.data);
+    ngx_slab_free_locked(ctx->shpool, t);
+}
+
+
+static ngx_iot_collection_t *
+ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
+{
+    ngx_iot_link_t  *link;
+
+    link = ngx_iot_index_find(&ctx->sh->collections, id);
+
+    return link ? ngx_iot_container(link, ngx_iot_collection_t, id) : NULL;
+}
+
+
+static ngx_iot_device_t *
+ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
+{
+    ngx_iot_link_t  *link;
+
+    link = ngx_iot_index_find(&ctx->sh->devices, id);
+
+    return link ? ngx_iot_container(link, ngx_iot_device_t, id) : NULL;
+}
+
+
+static ngx_iot_token_t *
+ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx, u_char *hash)
+{
+    uint64_t          key;
+    ngx_iot_link_t   *link;
+    ngx_iot_token_t  *t;
+
+    ngx_memcpy(&key, hash, sizeof(uint64_t));
+
+    /* the index is keyed by the hash's first 8 bytes: compare them all */
+
+    for (link = ngx_iot_index_find(&ctx->sh->tokens, key);
+         link;
+         link = link->next)
+    {
+        if (link->key != key) {
+            continue;
+        }
+
+        t = ngx_iot_container(link, ngx_iot_token_t, id);
+
+        if (ngx_memcmp(t->hash, hash, NGX_IOT_HASH_LEN) == 0) {
+            return t;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* collections */
+
+ngx_iot_rc_e
+ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id, ngx_pool_t *pool,
+    ngx_iot_collection_t *out)
+{
+    ngx_iot_rc_e           rc;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    ctx = ngx_iot_lock(cycle, cycle->log);
+
+    c = ngx_iot_collection_find(ctx, id);
+
+    if (c == NULL) {
+        rc = NGX_IOT_NOT_FOUND;
+
+    } else {
+        *out = *c;
+        rc = (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
+             ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
+    }
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
+    ngx_pool_t *pool, ngx_iot_collection_t *out, ngx_log_t *log)
+{
+    uint64_t               id;
+    ngx_str_t              tags;
+    ngx_iot_rc_e           rc;
+    sqlite3_stmt          *st;
+    ngx_iot_text_t         none;
+    ngx_iot_store_t       *store;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ngx_memzero(&none, sizeof(ngx_iot_text_t));
+
+    rc = ngx_iot_tags_new(&none, ch->tags, pool, &tags);
+    if (rc != NGX_IOT_OK) {
+        return rc;
+    }
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    c = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_collection_t));
+    if (c == NULL) {
+        rc = ngx_iot_zone_full(ctx, "add a collection", log);
+        goto done;
+    }
+
+    ngx_memzero(c, sizeof(ngx_iot_collection_t));
+
+    if (ngx_iot_text_alloc(ctx->shpool, &tags, &c->tags) != NGX_OK) {
+        ngx_slab_free_locked(ctx->shpool, c);
+        rc = ngx_iot_zone_full(ctx, "add a collection", log);
+        goto done;
+    }
+
+    do {
+        id = ngx_iot_id_new();
+    } while (ngx_iot_collection_find(ctx, id));
+
+    c->id.key = id;
+    c->team_id = ctx->sh->team_id;
+    c->field_mask = ch->mask_value & ch->mask_set;
+
+    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL, c,
+                        c->tags.data);
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_INSERT);
+
+    if (st) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) c->team_id);
+        sqlite3_bind_int(st, 3, (int) c->field_mask);
+        ngx_iot_bind_tags(st, 4, &tags);
+    }
+
+    if (st == NULL
+        || ngx_iot_step_done(store, st, "adding a collection", log)
+           != NGX_OK)
+    {
+        ngx_iot_text_free(ctx->shpool, &c->tags);
+        ngx_slab_free_locked(ctx->shpool, c);
+        ngx_iot_pending_clear(ctx);
+        rc = NGX_IOT_STORE_ERROR;
+        goto done;
+    }
+
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->collections, &c->id);
+    ngx_iot_pending_clear(ctx);
+
+    *out = *c;
+    rc = (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
+         ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
+
+done:
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
+    ngx_iot_collection_change_t *ch, ngx_pool_t *pool,
+    ngx_iot_collection_t *out, ngx_log_t *log)
+{
+    uint32_t               mask;
+    ngx_str_t              tags;
+    ngx_iot_rc_e           rc;
+    sqlite3_stmt          *st;
+    ngx_iot_text_t         text;
+    ngx_iot_store_t       *store;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    c = ngx_iot_collection_find(ctx, id);
+    if (c == NULL) {
+        rc = NGX_IOT_NOT_FOUND;
+        goto done;
+    }
+
+    rc = ngx_iot_tags_new(&c->tags, ch->tags, pool, &tags);
+    if (rc != NGX_IOT_OK) {
+        goto done;
+    }
+
+    text = c->tags;
+
+    if (ch->tags) {
+        if (ngx_iot_text_alloc(ctx->shpool, &tags, &text) != NGX_OK) {
+            rc = ngx_iot_zone_full(ctx, "change a collection", log);
+            goto done;
+        }
+    }
+
+    mask = (c->field_mask & ~ch->mask_set) | (ch->mask_value & ch->mask_set);
+
+    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL,
+                        ch->tags ? text.data : NULL, NULL);
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_UPDATE);
+
+    if (st) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) c->team_id);
+        sqlite3_bind_int(st, 3, (int) mask);
+        ngx_iot_bind_tags(st, 4, &tags);
+    }
+
+    if (st == NULL
+        || ngx_iot_step_done(store, st, "changing a collection", log)
+           != NGX_OK)
+    {
+        if (ch->tags) {
+            ngx_iot_text_free(ctx->shpool, &text);
+        }
+
+        ngx_iot_pending_clear(ctx);
+        rc = NGX_IOT_STORE_ERROR;
+        goto done;
+    }
+
+    c->field_mask = mask;
+
+    if (ch->tags) {
+        ngx_iot_text_free(ctx->shpool, &c->tags);
+        c->tags = text;
+    }
+
+    ngx_iot_pending_clear(ctx);
+
+    *out = *c;
+    rc = (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
+         ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
+
+done:
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
+{
+    ngx_iot_rc_e           rc;
+    sqlite3_stmt          *st;
+    ngx_iot_store_t       *store;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    c = ngx_iot_collection_find(ctx, id);
+    if (c == NULL) {
+        rc = NGX_IOT_NOT_FOUND;
+        goto done;
+    }
+
+    if (c->ndevices) {
+        rc = NGX_IOT_NOT_EMPTY;
+        goto done;
+    }
+
+    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL, NULL,
+                        NULL);
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_DELETE);
+
+    if (st) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+    }
+
+    if (st == NULL
+        || ngx_iot_step_done(store, st, "deleting a collection", log)
+           != NGX_OK)
+    {
+        ngx_iot_pending_clear(ctx);
+        rc = NGX_IOT_STORE_ERROR;
+        goto done;
+    }
+
+    ngx_iot_collection_drop(ctx, c);
+    ngx_iot_pending_clear(ctx);
+
+    rc = NGX_IOT_OK;
+
+done:
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+/* devices */
+
+static ngx_iot_rc_e
+ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
+    ngx_iot_device_t *out)
+{
+    *out = *d;
+
+    return (ngx_iot_text_copy(pool, &d->tags, &out->tags) == NGX_OK)
+           ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
+}
+
+
+static void
+ngx_iot_bind_ident(sqlite3_stmt *st, int col, uint64_t key, u_char *buf)
+{
+    u_char  *last;
+
+    last = ngx_iot_ident_encode(buf, key);
+
+    sqlite3_bind_text(st, col, (char *) buf, last - buf, SQLITE_STATIC);
+}
+
+
+ngx_iot_rc_e
+ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
+    ngx_pool_t *pool, ngx_iot_device_t *out)
+{
+    ngx_iot_rc_e         rc;
+    ngx_iot_device_t    *d;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock(cycle, cycle->log);
+
+    d = ngx_iot_device_find(ctx, id);
+
+    if (d == NULL || (cid && d->collection_id != cid)) {
+        rc = NGX_IOT_NOT_FOUND;
+
+    } else {
+        rc = ngx_iot_device_copy(d, pool, out);
+    }
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
+    ngx_pool_t *pool, ngx_iot_device_t *out, ngx_log_t *log)
+{
+    u_char                 imsi[NGX_IOT_IDENT_MAX_DIGITS];
+    u_char                 imei[NGX_IOT_IDENT_MAX_DIGITS];
+    uint64_t               id;
+    ngx_str_t              tags;
+    ngx_iot_rc_e           rc;
+    sqlite3_stmt          *st;
+    ngx_iot_text_t         none;
+    ngx_iot_store_t       *store;
+    ngx_iot_device_t      *d;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ngx_memzero(&none, sizeof(ngx_iot_text_t));
+
+    rc = ngx_iot_tags_new(&none, ch->tags, pool, &tags);
+    if (rc != NGX_IOT_OK) {
+        return rc;
+    }
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    c = ngx_iot_collection_find(ctx, ch->collection_id);
+    if (c == NULL) {
+        rc = NGX_IOT_COLLECTION_NOT_FOUND;
+        goto done;
+    }
+
+    if (ngx_iot_index_find(&ctx->sh->imsi, ch->imsi)) {
+        rc = NGX_IOT_CONFLICT_IMSI;
+        goto done;
+    }
+
+    if (ngx_iot_index_find(&ctx->sh->imei, ch->imei)) {
+        rc = NGX_IOT_CONFLICT_IMEI;
+        goto done;
+    }
+
+    d = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_device_t));
+    if (d == NULL) {
+        rc = ngx_iot_zone_full(ctx, "add a device", log);
+        goto done;
+    }
+
+    ngx_memzero(d, sizeof(ngx_iot_device_t));
+
+    if (ngx_iot_text_alloc(ctx->shpool, &tags, &d->tags) != NGX_OK) {
+        ngx_slab_free_locked(ctx->shpool, d);
+        rc = ngx_iot_zone_full(ctx, "add a device", log);
+        goto done;
+    }
+
+    do {
+        id = ngx_iot_id_new();
+    } while (ngx_iot_device_find(ctx, id));
+
+    d->id.key = id;
+    d->imsi.key = ch->imsi;
+    d->imei.key = ch->imei;
+    d->collection_id = c->id.key;
+
+    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL, d,
+                        d->tags.data);
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_INSERT);
+
+    if (st) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) d->collection_id);
+        ngx_iot_bind_ident(st, 3, d->imsi.key, imsi);
+        ngx_iot_bind_ident(st, 4, d->imei.key, imei);
+        ngx_iot_bind_tags(st, 5, &tags);
+    }
+
+    if (st == NULL
+        || ngx_iot_step_done(store, st, "adding a device", log) != NGX_OK)
+    {
+        ngx_iot_text_free(ctx->shpool, &d->tags);
+        ngx_slab_free_locked(ctx->shpool, d);
+        ngx_iot_pending_clear(ctx);
+        rc = NGX_IOT_STORE_ERROR;
+        goto done;
+    }
+
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->devices, &d->id);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imsi, &d->imsi);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imei, &d->imei);
+    c->ndevices++;
+
+    ngx_iot_pending_clear(ctx);
+
+    rc = ngx_iot_device_copy(d, pool, out);
+
+done:
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
+    ngx_iot_device_change_t *ch, ngx_pool_t *pool, ngx_iot_device_t *out,
+    ngx_log_t *log)
+{
+    u_char                 imsi_buf[NGX_IOT_IDENT_MAX_DIGITS];
+    u_char                 imei_buf[NGX_IOT_IDENT_MAX_DIGITS];
+    uint64_t               to, imsi, imei;
+    ngx_str_t              tags;
+    ngx_iot_rc_e           rc;
+    sqlite3_stmt          *st;
+    ngx_iot_link_t        *link;
+    ngx_iot_text_t         text;
+    ngx_iot_store_t       *store;
+    ngx_iot_device_t      *d;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *from, *target;
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    d = ngx_iot_device_find(ctx, id);
+    if (d == NULL || d->collection_id != cid) {
+        rc = NGX_IOT_NOT_FOUND;
+        goto done;
+    }
+
+    to = ch->collection_id ? ch->collection_id : d->collection_id;
+    imsi = ch->imsi ? ch->imsi : d->imsi.key;
+    imei = ch->imei ? ch->imei : d->imei.key;
+
+    from = ngx_iot_collection_find(ctx, d->collection_id);
+    target = from;
+
+    if (to != d->collection_id) {
+        target = ngx_iot_collection_find(ctx, to);
+        if (target == NULL) {
+            rc = NGX_IOT_COLLECTION_NOT_FOUND;
+            goto done;
+        }
+    }
+
+    link = ngx_iot_index_find(&ctx->sh->imsi, imsi);
+    if (link && link != &d->imsi) {
+        rc = NGX_IOT_CONFLICT_IMSI;
+        goto done;
+    }
+
+    link = ngx_iot_index_find(&ctx->sh->imei, imei);
+    if (link && link != &d->imei) {
+        rc = NGX_IOT_CONFLICT_IMEI;
+        goto done;
+    }
+
+    rc = ngx_iot_tags_new(&d->tags, ch->tags, pool, &tags);
+    if (rc != NGX_IOT_OK) {
+        goto done;
+    }
+
+    text = d->tags;
+
+    if (ch->tags) {
+        if (ngx_iot_text_alloc(ctx->shpool, &tags, &text) != NGX_OK) {
+            rc = ngx_iot_zone_full(ctx, "change a device", log);
+            goto done;
+        }
+    }
+
+    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL,
+                        ch->tags ? text.data : NULL, NULL);
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_UPDATE);
+
+    if (st) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) to);
+        ngx_iot_bind_ident(st, 3, imsi, imsi_buf);
+        ngx_iot_bind_ident(st, 4, imei, imei_buf);
+        ngx_iot_bind_tags(st, 5, &tags);
+    }
+
+    if (st == NULL
+        || ngx_iot_step_done(store, st, "changing a device", log) != NGX_OK)
+    {
+        if (ch->tags) {
+            ngx_iot_text_free(ctx->shpool, &text);
+        }
+
+        ngx_iot_pending_clear(ctx);
+        rc = NGX_IOT_STORE_ERROR;
+        goto done;
+    }
+
+    if (imsi != d->imsi.key) {
+        ngx_iot_index_remove(&ctx->sh->imsi, &d->imsi);
+        d->imsi.key = imsi;
+        ngx_iot_index_insert(ctx->shpool, &ctx->sh->imsi, &d->imsi);
+    }
+
+    if (imei != d->imei.key) {
+        ngx_iot_index_remove(&ctx->sh->imei, &d->imei);
+        d->imei.key = imei;
+        ngx_iot_index_insert(ctx->shpool, &ctx->sh->imei, &d->imei);
+    }
+
+    if (target != from) {
+        if (from && from->ndevices) {
+            from->ndevices--;
+        }
+
+        target->ndevices++;
+        d->collection_id = to;
+    }
+
+    if (ch->tags) {
+        ngx_iot_text_free(ctx->shpool, &d->tags);
+        d->tags = text;
+    }
+
+    ngx_iot_pending_clear(ctx);
+
+    rc = ngx_iot_device_copy(d, pool, out);
+
+done:
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
+    ngx_log_t *log)
+{
+    ngx_iot_rc_e         rc;
+    sqlite3_stmt        *st;
+    ngx_iot_store_t     *store;
+    ngx_iot_device_t    *d;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    d = ngx_iot_device_find(ctx, id);
+    if (d == NULL || d->collection_id != cid) {
+        rc = NGX_IOT_NOT_FOUND;
+        goto done;
+    }
+
+    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL, NULL, NULL);
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_DELETE);
+
+    if (st) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+    }
+
+    if (st == NULL
+        || ngx_iot_step_done(store, st, "deleting a device", log) != NGX_OK)
+    {
+        ngx_iot_pending_clear(ctx);
+        rc = NGX_IOT_STORE_ERROR;
+        goto done;
+    }
+
+    ngx_iot_device_drop(ctx, d);
+    ngx_iot_pending_clear(ctx);
+
+    rc = NGX_IOT_OK;
+
+done:
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+/* tokens */
+
+static ngx_iot_rc_e
+ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool, ngx_iot_token_t *out)
+{
+    *out = *t;
+
+    if (ngx_iot_text_copy(pool, &t->tags, &out->tags) != NGX_OK
+        || ngx_iot_text_copy(pool, &t->resource, &out->resource) != NGX_OK)
+    {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    return NGX_IOT_OK;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_token_get(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
+    ngx_iot_token_t *out)
+{
+    ngx_iot_rc_e         rc;
+    ngx_iot_token_t     *t;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock(cycle, cycle->log);
+
+    t = ngx_iot_token_find(ctx, hash);
+
+    rc = t ? ngx_iot_token_copy(t, pool, out) : NGX_IOT_NOT_FOUND;
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+static u_char *
+ngx_iot_resource_alloc(ngx_slab_pool_t *shpool, ngx_str_t *resource)
+{
+    u_char  *p;
+
+    p = ngx_slab_alloc_locked(shpool, resource->len + 1);
+
+    if (p) {
+        ngx_memcpy(p, resource->data, resource->len);
+        p[resource->len] = '\0';
+    }
+
+    return p;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
+    ngx_pool_t *pool, ngx_iot_token_t *out, u_char *secret, ngx_log_t *log)
+{
+    u_char               raw[NGX_IOT_TOKEN_LEN / 2];
+    ngx_str_t            tags;
+    ngx_iot_rc_e         rc;
+    sqlite3_stmt        *st;
+    ngx_iot_text_t       none;
+    ngx_iot_store_t     *store;
+    ngx_iot_token_t     *t;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ngx_memzero(&none, sizeof(ngx_iot_text_t));
+
+    rc = ngx_iot_tags_new(&none, ch->tags, pool, &tags);
+    if (rc != NGX_IOT_OK) {
+        return rc;
+    }
+
+    if (ngx_iot_random(raw, sizeof(raw)) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno, "getrandom() failed");
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ngx_hex_dump(secret, raw, sizeof(raw));
+    ngx_explicit_memzero(raw, sizeof(raw));
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    t = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_token_t));
+    if (t == NULL) {
+        rc = ngx_iot_zone_full(ctx, "add a token", log);
+        goto done;
+    }
+
+    ngx_memzero(t, sizeof(ngx_iot_token_t));
+
+    t->resource.data = ngx_iot_resource_alloc(ctx->shpool, &ch->resource);
+
+    if (t->resource.data == NULL
+        || ngx_iot_text_alloc(ctx->shpool, &tags, &t->tags) != NGX_OK)
+    {
+        if (t->resource.data) {
+            ngx_slab_free_locked(ctx->shpool, t->resource.data);
+        }
+
+        ngx_slab_free_locked(ctx->shpool, t);
+        rc = ngx_iot_zone_full(ctx, "add a token", log);
+        goto done;
+    }
+
+    t->resource.len = ch->resource.len;
+    t->write = (ch->write == 1);
+
+    ngx_iot_token_hash(secret, NGX_IOT_TOKEN_LEN, t->hash);
+    ngx_memcpy(&t->id.key, t->hash, sizeof(uint64_t));
+    ngx_memcpy(t->hint, secret, NGX_IOT_TOKEN_HINT_LEN);
+
+    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, t->hash, t,
+                        t->tags.data);
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_INSERT);
+
+    if (st) {
+        sqlite3_bind_blob(st, 1, t->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, (char *) t->hint, NGX_IOT_TOKEN_HINT_LEN,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, (char *) t->resource.data, t->resource.len,
+                          SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, (int) t->write);
+        ngx_iot_bind_tags(st, 5, &tags);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) ngx_time());
+    }
+
+    if (st == NULL
+        || ngx_iot_step_done(store, st, "adding a token", log) != NGX_OK)
+    {
+        /* the public prefix may, very rarely, be taken: the caller retries */
+        ngx_iot_text_free(ctx->shpool, &t->tags);
+        ngx_slab_free_locked(ctx->shpool, t->resource.data);
+        ngx_slab_free_locked(ctx->shpool, t);
+        ngx_iot_pending_clear(ctx);
+        rc = NGX_IOT_STORE_ERROR;
+        goto done;
+    }
+
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->tokens, &t->id);
+    ngx_iot_pending_clear(ctx);
+
+    rc = ngx_iot_token_copy(t, pool, out);
+
+done:
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
+    ngx_iot_token_change_t *ch, ngx_pool_t *pool, ngx_iot_token_t *out,
+    ngx_log_t *log)
+{
+    u_char              *resource;
+    ngx_str_t            tags, res;
+    ngx_uint_t           write;
+    ngx_iot_rc_e         rc;
+    sqlite3_stmt        *st;
+    ngx_iot_text_t       text;
+    ngx_iot_store_t     *store;
+    ngx_iot_token_t     *t;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    t = ngx_iot_token_find(ctx, hash);
+    if (t == NULL) {
+        rc = NGX_IOT_NOT_FOUND;
+        goto done;
+    }
+
+    rc = ngx_iot_tags_new(&t->tags, ch->tags, pool, &tags);
+    if (rc != NGX_IOT_OK) {
+        goto done;
+    }
+
+    text = t->tags;
+    resource = t->resource.data;
+
+    if (ch->tags) {
+        if (ngx_iot_text_alloc(ctx->shpool, &tags, &text) != NGX_OK) {
+            rc = ngx_iot_zone_full(ctx, "change a token", log);
+            goto done;
+        }
+    }
+
+    if (ch->resource.len) {
+        resource = ngx_iot_resource_alloc(ctx->shpool, &ch->resource);
+        if (resource == NULL) {
+            if (ch->tags) {
+                ngx_iot_text_free(ctx->shpool, &text);
+            }
+
+            rc = ngx_iot_zone_full(ctx, "change a token", log);
+            goto done;
+        }
+
+        res = ch->resource;
+
+    } else {
+        res.data = t->resource.data;
+        res.len = t->resource.len;
+    }
+
+    write = (ch->write == -1) ? t->write : (ngx_uint_t) ch->write;
+
+    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, hash,
+                        ch->tags ? text.data : NULL,
+                        ch->resource.len ? resource : NULL);
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_UPDATE);
+
+    if (st) {
+        sqlite3_bind_blob(st, 1, t->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, (char *) res.data, res.len, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, (int) write);
+        ngx_iot_bind_tags(st, 4, &tags);
+    }
+
+    if (st == NULL
+        || ngx_iot_step_done(store, st, "changing a token", log) != NGX_OK)
+    {
+        if (ch->tags) {
+            ngx_iot_text_free(ctx->shpool, &text);
+        }
+
+        if (ch->resource.len) {
+            ngx_slab_free_locked(ctx->shpool, resource);
+        }
+
+        ngx_iot_pending_clear(ctx);
+        rc = NGX_IOT_STORE_ERROR;
+        goto done;
+    }
+
+    if (ch->tags) {
+        ngx_iot_text_free(ctx->shpool, &t->tags);
+        t->tags = text;
+    }
+
+    if (ch->resource.len) {
+        ngx_slab_free_locked(ctx->shpool, t->resource.data);
+        t->resource.data = resource;
+        t->resource.len = (uint32_t) ch->resource.len;
+    }
+
+    t->write = write;
+
+    ngx_iot_pending_clear(ctx);
+
+    rc = ngx_iot_token_copy(t, pool, out);
+
+done:
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
+{
+    ngx_iot_rc_e         rc;
+    sqlite3_stmt        *st;
+    ngx_iot_store_t     *store;
+    ngx_iot_token_t     *t;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    t = ngx_iot_token_find(ctx, hash);
+    if (t == NULL) {
+        rc = NGX_IOT_NOT_FOUND;
+        goto done;
+    }
+
+    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, hash, NULL, NULL);
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_DELETE);
+
+    if (st) {
+        sqlite3_bind_blob(st, 1, hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
+    }
+
+    if (st == NULL
+        || ngx_iot_step_done(store, st, "deleting a token", log) != NGX_OK)
+    {
+        ngx_iot_pending_clear(ctx);
+        rc = NGX_IOT_STORE_ERROR;
+        goto done;
+    }
+
+    ngx_iot_token_drop(ctx, t);
+    ngx_iot_pending_clear(ctx);
+
+    rc = NGX_IOT_OK;
+
+done:
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}
+
+
+/* authentication: the caller's token, by its hash */
+
+ngx_int_t
+ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
+    ngx_iot_principal_t *who)
+{
+    ngx_int_t            rc;
+    ngx_iot_token_t     *t;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock(cycle, cycle->log);
+
+    t = ngx_iot_token_find(ctx, hash);
+
+    if (t == NULL) {
+        rc = NGX_DECLINED;
+
+    } else {
+        who->admin = 0;
+        who->write = t->write;
+        who->resource.len = t->resource.len;
+        who->resource.data = ngx_pnalloc(pool, t->resource.len);
+
+        if (who->resource.data == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_memcpy(who->resource.data, t->resource.data,
+                       t->resource.len);
+            rc = NGX_OK;
+        }
+    }
+
+    ngx_iot_unlock(ctx);
+
+    return rc;
+}

@@ -1,0 +1,456 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The store: SQLite in WAL mode, the data of record.  One connection per
+ * process, opened after fork, with every statement prepared once.  The
+ * schema is versioned by PRAGMA user_version and migrated at start.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+
+
+static ngx_int_t ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql,
+    ngx_log_t *log);
+
+
+/* each entry moves the schema one version up; never edit a released one */
+static const char  *ngx_iot_migrations[] = {
+
+    "CREATE TABLE teams ("
+    "  id INTEGER PRIMARY KEY,"
+    "  tags TEXT NOT NULL DEFAULT '{}');"
+    "CREATE TABLE collections ("
+    "  id INTEGER PRIMARY KEY,"
+    "  team_id INTEGER NOT NULL,"
+    "  field_mask INTEGER NOT NULL DEFAULT 0,"
+    "  tags TEXT NOT NULL DEFAULT '{}');"
+    "CREATE TABLE devices ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL,"
+    "  imsi TEXT NOT NULL UNIQUE,"
+    "  imei TEXT NOT NULL UNIQUE,"
+    "  tags TEXT NOT NULL DEFAULT '{}',"
+    "  net_ip TEXT NOT NULL DEFAULT '',"
+    "  net_at INTEGER NOT NULL DEFAULT 0,"
+    "  net_cell INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX devices_by_collection ON devices (collection_id, id);"
+    "CREATE TABLE tokens ("
+    "  hash BLOB PRIMARY KEY,"
+    "  hint TEXT NOT NULL UNIQUE,"
+    "  resource TEXT NOT NULL,"
+    "  write INTEGER NOT NULL DEFAULT 0,"
+    "  tags TEXT NOT NULL DEFAULT '{}',"
+    "  created_at INTEGER NOT NULL);",
+
+    NULL
+};
+
+
+static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+
+    "INSERT INTO collections (id, team_id, field_mask, tags)"
+    " VALUES (?1, ?2, ?3, ?4)",
+    "UPDATE collections SET team_id = ?2, field_mask = ?3, tags = ?4"
+    " WHERE id = ?1",
+    "DELETE FROM collections WHERE id = ?1",
+    "SELECT id, team_id, field_mask, tags FROM collections WHERE id = ?1",
+    "SELECT id, team_id, field_mask, tags FROM collections"
+    " WHERE id > ?1 ORDER BY id LIMIT ?2",
+
+    "INSERT INTO devices (id, collection_id, imsi, imei, tags)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)",
+    "UPDATE devices SET collection_id = ?2, imsi = ?3, imei = ?4, tags = ?5"
+    " WHERE id = ?1",
+    "DELETE FROM devices WHERE id = ?1",
+    "SELECT id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell"
+    " FROM devices WHERE id = ?1",
+    "SELECT id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell"
+    " FROM devices WHERE collection_id = ?1 AND id > ?2 ORDER BY id"
+    " LIMIT ?3",
+
+    "INSERT INTO tokens (hash, hint, resource, write, tags, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "UPDATE tokens SET resource = ?2, write = ?3, tags = ?4 WHERE hash = ?1",
+    "DELETE FROM tokens WHERE hash = ?1",
+    "SELECT hash, hint, resource, write, tags FROM tokens WHERE hash = ?1",
+    "SELECT hash FROM tokens WHERE hint = ?1",
+    "SELECT hash, hint, resource, write, tags FROM tokens"
+    " WHERE hint > ?1 ORDER BY hint LIMIT ?2"
+};
+
+
+ngx_iot_store_t *
+ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
+{
+    int               rc;
+    ngx_iot_store_t  *store;
+
+    store = ngx_calloc(sizeof(ngx_iot_store_t), log);
+    if (store == NULL) {
+        return NULL;
+    }
+
+    rc = sqlite3_open_v2((char *) path->data, &store->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                         | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc != SQLITE_OK) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "iot store \"%V\" cannot be opened: %s", path,
+                      store->db ? sqlite3_errmsg(store->db)
+                                : sqlite3_errstr(rc));
+        ngx_iot_store_close(store);
+        return NULL;
+    }
+
+    sqlite3_busy_timeout(store->db, 5000);
+
+    /*
+     * WAL: readers never wait for the writer.  Checkpoints are run from a
+     * timer (ngx_iot_store_checkpoint), not inside a commit, so that no
+     * write stalls for one.
+     */
+
+    if (ngx_iot_store_sql(store, "PRAGMA journal_mode=WAL", log) != NGX_OK
+        || ngx_iot_store_sql(store, sync == NGX_IOT_SYNC_FULL
+                                    ? "PRAGMA synchronous=FULL"
+                                    : "PRAGMA synchronous=NORMAL", log)
+           != NGX_OK
+        || ngx_iot_store_sql(store, "PRAGMA wal_autocheckpoint=0", log)
+           != NGX_OK
+        || ngx_iot_store_sql(store, "PRAGMA foreign_keys=OFF", log)
+           != NGX_OK)
+    {
+        ngx_iot_store_close(store);
+        return NULL;
+    }
+
+    return store;
+}
+
+
+void
+ngx_iot_store_close(ngx_iot_store_t *store)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_IOT_SQL_LAST; i++) {
+        if (store->stmt[i]) {
+            sqlite3_finalize(store->stmt[i]);
+        }
+    }
+
+    if (store->db) {
+        sqlite3_close(store->db);
+    }
+
+    ngx_free(store);
+}
+
+
+static ngx_int_t
+ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql, ngx_log_t *log)
+{
+    char  *err;
+
+    if (sqlite3_exec(store->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "iot store: \"%s\" failed: %s",
+                      sql, err ? err : "unknown error");
+        sqlite3_free(err);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    int            version, n;
+    u_char         buf[64];
+    sqlite3_stmt  *st;
+
+    if (sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &st, NULL)
+        != SQLITE_OK)
+    {
+        ngx_iot_store_log_error(store, "reading the schema version", log);
+        return NGX_ERROR;
+    }
+
+    version = (sqlite3_step(st) == SQLITE_ROW) ? sqlite3_column_int(st, 0)
+                                                : 0;
+    sqlite3_finalize(st);
+
+    for (n = 0; ngx_iot_migrations[n]; n++) { /* void */ }
+
+    if (version > n) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "iot store has schema version %d, newer than this "
+                      "module's %d", version, n);
+        return NGX_ERROR;
+    }
+
+    for ( /* void */ ; version < n; version++) {
+        ngx_snprintf(buf, sizeof(buf), "PRAGMA user_version=%d%Z",
+                     version + 1);
+
+        if (ngx_iot_store_sql(store, "BEGIN IMMEDIATE", log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_iot_store_sql(store, ngx_iot_migrations[version], log)
+            != NGX_OK
+            || ngx_iot_store_sql(store, (char *) buf, log) != NGX_OK
+            || ngx_iot_store_sql(store, "COMMIT", log) != NGX_OK)
+        {
+            (void) sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "iot store migrated to schema version %d",
+                      version + 1);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the installation's team, made at first start */
+
+ngx_int_t
+ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, ngx_log_t *log)
+{
+    int            rc;
+    uint64_t       id;
+    sqlite3_stmt  *st;
+
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT id FROM teams ORDER BY rowid LIMIT 1",
+                           -1, &st, NULL)
+        != SQLITE_OK)
+    {
+        ngx_iot_store_log_error(store, "reading the team", log);
+        return NGX_ERROR;
+    }
+
+    rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        *team_id = (uint64_t) sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return NGX_OK;
+    }
+
+    sqlite3_finalize(st);
+
+    id = ngx_iot_id_new();
+
+    if (sqlite3_prepare_v2(store->db, "INSERT INTO teams (id) VALUES (?1)",
+                           -1, &st, NULL)
+        != SQLITE_OK)
+    {
+        ngx_iot_store_log_error(store, "making the team", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+
+    if (rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, "making the team", log);
+        return NGX_ERROR;
+    }
+
+    *team_id = id;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_store_checkpoint(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    int  rc, wal, done;
+
+    rc = sqlite3_wal_checkpoint_v2(store->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                   &wal, &done);
+
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        ngx_iot_store_log_error(store, "checkpoint", log);
+        return NGX_ERROR;
+    }
+
+    /* the WAL file can be reset only after a complete checkpoint */
+
+    if (wal > 4096 && wal == done) {
+        (void) sqlite3_wal_checkpoint_v2(store->db, NULL,
+                                         SQLITE_CHECKPOINT_TRUNCATE,
+                                         NULL, NULL);
+    }
+
+    return NGX_OK;
+}
+
+
+sqlite3_stmt *
+ngx_iot_store_stmt(ngx_iot_store_t *store, ngx_iot_sql_e sql)
+{
+    sqlite3_stmt  *st;
+
+    st = store->stmt[sql];
+
+    if (st == NULL) {
+        if (sqlite3_prepare_v3(store->db, ngx_iot_store_statements[sql], -1,
+                               SQLITE_PREPARE_PERSISTENT, &st, NULL)
+            != SQLITE_OK)
+        {
+            return NULL;
+        }
+
+        store->stmt[sql] = st;
+
+    } else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+
+    return st;
+}
+
+
+/* runs a statement that returns no rows: BEGIN, COMMIT, ROLLBACK */
+
+ngx_int_t
+ngx_iot_store_exec(ngx_iot_store_t *store, ngx_iot_sql_e sql, ngx_log_t *log)
+{
+    int            rc;
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, sql);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, ngx_iot_store_statements[sql], log);
+        return NGX_ERROR;
+    }
+
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+
+    if (rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, ngx_iot_store_statements[sql], log);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iot_store_log_error(ngx_iot_store_t *store, const char *what,
+    ngx_log_t *log)
+{
+    ngx_log_error(NGX_LOG_ERR, log, 0, "iot store: %s: %s (%d)", what,
+                  sqlite3_errmsg(store->db), sqlite3_errcode(store->db));
+}
+
+
+static void
+ngx_iot_store_text(sqlite3_stmt *st, int col, ngx_iot_text_t *text)
+{
+    text->data = (u_char *) sqlite3_column_text(st, col);
+    text->len = sqlite3_column_bytes(st, col);
+
+    if (text->data == NULL || (text->len == 2 && text->data[0] == '{')) {
+        /* "{}": no tags */
+        text->data = NULL;
+        text->len = 0;
+    }
+}
+
+
+void
+ngx_iot_store_row_collection(sqlite3_stmt *st, ngx_iot_collection_t *c)
+{
+    ngx_memzero(c, sizeof(ngx_iot_collection_t));
+
+    c->id.key = (uint64_t) sqlite3_column_int64(st, 0);
+    c->team_id = (uint64_t) sqlite3_column_int64(st, 1);
+    c->field_mask = (uint32_t) sqlite3_column_int(st, 2);
+    ngx_iot_store_text(st, 3, &c->tags);
+}
+
+
+void
+ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d)
+{
+    u_char     *p;
+    size_t      len;
+    in_addr_t   addr;
+
+    ngx_memzero(d, sizeof(ngx_iot_device_t));
+
+    d->id.key = (uint64_t) sqlite3_column_int64(st, 0);
+    d->collection_id = (uint64_t) sqlite3_column_int64(st, 1);
+
+    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 2),
+                                sqlite3_column_bytes(st, 2), &d->imsi.key);
+    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 3),
+                                sqlite3_column_bytes(st, 3), &d->imei.key);
+
+    ngx_iot_store_text(st, 4, &d->tags);
+
+    p = (u_char *) sqlite3_column_text(st, 5);
+    len = sqlite3_column_bytes(st, 5);
+
+    if (len) {
+        addr = ngx_inet_addr(p, len);
+
+        if (addr != INADDR_NONE) {
+            d->net_family = 4;
+            ngx_memcpy(d->net_addr, &addr, 4);
+
+#if (NGX_HAVE_INET6)
+        } else if (ngx_inet6_addr(p, len, d->net_addr) == NGX_OK) {
+            d->net_family = 6;
+#endif
+        }
+    }
+
+    d->net_at = (uint64_t) sqlite3_column_int64(st, 6);
+    d->net_cell = (uint64_t) sqlite3_column_int64(st, 7);
+}
+
+
+void
+ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t)
+{
+    size_t  len;
+
+    ngx_memzero(t, sizeof(ngx_iot_token_t));
+
+    len = sqlite3_column_bytes(st, 0);
+    if (len == NGX_IOT_HASH_LEN) {
+        ngx_memcpy(t->hash, sqlite3_column_blob(st, 0), NGX_IOT_HASH_LEN);
+    }
+
+    ngx_memcpy(&t->id.key, t->hash, sizeof(uint64_t));
+
+    len = sqlite3_column_bytes(st, 1);
+    if (len == NGX_IOT_TOKEN_HINT_LEN) {
+        ngx_memcpy(t->hint, sqlite3_column_text(st, 1), len);
+    }
+
+    t->resource.data = (u_char *) sqlite3_column_text(st, 2);
+    t->resource.len = sqlite3_column_bytes(st, 2);
+    t->write = sqlite3_column_int(st, 3) ? 1 : 0;
+    ngx_iot_store_text(st, 4, &t->tags);
+}

@@ -1,0 +1,290 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * API tokens: 64 hex characters, of which the store keeps only the
+ * SHA-256.  The admin token lives in a file that the master reads (and
+ * writes at first start); its hash is all the workers keep.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+#include "ngx_iot.h"
+
+
+void
+ngx_iot_token_hash(u_char *token, size_t len, u_char *hash)
+{
+    unsigned int  n;
+
+    n = NGX_IOT_HASH_LEN;
+
+    (void) EVP_Digest(token, len, hash, &n, EVP_sha256(), NULL);
+}
+
+
+static ngx_uint_t
+ngx_iot_is_hex(u_char *p, size_t len)
+{
+    while (len--) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+            return 0;
+        }
+
+        p++;
+    }
+
+    return 1;
+}
+
+
+/*
+ * A token is named in /tokens/{name} by itself or by its public prefix.
+ * NGX_DECLINED: no such token.
+ */
+
+ngx_int_t
+ngx_iot_token_find_hash(ngx_cycle_t *cycle, ngx_str_t *name, u_char *hash,
+    ngx_log_t *log)
+{
+    int               rc;
+    sqlite3_stmt     *st;
+    ngx_iot_store_t  *store;
+
+    if (!ngx_iot_is_hex(name->data, name->len)) {
+        return NGX_DECLINED;
+    }
+
+    if (name->len == NGX_IOT_TOKEN_LEN) {
+        ngx_iot_token_hash(name->data, name->len, hash);
+        return NGX_OK;
+    }
+
+    if (name->len != NGX_IOT_TOKEN_HINT_LEN) {
+        return NGX_DECLINED;
+    }
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_ERROR;
+    }
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_BY_HINT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "finding a token", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_text(st, 1, (char *) name->data, name->len, SQLITE_STATIC);
+
+    rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW
+        && sqlite3_column_bytes(st, 0) == NGX_IOT_HASH_LEN)
+    {
+        ngx_memcpy(hash, sqlite3_column_blob(st, 0), NGX_IOT_HASH_LEN);
+        sqlite3_reset(st);
+        return NGX_OK;
+    }
+
+    sqlite3_reset(st);
+
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, "finding a token", log);
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* NGX_DECLINED: not a token we know */
+
+ngx_int_t
+ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
+    ngx_iot_principal_t *who)
+{
+    u_char           hash[NGX_IOT_HASH_LEN];
+    ngx_iot_conf_t  *conf;
+
+    if (token->len == 0 || token->len > 256) {
+        return NGX_DECLINED;
+    }
+
+    ngx_iot_token_hash(token->data, token->len, hash);
+
+    conf = ngx_iot_get_conf(cycle);
+
+    if (conf->admin_set
+        && CRYPTO_memcmp(hash, conf->admin_hash, NGX_IOT_HASH_LEN) == 0)
+    {
+        who->admin = 1;
+        who->write = 1;
+        ngx_str_set(&who->resource, "/");
+        return NGX_OK;
+    }
+
+    return ngx_iot_token_principal(cycle, hash, pool, who);
+}
+
+
+/* a resource covers a path that equals it or lies below it */
+
+ngx_int_t
+ngx_iot_resource_covers(ngx_str_t *resource, u_char *path, size_t len)
+{
+    size_t  n;
+
+    n = resource->len;
+
+    while (n > 1 && resource->data[n - 1] == '/') {
+        n--;
+    }
+
+    if (n == 1 && resource->data[0] == '/') {
+        return 1;
+    }
+
+    if (len < n || ngx_strncmp(path, resource->data, n) != 0) {
+        return 0;
+    }
+
+    return len == n || path[n] == '/';
+}
+
+
+/* a resource is an absolute path of printable characters */
+
+ngx_int_t
+ngx_iot_resource_check(ngx_str_t *resource)
+{
+    size_t  i;
+
+    if (resource->len == 0 || resource->len > NGX_IOT_RESOURCE_MAX
+        || resource->data[0] != '/')
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < resource->len; i++) {
+        if (resource->data[i] <= 0x20 || resource->data[i] >= 0x7f) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* read the admin token file, or make it at first start */
+
+ngx_int_t
+ngx_iot_admin_token_load(ngx_cycle_t *cycle, ngx_iot_conf_t *conf)
+{
+    u_char           raw[NGX_IOT_TOKEN_LEN / 2];
+    u_char           buf[NGX_IOT_TOKEN_LEN + 2];
+    u_char          *p, *last;
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+
+    fd = ngx_open_file(conf->token_path.data, NGX_FILE_RDONLY,
+                       NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE && ngx_errno == NGX_ENOENT
+        && ngx_process != NGX_PROCESS_SIGNALLER && !ngx_test_config)
+    {
+        if (ngx_iot_random(raw, sizeof(raw)) != NGX_OK) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                               "getrandom() failed");
+            return NGX_ERROR;
+        }
+
+        ngx_hex_dump(buf, raw, sizeof(raw));
+        buf[NGX_IOT_TOKEN_LEN] = '\n';
+        ngx_explicit_memzero(raw, sizeof(raw));
+
+        fd = ngx_open_file(conf->token_path.data, NGX_FILE_WRONLY,
+                           NGX_FILE_CREATE_OR_OPEN, 0600);
+
+        if (fd == NGX_INVALID_FILE
+            || ngx_write_fd(fd, buf, NGX_IOT_TOKEN_LEN + 1)
+               != NGX_IOT_TOKEN_LEN + 1)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                               "cannot write the admin token to \"%V\"",
+                               &conf->token_path);
+            if (fd != NGX_INVALID_FILE) {
+                (void) ngx_close_file(fd);
+                (void) ngx_delete_file(conf->token_path.data);
+            }
+            return NGX_ERROR;
+        }
+
+        (void) ngx_close_file(fd);
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                           "iot: a new admin token was written to \"%V\"",
+                           &conf->token_path);
+
+        ngx_iot_token_hash(buf, NGX_IOT_TOKEN_LEN, conf->admin_hash);
+        ngx_explicit_memzero(buf, sizeof(buf));
+        conf->admin_set = 1;
+
+        return NGX_OK;
+    }
+
+    if (fd == NGX_INVALID_FILE) {
+        if (ngx_process == NGX_PROCESS_SIGNALLER || ngx_test_config) {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                           "cannot open the admin token file \"%V\"",
+                           &conf->token_path);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR
+        && (ngx_file_access(&fi) & 0077))
+    {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                           "the admin token file \"%V\" can be read by "
+                           "others: chmod 600 it", &conf->token_path);
+    }
+
+    n = ngx_read_fd(fd, buf, sizeof(buf));
+    (void) ngx_close_file(fd);
+
+    if (n <= 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                           "the admin token file \"%V\" is empty",
+                           &conf->token_path);
+        return NGX_ERROR;
+    }
+
+    p = buf;
+    last = buf + n;
+
+    while (last > p && (last[-1] == '\n' || last[-1] == '\r'
+                        || last[-1] == ' '))
+    {
+        last--;
+    }
+
+    if (last - p < 16 || (size_t) (last - p) > NGX_IOT_TOKEN_LEN) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                           "the admin token in \"%V\" must be 16 to 64 "
+                           "characters long", &conf->token_path);
+        return NGX_ERROR;
+    }
+
+    ngx_iot_token_hash(p, last - p, conf->admin_hash);
+    ngx_explicit_memzero(buf, sizeof(buf));
+    conf->admin_set = 1;
+
+    return NGX_OK;
+}
