@@ -75,7 +75,9 @@ build_module() {
     (cd "$tree" && make -f objs/Makefile objs/ngx_iot_module.so \
         >"$build/make.log" 2>&1) || { grep -E 'error|warning' "$build/make.log" \
         | head -n 40 >&2; tail -n 5 "$build/make.log" >&2; exit 1; }
-    cp "$tree/objs/ngx_iot_module.so" "$so"
+    # a new file moved into place: a running nginx keeps its mapping
+    cp "$tree/objs/ngx_iot_module.so" "$so.new"
+    mv -f "$so.new" "$so"
     say "built $so"
 }
 

@@ -67,6 +67,9 @@ struct ngx_http_iot_list_s {
 
 
 typedef struct {
+    ngx_buf_t                 *replacement; /* for an nginx error page */
+    ngx_uint_t                 status;      /* what a validator refused */
+    const char                *message;
     ngx_str_t                  path;
     ngx_str_t                  seg[NGX_HTTP_IOT_MAX_SEGMENTS];
     ngx_uint_t                 nseg;

@@ -71,6 +71,11 @@ static ngx_int_t ngx_http_iot_dispatch(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message);
+ngx_buf_t *ngx_http_iot_collections_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+static ngx_int_t ngx_http_iot_invalid(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+static ngx_int_t ngx_http_iot_reject(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iot_rc_error(ngx_http_request_t *r,
     ngx_iot_rc_e rc, const char *what);
 static ngx_int_t ngx_http_iot_forbidden(ngx_http_request_t *r,
@@ -173,9 +178,14 @@ ngx_http_iot_collections_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_http_iot_forbidden(r, ctx, route);
-    if (rc != NGX_DECLINED) {
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
         ngx_http_discard_request_body(r);
-        return rc;
+        return ngx_http_iot_reject(r);
     }
 
     if (r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH)) {
@@ -339,7 +349,8 @@ ngx_http_iot_route(ngx_http_iot_ctx_t *ctx)
 
 
 /*
- * NGX_DECLINED: allowed.  Paths are checked in their canonical form, one
+ * NGX_OK: allowed; NGX_DECLINED: refused, the reason noted.  Paths are
+ * checked in their canonical form, one
  * slash between segments, so "//collections/x/" is "/collections/x".
  */
 
@@ -352,7 +363,7 @@ ngx_http_iot_forbidden(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_uint_t   i;
 
     if (ctx->who.admin) {
-        return NGX_DECLINED;
+        return NGX_OK;
     }
 
     switch (route) {
@@ -362,12 +373,12 @@ ngx_http_iot_forbidden(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     case NGX_HTTP_IOT_R_TOKENS:
     case NGX_HTTP_IOT_R_TOKEN:
         /* tokens are checked against the token they name */
-        return NGX_DECLINED;
+        return NGX_OK;
 
     case NGX_HTTP_IOT_R_COLLECTIONS:
         if (r->method & NGX_HTTP_IOT_M_GET) {
             /* the list shows only what the token reaches */
-            return NGX_DECLINED;
+            return NGX_OK;
         }
 
         break;
@@ -384,7 +395,7 @@ ngx_http_iot_forbidden(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     ctx->path.data = p;
@@ -398,17 +409,17 @@ ngx_http_iot_forbidden(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     if (!ngx_iot_resource_covers(&ctx->who.resource, ctx->path.data,
                                  ctx->path.len))
     {
-        return ngx_http_iot_error(r, NGX_HTTP_FORBIDDEN,
-                                  "the API token does not reach this "
-                                  "resource");
+        return ngx_http_iot_invalid(r, NGX_HTTP_FORBIDDEN,
+                                    "the API token does not reach this "
+                                    "resource");
     }
 
     if (!(r->method & NGX_HTTP_IOT_M_GET) && !ctx->who.write) {
-        return ngx_http_iot_error(r, NGX_HTTP_FORBIDDEN,
-                                  "the API token is read-only");
+        return ngx_http_iot_invalid(r, NGX_HTTP_FORBIDDEN,
+                                    "the API token is read-only");
     }
 
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 
@@ -459,8 +470,8 @@ ngx_http_iot_dispatch(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
 /* errors */
 
-static ngx_int_t
-ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,
+ngx_buf_t *
+ngx_http_iot_collections_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message)
 {
     size_t      len;
@@ -468,17 +479,63 @@ ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,
 
     len = ngx_strlen(message);
 
-    b = ngx_http_iot_buf(r, sizeof("{\"status\":,\"message\":\"\"}") + NGX_INT_T_LEN
-                            + ngx_iot_json_escape_len((u_char *) message, len));
+    b = ngx_http_iot_buf(r, sizeof("{\"status\":,\"message\":\"\"}")
+                            + NGX_INT_T_LEN
+                            + ngx_iot_json_escape_len((u_char *) message,
+                                                      len));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last = ngx_sprintf(b->last, "{\"status\":%ui,\"message\":\"",
+                          status);
+    b->last = ngx_iot_json_escape(b->last, (u_char *) message, len);
+    b->last = ngx_cpymem(b->last, "\"}", 2);
+
+    return b;
+}
+
+
+static ngx_int_t
+ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_http_iot_collections_error(r, status, message);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_sprintf(b->last, "{\"status\":%ui,\"message\":\"", status);
-    b->last = ngx_iot_json_escape(b->last, (u_char *) message, len);
-    b->last = ngx_cpymem(b->last, "\"}", 2);
-
     return ngx_http_iot_send(r, status, b);
+}
+
+
+/* a validator notes what is wrong; the request is answered with it once */
+
+static ngx_int_t
+ngx_http_iot_invalid(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    ctx->status = status;
+    ctx->message = message;
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_iot_reject(ngx_http_request_t *r)
+{
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    return ngx_http_iot_error(r, ctx->status, ctx->message);
 }
 
 
@@ -581,7 +638,7 @@ ngx_http_iot_tags_field(ngx_http_request_t *r, json_t *body, json_t **tags)
     }
 
     if (ngx_iot_tags_check(*tags, &err) != NGX_OK) {
-        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST, err);
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST, err);
     }
 
     return NGX_OK;
@@ -662,7 +719,8 @@ ngx_http_iot_bool_write(u_char *p, ngx_uint_t v)
 static u_char *
 ngx_http_iot_collection_write(u_char *p, ngx_iot_collection_t *c)
 {
-    p = ngx_cpymem(p, "{\"collectionId\":\"", sizeof("{\"collectionId\":\"") - 1);
+    p = ngx_cpymem(p, "{\"collectionId\":\"",
+                   sizeof("{\"collectionId\":\"") - 1);
     p = ngx_iot_id_encode(p, c->id.key);
     p = ngx_cpymem(p, "\",\"teamId\":\"", sizeof("\",\"teamId\":\"") - 1);
     p = ngx_iot_id_encode(p, c->team_id);
@@ -757,8 +815,8 @@ ngx_http_iot_mask_field(ngx_http_request_t *r, json_t *body,
     }
 
     if (!json_is_object(mask)) {
-        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "fieldMask must be an object of booleans");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "fieldMask must be an object of booleans");
     }
 
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -769,8 +827,8 @@ ngx_http_iot_mask_field(ngx_http_request_t *r, json_t *body,
         }
 
         if (!json_is_boolean(v)) {
-            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "fieldMask values must be booleans");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "fieldMask values must be booleans");
         }
 
         ch->mask_set |= fields[i].bit;
@@ -813,8 +871,8 @@ ngx_http_iot_collection_fields(ngx_http_request_t *r, json_t *body,
                != NGX_OK
             || team != ngx_iot_team_id((ngx_cycle_t *) ngx_cycle))
         {
-            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "teamId: no such team");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "teamId: no such team");
         }
 
         ch->team_id = team;
@@ -839,7 +897,7 @@ ngx_http_iot_collections(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
         rc = ngx_http_iot_list_params(r, &ctx->list, 0);
         if (rc != NGX_OK) {
-            return rc;
+            return ngx_http_iot_reject(r);
         }
 
         return ngx_http_iot_list_start(r, &ctx->list);
@@ -847,7 +905,7 @@ ngx_http_iot_collections(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     rc = ngx_http_iot_collection_fields(r, ctx->body, &ch);
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_iot_reject(r);
     }
 
     irc = ngx_iot_collection_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool,
@@ -883,7 +941,7 @@ ngx_http_iot_collection(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     } else if (r->method == NGX_HTTP_PATCH) {
         rc = ngx_http_iot_collection_fields(r, ctx->body, &ch);
         if (rc != NGX_OK) {
-            return rc;
+            return ngx_http_iot_reject(r);
         }
 
         irc = ngx_iot_collection_update(cycle, id, &ch, r->pool, &c,
@@ -990,25 +1048,25 @@ ngx_http_iot_device_fields(ngx_http_request_t *r, json_t *body,
     rc = ngx_http_iot_ident_field(body, "imsi", &ch->imsi);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "imsi must be a string of 1 to 16 digits");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "imsi must be a string of 1 to 16 digits");
     }
 
     if (rc == NGX_DECLINED && create) {
-        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "imsi is required");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "imsi is required");
     }
 
     rc = ngx_http_iot_ident_field(body, "imei", &ch->imei);
 
     if (rc == NGX_ERROR) {
-        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "imei must be a string of 1 to 16 digits");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "imei must be a string of 1 to 16 digits");
     }
 
     if (rc == NGX_DECLINED && create) {
-        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "imei is required");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "imei is required");
     }
 
     return ngx_http_iot_tags_field(r, body, &ch->tags);
@@ -1040,7 +1098,7 @@ ngx_http_iot_devices(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
         rc = ngx_http_iot_list_params(r, &ctx->list, 0);
         if (rc != NGX_OK) {
-            return rc;
+            return ngx_http_iot_reject(r);
         }
 
         p = ngx_pnalloc(r->pool, sizeof("{\"collectionId\":\"\",\"devices\":[")
@@ -1067,7 +1125,7 @@ ngx_http_iot_devices(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     rc = ngx_http_iot_device_fields(r, ctx->body, &ch, 1);
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_iot_reject(r);
     }
 
     ch.collection_id = cid;
@@ -1109,16 +1167,20 @@ ngx_http_iot_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     } else if (r->method == NGX_HTTP_PATCH) {
         rc = ngx_http_iot_device_fields(r, ctx->body, &ch, 0);
         if (rc != NGX_OK) {
-            return rc;
+            return ngx_http_iot_reject(r);
         }
 
         v = ngx_http_iot_field(ctx->body, "collectionId");
 
         if (v) {
-            if (!json_is_string(v)
-                || ngx_iot_id_decode((u_char *) json_string_value(v),
-                                     json_string_length(v), &to)
-                   != NGX_OK)
+            if (!json_is_string(v)) {
+                return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "collectionId must be a string");
+            }
+
+            if (ngx_iot_id_decode((u_char *) json_string_value(v),
+                                  json_string_length(v), &to)
+                != NGX_OK)
             {
                 return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
                                           "collectionId: collection not "
@@ -1242,6 +1304,12 @@ ngx_http_iot_tags(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         if (name.len > NGX_IOT_TAG_NAME_MAX
             || ngx_strlchr(name.data, name.data + name.len, '\0'))
         {
+            if (r->method == NGX_HTTP_PATCH) {
+                return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "tag names must be 1 to 64 "
+                                          "bytes long");
+            }
+
             return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
                                       "tag not found");
         }
@@ -1477,33 +1545,33 @@ ngx_http_iot_token_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     if (v == NULL) {
         if (create) {
-            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "resource is required");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "resource is required");
         }
 
     } else {
         if (!json_is_string(v)) {
-            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "resource must be a path starting "
-                                      "with /");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "resource must be a path starting "
+                                        "with /");
         }
 
         ch->resource.data = (u_char *) json_string_value(v);
         ch->resource.len = json_string_length(v);
 
         if (ngx_iot_resource_check(&ch->resource) != NGX_OK) {
-            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "resource must be a path starting "
-                                      "with /, at most 512 printable "
-                                      "characters");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "resource must be a path starting "
+                                        "with /, at most 512 printable "
+                                        "characters");
         }
 
         if (!ngx_iot_resource_covers(&ctx->who.resource, ch->resource.data,
                                      ch->resource.len))
         {
-            return ngx_http_iot_error(r, NGX_HTTP_FORBIDDEN,
-                                      "a token cannot reach further than "
-                                      "the token that makes it");
+            return ngx_http_iot_invalid(r, NGX_HTTP_FORBIDDEN,
+                                        "a token cannot reach further than "
+                                        "the token that makes it");
         }
     }
 
@@ -1511,8 +1579,8 @@ ngx_http_iot_token_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     if (v) {
         if (!json_is_boolean(v)) {
-            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "write must be a boolean");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "write must be a boolean");
         }
 
         ch->write = json_is_true(v) ? 1 : 0;
@@ -1545,7 +1613,7 @@ ngx_http_iot_tokens(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
         rc = ngx_http_iot_list_params(r, &ctx->list, 1);
         if (rc != NGX_OK) {
-            return rc;
+            return ngx_http_iot_reject(r);
         }
 
         return ngx_http_iot_list_start(r, &ctx->list);
@@ -1558,7 +1626,7 @@ ngx_http_iot_tokens(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     rc = ngx_http_iot_token_fields(r, ctx, &ch, 1);
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_iot_reject(r);
     }
 
     /* a new token's public prefix may, very rarely, be taken already */
@@ -1642,7 +1710,7 @@ ngx_http_iot_token(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     rc = ngx_http_iot_token_fields(r, ctx, &ch, 0);
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_iot_reject(r);
     }
 
     irc = ngx_iot_token_update(cycle, hash, &ch, r->pool, &t,
@@ -1670,9 +1738,9 @@ ngx_http_iot_list_params(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         n = ngx_atoi(value.data, value.len);
 
         if (n == NGX_ERROR || n > NGX_HTTP_IOT_LIST_MAX) {
-            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "limit must be a number from 0 to "
-                                      "10000");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "limit must be a number from 0 to "
+                                        "10000");
         }
 
         list->limit = n;
@@ -1683,8 +1751,8 @@ ngx_http_iot_list_params(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     {
         if (text_key) {
             if (value.len != NGX_IOT_TOKEN_HINT_LEN) {
-                return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                          "cursor is not valid");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "cursor is not valid");
             }
 
             ngx_memcpy(list->scan_key, value.data, value.len);
@@ -1692,8 +1760,8 @@ ngx_http_iot_list_params(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 
         } else {
             if (ngx_iot_id_decode(value.data, value.len, &id) != NGX_OK) {
-                return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
-                                          "cursor is not valid");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "cursor is not valid");
             }
 
             list->scan_id = (int64_t) id;

@@ -14,12 +14,22 @@
 
 
 ngx_int_t ngx_http_iot_collections_handler(ngx_http_request_t *r);
+ngx_buf_t *ngx_http_iot_collections_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
 
 static void *ngx_http_iot_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_iot_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_iot_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_iot_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_conf_enum_t  ngx_http_iot_apis[] = {
@@ -43,7 +53,7 @@ static ngx_command_t  ngx_http_iot_commands[] = {
 
 static ngx_http_module_t  ngx_http_iot_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_iot_init,                     /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -355,4 +365,135 @@ ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * Errors that nginx answers by itself inside an iot_api location (a
+ * chunked body over client_max_body_size, a body that times out, a failed
+ * allocation) are sent in the dialect's error format, not as HTML.
+ */
+
+static ngx_int_t
+ngx_http_iot_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_iot_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_iot_body_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_iot_header_filter(ngx_http_request_t *r)
+{
+    ngx_buf_t                *b;
+    const char               *message;
+    ngx_http_iot_ctx_t       *ctx;
+    ngx_http_iot_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
+
+    if (lcf->api == NGX_HTTP_IOT_API_NONE || r != r->main
+        || r->err_status < NGX_HTTP_BAD_REQUEST)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* nginx may refuse a request before our handler has run */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_iot_module);
+    }
+
+    switch (r->err_status) {
+
+    case NGX_HTTP_BAD_REQUEST:
+        message = "the request is malformed";
+        break;
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        message = "the request body did not arrive in time";
+        break;
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        message = "the body is larger than client_max_body_size";
+        break;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        message = "the service is unavailable";
+        break;
+
+    default:
+        message = "the request could not be served";
+        break;
+    }
+
+    b = ngx_http_iot_collections_error(r, r->err_status, message);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->replacement = b;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_iot_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t           *b;
+    ngx_chain_t          out;
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    if (ctx == NULL || ctx->replacement == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (in == NULL) {
+        return ngx_http_next_body_filter(r, NULL);
+    }
+
+    /* nginx's page is dropped; ours goes out once, whole */
+
+    for ( /* void */ ; in; in = in->next) {
+        in->buf->pos = in->buf->last;
+        in->buf->file_pos = in->buf->file_last;
+    }
+
+    b = ctx->replacement;
+
+    if (b->last_buf) {
+        return NGX_OK;
+    }
+
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
 }
