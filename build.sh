@@ -18,7 +18,7 @@ packages=(nginx nginx-dev libnginx-mod-stream libjansson-dev libsqlite3-dev
           libssl-dev libcoap3-dev libcoap3-bin sqlite3 curl freeradius-utils
           wrk libprotocol-websocket-perl libwww-perl libjson-xs-perl
           libtest-base-perl python3-websocket libnginx-mod-nchan mosquitto
-          valgrind gcc make)
+          valgrind gdb gcc make)
 
 say() { printf '%s\n' "$*" >&2; }
 
