@@ -570,6 +570,10 @@ ngx_http_iot_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
                                   "tags: at most 100 tags and 8192 bytes "
                                   "of JSON");
 
+    case NGX_IOT_RETIRED:
+        return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "nginx is reloading: try again");
+
     case NGX_IOT_ZONE_FULL:
         return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   "the registry is full: nothing was "

@@ -56,6 +56,7 @@ typedef enum {
     NGX_IOT_NOT_EMPTY,
     NGX_IOT_TOO_MANY_TAGS,
     NGX_IOT_ZONE_FULL,
+    NGX_IOT_RETIRED,
     NGX_IOT_STORE_ERROR
 } ngx_iot_rc_e;
 
@@ -141,7 +142,7 @@ typedef struct {
     ngx_iot_index_t            tokens;
     uint64_t                   team_id;
     ngx_iot_pending_t          pending;
-    ngx_atomic_t               full_logged;
+    ngx_uint_t                 retired;   /* replaced by a new zone */
 } ngx_iot_sh_t;
 
 

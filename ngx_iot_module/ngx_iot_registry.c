@@ -19,6 +19,7 @@
 #include "ngx_iot.h"
 
 
+static void ngx_iot_registry_retire(ngx_cycle_t *old);
 static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log);
 static void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
 static void ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle,
@@ -77,10 +78,26 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (octx) {
         /* reload: the zone and everything in it stay as they are */
+
+        if (ctx->conf->store_path.len != octx->conf->store_path.len
+            || ngx_strncmp(ctx->conf->store_path.data,
+                           octx->conf->store_path.data,
+                           ctx->conf->store_path.len) != 0)
+        {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "iot zone \"%V\" holds the registry of \"%V\": "
+                          "a new iot_store takes a restart, or a new zone "
+                          "name or size", &ctx->name,
+                          &octx->conf->store_path);
+            return NGX_ERROR;
+        }
+
         ctx->sh = octx->sh;
         ctx->shpool = octx->shpool;
         return NGX_OK;
     }
+
+    ngx_iot_registry_retire((ngx_cycle_t *) ngx_cycle);
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
@@ -129,6 +146,40 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_iot_store_close(store);
 
     return rc;
+}
+
+
+/*
+ * A new zone is built from the store while the old workers may still be
+ * finishing requests in the old one: from now on they may read but not
+ * write there, or their writes would be missing from the new zone.
+ */
+
+static void
+ngx_iot_registry_retire(ngx_cycle_t *old)
+{
+    ngx_iot_conf_t      *conf;
+    ngx_iot_zone_ctx_t  *octx;
+
+    if (ngx_process != NGX_PROCESS_MASTER) {
+        return;
+    }
+
+    conf = ngx_iot_get_conf(old);
+
+    if (conf == NULL || conf->shm_zone == NULL) {
+        return;
+    }
+
+    octx = conf->shm_zone->data;
+
+    if (octx == NULL || octx->sh == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&octx->shpool->mutex);
+    octx->sh->retired = 1;
+    ngx_shmtx_unlock(&octx->shpool->mutex);
 }
 
 
@@ -888,6 +939,11 @@ ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
 
     ctx = ngx_iot_lock(cycle, log);
 
+    if (ctx->sh->retired) {
+        rc = NGX_IOT_RETIRED;
+        goto done;
+    }
+
     c = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_collection_t));
     if (c == NULL) {
         rc = ngx_iot_zone_full(ctx, "add a collection", log);
@@ -968,6 +1024,11 @@ ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     }
 
     ctx = ngx_iot_lock(cycle, log);
+
+    if (ctx->sh->retired) {
+        rc = NGX_IOT_RETIRED;
+        goto done;
+    }
 
     c = ngx_iot_collection_find(ctx, id);
     if (c == NULL) {
@@ -1052,6 +1113,11 @@ ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
     }
 
     ctx = ngx_iot_lock(cycle, log);
+
+    if (ctx->sh->retired) {
+        rc = NGX_IOT_RETIRED;
+        goto done;
+    }
 
     c = ngx_iot_collection_find(ctx, id);
     if (c == NULL) {
@@ -1174,6 +1240,11 @@ ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
 
     ctx = ngx_iot_lock(cycle, log);
 
+    if (ctx->sh->retired) {
+        rc = NGX_IOT_RETIRED;
+        goto done;
+    }
+
     c = ngx_iot_collection_find(ctx, ch->collection_id);
     if (c == NULL) {
         rc = NGX_IOT_COLLECTION_NOT_FOUND;
@@ -1277,6 +1348,11 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     }
 
     ctx = ngx_iot_lock(cycle, log);
+
+    if (ctx->sh->retired) {
+        rc = NGX_IOT_RETIRED;
+        goto done;
+    }
 
     d = ngx_iot_device_find(ctx, id);
     if (d == NULL || d->collection_id != cid) {
@@ -1405,6 +1481,11 @@ ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
 
     ctx = ngx_iot_lock(cycle, log);
 
+    if (ctx->sh->retired) {
+        rc = NGX_IOT_RETIRED;
+        goto done;
+    }
+
     d = ngx_iot_device_find(ctx, id);
     if (d == NULL || d->collection_id != cid) {
         rc = NGX_IOT_NOT_FOUND;
@@ -1528,6 +1609,11 @@ ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
 
     ctx = ngx_iot_lock(cycle, log);
 
+    if (ctx->sh->retired) {
+        rc = NGX_IOT_RETIRED;
+        goto done;
+    }
+
     t = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_token_t));
     if (t == NULL) {
         rc = ngx_iot_zone_full(ctx, "add a token", log);
@@ -1619,6 +1705,11 @@ ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     }
 
     ctx = ngx_iot_lock(cycle, log);
+
+    if (ctx->sh->retired) {
+        rc = NGX_IOT_RETIRED;
+        goto done;
+    }
 
     t = ngx_iot_token_find(ctx, hash);
     if (t == NULL) {
@@ -1730,6 +1821,11 @@ ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
     }
 
     ctx = ngx_iot_lock(cycle, log);
+
+    if (ctx->sh->retired) {
+        rc = NGX_IOT_RETIRED;
+        goto done;
+    }
 
     t = ngx_iot_token_find(ctx, hash);
     if (t == NULL) {

@@ -63,6 +63,7 @@ sub new {
         workers     => 2,
         zone        => '16m',
         zone_name   => 'iot',
+        store       => 'var/iot.db',
         main_conf   => '',
         http_conf   => '',
         server_conf => '',
@@ -135,7 +136,7 @@ sub write_config {
     my $iot = '';
     if ($self->{module}) {
         $iot = "iot_zone $self->{zone_name}:$self->{zone};\n"
-             . "iot_store var/iot.db;\n"
+             . "iot_store $self->{store};\n"
              . "iot_admin_token_file var/admin.token;\n";
     }
 
