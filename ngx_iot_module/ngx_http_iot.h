@@ -26,6 +26,9 @@
 
 typedef struct {
     ngx_uint_t                 api;
+    ngx_msec_t                 ws_keepalive;      /* iot_ws_keepalive */
+    size_t                     ws_max_message;    /* iot_ws_max_message */
+    size_t                     ws_send_buffer;    /* iot_ws_send_buffer */
 } ngx_http_iot_loc_conf_t;
 
 
@@ -96,6 +99,16 @@ ngx_int_t ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status,
 ngx_buf_t *ngx_http_iot_buf(ngx_http_request_t *r, size_t size);
 ngx_int_t ngx_http_iot_list_start(ngx_http_request_t *r,
     ngx_http_iot_list_t *list);
+ngx_buf_t *ngx_http_iot_collections_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+
+/*
+ * ngx_http_iot_from.c: upgrades to a WebSocket that streams the data of
+ * collection cid (of device did alone when did != 0); both exist and the
+ * caller may read them.  Returns what the content handler returns.
+ */
+ngx_int_t ngx_http_iot_from(ngx_http_request_t *r, uint64_t cid,
+    uint64_t did);
 
 
 #endif /* _NGX_HTTP_IOT_H_INCLUDED_ */

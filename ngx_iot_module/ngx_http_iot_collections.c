@@ -27,6 +27,12 @@ typedef enum {
     NGX_HTTP_IOT_R_DEVICE_TAG,
     NGX_HTTP_IOT_R_TOKENS,
     NGX_HTTP_IOT_R_TOKEN,
+    NGX_HTTP_IOT_R_DATA,
+    NGX_HTTP_IOT_R_DEVICE_DATA,
+    NGX_HTTP_IOT_R_FROM,
+    NGX_HTTP_IOT_R_DEVICE_FROM,
+    NGX_HTTP_IOT_R_TO,
+    NGX_HTTP_IOT_R_DEVICE_TO,
     NGX_HTTP_IOT_R_NONE
 } ngx_http_iot_route_e;
 
@@ -59,7 +65,13 @@ static ngx_http_iot_route_t  ngx_http_iot_routes[] = {
     { NGX_HTTP_IOT_M_TAGS, ngx_string("GET, HEAD, PATCH") },
     { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE") },
     { NGX_HTTP_IOT_M_LIST, ngx_string("GET, HEAD, POST") },
-    { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE") }
+    { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE") },
+    { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD") },
+    { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD") },
+    { NGX_HTTP_GET, ngx_string("GET") },
+    { NGX_HTTP_GET, ngx_string("GET") },
+    { NGX_HTTP_POST, ngx_string("POST") },
+    { NGX_HTTP_POST, ngx_string("POST") }
 };
 
 
@@ -71,8 +83,6 @@ static ngx_int_t ngx_http_iot_dispatch(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message);
-ngx_buf_t *ngx_http_iot_collections_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message);
 static ngx_int_t ngx_http_iot_invalid(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 static ngx_int_t ngx_http_iot_reject(ngx_http_request_t *r);
@@ -98,6 +108,12 @@ static ngx_int_t ngx_http_iot_tokens(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_token(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+static ngx_int_t ngx_http_iot_stream(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_uint_t device);
+static ngx_int_t ngx_http_iot_data(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_uint_t device);
+static ngx_int_t ngx_http_iot_downlink(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_uint_t device);
 
 static ngx_int_t ngx_http_iot_send_collection(ngx_http_request_t *r,
     ngx_uint_t status, ngx_iot_collection_t *c);
@@ -116,7 +132,8 @@ ngx_int_t
 ngx_http_iot_collections_handler(ngx_http_request_t *r)
 {
     ngx_int_t              rc;
-    ngx_str_t             *token;
+    ngx_str_t             *token, arg;
+    ngx_uint_t             query;
     ngx_table_elt_t       *allow;
     ngx_http_iot_ctx_t    *ctx;
     ngx_http_iot_route_e   route;
@@ -128,7 +145,24 @@ ngx_http_iot_collections_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_iot_module);
 
+    if (ngx_http_iot_split_path(r, ctx) == NGX_OK) {
+        route = ngx_http_iot_route(ctx);
+
+    } else {
+        route = NGX_HTTP_IOT_R_NONE;
+    }
+
+    query = 0;
     token = ngx_http_iot_header(r, &ngx_http_iot_token_header);
+
+    if (token == NULL
+        && (route == NGX_HTTP_IOT_R_FROM || route == NGX_HTTP_IOT_R_DEVICE_FROM)
+        && ngx_http_arg(r, (u_char *) "api_token", 9, &arg) == NGX_OK)
+    {
+        /* WebSocket clients often cannot send headers */
+        token = &arg;
+        query = 1;
+    }
 
     if (token == NULL) {
         ngx_http_discard_request_body(r);
@@ -149,12 +183,11 @@ ngx_http_iot_collections_handler(ngx_http_request_t *r)
                                   "the API token is not known");
     }
 
-    if (ngx_http_iot_split_path(r, ctx) != NGX_OK) {
-        ngx_http_discard_request_body(r);
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "no such resource");
+    if (query && ctx->who.write) {
+        /* a token in a URL ends up in logs: it may only read */
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "tokens in WebSockets must be read-only");
     }
-
-    route = ngx_http_iot_route(ctx);
 
     if (route == NGX_HTTP_IOT_R_NONE) {
         ngx_http_discard_request_body(r);
@@ -310,6 +343,18 @@ ngx_http_iot_route(ngx_http_iot_ctx_t *ctx)
             return NGX_HTTP_IOT_R_COLLECTION_TAGS;
         }
 
+        if (ngx_http_iot_is(2, "data")) {
+            return NGX_HTTP_IOT_R_DATA;
+        }
+
+        if (ngx_http_iot_is(2, "from")) {
+            return NGX_HTTP_IOT_R_FROM;
+        }
+
+        if (ngx_http_iot_is(2, "to")) {
+            return NGX_HTTP_IOT_R_TO;
+        }
+
         if (ngx_http_iot_is(2, "devices")) {
             return NGX_HTTP_IOT_R_DEVICES;
         }
@@ -328,8 +373,24 @@ ngx_http_iot_route(ngx_http_iot_ctx_t *ctx)
         return NGX_HTTP_IOT_R_NONE;
 
     case 5:
-        if (ngx_http_iot_is(2, "devices") && ngx_http_iot_is(4, "tags")) {
+        if (!ngx_http_iot_is(2, "devices")) {
+            return NGX_HTTP_IOT_R_NONE;
+        }
+
+        if (ngx_http_iot_is(4, "tags")) {
             return NGX_HTTP_IOT_R_DEVICE_TAGS;
+        }
+
+        if (ngx_http_iot_is(4, "data")) {
+            return NGX_HTTP_IOT_R_DEVICE_DATA;
+        }
+
+        if (ngx_http_iot_is(4, "from")) {
+            return NGX_HTTP_IOT_R_DEVICE_FROM;
+        }
+
+        if (ngx_http_iot_is(4, "to")) {
+            return NGX_HTTP_IOT_R_DEVICE_TO;
         }
 
         return NGX_HTTP_IOT_R_NONE;
@@ -461,6 +522,19 @@ ngx_http_iot_dispatch(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     case NGX_HTTP_IOT_R_TOKEN:
         return ngx_http_iot_token(r, ctx);
+
+    case NGX_HTTP_IOT_R_FROM:
+    case NGX_HTTP_IOT_R_DEVICE_FROM:
+        return ngx_http_iot_stream(r, ctx, route == NGX_HTTP_IOT_R_DEVICE_FROM);
+
+    case NGX_HTTP_IOT_R_DATA:
+    case NGX_HTTP_IOT_R_DEVICE_DATA:
+        return ngx_http_iot_data(r, ctx, route == NGX_HTTP_IOT_R_DEVICE_DATA);
+
+    case NGX_HTTP_IOT_R_TO:
+    case NGX_HTTP_IOT_R_DEVICE_TO:
+        return ngx_http_iot_downlink(r, ctx,
+                                     route == NGX_HTTP_IOT_R_DEVICE_TO);
 
     default:
         return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "no such resource");
@@ -702,15 +776,6 @@ ngx_http_iot_system(ngx_http_request_t *r)
 
 /* collections */
 
-static u_char *
-ngx_http_iot_tags_write(u_char *p, ngx_iot_text_t *tags)
-{
-    if (tags->len == 0) {
-        return ngx_cpymem(p, "{}", 2);
-    }
-
-    return ngx_cpymem(p, tags->data, tags->len);
-}
 
 
 static u_char *
@@ -738,7 +803,7 @@ ngx_http_iot_collection_write(u_char *p, ngx_iot_collection_t *c)
     p = ngx_cpymem(p, ",\"location\":", sizeof(",\"location\":") - 1);
     p = ngx_http_iot_bool_write(p, c->field_mask & NGX_IOT_MASK_LOCATION);
     p = ngx_cpymem(p, "},\"tags\":", sizeof("},\"tags\":") - 1);
-    p = ngx_http_iot_tags_write(p, &c->tags);
+    p = ngx_iot_tags_write(p, &c->tags);
     *p++ = '}';
 
     return p;
@@ -969,37 +1034,6 @@ ngx_http_iot_collection(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
 /* devices */
 
-static u_char *
-ngx_http_iot_device_write(u_char *p, ngx_iot_device_t *d)
-{
-    p = ngx_cpymem(p, "{\"deviceId\":\"", sizeof("{\"deviceId\":\"") - 1);
-    p = ngx_iot_id_encode(p, d->id.key);
-    p = ngx_cpymem(p, "\",\"collectionId\":\"",
-                   sizeof("\",\"collectionId\":\"") - 1);
-    p = ngx_iot_id_encode(p, d->collection_id);
-    p = ngx_cpymem(p, "\",\"imsi\":\"", sizeof("\",\"imsi\":\"") - 1);
-    p = ngx_iot_ident_encode(p, d->imsi.key);
-    p = ngx_cpymem(p, "\",\"imei\":\"", sizeof("\",\"imei\":\"") - 1);
-    p = ngx_iot_ident_encode(p, d->imei.key);
-    p = ngx_cpymem(p, "\",\"tags\":", sizeof("\",\"tags\":") - 1);
-    p = ngx_http_iot_tags_write(p, &d->tags);
-    p = ngx_cpymem(p, ",\"network\":{\"allocatedIp\":\"",
-                   sizeof(",\"network\":{\"allocatedIp\":\"") - 1);
-
-    if (d->net_family == 4) {
-        p += ngx_inet_ntop(AF_INET, d->net_addr, p, NGX_INET_ADDRSTRLEN);
-
-#if (NGX_HAVE_INET6)
-    } else if (d->net_family == 6) {
-        p += ngx_inet_ntop(AF_INET6, d->net_addr, p, NGX_INET6_ADDRSTRLEN);
-#endif
-    }
-
-    p = ngx_sprintf(p, "\",\"allocatedAt\":%uL,\"cellId\":%uL}}",
-                    d->net_at, d->net_cell);
-
-    return p;
-}
 
 
 static ngx_int_t
@@ -1008,12 +1042,12 @@ ngx_http_iot_send_device(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_buf_t  *b;
 
-    b = ngx_http_iot_buf(r, NGX_HTTP_IOT_ENTITY_LEN + d->tags.len);
+    b = ngx_http_iot_buf(r, ngx_iot_device_len(d));
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_http_iot_device_write(b->last, d);
+    b->last = ngx_iot_device_write(b->last, d);
 
     return ngx_http_iot_send(r, status, b);
 }
@@ -1031,11 +1065,11 @@ ngx_http_iot_device_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 
     ngx_iot_store_row_device(st, &d);
 
-    if ((size_t) (b->end - b->last) < NGX_HTTP_IOT_ENTITY_LEN + d.tags.len) {
+    if ((size_t) (b->end - b->last) < ngx_iot_device_len(&d)) {
         return NGX_AGAIN;
     }
 
-    b->last = ngx_http_iot_device_write(b->last, &d);
+    b->last = ngx_iot_device_write(b->last, &d);
 
     return NGX_OK;
 }
@@ -1240,7 +1274,7 @@ ngx_http_iot_send_tags(ngx_http_request_t *r, ngx_iot_text_t *tags)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_http_iot_tags_write(b->last, tags);
+    b->last = ngx_iot_tags_write(b->last, tags);
 
     return ngx_http_iot_send(r, NGX_HTTP_OK, b);
 }
@@ -1472,7 +1506,7 @@ ngx_http_iot_token_write(u_char *p, ngx_iot_token_t *t, u_char *secret)
     p = ngx_cpymem(p, "\",\"write\":", sizeof("\",\"write\":") - 1);
     p = ngx_http_iot_bool_write(p, t->write);
     p = ngx_cpymem(p, ",\"tags\":", sizeof(",\"tags\":") - 1);
-    p = ngx_http_iot_tags_write(p, &t->tags);
+    p = ngx_iot_tags_write(p, &t->tags);
     *p++ = '}';
 
     return p;
@@ -1725,6 +1759,60 @@ ngx_http_iot_token(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     return ngx_http_iot_send_token(r, NGX_HTTP_OK, &t, NULL);
+}
+
+
+/* /from: a WebSocket stream of the collection's or the device's data */
+
+static ngx_int_t
+ngx_http_iot_stream(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_uint_t device)
+{
+    uint64_t          cid, did;
+    ngx_iot_rc_e      irc;
+    ngx_iot_device_t  d;
+
+    did = 0;
+
+    if (ngx_http_iot_path_id(&ctx->seg[1], &cid) != NGX_OK) {
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
+                                  "collection not found");
+    }
+
+    if (device) {
+        if (ngx_http_iot_path_id(&ctx->seg[3], &did) != NGX_OK) {
+            return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
+                                      "device not found");
+        }
+
+        irc = ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, did, cid, r->pool,
+                                 &d);
+        if (irc != NGX_IOT_OK) {
+            return ngx_http_iot_rc_error(r, irc, "device not found");
+        }
+
+    } else if (!ngx_iot_collection_exists((ngx_cycle_t *) ngx_cycle, cid)) {
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
+                                  "collection not found");
+    }
+
+    return ngx_http_iot_from(r, cid, did);
+}
+
+
+static ngx_int_t
+ngx_http_iot_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_uint_t device)
+{
+    return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "WIP data");
+}
+
+
+static ngx_int_t
+ngx_http_iot_downlink(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_uint_t device)
+{
+    return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "WIP downlink");
 }
 
 

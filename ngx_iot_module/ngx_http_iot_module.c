@@ -14,8 +14,6 @@
 
 
 ngx_int_t ngx_http_iot_collections_handler(ngx_http_request_t *r);
-ngx_buf_t *ngx_http_iot_collections_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message);
 
 static void *ngx_http_iot_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -46,6 +44,27 @@ static ngx_command_t  ngx_http_iot_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_iot_loc_conf_t, api),
       &ngx_http_iot_apis },
+
+    { ngx_string("iot_ws_keepalive"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iot_loc_conf_t, ws_keepalive),
+      NULL },
+
+    { ngx_string("iot_ws_max_message"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iot_loc_conf_t, ws_max_message),
+      NULL },
+
+    { ngx_string("iot_ws_send_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iot_loc_conf_t, ws_send_buffer),
+      NULL },
 
       ngx_null_command
 };
@@ -93,6 +112,9 @@ ngx_http_iot_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->api = NGX_CONF_UNSET_UINT;
+    conf->ws_keepalive = NGX_CONF_UNSET_MSEC;
+    conf->ws_max_message = NGX_CONF_UNSET_SIZE;
+    conf->ws_send_buffer = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -105,6 +127,11 @@ ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_iot_loc_conf_t *conf = child;
 
     ngx_conf_merge_uint_value(conf->api, prev->api, NGX_HTTP_IOT_API_NONE);
+    ngx_conf_merge_msec_value(conf->ws_keepalive, prev->ws_keepalive, 30000);
+    ngx_conf_merge_size_value(conf->ws_max_message, prev->ws_max_message,
+                              64 * 1024);
+    ngx_conf_merge_size_value(conf->ws_send_buffer, prev->ws_send_buffer,
+                              1024 * 1024);
 
     return NGX_CONF_OK;
 }

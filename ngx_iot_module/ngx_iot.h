@@ -15,6 +15,9 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
 #include <jansson.h>
 #include <sqlite3.h>
 
@@ -57,6 +60,7 @@ typedef enum {
     NGX_IOT_TOO_MANY_TAGS,
     NGX_IOT_ZONE_FULL,
     NGX_IOT_RETIRED,
+    NGX_IOT_POOL_EXHAUSTED,
     NGX_IOT_STORE_ERROR
 } ngx_iot_rc_e;
 
@@ -101,9 +105,21 @@ typedef struct {
     ngx_iot_text_t             tags;
     uint64_t                   net_at;
     uint64_t                   net_cell;
+    uint64_t                   net_imeisv;    /* ident keys, 0: unknown */
+    uint64_t                   net_msisdn;
     u_char                     net_family;
     u_char                     net_addr[16];
 } ngx_iot_device_t;
+
+
+/* the device behind an address, from RADIUS accounting */
+typedef struct {
+    ngx_iot_link_t             addr;          /* key: IPv4 address */
+    uint64_t                   device_id;
+    uint64_t                   gateway;       /* ngx_iot_gateway_key() */
+    u_char                     session_id[64];
+    size_t                     session_id_len;
+} ngx_iot_session_t;
 
 
 typedef struct {
@@ -116,12 +132,34 @@ typedef struct {
 } ngx_iot_token_t;
 
 
+#define NGX_IOT_TRANSPORT_UDP      1
+#define NGX_IOT_TRANSPORT_COAP     2
+
+#define NGX_IOT_PAYLOAD_MAX        2048
+
+
+/* an uplink data message */
+typedef struct {
+    uint64_t                   id;            /* in the history */
+    uint64_t                   device_id;
+    uint64_t                   collection_id;
+    uint64_t                   received;      /* ms since the epoch */
+    ngx_uint_t                 transport;
+    ngx_uint_t                 local_port;
+    ngx_uint_t                 remote_port;
+    ngx_str_t                  coap_method;
+    ngx_str_t                  coap_path;
+    ngx_str_t                  payload;
+} ngx_iot_message_t;
+
+
 /* a write between its SQLite commit and its shared memory update */
 typedef enum {
     NGX_IOT_PENDING_NONE = 0,
     NGX_IOT_PENDING_COLLECTION,
     NGX_IOT_PENDING_DEVICE,
-    NGX_IOT_PENDING_TOKEN
+    NGX_IOT_PENDING_TOKEN,
+    NGX_IOT_PENDING_SESSION
 } ngx_iot_pending_e;
 
 
@@ -129,20 +167,29 @@ typedef struct {
     ngx_pid_t                  pid;
     ngx_iot_pending_e          kind;
     uint64_t                   id;
+    uint64_t                   id2;       /* a session's device */
     u_char                     hash[NGX_IOT_HASH_LEN];
     void                      *alloc[2];
 } ngx_iot_pending_t;
 
 
+typedef struct ngx_iot_bus_s        ngx_iot_bus_t;
+typedef struct ngx_iot_bus_local_s  ngx_iot_bus_local_t;
+
+
 typedef struct {
+    ngx_iot_bus_t             *bus;
     ngx_iot_index_t            collections;
     ngx_iot_index_t            devices;
     ngx_iot_index_t            imsi;
     ngx_iot_index_t            imei;
     ngx_iot_index_t            tokens;
+    ngx_iot_index_t            sessions;
     uint64_t                   team_id;
     ngx_iot_pending_t          pending;
     ngx_uint_t                 retired;   /* replaced by a new zone */
+    ngx_shmtx_sh_t             writer_lock;
+    ngx_shmtx_t                writer;
 } ngx_iot_sh_t;
 
 
@@ -177,6 +224,12 @@ typedef enum {
     NGX_IOT_SQL_TOKEN_GET,
     NGX_IOT_SQL_TOKEN_BY_HINT,
     NGX_IOT_SQL_TOKEN_LIST,
+    NGX_IOT_SQL_DEVICE_NET,
+    NGX_IOT_SQL_ADDRESS_TAKEN,
+    NGX_IOT_SQL_SESSION_PUT,
+    NGX_IOT_SQL_SESSION_DELETE,
+    NGX_IOT_SQL_SESSION_PURGE,
+    NGX_IOT_SQL_SESSION_GET,
     NGX_IOT_SQL_LAST
 } ngx_iot_sql_e;
 
@@ -194,8 +247,16 @@ struct ngx_iot_conf_s {
     ngx_shm_zone_t            *shm_zone;
     u_char                     admin_hash[NGX_IOT_HASH_LEN];
     ngx_flag_t                 admin_set;
+    size_t                     bus_size;
     ngx_iot_store_t           *store;     /* this worker's connection */
+    ngx_iot_bus_local_t       *bus;       /* this worker's side */
     ngx_event_t                checkpoint;
+#if (NGX_THREADS)
+    ngx_thread_pool_t         *thread_pool;
+    ngx_thread_task_t         *checkpoint_task;
+    ngx_iot_store_t           *checkpoint_store;  /* the thread's own */
+    ngx_uint_t                 checkpoint_busy;
+#endif
 };
 
 
@@ -245,6 +306,7 @@ ngx_int_t ngx_iot_id_decode(u_char *p, size_t len, uint64_t *id);
 ngx_int_t ngx_iot_ident_decode(u_char *p, size_t len, uint64_t *key);
 u_char *ngx_iot_ident_encode(u_char *p, uint64_t key);
 ngx_int_t ngx_iot_random(u_char *buf, size_t len);
+uint64_t ngx_iot_now_ms(void);
 
 /* ngx_iot_json.c */
 u_char *ngx_iot_json_escape(u_char *dst, u_char *src, size_t len);
@@ -280,6 +342,9 @@ void ngx_iot_store_row_collection(sqlite3_stmt *st,
     ngx_iot_collection_t *c);
 void ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d);
 void ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t);
+void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
+    ngx_str_t *gateway);
+u_char *ngx_iot_addr_text(u_char *p, ngx_iot_device_t *d);
 
 /* ngx_iot_registry.c */
 ngx_int_t ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data);
@@ -288,6 +353,7 @@ size_t ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx);
 uint64_t ngx_iot_team_id(ngx_cycle_t *cycle);
 ngx_int_t ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash,
     ngx_pool_t *pool, ngx_iot_principal_t *who);
+ngx_uint_t ngx_iot_collection_exists(ngx_cycle_t *cycle, uint64_t id);
 ngx_iot_rc_e ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id,
     ngx_pool_t *pool, ngx_iot_collection_t *out);
 ngx_iot_rc_e ngx_iot_collection_create(ngx_cycle_t *cycle,
@@ -318,6 +384,40 @@ ngx_iot_rc_e ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     ngx_log_t *log);
 ngx_iot_rc_e ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash,
     ngx_log_t *log);
+
+/* registry internals, for the core's other files */
+ngx_iot_zone_ctx_t *ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log,
+    ngx_iot_rc_e *rc);
+ngx_iot_zone_ctx_t *ngx_iot_lock_read(ngx_cycle_t *cycle);
+void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
+void ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx);
+void ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx);
+void ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx);
+ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);
+void ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx, ngx_iot_pending_e kind,
+    uint64_t id, u_char *hash, void *a0, void *a1);
+void ngx_iot_pending_clear(ngx_iot_zone_ctx_t *ctx);
+ngx_int_t ngx_iot_session_load(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_session_t *row);
+void ngx_iot_session_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_iot_pending_t *p);
+
+/* ngx_iot_render.c: the collections format */
+u_char *ngx_iot_tags_write(u_char *p, ngx_iot_text_t *tags);
+size_t ngx_iot_device_len(ngx_iot_device_t *d);
+u_char *ngx_iot_device_write(u_char *p, ngx_iot_device_t *d);
+size_t ngx_iot_message_len(ngx_iot_message_t *m, ngx_iot_device_t *d);
+u_char *ngx_iot_message_write(u_char *p, ngx_iot_message_t *m,
+    ngx_iot_device_t *d);
+
+/* ngx_iot_bus.c */
+ngx_int_t ngx_iot_bus_init_zone(ngx_slab_pool_t *shpool, ngx_iot_sh_t *sh,
+    size_t size);
+ngx_int_t ngx_iot_bus_init_process(ngx_cycle_t *cycle, ngx_iot_sh_t *sh,
+    ngx_iot_bus_local_t **out);
+void ngx_iot_bus_exit_process(ngx_iot_bus_local_t *bl);
+ngx_int_t ngx_iot_bus_publish(ngx_iot_bus_local_t *bl,
+    uint64_t collection_id, uint64_t device_id, u_char *json, size_t len);
 
 /* ngx_iot_token.c */
 void ngx_iot_token_hash(u_char *token, size_t len, u_char *hash);

@@ -164,3 +164,16 @@ ngx_iot_ident_encode(u_char *p, uint64_t key)
 
     return p + len;
 }
+
+
+/* the time stamps of the APIs: milliseconds since the epoch */
+
+uint64_t
+ngx_iot_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}

@@ -15,7 +15,7 @@
 #include "ngx_iot.h"
 
 
-#define NGX_IOT_INDEX_MIN   1024
+#define NGX_IOT_INDEX_MIN   64
 
 
 static ngx_uint_t ngx_iot_index_slot(ngx_iot_index_t *idx, uint64_t key);

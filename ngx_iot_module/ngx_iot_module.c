@@ -22,6 +22,10 @@ static ngx_int_t ngx_iot_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_iot_init_process(ngx_cycle_t *cycle);
 static void ngx_iot_exit_process(ngx_cycle_t *cycle);
 static void ngx_iot_checkpoint_handler(ngx_event_t *ev);
+#if (NGX_THREADS)
+static void ngx_iot_checkpoint_thread(void *data, ngx_log_t *log);
+static void ngx_iot_checkpoint_done(ngx_event_t *ev);
+#endif
 
 
 static ngx_conf_enum_t  ngx_iot_sync[] = {
@@ -53,6 +57,13 @@ static ngx_command_t  ngx_iot_commands[] = {
       0,
       offsetof(ngx_iot_conf_t, sync),
       &ngx_iot_sync },
+
+    { ngx_string("iot_bus_size"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      offsetof(ngx_iot_conf_t, bus_size),
+      NULL },
 
     { ngx_string("iot_admin_token_file"),
       NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
@@ -108,6 +119,7 @@ ngx_iot_create_conf(ngx_cycle_t *cycle)
      */
 
     conf->sync = NGX_CONF_UNSET_UINT;
+    conf->bus_size = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -122,6 +134,9 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_str_t   dir;
 
     ngx_conf_init_uint_value(icf->sync, NGX_IOT_SYNC_NORMAL);
+
+    /* 0: an eighth of the zone */
+    ngx_conf_init_size_value(icf->bus_size, 0);
 
     if (icf->shm_zone == NULL) {
         /* the module is loaded but not used */
@@ -265,6 +280,14 @@ ngx_iot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     icf->shm_zone->init = ngx_iot_registry_init_zone;
     icf->shm_zone->data = ctx;
 
+#if (NGX_THREADS)
+    /* checkpoints run in nginx's "default" thread pool */
+    icf->thread_pool = ngx_thread_pool_add(cf, NULL);
+    if (icf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+#endif
+
     return NGX_CONF_OK;
 }
 
@@ -359,10 +382,30 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_iot_bus_init_process(cycle, ngx_iot_zone_ctx(cycle)->sh,
+                                 &icf->bus)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     icf->checkpoint.handler = ngx_iot_checkpoint_handler;
     icf->checkpoint.data = icf;
     icf->checkpoint.log = cycle->log;
     icf->checkpoint.cancelable = 1;
+
+#if (NGX_THREADS)
+    icf->checkpoint_task = ngx_thread_task_alloc(cycle->pool, 0);
+    if (icf->checkpoint_task == NULL) {
+        return NGX_ERROR;
+    }
+
+    icf->checkpoint_task->ctx = icf;
+    icf->checkpoint_task->handler = ngx_iot_checkpoint_thread;
+    icf->checkpoint_task->event.handler = ngx_iot_checkpoint_done;
+    icf->checkpoint_task->event.data = icf;
+    icf->checkpoint_task->event.log = cycle->log;
+#endif
 
     ngx_add_timer(&icf->checkpoint, NGX_IOT_CHECKPOINT_INTERVAL);
 
@@ -377,10 +420,22 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
 
     icf = ngx_iot_get_conf(cycle);
 
+    if (icf && icf->bus) {
+        ngx_iot_bus_exit_process(icf->bus);
+        icf->bus = NULL;
+    }
+
     if (icf && icf->store) {
         ngx_iot_store_close(icf->store);
         icf->store = NULL;
     }
+
+#if (NGX_THREADS)
+    if (icf && icf->checkpoint_store && !icf->checkpoint_busy) {
+        ngx_iot_store_close(icf->checkpoint_store);
+        icf->checkpoint_store = NULL;
+    }
+#endif
 }
 
 
@@ -389,14 +444,78 @@ ngx_iot_checkpoint_handler(ngx_event_t *ev)
 {
     ngx_iot_conf_t  *icf = ev->data;
 
+#if (NGX_THREADS)
+
+    if (icf->checkpoint_busy) {
+        goto next;
+    }
+
+    if (ngx_thread_task_post(icf->thread_pool, icf->checkpoint_task)
+        == NGX_OK)
+    {
+        icf->checkpoint_busy = 1;
+        return;
+    }
+
+#else
+
     if (icf->store) {
         (void) ngx_iot_store_checkpoint(icf->store, ev->log);
     }
+
+    goto next;
+
+#endif
+
+next:
 
     if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
         ngx_add_timer(ev, NGX_IOT_CHECKPOINT_INTERVAL);
     }
 }
+
+
+#if (NGX_THREADS)
+
+/* in a thread: it has a connection of its own, used by one task at a time */
+
+static void
+ngx_iot_checkpoint_thread(void *data, ngx_log_t *log)
+{
+    ngx_iot_conf_t  *icf = data;
+
+    if (icf->checkpoint_store == NULL) {
+        icf->checkpoint_store = ngx_iot_store_open(&icf->store_path,
+                                                   icf->sync, log);
+        if (icf->checkpoint_store == NULL) {
+            return;
+        }
+    }
+
+    (void) ngx_iot_store_checkpoint(icf->checkpoint_store, log);
+}
+
+
+static void
+ngx_iot_checkpoint_done(ngx_event_t *ev)
+{
+    ngx_iot_conf_t  *icf = ev->data;
+
+    icf->checkpoint_busy = 0;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        if (icf->checkpoint_store) {
+            ngx_iot_store_close(icf->checkpoint_store);
+            icf->checkpoint_store = NULL;
+        }
+
+        return;
+    }
+
+    ngx_add_timer(&icf->checkpoint, NGX_IOT_CHECKPOINT_INTERVAL);
+}
+
+#endif
 
 
 ngx_iot_conf_t *

@@ -17,16 +17,15 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_session.h"
 
 
 static void ngx_iot_registry_retire(ngx_cycle_t *old);
 static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log);
-static void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
+static void ngx_iot_device_reload(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, uint64_t id, void **alloc);
 static void ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle,
     ngx_log_t *log);
-static void ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_pending_e kind, uint64_t id, u_char *hash, void *a0, void *a1);
-static void ngx_iot_pending_clear(ngx_iot_zone_ctx_t *ctx);
 static ngx_int_t ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
     ngx_iot_text_t *dst);
 static void ngx_iot_text_free(ngx_slab_pool_t *shpool, ngx_iot_text_t *t);
@@ -48,8 +47,6 @@ static void ngx_iot_device_drop(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_device_t *d);
 static void ngx_iot_token_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *t);
 static ngx_iot_collection_t *ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx,
-    uint64_t id);
-static ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx,
     uint64_t id);
 static ngx_iot_token_t *ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx,
     u_char *hash);
@@ -109,6 +106,12 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool->data = ctx->sh;
 
+    if (ngx_shmtx_create(&ctx->sh->writer, &ctx->sh->writer_lock, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     /* a full zone is answered with 503 and logged by us, not as crit */
     shpool->log_nomem = 0;
 
@@ -121,6 +124,15 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_sprintf(shpool->log_ctx, " in iot zone \"%V\"%Z",
                 &shm_zone->shm.name);
+
+    if (ngx_iot_bus_init_zone(shpool, ctx->sh, ctx->conf->bus_size)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "iot zone \"%V\" is too small for its bus "
+                      "(iot_bus_size)", &ctx->name);
+        return NGX_ERROR;
+    }
 
     if (ngx_process == NGX_PROCESS_SIGNALLER || ngx_test_config) {
         /* "nginx -s" and "nginx -t" do not read the store */
@@ -206,8 +218,10 @@ ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 {
     int                    rc;
     ngx_msec_t             start, spent;
-    ngx_uint_t             ncollections, ndevices, ntokens;
+    ngx_str_t              gateway;
+    ngx_uint_t             ncollections, ndevices, ntokens, nsessions;
     sqlite3_stmt          *st;
+    ngx_iot_session_t      session;
     ngx_slab_pool_t       *shpool;
     ngx_iot_token_t        token;
     ngx_iot_device_t       device;
@@ -224,13 +238,17 @@ ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
                                          "SELECT count(*) FROM devices");
     ntokens = (ngx_uint_t) ngx_iot_count(store,
                                          "SELECT count(*) FROM tokens");
+    nsessions = (ngx_uint_t) ngx_iot_count(store,
+                                         "SELECT count(*) FROM sessions");
 
     if (ngx_iot_index_init(shpool, &ctx->sh->collections, ncollections)
         != NGX_OK
         || ngx_iot_index_init(shpool, &ctx->sh->devices, ndevices) != NGX_OK
         || ngx_iot_index_init(shpool, &ctx->sh->imsi, ndevices) != NGX_OK
         || ngx_iot_index_init(shpool, &ctx->sh->imei, ndevices) != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->tokens, ntokens) != NGX_OK)
+        || ngx_iot_index_init(shpool, &ctx->sh->tokens, ntokens) != NGX_OK
+        || ngx_iot_index_init(shpool, &ctx->sh->sessions, nsessions)
+           != NGX_OK)
     {
         goto full;
     }
@@ -260,7 +278,8 @@ ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 
     if (sqlite3_prepare_v2(store->db,
                            "SELECT id, collection_id, imsi, imei, tags,"
-                           " net_ip, net_at, net_cell FROM devices",
+                           " net_ip, net_at, net_cell, net_imeisv, net_msisdn"
+                           " FROM devices",
                            -1, &st, NULL)
         != SQLITE_OK)
     {
@@ -305,15 +324,40 @@ ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         goto failed;
     }
 
+    if (sqlite3_prepare_v2(store->db,
+                           "SELECT addr, device_id, gateway, session_id"
+                           " FROM sessions", -1, &st, NULL)
+        != SQLITE_OK)
+    {
+        goto failed;
+    }
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ngx_iot_store_row_session(st, &session, &gateway);
+        session.gateway = ngx_iot_gateway_key(&gateway);
+
+        if (ngx_iot_session_load(ctx, &session) != NGX_OK) {
+            sqlite3_finalize(st);
+            goto full;
+        }
+    }
+
+    sqlite3_finalize(st);
+
+    if (rc != SQLITE_DONE) {
+        goto failed;
+    }
+
     ngx_time_update();
     spent = ngx_current_msec - start;
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "iot zone \"%V\": loaded %ui devices, %ui collections, "
-                  "%ui tokens from \"%V\" in %M.%03M s; "
+                  "%ui tokens, %ui sessions from \"%V\" in %M.%03M s; "
                   "%uz of %uz bytes used",
                   &ctx->name, ctx->sh->devices.nelts,
                   ctx->sh->collections.nelts, ctx->sh->tokens.nelts,
+                  ctx->sh->sessions.nelts,
                   &ctx->conf->store_path, spent / 1000, spent % 1000,
                   ngx_iot_zone_used(ctx), ngx_iot_zone_size(ctx));
 
@@ -370,6 +414,43 @@ ngx_iot_team_id(ngx_cycle_t *cycle)
 
 /* locking and repair */
 
+/*
+ * Writers take the writer mutex, one at a time across all workers, and the
+ * zone's mutex, which they let go while SQLite works: readers need only the
+ * zone's mutex and so never wait for the disk.  nginx frees the zone's
+ * mutex of a worker that died; the writer mutex is freed here.
+ */
+
+static void
+ngx_iot_writer_lock(ngx_iot_sh_t *sh)
+{
+    ngx_pid_t   pid;
+    ngx_uint_t  n;
+
+    for (n = 1; /* void */ ; n++) {
+
+        if (ngx_shmtx_trylock(&sh->writer)) {
+            return;
+        }
+
+        if (n % 4096 == 0) {
+            pid = (ngx_pid_t) sh->writer_lock.lock;
+
+            if (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
+                (void) ngx_shmtx_force_unlock(&sh->writer, pid);
+            }
+        }
+
+        if (ngx_ncpu > 1 && n % 64) {
+            ngx_cpu_pause();
+
+        } else {
+            ngx_sched_yield();
+        }
+    }
+}
+
+
 static ngx_iot_zone_ctx_t *
 ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
 {
@@ -377,6 +458,7 @@ ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
 
     ctx = ngx_iot_zone_ctx(cycle);
 
+    ngx_iot_writer_lock(ctx->sh);
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     if (ctx->sh->pending.pid && ctx->sh->pending.pid != ngx_pid) {
@@ -387,14 +469,80 @@ ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
 }
 
 
-static void
+/* NULL with *rc set when the zone takes no more writes */
+
+ngx_iot_zone_ctx_t *
+ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log, ngx_iot_rc_e *rc)
+{
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    if (ctx->sh->retired) {
+        ngx_iot_unlock(ctx);
+        *rc = NGX_IOT_RETIRED;
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+void
 ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+    ngx_shmtx_unlock(&ctx->sh->writer);
+}
+
+
+/* a writer lets readers in while SQLite works */
+
+void
+ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx)
 {
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
 
 
-static void
+void
+ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+}
+
+
+ngx_iot_zone_ctx_t *
+ngx_iot_lock_read(ngx_cycle_t *cycle)
+{
+    ngx_pid_t            pid;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_zone_ctx(cycle);
+
+    pid = ctx->sh->pending.pid;
+
+    if (pid && pid != ngx_pid && kill(pid, 0) == -1
+        && ngx_errno == NGX_ESRCH)
+    {
+        /* a writer died half way: repair before reading */
+        ngx_iot_unlock(ngx_iot_lock(cycle, cycle->log));
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    return ctx;
+}
+
+
+void
+ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+void
 ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx, ngx_iot_pending_e kind,
     uint64_t id, u_char *hash, void *a0, void *a1)
 {
@@ -415,10 +563,48 @@ ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx, ngx_iot_pending_e kind,
 }
 
 
-static void
+void
 ngx_iot_pending_clear(ngx_iot_zone_ctx_t *ctx)
 {
     ngx_memzero(&ctx->sh->pending, sizeof(ngx_iot_pending_t));
+}
+
+
+static void
+ngx_iot_device_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    uint64_t id, void **alloc)
+{
+    ngx_uint_t         i;
+    sqlite3_stmt      *st;
+    ngx_iot_device_t   device, *d;
+
+    d = ngx_iot_device_find(ctx, id);
+
+    for (i = 0; i < 2; i++) {
+        if (alloc[i] && (d == NULL
+                         || (alloc[i] != d && alloc[i] != d->tags.data)))
+        {
+            ngx_slab_free_locked(ctx->shpool, alloc[i]);
+        }
+    }
+
+    if (d) {
+        ngx_iot_device_drop(ctx, d);
+    }
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_GET);
+    if (st == NULL) {
+        return;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        ngx_iot_store_row_device(st, &device);
+        (void) ngx_iot_device_load(ctx, &device);
+    }
+
+    sqlite3_reset(st);
 }
 
 
@@ -437,7 +623,6 @@ ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
     ngx_iot_store_t       *store;
     ngx_iot_pending_t     *p;
     ngx_iot_token_t        token, *t;
-    ngx_iot_device_t       device, *d;
     ngx_iot_collection_t   collection, *c;
 
     p = &ctx->sh->pending;
@@ -505,34 +690,7 @@ ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
         break;
 
     case NGX_IOT_PENDING_DEVICE:
-        d = ngx_iot_device_find(ctx, p->id);
-
-        for (i = 0; i < 2; i++) {
-            if (p->alloc[i] && (d == NULL
-                                || (p->alloc[i] != d
-                                    && p->alloc[i] != d->tags.data)))
-            {
-                ngx_slab_free_locked(ctx->shpool, p->alloc[i]);
-            }
-        }
-
-        if (d) {
-            ngx_iot_device_drop(ctx, d);
-        }
-
-        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_GET);
-        if (st == NULL) {
-            break;
-        }
-
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) p->id);
-
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            ngx_iot_store_row_device(st, &device);
-            (void) ngx_iot_device_load(ctx, &device);
-        }
-
-        sqlite3_reset(st);
+        ngx_iot_device_reload(ctx, store, p->id, p->alloc);
         break;
 
     case NGX_IOT_PENDING_TOKEN:
@@ -565,6 +723,17 @@ ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
         }
 
         sqlite3_reset(st);
+        break;
+
+    case NGX_IOT_PENDING_SESSION:
+        ngx_iot_session_repair(ctx, store, p);
+
+        if (p->id2) {
+            p->alloc[0] = NULL;
+            p->alloc[1] = NULL;
+            ngx_iot_device_reload(ctx, store, p->id2, p->alloc);
+        }
+
         break;
 
     default:
@@ -672,12 +841,14 @@ ngx_iot_bind_tags(sqlite3_stmt *st, int col, ngx_str_t *tags)
 
 
 static ngx_int_t
-ngx_iot_step_done(ngx_iot_store_t *store, sqlite3_stmt *st, const char *what,
-    ngx_log_t *log)
+ngx_iot_step_done(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    sqlite3_stmt *st, const char *what, ngx_log_t *log)
 {
     int  rc;
 
+    ngx_iot_zone_unlock(ctx);
     rc = sqlite3_step(st);
+    ngx_iot_zone_lock(ctx);
 
     if (rc != SQLITE_DONE) {
         ngx_iot_store_log_error(store, what, log);
@@ -842,7 +1013,7 @@ ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
 }
 
 
-static ngx_iot_device_t *
+ngx_iot_device_t *
 ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
 {
     ngx_iot_link_t  *link;
@@ -885,6 +1056,20 @@ ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx, u_char *hash)
 
 /* collections */
 
+ngx_uint_t
+ngx_iot_collection_exists(ngx_cycle_t *cycle, uint64_t id)
+{
+    ngx_uint_t           found;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock_read(cycle);
+    found = (ngx_iot_collection_find(ctx, id) != NULL);
+    ngx_iot_unlock_read(ctx);
+
+    return found;
+}
+
+
 ngx_iot_rc_e
 ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id, ngx_pool_t *pool,
     ngx_iot_collection_t *out)
@@ -893,7 +1078,7 @@ ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id, ngx_pool_t *pool,
     ngx_iot_zone_ctx_t    *ctx;
     ngx_iot_collection_t  *c;
 
-    ctx = ngx_iot_lock(cycle, cycle->log);
+    ctx = ngx_iot_lock_read(cycle);
 
     c = ngx_iot_collection_find(ctx, id);
 
@@ -906,7 +1091,7 @@ ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id, ngx_pool_t *pool,
              ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
     }
 
-    ngx_iot_unlock(ctx);
+    ngx_iot_unlock_read(ctx);
 
     return rc;
 }
@@ -979,7 +1164,7 @@ ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
     }
 
     if (st == NULL
-        || ngx_iot_step_done(store, st, "adding a collection", log)
+        || ngx_iot_step_done(ctx, store, st, "adding a collection", log)
            != NGX_OK)
     {
         ngx_iot_text_free(ctx->shpool, &c->tags);
@@ -1065,7 +1250,7 @@ ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     }
 
     if (st == NULL
-        || ngx_iot_step_done(store, st, "changing a collection", log)
+        || ngx_iot_step_done(ctx, store, st, "changing a collection", log)
            != NGX_OK)
     {
         if (ch->tags) {
@@ -1140,7 +1325,7 @@ ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
     }
 
     if (st == NULL
-        || ngx_iot_step_done(store, st, "deleting a collection", log)
+        || ngx_iot_step_done(ctx, store, st, "deleting a collection", log)
            != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);
@@ -1193,7 +1378,7 @@ ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_iot_device_t    *d;
     ngx_iot_zone_ctx_t  *ctx;
 
-    ctx = ngx_iot_lock(cycle, cycle->log);
+    ctx = ngx_iot_lock_read(cycle);
 
     d = ngx_iot_device_find(ctx, id);
 
@@ -1204,7 +1389,7 @@ ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
         rc = ngx_iot_device_copy(d, pool, out);
     }
 
-    ngx_iot_unlock(ctx);
+    ngx_iot_unlock_read(ctx);
 
     return rc;
 }
@@ -1298,7 +1483,7 @@ ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
     }
 
     if (st == NULL
-        || ngx_iot_step_done(store, st, "adding a device", log) != NGX_OK)
+        || ngx_iot_step_done(ctx, store, st, "adding a device", log) != NGX_OK)
     {
         ngx_iot_text_free(ctx->shpool, &d->tags);
         ngx_slab_free_locked(ctx->shpool, d);
@@ -1415,7 +1600,7 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     }
 
     if (st == NULL
-        || ngx_iot_step_done(store, st, "changing a device", log) != NGX_OK)
+        || ngx_iot_step_done(ctx, store, st, "changing a device", log) != NGX_OK)
     {
         if (ch->tags) {
             ngx_iot_text_free(ctx->shpool, &text);
@@ -1501,7 +1686,7 @@ ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     }
 
     if (st == NULL
-        || ngx_iot_step_done(store, st, "deleting a device", log) != NGX_OK)
+        || ngx_iot_step_done(ctx, store, st, "deleting a device", log) != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);
         rc = NGX_IOT_STORE_ERROR;
@@ -1546,13 +1731,13 @@ ngx_iot_token_get(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
     ngx_iot_token_t     *t;
     ngx_iot_zone_ctx_t  *ctx;
 
-    ctx = ngx_iot_lock(cycle, cycle->log);
+    ctx = ngx_iot_lock_read(cycle);
 
     t = ngx_iot_token_find(ctx, hash);
 
     rc = t ? ngx_iot_token_copy(t, pool, out) : NGX_IOT_NOT_FOUND;
 
-    ngx_iot_unlock(ctx);
+    ngx_iot_unlock_read(ctx);
 
     return rc;
 }
@@ -1660,7 +1845,7 @@ ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
     }
 
     if (st == NULL
-        || ngx_iot_step_done(store, st, "adding a token", log) != NGX_OK)
+        || ngx_iot_step_done(ctx, store, st, "adding a token", log) != NGX_OK)
     {
         /* the public prefix may, very rarely, be taken: the caller retries */
         ngx_iot_text_free(ctx->shpool, &t->tags);
@@ -1766,7 +1951,7 @@ ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     }
 
     if (st == NULL
-        || ngx_iot_step_done(store, st, "changing a token", log) != NGX_OK)
+        || ngx_iot_step_done(ctx, store, st, "changing a token", log) != NGX_OK)
     {
         if (ch->tags) {
             ngx_iot_text_free(ctx->shpool, &text);
@@ -1842,7 +2027,7 @@ ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
     }
 
     if (st == NULL
-        || ngx_iot_step_done(store, st, "deleting a token", log) != NGX_OK)
+        || ngx_iot_step_done(ctx, store, st, "deleting a token", log) != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);
         rc = NGX_IOT_STORE_ERROR;
@@ -1872,7 +2057,7 @@ ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
     ngx_iot_token_t     *t;
     ngx_iot_zone_ctx_t  *ctx;
 
-    ctx = ngx_iot_lock(cycle, cycle->log);
+    ctx = ngx_iot_lock_read(cycle);
 
     t = ngx_iot_token_find(ctx, hash);
 
@@ -1895,7 +2080,7 @@ ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
         }
     }
 
-    ngx_iot_unlock(ctx);
+    ngx_iot_unlock_read(ctx);
 
     return rc;
 }

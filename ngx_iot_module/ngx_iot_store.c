@@ -13,6 +13,11 @@
 #include "ngx_iot.h"
 
 
+#define NGX_IOT_DEVICE_COLUMNS                                                \
+    "id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell,"          \
+    " net_imeisv, net_msisdn"
+
+
 static ngx_int_t ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql,
     ngx_log_t *log);
 
@@ -46,6 +51,17 @@ static const char  *ngx_iot_migrations[] = {
     "  tags TEXT NOT NULL DEFAULT '{}',"
     "  created_at INTEGER NOT NULL);",
 
+    /* 2: NB-IoT attach */
+    "ALTER TABLE devices ADD COLUMN net_imeisv TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN net_msisdn TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX devices_by_address ON devices (net_ip) WHERE net_ip != '';"
+    "CREATE TABLE sessions ("
+    "  addr TEXT PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL,"
+    "  gateway TEXT NOT NULL,"
+    "  session_id TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL);",
+
     NULL
 };
 
@@ -69,11 +85,9 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "UPDATE devices SET collection_id = ?2, imsi = ?3, imei = ?4, tags = ?5"
     " WHERE id = ?1",
     "DELETE FROM devices WHERE id = ?1",
-    "SELECT id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell"
-    " FROM devices WHERE id = ?1",
-    "SELECT id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell"
-    " FROM devices WHERE collection_id = ?1 AND id > ?2 ORDER BY id"
-    " LIMIT ?3",
+    "SELECT " NGX_IOT_DEVICE_COLUMNS " FROM devices WHERE id = ?1",
+    "SELECT " NGX_IOT_DEVICE_COLUMNS " FROM devices"
+    " WHERE collection_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
 
     "INSERT INTO tokens (hash, hint, resource, write, tags, created_at)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -82,7 +96,17 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "SELECT hash, hint, resource, write, tags FROM tokens WHERE hash = ?1",
     "SELECT hash FROM tokens WHERE hint = ?1",
     "SELECT hash, hint, resource, write, tags FROM tokens"
-    " WHERE hint > ?1 ORDER BY hint LIMIT ?2"
+    " WHERE hint > ?1 ORDER BY hint LIMIT ?2",
+
+    "UPDATE devices SET net_ip = ?2, net_at = ?3, net_imeisv = ?4,"
+    " net_msisdn = ?5 WHERE id = ?1",
+    "SELECT id FROM devices WHERE net_ip = ?1 LIMIT 1",
+    "INSERT OR REPLACE INTO sessions (addr, device_id, gateway, session_id,"
+    " updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "DELETE FROM sessions WHERE addr = ?1",
+    "DELETE FROM sessions WHERE gateway = ?1",
+    "SELECT addr, device_id, gateway, session_id FROM sessions"
+    " WHERE addr = ?1"
 };
 
 
@@ -113,9 +137,10 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
     sqlite3_busy_timeout(store->db, 5000);
 
     /*
-     * WAL: readers never wait for the writer.  Checkpoints are run from a
-     * timer (ngx_iot_store_checkpoint), not inside a commit, so that no
-     * write stalls for one.
+     * WAL: readers never wait for the writer.  Checkpoints are not run
+     * inside a commit but by ngx_iot_store_checkpoint(), in a thread, so
+     * that neither a write nor the event loop waits for the disk.  The log
+     * is cut back to 64m whenever it starts over.
      */
 
     if (ngx_iot_store_sql(store, "PRAGMA journal_mode=WAL", log) != NGX_OK
@@ -124,6 +149,9 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
                                     : "PRAGMA synchronous=NORMAL", log)
            != NGX_OK
         || ngx_iot_store_sql(store, "PRAGMA wal_autocheckpoint=0", log)
+           != NGX_OK
+        || ngx_iot_store_sql(store, "PRAGMA journal_size_limit=67108864",
+                             log)
            != NGX_OK
         || ngx_iot_store_sql(store, "PRAGMA foreign_keys=OFF", log)
            != NGX_OK)
@@ -280,22 +308,16 @@ ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, ngx_log_t *log)
 ngx_int_t
 ngx_iot_store_checkpoint(ngx_iot_store_t *store, ngx_log_t *log)
 {
-    int  rc, wal, done;
+    int  rc;
+
+    /* PASSIVE: it copies what it can and never holds up a writer */
 
     rc = sqlite3_wal_checkpoint_v2(store->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                   &wal, &done);
+                                   NULL, NULL);
 
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
         ngx_iot_store_log_error(store, "checkpoint", log);
         return NGX_ERROR;
-    }
-
-    /* the WAL file can be reset only after a complete checkpoint */
-
-    if (wal > 4096 && wal == done) {
-        (void) sqlite3_wal_checkpoint_v2(store->db, NULL,
-                                         SQLITE_CHECKPOINT_TRUNCATE,
-                                         NULL, NULL);
     }
 
     return NGX_OK;
@@ -427,6 +449,59 @@ ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d)
 
     d->net_at = (uint64_t) sqlite3_column_int64(st, 6);
     d->net_cell = (uint64_t) sqlite3_column_int64(st, 7);
+
+    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 8),
+                                sqlite3_column_bytes(st, 8), &d->net_imeisv);
+    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 9),
+                                sqlite3_column_bytes(st, 9), &d->net_msisdn);
+}
+
+
+void
+ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
+    ngx_str_t *gateway)
+{
+    u_char     *p;
+    size_t      len;
+    in_addr_t   addr;
+
+    ngx_memzero(s, sizeof(ngx_iot_session_t));
+
+    p = (u_char *) sqlite3_column_text(st, 0);
+    len = sqlite3_column_bytes(st, 0);
+    addr = ngx_inet_addr(p, len);
+
+    s->addr.key = (addr == INADDR_NONE) ? 0 : ntohl(addr);
+    s->device_id = (uint64_t) sqlite3_column_int64(st, 1);
+
+    gateway->data = (u_char *) sqlite3_column_text(st, 2);
+    gateway->len = sqlite3_column_bytes(st, 2);
+
+    len = ngx_min((size_t) sqlite3_column_bytes(st, 3),
+                  sizeof(s->session_id));
+    ngx_memcpy(s->session_id, sqlite3_column_text(st, 3), len);
+    s->session_id_len = len;
+}
+
+
+/* the device's address as text, for the store and for JSON */
+
+u_char *
+ngx_iot_addr_text(u_char *p, ngx_iot_device_t *d)
+{
+    if (d->net_family == 4) {
+        return p + ngx_inet_ntop(AF_INET, d->net_addr, p,
+                                 NGX_INET_ADDRSTRLEN);
+    }
+
+#if (NGX_HAVE_INET6)
+    if (d->net_family == 6) {
+        return p + ngx_inet_ntop(AF_INET6, d->net_addr, p,
+                                 NGX_INET6_ADDRSTRLEN);
+    }
+#endif
+
+    return p;
 }
 
 

@@ -40,7 +40,8 @@ is($d1->{imsi}, $imsi1, 'imsi kept');
 is($d1->{imei}, $imei1, 'imei kept');
 ok(!ref $d1->{imsi} && !ref $d1->{imei}, 'imsi/imei are strings');
 is_deeply($d1->{tags}, { name => 'first' }, 'tags kept');
-is_deeply($d1->{network}, { allocatedIp => '', allocatedAt => 0, cellId => 0 },
+is_deeply($d1->{network}, { allocatedIp => '', allocatedAt => 0, cellId => 0,
+                            imeisv => '', msisdn => '' },
           'network object of a device that never attached');
 my $did1 = $d1->{deviceId};
 

@@ -36,7 +36,7 @@ sub tracer {
 
 open(my $gdb, '-|', 'timeout', '60', 'gdb', '-p', $w, '-batch', '-nx',
      '-ex', 'set pagination off',
-     '-ex', 'break sqlite3_step',
+     '-ex', 'break sqlite3_step thread 1',
      '-ex', 'continue',
      '-ex', 'finish',
      '-ex', 'kill') or die "gdb: $!";

@@ -65,6 +65,7 @@ sub new {
         zone_name   => 'iot',
         store       => 'var/iot.db',
         main_conf   => '',
+        stream_conf => '',    # a whole stream { } body, when given
         http_conf   => '',
         server_conf => '',
         location    => "location / { iot_api collections; }\n",
@@ -155,6 +156,7 @@ events { worker_connections 1024; }
 $iot
 $self->{main_conf}
 
+@{[ length $self->{stream_conf} ? "stream {\n$self->{stream_conf}\n}\n" : '' ]}
 http {
     access_log off;
     client_max_body_size $self->{body_max};

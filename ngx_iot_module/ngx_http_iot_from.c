@@ -1,0 +1,141 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * /collections/{cid}/from and /collections/{cid}/devices/{did}/from: the
+ * data messages of a collection (or of one device) as they arrive, one
+ * WebSocket text frame each, from the message bus of this worker.  What
+ * the client sends is checked by the engine and otherwise ignored.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_iot.h"
+#include "ngx_http_iot_ws.h"
+#include "ngx_iot_bus.h"
+
+
+typedef struct {
+    ngx_iot_subscriber_t       sub;
+    ngx_http_iot_ws_t         *ws;
+    unsigned                   subscribed:1;
+} ngx_http_iot_from_t;
+
+
+static void ngx_http_iot_from_deliver(ngx_iot_subscriber_t *s,
+    ngx_str_t *json);
+static void ngx_http_iot_from_lost(ngx_iot_subscriber_t *s);
+static void ngx_http_iot_from_keepalive(ngx_http_iot_ws_t *ws);
+static void ngx_http_iot_from_closed(ngx_http_iot_ws_t *ws);
+
+
+static ngx_str_t  ngx_http_iot_from_keepalive_json =
+    ngx_string("{\"type\":\"keepAlive\"}");
+
+
+ngx_int_t
+ngx_http_iot_from(ngx_http_request_t *r, uint64_t cid, uint64_t did)
+{
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_uint_t            status;
+    const char           *message;
+    ngx_http_iot_ws_t    *ws;
+    ngx_http_iot_from_t  *f;
+
+    rc = ngx_http_iot_ws_check(r, &status, &message);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        b = ngx_http_iot_collections_error(r, status, message);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_iot_send(r, status, b);
+    }
+
+    ws = ngx_http_iot_ws_create(r);
+    if (ws == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    f = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_from_t));
+    if (f == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    f->ws = ws;
+    f->sub.collection_id = cid;
+    f->sub.device_id = did;
+    f->sub.deliver = ngx_http_iot_from_deliver;
+    f->sub.lost = ngx_http_iot_from_lost;
+    f->sub.data = f;
+
+    ws->data = f;
+    ws->keepalive = ngx_http_iot_from_keepalive;
+    ws->closed = ngx_http_iot_from_closed;
+
+    rc = ngx_http_iot_ws_accept(ws);
+
+    if (rc != NGX_DONE) {
+        return rc;
+    }
+
+    ngx_iot_bus_subscribe(&f->sub);
+    f->subscribed = 1;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_iot_from_deliver(ngx_iot_subscriber_t *s, ngx_str_t *json)
+{
+    ngx_http_iot_from_t  *f = s->data;
+
+    /* a slow client is closed by the engine (1008); nothing else to do */
+    (void) ngx_http_iot_ws_send(f->ws, NGX_HTTP_IOT_WS_TEXT, json->data,
+                                json->len);
+}
+
+
+static void
+ngx_http_iot_from_lost(ngx_iot_subscriber_t *s)
+{
+    ngx_http_iot_from_t  *f = s->data;
+
+    ngx_log_error(NGX_LOG_INFO, f->ws->request->connection->log, 0,
+                  "WebSocket stream missed messages of the bus, "
+                  "closing with 1011");
+
+    /* the client reconnects and reads what it missed from /data */
+    ngx_http_iot_ws_close(f->ws, NGX_HTTP_IOT_WS_INTERNAL_ERROR,
+                          "messages were lost, reconnect");
+}
+
+
+static void
+ngx_http_iot_from_keepalive(ngx_http_iot_ws_t *ws)
+{
+    (void) ngx_http_iot_ws_send(ws, NGX_HTTP_IOT_WS_TEXT,
+                                ngx_http_iot_from_keepalive_json.data,
+                                ngx_http_iot_from_keepalive_json.len);
+}
+
+
+static void
+ngx_http_iot_from_closed(ngx_http_iot_ws_t *ws)
+{
+    ngx_http_iot_from_t  *f = ws->data;
+
+    if (f->subscribed) {
+        ngx_iot_bus_unsubscribe(&f->sub);
+        f->subscribed = 0;
+    }
+}

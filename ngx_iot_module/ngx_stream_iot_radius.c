@@ -1,0 +1,1459 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * NB-IoT attach over RADIUS: a stream content handler for "listen ... udp"
+ * servers that answers the packet gateways' Access-Requests and
+ * Accounting-Requests (3GPP TS 29.061) from the core's session API.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+#include "ngx_iot.h"
+#include "ngx_iot_session.h"
+#include "ngx_iot_radius.h"
+
+
+/* replies kept for retransmissions, per worker */
+#define NGX_STREAM_IOT_RADIUS_CACHE_TIME    30000
+#define NGX_STREAM_IOT_RADIUS_CACHE_MAX     8192
+
+/* source address (16), port (2), code, identifier, authenticator (16) */
+#define NGX_STREAM_IOT_RADIUS_KEY_LEN       36
+
+#define NGX_STREAM_IOT_RADIUS_NAME_MAX      64
+#define NGX_STREAM_IOT_RADIUS_ZONE          "ngx_stream_iot_radius"
+
+
+typedef enum {
+    NGX_STREAM_IOT_RADIUS_RECEIVED = 0,
+    NGX_STREAM_IOT_RADIUS_ACCESS_ACCEPT,
+    NGX_STREAM_IOT_RADIUS_ACCESS_REJECT,
+    NGX_STREAM_IOT_RADIUS_ACCOUNTING_RESPONSE,
+    NGX_STREAM_IOT_RADIUS_RETRANSMITTED,
+    NGX_STREAM_IOT_RADIUS_DROP_UNKNOWN_SOURCE,
+    NGX_STREAM_IOT_RADIUS_DROP_MALFORMED,
+    NGX_STREAM_IOT_RADIUS_DROP_UNSUPPORTED_CODE,
+    NGX_STREAM_IOT_RADIUS_DROP_BAD_AUTHENTICATOR,
+    NGX_STREAM_IOT_RADIUS_DROP_BAD_MA,
+    NGX_STREAM_IOT_RADIUS_DROP_NO_MA,
+    NGX_STREAM_IOT_RADIUS_DROP_CORE_ERROR,
+    NGX_STREAM_IOT_RADIUS_DROP_SEND_FAILED,
+    NGX_STREAM_IOT_RADIUS_NCOUNTERS
+} ngx_stream_iot_radius_counter_e;
+
+
+/* in shared memory: the totals of every worker */
+typedef struct {
+    ngx_atomic_t                       n[NGX_STREAM_IOT_RADIUS_NCOUNTERS];
+} ngx_stream_iot_radius_stats_t;
+
+
+typedef struct {
+    ngx_iot_gateway_t                  core;
+    ngx_cidr_t                         from;
+    ngx_str_t                          secret;
+    ngx_uint_t                         prefix;  /* of "from", longest wins */
+    ngx_flag_t                         require_ma;
+} ngx_stream_iot_radius_gateway_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t                  node;
+    ngx_queue_t                        queue;
+    ngx_msec_t                         expire;
+    u_char                             key[NGX_STREAM_IOT_RADIUS_KEY_LEN];
+    size_t                             len;
+    u_char                             reply[1];
+} ngx_stream_iot_radius_cached_t;
+
+
+typedef struct {
+    ngx_rbtree_t                       rbtree;
+    ngx_rbtree_node_t                  sentinel;
+    ngx_queue_t                        queue;     /* oldest first */
+    ngx_uint_t                         n;
+} ngx_stream_iot_radius_cache_t;
+
+
+typedef struct {
+    ngx_array_t                        gateways;
+    ngx_uint_t                         used;
+    ngx_shm_zone_t                    *shm_zone;
+    ngx_stream_iot_radius_stats_t     *stats;
+    ngx_stream_iot_radius_cache_t      cache;
+} ngx_stream_iot_radius_main_conf_t;
+
+
+static void ngx_stream_iot_radius_handler(ngx_stream_session_t *s);
+static ssize_t ngx_stream_iot_radius_access(ngx_stream_session_t *s,
+    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
+    u_char *out);
+static ssize_t ngx_stream_iot_radius_accounting(ngx_stream_session_t *s,
+    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
+    u_char *out);
+static ngx_int_t ngx_stream_iot_radius_info(ngx_connection_t *c,
+    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
+    ngx_iot_session_info_t *info, u_char *imeisv, u_char *msisdn);
+static void ngx_stream_iot_radius_send(ngx_stream_session_t *s,
+    u_char *buf, size_t len);
+static void ngx_stream_iot_radius_done(ngx_stream_session_t *s,
+    ngx_int_t status);
+static ngx_stream_iot_radius_gateway_t *ngx_stream_iot_radius_find_gateway(
+    ngx_stream_iot_radius_main_conf_t *mcf, struct sockaddr *sa);
+
+static void ngx_stream_iot_radius_key(ngx_connection_t *c,
+    ngx_iot_radius_packet_t *pkt, u_char *key);
+static ngx_stream_iot_radius_cached_t *ngx_stream_iot_radius_cache_find(
+    ngx_stream_iot_radius_cache_t *cache, u_char *key);
+static void ngx_stream_iot_radius_cache_add(
+    ngx_stream_iot_radius_cache_t *cache, u_char *key, u_char *reply,
+    size_t len, ngx_log_t *log);
+static void ngx_stream_iot_radius_cache_expire(
+    ngx_stream_iot_radius_cache_t *cache, ngx_uint_t room);
+static void ngx_stream_iot_radius_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+
+static ngx_int_t ngx_stream_iot_radius_stats_variable(
+    ngx_stream_session_t *s, ngx_stream_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_stream_iot_radius_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+static ngx_int_t ngx_stream_iot_radius_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_stream_iot_radius_postconfiguration(ngx_conf_t *cf);
+static void *ngx_stream_iot_radius_create_main_conf(ngx_conf_t *cf);
+static char *ngx_stream_iot_radius_init_main_conf(ngx_conf_t *cf,
+    void *conf);
+static char *ngx_stream_iot_radius_gateway(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_stream_iot_radius(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_stream_iot_radius_exit_process(ngx_cycle_t *cycle);
+
+
+#define ngx_stream_iot_radius_count(mcf, i)                                  \
+    (void) ngx_atomic_fetch_add(&(mcf)->stats->n[i], 1)
+
+
+/* the names of the counters in $iot_radius_stats */
+static ngx_str_t  ngx_stream_iot_radius_counter_names[] = {
+    ngx_string("received"),
+    ngx_string("accessAccept"),
+    ngx_string("accessReject"),
+    ngx_string("accountingResponse"),
+    ngx_string("retransmitted"),
+    ngx_string("unknownSource"),
+    ngx_string("malformed"),
+    ngx_string("unsupportedCode"),
+    ngx_string("badAuthenticator"),
+    ngx_string("badMessageAuthenticator"),
+    ngx_string("noMessageAuthenticator"),
+    ngx_string("coreError"),
+    ngx_string("sendFailed")
+};
+
+
+static ngx_command_t  ngx_stream_iot_radius_commands[] = {
+
+    { ngx_string("iot_radius_gateway"),
+      NGX_STREAM_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_stream_iot_radius_gateway,
+      NGX_STREAM_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_radius"),
+      NGX_STREAM_SRV_CONF|NGX_CONF_NOARGS,
+      ngx_stream_iot_radius,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_stream_module_t  ngx_stream_iot_radius_module_ctx = {
+    ngx_stream_iot_radius_preconfiguration,  /* preconfiguration */
+    ngx_stream_iot_radius_postconfiguration, /* postconfiguration */
+
+    ngx_stream_iot_radius_create_main_conf,  /* create main configuration */
+    ngx_stream_iot_radius_init_main_conf,    /* init main configuration */
+
+    NULL,                                    /* create server configuration */
+    NULL                                     /* merge server configuration */
+};
+
+
+ngx_module_t  ngx_stream_iot_radius_module = {
+    NGX_MODULE_V1,
+    &ngx_stream_iot_radius_module_ctx,     /* module context */
+    ngx_stream_iot_radius_commands,        /* module directives */
+    NGX_STREAM_MODULE,                     /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_stream_iot_radius_exit_process,    /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/*
+ * One datagram is one stream session: it is answered (or dropped) at once
+ * and the session is finalized, so the next datagram from the same
+ * address and port starts a session of its own.
+ */
+
+static void
+ngx_stream_iot_radius_handler(ngx_stream_session_t *s)
+{
+    ssize_t                              n;
+    ngx_buf_t                           *b;
+    ngx_uint_t                           counter;
+    const char                          *why;
+    ngx_connection_t                    *c;
+    ngx_iot_radius_rc_e                  rc;
+    ngx_iot_radius_packet_t              pkt;
+    ngx_stream_iot_radius_cached_t      *cached;
+    ngx_stream_iot_radius_gateway_t     *gw;
+    ngx_stream_iot_radius_main_conf_t   *mcf;
+    u_char                               key[NGX_STREAM_IOT_RADIUS_KEY_LEN];
+    u_char                               out[NGX_IOT_RADIUS_MAX_LEN];
+
+    c = s->connection;
+    b = c->buffer;
+
+    mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_radius_module);
+
+    c->log->action = "handling a RADIUS request";
+
+    ngx_stream_iot_radius_count(mcf, NGX_STREAM_IOT_RADIUS_RECEIVED);
+
+    if (c->type != SOCK_DGRAM || b == NULL) {
+        ngx_stream_iot_radius_done(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    gw = ngx_stream_iot_radius_find_gateway(mcf, c->sockaddr);
+
+    if (gw == NULL) {
+        ngx_stream_iot_radius_count(mcf,
+                                    NGX_STREAM_IOT_RADIUS_DROP_UNKNOWN_SOURCE);
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: datagram from an address of no "
+                      "iot_radius_gateway, dropped");
+        ngx_stream_iot_radius_done(s, NGX_STREAM_FORBIDDEN);
+        return;
+    }
+
+    rc = ngx_iot_radius_parse(b->pos, b->last - b->pos, &pkt, &why);
+
+    if (rc == NGX_IOT_RADIUS_OK
+        && pkt.code == NGX_IOT_RADIUS_ACCOUNTING_REQUEST
+        && pkt.acct_status_type == -1)
+    {
+        rc = NGX_IOT_RADIUS_MALFORMED;
+        why = "Accounting-Request without Acct-Status-Type";
+    }
+
+    if (rc != NGX_IOT_RADIUS_OK) {
+        ngx_stream_iot_radius_count(mcf, NGX_STREAM_IOT_RADIUS_DROP_MALFORMED);
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: malformed datagram from gateway \"%V\" "
+                      "(%uz bytes): %s, dropped",
+                      &gw->core.name, (size_t) (b->last - b->pos), why);
+        ngx_stream_iot_radius_done(s, NGX_STREAM_BAD_REQUEST);
+        return;
+    }
+
+    if (pkt.code != NGX_IOT_RADIUS_ACCESS_REQUEST
+        && pkt.code != NGX_IOT_RADIUS_ACCOUNTING_REQUEST)
+    {
+        ngx_stream_iot_radius_count(mcf,
+                                  NGX_STREAM_IOT_RADIUS_DROP_UNSUPPORTED_CODE);
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: code %ui from gateway \"%V\" is not "
+                      "supported, dropped", pkt.code, &gw->core.name);
+        ngx_stream_iot_radius_done(s, NGX_STREAM_BAD_REQUEST);
+        return;
+    }
+
+    rc = ngx_iot_radius_verify(&pkt, &gw->secret, gw->require_ma, &why);
+
+    if (rc != NGX_IOT_RADIUS_OK) {
+
+        switch (rc) {
+
+        case NGX_IOT_RADIUS_BAD_AUTHENTICATOR:
+            counter = NGX_STREAM_IOT_RADIUS_DROP_BAD_AUTHENTICATOR;
+            break;
+
+        case NGX_IOT_RADIUS_NO_MESSAGE_AUTHENTICATOR:
+            counter = NGX_STREAM_IOT_RADIUS_DROP_NO_MA;
+            break;
+
+        default:
+            counter = NGX_STREAM_IOT_RADIUS_DROP_BAD_MA;
+            break;
+        }
+
+        ngx_stream_iot_radius_count(mcf, counter);
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: %s %ui from gateway \"%V\": %s, dropped",
+                      ngx_iot_radius_code_name(pkt.code), pkt.id,
+                      &gw->core.name, why);
+        ngx_stream_iot_radius_done(s, NGX_STREAM_BAD_REQUEST);
+        return;
+    }
+
+    /* a retransmission gets the reply it had, without the core */
+
+    ngx_stream_iot_radius_key(c, &pkt, key);
+
+    cached = ngx_stream_iot_radius_cache_find(&mcf->cache, key);
+
+    if (cached) {
+        ngx_stream_iot_radius_count(mcf, NGX_STREAM_IOT_RADIUS_RETRANSMITTED);
+        ngx_log_debug2(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                       "radius: %s %ui retransmitted, same reply sent",
+                       ngx_iot_radius_code_name(pkt.code), pkt.id);
+        ngx_stream_iot_radius_send(s, cached->reply, cached->len);
+        ngx_stream_iot_radius_done(s, NGX_STREAM_OK);
+        return;
+    }
+
+    if (pkt.code == NGX_IOT_RADIUS_ACCESS_REQUEST) {
+        n = ngx_stream_iot_radius_access(s, gw, &pkt, out);
+
+    } else {
+        n = ngx_stream_iot_radius_accounting(s, gw, &pkt, out);
+    }
+
+    if (n <= 0) {
+        /* not answered: the gateway retries */
+        ngx_stream_iot_radius_count(mcf,
+                                    NGX_STREAM_IOT_RADIUS_DROP_CORE_ERROR);
+        ngx_stream_iot_radius_done(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    switch (out[0]) {
+
+    case NGX_IOT_RADIUS_ACCESS_ACCEPT:
+        counter = NGX_STREAM_IOT_RADIUS_ACCESS_ACCEPT;
+        break;
+
+    case NGX_IOT_RADIUS_ACCESS_REJECT:
+        counter = NGX_STREAM_IOT_RADIUS_ACCESS_REJECT;
+        break;
+
+    default:
+        counter = NGX_STREAM_IOT_RADIUS_ACCOUNTING_RESPONSE;
+        break;
+    }
+
+    ngx_stream_iot_radius_count(mcf, counter);
+
+    ngx_stream_iot_radius_cache_add(&mcf->cache, key, out, n, c->log);
+
+    ngx_stream_iot_radius_send(s, out, n);
+    ngx_stream_iot_radius_done(s, NGX_STREAM_OK);
+}
+
+
+/* the reply's length, or 0 when the core failed and nothing is sent */
+
+static ssize_t
+ngx_stream_iot_radius_access(ngx_stream_session_t *s,
+    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
+    u_char *out)
+{
+    u_char                  *p;
+    ssize_t                  n;
+    in_addr_t                addr;
+    ngx_uint_t               code;
+    ngx_iot_rc_e             rc;
+    ngx_connection_t        *c;
+    ngx_iot_session_info_t   info;
+    u_char                   imeisv[NGX_IOT_IMEISV_MAX];
+    u_char                   msisdn[NGX_IOT_MSISDN_MAX];
+    u_char                   text[NGX_INET_ADDRSTRLEN];
+
+    c = s->connection;
+    addr = 0;
+
+    if (pkt->has_eap) {
+        /* this server authenticates by IMSI only, never by EAP */
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: Access-Request %ui from gateway \"%V\" "
+                      "carries EAP, which is not supported: rejected",
+                      pkt->id, &gw->core.name);
+        code = NGX_IOT_RADIUS_ACCESS_REJECT;
+        goto reply;
+    }
+
+    if (ngx_stream_iot_radius_info(c, gw, pkt, &info, imeisv, msisdn)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: Access-Request %ui from gateway \"%V\" "
+                      "without a usable 3GPP-IMSI: rejected",
+                      pkt->id, &gw->core.name);
+        code = NGX_IOT_RADIUS_ACCESS_REJECT;
+        goto reply;
+    }
+
+    rc = ngx_iot_session_attach((ngx_cycle_t *) ngx_cycle, &info, &addr,
+                                c->log);
+
+    switch (rc) {
+
+    case NGX_IOT_OK:
+        code = NGX_IOT_RADIUS_ACCESS_ACCEPT;
+
+        /* the core speaks host byte order, the packet network order */
+        addr = htonl(addr);
+
+        n = ngx_inet_ntop(AF_INET, &addr, text, NGX_INET_ADDRSTRLEN);
+
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: IMSI %V attached through gateway \"%V\" "
+                      "with address %*s", &pkt->imsi, &gw->core.name,
+                      (size_t) n, text);
+        break;
+
+    case NGX_IOT_NOT_FOUND:
+        code = NGX_IOT_RADIUS_ACCESS_REJECT;
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: IMSI %V (gateway \"%V\") is no registered "
+                      "device: rejected", &pkt->imsi, &gw->core.name);
+        break;
+
+    case NGX_IOT_POOL_EXHAUSTED:
+        code = NGX_IOT_RADIUS_ACCESS_REJECT;
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "radius: the address pool of gateway \"%V\" is "
+                      "exhausted: IMSI %V rejected",
+                      &gw->core.name, &pkt->imsi);
+        break;
+
+    default:
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "radius: Access-Request %ui for IMSI %V (gateway "
+                      "\"%V\") failed in the core (%d): not answered",
+                      pkt->id, &pkt->imsi, &gw->core.name, (int) rc);
+        return 0;
+    }
+
+reply:
+
+    n = ngx_iot_radius_reply(pkt, code,
+                             code == NGX_IOT_RADIUS_ACCESS_ACCEPT
+                             ? &addr : NULL,
+                             &gw->secret, out, NGX_IOT_RADIUS_MAX_LEN);
+
+    if (n == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: reply to Access-Request %ui would be too "
+                      "long, not answered", pkt->id);
+        return 0;
+    }
+
+    p = out;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                   "radius: %s %ui, %z bytes",
+                   ngx_iot_radius_code_name(p[0]), pkt->id, n);
+
+    return n;
+}
+
+
+static ssize_t
+ngx_stream_iot_radius_accounting(ngx_stream_session_t *s,
+    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
+    u_char *out)
+{
+    ssize_t                  n;
+    ngx_int_t                usable;
+    const char              *what;
+    ngx_iot_rc_e             rc;
+    ngx_connection_t        *c;
+    ngx_iot_session_info_t   info;
+    u_char                   imeisv[NGX_IOT_IMEISV_MAX];
+    u_char                   msisdn[NGX_IOT_MSISDN_MAX];
+
+    c = s->connection;
+
+    usable = ngx_stream_iot_radius_info(c, gw, pkt, &info, imeisv, msisdn);
+
+    switch (pkt->acct_status_type) {
+
+    case NGX_IOT_RADIUS_ACCT_START:
+    case NGX_IOT_RADIUS_ACCT_INTERIM:
+        what = pkt->acct_status_type == NGX_IOT_RADIUS_ACCT_START
+               ? "Start" : "Interim-Update";
+
+        if (usable != NGX_OK) {
+            /* nothing to record, but answered: else it comes forever */
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "radius: Accounting %s %ui from gateway \"%V\" "
+                          "without a usable 3GPP-IMSI: answered, ignored",
+                          what, pkt->id, &gw->core.name);
+            rc = NGX_IOT_OK;
+            break;
+        }
+
+        rc = ngx_iot_session_start((ngx_cycle_t *) ngx_cycle, &info, c->log);
+        break;
+
+    case NGX_IOT_RADIUS_ACCT_STOP:
+        what = "Stop";
+
+        /* the core matches a Stop by address and session id */
+        rc = ngx_iot_session_stop((ngx_cycle_t *) ngx_cycle, &info, c->log);
+        break;
+
+    case NGX_IOT_RADIUS_ACCT_ON:
+    case NGX_IOT_RADIUS_ACCT_OFF:
+        what = pkt->acct_status_type == NGX_IOT_RADIUS_ACCT_ON
+               ? "Accounting-On" : "Accounting-Off";
+
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: %s from gateway \"%V\": its sessions end",
+                      what, &gw->core.name);
+
+        rc = ngx_iot_session_purge((ngx_cycle_t *) ngx_cycle, &gw->core,
+                                   c->log);
+        break;
+
+    default:
+        what = "of another type";
+
+        ngx_log_debug2(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                       "radius: Acct-Status-Type %i from gateway \"%V\" "
+                       "answered, ignored", pkt->acct_status_type,
+                       &gw->core.name);
+        rc = NGX_IOT_OK;
+        break;
+    }
+
+    switch (rc) {
+
+    case NGX_IOT_OK:
+        break;
+
+    case NGX_IOT_NOT_FOUND:
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: Accounting %s %ui from gateway \"%V\" for "
+                      "IMSI \"%V\", session \"%V\": no such device or "
+                      "session, answered", what, pkt->id, &gw->core.name,
+                      &pkt->imsi, &pkt->acct_session_id);
+        break;
+
+    default:
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "radius: Accounting %s %ui from gateway \"%V\" "
+                      "failed in the core (%d): not answered",
+                      what, pkt->id, &gw->core.name, (int) rc);
+        return 0;
+    }
+
+    n = ngx_iot_radius_reply(pkt, NGX_IOT_RADIUS_ACCOUNTING_RESPONSE, NULL,
+                             &gw->secret, out, NGX_IOT_RADIUS_MAX_LEN);
+
+    if (n == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: reply to Accounting-Request %ui would be "
+                      "too long, not answered", pkt->id);
+        return 0;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                   "radius: Accounting %s %ui answered, %z bytes",
+                   what, pkt->id, n);
+
+    return n;
+}
+
+
+/*
+ * What the core is told.  NGX_DECLINED when there is no usable IMSI (absent,
+ * or not 1 to 16 digits); the rest is filled in anyway.  IMEISV and MSISDN
+ * that are not digits are left empty rather than refusing the request.
+ */
+
+static ngx_int_t
+ngx_stream_iot_radius_info(ngx_connection_t *c,
+    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
+    ngx_iot_session_info_t *info, u_char *imeisv, u_char *msisdn)
+{
+    ngx_int_t  rc;
+
+    ngx_memzero(info, sizeof(ngx_iot_session_info_t));
+
+    info->gateway = &gw->core;
+    info->addr = pkt->has_framed_ip ? ntohl(pkt->framed_ip) : 0;
+
+    /* longer session ids are cut, the same way every time */
+
+    info->session_id.data = pkt->acct_session_id.data;
+    info->session_id.len = ngx_min(pkt->acct_session_id.len,
+                                   NGX_IOT_SESSION_ID_MAX);
+
+    info->imeisv.data = imeisv;
+    info->imeisv.len = ngx_iot_radius_digits(&pkt->imeisv, imeisv,
+                                             NGX_IOT_IMEISV_MAX);
+
+    info->msisdn.data = msisdn;
+    info->msisdn.len = ngx_iot_radius_msisdn(&pkt->calling_station_id,
+                                             msisdn, NGX_IOT_MSISDN_MAX);
+
+    rc = NGX_DECLINED;
+
+    if (pkt->imsi.len
+        && ngx_iot_ident_decode(pkt->imsi.data, pkt->imsi.len, &info->imsi)
+           == NGX_OK)
+    {
+        rc = NGX_OK;
+    }
+
+    ngx_log_debug8(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                   "radius: %s %ui gateway:\"%V\" imsi:\"%V\" "
+                   "imeisv:\"%V\" msisdn:\"%V\" session:\"%V\" rat:%i",
+                   ngx_iot_radius_code_name(pkt->code), pkt->id,
+                   &gw->core.name, &pkt->imsi, &info->imeisv, &info->msisdn,
+                   &info->session_id, pkt->rat_type);
+
+    return rc;
+}
+
+
+/*
+ * A reply that cannot be sent now is not retried: the gateway retransmits
+ * and the retransmission finds the reply in the cache.
+ */
+
+static void
+ngx_stream_iot_radius_send(ngx_stream_session_t *s, u_char *buf, size_t len)
+{
+    ssize_t                             n;
+    ngx_connection_t                   *c;
+    ngx_stream_iot_radius_main_conf_t  *mcf;
+
+    c = s->connection;
+
+    n = c->send(c, buf, len);
+
+    if (n == (ssize_t) len) {
+        return;
+    }
+
+    mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_radius_module);
+
+    ngx_stream_iot_radius_count(mcf, NGX_STREAM_IOT_RADIUS_DROP_SEND_FAILED);
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "radius: reply of %uz bytes not sent", len);
+}
+
+
+static void
+ngx_stream_iot_radius_done(ngx_stream_session_t *s, ngx_int_t status)
+{
+#if (NGX_DEBUG)
+    ngx_atomic_uint_t                   dropped;
+    ngx_uint_t                          i;
+    ngx_stream_iot_radius_stats_t      *st;
+    ngx_stream_iot_radius_main_conf_t  *mcf;
+
+    mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_radius_module);
+    st = mcf->stats;
+
+    dropped = 0;
+
+    for (i = NGX_STREAM_IOT_RADIUS_DROP_UNKNOWN_SOURCE;
+         i < NGX_STREAM_IOT_RADIUS_NCOUNTERS;
+         i++)
+    {
+        dropped += st->n[i];
+    }
+
+    ngx_log_debug7(NGX_LOG_DEBUG_STREAM, s->connection->log, 0,
+                   "radius: counters: received:%uA accept:%uA reject:%uA "
+                   "accounting:%uA retransmitted:%uA dropped:%uA "
+                   "cached:%ui",
+                   st->n[NGX_STREAM_IOT_RADIUS_RECEIVED],
+                   st->n[NGX_STREAM_IOT_RADIUS_ACCESS_ACCEPT],
+                   st->n[NGX_STREAM_IOT_RADIUS_ACCESS_REJECT],
+                   st->n[NGX_STREAM_IOT_RADIUS_ACCOUNTING_RESPONSE],
+                   st->n[NGX_STREAM_IOT_RADIUS_RETRANSMITTED],
+                   dropped, mcf->cache.n);
+#endif
+
+    ngx_stream_finalize_session(s, status);
+}
+
+
+/* the gateway whose "from" holds the address; the longest prefix wins */
+
+static ngx_stream_iot_radius_gateway_t *
+ngx_stream_iot_radius_find_gateway(ngx_stream_iot_radius_main_conf_t *mcf,
+    struct sockaddr *sa)
+{
+    u_char                           *p;
+    in_addr_t                         addr;
+    ngx_uint_t                        i, j, family;
+    struct sockaddr_in               *sin;
+    ngx_stream_iot_radius_gateway_t  *gw, *best;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6              *sin6;
+#endif
+
+    addr = 0;
+    p = NULL;
+    family = sa->sa_family;
+
+    switch (family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) sa;
+        addr = sin->sin_addr.s_addr;
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) sa;
+        p = sin6->sin6_addr.s6_addr;
+
+        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+            family = AF_INET;
+            ngx_memcpy(&addr, p + 12, 4);
+        }
+
+        break;
+#endif
+
+    default:
+        return NULL;
+    }
+
+    best = NULL;
+    gw = mcf->gateways.elts;
+
+    for (i = 0; i < mcf->gateways.nelts; i++) {
+
+        if (gw[i].from.family != family) {
+            continue;
+        }
+
+        if (best && best->prefix >= gw[i].prefix) {
+            continue;
+        }
+
+        switch (family) {
+
+#if (NGX_HAVE_INET6)
+        case AF_INET6:
+            for (j = 0; j < 16; j++) {
+                if ((p[j] & gw[i].from.u.in6.mask.s6_addr[j])
+                    != gw[i].from.u.in6.addr.s6_addr[j])
+                {
+                    break;
+                }
+            }
+
+            if (j == 16) {
+                best = &gw[i];
+            }
+
+            break;
+#endif
+
+        default: /* AF_INET */
+            if ((addr & gw[i].from.u.in.mask) == gw[i].from.u.in.addr) {
+                best = &gw[i];
+            }
+
+            break;
+        }
+    }
+
+    return best;
+}
+
+
+/* ---------------------------------------------- the retransmission cache */
+
+
+static void
+ngx_stream_iot_radius_key(ngx_connection_t *c, ngx_iot_radius_packet_t *pkt,
+    u_char *key)
+{
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6  *sin6;
+#endif
+
+    ngx_memzero(key, NGX_STREAM_IOT_RADIUS_KEY_LEN);
+
+    switch (c->sockaddr->sa_family) {
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) c->sockaddr;
+        ngx_memcpy(key, sin6->sin6_addr.s6_addr, 16);
+        ngx_memcpy(key + 16, &sin6->sin6_port, 2);
+        break;
+#endif
+
+    default: /* AF_INET, as ::ffff:a.b.c.d */
+        sin = (struct sockaddr_in *) c->sockaddr;
+        key[10] = 0xff;
+        key[11] = 0xff;
+        ngx_memcpy(key + 12, &sin->sin_addr.s_addr, 4);
+        ngx_memcpy(key + 16, &sin->sin_port, 2);
+        break;
+    }
+
+    key[18] = (u_char) pkt->code;
+    key[19] = (u_char) pkt->id;
+    ngx_memcpy(key + 20, pkt->authenticator, NGX_IOT_RADIUS_AUTH_LEN);
+}
+
+
+static ngx_stream_iot_radius_cached_t *
+ngx_stream_iot_radius_cache_find(ngx_stream_iot_radius_cache_t *cache,
+    u_char *key)
+{
+    ngx_int_t                        rc;
+    ngx_rbtree_key_t                 hash;
+    ngx_rbtree_node_t               *node, *sentinel;
+    ngx_stream_iot_radius_cached_t  *cached;
+
+    ngx_stream_iot_radius_cache_expire(cache, 0);
+
+    hash = ngx_crc32_short(key, NGX_STREAM_IOT_RADIUS_KEY_LEN);
+
+    node = cache->rbtree.root;
+    sentinel = cache->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        cached = (ngx_stream_iot_radius_cached_t *) node;
+
+        rc = ngx_memcmp(key, cached->key, NGX_STREAM_IOT_RADIUS_KEY_LEN);
+
+        if (rc == 0) {
+            return cached;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_stream_iot_radius_cache_add(ngx_stream_iot_radius_cache_t *cache,
+    u_char *key, u_char *reply, size_t len, ngx_log_t *log)
+{
+    ngx_stream_iot_radius_cached_t  *cached;
+
+    ngx_stream_iot_radius_cache_expire(cache, 1);
+
+    cached = ngx_alloc(offsetof(ngx_stream_iot_radius_cached_t, reply) + len,
+                       log);
+    if (cached == NULL) {
+        /* only a retransmission would miss it: it goes to the core */
+        return;
+    }
+
+    ngx_memcpy(cached->key, key, NGX_STREAM_IOT_RADIUS_KEY_LEN);
+    ngx_memcpy(cached->reply, reply, len);
+    cached->len = len;
+    cached->expire = ngx_current_msec + NGX_STREAM_IOT_RADIUS_CACHE_TIME;
+    cached->node.key = ngx_crc32_short(key, NGX_STREAM_IOT_RADIUS_KEY_LEN);
+
+    ngx_rbtree_insert(&cache->rbtree, &cached->node);
+    ngx_queue_insert_tail(&cache->queue, &cached->queue);
+    cache->n++;
+}
+
+
+/* drops expired replies, and the oldest ones while room is needed */
+
+static void
+ngx_stream_iot_radius_cache_expire(ngx_stream_iot_radius_cache_t *cache,
+    ngx_uint_t room)
+{
+    ngx_queue_t                     *q;
+    ngx_stream_iot_radius_cached_t  *cached;
+
+    while (!ngx_queue_empty(&cache->queue)) {
+
+        q = ngx_queue_head(&cache->queue);
+        cached = ngx_queue_data(q, ngx_stream_iot_radius_cached_t, queue);
+
+        if ((ngx_msec_int_t) (cached->expire - ngx_current_msec) > 0
+            && cache->n + room <= NGX_STREAM_IOT_RADIUS_CACHE_MAX)
+        {
+            return;
+        }
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&cache->rbtree, &cached->node);
+        cache->n--;
+
+        ngx_free(cached);
+    }
+}
+
+
+static void
+ngx_stream_iot_radius_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t               **p;
+    ngx_stream_iot_radius_cached_t   *n, *t;
+
+    for ( ;; ) {
+
+        n = (ngx_stream_iot_radius_cached_t *) node;
+        t = (ngx_stream_iot_radius_cached_t *) temp;
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            p = (ngx_memcmp(n->key, t->key, NGX_STREAM_IOT_RADIUS_KEY_LEN)
+                 < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/* ------------------------------------------------------------ counters */
+
+
+static ngx_int_t
+ngx_stream_iot_radius_stats_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data)
+{
+    u_char                             *p;
+    size_t                              len;
+    ngx_uint_t                          i;
+    ngx_stream_iot_radius_stats_t      *st;
+    ngx_stream_iot_radius_main_conf_t  *mcf;
+
+    mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_radius_module);
+
+    if (mcf->stats == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    st = mcf->stats;
+
+    len = sizeof("{,\"dropped\":{}}") - 1;
+
+    for (i = 0; i < NGX_STREAM_IOT_RADIUS_NCOUNTERS; i++) {
+        len += sizeof("\"\":,") - 1
+               + ngx_stream_iot_radius_counter_names[i].len
+               + NGX_ATOMIC_T_LEN;
+    }
+
+    p = ngx_pnalloc(s->connection->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    *p++ = '{';
+
+    for (i = 0; i < NGX_STREAM_IOT_RADIUS_NCOUNTERS; i++) {
+
+        if (i == NGX_STREAM_IOT_RADIUS_DROP_UNKNOWN_SOURCE) {
+            p = ngx_cpymem(p, ",\"dropped\":{", sizeof(",\"dropped\":{") - 1);
+
+        } else if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_sprintf(p, "\"%V\":%uA",
+                        &ngx_stream_iot_radius_counter_names[i], st->n[i]);
+    }
+
+    *p++ = '}';
+    *p++ = '}';
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_iot_radius_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_stream_iot_radius_main_conf_t  *omcf = data;
+
+    ngx_slab_pool_t                    *shpool;
+    ngx_stream_iot_radius_main_conf_t  *mcf;
+
+    mcf = shm_zone->data;
+
+    if (omcf) {
+        /* a reload: the counters go on */
+        mcf->stats = omcf->stats;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        mcf->stats = shpool->data;
+        return NGX_OK;
+    }
+
+    mcf->stats = ngx_slab_calloc(shpool,
+                                 sizeof(ngx_stream_iot_radius_stats_t));
+    if (mcf->stats == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = mcf->stats;
+
+    return NGX_OK;
+}
+
+
+/* ------------------------------------------------------- configuration */
+
+
+static ngx_int_t
+ngx_stream_iot_radius_preconfiguration(ngx_conf_t *cf)
+{
+    ngx_stream_variable_t  *var;
+
+    static ngx_str_t  name = ngx_string("iot_radius_stats");
+
+    var = ngx_stream_add_variable(cf, &name, NGX_STREAM_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_stream_iot_radius_stats_variable;
+
+    return NGX_OK;
+}
+
+
+/* answering over TCP would make no sense: every listen must be udp */
+
+static ngx_int_t
+ngx_stream_iot_radius_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                    i;
+    ngx_stream_listen_t          *listen;
+    ngx_stream_core_srv_conf_t   *cscf;
+    ngx_stream_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_core_module);
+
+    listen = cmcf->listen.elts;
+
+    for (i = 0; i < cmcf->listen.nelts; i++) {
+        cscf = listen[i].ctx->srv_conf[ngx_stream_core_module.ctx_index];
+
+        if (cscf->handler == ngx_stream_iot_radius_handler
+            && listen[i].type != SOCK_DGRAM)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"iot_radius\" needs \"listen ... udp\", "
+                          "but \"%V\" is not udp", &listen[i].addr_text);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_stream_iot_radius_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_stream_iot_radius_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_stream_iot_radius_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->used = 0;
+     *     mcf->shm_zone = NULL;
+     *     mcf->stats = NULL;
+     *     mcf->cache.n = 0;
+     */
+
+    if (ngx_array_init(&mcf->gateways, cf->pool, 4,
+                       sizeof(ngx_stream_iot_radius_gateway_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    ngx_rbtree_init(&mcf->cache.rbtree, &mcf->cache.sentinel,
+                    ngx_stream_iot_radius_rbtree_insert);
+    ngx_queue_init(&mcf->cache.queue);
+
+    return mcf;
+}
+
+
+static char *
+ngx_stream_iot_radius_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_stream_iot_radius_main_conf_t *mcf = conf;
+
+    ngx_str_t  name = ngx_string(NGX_STREAM_IOT_RADIUS_ZONE);
+
+    if (mcf->gateways.nelts == 0) {
+        if (mcf->used) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"iot_radius\" is used but no "
+                          "\"iot_radius_gateway\" is defined");
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    mcf->shm_zone = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize,
+                                          &ngx_stream_iot_radius_module);
+    if (mcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->shm_zone->init = ngx_stream_iot_radius_init_zone;
+    mcf->shm_zone->data = mcf;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * iot_radius_gateway name=<name> from=<addr|cidr> secret=<secret>
+ *                    pool=<ipv4 cidr> [require_message_authenticator=on]
+ */
+
+static char *
+ngx_stream_iot_radius_gateway(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_stream_iot_radius_main_conf_t *mcf = conf;
+
+    u_char                           *p;
+    in_addr_t                         mask;
+    ngx_int_t                         rc;
+    ngx_str_t                        *value, s, pool;
+    ngx_uint_t                        i, n, have_from, have_pool;
+    ngx_cidr_t                        cidr;
+    ngx_stream_iot_radius_gateway_t  *gw, *other;
+
+    value = cf->args->elts;
+
+    gw = ngx_array_push(&mcf->gateways);
+    if (gw == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(gw, sizeof(ngx_stream_iot_radius_gateway_t));
+
+    have_from = 0;
+    have_pool = 0;
+    pool.len = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "name=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            if (s.len == 0 || s.len > NGX_STREAM_IOT_RADIUS_NAME_MAX) {
+                goto invalid;
+            }
+
+            for (p = s.data; p < s.data + s.len; p++) {
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                      || (*p >= '0' && *p <= '9')
+                      || *p == '-' || *p == '_' || *p == '.'))
+                {
+                    goto invalid;
+                }
+            }
+
+            gw->core.name = s;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "from=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            rc = ngx_ptocidr(&s, &gw->from);
+
+            if (rc == NGX_ERROR) {
+                goto invalid;
+            }
+
+            if (rc == NGX_DONE) {
+                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                   "low address bits of %V are meaningless",
+                                   &s);
+            }
+
+            have_from = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "secret=", 7) == 0) {
+            gw->secret.data = value[i].data + 7;
+            gw->secret.len = value[i].len - 7;
+
+            if (gw->secret.len == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
+            pool.data = value[i].data + 5;
+            pool.len = value[i].len - 5;
+
+            rc = ngx_ptocidr(&pool, &cidr);
+
+            if (rc == NGX_ERROR || cidr.family != AF_INET) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"pool\" must be an IPv4 network such "
+                                   "as 10.64.0.0/16, not \"%V\"", &pool);
+                return NGX_CONF_ERROR;
+            }
+
+            mask = ntohl(cidr.u.in.mask);
+
+            for (n = 0; mask & 0x80000000; n++) {
+                mask <<= 1;
+            }
+
+            if (n < 8 || n > 30) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "the prefix of \"pool\" \"%V\" must be "
+                                   "/8 to /30", &pool);
+                return NGX_CONF_ERROR;
+            }
+
+            if (rc == NGX_DONE) {
+                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                   "low address bits of %V are meaningless",
+                                   &pool);
+            }
+
+            /* the core counts addresses in host byte order */
+            gw->core.pool_addr = ntohl(cidr.u.in.addr);
+            gw->core.pool_mask = ntohl(cidr.u.in.mask);
+            have_pool = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "require_message_authenticator=on")
+            == 0)
+        {
+            gw->require_ma = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "require_message_authenticator=off")
+            == 0)
+        {
+            gw->require_ma = 0;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (gw->core.name.len == 0 || !have_from || gw->secret.len == 0
+        || !have_pool)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"iot_radius_gateway\" needs name=, from=, "
+                           "secret= and pool=");
+        return NGX_CONF_ERROR;
+    }
+
+    switch (gw->from.family) {
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        p = gw->from.u.in6.mask.s6_addr;
+        n = 16;
+        break;
+#endif
+
+    default: /* AF_INET */
+        p = (u_char *) &gw->from.u.in.mask;
+        n = 4;
+        break;
+    }
+
+    gw->prefix = 0;
+
+    for (i = 0; i < n; i++) {
+        for (mask = p[i]; mask & 0x80; mask = (mask << 1) & 0xff) {
+            gw->prefix++;
+        }
+    }
+
+    other = mcf->gateways.elts;
+
+    for (i = 0; i + 1 < mcf->gateways.nelts; i++) {
+
+        if (other[i].core.name.len == gw->core.name.len
+            && ngx_strncmp(other[i].core.name.data, gw->core.name.data,
+                           gw->core.name.len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate iot_radius_gateway name \"%V\"",
+                               &gw->core.name);
+            return NGX_CONF_ERROR;
+        }
+
+        mask = other[i].core.pool_mask & gw->core.pool_mask;
+
+        if ((other[i].core.pool_addr & mask) == (gw->core.pool_addr & mask)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the pool of iot_radius_gateway \"%V\" "
+                               "overlaps the pool of \"%V\"",
+                               &gw->core.name, &other[i].core.name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (other[i].from.family == gw->from.family
+            && other[i].prefix == gw->prefix
+            && ngx_memcmp(&other[i].from.u, &gw->from.u,
+                          sizeof(gw->from.u))
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "iot_radius_gateway \"%V\" has the same "
+                               "\"from\" as \"%V\"",
+                               &gw->core.name, &other[i].core.name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* the name, not its place in the file, identifies the sessions */
+
+    gw->core.key = ngx_iot_gateway_key(&gw->core.name);
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_stream_iot_radius(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_conf_t                     *icf;
+    ngx_stream_core_srv_conf_t         *cscf;
+    ngx_stream_iot_radius_main_conf_t  *mcf;
+
+    cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
+
+    if (cscf->handler) {
+        return "is duplicate";
+    }
+
+    icf = (ngx_iot_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                          ngx_iot_module);
+
+    if (icf == NULL || icf->shm_zone == NULL) {
+        return "needs \"iot_zone\", \"iot_store\" and "
+               "\"iot_admin_token_file\" at the top level of the "
+               "configuration, before the stream block";
+    }
+
+    mcf = ngx_stream_conf_get_module_main_conf(cf,
+                                               ngx_stream_iot_radius_module);
+    mcf->used = 1;
+
+    cscf->handler = ngx_stream_iot_radius_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_stream_iot_radius_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                        *q;
+    ngx_stream_iot_radius_cached_t     *cached;
+    ngx_stream_iot_radius_main_conf_t  *mcf;
+
+    mcf = ngx_stream_cycle_get_module_main_conf(cycle,
+                                                ngx_stream_iot_radius_module);
+    if (mcf == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&mcf->cache.queue)) {
+        q = ngx_queue_head(&mcf->cache.queue);
+        cached = ngx_queue_data(q, ngx_stream_iot_radius_cached_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&mcf->cache.rbtree, &cached->node);
+
+        ngx_free(cached);
+    }
+
+    mcf->cache.n = 0;
+}
