@@ -43,6 +43,8 @@ typedef ngx_int_t (*ngx_http_iot_list_row_pt)(ngx_http_request_t *r,
     ngx_http_iot_list_t *list, sqlite3_stmt *st, ngx_buf_t *b);
 
 struct ngx_http_iot_list_s {
+    ngx_iot_store_t           *store;       /* NULL: the registry's */
+    ngx_pool_t                *tmp;         /* emptied for every batch */
     ngx_iot_sql_e              sql;
     ngx_http_iot_list_row_pt   row;
     ngx_str_t                  head;
@@ -52,8 +54,13 @@ struct ngx_http_iot_list_s {
 
     unsigned                   has_scope:1;
     unsigned                   text_key:1;  /* keyed by column 1, text */
+    unsigned                   by_time:1;   /* history: newest first */
     unsigned                   head_sent:1;
     unsigned                   done:1;
+
+    /* history: (received, id) below which the scan goes on, and since */
+    int64_t                    scan_time;
+    int64_t                    since;
 
     /* where the scan goes on from, and the last row sent */
     int64_t                    scan_id;
@@ -99,6 +106,10 @@ ngx_int_t ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status,
 ngx_buf_t *ngx_http_iot_buf(ngx_http_request_t *r, size_t size);
 ngx_int_t ngx_http_iot_list_start(ngx_http_request_t *r,
     ngx_http_iot_list_t *list);
+ngx_int_t ngx_http_iot_list_cleanup(ngx_http_request_t *r,
+    ngx_http_iot_list_t *list);
+ngx_int_t ngx_http_iot_send_chain(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_chain_t *out);
 ngx_buf_t *ngx_http_iot_collections_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 

@@ -60,15 +60,12 @@ ngx_http_iot_from(ngx_http_request_t *r, uint64_t cid, uint64_t did)
         return ngx_http_iot_send(r, status, b);
     }
 
-    ws = ngx_http_iot_ws_create(r);
+    ws = ngx_http_iot_ws_create(r, sizeof(ngx_http_iot_from_t));
     if (ws == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    f = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_from_t));
-    if (f == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    f = ws->data;
 
     f->ws = ws;
     f->sub.collection_id = cid;
@@ -77,7 +74,6 @@ ngx_http_iot_from(ngx_http_request_t *r, uint64_t cid, uint64_t did)
     f->sub.lost = ngx_http_iot_from_lost;
     f->sub.data = f;
 
-    ws->data = f;
     ws->keepalive = ngx_http_iot_from_keepalive;
     ws->closed = ngx_http_iot_from_closed;
 
@@ -110,7 +106,7 @@ ngx_http_iot_from_lost(ngx_iot_subscriber_t *s)
 {
     ngx_http_iot_from_t  *f = s->data;
 
-    ngx_log_error(NGX_LOG_INFO, f->ws->request->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, f->ws->connection->log, 0,
                   "WebSocket stream missed messages of the bus, "
                   "closing with 1011");
 

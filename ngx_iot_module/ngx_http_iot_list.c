@@ -151,7 +151,7 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 {
     int               rc, col;
     u_char           *mark, *end;
-    int64_t           prev_id;
+    int64_t           prev_id, prev_time;
     size_t            prev_len;
     u_char            prev_key[NGX_IOT_TOKEN_HINT_LEN];
     size_t            size;
@@ -162,12 +162,18 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     ngx_chain_t      *cl;
     ngx_iot_store_t  *store;
 
-    store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, r->connection->log);
+    store = list->store ? list->store
+                        : ngx_iot_store_get((ngx_cycle_t *) ngx_cycle,
+                                            r->connection->log);
     if (store == NULL) {
         return NGX_ERROR;
     }
 
     size = NGX_HTTP_IOT_LIST_BUF;
+
+    if (list->tmp) {
+        ngx_reset_pool(list->tmp);
+    }
 
     if (list->free) {
         cl = list->free;
@@ -212,7 +218,12 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         sqlite3_bind_int64(st, col++, list->scope);
     }
 
-    if (list->text_key) {
+    if (list->by_time) {
+        sqlite3_bind_int64(st, col++, list->scan_time);
+        sqlite3_bind_int64(st, col++, list->scan_id);
+        sqlite3_bind_int64(st, col++, list->since);
+
+    } else if (list->text_key) {
         sqlite3_bind_text(st, col++, (char *) list->scan_key,
                           list->scan_key_len, SQLITE_STATIC);
 
@@ -234,10 +245,15 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         rows++;
 
         prev_id = list->scan_id;
+        prev_time = list->scan_time;
         prev_len = list->scan_key_len;
         ngx_memcpy(prev_key, list->scan_key, prev_len);
 
-        if (list->text_key) {
+        if (list->by_time) {
+            list->scan_id = sqlite3_column_int64(st, 0);
+            list->scan_time = sqlite3_column_int64(st, 3);
+
+        } else if (list->text_key) {
             list->scan_key_len = ngx_min((size_t) sqlite3_column_bytes(st, 1),
                                          NGX_IOT_TOKEN_HINT_LEN);
             ngx_memcpy(list->scan_key, sqlite3_column_text(st, 1),
@@ -245,6 +261,11 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 
         } else {
             list->scan_id = sqlite3_column_int64(st, 0);
+        }
+
+        if (list->limit && list->sent == list->limit && list->by_time) {
+            /* the history has no pages: the answer is complete */
+            break;
         }
 
         if (list->limit && list->sent == list->limit) {
@@ -286,6 +307,7 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
             /* no room left: this row starts the next batch */
             b->last = mark;
             list->scan_id = prev_id;
+            list->scan_time = prev_time;
             list->scan_key_len = prev_len;
             ngx_memcpy(list->scan_key, prev_key, prev_len);
             full = 1;
@@ -305,6 +327,11 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         ngx_iot_store_log_error(store, "listing", r->connection->log);
         return NGX_ERROR;
+    }
+
+    if (list->by_time && list->limit && list->sent == list->limit) {
+        full = 0;
+        rows = 0;
     }
 
     if (more || (!full && rows < NGX_HTTP_IOT_LIST_BATCH)) {
@@ -344,6 +371,37 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 
     b->flush = 1;
     *out = cl;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_iot_list_tmp_free(void *data)
+{
+    ngx_http_iot_list_t  *list = data;
+
+    if (list->tmp) {
+        ngx_destroy_pool(list->tmp);
+        list->tmp = NULL;
+    }
+}
+
+
+/* the list's own pool goes with the request */
+
+ngx_int_t
+ngx_http_iot_list_cleanup(ngx_http_request_t *r, ngx_http_iot_list_t *list)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_iot_list_tmp_free;
+    cln->data = list;
 
     return NGX_OK;
 }

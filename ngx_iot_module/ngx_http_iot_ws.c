@@ -3,13 +3,16 @@
  * Copyright (C) nginx-iot authors
  *
  * The WebSocket engine (RFC 6455, server side).  After the 101 answer the
- * connection's read and write handlers are the engine's; the request stays
- * in c->data (nginx reads it as one) and holds the stream in its pool.
+ * connection's read and write handlers are the engine's.  Once the answer
+ * is out, the request is freed (and logged, with status 101) the way
+ * nginx frees a request before a keep-alive wait: an idle stream keeps only
+ * its connection, the connection's small pool and the stream itself, which
+ * lives in that pool.
  *
- * Memory: an idle stream owns nothing but its struct in the request pool.
  * Input is read into a buffer on the stack and parsed byte by byte as it
  * comes; output goes straight to the socket and is copied (ngx_alloc, one
  * block per frame, freed when sent) only when the socket does not take it.
+ * Nothing is allocated per frame from a pool.
  */
 
 
@@ -52,6 +55,8 @@ static ngx_int_t ngx_http_iot_ws_get_key(ngx_http_request_t *r,
     ngx_str_t *key);
 static void ngx_http_iot_ws_cleanup(void *data);
 static ngx_http_iot_ws_t *ngx_http_iot_ws_get(ngx_connection_t *c);
+static void ngx_http_iot_ws_leftover(ngx_http_iot_ws_t *ws);
+static void ngx_http_iot_ws_detach(ngx_http_iot_ws_t *ws);
 static void ngx_http_iot_ws_read_handler(ngx_event_t *rev);
 static void ngx_http_iot_ws_write_handler(ngx_event_t *wev);
 static void ngx_http_iot_ws_keepalive_handler(ngx_event_t *ev);
@@ -73,6 +78,7 @@ static ngx_int_t ngx_http_iot_ws_utf8(ngx_http_iot_ws_utf8_t *st, u_char *p,
 static ngx_int_t ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws,
     ngx_uint_t opcode, u_char *data, size_t len, ngx_uint_t bounded);
 static ngx_int_t ngx_http_iot_ws_flush(ngx_http_iot_ws_t *ws);
+static void ngx_http_iot_ws_sent(ngx_connection_t *c);
 
 
 static ngx_str_t  ngx_http_iot_ws_connection = ngx_string("Connection");
@@ -99,7 +105,9 @@ ngx_http_iot_ws_check(ngx_http_request_t *r, ngx_uint_t *status,
         return NGX_DECLINED;
     }
 
-    if (r->http_version != NGX_HTTP_VERSION_11) {
+    if (r->http_version < NGX_HTTP_VERSION_11
+        || r->http_version >= NGX_HTTP_VERSION_20)
+    {
         *message = "a WebSocket handshake needs HTTP/1.1";
         return NGX_DECLINED;
     }
@@ -276,20 +284,25 @@ ngx_http_iot_ws_get_key(ngx_http_request_t *r, ngx_str_t *key)
 }
 
 
+/* in the connection's pool, which outlives the request */
+
 ngx_http_iot_ws_t *
-ngx_http_iot_ws_create(ngx_http_request_t *r)
+ngx_http_iot_ws_create(ngx_http_request_t *r, size_t size)
 {
+    ngx_connection_t          *c;
     ngx_http_iot_ws_t         *ws;
     ngx_pool_cleanup_t        *cln;
     ngx_http_iot_loc_conf_t   *lcf;
     ngx_http_core_loc_conf_t  *clcf;
 
-    ws = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_ws_t));
+    c = r->connection;
+
+    ws = ngx_pcalloc(c->pool, sizeof(ngx_http_iot_ws_t) + size);
     if (ws == NULL) {
         return NULL;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
+    cln = ngx_pool_cleanup_add(c->pool, 0);
     if (cln == NULL) {
         return NULL;
     }
@@ -300,11 +313,14 @@ ngx_http_iot_ws_create(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
+    ws->connection = c;
     ws->request = r;
+    ws->data = size ? (void *) (ws + 1) : NULL;
     ws->keepalive_time = lcf->ws_keepalive;
     ws->max_message = lcf->ws_max_message;
     ws->send_buffer = lcf->ws_send_buffer;
     ws->close_timeout = clcf->lingering_timeout;
+    ws->send_timeout = clcf->send_timeout;
     ws->last_out = &ws->out;
 
     return ws;
@@ -321,11 +337,14 @@ ngx_http_iot_ws_accept(ngx_http_iot_ws_t *ws)
     ngx_connection_t          *c;
     ngx_http_request_t        *r;
     ngx_http_core_loc_conf_t  *clcf;
-    ngx_str_t                  key, digest, accept;
+    ngx_str_t                  key, digest, value;
     u_char                     hash[20];
 
     r = ws->request;
     c = r->connection;
+
+    /* whatever happens now, this connection serves no other request */
+    r->keepalive = 0;
 
     if (ngx_http_iot_ws_get_key(r, &key) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -344,8 +363,8 @@ ngx_http_iot_ws_accept(ngx_http_iot_ws_t *ws)
 
     digest.data = hash;
     digest.len = sizeof(hash);
-    accept.data = p;
-    ngx_encode_base64(&accept, &digest);
+    value.data = p;
+    ngx_encode_base64(&value, &digest);
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
@@ -369,7 +388,7 @@ ngx_http_iot_ws_accept(ngx_http_iot_ws_t *ws)
     h->next = NULL;
 #endif
     ngx_str_set(&h->key, "Sec-WebSocket-Accept");
-    h->value = accept;
+    h->value = value;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
@@ -381,7 +400,6 @@ ngx_http_iot_ws_accept(ngx_http_iot_ws_t *ws)
     r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
     ngx_str_set(&r->headers_out.status_line, "101 Switching Protocols");
     r->headers_out.content_length_n = -1;
-    r->keepalive = 0;
 
     /* the header alone, flushed now; frames bypass the output filters */
     r->header_only = 1;
@@ -392,7 +410,10 @@ ngx_http_iot_ws_accept(ngx_http_iot_ws_t *ws)
         return rc;
     }
 
-    /* the content phase's finalization leaves the request to us */
+    /*
+     * The content phase's finalization leaves the request to us; it is
+     * freed from the first event, once nginx is done with it.
+     */
     r->main->count++;
 
     ws->accepted = 1;
@@ -418,9 +439,7 @@ ngx_http_iot_ws_accept(ngx_http_iot_ws_t *ws)
         ngx_post_event(c->read, &ngx_posted_events);
     }
 
-    if (r->out) {
-        ngx_post_event(c->write, &ngx_posted_events);
-    }
+    ngx_post_event(c->write, &ngx_posted_events);
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "iot ws: accepted");
 
@@ -428,7 +447,11 @@ ngx_http_iot_ws_accept(ngx_http_iot_ws_t *ws)
 }
 
 
-/* the request's pool goes: whatever way the stream ended, it ends here */
+/*
+ * The stream ends: the dialect is told, and what the stream allocated
+ * goes.  Called when the connection is finalized and, should anything else
+ * destroy the connection's pool, from its cleanup.
+ */
 
 static void
 ngx_http_iot_ws_cleanup(void *data)
@@ -436,6 +459,10 @@ ngx_http_iot_ws_cleanup(void *data)
     ngx_http_iot_ws_t  *ws = data;
 
     ngx_chain_t  *cl, *next;
+
+    if (ws->done) {
+        return;
+    }
 
     ws->done = 1;
 
@@ -468,19 +495,17 @@ ngx_http_iot_ws_cleanup(void *data)
 
 
 /*
- * c->data must stay the request, and the request's module context belongs
- * to the dialect: the stream is found through its pool cleanup.
+ * c->data is the request until it is freed (nginx reads it as one after
+ * the content handler): the stream is found through its cleanup in the
+ * connection's pool, the only one there as a rule.
  */
 
 static ngx_http_iot_ws_t *
 ngx_http_iot_ws_get(ngx_connection_t *c)
 {
-    ngx_http_request_t  *r;
     ngx_pool_cleanup_t  *cln;
 
-    r = c->data;
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+    for (cln = c->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_iot_ws_cleanup) {
             return cln->data;
         }
@@ -591,31 +616,16 @@ ngx_http_iot_ws_keepalive_handler(ngx_event_t *ev)
 static void
 ngx_http_iot_ws_read(ngx_http_iot_ws_t *ws)
 {
-    u_char              *p;
-    size_t               total;
-    ssize_t              n;
-    ngx_buf_t           *b;
-    ngx_event_t         *rev;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-    u_char               buf[NGX_HTTP_IOT_WS_READ];
+    size_t             total;
+    ssize_t            n;
+    ngx_event_t       *rev;
+    ngx_connection_t  *c;
+    u_char             buf[NGX_HTTP_IOT_WS_READ];
 
-    r = ws->request;
-    c = r->connection;
+    c = ws->connection;
     rev = c->read;
 
-    /* what came with the handshake, behind it */
-
-    b = r->header_in;
-
-    if (b->pos < b->last) {
-        p = b->pos;
-        b->pos = b->last;
-
-        if (!ws->failed) {
-            (void) ngx_http_iot_ws_parse(ws, p, b->last);
-        }
-    }
+    ngx_http_iot_ws_leftover(ws);
 
     total = 0;
 
@@ -654,6 +664,95 @@ ngx_http_iot_ws_read(ngx_http_iot_ws_t *ws)
 }
 
 
+/* the first frames may have come in the same packets as the handshake */
+
+static void
+ngx_http_iot_ws_leftover(ngx_http_iot_ws_t *ws)
+{
+    u_char     *p;
+    ngx_buf_t  *b;
+
+    if (ws->request == NULL) {
+        return;
+    }
+
+    b = ws->request->header_in;
+
+    if (b->pos < b->last) {
+        p = b->pos;
+        b->pos = b->last;
+
+        if (!ws->failed) {
+            (void) ngx_http_iot_ws_parse(ws, p, b->last);
+        }
+    }
+}
+
+
+/*
+ * The 101 answer is out and nginx is done with the request: it is logged
+ * and freed, and so are the buffers its header was read into, as
+ * ngx_http_set_keepalive() does.  The connection's pool, the stream in it,
+ * and the connection are what is left.
+ */
+
+static void
+ngx_http_iot_ws_detach(ngx_http_iot_ws_t *ws)
+{
+    ngx_buf_t              *b;
+    ngx_chain_t            *cl, *ln;
+    ngx_connection_t       *c;
+    ngx_http_request_t     *r;
+    ngx_http_connection_t  *hc;
+
+    r = ws->request;
+    c = ws->connection;
+    hc = r->http_connection;
+
+    ngx_http_iot_ws_leftover(ws);
+
+    ngx_http_free_request(r, 0);
+
+    ws->request = NULL;
+    c->data = ws;
+    c->log->action = "streaming over WebSocket";
+
+    b = c->buffer;
+
+    if (ngx_pfree(c->pool, b->start) == NGX_OK) {
+        b->start = NULL;
+        b->pos = NULL;
+        b->last = NULL;
+        b->end = NULL;
+
+    } else {
+        b->pos = b->start;
+        b->last = b->start;
+    }
+
+    for (cl = hc->free; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    hc->free = NULL;
+
+    for (cl = hc->busy; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    hc->busy = NULL;
+    hc->nbusy = 0;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "iot ws: detached");
+}
+
+
 /*
  * After every event: send what waits, and close the connection once the
  * close handshake is over, the client went away, or a write failed.
@@ -662,10 +761,25 @@ ngx_http_iot_ws_read(ngx_http_iot_ws_t *ws)
 static void
 ngx_http_iot_ws_process(ngx_http_iot_ws_t *ws)
 {
-    ngx_int_t          rc;
-    ngx_connection_t  *c;
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
-    c = ws->request->connection;
+    c = ws->connection;
+    r = ws->request;
+
+    if (r && !ws->error && !ws->eof) {
+
+        /* the 101 answer first */
+
+        if (r->out && ngx_http_write_filter(r, NULL) == NGX_ERROR) {
+            ws->error = 1;
+        }
+
+        if (r->out == NULL) {
+            ngx_http_iot_ws_detach(ws);
+        }
+    }
 
     if (ws->error || ws->eof) {
         ngx_http_iot_ws_finalize(ws);
@@ -710,16 +824,21 @@ ngx_http_iot_ws_process(ngx_http_iot_ws_t *ws)
 static void
 ngx_http_iot_ws_finalize(ngx_http_iot_ws_t *ws)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_connection_t  *c;
 
-    r = ws->request;
-    c = r->connection;
+    c = ws->connection;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "iot ws: finalize");
 
-    /* what ngx_http_close_request() does once the count is down to one */
-    ngx_http_free_request(r, 0);
+    /* the dialect lets go first: an SSL shutdown may keep c a while */
+    ngx_http_iot_ws_cleanup(ws);
+
+    if (ws->request) {
+        /* what ngx_http_close_request() does once the count is one */
+        ngx_http_free_request(ws->request, 0);
+        ws->request = NULL;
+    }
+
     ngx_http_close_connection(c);
 }
 
@@ -939,7 +1058,7 @@ ngx_http_iot_ws_frame_start(ngx_http_iot_ws_t *ws)
     size = ngx_max((size_t) ws->msg_len, 2 * ws->msg_size);
     size = ngx_min(size, ws->max_message);
 
-    msg = ngx_alloc(size, ws->request->connection->log);
+    msg = ngx_alloc(size, ws->connection->log);
     if (msg == NULL) {
         ws->error = 1;
         return NGX_ERROR;
@@ -1091,7 +1210,7 @@ ngx_http_iot_ws_control(ngx_http_iot_ws_t *ws)
         }
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->request->connection->log, 0,
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ws->connection->log, 0,
                    "iot ws: close frame from the client, code %ui", code);
 
     ws->close_received = 1;
@@ -1108,7 +1227,7 @@ ngx_http_iot_ws_control(ngx_http_iot_ws_t *ws)
         ngx_del_timer(&ws->keepalive_ev);
     }
 
-    ngx_add_timer(ws->request->connection->read, ws->close_timeout);
+    ngx_add_timer(ws->connection->read, ws->close_timeout);
 
     (void) ngx_http_iot_ws_frame(ws, NGX_HTTP_IOT_WS_CLOSE, ws->ctl,
                                  code ? 2 : 0, 0);
@@ -1121,7 +1240,7 @@ static ngx_int_t
 ngx_http_iot_ws_fail(ngx_http_iot_ws_t *ws, ngx_uint_t code,
     const char *reason)
 {
-    ngx_log_error(NGX_LOG_INFO, ws->request->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, ws->connection->log, 0,
                   "WebSocket client error: %s, closing with %ui",
                   reason, code);
 
@@ -1242,7 +1361,7 @@ ngx_http_iot_ws_send(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
     rc = ngx_http_iot_ws_frame(ws, opcode, data, len, 1);
 
     if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, ws->request->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, ws->connection->log, 0,
                       "WebSocket client reads too slowly: more than %uz "
                       "bytes would wait for it, closing with 1008",
                       ws->send_buffer);
@@ -1276,7 +1395,7 @@ ngx_http_iot_ws_close(ngx_http_iot_ws_t *ws, ngx_uint_t code,
         return;
     }
 
-    c = ws->request->connection;
+    c = ws->connection;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "iot ws: closing with %ui", code);
@@ -1321,12 +1440,10 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
     ngx_buf_t               hb, db;
     ngx_chain_t             hl, dl, *cl;
     ngx_connection_t       *c;
-    ngx_http_request_t     *r;
     ngx_http_iot_ws_out_t  *out;
     u_char                  head[10];
 
-    r = ws->request;
-    c = r->connection;
+    c = ws->connection;
 
     head[0] = (u_char) (0x80 | opcode);
 
@@ -1361,7 +1478,8 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
 
     sent = 0;
 
-    if (ws->out == NULL && r->out == NULL
+    if (ws->out == NULL
+        && (ws->request == NULL || ws->request->out == NULL)
         && !(c->buffered & NGX_LOWLEVEL_BUFFERED))
     {
         ngx_memzero(&hb, sizeof(ngx_buf_t));
@@ -1403,6 +1521,7 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
         }
 
         if (sent == hlen + len) {
+            ngx_http_iot_ws_sent(c);
             return NGX_OK;
         }
     }
@@ -1454,9 +1573,7 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
     }
 
     if (!c->write->timer_set) {
-        ngx_add_timer(c->write, ((ngx_http_core_loc_conf_t *)
-                       ngx_http_get_module_loc_conf(r, ngx_http_core_module))
-                      ->send_timeout);
+        ngx_add_timer(c->write, ws->send_timeout);
     }
 
     if (bounded && ws->out_bytes > ws->send_buffer) {
@@ -1473,28 +1590,19 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
 static ngx_int_t
 ngx_http_iot_ws_flush(ngx_http_iot_ws_t *ws)
 {
-    off_t                      sent;
-    ngx_chain_t               *cl, *next;
-    ngx_connection_t          *c;
-    ngx_http_request_t        *r;
-    ngx_http_iot_ws_out_t     *out;
-    ngx_http_core_loc_conf_t  *clcf;
+    off_t                   sent;
+    ngx_uint_t              header;
+    ngx_chain_t            *cl, *next;
+    ngx_connection_t       *c;
+    ngx_http_iot_ws_out_t  *out;
 
-    r = ws->request;
-    c = r->connection;
+    c = ws->connection;
     sent = c->sent;
 
-    if (r->out) {
-        /* the 101 answer is not all out yet */
+    /* frames wait until the 101 answer is all out */
+    header = (ws->request && ws->request->out);
 
-        if (ngx_http_write_filter(r, NULL) == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (r->out == NULL
-        && (ws->out || (c->buffered & NGX_LOWLEVEL_BUFFERED)))
-    {
+    if (!header && (ws->out || (c->buffered & NGX_LOWLEVEL_BUFFERED))) {
         cl = c->send_chain(c, ws->out, 0);
 
         if (cl == NGX_CHAIN_ERROR) {
@@ -1517,13 +1625,12 @@ ngx_http_iot_ws_flush(ngx_http_iot_ws_t *ws)
         }
     }
 
-    if (r->out || ws->out || (c->buffered & NGX_LOWLEVEL_BUFFERED)) {
+    if (header || ws->out || (c->buffered & NGX_LOWLEVEL_BUFFERED)) {
 
         /* the client has send_timeout to take something */
 
         if (c->sent != sent || !c->write->timer_set) {
-            clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-            ngx_add_timer(c->write, clcf->send_timeout);
+            ngx_add_timer(c->write, ws->send_timeout);
         }
 
         if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
@@ -1537,5 +1644,20 @@ ngx_http_iot_ws_flush(ngx_http_iot_ws_t *ws)
         ngx_del_timer(c->write);
     }
 
+    ngx_http_iot_ws_sent(c);
+
     return NGX_OK;
+}
+
+
+/* all is out: an idle TLS stream does not keep its 16k write buffer */
+
+static void
+ngx_http_iot_ws_sent(ngx_connection_t *c)
+{
+#if (NGX_HTTP_SSL)
+    if (c->ssl && !(c->buffered & NGX_SSL_BUFFERED)) {
+        ngx_ssl_free_buffer(c);
+    }
+#endif
 }

@@ -10,10 +10,14 @@
  *
  *     rc = ngx_http_iot_ws_check(r, &status, &message);
  *     ... NGX_DECLINED: answer status/message; NGX_ERROR: 500 ...
- *     ws = ngx_http_iot_ws_create(r);
- *     ws->data = ...; ws->keepalive = ...; ws->closed = ...;
+ *     ws = ngx_http_iot_ws_create(r, sizeof(my_stream_t));
+ *     ... fill ws->data (my_stream_t, zeroed), ws->keepalive, ws->closed ...
  *     rc = ngx_http_iot_ws_accept(ws);
  *     ... NGX_DONE: the stream is open, return NGX_DONE ...
+ *
+ * Once the 101 answer is out the request is freed (an idle stream keeps
+ * only its connection): the dialect's per-stream state lives in ws->data,
+ * never in r->pool, and callbacks do not use the request.
  *
  * ngx_http_iot_ws_send() and ngx_http_iot_ws_close() may be called from
  * anywhere (a bus callback, a timer, the engine's own callbacks): they
@@ -71,7 +75,8 @@ typedef struct {
 
 
 struct ngx_http_iot_ws_s {
-    ngx_http_request_t           *request;
+    ngx_connection_t             *connection;
+    ngx_http_request_t           *request;       /* NULL once open */
     void                         *data;          /* the dialect's */
 
     /*
@@ -90,6 +95,7 @@ struct ngx_http_iot_ws_s {
     size_t                        max_message;
     size_t                        send_buffer;
     ngx_msec_t                    close_timeout;     /* lingering_timeout */
+    ngx_msec_t                    send_timeout;      /* send_timeout */
 
     /* the rest is the engine's */
 
@@ -137,8 +143,13 @@ struct ngx_http_iot_ws_s {
 ngx_int_t ngx_http_iot_ws_check(ngx_http_request_t *r, ngx_uint_t *status,
     const char **message);
 
-/* a stream in r's pool, with the location's settings; NULL on failure */
-ngx_http_iot_ws_t *ngx_http_iot_ws_create(ngx_http_request_t *r);
+/*
+ * A stream for r's connection, in the connection's pool, with the
+ * location's settings and size zeroed bytes for the dialect at ws->data;
+ * NULL on failure.
+ */
+ngx_http_iot_ws_t *ngx_http_iot_ws_create(ngx_http_request_t *r,
+    size_t size);
 
 /*
  * Answers 101 and takes the connection over.  Returns NGX_DONE when the

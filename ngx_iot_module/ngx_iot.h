@@ -175,6 +175,7 @@ typedef struct {
 
 typedef struct ngx_iot_bus_s        ngx_iot_bus_t;
 typedef struct ngx_iot_bus_local_s  ngx_iot_bus_local_t;
+typedef struct ngx_iot_history_s    ngx_iot_history_t;
 
 
 typedef struct {
@@ -190,6 +191,9 @@ typedef struct {
     ngx_uint_t                 retired;   /* replaced by a new zone */
     ngx_shmtx_sh_t             writer_lock;
     ngx_shmtx_t                writer;
+    ngx_atomic_t               received;  /* uplink messages */
+    ngx_atomic_t               unknown;   /* from no known device */
+    ngx_atomic_t               retained;  /* last retention run, s */
 } ngx_iot_sh_t;
 
 
@@ -230,6 +234,12 @@ typedef enum {
     NGX_IOT_SQL_SESSION_DELETE,
     NGX_IOT_SQL_SESSION_PURGE,
     NGX_IOT_SQL_SESSION_GET,
+    NGX_IOT_SQL_HISTORY_INSERT,
+    NGX_IOT_SQL_HISTORY_LIST,
+    NGX_IOT_SQL_HISTORY_DEVICE_LIST,
+    NGX_IOT_SQL_HISTORY_EXPIRE,
+    NGX_IOT_SQL_HISTORY_CROWDED,
+    NGX_IOT_SQL_HISTORY_TRIM,
     NGX_IOT_SQL_LAST
 } ngx_iot_sql_e;
 
@@ -242,13 +252,17 @@ typedef struct {
 
 struct ngx_iot_conf_s {
     ngx_str_t                  store_path;
+    ngx_str_t                  history_path;  /* "<store_path>-history" */
     ngx_str_t                  token_path;
     ngx_uint_t                 sync;
     ngx_shm_zone_t            *shm_zone;
     u_char                     admin_hash[NGX_IOT_HASH_LEN];
     ngx_flag_t                 admin_set;
     size_t                     bus_size;
+    time_t                     history_max_age;
+    ngx_uint_t                 history_max_count;
     ngx_iot_store_t           *store;     /* this worker's connection */
+    ngx_iot_history_t         *history;   /* this worker's */
     ngx_iot_bus_local_t       *bus;       /* this worker's side */
     ngx_event_t                checkpoint;
 #if (NGX_THREADS)
@@ -329,7 +343,8 @@ void ngx_iot_index_remove(ngx_iot_index_t *idx, ngx_iot_link_t *link);
 ngx_iot_store_t *ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync,
     ngx_log_t *log);
 void ngx_iot_store_close(ngx_iot_store_t *store);
-ngx_int_t ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_log_t *log);
+ngx_int_t ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_uint_t history,
+    ngx_log_t *log);
 ngx_int_t ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id,
     ngx_log_t *log);
 ngx_int_t ngx_iot_store_checkpoint(ngx_iot_store_t *store, ngx_log_t *log);
@@ -409,6 +424,24 @@ u_char *ngx_iot_device_write(u_char *p, ngx_iot_device_t *d);
 size_t ngx_iot_message_len(ngx_iot_message_t *m, ngx_iot_device_t *d);
 u_char *ngx_iot_message_write(u_char *p, ngx_iot_message_t *m,
     ngx_iot_device_t *d);
+
+/* ngx_iot_uplink.c */
+ngx_iot_rc_e ngx_iot_uplink(ngx_cycle_t *cycle, in_addr_t addr,
+    ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log);
+
+/* ngx_stream_iot_module.c */
+ngx_socket_t ngx_iot_uplink_socket(ngx_cycle_t *cycle, ngx_uint_t *port);
+
+/* ngx_iot_history.c */
+ngx_int_t ngx_iot_history_path(ngx_pool_t *pool, ngx_str_t *store,
+    ngx_str_t *path);
+ngx_int_t ngx_iot_history_init_process(ngx_cycle_t *cycle,
+    ngx_iot_conf_t *icf);
+void ngx_iot_history_exit_process(ngx_iot_history_t *h);
+ngx_int_t ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m,
+    ngx_log_t *log);
+ngx_iot_store_t *ngx_iot_history_reader(ngx_cycle_t *cycle, ngx_log_t *log);
+void ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m);
 
 /* ngx_iot_bus.c */
 ngx_int_t ngx_iot_bus_init_zone(ngx_slab_pool_t *shpool, ngx_iot_sh_t *sh,

@@ -58,6 +58,20 @@ static ngx_command_t  ngx_iot_commands[] = {
       offsetof(ngx_iot_conf_t, sync),
       &ngx_iot_sync },
 
+    { ngx_string("iot_history_max_age"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_iot_conf_t, history_max_age),
+      NULL },
+
+    { ngx_string("iot_history_max_count"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iot_conf_t, history_max_count),
+      NULL },
+
     { ngx_string("iot_bus_size"),
       NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -120,6 +134,8 @@ ngx_iot_create_conf(ngx_cycle_t *cycle)
 
     conf->sync = NGX_CONF_UNSET_UINT;
     conf->bus_size = NGX_CONF_UNSET_SIZE;
+    conf->history_max_age = NGX_CONF_UNSET;
+    conf->history_max_count = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -137,6 +153,10 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
 
     /* 0: an eighth of the zone */
     ngx_conf_init_size_value(icf->bus_size, 0);
+
+    /* 0 in either: no such limit */
+    ngx_conf_init_value(icf->history_max_age, 30 * 86400);
+    ngx_conf_init_uint_value(icf->history_max_count, 100000);
 
     if (icf->shm_zone == NULL) {
         /* the module is loaded but not used */
@@ -173,6 +193,13 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
 
     ngx_cpystrn(p, icf->store_path.data, icf->store_path.len + 1);
     icf->store_path.data = p;
+
+    if (ngx_iot_history_path(cycle->pool, &icf->store_path,
+                             &icf->history_path)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     p = ngx_pnalloc(cycle->pool, icf->token_path.len + 1);
     if (p == NULL) {
@@ -307,7 +334,8 @@ ngx_iot_init_module(ngx_cycle_t *cycle)
     ngx_iot_conf_t   *icf;
     ngx_core_conf_t  *ccf;
 
-    static char  *suffixes[] = { "", "-wal", "-shm", NULL };
+    static char  *suffixes[] = { "", "-wal", "-shm", "-history",
+                                 "-history-wal", "-history-shm", NULL };
 
     icf = ngx_iot_get_conf(cycle);
 
@@ -323,14 +351,14 @@ ngx_iot_init_module(ngx_cycle_t *cycle)
 
     len = icf->store_path.len;
 
-    name = ngx_pnalloc(cycle->pool, len + sizeof("-wal"));
+    name = ngx_pnalloc(cycle->pool, len + sizeof("-history-wal"));
     if (name == NULL) {
         return NGX_ERROR;
     }
 
     for (i = 0; suffixes[i]; i++) {
         p = ngx_cpymem(name, icf->store_path.data, len);
-        ngx_cpystrn(p, (u_char *) suffixes[i], sizeof("-wal"));
+        ngx_cpystrn(p, (u_char *) suffixes[i], sizeof("-history-wal"));
 
         if (chown((char *) name, ccf->user, ccf->group) == -1
             && ngx_errno != NGX_ENOENT)
@@ -389,6 +417,10 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_iot_history_init_process(cycle, icf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     icf->checkpoint.handler = ngx_iot_checkpoint_handler;
     icf->checkpoint.data = icf;
     icf->checkpoint.log = cycle->log;
@@ -423,6 +455,11 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
     if (icf && icf->bus) {
         ngx_iot_bus_exit_process(icf->bus);
         icf->bus = NULL;
+    }
+
+    if (icf && icf->history) {
+        ngx_iot_history_exit_process(icf->history);
+        icf->history = NULL;
     }
 
     if (icf && icf->store) {

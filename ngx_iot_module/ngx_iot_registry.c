@@ -145,7 +145,7 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    rc = ngx_iot_store_migrate(store, shm_zone->shm.log);
+    rc = ngx_iot_store_migrate(store, 0, shm_zone->shm.log);
 
     if (rc == NGX_OK) {
         rc = ngx_iot_store_team(store, &ctx->sh->team_id, shm_zone->shm.log);
@@ -154,6 +154,22 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (rc == NGX_OK) {
         rc = ngx_iot_registry_load(ctx, store, shm_zone->shm.log);
     }
+
+    ngx_iot_store_close(store);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* the history's file: made, or brought up to date, by the master */
+
+    store = ngx_iot_store_open(&ctx->conf->history_path, ctx->conf->sync,
+                               shm_zone->shm.log);
+    if (store == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_iot_store_migrate(store, 1, shm_zone->shm.log);
 
     ngx_iot_store_close(store);
 
@@ -1600,7 +1616,8 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     }
 
     if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "changing a device", log) != NGX_OK)
+        || ngx_iot_step_done(ctx, store, st, "changing a device", log)
+           != NGX_OK)
     {
         if (ch->tags) {
             ngx_iot_text_free(ctx->shpool, &text);
@@ -1686,7 +1703,8 @@ ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     }
 
     if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "deleting a device", log) != NGX_OK)
+        || ngx_iot_step_done(ctx, store, st, "deleting a device", log)
+           != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);
         rc = NGX_IOT_STORE_ERROR;

@@ -66,6 +66,34 @@ static const char  *ngx_iot_migrations[] = {
 };
 
 
+/* the history has a file and a schema of its own */
+static const char  *ngx_iot_history_migrations[] = {
+
+    "CREATE TABLE messages ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL,"
+    "  device_id INTEGER NOT NULL,"
+    "  received INTEGER NOT NULL,"
+    "  transport INTEGER NOT NULL,"
+    "  local_port INTEGER NOT NULL DEFAULT 0,"
+    "  remote_port INTEGER NOT NULL DEFAULT 0,"
+    "  coap_method TEXT NOT NULL DEFAULT '',"
+    "  coap_path TEXT NOT NULL DEFAULT '',"
+    "  payload BLOB NOT NULL);"
+    "CREATE INDEX messages_by_collection ON messages (collection_id,"
+    "  received);"
+    "CREATE INDEX messages_by_device ON messages (device_id, received);"
+    "CREATE INDEX messages_by_time ON messages (received);",
+
+    NULL
+};
+
+
+#define NGX_IOT_MESSAGE_COLUMNS                                               \
+    "id, collection_id, device_id, received, transport, local_port,"          \
+    " remote_port, payload"
+
+
 static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "BEGIN IMMEDIATE",
     "COMMIT",
@@ -106,7 +134,25 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "DELETE FROM sessions WHERE addr = ?1",
     "DELETE FROM sessions WHERE gateway = ?1",
     "SELECT addr, device_id, gateway, session_id FROM sessions"
-    " WHERE addr = ?1"
+    " WHERE addr = ?1",
+
+    "INSERT INTO messages (collection_id, device_id, received, transport,"
+    " local_port, remote_port, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "SELECT " NGX_IOT_MESSAGE_COLUMNS " FROM messages"
+    " WHERE collection_id = ?1 AND (received < ?2 OR (received = ?2"
+    " AND id < ?3)) AND received >= ?4 ORDER BY received DESC, id DESC"
+    " LIMIT ?5",
+    "SELECT " NGX_IOT_MESSAGE_COLUMNS " FROM messages"
+    " WHERE device_id = ?1 AND (received < ?2 OR (received = ?2"
+    " AND id < ?3)) AND received >= ?4 ORDER BY received DESC, id DESC"
+    " LIMIT ?5",
+    "DELETE FROM messages WHERE id IN"
+    " (SELECT id FROM messages WHERE received < ?1 LIMIT 10000)",
+    "SELECT collection_id FROM messages GROUP BY collection_id"
+    " HAVING count(*) > ?1",
+    "DELETE FROM messages WHERE collection_id = ?1 AND received <="
+    " (SELECT received FROM messages WHERE collection_id = ?1"
+    " ORDER BY received DESC LIMIT 1 OFFSET ?2)"
 };
 
 
@@ -200,8 +246,11 @@ ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql, ngx_log_t *log)
 
 
 ngx_int_t
-ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_log_t *log)
+ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_uint_t history,
+    ngx_log_t *log)
 {
+    const char  **migrations;
+
     int            version, n;
     u_char         buf[64];
     sqlite3_stmt  *st;
@@ -217,7 +266,9 @@ ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_log_t *log)
                                                 : 0;
     sqlite3_finalize(st);
 
-    for (n = 0; ngx_iot_migrations[n]; n++) { /* void */ }
+    migrations = history ? ngx_iot_history_migrations : ngx_iot_migrations;
+
+    for (n = 0; migrations[n]; n++) { /* void */ }
 
     if (version > n) {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
@@ -234,7 +285,7 @@ ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_log_t *log)
             return NGX_ERROR;
         }
 
-        if (ngx_iot_store_sql(store, ngx_iot_migrations[version], log)
+        if (ngx_iot_store_sql(store, migrations[version], log)
             != NGX_OK
             || ngx_iot_store_sql(store, (char *) buf, log) != NGX_OK
             || ngx_iot_store_sql(store, "COMMIT", log) != NGX_OK)

@@ -373,7 +373,6 @@ ngx_stream_iot_radius_access(ngx_stream_session_t *s,
     ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
     u_char *out)
 {
-    u_char                  *p;
     ssize_t                  n;
     in_addr_t                addr;
     ngx_uint_t               code;
@@ -464,11 +463,9 @@ reply:
         return 0;
     }
 
-    p = out;
-
     ngx_log_debug3(NGX_LOG_DEBUG_STREAM, c->log, 0,
                    "radius: %s %ui, %z bytes",
-                   ngx_iot_radius_code_name(p[0]), pkt->id, n);
+                   ngx_iot_radius_code_name(out[0]), pkt->id, n);
 
     return n;
 }
@@ -667,10 +664,14 @@ static void
 ngx_stream_iot_radius_done(ngx_stream_session_t *s, ngx_int_t status)
 {
 #if (NGX_DEBUG)
-    ngx_atomic_uint_t                   dropped;
     ngx_uint_t                          i;
+    ngx_atomic_uint_t                   dropped;
     ngx_stream_iot_radius_stats_t      *st;
     ngx_stream_iot_radius_main_conf_t  *mcf;
+
+    if (!(s->connection->log->log_level & NGX_LOG_DEBUG_STREAM)) {
+        goto done;
+    }
 
     mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_radius_module);
     st = mcf->stats;
@@ -694,6 +695,8 @@ ngx_stream_iot_radius_done(ngx_stream_session_t *s, ngx_int_t status)
                    st->n[NGX_STREAM_IOT_RADIUS_ACCOUNTING_RESPONSE],
                    st->n[NGX_STREAM_IOT_RADIUS_RETRANSMITTED],
                    dropped, mcf->cache.n);
+
+done:
 #endif
 
     ngx_stream_finalize_session(s, status);
@@ -708,10 +711,11 @@ ngx_stream_iot_radius_find_gateway(ngx_stream_iot_radius_main_conf_t *mcf,
 {
     u_char                           *p;
     in_addr_t                         addr;
-    ngx_uint_t                        i, j, family;
+    ngx_uint_t                        i, family;
     struct sockaddr_in               *sin;
     ngx_stream_iot_radius_gateway_t  *gw, *best;
 #if (NGX_HAVE_INET6)
+    ngx_uint_t                        j;
     struct sockaddr_in6              *sin6;
 #endif
 
@@ -1147,7 +1151,7 @@ ngx_stream_iot_radius_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_stream_iot_radius_main_conf_t *mcf = conf;
 
-    ngx_str_t  name = ngx_string(NGX_STREAM_IOT_RADIUS_ZONE);
+    static ngx_str_t  name = ngx_string(NGX_STREAM_IOT_RADIUS_ZONE);
 
     if (mcf->gateways.nelts == 0) {
         if (mcf->used) {

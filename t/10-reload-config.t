@@ -46,13 +46,26 @@ print $sock "POST /collections/$cid/devices HTTP/1.1\r\nHost: x\r\n"
 $sock->flush;
 sleep 1;
 
-$t->reload(store => 'var/iot.db', zone => '32m');
+# not $t->reload: that waits for the old workers to leave, and one of them
+# is waiting for the rest of this body
+my %old = map { $_ => 1 } $t->workers;
+my $mark = () = $t->read_log =~ /loaded \d+ devices/g;
+$t->write_config(store => 'var/iot.db', zone => '32m');
+kill 'HUP', $t->pid;
+ok(IoT::Test::wait_until(sub {
+    my $n = () = $t->read_log =~ /loaded \d+ devices/g;
+    my @new = grep { !$old{$_} } $t->workers;
+    return $n > $mark && @new >= 2;
+}, 60), 'the new zone is built and new workers run')
+    or diag($t->log_tail(20));
 
 print $sock substr($body, 5);
 $sock->flush;
 my $answer = do { local $/; <$sock> } // '';
 close $sock;
 like($answer, qr{^HTTP/1\.1 503 }, 'a write finished by an old worker is refused');
+ok(IoT::Test::wait_until(sub { !grep { $old{$_} } $t->workers }, 30),
+   'then the old workers leave');
 like($answer, qr/"status":503/, '... in the dialect\'s format');
 my ($ls, $L) = $t->api(GET => "/collections/$cid/devices");
 ok(!(grep { $_->{imsi} eq $imsi } @{ $L->{devices} || [] }),

@@ -1,0 +1,502 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The history of uplink messages: a SQLite file of its own beside the
+ * store ("<iot_store>-history"), so that history writes never hold up the
+ * registry's.  A worker collects messages for a few milliseconds and a
+ * thread writes them in one transaction, so the event loop never waits for
+ * the disk.  The same thread keeps the retention limits.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+
+
+#define NGX_IOT_HISTORY_FLUSH      10          /* ms */
+#define NGX_IOT_HISTORY_ROWS       1024        /* flushed at once */
+#define NGX_IOT_HISTORY_LIMIT      (16 * 1024 * 1024)
+#define NGX_IOT_HISTORY_RETENTION  10          /* s between runs */
+
+
+/* a message waiting to be written, followed by its payload */
+typedef struct {
+    uint64_t                   collection_id;
+    uint64_t                   device_id;
+    uint64_t                   received;
+    uint32_t                   transport;
+    uint16_t                   local_port;
+    uint16_t                   remote_port;
+    uint32_t                   len;
+    uint32_t                   size;      /* of the row, aligned */
+} ngx_iot_history_row_t;
+
+
+typedef struct {
+    u_char                    *data;
+    size_t                     used;
+    size_t                     size;
+    ngx_uint_t                 rows;
+} ngx_iot_history_batch_t;
+
+
+struct ngx_iot_history_s {
+    ngx_iot_conf_t            *conf;
+    ngx_str_t                  path;
+    ngx_iot_store_t           *reader;    /* queries, in the event loop */
+    ngx_iot_store_t           *writer;    /* in the thread, one task */
+    ngx_iot_history_batch_t    batch[2];
+    ngx_uint_t                 filling;
+    ngx_uint_t                 busy;
+    ngx_uint_t                 dropped;
+    ngx_event_t                timer;
+    ngx_log_t                 *log;
+#if (NGX_THREADS)
+    ngx_thread_task_t         *task;
+#endif
+};
+
+
+static void ngx_iot_history_flush(ngx_event_t *ev);
+static void ngx_iot_history_write(void *data, ngx_log_t *log);
+static void ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log);
+#if (NGX_THREADS)
+static void ngx_iot_history_written(ngx_event_t *ev);
+#endif
+
+
+ngx_int_t
+ngx_iot_history_path(ngx_pool_t *pool, ngx_str_t *store, ngx_str_t *path)
+{
+    u_char  *p;
+
+    path->len = store->len + sizeof("-history") - 1;
+    path->data = ngx_pnalloc(pool, path->len + 1);
+
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(path->data, store->data, store->len);
+    ngx_memcpy(p, "-history", sizeof("-history"));
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_history_init_process(ngx_cycle_t *cycle, ngx_iot_conf_t *icf)
+{
+    ngx_iot_history_t  *h;
+
+    h = ngx_pcalloc(cycle->pool, sizeof(ngx_iot_history_t));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->conf = icf;
+    h->log = cycle->log;
+    h->path = icf->history_path;
+
+    h->timer.handler = ngx_iot_history_flush;
+    h->timer.data = h;
+    h->timer.log = cycle->log;
+
+#if (NGX_THREADS)
+    h->task = ngx_thread_task_alloc(cycle->pool, 0);
+    if (h->task == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->task->ctx = h;
+    h->task->handler = ngx_iot_history_write;
+    h->task->event.handler = ngx_iot_history_written;
+    h->task->event.data = h;
+    h->task->event.log = cycle->log;
+#endif
+
+    icf->history = h;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iot_history_exit_process(ngx_iot_history_t *h)
+{
+    ngx_uint_t  i;
+
+    if (h == NULL) {
+        return;
+    }
+
+    /* what is still collected is written now: nginx is going away */
+
+    if (!h->busy) {
+        h->filling ^= 1;
+        ngx_iot_history_write(h, h->log);
+        h->filling ^= 1;
+        ngx_iot_history_write(h, h->log);
+    }
+
+    if (h->reader) {
+        ngx_iot_store_close(h->reader);
+        h->reader = NULL;
+    }
+
+    if (h->writer && !h->busy) {
+        ngx_iot_store_close(h->writer);
+        h->writer = NULL;
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (h->batch[i].data && !h->busy) {
+            ngx_free(h->batch[i].data);
+            h->batch[i].data = NULL;
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m, ngx_log_t *log)
+{
+    u_char                   *data;
+    size_t                    need, size;
+    ngx_iot_conf_t           *icf;
+    ngx_iot_history_t        *h;
+    ngx_iot_history_row_t    *row;
+    ngx_iot_history_batch_t  *b;
+
+    icf = ngx_iot_get_conf(cycle);
+    h = icf->history;
+
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = &h->batch[h->filling];
+
+    need = ngx_align(sizeof(ngx_iot_history_row_t) + m->payload.len, 8);
+
+    if (b->used + need > b->size) {
+        size = ngx_max(b->size * 2, 65536);
+
+        while (size < b->used + need) {
+            size *= 2;
+        }
+
+        if (size > NGX_IOT_HISTORY_LIMIT) {
+            /* the disk cannot keep up: say so rather than grow forever */
+            if (h->dropped++ % 1000 == 0) {
+                ngx_log_error(NGX_LOG_ERR, log, 0,
+                              "iot history: writes fall behind, %ui "
+                              "messages not recorded", h->dropped);
+            }
+
+            return NGX_ERROR;
+        }
+
+        data = ngx_alloc(size, log);
+        if (data == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (b->data) {
+            ngx_memcpy(data, b->data, b->used);
+            ngx_free(b->data);
+        }
+
+        b->data = data;
+        b->size = size;
+    }
+
+    row = (ngx_iot_history_row_t *) (b->data + b->used);
+
+    row->collection_id = m->collection_id;
+    row->device_id = m->device_id;
+    row->received = m->received;
+    row->transport = (uint32_t) m->transport;
+    row->local_port = (uint16_t) m->local_port;
+    row->remote_port = (uint16_t) m->remote_port;
+    row->len = (uint32_t) m->payload.len;
+    row->size = (uint32_t) need;
+
+    ngx_memcpy((u_char *) row + sizeof(ngx_iot_history_row_t),
+               m->payload.data, m->payload.len);
+
+    b->used += need;
+    b->rows++;
+
+    if (b->rows >= NGX_IOT_HISTORY_ROWS && !h->busy) {
+        ngx_iot_history_flush(&h->timer);
+
+    } else if (!h->timer.timer_set) {
+        ngx_add_timer(&h->timer, NGX_IOT_HISTORY_FLUSH);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iot_history_flush(ngx_event_t *ev)
+{
+    ngx_iot_history_t  *h = ev->data;
+
+    if (h->busy || h->batch[h->filling].rows == 0) {
+        return;
+    }
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
+
+    /* the batch goes to the writer; new messages go into the other one */
+    h->filling ^= 1;
+
+#if (NGX_THREADS)
+
+    if (ngx_thread_task_post(h->conf->thread_pool, h->task) == NGX_OK) {
+        h->busy = 1;
+        return;
+    }
+
+#endif
+
+    ngx_iot_history_write(h, ev->log);
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_iot_history_written(ngx_event_t *ev)
+{
+    ngx_iot_history_t  *h = ev->data;
+
+    h->busy = 0;
+
+    if (h->batch[h->filling].rows && !h->timer.timer_set) {
+        ngx_add_timer(&h->timer, NGX_IOT_HISTORY_FLUSH);
+    }
+}
+
+#endif
+
+
+/* in a thread: writes the batch that is not being filled */
+
+static void
+ngx_iot_history_write(void *data, ngx_log_t *log)
+{
+    ngx_iot_history_t *h = data;
+
+    int                       rc;
+    u_char                   *p, *last;
+    sqlite3_stmt             *st;
+    ngx_iot_store_t          *store;
+    ngx_iot_history_row_t    *row;
+    ngx_iot_history_batch_t  *b;
+
+    b = &h->batch[h->filling ^ 1];
+
+    if (h->writer == NULL) {
+        h->writer = ngx_iot_store_open(&h->path, h->conf->sync, log);
+    }
+
+    store = h->writer;
+
+    if (store == NULL) {
+        goto done;
+    }
+
+    if (b->rows == 0) {
+        goto retain;
+    }
+
+    if (ngx_iot_store_exec(store, NGX_IOT_SQL_BEGIN, log) != NGX_OK) {
+        goto done;
+    }
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_INSERT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "recording messages", log);
+        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
+        goto done;
+    }
+
+    p = b->data;
+    last = b->data + b->used;
+
+    while (p < last) {
+        row = (ngx_iot_history_row_t *) p;
+
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) row->collection_id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) row->device_id);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) row->received);
+        sqlite3_bind_int(st, 4, (int) row->transport);
+        sqlite3_bind_int(st, 5, row->local_port);
+        sqlite3_bind_int(st, 6, row->remote_port);
+        sqlite3_bind_blob(st, 7, p + sizeof(ngx_iot_history_row_t),
+                          row->len, SQLITE_STATIC);
+
+        rc = sqlite3_step(st);
+
+        if (rc != SQLITE_DONE) {
+            ngx_iot_store_log_error(store, "recording a message", log);
+            sqlite3_reset(st);
+            (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
+            goto done;
+        }
+
+        p += row->size;
+    }
+
+    sqlite3_reset(st);
+
+    if (ngx_iot_store_exec(store, NGX_IOT_SQL_COMMIT, log) != NGX_OK) {
+        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
+        goto done;
+    }
+
+retain:
+
+    ngx_iot_history_retain(h, log);
+
+done:
+
+    b->used = 0;
+    b->rows = 0;
+}
+
+
+/*
+ * Retention: one worker at a time, every few seconds, deletes what is
+ * older than iot_history_max_age, and the oldest messages of a collection
+ * beyond iot_history_max_count.
+ */
+
+static void
+ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log)
+{
+    int                   rc;
+    time_t                now, last;
+    uint64_t              cid;
+    ngx_uint_t            n;
+    sqlite3_stmt         *st, *trim;
+    ngx_iot_store_t      *store;
+    ngx_iot_conf_t       *icf;
+    ngx_iot_zone_ctx_t   *ctx;
+
+    icf = h->conf;
+    ctx = icf->shm_zone->data;
+    store = h->writer;
+
+    now = ngx_time();
+    last = (time_t) ctx->sh->retained;
+
+    if (now - last < NGX_IOT_HISTORY_RETENTION
+        || !ngx_atomic_cmp_set(&ctx->sh->retained, (ngx_atomic_uint_t) last,
+                               (ngx_atomic_uint_t) now))
+    {
+        return;
+    }
+
+    if (icf->history_max_age) {
+        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_EXPIRE);
+
+        for (n = 0; st && n < 100; n++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1,
+                               (sqlite3_int64) (ngx_iot_now_ms()
+                                            - icf->history_max_age * 1000));
+
+            rc = sqlite3_step(st);
+
+            if (rc != SQLITE_DONE) {
+                ngx_iot_store_log_error(store, "expiring messages", log);
+                break;
+            }
+
+            if (sqlite3_changes(store->db) == 0) {
+                break;
+            }
+        }
+
+        if (st) {
+            sqlite3_reset(st);
+        }
+    }
+
+    if (icf->history_max_count == 0) {
+        return;
+    }
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_CROWDED);
+    trim = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_TRIM);
+
+    if (st == NULL || trim == NULL) {
+        ngx_iot_store_log_error(store, "trimming messages", log);
+        return;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) icf->history_max_count);
+
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cid = (uint64_t) sqlite3_column_int64(st, 0);
+
+        sqlite3_reset(trim);
+        sqlite3_bind_int64(trim, 1, (sqlite3_int64) cid);
+        sqlite3_bind_int64(trim, 2, (sqlite3_int64) icf->history_max_count);
+
+        if (sqlite3_step(trim) != SQLITE_DONE) {
+            ngx_iot_store_log_error(store, "trimming messages", log);
+            break;
+        }
+    }
+
+    sqlite3_reset(st);
+    sqlite3_reset(trim);
+}
+
+
+/* this worker's connection for reading the history */
+
+ngx_iot_store_t *
+ngx_iot_history_reader(ngx_cycle_t *cycle, ngx_log_t *log)
+{
+    ngx_iot_history_t  *h;
+
+    h = ngx_iot_get_conf(cycle)->history;
+
+    if (h == NULL) {
+        return NULL;
+    }
+
+    if (h->reader == NULL) {
+        h->reader = ngx_iot_store_open(&h->path, h->conf->sync, log);
+    }
+
+    return h->reader;
+}
+
+
+void
+ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m)
+{
+    ngx_memzero(m, sizeof(ngx_iot_message_t));
+
+    m->id = (uint64_t) sqlite3_column_int64(st, 0);
+    m->collection_id = (uint64_t) sqlite3_column_int64(st, 1);
+    m->device_id = (uint64_t) sqlite3_column_int64(st, 2);
+    m->received = (uint64_t) sqlite3_column_int64(st, 3);
+    m->transport = (ngx_uint_t) sqlite3_column_int(st, 4);
+    m->local_port = (ngx_uint_t) sqlite3_column_int(st, 5);
+    m->remote_port = (ngx_uint_t) sqlite3_column_int(st, 6);
+    m->payload.data = (u_char *) sqlite3_column_blob(st, 7);
+    m->payload.len = sqlite3_column_bytes(st, 7);
+}

@@ -1,0 +1,239 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The UDP uplink: "iot_uplink" in a stream server that listens on UDP.
+ * Each datagram from a device's current address (RADIUS accounting) is
+ * a data message; datagrams from other addresses are dropped and counted.
+ * Downlink datagrams leave from this listener's socket, so that devices
+ * see them come from the port they send to.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+#include "ngx_iot.h"
+
+
+typedef struct {
+    ngx_flag_t                 uplink;
+} ngx_stream_iot_srv_conf_t;
+
+
+static void *ngx_stream_iot_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_stream_iot_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_stream_iot_uplink(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_stream_iot_uplink_handler(ngx_stream_session_t *s);
+
+
+static ngx_command_t  ngx_stream_iot_commands[] = {
+
+    { ngx_string("iot_uplink"),
+      NGX_STREAM_SRV_CONF|NGX_CONF_NOARGS,
+      ngx_stream_iot_uplink,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_stream_module_t  ngx_stream_iot_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_stream_iot_create_srv_conf,        /* create server configuration */
+    ngx_stream_iot_merge_srv_conf          /* merge server configuration */
+};
+
+
+ngx_module_t  ngx_stream_iot_module = {
+    NGX_MODULE_V1,
+    &ngx_stream_iot_module_ctx,            /* module context */
+    ngx_stream_iot_commands,               /* module directives */
+    NGX_STREAM_MODULE,                     /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_stream_iot_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_stream_iot_srv_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_stream_iot_srv_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->uplink = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_stream_iot_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_stream_iot_srv_conf_t *prev = parent;
+    ngx_stream_iot_srv_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->uplink, prev->uplink, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_stream_iot_uplink(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_stream_iot_srv_conf_t *iscf = conf;
+
+    ngx_iot_conf_t               *icf;
+    ngx_stream_core_srv_conf_t   *cscf;
+
+    if (iscf->uplink != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    icf = (ngx_iot_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                          ngx_iot_module);
+
+    if (icf->shm_zone == NULL) {
+        return "needs \"iot_zone\", \"iot_store\" and "
+               "\"iot_admin_token_file\" at the top level of the "
+               "configuration, before the stream block";
+    }
+
+    iscf->uplink = 1;
+
+    cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
+    cscf->handler = ngx_stream_iot_uplink_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_stream_iot_uplink_handler(ngx_stream_session_t *s)
+{
+    ngx_buf_t              *b;
+    in_addr_t               addr;
+    ngx_iot_rc_e            rc;
+    ngx_connection_t       *c;
+    ngx_iot_message_t       m;
+    struct sockaddr_in     *sin;
+
+    c = s->connection;
+    b = c->buffer;
+
+    if (c->type != SOCK_DGRAM || b == NULL) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "iot_uplink needs a \"listen ... udp\" server");
+        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (c->sockaddr->sa_family != AF_INET) {
+        /* devices are attributed by their IPv4 address (RADIUS) */
+        ngx_log_debug0(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                       "iot uplink: not IPv4, dropped");
+        ngx_stream_finalize_session(s, NGX_STREAM_OK);
+        return;
+    }
+
+    if (b->last - b->pos > NGX_IOT_PAYLOAD_MAX) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "iot uplink: a datagram of %z bytes dropped "
+                      "(%d at most)", b->last - b->pos, NGX_IOT_PAYLOAD_MAX);
+        ngx_stream_finalize_session(s, NGX_STREAM_OK);
+        return;
+    }
+
+    sin = (struct sockaddr_in *) c->sockaddr;
+    addr = ntohl(sin->sin_addr.s_addr);
+
+    ngx_memzero(&m, sizeof(ngx_iot_message_t));
+
+    m.transport = NGX_IOT_TRANSPORT_UDP;
+    m.payload.data = b->pos;
+    m.payload.len = b->last - b->pos;
+    m.remote_port = ntohs(sin->sin_port);
+    m.local_port = ngx_inet_get_port(c->local_sockaddr);
+
+    rc = ngx_iot_uplink((ngx_cycle_t *) ngx_cycle, addr, &m, c->pool,
+                        c->log);
+
+    if (rc == NGX_IOT_NOT_FOUND) {
+        ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                       "iot uplink: no device has the address %V, dropped",
+                       &c->addr_text);
+
+    } else if (rc != NGX_IOT_OK) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "iot uplink: a message from %V was not recorded",
+                      &c->addr_text);
+    }
+
+    /* one datagram, one message: the next one is a session of its own */
+    ngx_stream_finalize_session(s, NGX_STREAM_OK);
+}
+
+
+/*
+ * The socket of this worker's first IPv4 iot_uplink listener, for
+ * downlink datagrams; -1 when there is none.
+ */
+
+ngx_socket_t
+ngx_iot_uplink_socket(ngx_cycle_t *cycle, ngx_uint_t *port)
+{
+    ngx_uint_t                   i, n;
+    ngx_listening_t             *ls;
+    ngx_stream_port_t           *sport;
+    ngx_stream_in_addr_t        *addrs;
+    ngx_stream_iot_srv_conf_t   *iscf;
+
+    ls = cycle->listening.elts;
+
+    for (i = 0; i < cycle->listening.nelts; i++) {
+
+        if (ls[i].type != SOCK_DGRAM
+            || ls[i].handler != ngx_stream_init_connection
+            || ls[i].sockaddr->sa_family != AF_INET
+            || ls[i].fd == (ngx_socket_t) -1
+            || (ls[i].reuseport && ls[i].worker != ngx_worker))
+        {
+            continue;
+        }
+
+        sport = ls[i].servers;
+        addrs = sport->addrs;
+
+        for (n = 0; n < sport->naddrs; n++) {
+            iscf = addrs[n].conf.ctx
+                       ->srv_conf[ngx_stream_iot_module.ctx_index];
+
+            if (iscf->uplink == 1) {
+                *port = ngx_inet_get_port(ls[i].sockaddr);
+                return ls[i].fd;
+            }
+        }
+    }
+
+    return (ngx_socket_t) -1;
+}
