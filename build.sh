@@ -13,6 +13,7 @@ top=$(cd "$(dirname "$0")" && pwd)
 build="$top/build"
 nginx_src=${NGINX_SRC:-/usr/share/nginx/src}
 nginx_bin=${NGINX_BIN:-/usr/sbin/nginx}
+stream_module=${NGINX_STREAM_MODULE:-/usr/lib/nginx/modules/ngx_stream_module.so}
 
 packages=(nginx nginx-dev libnginx-mod-stream libjansson-dev libsqlite3-dev
           libssl-dev libcoap3-dev libcoap3-bin sqlite3 curl freeradius-utils
@@ -88,8 +89,17 @@ run_env() {
     IOT_RADIUS_PORT=${IOT_RADIUS_PORT:-1812}
     IOT_COAP_PORT=${IOT_COAP_PORT:-5683}
     IOT_PREFIX=${IOT_PREFIX:-$top/var}
+    IOT_RADIUS_POOL=${IOT_RADIUS_POOL:-10.64.0.0/16}
     mkdir -p "$IOT_PREFIX"
     IOT_PREFIX=$(cd "$IOT_PREFIX" && pwd)
+    # the shared secret: the environment's, or one made at first run
+    if [ -z "${IOT_RADIUS_SECRET:-}" ]; then
+        if [ ! -s "$IOT_PREFIX/radius.secret" ]; then
+            (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' \
+                > "$IOT_PREFIX/radius.secret")
+        fi
+        IOT_RADIUS_SECRET=$(cat "$IOT_PREFIX/radius.secret")
+    fi
 }
 
 run_server() {
@@ -97,7 +107,13 @@ run_server() {
     mkdir -p "$IOT_PREFIX/logs" "$IOT_PREFIX/conf"
     chmod 0755 "$IOT_PREFIX"
     sed -e "s|@MODULE@|$build/ngx_iot_module.so|" \
+        -e "s|@STREAM_MODULE@|$stream_module|" \
         -e "s|@HTTP_PORT@|$IOT_HTTP_PORT|" \
+        -e "s|@UDP_PORT@|$IOT_UDP_PORT|" \
+        -e "s|@RADIUS_PORT@|$IOT_RADIUS_PORT|" \
+        -e "s|@RADIUS_ACCT_PORT@|$((IOT_RADIUS_PORT + 1))|" \
+        -e "s|@RADIUS_SECRET@|$IOT_RADIUS_SECRET|" \
+        -e "s|@RADIUS_POOL@|$IOT_RADIUS_POOL|" \
         "$top/conf/run.conf.in" > "$IOT_PREFIX/conf/nginx.conf"
     if [ -f "$IOT_PREFIX/logs/nginx.pid" ] \
        && kill -0 "$(cat "$IOT_PREFIX/logs/nginx.pid")" 2>/dev/null; then
@@ -117,8 +133,12 @@ run_server() {
     token=$(cat "$IOT_PREFIX/admin.token")
     cat <<TEXT
 nginx-iot is running (state in $IOT_PREFIX, log in $IOT_PREFIX/logs/error.log).
-  HTTP API:     http://127.0.0.1:$IOT_HTTP_PORT/
-  admin token:  $IOT_PREFIX/admin.token
+  HTTP API:       http://127.0.0.1:$IOT_HTTP_PORT/
+  admin token:    $IOT_PREFIX/admin.token
+  RADIUS:         udp $IOT_RADIUS_PORT (access), $((IOT_RADIUS_PORT + 1)) (accounting)
+  RADIUS secret:  $IOT_RADIUS_SECRET   (IOT_RADIUS_SECRET; kept in $IOT_PREFIX/radius.secret)
+  address pool:   $IOT_RADIUS_POOL   (IOT_RADIUS_POOL)
+  UDP uplink:     udp $IOT_UDP_PORT
 
 Try it:
   TOKEN=\$(cat $IOT_PREFIX/admin.token)

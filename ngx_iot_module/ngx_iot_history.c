@@ -18,7 +18,7 @@
 #define NGX_IOT_HISTORY_FLUSH      10          /* ms */
 #define NGX_IOT_HISTORY_ROWS       1024        /* flushed at once */
 #define NGX_IOT_HISTORY_LIMIT      (16 * 1024 * 1024)
-#define NGX_IOT_HISTORY_RETENTION  10          /* s between runs */
+#define NGX_IOT_HISTORY_RETENTION  10          /* s between runs, at most */
 
 
 /* a message waiting to be written, followed by its payload */
@@ -52,6 +52,7 @@ struct ngx_iot_history_s {
     ngx_uint_t                 busy;
     ngx_uint_t                 dropped;
     ngx_event_t                timer;
+    ngx_event_t                retention;
     ngx_log_t                 *log;
 #if (NGX_THREADS)
     ngx_thread_task_t         *task;
@@ -60,6 +61,7 @@ struct ngx_iot_history_s {
 
 
 static void ngx_iot_history_flush(ngx_event_t *ev);
+static void ngx_iot_history_retention(ngx_event_t *ev);
 static void ngx_iot_history_write(void *data, ngx_log_t *log);
 static void ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log);
 #if (NGX_THREADS)
@@ -103,6 +105,14 @@ ngx_iot_history_init_process(ngx_cycle_t *cycle, ngx_iot_conf_t *icf)
     h->timer.handler = ngx_iot_history_flush;
     h->timer.data = h;
     h->timer.log = cycle->log;
+
+    /* retention runs even when no message arrives */
+    h->retention.handler = ngx_iot_history_retention;
+    h->retention.data = h;
+    h->retention.log = cycle->log;
+    h->retention.cancelable = 1;
+
+    ngx_add_timer(&h->retention, 1000);
 
 #if (NGX_THREADS)
     h->task = ngx_thread_task_alloc(cycle->pool, 0);
@@ -238,6 +248,38 @@ ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m, ngx_log_t *log)
     }
 
     return NGX_OK;
+}
+
+
+static void
+ngx_iot_history_retention(ngx_event_t *ev)
+{
+    ngx_iot_history_t  *h = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(ev, 1000);
+
+    if (h->busy || h->batch[h->filling].rows) {
+        /* a flush is on its way: it keeps the limits too */
+        return;
+    }
+
+#if (NGX_THREADS)
+
+    /* an empty batch: the task only keeps the limits */
+    h->filling ^= 1;
+
+    if (ngx_thread_task_post(h->conf->thread_pool, h->task) == NGX_OK) {
+        h->busy = 1;
+        return;
+    }
+
+    h->filling ^= 1;
+
+#endif
 }
 
 
@@ -384,7 +426,7 @@ static void
 ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log)
 {
     int                   rc;
-    time_t                now, last;
+    time_t                now, last, every;
     uint64_t              cid;
     ngx_uint_t            n;
     sqlite3_stmt         *st, *trim;
@@ -399,7 +441,14 @@ ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log)
     now = ngx_time();
     last = (time_t) ctx->sh->retained;
 
-    if (now - last < NGX_IOT_HISTORY_RETENTION
+    /* a short age is kept to within a quarter of it */
+    every = NGX_IOT_HISTORY_RETENTION;
+
+    if (icf->history_max_age) {
+        every = ngx_max(1, ngx_min(every, icf->history_max_age / 4));
+    }
+
+    if (now - last < every
         || !ngx_atomic_cmp_set(&ctx->sh->retained, (ngx_atomic_uint_t) last,
                                (ngx_atomic_uint_t) now))
     {
