@@ -324,3 +324,220 @@ EOF
 rv() {
     grep -m1 "^RESULT $2=" "$1" 2>/dev/null | cut -d= -f2-
 }
+
+# ---------------------------------------------------------------------------
+# The data plane (benchmarks 4 to 6): RADIUS-attached devices, UDP uplink,
+# WebSocket subscribers; nchan and mosquitto for comparison.
+
+NCHAN_SO=${NCHAN_SO:-/usr/lib/nginx/modules/ngx_nchan_module.so}
+MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
+RADCLIENT=${RADCLIENT:-/usr/bin/radclient}
+
+# need_dp_tools -> missing tools of benchmarks 4 to 6 on stdout, or nothing
+need_dp_tools() {
+    local t missing=
+    for t in gcc "$RADCLIENT"; do
+        command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+    done
+    echo "${missing# }"
+}
+
+# dp_build OUTDIR: compile bench/dataplane/*.c into OUTDIR
+dp_build() {
+    local out=$1 src
+    mkdir -p "$out"
+    for src in "$BENCH_DIR"/dataplane/*.c; do
+        gcc -O2 -Wall -Wextra -o "$out/$(basename "$src" .c)" "$src" \
+            2> "$out/$(basename "$src" .c).gcc.txt" || {
+            echo "dp_build: $(basename "$src") does not compile:" >&2
+            head -n 20 "$out/$(basename "$src" .c).gcc.txt" >&2
+            return 1
+        }
+    done
+}
+
+# mk_dp_prefix DIR HTTP_PORT RADIUS_PORT UDP_PORT SECRET [KEEPALIVE]
+# nginx with the module, RADIUS accounting and a reuseport UDP uplink; no
+# history count limit (the benchmarks count the rows); room for 10,000
+# WebSocket connections (two workers of 8192, 20000 files each).
+mk_dp_prefix() {
+    local dir=$1 port=$2 rport=$3 uport=$4 secret=$5 ka=${6:-}
+    _prefix_dirs "$dir"
+    echo "$port" > "$dir/port"
+    echo "$rport" > "$dir/radius_port"
+    echo "$uport" > "$dir/udp_port"
+    cat > "$dir/conf/nginx.conf" <<EOC
+$(_stream_line)
+load_module $MODULE_SO;
+worker_processes ${BENCH_WORKERS:-2};
+worker_rlimit_nofile 20000;
+daemon off;
+master_process on;
+pid logs/nginx.pid;
+error_log logs/error.log notice;
+events { worker_connections 8192; }
+iot_zone iot:${BENCH_DP_ZONE:-256m};
+iot_store var/iot.db;
+iot_admin_token_file var/admin.token;
+iot_history_max_count 0;
+stream {
+    iot_radius_gateway name=bench from=127.0.0.0/8 secret=$secret pool=10.64.0.0/16;
+    server { listen 127.0.0.1:$rport udp; iot_radius; }
+    server { listen 127.0.0.1:$uport udp reuseport; iot_uplink; }
+}
+http {
+    access_log off;
+${ka:+    iot_ws_keepalive $ka;}
+    server {
+        listen 127.0.0.1:$port;
+        location / { iot_api collections; }
+    }
+}
+EOC
+}
+
+# mk_nchan_prefix DIR PORT: stock nginx with nchan, same worker count;
+# publish: POST /pub?id=CHANNEL, subscribe (WebSocket): /sub?id=CHANNEL
+mk_nchan_prefix() {
+    local dir=$1 port=$2
+    _prefix_dirs "$dir"
+    echo "$port" > "$dir/port"
+    cat > "$dir/conf/nginx.conf" <<EOC
+load_module $NCHAN_SO;
+worker_processes ${BENCH_WORKERS:-2};
+daemon off;
+master_process on;
+pid logs/nginx.pid;
+error_log logs/error.log notice;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path var/client_body_temp;
+    nchan_shared_memory_size 256m;
+    server {
+        listen 127.0.0.1:$port;
+        location = /pub {
+            nchan_publisher;
+            nchan_channel_id \$arg_id;
+        }
+        location = /sub {
+            nchan_subscriber websocket;
+            nchan_channel_id \$arg_id;
+            nchan_subscriber_first_message newest;
+        }
+        location / { return 404; }
+    }
+}
+EOC
+}
+
+# mosq_start DIR PORT: mosquitto on 127.0.0.1:PORT (not the system
+# service), anonymous, no persistence; pid in DIR/mosquitto.pid
+mosq_start() {
+    local dir=$1 port=$2 pid i
+    mkdir -p "$dir"
+    chmod 0755 "$dir"
+    echo "$port" > "$dir/port"
+    cat > "$dir/mosquitto.conf" <<EOC
+listener $port 127.0.0.1
+allow_anonymous true
+persistence false
+log_dest file $dir/mosquitto.log
+log_type error
+log_type warning
+log_type notice
+EOC
+    : > "$dir/mosquitto.log"
+    chmod 0666 "$dir/mosquitto.log"
+    "$MOSQUITTO" -c "$dir/mosquitto.conf" > "$dir/stdout.log" 2>&1 &
+    pid=$!
+    echo "$pid" > "$dir/mosquitto.pid"
+    for i in $(seq 1 100); do
+        port_in_use "$port" && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "mosq_start: mosquitto did not listen on $port" >&2
+    cat "$dir/stdout.log" "$dir/mosquitto.log" >&2
+    return 1
+}
+
+mosq_stop() {
+    local pid
+    [ -f "$1/mosquitto.pid" ] || return 0
+    pid=$(cat "$1/mosquitto.pid")
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rm -f "$1/mosquitto.pid"
+}
+
+# udp_in_use PORT: something is bound to the UDP port (any address)
+udp_in_use() {
+    local hex
+    hex=$(printf ':%04X ' "$1")
+    grep -q "$hex" /proc/net/udp 2>/dev/null
+}
+
+# take_ports N: sets the array PORTS to N ports free for TCP and UDP, from
+# $NEXT_PORT on (call it directly, not in $(...): it advances NEXT_PORT)
+take_ports() {
+    PORTS=()
+    while [ ${#PORTS[@]} -lt "$1" ]; do
+        if ! port_in_use "$NEXT_PORT" && ! udp_in_use "$NEXT_PORT"; then
+            PORTS+=("$NEXT_PORT")
+        fi
+        NEXT_PORT=$((NEXT_PORT + 1))
+    done
+}
+
+# dp_addr K -> the address of device K (0-based): 127.1.x.y, y in 1..250
+dp_addr() {
+    echo "127.1.$(($1 / 250)).$(($1 % 250 + 1))"
+}
+
+# dp_devices DIR N FILE: N devices in the store's only collection (bulk
+# load; IMSI = n as 15 digits, n = 1..N), FILE gets "ADDRESS IMSI" lines,
+# device k (0-based) on line k+1. nginx must be stopped.
+dp_devices() {
+    local dir=$1 n=$2 file=$3
+    bulk_load "$dir" "$n" > /dev/null || return 1
+    awk -v n="$n" 'BEGIN {
+        for (k = 0; k < n; k++)
+            printf "127.1.%d.%d %015d\n", int(k / 250), k % 250 + 1, k + 1
+    }' > "$file"
+}
+
+# dp_attach DIR SECRET FILE: Accounting Start for every line of FILE
+# (radclient, 50 in parallel); prints the number of sessions in the store
+dp_attach() {
+    local dir=$1 secret=$2 file=$3 rport in
+    rport=$(cat "$dir/radius_port")
+    in=$dir/attach.in
+    awk '{ printf "Acct-Status-Type = Start\nFramed-IP-Address = %s\n" \
+                  "3GPP-IMSI = \"%s\"\nAcct-Session-Id = \"bench-%d\"\n\n",
+                  $1, $2, NR }' "$file" > "$in"
+    "$RADCLIENT" -q -p 50 -r 3 -t 2 "127.0.0.1:$rport" acct "$secret" \
+        < "$in" > "$dir/attach.out" 2>&1
+    sqlite3 "$dir/var/iot.db" 'select count(*) from sessions' 2>/dev/null
+}
+
+# history_count DIR -> rows in the history (nginx must be stopped)
+history_count() {
+    sqlite3 "$1/var/iot.db-history" 'select count(*) from messages'
+}
+
+# proc_rss PID -> "VmRSS RssAnon RssFile RssShmem" in kB
+proc_rss() {
+    awk '/^(VmRSS|RssAnon|RssFile|RssShmem):/ { v[$1] = $2 }
+         END { print v["VmRSS:"] + 0, v["RssAnon:"] + 0, v["RssFile:"] + 0,
+                     v["RssShmem:"] + 0 }' "/proc/$1/status" 2>/dev/null
+}
+
+# cpu_ms PID... -> CPU time (user + system) of the processes, in ms
+cpu_ms() {
+    local p tck
+    tck=$(getconf CLK_TCK)
+    for p in "$@"; do
+        awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null
+    done | awk -v t="$tck" '{ s += $1 } END { printf "%.0f\n", s * 1000 / t }'
+}

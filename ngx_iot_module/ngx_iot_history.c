@@ -142,27 +142,29 @@ ngx_iot_history_exit_process(ngx_iot_history_t *h)
         return;
     }
 
-    /* what is still collected is written now: nginx is going away */
+    /*
+     * nginx's thread pool, a static module, has let its threads finish
+     * before this runs: a task that was under way is done, and what is
+     * still collected is written here.
+     */
 
-    if (!h->busy) {
-        h->filling ^= 1;
-        ngx_iot_history_write(h, h->log);
-        h->filling ^= 1;
-        ngx_iot_history_write(h, h->log);
-    }
+    h->filling ^= 1;
+    ngx_iot_history_write(h, h->log);
+    h->filling ^= 1;
+    ngx_iot_history_write(h, h->log);
 
     if (h->reader) {
         ngx_iot_store_close(h->reader);
         h->reader = NULL;
     }
 
-    if (h->writer && !h->busy) {
+    if (h->writer) {
         ngx_iot_store_close(h->writer);
         h->writer = NULL;
     }
 
     for (i = 0; i < 2; i++) {
-        if (h->batch[i].data && !h->busy) {
+        if (h->batch[i].data) {
             ngx_free(h->batch[i].data);
             h->batch[i].data = NULL;
         }

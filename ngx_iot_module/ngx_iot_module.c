@@ -468,7 +468,8 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
     }
 
 #if (NGX_THREADS)
-    if (icf && icf->checkpoint_store && !icf->checkpoint_busy) {
+    /* the thread pool's threads have finished by now (it exits first) */
+    if (icf && icf->checkpoint_store) {
         ngx_iot_store_close(icf->checkpoint_store);
         icf->checkpoint_store = NULL;
     }

@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 # Fan-out across workers: datagrams taken in by either worker (reuseport
-# spreads them) reach the WebSocket subscribers in every worker, each
-# message once, in the order each device sent them; a device's own stream
-# carries only that device.
+# spreads the devices over them, and keeps each device on one) reach the
+# WebSocket subscribers in every worker, each message once, in the order
+# each device sent them; a device's own stream carries only that device.
 
 use strict;
 use warnings;
@@ -31,7 +31,7 @@ my ($st, $C) = $t->api(POST => '/collections', body => {});
 my $cid = $C->{collectionId};
 
 my @dev;
-for my $i (0 .. 3) {
+for my $i (0 .. 7) {
     my ($s, $d) = $t->api(POST => "/collections/$cid/devices",
                           body => { imsi => $t->next_imsi,
                                     imei => $t->next_imei });
@@ -65,18 +65,19 @@ my $one = IoT::WebSocket->connect(port => $t->port,
                                   token => $t->admin_token);
 is($one->{status}, 101, 'a device stream');
 
-# 60 datagrams, 15 per device, each from a socket of its own (a new source
-# port: reuseport hashes them over the workers)
+# 120 datagrams, 15 per device, each device from its own socket as a real
+# one does (reuseport hashes the devices over the workers)
+my @sock = map {
+    IO::Socket::INET->new(LocalAddr => $_->{addr}, LocalPort => 0,
+                          Proto => 'udp') or die $!
+} @dev;
 my @sent;
 for my $n (1 .. 15) {
-    for my $i (0 .. 3) {
-        my $s = IO::Socket::INET->new(LocalAddr => $dev[$i]{addr},
-                                      LocalPort => 0, Proto => 'udp')
-            or die $!;
+    for my $i (0 .. 7) {
         my $p = "dev$i-msg$n";
-        $s->send($p, 0, pack_sockaddr_in($up, inet_aton('127.0.0.1')));
+        $sock[$i]->send($p, 0, pack_sockaddr_in($up, inet_aton('127.0.0.1')));
         push @sent, [ $i, $p ];
-        select(undef, undef, undef, 0.003);
+        select(undef, undef, undef, 0.002);
     }
 }
 
@@ -103,7 +104,7 @@ for my $s (@subs) {
     my %count;
     $count{$_}++ for @payloads;
     ok(!(grep { $_ != 1 } values %count), '... each once');
-    for my $i (0 .. 3) {
+    for my $i (0 .. 7) {
         my @mine = grep { /^dev$i-/ } @payloads;
         is_deeply(\@mine, [ map { $_->[1] } grep { $_->[0] == $i } @sent ],
                   "... device $i in the order it sent");

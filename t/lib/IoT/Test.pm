@@ -699,10 +699,23 @@ sub _write_suppressions {
     open my $fh, '>', $f or die "$f: $!";
     # Stock nginx never frees what it allocates once per process outside
     # pools (crc32 table, environment, the worker's connection and event
-    # arrays, and main()'s first pool when the configuration is refused).  The stacks are matched frame by frame inside the nginx
+    # arrays, and main()'s first pool when the configuration is refused).
+    # The stacks are matched frame by frame inside the nginx
     # binary, so an allocation made by the module (whose frames lie in the
     # module or in libsqlite3/libjansson) is never suppressed.
+    # glibc keeps each thread's TLS block (the thread pool's threads) where
+    # valgrind calls it "possibly lost" once the thread has exited.
     print $fh <<"EOF";
+{
+   glibc_thread_tls
+   Memcheck:Leak
+   match-leak-kinds: possible
+   fun:calloc
+   ...
+   fun:_dl_allocate_tls
+   ...
+   fun:pthread_create*
+}
 {
    nginx_crc32_table
    Memcheck:Leak
