@@ -1437,6 +1437,8 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
 {
     u_char                 *p;
     size_t                  hlen, sent, rest;
+    uint64_t                n;
+    ngx_int_t               i;
     ngx_buf_t               hb, db;
     ngx_chain_t             hl, dl, *cl;
     ngx_connection_t       *c;
@@ -1459,21 +1461,14 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
 
     } else {
         head[1] = 127;
-        head[2] = 0;
-        head[3] = 0;
-        head[4] = 0;
-        head[5] = 0;
-        head[6] = (u_char) (len >> 24);
-        head[7] = (u_char) (len >> 16);
-        head[8] = (u_char) (len >> 8);
-        head[9] = (u_char) len;
+        n = len;
+
+        for (i = 9; i >= 2; i--) {
+            head[i] = (u_char) n;
+            n >>= 8;
+        }
+
         hlen = 10;
-#if (NGX_PTR_SIZE == 8)
-        head[2] = (u_char) ((uint64_t) len >> 56);
-        head[3] = (u_char) ((uint64_t) len >> 48);
-        head[4] = (u_char) ((uint64_t) len >> 40);
-        head[5] = (u_char) ((uint64_t) len >> 32);
-#endif
     }
 
     sent = 0;
