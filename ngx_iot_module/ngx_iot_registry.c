@@ -878,6 +878,33 @@ ngx_iot_step_done(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 }
 
 
+/* deletes one row by id (or, for a token, by hash); the caller has it noted
+ * as pending */
+
+static ngx_int_t
+ngx_iot_delete_row(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_iot_sql_e sql, uint64_t id, u_char *hash, const char *what,
+    ngx_log_t *log)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, sql);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, what, log);
+        return NGX_ERROR;
+    }
+
+    if (hash) {
+        sqlite3_bind_blob(st, 1, hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
+
+    } else {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+    }
+
+    return ngx_iot_step_done(ctx, store, st, what, log);
+}
+
+
 /* loading rows into the zone: at start and in repair */
 
 static ngx_int_t
@@ -1303,7 +1330,6 @@ ngx_iot_rc_e
 ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
 {
     ngx_iot_rc_e           rc;
-    sqlite3_stmt          *st;
     ngx_iot_store_t       *store;
     ngx_iot_zone_ctx_t    *ctx;
     ngx_iot_collection_t  *c;
@@ -1334,15 +1360,9 @@ ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL, NULL,
                         NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_DELETE);
-
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-    }
-
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "deleting a collection", log)
-           != NGX_OK)
+    if (ngx_iot_delete_row(ctx, store, NGX_IOT_SQL_COLLECTION_DELETE, id,
+                           NULL, "deleting a collection", log)
+        != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);
         rc = NGX_IOT_STORE_ERROR;
@@ -1671,7 +1691,6 @@ ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_log_t *log)
 {
     ngx_iot_rc_e         rc;
-    sqlite3_stmt        *st;
     ngx_iot_store_t     *store;
     ngx_iot_device_t    *d;
     ngx_iot_zone_ctx_t  *ctx;
@@ -1696,15 +1715,9 @@ ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
 
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL, NULL, NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_DELETE);
-
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-    }
-
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "deleting a device", log)
-           != NGX_OK)
+    if (ngx_iot_delete_row(ctx, store, NGX_IOT_SQL_DEVICE_DELETE, id, NULL,
+                           "deleting a device", log)
+        != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);
         rc = NGX_IOT_STORE_ERROR;
@@ -2013,7 +2026,6 @@ ngx_iot_rc_e
 ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
 {
     ngx_iot_rc_e         rc;
-    sqlite3_stmt        *st;
     ngx_iot_store_t     *store;
     ngx_iot_token_t     *t;
     ngx_iot_zone_ctx_t  *ctx;
@@ -2038,14 +2050,9 @@ ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
 
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, hash, NULL, NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_DELETE);
-
-    if (st) {
-        sqlite3_bind_blob(st, 1, hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
-    }
-
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "deleting a token", log) != NGX_OK)
+    if (ngx_iot_delete_row(ctx, store, NGX_IOT_SQL_TOKEN_DELETE, 0, hash,
+                           "deleting a token", log)
+        != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);
         rc = NGX_IOT_STORE_ERROR;
