@@ -27,6 +27,9 @@ static char *ngx_stream_iot_merge_srv_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_stream_iot_uplink(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_stream_iot_uplink_handler(ngx_stream_session_t *s);
+static ngx_int_t ngx_stream_iot_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_stream_iot_stats_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data);
 
 
 static ngx_command_t  ngx_stream_iot_commands[] = {
@@ -43,7 +46,7 @@ static ngx_command_t  ngx_stream_iot_commands[] = {
 
 
 static ngx_stream_module_t  ngx_stream_iot_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_stream_iot_add_variables,          /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     NULL,                                  /* create main configuration */
@@ -133,6 +136,7 @@ ngx_stream_iot_uplink_handler(ngx_stream_session_t *s)
 {
     ngx_buf_t              *b;
     in_addr_t               addr;
+    ngx_iot_sh_t           *sh;
     ngx_iot_rc_e            rc;
     ngx_connection_t       *c;
     ngx_iot_message_t       m;
@@ -157,6 +161,9 @@ ngx_stream_iot_uplink_handler(ngx_stream_session_t *s)
     }
 
     if (b->last - b->pos > NGX_IOT_PAYLOAD_MAX) {
+        sh = ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)->sh;
+        (void) ngx_atomic_fetch_add(&sh->large, 1);
+
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "iot uplink: a datagram of %z bytes dropped "
                       "(%d at most)", b->last - b->pos, NGX_IOT_PAYLOAD_MAX);
@@ -191,6 +198,62 @@ ngx_stream_iot_uplink_handler(ngx_stream_session_t *s)
 
     /* one datagram, one message: the next one is a session of its own */
     ngx_stream_finalize_session(s, NGX_STREAM_OK);
+}
+
+
+static ngx_int_t
+ngx_stream_iot_add_variables(ngx_conf_t *cf)
+{
+    ngx_stream_variable_t  *var;
+
+    static ngx_str_t  name = ngx_string("iot_uplink_stats");
+
+    var = ngx_stream_add_variable(cf, &name, NGX_STREAM_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_stream_iot_stats_variable;
+
+    return NGX_OK;
+}
+
+
+/* the uplink counters of every worker since the zone was made, as JSON */
+
+static ngx_int_t
+ngx_stream_iot_stats_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data)
+{
+    u_char          *p;
+    ngx_iot_sh_t    *sh;
+    ngx_iot_conf_t  *icf;
+
+    icf = ngx_iot_get_conf((ngx_cycle_t *) ngx_cycle);
+
+    if (icf == NULL || icf->shm_zone == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    sh = ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)->sh;
+
+    p = ngx_pnalloc(s->connection->pool, 3 * NGX_ATOMIC_T_LEN
+                    + sizeof("{\"received\":,\"unknown\":,\"large\":}"));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_sprintf(p, "{\"received\":%uA,\"unknown\":%uA,"
+                         "\"large\":%uA}",
+                         sh->received, sh->unknown, sh->large)
+             - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
 }
 
 

@@ -20,13 +20,24 @@ plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
 my $SECRET = 'uplink-secret';
 my $acct = IoT::Test::free_port('udp');
 my $up = IoT::Test::free_port('udp');
+my $stats = IoT::Test::free_port('tcp');
 
 my $t = IoT::Test->new(workers => 2, stream_conf => <<"EOF");
     iot_radius_gateway name=pgw1 from=127.0.0.0/8 secret=$SECRET pool=10.64.0.0/16;
     server { listen 127.0.0.1:$acct udp; iot_radius; }
     server { listen 127.0.0.1:$up udp; iot_uplink; }
+    server { listen 127.0.0.1:$stats; return "\$iot_uplink_stats"; }
 EOF
 $t->start;
+
+sub counters {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $stats,
+                                  Proto => 'tcp', Timeout => 10) or return {};
+    local $/;
+    my $text = <$s>;
+    return IoT::Test::json_decode($text // '') // {};
+}
+
 
 my ($st, $C) = $t->api(POST => '/collections', body => {});
 is($st, 201, 'collection');
@@ -139,6 +150,10 @@ ok(IoT::Test::wait_until(sub {
 is(decode_base64($msgs->[0]{payload}), 'after', '... the later one');
 ok(!(grep { decode_base64($_->{payload}) eq 'who am i' } @$msgs),
    'a datagram from an unknown address is not stored');
+my $c = counters();
+is($c->{unknown}, 1, '$iot_uplink_stats counts it as unknown');
+is($c->{large}, 1, '... and the one over 2048 bytes as large');
+is($c->{received}, $n0 + 1, '... and the messages taken in');
 
 # ---- downlink: from the uplink port to the device's address
 my $sel = IO::Select->new($d0);
