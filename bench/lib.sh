@@ -357,9 +357,10 @@ dp_build() {
 }
 
 # mk_dp_prefix DIR HTTP_PORT RADIUS_PORT UDP_PORT SECRET [KEEPALIVE]
-# nginx with the module, RADIUS accounting and a reuseport UDP uplink; no
-# history count limit (the benchmarks count the rows); room for 10,000
-# WebSocket connections (two workers of 8192, 20000 files each).
+# nginx with the module, RADIUS accounting and a reuseport UDP uplink (its
+# socket buffer: rcvbuf=$DP_RCVBUF when set); no history count limit (the
+# benchmarks count the rows); room for 10,000 WebSocket connections in
+# either worker (16384 connections, 20000 files each).
 mk_dp_prefix() {
     local dir=$1 port=$2 rport=$3 uport=$4 secret=$5 ka=${6:-}
     _prefix_dirs "$dir"
@@ -375,7 +376,7 @@ daemon off;
 master_process on;
 pid logs/nginx.pid;
 error_log logs/error.log notice;
-events { worker_connections 8192; }
+events { worker_connections 16384; }
 iot_zone iot:${BENCH_DP_ZONE:-256m};
 iot_store var/iot.db;
 iot_admin_token_file var/admin.token;
@@ -383,7 +384,7 @@ iot_history_max_count 0;
 stream {
     iot_radius_gateway name=bench from=127.0.0.0/8 secret=$secret pool=10.64.0.0/16;
     server { listen 127.0.0.1:$rport udp; iot_radius; }
-    server { listen 127.0.0.1:$uport udp reuseport; iot_uplink; }
+    server { listen 127.0.0.1:$uport udp reuseport${DP_RCVBUF:+ rcvbuf=$DP_RCVBUF}; iot_uplink; }
 }
 http {
     access_log off;
@@ -413,12 +414,19 @@ events { worker_connections 4096; }
 http {
     access_log off;
     client_body_temp_path var/client_body_temp;
+    # the publishers are a few pipelined keep-alive connections
+    keepalive_requests 100000000;
     nchan_shared_memory_size 256m;
     server {
         listen 127.0.0.1:$port;
         location = /pub {
             nchan_publisher;
             nchan_channel_id \$arg_id;
+            # the default, 10, loses messages for a subscriber that is a
+            # few messages behind ("Missed message ... Try increasing the
+            # message buffer length")
+            nchan_message_buffer_length ${B5_NCHAN_BUFFER:-10000};
+            nchan_message_timeout 5m;
         }
         location = /sub {
             nchan_subscriber websocket;
@@ -519,6 +527,20 @@ dp_attach() {
     "$RADCLIENT" -q -p 50 -r 3 -t 2 "127.0.0.1:$rport" acct "$secret" \
         < "$in" > "$dir/attach.out" 2>&1
     sqlite3 "$dir/var/iot.db" 'select count(*) from sessions' 2>/dev/null
+}
+
+# udp_drops PORT -> datagrams the kernel dropped at the UDP sockets bound
+# to 127.0.0.1:PORT (full receive buffers; /proc/net/udp "drops")
+udp_drops() {
+    local hex
+    hex=$(printf '0100007F:%04X' "$1")
+    awk -v a="$hex" '$2 == a { s += $NF } END { print s + 0 }' /proc/net/udp
+}
+
+# hist_rows DIR -> rows in the history of a running nginx (a reader of the
+# WAL database, beside the writers)
+hist_rows() {
+    sqlite3 "$1/var/iot.db-history" 'select count(*) from messages' 2>/dev/null
 }
 
 # history_count DIR -> rows in the history (nginx must be stopped)

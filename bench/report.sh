@@ -188,6 +188,229 @@ gen_body() {
         echo "Error log: $(v b3_log_b3)."
         echo
     fi
+
+    gen_dataplane
+}
+
+# ladder_table PREFIX: the steps of a rate ladder (dp_ladder in run.sh)
+ladder_table() {
+    echo "| offered /s | sent /s | sent | received once | lost | dup | out of order | p50 (ms) | p99 (ms) | max (ms) | WS close | kernel UDP drops | rows added to the history | try | sustained |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"
+    printf '%s' "${R[${1}_ladder]:-}" | while IFS='|' read -r rate srate sent uniq lost dup ooo p50 p99 max close drops hist ok try; do
+        [ -n "$rate" ] || continue
+        [ "$close" = -1 ] && close=open
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+            "$rate" "$(printf '%.0f' "${srate:-0}")" "${sent:--}" "${uniq:--}" \
+            "${lost:--}" "${dup:--}" "${ooo:--}" "$(us_ms "$p50")" \
+            "$(us_ms "$p99")" "$(us_ms "$max")" "${close:--}" \
+            "$([ "$1" = dp_iot ] && echo "${drops:--}" || echo "n/a")" \
+            "$([ "$1" = dp_iot ] && echo "${hist:--}" || echo "n/a")" "${try:--}" \
+            "$(pf "$ok")"
+    done
+    echo
+}
+
+us_ms() {
+    [ -n "${1:-}" ] && calc "$1 / 1000" %.2f || echo "-"
+}
+
+# step_row TAG NAME: one row of a step table
+step_row() {
+    local t=$1 close=${R[${1}_close]:-}
+    [ "$close" = -1 ] && close=open
+    echo "| $2 | $(v ${t}_rate) | $(printf '%.0f' "${R[${t}_load_rate]:-0}") | $(v ${t}_load_sent) | $(v ${t}_unique) | $(v ${t}_lost) | $(v ${t}_dup) | $(v ${t}_ooo) | $(ms ${t}_lat_p50_us) | $(ms ${t}_lat_p99_us) | $(ms ${t}_lat_p999_us) | $(ms ${t}_lat_max_us) | ${close:--} |"
+}
+
+step_head() {
+    echo "| run | offered /s | sent /s | sent | received once | lost | dup | out of order | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | WS close |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+}
+
+gen_dataplane() {
+    local i s name
+    if [ -n "${R[b4_error]:-}${R[b4_done]:-}${R[b5_done]:-}${R[b5_error]:-}" ]; then
+        echo "Benchmarks 4 and 5 share one method. **Devices:** $(v b4_devices)$([ -z "${R[b4_devices]:-}" ] && echo " $B4_DEVICES")"
+        echo "devices bulk-loaded into one collection, each attached with a RADIUS"
+        echo "Accounting Start (radclient) that gives it an address 127.1.x.y."
+        echo "**Sender** (\`bench/dataplane/dpload.c\`): message i belongs to device"
+        echo "i mod $B4_DEVICES and is $B4_SIZE bytes of text (\"run i t\" and padding; t ="
+        echo "CLOCK_MONOTONIC when it is handed to the kernel), paced by a token bucket"
+        echo "(\`sendmmsg\`, each datagram from its device's address by IP_PKTINFO)."
+        echo "**Subscriber** (\`bench/dataplane/dpsub.c\`): one minimal RFC 6455 client"
+        echo "(16 MB receive buffer) that decodes each message, counts duplicates,"
+        echo "messages out of order per device and messages never received, and"
+        echo "takes latency = time read by the subscriber - t. Sender, subscriber"
+        echo "and server share the 2 cores. The uplink socket has"
+        echo "\`rcvbuf=${B4_RCVBUF:-default}\` (\`listen ... udp reuseport rcvbuf=...\`; see the notes)."
+        echo
+        echo "**A rate is sustained** when: the sender kept to it (at most 1% behind),"
+        echo "every message reached the subscriber exactly once (nginx-iot: and the"
+        echo "history gained exactly the messages sent, counted with \`sqlite3\` on the"
+        echo "live history file before and after the step, once the history of the step before has stopped growing), the stream stayed"
+        echo "open, and the median latency stayed under $B4_P50_OK_MS ms (an overloaded server"
+        echo "queues, and the median grows by hundreds of ms within a $B4_STEP_S s step)."
+        echo "Steps of $B4_STEP_S s, rates $(echo "$B4_LADDER" | sed 's/ /, /g')/s; a failed step is"
+        echo "tried once more, the ladder stops at the first rate that fails twice,"
+        echo "then one step halfway between the last rate sustained and that one."
+        echo
+    fi
+
+    echo "## 4. Uplink -> history + WebSocket fan-out (nginx-iot)"
+    echo
+    if [ -n "${R[b4_error]:-}" ]; then
+        echo "**Did not complete:** $(v b4_error)"
+        echo
+    fi
+    if [ -n "${R[b4_done]:-}" ]; then
+        echo "Each datagram is attributed to its device by its source address"
+        echo "(RADIUS map), rendered as a data message, stored in the history"
+        echo "(SQLite, \`<store>-history\`) and sent as a text frame to the one"
+        echo "subscriber of \`GET /collections/{cid}/from\`. 2 workers, \`reuseport\`."
+        echo
+        echo "    $(v b4_cmd_load)"
+        echo "    $(v b4_cmd_sub)"
+        echo
+        echo "Rate ladder:"
+        echo
+        ladder_table dp_iot
+        echo "Then, on a fresh store (same setup): $B4_LAT_RUNS latency runs at $B4_LAT_RATE/s for $B4_LAT_S s, then"
+        echo "half the highest rate sustained, $(v b4_half_rate)/s for $B4_HALF_S s; after it nginx is"
+        echo "stopped (QUIT) and the rows that the half-max run added to the history"
+        echo "are counted (\`select count(*) from messages\` on \`var/iot.db-history\`,"
+        echo "before the run and after the stop). For comparison, the same latency"
+        echo "run on the ladder's store, after the ladder, with $(v b4_big_rows) messages"
+        echo "($(v b4_big_bytes) bytes, of which WAL $(v b4_big_wal)) in the history (\`iot_history_max_count 0\`:"
+        echo "no limit; the default limit, 100,000 per collection, would have pruned them):"
+        echo
+        step_head
+        for i in $(seq 1 "$B4_LAT_RUNS"); do
+            step_row dp_iot_lat-lat$i "latency $i, fresh store"
+        done
+        step_row b4-half "half max, fresh store"
+        step_row dp_iot_lat-big "latency, big history"
+        echo
+        local r1 r2
+        r2=$(pf "${R[b4_half_pass]:-}")
+        echo "| measure | value | target | result |"
+        echo "|---|---:|---:|---|"
+        echo "| highest rate sustained | **$(v b4_max)/s** (first failing twice: $(v dp_iot_fail)) | >= 50,000/s | $(pf "${R[b4_pass_max]:-}") |"
+        echo "| at $(v b4_half_rate)/s: sent / received once / in the history | $(v b4-half_load_sent) / $(v b4-half_unique) / $(v b4_half_history) (dup $(v b4-half_dup), out of order $(v b4-half_ooo)) | all equal, nothing lost | $r2 |"
+        echo "| p99 datagram -> frame at $B4_LAT_RATE/s, fresh store (runs: $(v dp_iot_lat_p99s) ms) | **$(ms dp_iot_lat_p99) ms** (best run) | < 2 ms | $(pf "${R[b4_pass_p99]:-}") |"
+        echo "| the same with $(v b4_big_rows) messages in the history | $(ms dp_iot_lat-big_lat_p99_us) ms | (no target) | |"
+        echo
+        if [ -n "${R[b4-prof_profile_rate]:-}" ]; then
+            echo "**Profile** (\`perf record -a -g\`, software clock: the VM has no"
+            echo "hardware counters) of a 5 s step at $(v b4-prof_profile_rate)/s (the first rate not"
+            echo "sustained, or the top of the ladder):"
+            echo
+            echo "- samples by command, whole machine (shares of all samples; idle is \`swapper\`): $(v b4-prof_by_command)"
+            echo "- nginx's samples by object: $(v b4-prof_dso_nginx)"
+            echo "- nginx's top symbols (self): $(v b4-prof_top_nginx)"
+            echo "- nginx's system calls and functions, inclusive: $(v b4-prof_sys_nginx)"
+            echo
+            echo "Full reports: \`bench/out/$STAMP/perf-b4-prof-*.txt\`."
+            echo
+        elif [ -n "${R[b4-prof_profile]:-}" ]; then
+            echo "Profile: $(v b4-prof_profile)"
+            echo
+        fi
+        echo "Error log (ladder prefix): $(v b4_log_b4-iot); $(v b4_notes_iot)."
+        echo "Error log (fresh-store prefix): $(v b4_log_b4-half); $(v b4_notes_half)."
+        echo "History files of the fresh store before the stop: \`iot.db-history\` $(v b4_half_db) bytes, \`-wal\` $(v b4_half_wal) bytes."
+        [ -n "${R[b4_anomalies]:-}" ] && echo "Anomalies: $(v b4_anomalies)"
+        echo
+    fi
+
+    echo "## 5. The same fan-out through nchan and mosquitto"
+    echo
+    if [ -n "${R[b5_error]:-}" ]; then
+        echo "**Did not complete:** $(v b5_error)"
+        echo
+    fi
+    if [ -n "${R[b5_done]:-}" ]; then
+        echo "Same sender and subscriber programs, same $B4_SIZE-byte messages from $B4_DEVICES"
+        echo "simulated devices, same ladder and the same rule for \"sustained\", one"
+        echo "subscriber, one system running at a time, in this run."
+        echo "- **nchan** $(v b5_nchan_version) (Debian libnginx-mod-nchan) in the same"
+        echo "  nginx binary, 2 workers: \`POST /pub?id=CHANNEL\` (\`nchan_publisher\`)"
+        echo "  on $B5_CONNS keep-alive connections, pipelined (at most $B5_WINDOW requests in"
+        echo "  flight each, device k always on connection k mod $B5_CONNS), a"
+        echo "  WebSocket subscriber on \`/sub?id=CHANNEL\` (\`nchan_subscriber\`);"
+        echo "  \`nchan_message_buffer_length ${B5_NCHAN_BUFFER:-10000}\` (the default 10 lost messages"
+        echo "  at 40,000/s in trials), memory store, \`keepalive_requests\` raised."
+        echo "- **mosquitto** $(v b5_mosq_version) (Debian), one process (it is"
+        echo "  single-threaded), anonymous, no persistence: MQTT 3.1.1 PUBLISH QoS 0 on"
+        echo "  $B5_CONNS connections to one topic, one subscriber at QoS 0."
+        echo
+        echo "**What each does per message differs:** nginx-iot attributes each"
+        echo "datagram to a device by its RADIUS-mapped source address, renders the"
+        echo "device into the JSON message and stores it in the SQLite history"
+        echo "(durable); nchan keeps the message in shared memory"
+        echo "(its buffer) and answers each publish over HTTP; mosquitto only"
+        echo "relays (QoS 0, no storage)."
+        echo
+        echo "| system | highest rate sustained | first rate failing | p99 at $B4_LAT_RATE/s (best of $B4_LAT_RUNS; all runs) | nginx-iot / this: rate | nginx-iot / this: p99 |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        echo "| nginx-iot (stores history, RADIUS attribution) | $(v dp_iot_max)/s | $(v dp_iot_fail) | $(ms dp_iot_lat_p99) ms ($(v dp_iot_lat_p99s)) | 1 | 1 |"
+        echo "| nchan (memory buffer, HTTP publish) | $(v dp_nchan_max)/s | $(v dp_nchan_fail) | $(ms dp_nchan_lat_p99) ms ($(v dp_nchan_lat_p99s)) | **$(v b5_ratio_max_nchan)** | $(v b5_ratio_p99_nchan) |"
+        echo "| mosquitto (relay only, QoS 0) | $(v dp_mosq_max)/s | $(v dp_mosq_fail) | $(ms dp_mosq_lat_p99) ms ($(v dp_mosq_lat_p99s)) | **$(v b5_ratio_max_mosq)** | $(v b5_ratio_p99_mosq) |"
+        echo
+        echo "(a p99 ratio below 1 means nginx-iot is faster; nginx-iot's p99 is from"
+        echo "its runs on a fresh store, benchmark 4)"
+        echo
+        [ -n "${R[b5_iot_here]:-}" ] && { echo "nginx-iot ladder (run here, benchmark 4 was not run):"; echo; ladder_table dp_iot; }
+        echo "nchan ladder:"
+        echo
+        ladder_table dp_nchan
+        echo "mosquitto ladder:"
+        echo
+        ladder_table dp_mosq
+        echo "Latency runs at $B4_LAT_RATE/s:"
+        echo
+        step_head
+        for s in nchan mosq; do
+            for i in $(seq 1 "$B4_LAT_RUNS"); do
+                name=nchan
+                [ $s = mosq ] && name=mosquitto
+                step_row dp_${s}_lat-lat$i "$name $i"
+            done
+        done
+        echo
+        echo "Error log of nchan's nginx: $(v b5_log_b5-nchan) (warnings such as \"Missed message\" are in \`bench/out/$STAMP/b5-nchan-error.log\`: $(v b5_nchan_missed) lines);"
+        echo "mosquitto log lines with error or warning: $(v b5_mosq_log)."
+        echo
+    fi
+
+    echo "## 6. 10,000 idle WebSocket subscribers"
+    echo
+    if [ -n "${R[b6_error]:-}" ]; then
+        echo "**Did not complete:** $(v b6_error)"
+        echo
+    fi
+    if [ -n "${R[b6_done]:-}" ]; then
+        echo "\`bench/dataplane/dpidle.c\` opens $B6_CONNS WebSocket subscriptions to"
+        echo "\`/collections/{cid}/from\` (one process, epoll, 200 handshakes at a"
+        echo "time), waits 3 s, reads the workers' memory (\`/proc/PID/status\`) and"
+        echo "CPU time (\`/proc/PID/schedstat\`), holds them open $B6_HOLD_S s reading what"
+        echo "comes, and reads the CPU time again. A fresh nginx (2 workers,"
+        echo "\`worker_connections 16384\`) for each keep-alive setting. \"before\" is"
+        echo "the same workers with no connection open (after one HTTP request)."
+        echo
+        echo "| iot_ws_keepalive | opened / failed | connect (s) | per worker: open files | workers VmRSS before / with (KiB) | VmRSS per connection | RssAnon per connection | kernel TCP memory per connection (both ends) | held (s) | worker CPU (ms) | keep-alive frames received | CPU per connection per minute | CPU per keep-alive frame | closed by the server |"
+        echo "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for s in default short; do
+            name="30s (default)"
+            [ $s = short ] && name=$B6_SHORT
+            echo "| $name | $(v b6_${s}_opened) / $(v b6_${s}_failed) | $(v b6_${s}_connect_s) | $(v b6_${s}_open_fds_0), $(v b6_${s}_open_fds_1) | $(v b6_${s}_before_vmrss_kb) / $(v b6_${s}_open_vmrss_kb) | **$(v b6_${s}_rss_per_conn) B** | $(v b6_${s}_anon_per_conn) B | $(v b6_${s}_kmem_per_conn) B | $(v b6_${s}_hold_s) | $(v b6_${s}_cpu_ms) | $(v b6_${s}_text_frames) | $(v b6_${s}_cpu_us_per_conn_min) us | $(v b6_${s}_cpu_us_per_frame) us | $(v b6_${s}_server_closed) |"
+        done
+        echo
+        echo "Keep-alive cost: (CPU with $B6_SHORT - CPU with 30s) / (frames with $B6_SHORT - frames with 30s) = **$(v b6_ka_us_per_frame) us of worker CPU per keep-alive frame**;"
+        echo "at the default 30 s that is $(calc "${R[b6_ka_us_per_frame]:-0} * $B6_CONNS / 30 / 10000" %.3f)% of one core for $B6_CONNS connections."
+        [ -n "${R[b6_default_first_fail]:-}${R[b6_short_first_fail]:-}" ] &&
+            echo "First failure: $(v b6_default_first_fail) $(v b6_short_first_fail)"
+        echo "Error log: 30s $(v b6_log_b6-default); $B6_SHORT $(v b6_log_b6-short)."
+        echo
+    fi
 }
 
 write_results() {

@@ -3,9 +3,14 @@
 # build). Installs nothing; needs wrk, sqlite3, curl, perl and the built
 # module. See bench/README.md for what is measured and the knobs.
 #
-#   bench/run.sh                 all three benchmarks (~2 minutes)
+#   bench/run.sh                 all six benchmarks (~12 minutes)
 #   BENCH_ONLY="1 3" bench/run.sh
+#   BENCH_ONLY="4 5 6" bench/run.sh   the data plane only (~10 minutes)
 #   BENCH_QUICK=1 bench/run.sh   smoke run: small numbers, short runs
+#
+# Benchmarks 4-6 also need gcc and radclient (freeradius-utils); 5 needs
+# nchan (libnginx-mod-nchan) and mosquitto; perf (linux-perf) is used when
+# it is there.
 #
 # Results: the generated part of bench/RESULTS.md (between the GENERATED
 # markers; the notes around it are kept), raw output in bench/out/<stamp>/.
@@ -33,7 +38,25 @@ B2_MIXED_PACE=${B2_MIXED_PACE:-5}
 B2_READ_WRK=${B2_READ_WRK:--t1 -c10}
 B2_READ_DELAY_MS=${B2_READ_DELAY_MS:-2}
 B3_DEVICES=${B3_DEVICES:-1000000}
-ONLY=${BENCH_ONLY:-1 2 3}
+# benchmarks 4 to 6 (the data plane), see bench/README.md
+B4_DEVICES=${B4_DEVICES:-1000}
+B4_SIZE=${B4_SIZE:-64}
+B4_LADDER=${B4_LADDER:-10000 20000 30000 40000 50000 60000 70000 80000 100000 120000 150000 200000}
+B4_STEP_S=${B4_STEP_S:-4}
+B4_P50_OK_MS=${B4_P50_OK_MS:-50}
+B4_HALF_S=${B4_HALF_S:-15}
+B4_LAT_RATE=${B4_LAT_RATE:-10000}
+B4_LAT_S=${B4_LAT_S:-10}
+B4_LAT_RUNS=${B4_LAT_RUNS:-2}
+B4_RCVBUF=${B4_RCVBUF-4m}
+B4_PROFILE=${B4_PROFILE:-1}
+B5_CONNS=${B5_CONNS:-4}
+B5_WINDOW=${B5_WINDOW:-64}
+B6_CONNS=${B6_CONNS:-10000}
+B6_HOLD_S=${B6_HOLD_S:-60}
+B6_SHORT=${B6_SHORT:-1s}
+ALL="1 2 3 4 5 6"
+ONLY=${BENCH_ONLY:-$ALL}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/RESULTS.md}
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -41,6 +64,13 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     WARMUP=1
     B1_DEVICES=${B1_DEVICES_QUICK:-5000}
     B3_DEVICES=${B3_DEVICES_QUICK:-50000}
+    B4_STEP_S=${B4_STEP_S_QUICK:-2}
+    B4_LADDER=${B4_LADDER_QUICK:-10000 30000 60000}
+    B4_HALF_S=3
+    B4_LAT_S=3
+    B4_LAT_RUNS=1
+    B6_CONNS=${B6_CONNS_QUICK:-1000}
+    B6_HOLD_S=${B6_HOLD_S_QUICK:-5}
 fi
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -58,6 +88,7 @@ cleanup() {
     for d in "$TMP"/*/; do
         [ -d "$d" ] || continue
         ngx_stop "${d%/}"
+        mosq_stop "${d%/}"
         [ -f "${d}logs/error.log" ] &&
             cp "${d}logs/error.log" "$OUT/$(basename "$d")-error.log"
     done
@@ -401,6 +432,450 @@ bench3() {
 }
 
 # ---------------------------------------------------------------------------
+# 4-6. The data plane: UDP uplink -> history + WebSocket fan-out; the same
+# fan-out through nchan and mosquitto; 10,000 idle WebSocket subscribers.
+# The load generator, the subscriber and the idle clients are C programs in
+# bench/dataplane/, compiled into $OUT/bin by dp_setup.
+
+DPB=
+DP_RUN=0
+DP_SECRET=bench-radius-secret
+
+# dp_setup: compile the tools once per run
+dp_setup() {
+    local missing
+    [ -n "$DPB" ] && return 0
+    missing=$(need_dp_tools)
+    if [ -n "$missing" ]; then
+        echo "missing tools: $missing (apt-get install -y gcc freeradius-utils)"
+        return 1
+    fi
+    dp_build "$OUT/bin" || { echo "bench/dataplane/*.c do not compile"; return 1; }
+    DPB=$OUT/bin
+}
+
+# dp_iot_prefix DIR [KEEPALIVE]: a data-plane prefix, started, with one
+# collection and B4_DEVICES devices attached over RADIUS. Sets DP_CID,
+# DP_TOKEN, DP_HTTP, DP_UDP, DP_DEVFILE. Returns 1 with a reason on stdout.
+dp_iot_prefix() {
+    local P=$1 ka=${2:-} n=$B4_DEVICES sessions
+    take_ports 3
+    DP_RCVBUF=$B4_RCVBUF mk_dp_prefix "$P" "${PORTS[0]}" "${PORTS[1]}" \
+        "${PORTS[2]}" "$DP_SECRET" "$ka"
+    ngx_start "$P" > /dev/null || { echo "nginx with the module did not start"; return 1; }
+    DP_CID=$(create_collection "$P") || { echo "POST /collections failed"; return 1; }
+    ngx_stop "$P"
+    DP_DEVFILE=$P/devices.txt
+    dp_devices "$P" "$n" "$DP_DEVFILE" || { echo "bulk load of $n devices failed"; return 1; }
+    ngx_start "$P" > /dev/null || { echo "nginx did not start on the loaded store"; return 1; }
+    sessions=$(dp_attach "$P" "$DP_SECRET" "$DP_DEVFILE")
+    if [ "${sessions:-0}" != "$n" ]; then
+        echo "RADIUS attach: ${sessions:-no} sessions for $n devices ($(tail -n 2 "$P/attach.out" | tr '\n' ' '))"
+        return 1
+    fi
+    DP_TOKEN=$(admin_token "$P")
+    CUR_TOKEN=$DP_TOKEN
+    DP_HTTP=$(cat "$P/port")
+    DP_UDP=$(cat "$P/udp_port")
+    DP_IOT_DIR=$P
+}
+
+# dp_step SYS RATE SECONDS TAG: one paced run of dpload into SYS (iot,
+# nchan, mosq) with one dpsub subscribed; results under R[TAG_*], and
+# R[TAG_pass] = PASS when the rate was sustained (see bench/README.md)
+dp_step() {
+    local sys=$1 rate=$2 secs=$3 tag=$4 run f g ready sp i d0=0 d1=0 k
+    local sub load ok lost h0= h1= hl=0
+    DP_RUN=$((DP_RUN + 1))
+    run=$DP_RUN
+    f=$OUT/$tag-load.txt
+    g=$OUT/$tag-sub.txt
+    ready=$TMP/ready.$run
+    case $sys in
+        iot)
+            sub=(-m ws -a "127.0.0.1:$DP_HTTP" -P "/collections/$DP_CID/from"
+                 -H "X-API-Token: $DP_TOKEN" -F iot)
+            load=(-m udp -a "127.0.0.1:$DP_UDP" -f "$DP_DEVFILE") ;;
+        nchan)
+            sub=(-m ws -a "127.0.0.1:$DP_NCHAN" -P "/sub?id=r$run" -F raw)
+            load=(-m http -a "127.0.0.1:$DP_NCHAN" -P "/pub?id=r$run"
+                  -c "$B5_CONNS" -w "$B5_WINDOW") ;;
+        mosq)
+            sub=(-m mqtt -a "127.0.0.1:$DP_MOSQ" -t "bench/r$run")
+            load=(-m mqtt -a "127.0.0.1:$DP_MOSQ" -t "bench/r$run"
+                  -c "$B5_CONNS") ;;
+    esac
+    "$DPB/dpsub" "${sub[@]}" -R "$run" -n "$B4_DEVICES" -o "$ready" \
+        -T "$((secs + 20))" -i 1000 > "$g" 2>&1 &
+    sp=$!
+    for i in $(seq 1 100); do
+        [ -f "$ready" ] && break
+        kill -0 "$sp" 2>/dev/null || break
+        sleep 0.05
+    done
+    if [ ! -f "$ready" ]; then
+        kill "$sp" 2>/dev/null
+        wait "$sp" 2>/dev/null
+        R[${tag}_pass]=FAIL
+        R[${tag}_why]="subscriber did not start: $(grep -m1 -v '^RESULT' "$g" | head -c 200)"
+        log "$tag: ${R[${tag}_why]}"
+        return 1
+    fi
+    if [ "$sys" = iot ]; then
+        d0=$(udp_drops "$DP_UDP")
+        # a history still catching up with the step before: wait for it
+        # (the rows stop changing for 0.5 s; 30 s at most)
+        h0=$(hist_rows "$DP_IOT_DIR")
+        for i in $(seq 1 60); do
+            sleep 0.5
+            h1=$(hist_rows "$DP_IOT_DIR")
+            [ "$h1" = "$h0" ] && break
+            h0=$h1
+        done
+        h1=
+    fi
+    "$DPB/dpload" "${load[@]}" -R "$run" -n "$B4_DEVICES" -s "$B4_SIZE" \
+        -r "$rate" -d "$secs" -g 5 > "$f" 2>&1
+    kill -USR1 "$sp" 2>/dev/null
+    wait "$sp"
+    if [ "$sys" = iot ]; then
+        d1=$(udp_drops "$DP_UDP")
+        # the history is written within ~10 ms; the subscriber has waited
+        # 1 s after the last frame already
+        h1=$(hist_rows "$DP_IOT_DIR")
+        if [ -n "$h0" ] && [ -n "$h1" ]; then
+            R[${tag}_hist]=$((h1 - h0))
+        fi
+    fi
+    R[${tag}_rate]=$rate
+    R[${tag}_secs]=$secs
+    for k in sent due behind rate errors answers_other unanswered first_bad; do
+        R[${tag}_load_$k]=$(rv "$f" "$k")
+    done
+    for k in received unique dup ooo foreign bad keepalives gaps lat_p50_us \
+             lat_p90_us lat_p99_us lat_p999_us lat_max_us rx_rate close error; do
+        R[${tag}_$k]=$(rv "$g" "$k")
+    done
+    R[${tag}_udp_drops]=$((d1 - d0))
+    lost=$(( ${R[${tag}_load_sent]:-0} - ${R[${tag}_unique]:-0} ))
+    R[${tag}_lost]=$lost
+    if [ "$sys" = iot ]; then
+        # messages sent that are not in the history
+        hl=$(( ${R[${tag}_load_sent]:-0} - ${R[${tag}_hist]:--1000000000} ))
+        R[${tag}_hist_lost]=$hl
+    fi
+    # sustained: the sender kept to the rate (at most 1% behind), every
+    # message arrived exactly once (and, nginx-iot, is in the history), the
+    # stream stayed open, no HTTP error (nchan) and the median latency
+    # stayed under B4_P50_OK_MS
+    ok=$(awk -v s="${R[${tag}_load_sent]:-0}" -v d="${R[${tag}_load_due]:-1}" \
+             -v l="$((lost > hl ? lost : (hl < 0 ? -hl : hl)))" -v u="${R[${tag}_dup]:-1}" -v c="${R[${tag}_close]:--2}" \
+             -v e="${R[${tag}_load_answers_other]:-0}" \
+             -v p="${R[${tag}_lat_p50_us]:-999999999}" -v m="$B4_P50_OK_MS" \
+             'BEGIN { print (s >= 0.99 * d && s > 0 && l == 0 && u == 0 &&
+                             c == -1 && e == 0 && p < m * 1000) ? "PASS" : "FAIL" }')
+    R[${tag}_pass]=$ok
+    R[${tag}_line]="$rate|${R[${tag}_load_rate]:-}|${R[${tag}_load_sent]:-}|${R[${tag}_unique]:-}|$lost|${R[${tag}_dup]:-}|${R[${tag}_ooo]:-}|${R[${tag}_lat_p50_us]:-}|${R[${tag}_lat_p99_us]:-}|${R[${tag}_lat_max_us]:-}|${R[${tag}_close]:-}|${R[${tag}_udp_drops]}|${R[${tag}_hist]:-}|$ok"
+    log "$tag: $rate/s: sent ${R[${tag}_load_sent]:-?} ($(printf '%.0f' "${R[${tag}_load_rate]:-0}")/s), got ${R[${tag}_unique]:-?}, lost $lost, dup ${R[${tag}_dup]:-?}, ooo ${R[${tag}_ooo]:-?}, p50/p99 ${R[${tag}_lat_p50_us]:-?}/${R[${tag}_lat_p99_us]:-?} us, close ${R[${tag}_close]:-?}, udp drops ${R[${tag}_udp_drops]}, history +${R[${tag}_hist]:-n/a}: $ok"
+    [ "$ok" = PASS ]
+}
+
+# dp_ladder SYS PREFIX: the rate ladder B4_LADDER; a failed step is tried
+# once more; the ladder stops at the first rate that fails twice, then one
+# step halfway between the last rate sustained and that one (if they are
+# more than 10,000/s apart). Sets R[PREFIX_max], R[PREFIX_fail],
+# R[PREFIX_ladder] (table lines).
+dp_ladder() {
+    local sys=$1 pre=$2 rate max=0 fail= lines= mid try tag
+    for rate in $B4_LADDER; do
+        for try in 1 2; do
+            tag=$pre-r$rate-$try
+            dp_step "$sys" "$rate" "$B4_STEP_S" "$tag"
+            lines="$lines${R[${tag}_line]:-$rate|||||||||||||FAIL}|$try"$'\n'
+            [ "${R[${tag}_pass]}" = PASS ] && break
+        done
+        if [ "${R[${tag}_pass]}" = PASS ]; then
+            max=$rate
+        else
+            fail=$rate
+            break
+        fi
+    done
+    if [ -n "$fail" ] && [ "$max" -gt 0 ] && [ $((fail - max)) -gt 10000 ]; then
+        mid=$(( (max + fail) / 2 / 5000 * 5000 ))
+        if [ "$mid" -gt "$max" ]; then
+            tag=$pre-r$mid-1
+            dp_step "$sys" "$mid" "$B4_STEP_S" "$tag"
+            lines="$lines${R[${tag}_line]:-$mid|||||||||||||FAIL}|1"$'\n'
+            if [ "${R[${tag}_pass]}" = PASS ]; then
+                max=$mid
+            else
+                fail=$mid
+            fi
+        fi
+    fi
+    R[${pre}_max]=$max
+    R[${pre}_fail]=${fail:-none}
+    R[${pre}_ladder]=$lines
+}
+
+# dp_latency SYS PREFIX: B4_LAT_RUNS runs at B4_LAT_RATE; R[PREFIX_p99]
+# is the lowest p99 of the runs, R[PREFIX_p99s] all of them
+dp_latency() {
+    local sys=$1 pre=$2 i tag best= all=
+    for i in $(seq 1 "$B4_LAT_RUNS"); do
+        tag=$pre-lat$i
+        dp_step "$sys" "$B4_LAT_RATE" "$B4_LAT_S" "$tag"
+        all="$all${all:+ / }$(us2ms "${R[${tag}_lat_p99_us]:-}")"
+        if [ -n "${R[${tag}_lat_p99_us]:-}" ] && [ "${R[${tag}_lost]}" = 0 ] &&
+           { [ -z "$best" ] || [ "${R[${tag}_lat_p99_us]}" -lt "$best" ]; }; then
+            best=${R[${tag}_lat_p99_us]}
+        fi
+    done
+    R[${pre}_p99]=$best
+    R[${pre}_p99s]=$all
+}
+
+# us2ms US -> milliseconds, 2 decimals
+us2ms() {
+    [ -n "$1" ] && calc "$1 / 1000" %.2f || echo "-"
+}
+
+# dp_profile PREFIX RATE: one step at RATE with `perf record -a -g`:
+# how the CPU is shared (by command) and where nginx spends it
+dp_profile() {
+    local pre=$1 rate=$2 secs=5 pp
+    command -v perf >/dev/null || { R[${pre}_profile]="perf is not installed"; return 0; }
+    perf record -q -a -g -o "$OUT/perf-$pre.data" -- sleep "$((secs + 1))" \
+        > "$OUT/perf-$pre.log" 2>&1 &
+    pp=$!
+    sleep 0.5
+    dp_step iot "$rate" "$secs" "$pre-r$rate"
+    wait "$pp"
+    if [ ! -s "$OUT/perf-$pre.data" ]; then
+        R[${pre}_profile]="perf record failed: $(head -c 200 "$OUT/perf-$pre.log")"
+        return 0
+    fi
+    perf report -i "$OUT/perf-$pre.data" --stdio --no-children -g none \
+        --sort comm --percent-limit 0.5 2>/dev/null | grep -v '^#' |
+        grep -v '^$' > "$OUT/perf-$pre-by-command.txt"
+    # inside nginx, percentages of nginx's own samples
+    perf report -i "$OUT/perf-$pre.data" --stdio --no-children -g none \
+        --comm nginx --percentage relative --sort dso,symbol \
+        2>/dev/null | grep -v '^#' | awk '$1 ~ /%$/ { sub(/%/, "", $1); d[$2] += $1 }
+            END { for (k in d) printf "%8.2f%%  %s\n", d[k], k }' |
+        sort -rn > "$OUT/perf-$pre-nginx-dso.txt"
+    perf report -i "$OUT/perf-$pre.data" --stdio --no-children -g none \
+        --comm nginx --percentage relative --sort dso,symbol \
+        --percent-limit 0.3 2>/dev/null | grep -v '^$' > "$OUT/perf-$pre-nginx.txt"
+    # inclusive: the kernel's call chains are whole (user space ones are
+    # not: no frame pointers), so the system calls show what costs
+    perf report -i "$OUT/perf-$pre.data" --stdio --children -g none \
+        --comm nginx --percentage relative --sort symbol --percent-limit 1 \
+        2>/dev/null | grep -v '^$' | head -n 150 > "$OUT/perf-$pre-nginx-children.txt"
+    rm -f "$OUT/perf-$pre.data"
+    R[${pre}_profile]=bench/out/$STAMP/perf-$pre-nginx.txt
+    R[${pre}_profile_rate]=$rate
+    R[${pre}_by_command]=$(perf_lines "$OUT/perf-$pre-by-command.txt" 8)
+    R[${pre}_dso_nginx]=$(perf_lines "$OUT/perf-$pre-nginx-dso.txt" 8)
+    R[${pre}_top_nginx]=$(perf_lines "$OUT/perf-$pre-nginx.txt" 14)
+    R[${pre}_sys_nginx]=$(grep -E '\] (__x64_sys_|__sys_|ngx_)' "$OUT/perf-$pre-nginx-children.txt" |
+        awk '$1 ~ /%$/ { printf "%s%s %s", s, $4, $1; s = ", "; if (++n == 12) exit }')
+}
+
+# perf_lines FILE N -> "name share; ..." of the first N rows of a perf
+# report (the sort keys joined, the trailing "-  -" columns dropped)
+perf_lines() {
+    grep -v '^#' "$1" | sed 's/[[:space:]]*-[[:space:]]*-[[:space:]]*$//' |
+        awk -v n="$2" '$1 ~ /%$/ { p = $1; $1 = ""; sub(/^ +/, "");
+                                   printf "%s%s %s", s, $0, p; s = "; ";
+                                   if (++k == n) exit }'
+}
+
+# worrying lines of a data-plane error log, by kind
+dp_log_notes() {
+    local f=$1/logs/error.log
+    perl -ne '
+        $h++ if /history: writes fall behind/; $b++ if /fell behind the ring/;
+        $l++ if /missed messages of the bus/; $s++ if /reads too slowly/;
+        $u++ if /was not recorded/;
+        $k++ if /database is locked/;
+        END { printf "\"writes fall behind\" lines (one per 1000 messages not '\
+'in the history)=%d, \"a message ... was not recorded\"=%d, \"database is '\
+'locked\"=%d, bus fell behind=%d, streams closed for lost messages=%d, '\
+'streams closed as too slow=%d\n", $h, $u, $k, $b, $l, $s }' "$f" 2>/dev/null
+}
+
+bench4() {
+    local P=$TMP/b4-iot H=$TMP/b4-half half tag hc c0
+    dp_setup > "$OUT/dp-setup.txt" || { fail b4 "$(cat "$OUT/dp-setup.txt")"; return 1; }
+    dp_iot_prefix "$P" > "$OUT/b4-setup.txt" || { fail b4 "$(cat "$OUT/b4-setup.txt")"; return 1; }
+    R[b4_devices]=$B4_DEVICES
+    R[b4_cmd_sub]="dpsub -m ws -a 127.0.0.1:PORT -P /collections/\$CID/from -H 'X-API-Token: \$TOKEN' -F iot -R RUN -n $B4_DEVICES"
+    R[b4_cmd_load]="dpload -m udp -a 127.0.0.1:UDP_PORT -f devices.txt -n $B4_DEVICES -s $B4_SIZE -r RATE -d $B4_STEP_S -R RUN"
+
+    log "b4: rate ladder, nginx-iot"
+    dp_ladder iot dp_iot
+    R[b4_max]=${R[dp_iot_max]}
+    R[b4_pass_max]=$(awk -v m="${R[b4_max]}" 'BEGIN { print (m >= 50000) ? "PASS" : "FAIL" }')
+
+    if [ "$B4_PROFILE" = 1 ]; then
+        # where the CPU goes at the first rate not sustained
+        local prate=${R[dp_iot_fail]}
+        [ "$prate" = none ] && prate=${R[dp_iot_max]}
+        log "b4: profile at $prate/s"
+        dp_profile b4-prof "$prate"
+    fi
+    # the same latency run on the big history the ladder left (compare
+    # with the runs on a fresh store below)
+    R[b4_big_rows]=$(sqlite3 "$P/var/iot.db-history" 'select count(*) from messages' 2>/dev/null)
+    R[b4_big_bytes]=$(du -cb "$P/var/iot.db-history"* 2>/dev/null | tail -n1 | cut -f1)
+    R[b4_big_wal]=$(stat -c %s "$P/var/iot.db-history-wal" 2>/dev/null)
+    log "b4: latency at $B4_LAT_RATE/s with ${R[b4_big_rows]} messages in the history"
+    dp_step iot "$B4_LAT_RATE" "$B4_LAT_S" dp_iot_lat-big
+    ngx_stop "$P"
+    problems b4 "$P"
+    R[b4_notes_iot]=$(dp_log_notes "$P")
+    R[b4_done]=1
+
+    # a fresh store: the latency runs, then half the maximum (nothing
+    # lost, every message in the history)
+    dp_iot_prefix "$H" > "$OUT/b4-half-setup.txt" || { fail b4 "$(cat "$OUT/b4-half-setup.txt")"; return 1; }
+    log "b4: latency at $B4_LAT_RATE/s, fresh store"
+    dp_latency iot dp_iot_lat
+    R[b4_pass_p99]=$(awk -v p="${R[dp_iot_lat_p99]:-}" \
+        'BEGIN { print (p != "" && p < 2000) ? "PASS" : "FAIL" }')
+    half=$(( R[b4_max] / 2 / 1000 * 1000 ))
+    [ "$half" -gt 0 ] || half=$(( ${B4_LADDER%% *} / 2 ))
+    R[b4_half_rate]=$half
+    sleep 0.5
+    c0=$(sqlite3 "$H/var/iot.db-history" 'select count(*) from messages' 2>/dev/null)
+    log "b4: $half/s for ${B4_HALF_S}s ($c0 messages in the history before)"
+    tag=b4-half
+    dp_step iot "$half" "$B4_HALF_S" "$tag"
+    sleep 0.5
+    R[b4_half_wal]=$(stat -c %s "$H/var/iot.db-history-wal" 2>/dev/null)
+    R[b4_half_db]=$(stat -c %s "$H/var/iot.db-history" 2>/dev/null)
+    ngx_stop "$H"
+    hc=$(history_count "$H")
+    [ -n "$hc" ] && [ -n "$c0" ] && hc=$((hc - c0))
+    R[b4_half_history]=${hc:-?}
+    R[b4_half_pass]=$(awk -v s="${R[${tag}_load_sent]:-0}" -v u="${R[${tag}_unique]:-0}" \
+        -v d="${R[${tag}_dup]:-1}" -v o="${R[${tag}_ooo]:-1}" -v h="${hc:-0}" \
+        -v b="${R[${tag}_load_behind]:-1}" \
+        'BEGIN { print (s > 0 && b == 0 && u == s && d == 0 && o == 0 && h == s) ? "PASS" : "FAIL" }')
+    problems b4 "$H"
+    R[b4_notes_half]=$(dp_log_notes "$H")
+}
+
+# b5: nchan and mosquitto, the same ladder and latency runs
+bench5() {
+    local P N=$TMP/b5-nchan M=$TMP/b5-mosq
+    dp_setup > "$OUT/dp-setup.txt" || { fail b5 "$(cat "$OUT/dp-setup.txt")"; return 1; }
+    [ -x "$NCHAN_SO" ] || [ -f "$NCHAN_SO" ] || { fail b5 "$NCHAN_SO not found (apt-get install -y libnginx-mod-nchan)"; return 1; }
+    command -v "$MOSQUITTO" > /dev/null || { fail b5 "$MOSQUITTO not found (apt-get install -y mosquitto)"; return 1; }
+
+    if [ -z "${R[dp_iot_max]:-}" ]; then
+        # benchmark 4 did not run: the nginx-iot side here
+        P=$TMP/b5-iot
+        dp_iot_prefix "$P" > "$OUT/b5-setup.txt" || { fail b5 "$(cat "$OUT/b5-setup.txt")"; return 1; }
+        # as in benchmark 4: the latency runs on the fresh store
+        dp_latency iot dp_iot_lat
+        log "b5: rate ladder, nginx-iot"
+        dp_ladder iot dp_iot
+        ngx_stop "$P"
+        problems b5 "$P"
+        R[b5_iot_here]=1
+    fi
+
+    take_ports 1
+    mk_nchan_prefix "$N" "${PORTS[0]}"
+    ngx_start "$N" > /dev/null || { fail b5 "nginx with nchan did not start: $(tail -n 2 "$N/logs/error.log" | tr '\n' ' ')"; return 1; }
+    DP_NCHAN=${PORTS[0]}
+    log "b5: rate ladder, nchan"
+    dp_ladder nchan dp_nchan
+    dp_latency nchan dp_nchan_lat
+    ngx_stop "$N"
+    problems b5 "$N"
+    R[b5_nchan_missed]=$(grep -c 'Missed message' "$N/logs/error.log")
+
+    take_ports 1
+    mosq_start "$M" "${PORTS[0]}" || { fail b5 "mosquitto did not start"; return 1; }
+    DP_MOSQ=${PORTS[0]}
+    log "b5: rate ladder, mosquitto"
+    dp_ladder mosq dp_mosq
+    dp_latency mosq dp_mosq_lat
+    mosq_stop "$M"
+    cp "$M/mosquitto.log" "$OUT/b5-mosquitto.log" 2>/dev/null
+    R[b5_mosq_log]=$(grep -ciE 'error|warning' "$M/mosquitto.log" 2>/dev/null)
+    R[b5_mosq_version]=$("$MOSQUITTO" -h 2>/dev/null | head -n1 | awk '{ print $3 }')
+    R[b5_nchan_version]=$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)
+
+    local s
+    for s in nchan mosq; do
+        if [ "${R[dp_${s}_max]:-0}" -gt 0 ]; then
+            R[b5_ratio_max_$s]=$(calc "${R[dp_iot_max]} / ${R[dp_${s}_max]}" %.2f)
+        fi
+        if [ -n "${R[dp_${s}_lat_p99]:-}" ] && [ -n "${R[dp_iot_lat_p99]:-}" ]; then
+            R[b5_ratio_p99_$s]=$(calc "${R[dp_iot_lat_p99]} / ${R[dp_${s}_lat_p99]}" %.2f)
+        fi
+    done
+    R[b5_done]=1
+}
+
+# b6_one KEEPALIVE TAG: a fresh prefix, B6_CONNS idle subscribers held for
+# B6_HOLD_S seconds; dpidle's results under R[b6_TAG_*]
+b6_one() {
+    local ka=$1 tag=$2 P=$TMP/b6-$2 cid tok f k pids
+    take_ports 3
+    mk_dp_prefix "$P" "${PORTS[0]}" "${PORTS[1]}" "${PORTS[2]}" "$DP_SECRET" "$ka"
+    ngx_start "$P" > /dev/null || { fail b6 "nginx ($tag) did not start"; return 1; }
+    cid=$(create_collection "$P") || { fail b6 "POST /collections failed"; return 1; }
+    tok=$(admin_token "$P")
+    CUR_TOKEN=$tok
+    pids=$(worker_pids "$P" | tr ' ' ',' | sed 's/,$//')
+    f=$OUT/b6-$tag.txt
+    log "b6: $B6_CONNS idle subscribers, iot_ws_keepalive ${ka:-default (30s)}, ${B6_HOLD_S}s"
+    (ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+     exec "$DPB/dpidle" -a "127.0.0.1:$(cat "$P/port")" \
+        -P "/collections/$cid/from" -H "X-API-Token: $tok" -c "$B6_CONNS" \
+        -d "$B6_HOLD_S" -s 3 -p "$pids") > "$f" 2>&1
+    for k in connect_s opened failed first_fail open_now before_vmrss_kb \
+             before_rssanon_kb open_vmrss_kb open_rssanon_kb \
+             before_tcp_mem_pages open_tcp_mem_pages hold_s cpu_ms frames \
+             text_frames server_closed still_open open_fds_0 open_fds_1; do
+        R[b6_${tag}_$k]=$(rv "$f" "$k")
+    done
+    R[b6_${tag}_workers]=$(echo "$pids" | tr ',' ' ' | wc -w)
+    ngx_stop "$P"
+    problems b6 "$P"
+    [ -n "${R[b6_${tag}_opened]:-}" ] || { fail b6 "dpidle: $(head -c 300 "$f")"; return 1; }
+}
+
+bench6() {
+    local t
+    dp_setup > "$OUT/dp-setup.txt" || { fail b6 "$(cat "$OUT/dp-setup.txt")"; return 1; }
+    b6_one "" default || return 1
+    b6_one "$B6_SHORT" short || return 1
+    for t in default short; do
+        R[b6_${t}_rss_per_conn]=$(calc "(${R[b6_${t}_open_vmrss_kb]:-0} - ${R[b6_${t}_before_vmrss_kb]:-0}) * 1024 / ${R[b6_${t}_opened]:-1}" %.0f)
+        R[b6_${t}_anon_per_conn]=$(calc "(${R[b6_${t}_open_rssanon_kb]:-0} - ${R[b6_${t}_before_rssanon_kb]:-0}) * 1024 / ${R[b6_${t}_opened]:-1}" %.0f)
+        R[b6_${t}_kmem_per_conn]=$(calc "(${R[b6_${t}_open_tcp_mem_pages]:-0} - ${R[b6_${t}_before_tcp_mem_pages]:-0}) * 4096 / ${R[b6_${t}_opened]:-1}" %.0f)
+        # CPU per connection per minute, and per keep-alive frame
+        R[b6_${t}_cpu_us_per_conn_min]=$(calc "${R[b6_${t}_cpu_ms]:-0} * 1000 / ${R[b6_${t}_opened]:-1} * 60 / ${R[b6_${t}_hold_s]:-1}" %.2f)
+        if [ "${R[b6_${t}_text_frames]:-0}" -gt 0 ]; then
+            R[b6_${t}_cpu_us_per_frame]=$(calc "${R[b6_${t}_cpu_ms]} * 1000 / ${R[b6_${t}_text_frames]}" %.2f)
+        fi
+        R[b6_${t}_cpu_pct]=$(calc "${R[b6_${t}_cpu_ms]:-0} / 10 / ${R[b6_${t}_hold_s]:-1}" %.2f)
+    done
+    # the keep-alive's own cost: the difference between the two, per frame
+    if [ "${R[b6_short_text_frames]:-0}" -gt "${R[b6_default_text_frames]:-0}" ]; then
+        R[b6_ka_us_per_frame]=$(calc "(${R[b6_short_cpu_ms]} - ${R[b6_default_cpu_ms]}) * 1000 / (${R[b6_short_text_frames]} - ${R[b6_default_text_frames]})" %.2f)
+    fi
+    R[b6_done]=1
+}
+
+# ---------------------------------------------------------------------------
 
 machine() {
     R[nproc]=$(nproc)
@@ -433,7 +908,7 @@ main() {
     R[load_before]=$(cut -d' ' -f1-3 /proc/loadavg)
     R[command]="bench/run.sh"
     [ "${BENCH_QUICK:-0}" = 1 ] && R[command]="BENCH_QUICK=1 bench/run.sh"
-    [ "$ONLY" != "1 2 3" ] && R[command]="BENCH_ONLY=\"$ONLY\" ${R[command]}"
+    [ "$ONLY" != "$ALL" ] && R[command]="BENCH_ONLY=\"$ONLY\" ${R[command]}"
     local t0 b rc=0
     t0=$(now)
     for b in $ONLY; do
@@ -441,6 +916,9 @@ main() {
             1) bench1 || rc=1 ;;
             2) bench2 || rc=1 ;;
             3) bench3 || rc=1 ;;
+            4) bench4 || rc=1 ;;
+            5) bench5 || rc=1 ;;
+            6) bench6 || rc=1 ;;
             *) echo "bench: unknown benchmark $b" >&2; rc=1 ;;
         esac
     done

@@ -51,6 +51,7 @@ struct ngx_iot_history_s {
     ngx_uint_t                 filling;
     ngx_uint_t                 busy;
     ngx_uint_t                 dropped;
+    ngx_uint_t                 failures;  /* of the batch being written */
     ngx_event_t                timer;
     ngx_event_t                retention;
     ngx_log_t                 *log;
@@ -202,10 +203,10 @@ ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m, ngx_log_t *log)
 
         if (size > NGX_IOT_HISTORY_LIMIT) {
             /* the disk cannot keep up: say so rather than grow forever */
-            if (h->dropped++ % 1000 == 0) {
+            if (h->dropped++ % 10000 == 0) {
                 ngx_log_error(NGX_LOG_ERR, log, 0,
                               "iot history: writes fall behind, %ui "
-                              "messages not recorded", h->dropped);
+                              "messages not recorded so far", h->dropped);
             }
 
             return NGX_ERROR;
@@ -349,12 +350,25 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
 
     if (h->writer == NULL) {
         h->writer = ngx_iot_store_open(&h->path, h->conf->sync, log);
+
+        /*
+         * This connection lives in a thread: it may checkpoint as it
+         * commits, which keeps the history's log from growing forever.
+         */
+
+        if (h->writer
+            && sqlite3_exec(h->writer->db, "PRAGMA wal_autocheckpoint=1000",
+                            NULL, NULL, NULL)
+               != SQLITE_OK)
+        {
+            ngx_iot_store_log_error(h->writer, "wal_autocheckpoint", log);
+        }
     }
 
     store = h->writer;
 
     if (store == NULL) {
-        goto done;
+        goto failed;
     }
 
     if (b->rows == 0) {
@@ -362,14 +376,14 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
     }
 
     if (ngx_iot_store_exec(store, NGX_IOT_SQL_BEGIN, log) != NGX_OK) {
-        goto done;
+        goto failed;
     }
 
     st = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_INSERT);
     if (st == NULL) {
         ngx_iot_store_log_error(store, "recording messages", log);
         (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
-        goto done;
+        goto failed;
     }
 
     p = b->data;
@@ -394,7 +408,7 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
             ngx_iot_store_log_error(store, "recording a message", log);
             sqlite3_reset(st);
             (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
-            goto done;
+            goto failed;
         }
 
         p += row->size;
@@ -404,17 +418,34 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
 
     if (ngx_iot_store_exec(store, NGX_IOT_SQL_COMMIT, log) != NGX_OK) {
         (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
-        goto done;
+        goto failed;
     }
+
+    b->used = 0;
+    b->rows = 0;
+    h->failures = 0;
 
 retain:
 
     ngx_iot_history_retain(h, log);
 
-done:
+    return;
 
-    b->used = 0;
-    b->rows = 0;
+failed:
+
+    /*
+     * The batch is kept and becomes the one that new messages are added
+     * to, so the next flush writes it again, a few times at most.
+     */
+
+    if (++h->failures > 3) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "iot history: %ui messages could not be recorded",
+                      b->rows);
+        b->used = 0;
+        b->rows = 0;
+        h->failures = 0;
+    }
 }
 
 

@@ -53,8 +53,11 @@ ngx_iot_uplink(ngx_cycle_t *cycle, in_addr_t addr, ngx_iot_message_t *m,
                                    json, last - json);
     }
 
+    /* delivered live either way; the history logs its own trouble */
+
     if (ngx_iot_history_add(cycle, m, log) != NGX_OK) {
-        return NGX_IOT_STORE_ERROR;
+        (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->unrecorded,
+                                    1);
     }
 
     return NGX_IOT_OK;

@@ -22,6 +22,7 @@
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -186,6 +187,33 @@ tcp_mem_pages(void)
 }
 
 
+/* open files of a process */
+static long
+count_fds(int pid)
+{
+    char            fn[64];
+    long            n = 0;
+    DIR            *d;
+    struct dirent  *e;
+
+    snprintf(fn, sizeof(fn), "/proc/%d/fd", pid);
+    d = opendir(fn);
+    if (d == NULL) {
+        return -1;
+    }
+
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            n++;
+        }
+    }
+
+    closedir(d);
+
+    return n;
+}
+
+
 static void
 print_mem(const char *tag)
 {
@@ -207,6 +235,10 @@ print_mem(const char *tag)
     printf("RESULT %s_rssfile_kb=%ld\n", tag, sum[2]);
     printf("RESULT %s_rssshmem_kb=%ld\n", tag, sum[3]);
     printf("RESULT %s_tcp_mem_pages=%ld\n", tag, tcp_mem_pages());
+
+    for (i = 0; i < npids; i++) {
+        printf("RESULT %s_fds_%d=%ld\n", tag, i, count_fds(pids[i]));
+    }
 }
 
 
