@@ -108,6 +108,9 @@ static ngx_int_t ngx_http_iot_tokens(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_token(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+static ngx_int_t ngx_http_iot_target(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_uint_t device, uint64_t *cid, uint64_t *did,
+    ngx_iot_device_t *d);
 static ngx_int_t ngx_http_iot_stream(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_uint_t device);
 static ngx_int_t ngx_http_iot_data(ngx_http_request_t *r,
@@ -1762,6 +1765,43 @@ ngx_http_iot_token(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 }
 
 
+/*
+ * The collection of a /from, /data or /to path, and its device when the
+ * path names one: NGX_DECLINED, the reason noted, when there is none.
+ */
+
+static ngx_int_t
+ngx_http_iot_target(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_uint_t device, uint64_t *cid, uint64_t *did, ngx_iot_device_t *d)
+{
+    ngx_cycle_t  *cycle;
+
+    cycle = (ngx_cycle_t *) ngx_cycle;
+    *did = 0;
+
+    if (ngx_http_iot_path_id(&ctx->seg[1], cid) != NGX_OK) {
+        return ngx_http_iot_invalid(r, NGX_HTTP_NOT_FOUND,
+                                    "collection not found");
+    }
+
+    if (!device) {
+        return ngx_iot_collection_exists(cycle, *cid)
+               ? NGX_OK
+               : ngx_http_iot_invalid(r, NGX_HTTP_NOT_FOUND,
+                                      "collection not found");
+    }
+
+    if (ngx_http_iot_path_id(&ctx->seg[3], did) != NGX_OK
+        || ngx_iot_device_get(cycle, *did, *cid, r->pool, d) != NGX_IOT_OK)
+    {
+        return ngx_http_iot_invalid(r, NGX_HTTP_NOT_FOUND,
+                                    "device not found");
+    }
+
+    return NGX_OK;
+}
+
+
 /* /from: a WebSocket stream of the collection's or the device's data */
 
 static ngx_int_t
@@ -1769,31 +1809,10 @@ ngx_http_iot_stream(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_uint_t device)
 {
     uint64_t          cid, did;
-    ngx_iot_rc_e      irc;
     ngx_iot_device_t  d;
 
-    did = 0;
-
-    if (ngx_http_iot_path_id(&ctx->seg[1], &cid) != NGX_OK) {
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                  "collection not found");
-    }
-
-    if (device) {
-        if (ngx_http_iot_path_id(&ctx->seg[3], &did) != NGX_OK) {
-            return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                      "device not found");
-        }
-
-        irc = ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, did, cid, r->pool,
-                                 &d);
-        if (irc != NGX_IOT_OK) {
-            return ngx_http_iot_rc_error(r, irc, "device not found");
-        }
-
-    } else if (!ngx_iot_collection_exists((ngx_cycle_t *) ngx_cycle, cid)) {
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                  "collection not found");
+    if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
+        return ngx_http_iot_reject(r);
     }
 
     return ngx_http_iot_from(r, cid, did);
@@ -1866,31 +1885,10 @@ ngx_http_iot_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 {
     int64_t            until, limit;
     uint64_t           cid, did;
-    ngx_iot_rc_e       irc;
     ngx_iot_device_t   d;
 
-    did = 0;
-
-    if (ngx_http_iot_path_id(&ctx->seg[1], &cid) != NGX_OK) {
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                  "collection not found");
-    }
-
-    if (device) {
-        if (ngx_http_iot_path_id(&ctx->seg[3], &did) != NGX_OK) {
-            return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                      "device not found");
-        }
-
-        irc = ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, did, cid, r->pool,
-                                 &d);
-        if (irc != NGX_IOT_OK) {
-            return ngx_http_iot_rc_error(r, irc, "device not found");
-        }
-
-    } else if (!ngx_iot_collection_exists((ngx_cycle_t *) ngx_cycle, cid)) {
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                  "collection not found");
+    if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
+        return ngx_http_iot_reject(r);
     }
 
     if (ngx_http_iot_time_arg(r, "since", &ctx->list.since) != NGX_OK) {
@@ -2075,19 +2073,11 @@ ngx_http_iot_downlink(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_chain_t       *cl, *first, **last;
     ngx_socket_t       fd;
     sqlite3_stmt      *st;
-    ngx_iot_rc_e       irc;
     ngx_iot_store_t   *store;
     ngx_iot_device_t   d;
 
-    if (ngx_http_iot_path_id(&ctx->seg[1], &cid) != NGX_OK) {
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                  "collection not found");
-    }
-
-    did = 0;
-
-    if (device && ngx_http_iot_path_id(&ctx->seg[3], &did) != NGX_OK) {
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "device not found");
+    if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
+        return ngx_http_iot_reject(r);
     }
 
     rc = ngx_http_iot_downlink_fields(r, ctx, &port, &payload);
@@ -2098,18 +2088,6 @@ ngx_http_iot_downlink(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     if (rc != NGX_OK) {
         return ngx_http_iot_reject(r);
-    }
-
-    if (device) {
-        irc = ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, did, cid, r->pool,
-                                 &d);
-        if (irc != NGX_IOT_OK) {
-            return ngx_http_iot_rc_error(r, irc, "device not found");
-        }
-
-    } else if (!ngx_iot_collection_exists((ngx_cycle_t *) ngx_cycle, cid)) {
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                  "collection not found");
     }
 
     fd = ngx_iot_uplink_socket((ngx_cycle_t *) ngx_cycle, &lport);
