@@ -411,6 +411,8 @@ void ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx);
 ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);
+ngx_iot_rc_e ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
+    ngx_iot_device_t *out);
 void ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx, ngx_iot_pending_e kind,
     uint64_t id, u_char *hash, void *a0, void *a1);
 void ngx_iot_pending_clear(ngx_iot_zone_ctx_t *ctx);

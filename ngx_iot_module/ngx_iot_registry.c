@@ -1384,7 +1384,7 @@ done:
 
 /* devices */
 
-static ngx_iot_rc_e
+ngx_iot_rc_e
 ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
     ngx_iot_device_t *out)
 {

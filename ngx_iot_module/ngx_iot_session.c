@@ -615,8 +615,8 @@ done:
 
 
 ngx_iot_rc_e
-ngx_iot_session_device(ngx_cycle_t *cycle, in_addr_t addr,
-    uint64_t *device_id, uint64_t *collection_id)
+ngx_iot_session_device(ngx_cycle_t *cycle, in_addr_t addr, ngx_pool_t *pool,
+    ngx_iot_device_t *out)
 {
     ngx_iot_rc_e         irc;
     ngx_iot_link_t      *link;
@@ -627,26 +627,10 @@ ngx_iot_session_device(ngx_cycle_t *cycle, in_addr_t addr,
     ctx = ngx_iot_lock_read(cycle);
 
     link = ngx_iot_index_find(&ctx->sh->sessions, addr);
+    s = link ? ngx_iot_session_of(link) : NULL;
+    d = s ? ngx_iot_device_find(ctx, s->device_id) : NULL;
 
-    if (link == NULL) {
-        irc = NGX_IOT_NOT_FOUND;
-        goto done;
-    }
-
-    s = ngx_iot_session_of(link);
-
-    d = ngx_iot_device_find(ctx, s->device_id);
-
-    if (d == NULL) {
-        irc = NGX_IOT_NOT_FOUND;
-        goto done;
-    }
-
-    *device_id = d->id.key;
-    *collection_id = d->collection_id;
-    irc = NGX_IOT_OK;
-
-done:
+    irc = d ? ngx_iot_device_copy(d, pool, out) : NGX_IOT_NOT_FOUND;
 
     ngx_iot_unlock_read(ctx);
 

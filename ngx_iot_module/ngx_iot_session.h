@@ -68,9 +68,9 @@ ngx_iot_rc_e ngx_iot_session_purge(ngx_cycle_t *cycle,
 
 uint64_t ngx_iot_gateway_key(ngx_str_t *name);
 
-/* the device behind an address: NGX_IOT_NOT_FOUND when none */
+/* a copy of the device behind an address: NGX_IOT_NOT_FOUND when none */
 ngx_iot_rc_e ngx_iot_session_device(ngx_cycle_t *cycle, in_addr_t addr,
-    uint64_t *device_id, uint64_t *collection_id);
+    ngx_pool_t *pool, ngx_iot_device_t *out);
 
 
 #endif /* _NGX_IOT_SESSION_H_INCLUDED_ */

@@ -25,18 +25,15 @@ ngx_iot_uplink(ngx_cycle_t *cycle, in_addr_t addr, ngx_iot_message_t *m,
 
     icf = ngx_iot_get_conf(cycle);
 
-    rc = ngx_iot_session_device(cycle, addr, &m->device_id,
-                                &m->collection_id);
-
-    if (rc == NGX_IOT_OK) {
-        rc = ngx_iot_device_get(cycle, m->device_id, 0, pool, &d);
-    }
+    rc = ngx_iot_session_device(cycle, addr, pool, &d);
 
     if (rc != NGX_IOT_OK) {
         (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->unknown, 1);
         return rc;
     }
 
+    m->device_id = d.id.key;
+    m->collection_id = d.collection_id;
     m->received = ngx_iot_now_ms();
 
     json = ngx_pnalloc(pool, ngx_iot_message_len(m, &d));
