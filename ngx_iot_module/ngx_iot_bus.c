@@ -292,6 +292,11 @@ ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, uint64_t collection_id,
     if (need > bus->size / 4) {
         bus->dropped++;
         ngx_shmtx_unlock(&bus->mutex);
+
+        ngx_log_error(NGX_LOG_ERR, bl->log, 0,
+                      "iot bus: a message of %uz bytes is too large for "
+                      "the live streams; make iot_bus_size larger than "
+                      "%uL", len, need * 4);
         return NGX_DECLINED;
     }
 
