@@ -22,6 +22,8 @@
 
 static ngx_iot_radius_rc_e ngx_iot_radius_parse_3gpp(u_char *p, size_t len,
     ngx_iot_radius_packet_t *pkt, const char **why);
+static ngx_int_t ngx_iot_radius_tlv(u_char **pp, u_char *last,
+    ngx_uint_t *type, u_char **v, size_t *vlen);
 static void ngx_iot_radius_text(ngx_str_t *dst, u_char *p, size_t len);
 static ngx_int_t ngx_iot_radius_hmac(ngx_str_t *secret, u_char *data,
     size_t len, u_char *out);
@@ -35,8 +37,9 @@ ngx_iot_radius_parse(u_char *buf, size_t size, ngx_iot_radius_packet_t *pkt,
     const char **why)
 {
     u_char               *p, *last, *v;
-    size_t                len, alen, vlen;
+    size_t                len, vlen;
     uint32_t              vendor;
+    ngx_int_t             step;
     ngx_uint_t            type;
     ngx_iot_radius_rc_e   rc;
 
@@ -75,21 +78,13 @@ ngx_iot_radius_parse(u_char *buf, size_t size, ngx_iot_radius_packet_t *pkt,
 
     while (p < last) {
 
-        if (last - p < 2) {
-            *why = "truncated attribute";
+        step = ngx_iot_radius_tlv(&p, last, &type, &v, &vlen);
+
+        if (step != NGX_OK) {
+            *why = (step == NGX_DECLINED) ? "truncated attribute"
+                                          : "attribute length out of range";
             return NGX_IOT_RADIUS_MALFORMED;
         }
-
-        type = p[0];
-        alen = p[1];
-
-        if (alen < 2 || alen > (size_t) (last - p)) {
-            *why = "attribute length out of range";
-            return NGX_IOT_RADIUS_MALFORMED;
-        }
-
-        v = p + 2;
-        vlen = alen - 2;
 
         switch (type) {
 
@@ -150,7 +145,7 @@ ngx_iot_radius_parse(u_char *buf, size_t size, ngx_iot_radius_packet_t *pkt,
             break;
 
         case NGX_IOT_RADIUS_PROXY_STATE:
-            pkt->proxy_state_len += alen;
+            pkt->proxy_state_len += vlen + 2;
             break;
 
         case NGX_IOT_RADIUS_ACCT_STATUS_TYPE:
@@ -192,8 +187,6 @@ ngx_iot_radius_parse(u_char *buf, size_t size, ngx_iot_radius_packet_t *pkt,
         default:
             break;
         }
-
-        p += alen;
     }
 
     return NGX_IOT_RADIUS_OK;
@@ -207,28 +200,22 @@ ngx_iot_radius_parse_3gpp(u_char *p, size_t len, ngx_iot_radius_packet_t *pkt,
     const char **why)
 {
     u_char      *last, *v;
-    size_t       alen, vlen;
+    size_t       vlen;
+    ngx_int_t    step;
     ngx_uint_t   type;
 
     last = p + len;
 
     while (p < last) {
 
-        if (last - p < 2) {
-            *why = "truncated 3GPP sub-attribute";
+        step = ngx_iot_radius_tlv(&p, last, &type, &v, &vlen);
+
+        if (step != NGX_OK) {
+            *why = (step == NGX_DECLINED)
+                   ? "truncated 3GPP sub-attribute"
+                   : "3GPP sub-attribute length out of range";
             return NGX_IOT_RADIUS_MALFORMED;
         }
-
-        type = p[0];
-        alen = p[1];
-
-        if (alen < 2 || alen > (size_t) (last - p)) {
-            *why = "3GPP sub-attribute length out of range";
-            return NGX_IOT_RADIUS_MALFORMED;
-        }
-
-        v = p + 2;
-        vlen = alen - 2;
 
         switch (type) {
 
@@ -254,8 +241,6 @@ ngx_iot_radius_parse_3gpp(u_char *p, size_t len, ngx_iot_radius_packet_t *pkt,
         default:
             break;
         }
-
-        p += alen;
     }
 
     return NGX_IOT_RADIUS_OK;
@@ -263,6 +248,40 @@ ngx_iot_radius_parse_3gpp(u_char *p, size_t len, ngx_iot_radius_packet_t *pkt,
 
 
 /* the first non-empty instance of an attribute wins */
+
+/*
+ * One type-length-value item (an attribute, or a 3GPP sub-attribute) and
+ * a step past it.  NGX_DECLINED: fewer than two bytes left; NGX_ERROR: its
+ * length is below 2 or beyond what is left.
+ */
+
+static ngx_int_t
+ngx_iot_radius_tlv(u_char **pp, u_char *last, ngx_uint_t *type, u_char **v,
+    size_t *vlen)
+{
+    u_char  *p;
+    size_t   len;
+
+    p = *pp;
+
+    if (last - p < 2) {
+        return NGX_DECLINED;
+    }
+
+    len = p[1];
+
+    if (len < 2 || len > (size_t) (last - p)) {
+        return NGX_ERROR;
+    }
+
+    *type = p[0];
+    *v = p + 2;
+    *vlen = len - 2;
+    *pp = p + len;
+
+    return NGX_OK;
+}
+
 
 static void
 ngx_iot_radius_text(ngx_str_t *dst, u_char *p, size_t len)
