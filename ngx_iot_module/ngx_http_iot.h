@@ -103,7 +103,6 @@ ngx_int_t ngx_http_iot_read_json(ngx_http_request_t *r, json_t **json,
     const char **err);
 ngx_int_t ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b);
-ngx_buf_t *ngx_http_iot_buf(ngx_http_request_t *r, size_t size);
 ngx_int_t ngx_http_iot_list_start(ngx_http_request_t *r,
     ngx_http_iot_list_t *list);
 ngx_int_t ngx_http_iot_list_cleanup(ngx_http_request_t *r,

@@ -551,15 +551,15 @@ ngx_buf_t *
 ngx_http_iot_collections_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message)
 {
-    size_t      len;
+    size_t      len, size;
     ngx_buf_t  *b;
 
     len = ngx_strlen(message);
 
-    b = ngx_http_iot_buf(r, sizeof("{\"status\":,\"message\":\"\"}")
-                            + NGX_INT_T_LEN
-                            + ngx_iot_json_escape_len((u_char *) message,
-                                                      len));
+    size = sizeof("{\"status\":,\"message\":\"\"}") + NGX_INT_T_LEN
+           + ngx_iot_json_escape_len((u_char *) message, len);
+
+    b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
         return NULL;
     }
@@ -819,7 +819,7 @@ ngx_http_iot_send_collection(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_buf_t  *b;
 
-    b = ngx_http_iot_buf(r, NGX_HTTP_IOT_ENTITY_LEN + c->tags.len);
+    b = ngx_create_temp_buf(r->pool, NGX_HTTP_IOT_ENTITY_LEN + c->tags.len);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1045,7 +1045,7 @@ ngx_http_iot_send_device(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_buf_t  *b;
 
-    b = ngx_http_iot_buf(r, ngx_iot_device_len(d));
+    b = ngx_create_temp_buf(r->pool, ngx_iot_device_len(d));
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1272,7 +1272,7 @@ ngx_http_iot_send_tags(ngx_http_request_t *r, ngx_iot_text_t *tags)
 {
     ngx_buf_t  *b;
 
-    b = ngx_http_iot_buf(r, tags->len + 2);
+    b = ngx_create_temp_buf(r->pool, tags->len + 2);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1288,7 +1288,8 @@ ngx_http_iot_send_value(ngx_http_request_t *r, ngx_str_t *value)
 {
     ngx_buf_t  *b;
 
-    b = ngx_http_iot_buf(r, sizeof("{\"value\":\"\"}")
+    b = ngx_create_temp_buf(r->pool,
+                            sizeof("{\"value\":\"\"}")
                             + ngx_iot_json_escape_len(value->data,
                                                       value->len));
     if (b == NULL) {
@@ -1530,7 +1531,7 @@ ngx_http_iot_send_token(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_buf_t  *b;
 
-    b = ngx_http_iot_buf(r, ngx_http_iot_token_len(t));
+    b = ngx_create_temp_buf(r->pool, ngx_http_iot_token_len(t));
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -354,13 +354,6 @@ ngx_http_iot_read_json(ngx_http_request_t *r, json_t **json,
 }
 
 
-ngx_buf_t *
-ngx_http_iot_buf(ngx_http_request_t *r, size_t size)
-{
-    return ngx_create_temp_buf(r->pool, size);
-}
-
-
 ngx_int_t
 ngx_http_iot_send_chain(ngx_http_request_t *r, ngx_uint_t status,
     ngx_chain_t *out)

@@ -54,8 +54,6 @@ struct ngx_iot_bus_s {
     uint64_t                   tail;      /* the oldest record */
     uint64_t                   next_seq;
     uint64_t                   tail_seq;
-    uint64_t                   published;
-    uint64_t                   dropped;   /* too large for the ring */
     ngx_iot_bus_peer_t         peers[NGX_IOT_BUS_PEERS];
 };
 
@@ -287,18 +285,17 @@ ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, uint64_t collection_id,
 
     need = ngx_iot_bus_align(sizeof(ngx_iot_bus_rec_t) + len);
 
-    ngx_shmtx_lock(&bus->mutex);
+    /* the ring's size never changes: no lock for this */
 
     if (need > bus->size / 4) {
-        bus->dropped++;
-        ngx_shmtx_unlock(&bus->mutex);
-
         ngx_log_error(NGX_LOG_ERR, bl->log, 0,
                       "iot bus: a message of %uz bytes is too large for "
                       "the live streams; make iot_bus_size larger than "
                       "%uL", len, need * 4);
         return NGX_DECLINED;
     }
+
+    ngx_shmtx_lock(&bus->mutex);
 
     off = bus->head % bus->size;
 
@@ -343,7 +340,6 @@ ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, uint64_t collection_id,
 
     bus->head = end;
     bus->next_seq++;
-    bus->published++;
 
     ngx_shmtx_unlock(&bus->mutex);
 
