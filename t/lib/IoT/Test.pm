@@ -62,6 +62,7 @@ sub new {
         stream_conf => '',    # a whole stream { } body, when given
         http_conf   => '',
         server_conf => '',
+        # the server's location blocks: which dialect is mounted where
         location    => "location / { iot_api collections; }\n",
         body_max    => '64k',
         reuseport   => 1,
