@@ -8,6 +8,8 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Client;
+use IoT::JSON;
 
 my $t = IoT::Test->new(
     module   => 0,
@@ -19,9 +21,10 @@ my $t = IoT::Test->new(
         }
 EOF
 );
+my $api = IoT::Client->new($t);
 $t->start;
 
-my ($st, $j, $h) = $t->api(GET => '/');
+my ($st, $j, $h) = $api->call(GET => '/');
 is($st, 200, 'plain nginx answers');
 is_deeply(plain($j), { ok => 1 }, 'JSON body decoded');
 like($h->{'x-worker'} // '', qr/^\d+$/, 'X-Worker header carries a pid');
@@ -29,12 +32,12 @@ like($h->{'x-worker'} // '', qr/^\d+$/, 'X-Worker header carries a pid');
 my @w = $t->workers;
 is(scalar @w, 2, 'two workers found');
 
-my $all = $t->req_all_workers(GET => '/');
+my $all = $api->req_all_workers(GET => '/');
 is_deeply([ sort { $a <=> $b } grep { /^\d+$/ } keys %$all ], \@w,
           'requests reach every worker (reuseport spreads connections)');
 
-my $first = $t->req(GET => '/');
-my $other = $t->req_other_worker($first->{worker}, GET => '/');
+my $first = $api->req(GET => '/');
+my $other = $api->req_other_worker($first->{worker}, GET => '/');
 ok($other && $other->{worker} != $first->{worker},
    'a request can be sent to another worker');
 
@@ -42,13 +45,13 @@ my @after = $t->reload;
 is(scalar @after, 2, 'two workers after reload');
 ok(!(grep { my $a = $_; grep { $_ == $a } @w } @after),
    'reload replaced the workers');
-is(($t->api(GET => '/'))[0], 200, 'answers after reload');
+is(($api->call(GET => '/'))[0], 200, 'answers after reload');
 
 my $victim = $after[0];
 my @new = $t->kill_worker($victim);
 is(scalar @new, 2, 'worker respawned after kill -9');
 ok(!(grep { $_ == $victim } @new), 'killed worker is gone');
-is(($t->api(GET => '/'))[0], 200, 'answers after kill -9');
+is(($api->call(GET => '/'))[0], 200, 'answers after kill -9');
 like($t->log_slice, qr/\[alert\].*exited on signal 9/,
      'nginx logged the killed worker');
 $t->check_log('kill -9', allow => [qr/exited on signal 9/]);
@@ -59,7 +62,7 @@ is($rst, 200, 'raw request answered');
 is($rbody, '{"ok":true}', 'raw request body');
 
 $t->restart;
-is(($t->api(GET => '/'))[0], 200, 'answers after restart');
+is(($api->call(GET => '/'))[0], 200, 'answers after restart');
 
 # the log check must be able to fail
 open my $fh, '>>', $t->error_log_file or die;

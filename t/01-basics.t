@@ -7,12 +7,15 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 
 my $t = IoT::Test->new(location => <<'EOF');
         location / { iot_api collections; }
         location /nbiot/ { iot_api collections; }
         location /plain/ { default_type text/plain; return 200 'plain'; }
 EOF
+my $api = IoT::Collections->new($t);
 $t->start;
 
 like($t->admin_token, qr/^[0-9a-f]{64}\z/i,
@@ -20,7 +23,7 @@ like($t->admin_token, qr/^[0-9a-f]{64}\z/i,
 
 # ---- GET /
 {
-    my ($st, $j, $h) = $t->api(GET => '/');
+    my ($st, $j, $h) = $api->call(GET => '/');
     is($st, 200, 'GET / is 200');
     like($h->{'content-type'} // '', qr{^application/json\b}i,
          'GET /: JSON content type');
@@ -30,7 +33,7 @@ like($t->admin_token, qr/^[0-9a-f]{64}\z/i,
 
 # ---- GET /system
 {
-    my ($st, $j) = $t->api(GET => '/system');
+    my ($st, $j) = $api->call(GET => '/system');
     is($st, 200, 'GET /system is 200');
     for my $k (qw(version buildDate releaseName)) {
         ok($j && defined $j->{$k} && !ref $j->{$k}, "/system: $k is a string");
@@ -46,44 +49,44 @@ like($t->admin_token, qr/^[0-9a-f]{64}\z/i,
 }
 
 # ---- authentication
-is_error([$t->api(GET => '/', token => undef)], 401, 'GET / without token');
-is_error([$t->api(GET => '/collections', token => undef)], 401,
+is_error([$api->call(GET => '/', token => undef)], 401, 'GET / without token');
+is_error([$api->call(GET => '/collections', token => undef)], 401,
          'GET /collections without token');
-is_error([$t->api(POST => '/collections', token => undef, body => {})], 401,
+is_error([$api->call(POST => '/collections', token => undef, body => {})], 401,
          'POST /collections without token');
-is_error([$t->api(GET => '/system', token => '')], 401, 'empty token');
-is_error([$t->api(GET => '/collections', token => 'f' x 64)], 401,
+is_error([$api->call(GET => '/system', token => '')], 401, 'empty token');
+is_error([$api->call(GET => '/collections', token => 'f' x 64)], 401,
          'unknown 64-hex token');
-is_error([$t->api(GET => '/collections', token => 'nonsense')], 401,
+is_error([$api->call(GET => '/collections', token => 'nonsense')], 401,
          'unknown short token');
-is_error([$t->api(GET => '/collections',
-                  token => substr($t->admin_token, 0, 63) . 'x')], 401,
+is_error([$api->call(GET => '/collections',
+                     token => substr($t->admin_token, 0, 63) . 'x')], 401,
          'admin token with last character changed');
-is_error([$t->api(GET => '/collections',
-                  token => substr($t->admin_token, 0, 12))], 401,
+is_error([$api->call(GET => '/collections',
+                     token => substr($t->admin_token, 0, 12))], 401,
          'prefix of the admin token is not a token');
-is_error([$t->api(GET => '/collections', token => $t->admin_token . '0')],
+is_error([$api->call(GET => '/collections', token => $t->admin_token . '0')],
          401, 'admin token with a character appended');
 {
-    my ($st) = $t->api(GET => '/collections', token => uc $t->admin_token);
+    my ($st) = $api->call(GET => '/collections', token => uc $t->admin_token);
     # hex digits only: upper case is a different string; either it is
     # refused (401) or accepted as the same token (200), never anything else
     like($st, qr/^(200|401)\z/, 'admin token in upper case: 200 or 401');
 }
-is(($t->api(GET => '/collections'))[0], 200, 'admin token works');
+is(($api->call(GET => '/collections'))[0], 200, 'admin token works');
 
 # ---- unknown paths
 for my $p ('/nope', '/collectionsx', '/collections/x/y/z/w/v',
            '/system/x', '/tokens/abc/def', '/COLLECTIONS') {
-    is_error([$t->api(GET => $p)], 404, "GET $p");
+    is_error([$api->call(GET => $p)], 404, "GET $p");
 }
 {
-    my ($st, $c) = $t->api(POST => '/collections', body => {});
+    my ($st, $c) = $api->call(POST => '/collections', body => {});
     is($st, 201, 'collection made for path tests');
     my $cid = $c->{collectionId};
-    is_error([$t->api(GET => "/collections/$cid/nope")], 404,
+    is_error([$api->call(GET => "/collections/$cid/nope")], 404,
              'GET /collections/{cid}/nope');
-    is_error([$t->api(GET => "/collections/$cid/devices/x/y/z")], 404,
+    is_error([$api->call(GET => "/collections/$cid/devices/x/y/z")], 404,
              'GET deep unknown device path');
 
     # ---- wrong methods
@@ -102,7 +105,7 @@ for my $p ('/nope', '/collectionsx', '/collections/x/y/z/w/v',
     );
     for my $c (@cases) {
         my ($m, $p, $allowed) = @$c;
-        my @res = $t->api($m => $p, body => {});
+        my @res = $api->call($m => $p, body => {});
         my $n = "$m " . ($p =~ s/$cid/{cid}/r);
         is_error(\@res, 405, $n);
         my %allow = map { uc($_) => 1 }
@@ -111,36 +114,36 @@ for my $p ('/nope', '/collectionsx', '/collections/x/y/z/w/v',
            "$n: Allow lists @$allowed") or diag("Allow: " . ($res[2]{allow} // '(none)'));
         ok(!$allow{$m}, "$n: Allow does not list $m");
     }
-    is(($t->api(GET => "/collections/$cid"))[0], 200,
+    is(($api->call(GET => "/collections/$cid"))[0], 200,
        'collection untouched by wrong methods');
 }
 
 # ---- paths are relative to the location
 {
-    my ($st, $c) = $t->api(POST => '/nbiot/collections',
-                           body => { tags => { via => 'nbiot' } });
+    my ($st, $c) = $api->call(POST => '/nbiot/collections',
+                              body => { tags => { via => 'nbiot' } });
     is($st, 201, 'POST /nbiot/collections is 201');
     my $cid = $c ? $c->{collectionId} : 'none';
-    my ($s2, $g) = $t->api(GET => "/collections/$cid");
+    my ($s2, $g) = $api->call(GET => "/collections/$cid");
     is($s2, 200, 'the same registry under / and under /nbiot/');
     is_deeply($g, $c, '... the same collection');
-    is(($t->api(GET => "/nbiot/collections/$cid"))[0], 200,
+    is(($api->call(GET => "/nbiot/collections/$cid"))[0], 200,
        'GET /nbiot/collections/{cid}');
-    is(($t->api(GET => '/nbiot/system'))[0], 200, 'GET /nbiot/system');
-    is(($t->api(GET => '/nbiot/'))[0], 200, 'GET /nbiot/ is the root');
-    is_error([$t->api(GET => '/nbiot/nope')], 404, 'GET /nbiot/nope');
-    is_error([$t->api(GET => '/nbiot/collections', token => undef)], 401,
+    is(($api->call(GET => '/nbiot/system'))[0], 200, 'GET /nbiot/system');
+    is(($api->call(GET => '/nbiot/'))[0], 200, 'GET /nbiot/ is the root');
+    is_error([$api->call(GET => '/nbiot/nope')], 404, 'GET /nbiot/nope');
+    is_error([$api->call(GET => '/nbiot/collections', token => undef)], 401,
              'no token under /nbiot/');
-    my ($s3, undef, $h, $raw) = $t->api(GET => '/plain/x', token => undef);
+    my ($s3, undef, $h, $raw) = $api->call(GET => '/plain/x', token => undef);
     is($s3, 200, 'a location without iot_api is not touched');
     is($raw, 'plain', '... and answers on its own');
-    is(($t->api(DELETE => "/nbiot/collections/$cid"))[0], 204,
+    is(($api->call(DELETE => "/nbiot/collections/$cid"))[0], 204,
        'DELETE under /nbiot/');
 }
 
 # ---- error answers use the error format even without a token
 {
-    my @res = $t->api(PUT => '/nope', token => undef);
+    my @res = $api->call(PUT => '/nope', token => undef);
     ok(($res[0] == 401 || $res[0] == 404 || $res[0] == 405),
        'no token on an unknown path: an error status');
     is_error(\@res, $res[0], 'no token on an unknown path');

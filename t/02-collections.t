@@ -6,8 +6,11 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 
 my $t = IoT::Test->new;
+my $api = IoT::Collections->new($t);
 $t->start;
 
 sub coll_shape_ok {
@@ -23,8 +26,8 @@ sub coll_shape_ok {
 }
 
 # ---- create
-my ($st, $c1, $h) = $t->api(POST => '/collections',
-                            body => { tags => { name => 'Greenhouse' } });
+my ($st, $c1, $h) = $api->call(POST => '/collections',
+                               body => { tags => { name => 'Greenhouse' } });
 is($st, 201, 'POST /collections is 201');
 like($h->{'content-type'} // '', qr{^application/json\b}i, 'JSON answer');
 coll_shape_ok($c1, 'created collection');
@@ -32,7 +35,7 @@ is_deeply($c1->{tags}, { name => 'Greenhouse' }, 'tags kept on create');
 my $cid = $c1->{collectionId};
 my $team = $c1->{teamId};
 
-my ($st2, $c2) = $t->api(POST => '/collections', body => {});
+my ($st2, $c2) = $api->call(POST => '/collections', body => {});
 is($st2, 201, 'POST /collections with empty object is 201');
 coll_shape_ok($c2, 'second collection');
 isnt($c2->{collectionId}, $cid, 'ids differ');
@@ -40,14 +43,14 @@ is($c2->{teamId}, $team, 'same team for every collection');
 is_deeply($c2->{tags}, {}, 'no tags: empty object');
 
 {
-    my ($s, $sys) = $t->api(GET => '/system');
+    my ($s, $sys) = $api->call(GET => '/system');
     is_deeply(plain($c2->{fieldMask}), plain($sys->{defaultFieldMask}),
               'new collection has the default field mask of /system');
 }
 
 # ---- get
 {
-    my ($s, $g) = $t->api(GET => "/collections/$cid");
+    my ($s, $g) = $api->call(GET => "/collections/$cid");
     is($s, 200, 'GET /collections/{cid} is 200');
     is_deeply($g, $c1, 'GET returns what POST returned');
     is($g->{teamId}, $team, 'teamId from GET matches create');
@@ -55,31 +58,31 @@ is_deeply($c2->{tags}, {}, 'no tags: empty object');
 
 # ---- teamId
 {
-    my ($s, $c) = $t->api(POST => '/collections', body => { teamId => $team });
+    my ($s, $c) = $api->call(POST => '/collections', body => { teamId => $team });
     is($s, 201, 'POST with the right teamId is 201');
     is($c->{teamId}, $team, 'teamId kept');
     my $other = $team =~ /^0/ ? '1' . substr($team, 1) : '0' . substr($team, 1);
-    my ($cnt0) = scalar @{ ($t->api(GET => '/collections'))[1]{collections} };
-    is_error([$t->api(POST => '/collections', body => { teamId => $other })],
+    my ($cnt0) = scalar @{ ($api->call(GET => '/collections'))[1]{collections} };
+    is_error([$api->call(POST => '/collections', body => { teamId => $other })],
              400, 'POST with another teamId', qr/team/i);
-    is_error([$t->api(POST => '/collections', body => { teamId => 'bad' })],
+    is_error([$api->call(POST => '/collections', body => { teamId => 'bad' })],
              400, 'POST with a malformed teamId', qr/team/i);
-    my ($cnt1) = scalar @{ ($t->api(GET => '/collections'))[1]{collections} };
+    my ($cnt1) = scalar @{ ($api->call(GET => '/collections'))[1]{collections} };
     is($cnt1, $cnt0, 'refused creates made nothing');
-    is_error([$t->api(PATCH => "/collections/$cid",
-                      body => { teamId => $other })],
+    is_error([$api->call(PATCH => "/collections/$cid",
+                         body => { teamId => $other })],
              400, 'PATCH with another teamId', qr/team/i);
-    my ($s2, $g) = $t->api(GET => "/collections/$cid");
+    my ($s2, $g) = $api->call(GET => "/collections/$cid");
     is_deeply($g, $c1, 'collection unchanged after refused PATCH');
-    my ($s3, $p) = $t->api(PATCH => "/collections/$cid",
-                           body => { teamId => $team });
+    my ($s3, $p) = $api->call(PATCH => "/collections/$cid",
+                              body => { teamId => $team });
     is($s3, 200, 'PATCH with the same teamId is 200');
-    $t->api(DELETE => "/collections/$c->{collectionId}");
+    $api->call(DELETE => "/collections/$c->{collectionId}");
 }
 
 # ---- list
 {
-    my ($s, $l) = $t->api(GET => '/collections');
+    my ($s, $l) = $api->call(GET => '/collections');
     is($s, 200, 'GET /collections is 200');
     ok(ref $l->{collections} eq 'ARRAY', 'collections is a list');
     my %by = map { $_->{collectionId} => $_ } @{ $l->{collections} };
@@ -92,138 +95,138 @@ is_deeply($c2->{tags}, {}, 'no tags: empty object');
 
 # ---- patch
 {
-    my ($s, $p) = $t->api(PATCH => "/collections/$cid",
-                          body => { tags => { a => '1', b => '2' } });
+    my ($s, $p) = $api->call(PATCH => "/collections/$cid",
+                             body => { tags => { a => '1', b => '2' } });
     is($s, 200, 'PATCH tags is 200');
     is_deeply($p->{tags}, { name => 'Greenhouse', a => '1', b => '2' },
               'tags merged');
-    ($s, $p) = $t->api(PATCH => "/collections/$cid",
-                       body => { tags => { b => '', c => '3' } });
+    ($s, $p) = $api->call(PATCH => "/collections/$cid",
+                          body => { tags => { b => '', c => '3' } });
     is($s, 200, 'PATCH tags again is 200');
     is_deeply($p->{tags}, { name => 'Greenhouse', a => '1', c => '3' },
               'tag set to "" removed, others kept, new one added');
-    ($s, $p) = $t->api(PATCH => "/collections/$cid",
-                       body => { fieldMask => { imsi => JTRUE } });
+    ($s, $p) = $api->call(PATCH => "/collections/$cid",
+                          body => { fieldMask => { imsi => JTRUE } });
     is($s, 200, 'PATCH fieldMask.imsi is 200');
     my $want = { %{ plain($c1->{fieldMask}) }, imsi => 1 };
     is_deeply(plain($p->{fieldMask}), $want,
               'only fieldMask.imsi changed');
-    ($s, $p) = $t->api(PATCH => "/collections/$cid",
-                       body => { fieldMask => { location => JTRUE,
-                                                imsi => JFALSE } });
+    ($s, $p) = $api->call(PATCH => "/collections/$cid",
+                          body => { fieldMask => { location => JTRUE,
+                                                   imsi => JFALSE } });
     $want = { %$want, location => 1, imsi => 0 };
     is_deeply(plain($p->{fieldMask}), $want, 'two fieldMask keys changed');
     is_deeply($p->{tags}, { name => 'Greenhouse', a => '1', c => '3' },
               'tags untouched by fieldMask PATCH');
 
-    ($s, $p) = $t->api(PATCH => "/collections/$cid", body => {});
+    ($s, $p) = $api->call(PATCH => "/collections/$cid", body => {});
     is($s, 200, 'empty PATCH is 200');
-    my ($s2, $g) = $t->api(GET => "/collections/$cid");
+    my ($s2, $g) = $api->call(GET => "/collections/$cid");
     is_deeply($g, $p, 'GET after PATCH shows the PATCH answer');
     is($g->{collectionId}, $cid, 'id unchanged');
     is($g->{teamId}, $team, 'teamId unchanged');
 
-    ($s, $p) = $t->api(PATCH => "/collections/$cid",
-                       body => { tags => undef, fieldMask => undef,
-                                 collectionId => undef, unknown => 'x' });
+    ($s, $p) = $api->call(PATCH => "/collections/$cid",
+                          body => { tags => undef, fieldMask => undef,
+                                    collectionId => undef, unknown => 'x' });
     is($s, 200, 'PATCH with nulls and an unknown key is 200');
     is_deeply($p, $g, 'nulls and unknown keys change nothing');
 
-    ($s, $p) = $t->api(PATCH => "/collections/$cid",
-                       body => { collectionId => $c2->{collectionId} });
+    ($s, $p) = $api->call(PATCH => "/collections/$cid",
+                          body => { collectionId => $c2->{collectionId} });
     ok($s == 200 || $s == 400, 'PATCH collectionId of a collection: 200 or 400');
-    ($s2, $g) = $t->api(GET => "/collections/$cid");
+    ($s2, $g) = $api->call(GET => "/collections/$cid");
     is($g->{collectionId}, $cid, 'a collection cannot be renamed');
 }
 
 # ---- tags sub-resource
 {
     my $base = "/collections/$cid/tags";
-    my ($s, $tags) = $t->api(GET => $base);
+    my ($s, $tags) = $api->call(GET => $base);
     is($s, 200, 'GET tags is 200');
     is_deeply($tags, { name => 'Greenhouse', a => '1', c => '3' },
               'GET tags returns the tags object');
 
-    ($s, $tags) = $t->api(PATCH => $base, body => { a => '', d => '4' });
+    ($s, $tags) = $api->call(PATCH => $base, body => { a => '', d => '4' });
     is($s, 200, 'PATCH tags is 200');
     is_deeply($tags, { name => 'Greenhouse', c => '3', d => '4' },
               'PATCH tags merges and removes');
-    my ($s2, $g) = $t->api(GET => "/collections/$cid");
+    my ($s2, $g) = $api->call(GET => "/collections/$cid");
     is_deeply($g->{tags}, $tags, 'collection shows the merged tags');
 
-    my ($s3, $v) = $t->api(GET => "$base/name");
+    my ($s3, $v) = $api->call(GET => "$base/name");
     is($s3, 200, 'GET tags/name is 200');
     is_deeply($v, { value => 'Greenhouse' }, 'GET tags/name value');
 
-    is_error([$t->api(GET => "$base/a")], 404, 'GET a removed tag');
-    is_error([$t->api(GET => "$base/nosuch")], 404, 'GET a missing tag');
+    is_error([$api->call(GET => "$base/a")], 404, 'GET a removed tag');
+    is_error([$api->call(GET => "$base/nosuch")], 404, 'GET a missing tag');
 
-    ($s, $v) = $t->api(PATCH => "$base/e", body => { value => 'five' });
+    ($s, $v) = $api->call(PATCH => "$base/e", body => { value => 'five' });
     is($s, 200, 'PATCH tags/e (new) is 200');
     is_deeply($v, { value => 'five' }, 'PATCH tags/e answer');
-    ($s, $v) = $t->api(GET => "$base/e");
+    ($s, $v) = $api->call(GET => "$base/e");
     is_deeply($v, { value => 'five' }, 'GET tags/e after PATCH');
 
-    ($s, $v) = $t->api(PATCH => "$base/e", body => { value => 'six' });
+    ($s, $v) = $api->call(PATCH => "$base/e", body => { value => 'six' });
     is($s, 200, 'PATCH tags/e (existing) is 200');
-    is_deeply(($t->api(GET => "$base/e"))[1], { value => 'six' },
+    is_deeply(($api->call(GET => "$base/e"))[1], { value => 'six' },
               'tag value replaced');
 
-    ($s) = $t->api(PATCH => "$base/e", body => { value => '' });
+    ($s) = $api->call(PATCH => "$base/e", body => { value => '' });
     is($s, 200, 'PATCH tags/e with "" is 200');
-    is_error([$t->api(GET => "$base/e")], 404, 'tag removed by ""');
+    is_error([$api->call(GET => "$base/e")], 404, 'tag removed by ""');
 
-    ($s, my $raw) = ($t->api(DELETE => "$base/d"))[0, 3];
+    ($s, my $raw) = ($api->call(DELETE => "$base/d"))[0, 3];
     is($s, 204, 'DELETE tags/d is 204');
     is($raw, '', '204 has no body');
-    is_error([$t->api(GET => "$base/d")], 404, 'deleted tag is gone');
-    is_error([$t->api(DELETE => "$base/d")], 404, 'DELETE it again is 404');
-    is_error([$t->api(DELETE => "$base/nosuch")], 404, 'DELETE missing tag');
+    is_error([$api->call(GET => "$base/d")], 404, 'deleted tag is gone');
+    is_error([$api->call(DELETE => "$base/d")], 404, 'DELETE it again is 404');
+    is_error([$api->call(DELETE => "$base/nosuch")], 404, 'DELETE missing tag');
 
-    is_deeply(($t->api(GET => $base))[1], { name => 'Greenhouse', c => '3' },
+    is_deeply(($api->call(GET => $base))[1], { name => 'Greenhouse', c => '3' },
               'remaining tags');
 
     my $missing = '0000000000000';
-    is_error([$t->api(GET => "/collections/$missing/tags")], 404,
+    is_error([$api->call(GET => "/collections/$missing/tags")], 404,
              'tags of an unknown collection');
-    is_error([$t->api(PATCH => "/collections/$missing/tags",
-                      body => { a => 'b' })], 404,
+    is_error([$api->call(PATCH => "/collections/$missing/tags",
+                         body => { a => 'b' })], 404,
              'PATCH tags of an unknown collection');
-    is_error([$t->api(GET => "/collections/$missing/tags/name")], 404,
+    is_error([$api->call(GET => "/collections/$missing/tags/name")], 404,
              'tag of an unknown collection');
 }
 
 # ---- delete
 {
     my $c2id = $c2->{collectionId};
-    my ($s, undef, undef, $raw) = $t->api(DELETE => "/collections/$c2id");
+    my ($s, undef, undef, $raw) = $api->call(DELETE => "/collections/$c2id");
     is($s, 204, 'DELETE collection is 204');
     is($raw, '', '204 has no body');
-    is_error([$t->api(GET => "/collections/$c2id")], 404,
+    is_error([$api->call(GET => "/collections/$c2id")], 404,
              'deleted collection is 404');
-    is_error([$t->api(DELETE => "/collections/$c2id")], 404,
+    is_error([$api->call(DELETE => "/collections/$c2id")], 404,
              'DELETE again is 404');
-    is_error([$t->api(PATCH => "/collections/$c2id", body => {})], 404,
+    is_error([$api->call(PATCH => "/collections/$c2id", body => {})], 404,
              'PATCH deleted collection is 404');
     my @ids = map { $_->{collectionId} }
-              @{ ($t->api(GET => '/collections'))[1]{collections} };
+              @{ ($api->call(GET => '/collections'))[1]{collections} };
     is_deeply(\@ids, [$cid], 'deleted collection no longer listed');
 
     # non-empty collection
-    my ($sd, $dev) = $t->api(POST => "/collections/$cid/devices",
+    my ($sd, $dev) = $api->call(POST => "/collections/$cid/devices",
         body => { imsi => $t->next_imsi, imei => $t->next_imei });
     is($sd, 201, 'device made');
-    is_error([$t->api(DELETE => "/collections/$cid")], 409,
+    is_error([$api->call(DELETE => "/collections/$cid")], 409,
              'DELETE non-empty collection is 409');
-    is(($t->api(GET => "/collections/$cid"))[0], 200,
+    is(($api->call(GET => "/collections/$cid"))[0], 200,
        'collection still there');
-    is(($t->api(GET => "/collections/$cid/devices/$dev->{deviceId}"))[0],
+    is(($api->call(GET => "/collections/$cid/devices/$dev->{deviceId}"))[0],
        200, 'device still there');
-    is(($t->api(DELETE => "/collections/$cid/devices/$dev->{deviceId}"))[0],
+    is(($api->call(DELETE => "/collections/$cid/devices/$dev->{deviceId}"))[0],
        204, 'device deleted');
-    is(($t->api(DELETE => "/collections/$cid"))[0], 204,
+    is(($api->call(DELETE => "/collections/$cid"))[0], 204,
        'now the empty collection can be deleted');
-    is_deeply(($t->api(GET => '/collections'))[1], { collections => [] },
+    is_deeply(($api->call(GET => '/collections'))[1], { collections => [] },
               'no collections left');
 }
 

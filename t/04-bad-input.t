@@ -7,33 +7,36 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 
 my $t = IoT::Test->new(body_max => '64k');
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my ($s0, $C) = $t->api(POST => '/collections',
-                       body => { tags => { name => 'keep me', k => 'v' } });
+my ($s0, $C) = $api->call(POST => '/collections',
+                          body => { tags => { name => 'keep me', k => 'v' } });
 is($s0, 201, 'collection made');
 my $cid = $C->{collectionId};
-my ($s1, $D) = $t->api(POST => "/collections/$cid/devices",
+my ($s1, $D) = $api->call(POST => "/collections/$cid/devices",
     body => { imsi => $t->next_imsi, imei => $t->next_imei,
               tags => { name => 'dev' } });
 is($s1, 201, 'device made');
 my $did = $D->{deviceId};
 my $curl = "/collections/$cid";
 my $durl = "/collections/$cid/devices/$did";
-my ($s2, $TOK) = $t->api(POST => '/tokens',
-                         body => { resource => $curl, tags => { t => '1' } });
+my ($s2, $TOK) = $api->call(POST => '/tokens',
+                            body => { resource => $curl, tags => { t => '1' } });
 is($s2, 201, 'token made');
 my $tok = $TOK->{token};
 
 sub snapshot {
     return {
-        colls   => ($t->api(GET => '/collections'))[1],
-        coll    => ($t->api(GET => $curl))[1],
-        devices => ($t->api(GET => "$curl/devices"))[1],
-        dev     => ($t->api(GET => $durl))[1],
-        tokens  => ($t->api(GET => '/tokens'))[1],
+        colls   => ($api->call(GET => '/collections'))[1],
+        coll    => ($api->call(GET => $curl))[1],
+        devices => ($api->call(GET => "$curl/devices"))[1],
+        dev     => ($api->call(GET => $durl))[1],
+        tokens  => ($api->call(GET => '/tokens'))[1],
     };
 }
 my $SNAP = snapshot();
@@ -42,8 +45,8 @@ ok($SNAP->{coll} && $SNAP->{dev} && $SNAP->{tokens}, 'snapshot taken');
 my $n = 0;
 sub bad {
     my ($status, $name, $method, $path, $body, $msg_re) = @_;
-    my @res = $t->api($method => $path,
-                      defined $body ? (body => $body) : ());
+    my @res = $api->call($method => $path,
+                         defined $body ? (body => $body) : ());
     is_error(\@res, $status, $name, $msg_re);
     my $now = snapshot();
     # on a difference, go on from the new state so one fault fails once
@@ -123,10 +126,10 @@ for my $c (@dev_bad) {
 }
 # the values used above are still free: nothing was reserved by the refusals
 {
-    my ($s, $d) = $t->api(POST => "$curl/devices",
-                          body => { imsi => $imsi, imei => $imei });
+    my ($s, $d) = $api->call(POST => "$curl/devices",
+                             body => { imsi => $imsi, imei => $imei });
     is($s, 201, 'the IMSI/IMEI of refused creates are free');
-    is(($t->api(DELETE => "$curl/devices/$d->{deviceId}"))[0], 204,
+    is(($api->call(DELETE => "$curl/devices/$d->{deviceId}"))[0], 204,
        'and that device deleted again');
     $SNAP = snapshot();
 }
@@ -198,43 +201,43 @@ bad(400, 'PATCH token: tag value a number', PATCH => "/tokens/$tok", { tags => {
 # ---- tag limits: the boundaries themselves are fine
 {
     my $name64 = 'n' x 64;
-    my ($s, $p) = $t->api(PATCH => $durl,
+    my ($s, $p) = $api->call(PATCH => $durl,
         body => { tags => { $name64 => 'v' x 1024 } });
     is($s, 200, 'tag name of 64 bytes with a value of 1024 bytes is fine');
     is(length($p->{tags}{$name64} // ''), 1024, 'long value stored whole');
     my $utf = "\x{263a}" x 21;    # 63 bytes of UTF-8
-    ($s, $p) = $t->api(PATCH => $durl, body => { tags => { $utf => "\x{e9}t\x{e9}" } });
+    ($s, $p) = $api->call(PATCH => $durl, body => { tags => { $utf => "\x{e9}t\x{e9}" } });
     is($s, 200, 'UTF-8 tag name and value');
     is($p->{tags}{$utf}, "\x{e9}t\x{e9}", 'UTF-8 value round trip');
-    ($s) = $t->api(PATCH => $durl, body => { tags => { $name64 => '', $utf => '' } });
+    ($s) = $api->call(PATCH => $durl, body => { tags => { $name64 => '', $utf => '' } });
     is($s, 200, 'removed again');
     $SNAP = snapshot();
 
     my %t100 = map { ("t$_" => "v$_") } 1 .. 100;
-    ($s, $p) = $t->api(POST => "$curl/devices",
+    ($s, $p) = $api->call(POST => "$curl/devices",
         body => { imsi => $t->next_imsi, imei => $t->next_imei, tags => \%t100 });
     is($s, 201, 'a device with 100 tags');
     is(scalar keys %{ $p->{tags} || {} }, 100, '100 tags stored');
     my $u = "$curl/devices/$p->{deviceId}";
-    my $before = ($t->api(GET => $u))[1];
-    is_error([$t->api(PATCH => $u, body => { tags => { t101 => 'x' } })], 400,
+    my $before = ($api->call(GET => $u))[1];
+    is_error([$api->call(PATCH => $u, body => { tags => { t101 => 'x' } })], 400,
              'a 101st tag by PATCH', qr/tag/i);
-    is_error([$t->api(PATCH => "$u/tags", body => { t101 => 'x' })], 400,
+    is_error([$api->call(PATCH => "$u/tags", body => { t101 => 'x' })], 400,
              'a 101st tag by PATCH tags', qr/tag/i);
-    is_error([$t->api(PATCH => "$u/tags/t101", body => { value => 'x' })], 400,
+    is_error([$api->call(PATCH => "$u/tags/t101", body => { value => 'x' })], 400,
              'a 101st tag by PATCH tags/{name}', qr/tag/i);
-    is_deeply(($t->api(GET => $u))[1], $before, 'the device kept its 100 tags');
-    ($s, $p) = $t->api(PATCH => $u, body => { tags => { t1 => '', t101 => 'x' } });
+    is_deeply(($api->call(GET => $u))[1], $before, 'the device kept its 100 tags');
+    ($s, $p) = $api->call(PATCH => $u, body => { tags => { t1 => '', t101 => 'x' } });
     is($s, 200, 'removing one and adding one in the same PATCH is fine');
     is(scalar keys %{ $p->{tags} || {} }, 100, 'still 100 tags');
-    is(($t->api(DELETE => $u))[0], 204, 'device with 100 tags deleted');
+    is(($api->call(DELETE => $u))[0], 204, 'device with 100 tags deleted');
     is_deeply(snapshot(), $SNAP, 'stored data as before');
 }
 
 # ---- oversized body
 {
     my $big = '{"tags":{"a":"' . ('x' x (70 * 1024)) . '"}}';
-    my @res = $t->api(PATCH => $curl, body => $big);
+    my @res = $api->call(PATCH => $curl, body => $big);
     is_error(\@res, 413, 'body larger than client_max_body_size');
     is_deeply(snapshot(), $SNAP, 'oversized body: stored data unchanged');
 
@@ -246,16 +249,16 @@ bad(400, 'PATCH token: tag value a number', PATCH => "/tokens/$tok", { tags => {
         (map { sprintf("%x\r\n%s\r\n", length $chunk, $chunk) } 1 .. 10),
         "0\r\n\r\n" ], until => qr/\r\n\r\n.*\}/s);
     my ($st, $h, $body) = IoT::Test::parse_response($raw);
-    my $j = IoT::Test::json_decode($body);
+    my $j = json_decode($body);
     is_error([$st, $j, $h, $body], 413, 'chunked body larger than the limit');
     is_deeply(snapshot(), $SNAP, 'oversized chunked body: data unchanged');
 }
 
 # ---- a body sent in pieces and chunked bodies are read whole
 {
-    my $body = IoT::Test::json_encode({ imsi => $t->next_imsi,
-                                        imei => $t->next_imei,
-                                        tags => { how => 'slowly' } });
+    my $body = json_encode({ imsi => $t->next_imsi,
+                             imei => $t->next_imei,
+                             tags => { how => 'slowly' } });
     my $head = "POST $curl/devices HTTP/1.1\r\nHost: x\r\nX-API-Token: "
              . $t->admin_token . "\r\nContent-Type: application/json\r\n"
              . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n";
@@ -264,13 +267,13 @@ bad(400, 'PATCH token: tag value a number', PATCH => "/tokens/$tok", { tags => {
                               pause => 0.3, until => qr/\r\n\r\n.*\}/s);
     my ($st, $h, $b) = IoT::Test::parse_response($raw);
     is($st, 201, 'body arriving in pieces: 201');
-    my $d = IoT::Test::json_decode($b);
+    my $d = json_decode($b);
     is($d && $d->{tags}{how}, 'slowly', 'the whole body was read');
-    $t->api(DELETE => "$curl/devices/$d->{deviceId}") if $d;
+    $api->call(DELETE => "$curl/devices/$d->{deviceId}") if $d;
 
-    my $body2 = IoT::Test::json_encode({ imsi => $t->next_imsi,
-                                         imei => $t->next_imei,
-                                         tags => { how => 'chunked' } });
+    my $body2 = json_encode({ imsi => $t->next_imsi,
+                              imei => $t->next_imei,
+                              tags => { how => 'chunked' } });
     $raw = $t->raw_request([
         "POST $curl/devices HTTP/1.1\r\nHost: x\r\nX-API-Token: "
         . $t->admin_token . "\r\nTransfer-Encoding: chunked\r\n"
@@ -280,9 +283,9 @@ bad(400, 'PATCH token: tag value a number', PATCH => "/tokens/$tok", { tags => {
         "0\r\n\r\n" ], pause => 0.2, until => qr/\r\n\r\n.*\}/s);
     ($st, $h, $b) = IoT::Test::parse_response($raw);
     is($st, 201, 'chunked body: 201');
-    $d = IoT::Test::json_decode($b);
+    $d = json_decode($b);
     is($d && $d->{tags}{how}, 'chunked', 'the whole chunked body was read');
-    $t->api(DELETE => "$curl/devices/$d->{deviceId}") if $d;
+    $api->call(DELETE => "$curl/devices/$d->{deviceId}") if $d;
     is_deeply(snapshot(), $SNAP, 'stored data as before');
 }
 
@@ -300,9 +303,9 @@ bad(400, 'PATCH token: tag value a number', PATCH => "/tokens/$tok", { tags => {
     );
     for my $p (@paths) {
         next if $p eq "/collections/$up" && $up eq $cid;
-        is_error([$t->api(GET => $p)], 404, "GET $p");
-        is_error([$t->api(PATCH => $p, body => {})], 404, "PATCH $p");
-        is_error([$t->api(DELETE => $p)], 404, "DELETE $p");
+        is_error([$api->call(GET => $p)], 404, "GET $p");
+        is_error([$api->call(PATCH => $p, body => {})], 404, "PATCH $p");
+        is_error([$api->call(DELETE => $p)], 404, "DELETE $p");
     }
     is_deeply(snapshot(), $SNAP, 'unknown ids: data unchanged');
 }
@@ -312,7 +315,7 @@ for my $q ('limit=-1', 'limit=abc', 'limit=10001', 'limit=1.5',
            'limit=99999999999999999999', 'cursor=!!', 'cursor=' . ('z' x 13),
            'cursor=' . ('a' x 200), 'limit=2x') {
     for my $l ('/collections', "$curl/devices", '/tokens') {
-        is_error([$t->api(GET => "$l?$q")], 400, "GET $l?$q",
+        is_error([$api->call(GET => "$l?$q")], 400, "GET $l?$q",
                  $q =~ /limit/ ? qr/limit/i : qr/cursor/i);
     }
 }
@@ -346,7 +349,7 @@ for my $q ('limit=-1', 'limit=abc', 'limit=10001', 'limit=1.5',
         my ($st) = IoT::Test::parse_response($raw);
         ok($st < 500 || $st == 505,
            "garbage #$i: no server error") or diag("got: $raw");
-        is(($t->api(GET => '/'))[0], 200, "garbage #$i: server still answers");
+        is(($api->call(GET => '/'))[0], 200, "garbage #$i: server still answers");
     }
     # a client that goes away in the middle of a body
     for my $i (1 .. 5) {
@@ -356,7 +359,7 @@ for my $q ('limit=-1', 'limit=abc', 'limit=10001', 'limit=1.5',
                . "Content-Length: 1000\r\n\r\n{\"imsi\":\"1";
         close $s;
     }
-    is(($t->api(GET => '/'))[0], 200, 'server answers after aborted bodies');
+    is(($api->call(GET => '/'))[0], 200, 'server answers after aborted bodies');
     is_deeply([ $t->workers ], \@workers, 'no worker died or was replaced');
     is_deeply(snapshot(), $SNAP, 'garbage: stored data unchanged');
 }

@@ -7,20 +7,23 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 
 my $N = 300;
 
 my $t = IoT::Test->new;
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my $cid = ($t->api(POST => '/collections', body => {}))[1]{collectionId};
-my $other = ($t->api(POST => '/collections', body => {}))[1]{collectionId};
+my $cid = ($api->call(POST => '/collections', body => {}))[1]{collectionId};
+my $other = ($api->call(POST => '/collections', body => {}))[1]{collectionId};
 like($cid, $ID_RE, 'collection made');
 my $base = "/collections/$cid/devices";
 
 my (%made, $fails);
 for my $i (1 .. $N) {
-    my ($s, $d) = $t->api(POST => $base,
+    my ($s, $d) = $api->call(POST => $base,
         body => { imsi => $t->next_imsi, imei => $t->next_imei,
                   tags => { i => "$i" } });
     if ($s == 201 && $d && $d->{deviceId}) { $made{ $d->{deviceId} } = $d }
@@ -30,12 +33,12 @@ is(scalar keys %made, $N, "$N devices made");
 my @want = sort keys %made;
 
 # a device in another collection must never show up here
-my $stray = ($t->api(POST => "/collections/$other/devices",
+my $stray = ($api->call(POST => "/collections/$other/devices",
     body => { imsi => $t->next_imsi, imei => $t->next_imei }))[1]{deviceId};
 
 # ---- the whole list
 for my $q ('', '?limit=0') {
-    my ($s, $l, undef, $raw) = $t->api(GET => "$base$q");
+    my ($s, $l, undef, $raw) = $api->call(GET => "$base$q");
     is($s, 200, "GET devices$q is 200");
     my @ids = map { $_->{deviceId} } @{ $l->{devices} || [] };
     is(scalar @ids, $N, "devices$q: all $N listed");
@@ -48,7 +51,7 @@ for my $q ('', '?limit=0') {
     ok($same, "devices$q: every item as it was created");
 }
 {
-    my ($s, $l) = $t->api(GET => "$base?limit=10000");
+    my ($s, $l) = $api->call(GET => "$base?limit=10000");
     is(scalar @{ $l->{devices} || [] }, $N, 'limit=10000: all');
     ok(!exists $l->{nextCursor}, 'limit=10000: no nextCursor');
 }
@@ -62,7 +65,7 @@ sub walk {
         my $sep = $path =~ /\?/ ? '&' : '?';
         my $url = "$path${sep}limit=$limit"
                 . (defined $cursor ? '&cursor=' . uri_escape($cursor) : '');
-        my ($s, $l) = $t->api(GET => $url);
+        my ($s, $l) = $api->call(GET => $url);
         if ($s != 200) { $bad = "$url: $s"; last }
         my @page = map { $_->{$idkey} } @{ $l->{$key} || [] };
         push @ids, @page;
@@ -95,15 +98,15 @@ for my $limit (100, 7, 299, 300, 301, 1) {
 
 # the cursor is the item after which the next page starts
 {
-    my ($s, $l) = $t->api(GET => "$base?limit=5&cursor=$want[9]");
+    my ($s, $l) = $api->call(GET => "$base?limit=5&cursor=$want[9]");
     is($s, 200, 'explicit cursor is 200');
     is_deeply([ map { $_->{deviceId} } @{ $l->{devices} || [] } ],
               [ @want[10 .. 14] ], 'starts after the cursor item');
-    ($s, $l) = $t->api(GET => "$base?cursor=$want[-1]");
+    ($s, $l) = $api->call(GET => "$base?cursor=$want[-1]");
     is($s, 200, 'cursor at the last item is 200');
     is_deeply($l->{devices}, [], 'nothing after the last item');
     ok(!exists $l->{nextCursor}, 'and no nextCursor');
-    ($s, $l) = $t->api(GET => "$base?cursor=$want[-2]&limit=1");
+    ($s, $l) = $api->call(GET => "$base?cursor=$want[-2]&limit=1");
     is_deeply([ map { $_->{deviceId} } @{ $l->{devices} || [] } ],
               [ $want[-1] ], 'limit=1 before the last item');
     ok(!exists $l->{nextCursor}, 'no nextCursor: nothing more follows');
@@ -111,16 +114,16 @@ for my $limit (100, 7, 299, 300, 301, 1) {
 
 # ---- changes between pages: deleted items vanish, nothing is repeated
 {
-    my ($s, $l) = $t->api(GET => "$base?limit=100");
+    my ($s, $l) = $api->call(GET => "$base?limit=100");
     my $cursor = $l->{nextCursor};
     my @first = map { $_->{deviceId} } @{ $l->{devices} };
     # delete the item the cursor points at and one on the next page
     my @gone = ($first[-1], $want[150]);
-    is(($t->api(DELETE => "$base/$_"))[0], 204, 'deleted a device while paging')
+    is(($api->call(DELETE => "$base/$_"))[0], 204, 'deleted a device while paging')
         for @gone;
     my @rest;
     while (defined $cursor) {
-        ($s, $l) = $t->api(GET => "$base?limit=100&cursor=" . uri_escape($cursor));
+        ($s, $l) = $api->call(GET => "$base?limit=100&cursor=" . uri_escape($cursor));
         last unless $s == 200;
         push @rest, map { $_->{deviceId} } @{ $l->{devices} };
         $cursor = $l->{nextCursor};
@@ -136,10 +139,10 @@ for my $limit (100, 7, 299, 300, 301, 1) {
 {
     my @cids = ($cid, $other);
     for (1 .. 9) {
-        push @cids, ($t->api(POST => '/collections', body => {}))[1]{collectionId};
+        push @cids, ($api->call(POST => '/collections', body => {}))[1]{collectionId};
     }
     @cids = sort @cids;
-    my ($s, $l) = $t->api(GET => '/collections');
+    my ($s, $l) = $api->call(GET => '/collections');
     is_deeply([ map { $_->{collectionId} } @{ $l->{collections} } ], \@cids,
               'collections in id order');
     for my $limit (1, 3, 11, 12) {
@@ -151,10 +154,10 @@ for my $limit (100, 7, 299, 300, 301, 1) {
 
     my @toks;
     for (1 .. 10) {
-        my ($s2, $tk) = $t->api(POST => '/tokens', body => { resource => '/' });
+        my ($s2, $tk) = $api->call(POST => '/tokens', body => { resource => '/' });
         push @toks, substr($tk->{token}, 0, 12);
     }
-    ($s, $l) = $t->api(GET => '/tokens');
+    ($s, $l) = $api->call(GET => '/tokens');
     my @all = map { $_->{token} } @{ $l->{tokens} };
     my %mine = map { $_ => 1 } @toks;
     is_deeply([ grep { $mine{$_} } @all ], [ sort @toks ],
@@ -166,9 +169,9 @@ for my $limit (100, 7, 299, 300, 301, 1) {
         is_deeply($ids, \@all, "tokens limit=$limit: all, once, in order");
     }
     # a scoped token pages through only what it can reach
-    my ($s3, $sc) = $t->api(POST => '/tokens',
-                            body => { resource => "/collections/$cid" });
-    my ($s4, $l4) = $t->api(GET => '/collections?limit=1', token => $sc->{token});
+    my ($s3, $sc) = $api->call(POST => '/tokens',
+                               body => { resource => "/collections/$cid" });
+    my ($s4, $l4) = $api->call(GET => '/collections?limit=1', token => $sc->{token});
     is_deeply([ map { $_->{collectionId} } @{ $l4->{collections} || [] } ],
               [$cid], 'scoped token: first page holds its collection');
     ok(!exists $l4->{nextCursor}, 'scoped token: no further pages');
@@ -177,7 +180,7 @@ for my $limit (100, 7, 299, 300, 301, 1) {
 # ---- device list after restart
 $t->restart;
 {
-    my ($s, $l) = $t->api(GET => $base);
+    my ($s, $l) = $api->call(GET => $base);
     is_deeply([ map { $_->{deviceId} } @{ $l->{devices} || [] } ], \@want,
               'after restart: the same list, in order');
     my ($ids) = walk($base, 64, 'devices', 'deviceId');

@@ -8,8 +8,11 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 
 my $t = IoT::Test->new(workers => 2);
+my $api = IoT::Collections->new($t);
 $t->start;
 
 my @W = $t->workers;
@@ -18,7 +21,7 @@ is(scalar @W, 2, 'two workers');
 # every current worker answers $path with 200 and the same JSON
 sub same_everywhere {
     my ($path, $want, $name, %o) = @_;
-    my $all = $t->req_all_workers(GET => $path, %o);
+    my $all = $api->req_all_workers(GET => $path, %o);
     my @pids = grep { /^\d+$/ } keys %$all;
     my %w = map { $_ => 1 } $t->workers;
     ok(!(grep { !$all->{$_} } keys %w), "$name: answered by every worker")
@@ -33,48 +36,48 @@ sub same_everywhere {
 # ---- cross-worker visibility
 my ($C, $D);
 {
-    my $w = $t->req(POST => '/collections', body => { tags => { n => 'x' } });
+    my $w = $api->req(POST => '/collections', body => { tags => { n => 'x' } });
     is($w->{status}, 201, 'collection made');
     $C = $w->{json};
-    my $r = $t->req_other_worker($w->{worker}, GET => "/collections/$C->{collectionId}");
+    my $r = $api->req_other_worker($w->{worker}, GET => "/collections/$C->{collectionId}");
     ok($r, 'a read was answered by another worker');
     isnt($r && $r->{worker}, $w->{worker}, 'write and read in different workers');
     is($r && $r->{status}, 200, 'the other worker sees the new collection');
     is_deeply($r && $r->{json}, $C, '... exactly as created');
 
     my $cid = $C->{collectionId};
-    my $wd = $t->req(POST => "/collections/$cid/devices",
+    my $wd = $api->req(POST => "/collections/$cid/devices",
         body => { imsi => $t->next_imsi, imei => $t->next_imei });
     is($wd->{status}, 201, 'device made');
     $D = $wd->{json};
-    my $rd = $t->req_other_worker($wd->{worker},
-                                  GET => "/collections/$cid/devices/$D->{deviceId}");
+    my $rd = $api->req_other_worker($wd->{worker},
+                                    GET => "/collections/$cid/devices/$D->{deviceId}");
     is($rd && $rd->{status}, 200, 'device visible in the other worker');
 
     # the IMSI index is shared: a duplicate is refused by every worker
-    my $all = $t->req_all_workers(POST => "/collections/$cid/devices",
+    my $all = $api->req_all_workers(POST => "/collections/$cid/devices",
         body => { imsi => $D->{imsi}, imei => $t->next_imei });
     my @st = map { "$_->{worker}:$_->{status}" } map { @$_ } values %$all;
     ok(keys(%$all) >= 2 && !(grep { !/:409$/ } @st),
        'duplicate IMSI refused by every worker') or diag("@st");
 
     # a change made in one worker is seen by the other
-    my $p = $t->req(PATCH => "/collections/$cid/devices/$D->{deviceId}",
-                    body => { tags => { step => 'patched' } });
+    my $p = $api->req(PATCH => "/collections/$cid/devices/$D->{deviceId}",
+                      body => { tags => { step => 'patched' } });
     is($p->{status}, 200, 'device patched');
     $D = $p->{json};
-    my $rp = $t->req_other_worker($p->{worker},
-                                  GET => "/collections/$cid/devices/$D->{deviceId}");
+    my $rp = $api->req_other_worker($p->{worker},
+                                    GET => "/collections/$cid/devices/$D->{deviceId}");
     is_deeply($rp && $rp->{json}, $D, 'the other worker sees the PATCH');
     same_everywhere("/collections/$cid/devices/$D->{deviceId}", $D,
                     'patched device');
 
     # a deletion made in one worker is seen by the other
-    my $x = $t->req(POST => "/collections/$cid/devices",
+    my $x = $api->req(POST => "/collections/$cid/devices",
         body => { imsi => $t->next_imsi, imei => $t->next_imei });
-    my $xd = $t->req(DELETE => "/collections/$cid/devices/$x->{json}{deviceId}");
+    my $xd = $api->req(DELETE => "/collections/$cid/devices/$x->{json}{deviceId}");
     is($xd->{status}, 204, 'second device deleted');
-    my $rx = $t->req_other_worker($xd->{worker},
+    my $rx = $api->req_other_worker($xd->{worker},
         GET => "/collections/$cid/devices/$x->{json}{deviceId}");
     is($rx && $rx->{status}, 404, 'the other worker sees the deletion');
     same_everywhere("/collections/$cid/devices",
@@ -88,8 +91,8 @@ my ($C, $D);
     my $res = $t->parallel(8, sub {
         my @out;
         for my $imsi (@imsis) {
-            my $r = $t->req(POST => "/collections/$cid/devices",
-                            body => { imsi => $imsi, imei => $t->next_imei . $_[0] });
+            my $r = $api->req(POST => "/collections/$cid/devices",
+                              body => { imsi => $imsi, imei => $t->next_imei . $_[0] });
             push @out, join ' ', $imsi, $r->{status}, $r->{worker} // '-',
                                  $r->{json} ? $r->{json}{deviceId} // '-' : '-';
         }
@@ -109,21 +112,21 @@ my ($C, $D);
         or diag(join ' ', map { "$_:$status{$_}" } keys %status);
     is_deeply(\%made, { map { $_ => 1 } @imsis },
               'each IMSI created exactly once across workers');
-    my ($s, $l) = $t->api(GET => "/collections/$cid/devices");
+    my ($s, $l) = $api->call(GET => "/collections/$cid/devices");
     my %listed = map { $_->{imsi} => 1 } @{ $l->{devices} || [] };
     ok(!(grep { !$listed{$_} } @imsis), 'all ten listed');
     is(scalar @{ $l->{devices} || [] }, 11, 'and nothing else (10 + 1 device)');
     my %uniq = map { $_ => 1 } @ids;
     is(scalar keys %uniq, 10, 'ten distinct ids');
-    $t->api(DELETE => "/collections/$cid/devices/$_") for @ids;
-    is(scalar @{ ($t->api(GET => "/collections/$cid/devices"))[1]{devices} }, 1,
+    $api->call(DELETE => "/collections/$cid/devices/$_") for @ids;
+    is(scalar @{ ($api->call(GET => "/collections/$cid/devices"))[1]{devices} }, 1,
        'cleaned up');
 }
 
 my $cid = $C->{collectionId};
 my $durl = "/collections/$cid/devices/$D->{deviceId}";
-my ($s0, $TK) = $t->api(POST => '/tokens',
-                        body => { resource => "/collections/$cid", write => JTRUE });
+my ($s0, $TK) = $api->call(POST => '/tokens',
+                           body => { resource => "/collections/$cid", write => JTRUE });
 is($s0, 201, 'token made');
 
 # ---- reload
@@ -135,18 +138,18 @@ is($s0, 201, 'token made');
     same_everywhere("/collections/$cid", $C, 'collection after reload');
     same_everywhere("/collections/$cid/devices/$D->{deviceId}", $D,
                     'token still valid after reload', token => $TK->{token});
-    my $all = $t->req_all_workers(POST => "/collections/$cid/devices",
+    my $all = $api->req_all_workers(POST => "/collections/$cid/devices",
         body => { imsi => $D->{imsi}, imei => $t->next_imei });
     my @st = map { $_->{status} } map { @$_ } values %$all;
     ok(@st && !(grep { $_ != 409 } @st), 'IMSI index intact after reload')
         or diag("@st");
-    my ($s, $d2) = $t->api(POST => "/collections/$cid/devices",
+    my ($s, $d2) = $api->call(POST => "/collections/$cid/devices",
         body => { imsi => $t->next_imsi, imei => $t->next_imei });
     is($s, 201, 'writes work after reload');
-    my $r = $t->req_all_workers(GET => "/collections/$cid/devices/$d2->{deviceId}");
+    my $r = $api->req_all_workers(GET => "/collections/$cid/devices/$d2->{deviceId}");
     ok(!(grep { $_->{status} != 200 } map { @$_ } values %$r),
        'new device visible in every new worker');
-    is(($t->api(DELETE => "/collections/$cid/devices/$d2->{deviceId}"))[0], 204,
+    is(($api->call(DELETE => "/collections/$cid/devices/$d2->{deviceId}"))[0], 204,
        'and deleted again');
 }
 $t->check_log('reload');
@@ -163,18 +166,18 @@ $t->check_log('reload');
                     'device list after restart');
     same_everywhere("/collections/$cid/devices/$D->{deviceId}", $D,
                     'token valid after restart', token => $TK->{token});
-    is_error([$t->api(POST => "/collections/$cid/devices",
-                      body => { imsi => $D->{imsi}, imei => $t->next_imei })],
+    is_error([$api->call(POST => "/collections/$cid/devices",
+                         body => { imsi => $D->{imsi}, imei => $t->next_imei })],
              409, 'IMSI index rebuilt after restart');
-    is_error([$t->api(POST => "/collections/$cid/devices",
-                      body => { imsi => $t->next_imsi, imei => $D->{imei} })],
+    is_error([$api->call(POST => "/collections/$cid/devices",
+                         body => { imsi => $t->next_imsi, imei => $D->{imei} })],
              409, 'IMEI index rebuilt after restart');
 }
 $t->check_log('restart');
 
 # ---- kill -9 of the worker that answered the write
 {
-    my $w = $t->req(PATCH => $durl, body => { tags => { step => 'before kill' } });
+    my $w = $api->req(PATCH => $durl, body => { tags => { step => 'before kill' } });
     is($w->{status}, 200, 'write before kill');
     $D = $w->{json};
     my $victim = $w->{worker};
@@ -184,19 +187,19 @@ $t->check_log('restart');
     is(scalar @new, 2, 'two workers again');
     same_everywhere($durl, $D, 'write of the killed worker survives');
 
-    my $w2 = $t->req(POST => "/collections/$cid/devices",
+    my $w2 = $api->req(POST => "/collections/$cid/devices",
         body => { imsi => $t->next_imsi, imei => $t->next_imei });
     is($w2->{status}, 201, 'new writes work after kill -9');
-    my $r2 = $t->req_other_worker($w2->{worker},
-                                  GET => "/collections/$cid/devices/$w2->{json}{deviceId}");
+    my $r2 = $api->req_other_worker($w2->{worker},
+                                    GET => "/collections/$cid/devices/$w2->{json}{deviceId}");
     is($r2 && $r2->{status}, 200, 'and are visible in the other worker');
-    is_error([$t->api(POST => "/collections/$cid/devices",
-                      body => { imsi => $D->{imsi}, imei => $t->next_imei })],
+    is_error([$api->call(POST => "/collections/$cid/devices",
+                         body => { imsi => $D->{imsi}, imei => $t->next_imei })],
              409, 'IMSI index intact after kill -9');
 
     # kill every worker in turn, writing in between
     for my $round (1 .. 2) {
-        my $ww = $t->req(PATCH => $durl, body => { tags => { round => "$round" } });
+        my $ww = $api->req(PATCH => $durl, body => { tags => { round => "$round" } });
         $D = $ww->{json} if $ww->{status} == 200;
         $t->kill_worker($_) for $t->workers;
         same_everywhere($durl, $D, "round $round: data after killing all workers");
@@ -204,7 +207,7 @@ $t->check_log('restart');
 
     $t->restart;
     same_everywhere($durl, $D, 'after kill -9 and restart');
-    my ($s, $l) = $t->api(GET => "/collections/$cid/devices");
+    my ($s, $l) = $api->call(GET => "/collections/$cid/devices");
     is(scalar @{ $l->{devices} || [] }, 2, 'both devices after restart');
 }
 $t->check_log('kill -9', allow => [qr/worker process \d+ exited on signal 9/]);

@@ -8,14 +8,17 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 
 my $ZONE = $ENV{IOT_TEST_SMALL_ZONE} || '64k';
 my $MAX  = 20000;    # stop even if the zone never fills
 
 my $t = IoT::Test->new(zone => $ZONE);
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my ($s0, $C) = $t->api(POST => '/collections', body => {});
+my ($s0, $C) = $api->call(POST => '/collections', body => {});
 is($s0, 201, "collection made in a $ZONE zone");
 my $cid = $C->{collectionId};
 my $base = "/collections/$cid/devices";
@@ -24,7 +27,7 @@ $t->log_mark;
 my (%made, @order, @full, $other);
 for my $i (1 .. $MAX) {
     my $body = { imsi => $t->next_imsi, imei => $t->next_imei };
-    my @res = $t->api(POST => $base, body => $body);
+    my @res = $api->call(POST => $base, body => $body);
     if ($res[0] == 201) {
         $made{ $res[1]{deviceId} } = $res[1];
         push @order, $res[1]{deviceId};
@@ -51,10 +54,10 @@ $t->check_log('zone full');
 
 # everything answered 201 before is still there
 {
-    my @missing = grep { (($t->api(GET => "$base/$_"))[0]) != 200 } @order;
+    my @missing = grep { (($api->call(GET => "$base/$_"))[0]) != 200 } @order;
     ok(!@missing, 'every device made before is readable')
         or diag(scalar(@missing) . " missing, e.g. $missing[0]");
-    my ($s, $l) = $t->api(GET => $base);
+    my ($s, $l) = $api->call(GET => $base);
     is($s, 200, 'the list still works in a full zone');
     is_deeply([ map { $_->{deviceId} } @{ $l->{devices} || [] } ],
               [ sort @order ], 'every device made before is listed, no other');
@@ -65,27 +68,27 @@ $t->check_log('zone full');
 # still full: more refusals, each with 503, nothing half-made
 for my $i (1 .. 3) {
     my $body = { imsi => $t->next_imsi, imei => $t->next_imei };
-    my @res = $t->api(POST => $base, body => $body);
+    my @res = $api->call(POST => $base, body => $body);
     is($res[0], 503, "still full: create #$i is 503");
 }
 {
-    my ($s, $c) = $t->api(POST => '/collections', body => {});
+    my ($s, $c) = $api->call(POST => '/collections', body => {});
     ok($s == 503 || $s == 201, 'a new collection: 503, or 201 if it is smaller')
         or diag("got $s");
-    is(scalar @{ ($t->api(GET => '/collections'))[1]{collections} || [] },
+    is(scalar @{ ($api->call(GET => '/collections'))[1]{collections} || [] },
        $s == 201 ? 2 : 1, 'no collection half-made');
-    $t->api(DELETE => "/collections/$c->{collectionId}") if $s == 201;
+    $api->call(DELETE => "/collections/$c->{collectionId}") if $s == 201;
 }
-is(($t->api(GET => '/'))[0], 200, 'reads still work');
+is(($api->call(GET => '/'))[0], 200, 'reads still work');
 {
     # a change that may need more room: done whole, or refused with 503
     my $u = "$base/$order[-1]";
-    my $before = ($t->api(GET => $u))[1];
-    my ($s, $p) = $t->api(PATCH => $u,
+    my $before = ($api->call(GET => $u))[1];
+    my ($s, $p) = $api->call(PATCH => $u,
         body => { imsi => $t->next_imsi . '1', tags => { grow => 'x' x 500 } });
     ok($s == 200 || $s == 503, 'PATCH in a full zone: 200 or 503')
         or diag("got $s");
-    my $after = ($t->api(GET => $u))[1];
+    my $after = ($api->call(GET => $u))[1];
     if ($s == 503) {
         is_deeply($after, $before, '503: the device is unchanged');
     } else {
@@ -98,20 +101,20 @@ $t->check_log('still full');
 # deleting frees room
 {
     my @del = @order[0 .. 19];
-    my @st = map { ($t->api(DELETE => "$base/$_"))[0] } @del;
+    my @st = map { ($api->call(DELETE => "$base/$_"))[0] } @del;
     ok(!(grep { $_ != 204 } @st), 'deleted 20 devices in a full zone')
         or diag("@st");
     delete @made{@del};
     @order = @order[20 .. $#order];
-    is_error([$t->api(GET => "$base/$del[0]")], 404, 'deleted device is gone');
+    is_error([$api->call(GET => "$base/$del[0]")], 404, 'deleted device is gone');
 
-    my ($s, $d) = $t->api(POST => $base, body => { imsi => $failed->{imsi},
-                                                   imei => $failed->{imei} });
+    my ($s, $d) = $api->call(POST => $base, body => { imsi => $failed->{imsi},
+                                                      imei => $failed->{imei} });
     is($s, 201, 'after deletions a device fits again, with the refused IMSI');
     if ($s == 201) { $made{ $d->{deviceId} } = $d; push @order, $d->{deviceId} }
     for (1 .. 5) {
-        ($s, $d) = $t->api(POST => $base,
-                           body => { imsi => $t->next_imsi, imei => $t->next_imei });
+        ($s, $d) = $api->call(POST => $base,
+                              body => { imsi => $t->next_imsi, imei => $t->next_imei });
         last unless $s == 201;
         $made{ $d->{deviceId} } = $d;
         push @order, $d->{deviceId};
@@ -122,15 +125,15 @@ $t->check_log('still full');
 # fill again, then a restart with a big zone shows exactly what was answered
 {
     for (1 .. $MAX) {
-        my ($s, $d) = $t->api(POST => $base,
-                              body => { imsi => $t->next_imsi, imei => $t->next_imei });
+        my ($s, $d) = $api->call(POST => $base,
+                                 body => { imsi => $t->next_imsi, imei => $t->next_imei });
         last unless $s == 201;
         $made{ $d->{deviceId} } = $d;
         push @order, $d->{deviceId};
     }
     $t->check_log('full again');
     $t->restart(zone => '16m');
-    my ($s, $l) = $t->api(GET => $base);
+    my ($s, $l) = $api->call(GET => $base);
     is_deeply([ map { $_->{deviceId} } @{ $l->{devices} || [] } ],
               [ sort @order ],
               'after restart with a bigger zone: exactly the devices answered 201');
@@ -139,8 +142,8 @@ $t->check_log('still full');
     ok(!@diff, 'each as it was answered');
     my @st;
     for (1 .. 100) {
-        ($s, my $d) = $t->api(POST => $base, body => { imsi => $t->next_imsi,
-                                                    imei => $t->next_imei });
+        ($s, my $d) = $api->call(POST => $base, body => { imsi => $t->next_imsi,
+                                                       imei => $t->next_imei });
         push @st, $s;
         push @order, $d->{deviceId} if $s == 201;
     }
@@ -166,7 +169,7 @@ $t->check_log('still full');
 
     $t->write_config(zone => '16m');
     $t->start;
-    is(scalar @{ ($t->api(GET => $base))[1]{devices} || [] }, scalar @order,
+    is(scalar @{ ($api->call(GET => $base))[1]{devices} || [] }, scalar @order,
        'starts again with a big enough zone, nothing lost');
 }
 

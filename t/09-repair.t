@@ -11,15 +11,17 @@ use Test::More;
 use POSIX ();
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
 
-plan skip_all => 'gdb is not installed' unless -x '/usr/bin/gdb';
+plan skip_all => 'gdb is not installed' unless -x $IoT::Test::GDB;
 plan skip_all => 'not under valgrind' if $ENV{IOT_TEST_VALGRIND};
 
 # one worker: the request must land on the worker gdb holds
 my $t = IoT::Test->new(workers => 1);
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my ($st, $C) = $t->api(POST => '/collections', body => {});
+my ($st, $C) = $api->call(POST => '/collections', body => {});
 is($st, 201, 'collection made');
 my $cid = $C->{collectionId};
 
@@ -27,28 +29,17 @@ my ($w) = $t->workers;
 my $imsi = $t->next_imsi;
 my $imei = $t->next_imei;
 
-sub tracer {
-    my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/status" or return 0;
-    while (<$fh>) { return $1 if /^TracerPid:\s+(\d+)/ }
-    return 0;
-}
+my $gdb = $t->gdb($w, ['break sqlite3_step thread 1', 'continue', 'finish',
+                       'kill'], timeout => 60);
 
-open(my $gdb, '-|', 'timeout', '60', 'gdb', '-p', $w, '-batch', '-nx',
-     '-ex', 'set pagination off',
-     '-ex', 'break sqlite3_step thread 1',
-     '-ex', 'continue',
-     '-ex', 'finish',
-     '-ex', 'kill') or die "gdb: $!";
-
-ok(IoT::Test::wait_until(sub { tracer($w) }, 30), 'gdb attached');
+ok(IoT::Test::wait_until(sub { $t->traced_by($w) }, 30), 'gdb attached');
 sleep 2;    # the breakpoint is set and the worker runs again
 
 # the write: it never gets an answer, its worker dies
 my $kid = fork // die;
 if ($kid == 0) {
-    $t->api(POST => "/collections/$cid/devices",
-            body => { imsi => $imsi, imei => $imei });
+    $api->call(POST => "/collections/$cid/devices",
+               body => { imsi => $imsi, imei => $imei });
     POSIX::_exit(0);
 }
 
@@ -60,30 +51,30 @@ like($out, qr/sqlite3_step/, 'the worker stopped in sqlite3_step');
 
 ok(IoT::Test::wait_until(sub {
     my @w = $t->workers;
-    return @w == 1 && $w[0] != $w && (($t->api(GET => '/'))[0] // 0) == 200;
+    return @w == 1 && $w[0] != $w && (($api->call(GET => '/'))[0] // 0) == 200;
 }, 30), 'the master started a new worker');
 
 # the store has the device (autocommit); the zone must have it too
-my ($ls, $list) = $t->api(GET => "/collections/$cid/devices");
+my ($ls, $list) = $api->call(GET => "/collections/$cid/devices");
 is($ls, 200, 'list');
 my @d = grep { $_->{imsi} eq $imsi } @{ $list->{devices} || [] };
 is(scalar @d, 1, 'the committed device is in the store');
 
 SKIP: {
     skip 'no device', 4 unless @d;
-    my ($gs, $dev) = $t->api(GET => "/collections/$cid/devices/$d[0]{deviceId}");
+    my ($gs, $dev) = $api->call(GET => "/collections/$cid/devices/$d[0]{deviceId}");
     is($gs, 200, 'and the zone has it, read without the store');
     is($dev && $dev->{imei}, $imei, '... with its IMEI');
 
-    my ($ds) = $t->api(POST => "/collections/$cid/devices",
-                       body => { imsi => $imsi, imei => $t->next_imei });
+    my ($ds) = $api->call(POST => "/collections/$cid/devices",
+                          body => { imsi => $imsi, imei => $t->next_imei });
     is($ds, 409, 'its IMSI is taken in the index');
 
-    my ($xs) = $t->api(DELETE => "/collections/$cid/devices/$d[0]{deviceId}");
+    my ($xs) = $api->call(DELETE => "/collections/$cid/devices/$d[0]{deviceId}");
     is($xs, 204, 'it can be deleted');
 }
 
-my ($cs) = $t->api(DELETE => "/collections/$cid");
+my ($cs) = $api->call(DELETE => "/collections/$cid");
 is($cs, 204, 'the collection count of devices is right again: delete works');
 
 like($t->read_log, qr/died during a write, reloading that entity/,

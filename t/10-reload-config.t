@@ -8,16 +8,19 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 use IO::Socket::INET;
 
 my $t = IoT::Test->new(workers => 2);
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my ($st, $C) = $t->api(POST => '/collections', body => { tags => { a => 'b' } });
+my ($st, $C) = $api->call(POST => '/collections', body => { tags => { a => 'b' } });
 is($st, 201, 'collection made');
 my $cid = $C->{collectionId};
-my ($ds, $D) = $t->api(POST => "/collections/$cid/devices",
-                       body => { imsi => $t->next_imsi, imei => $t->next_imei });
+my ($ds, $D) = $api->call(POST => "/collections/$cid/devices",
+                          body => { imsi => $t->next_imsi, imei => $t->next_imei });
 is($ds, 201, 'device made');
 
 # ---- another store, same zone: refused, the old workers go on
@@ -28,7 +31,7 @@ ok(IoT::Test::wait_until(sub { $t->read_log =~ /holds the registry of/ }, 30),
    'the reload is refused with a reason');
 sleep 1;
 is_deeply([ $t->workers ], \@before, 'the same workers still serve');
-my ($gs, $G) = $t->api(GET => "/collections/$cid/devices/$D->{deviceId}");
+my ($gs, $G) = $api->call(GET => "/collections/$cid/devices/$D->{deviceId}");
 is($gs, 200, 'and still answer from the old store');
 ok(!-e $t->dir . '/var/other.db', 'the other store was not made');
 $t->check_log('refused reload', allow => [qr/holds the registry of/]);
@@ -37,7 +40,7 @@ $t->check_log('refused reload', allow => [qr/holds the registry of/]);
 # body is still arriving meanwhile is finished by an old worker: it must be
 # refused, or the new zone would never see it.
 my $imsi = $t->next_imsi;
-my $body = IoT::Test::json_encode({ imsi => $imsi, imei => $t->next_imei });
+my $body = json_encode({ imsi => $imsi, imei => $t->next_imei });
 my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port,
                                  Proto => 'tcp', Timeout => 10) or die $!;
 print $sock "POST /collections/$cid/devices HTTP/1.1\r\nHost: x\r\n"
@@ -67,18 +70,18 @@ like($answer, qr{^HTTP/1\.1 503 }, 'a write finished by an old worker is refused
 ok(IoT::Test::wait_until(sub { !grep { $old{$_} } $t->workers }, 30),
    'then the old workers leave');
 like($answer, qr/"status":503/, '... in the dialect\'s format');
-my ($ls, $L) = $t->api(GET => "/collections/$cid/devices");
+my ($ls, $L) = $api->call(GET => "/collections/$cid/devices");
 ok(!(grep { $_->{imsi} eq $imsi } @{ $L->{devices} || [] }),
    '... and nothing was stored');
 
 like($t->read_log, qr/loaded 1 devices, 1 collections/,
      'the new zone was loaded from the store');
-($gs, $G) = $t->api(GET => "/collections/$cid/devices/$D->{deviceId}");
+($gs, $G) = $api->call(GET => "/collections/$cid/devices/$D->{deviceId}");
 is($gs, 200, 'the device is in the new zone');
 is_deeply($G, $D, '... unchanged');
-my ($cs, $CC) = $t->api(GET => "/collections/$cid");
+my ($cs, $CC) = $api->call(GET => "/collections/$cid");
 is_deeply($CC, $C, 'the collection too');
-my ($xs) = $t->api(DELETE => "/collections/$cid");
+my ($xs) = $api->call(DELETE => "/collections/$cid");
 is($xs, 409, 'and its device count came along');
 
 $t->check_log('new zone');

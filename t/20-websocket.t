@@ -10,6 +10,8 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 use IoT::WebSocket;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes ();
@@ -40,24 +42,25 @@ EOF
     }
 EOF
 );
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my $C = ($t->api(POST => '/collections', body => {}))[1];
+my $C = ($api->call(POST => '/collections', body => {}))[1];
 my $cid = $C->{collectionId};
-my $C2 = ($t->api(POST => '/collections', body => {}))[1];
+my $C2 = ($api->call(POST => '/collections', body => {}))[1];
 my $cid2 = $C2->{collectionId};
-my $D = ($t->api(POST => "/collections/$cid/devices",
-                 body => { imsi => $t->next_imsi, imei => $t->next_imei }))[1];
+my $D = ($api->call(POST => "/collections/$cid/devices",
+                    body => { imsi => $t->next_imsi, imei => $t->next_imei }))[1];
 my $did = $D->{deviceId};
 ok($cid && $cid2 && $did, 'two collections and a device');
 
-my (undef, $RO) = $t->api(POST => '/tokens',
-                          body => { resource => "/collections/$cid" });
-my (undef, $RW) = $t->api(POST => '/tokens',
-                          body => { resource => "/collections/$cid",
-                                    write => JTRUE });
-my (undef, $OTHER) = $t->api(POST => '/tokens',
-                             body => { resource => "/collections/$cid2" });
+my (undef, $RO) = $api->call(POST => '/tokens',
+                             body => { resource => "/collections/$cid" });
+my (undef, $RW) = $api->call(POST => '/tokens',
+                             body => { resource => "/collections/$cid",
+                                       write => JTRUE });
+my (undef, $OTHER) = $api->call(POST => '/tokens',
+                                body => { resource => "/collections/$cid2" });
 ok($RO->{token} && $RW->{token} && $OTHER->{token}, 'three tokens');
 
 my $FROM = "/collections/$cid/from";

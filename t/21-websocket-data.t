@@ -12,6 +12,8 @@ use MIME::Base64 qw(decode_base64);
 use Time::HiRes ();
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 use IoT::Radius qw(radclient);
 use IoT::WebSocket;
 
@@ -44,12 +46,11 @@ EOF
     }
 EOF
 );
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my $cid = ($t->api(POST => '/collections', body => {}))[1]{collectionId};
-my $D = ($t->api(POST => "/collections/$cid/devices",
-                 body => { imsi => $t->next_imsi,
-                           imei => $t->next_imei }))[1];
+my $cid = $api->create_collection->{collectionId};
+my $D = $api->create_device($cid);
 my $did = $D->{deviceId};
 my $ADDR = '127.0.0.20';
 my ($exit, $out) = radclient($acct, 'acct', $SECRET,

@@ -11,6 +11,8 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 use IoT::Radius;
 
 plan skip_all => 'radclient not installed (freeradius-utils)'
@@ -32,6 +34,7 @@ my $stream = <<"EOF";
 EOF
 
 my $t = IoT::Test->new(stream_conf => $stream);
+my $api = IoT::Collections->new($t);
 $t->start;
 
 my $dir = $t->dir;
@@ -64,23 +67,23 @@ sub in_pool {
 
 # ------------------------------------------------------------ devices
 
-my ($st, $c) = $t->api(POST => '/collections', body => {});
+my ($st, $c) = $api->call(POST => '/collections', body => {});
 is($st, 201, 'collection made');
 my $cid = $c->{collectionId};
 
 my %dev;
 for my $n (1 .. 4) {
     my $imsi = sprintf('24201600000000%d', $n);
-    ($st, my $d) = $t->api(POST => "/collections/$cid/devices",
-                           body => { imsi => $imsi,
-                                     imei => "35265610000000$n" });
+    ($st, my $d) = $api->call(POST => "/collections/$cid/devices",
+                              body => { imsi => $imsi,
+                                        imei => "35265610000000$n" });
     is($st, 201, "device $n made");
     $dev{$n} = { id => $d->{deviceId}, imsi => $imsi };
 }
 
 sub device {
     my ($n) = @_;
-    my ($st, $d) = $t->api(GET => "/collections/$cid/devices/$dev{$n}{id}");
+    my ($st, $d) = $api->call(GET => "/collections/$cid/devices/$dev{$n}{id}");
     return $d;
 }
 

@@ -12,6 +12,8 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 use IoT::Radius qw(packet imsi vsa3gpp attr ip parse_reply);
 use IO::Select;
 
@@ -27,20 +29,21 @@ my $t = IoT::Test->new(stream_conf => <<"EOF");
     server { listen 127.0.0.1:$port udp reuseport; iot_radius; }
     server { listen 127.0.0.1:$sp; return "\$iot_radius_stats"; }
 EOF
+my $api = IoT::Collections->new($t);
 $t->start;
 
 my $S = 's3cret';
 
-my ($st, $c) = $t->api(POST => '/collections', body => {});
+my ($st, $c) = $api->call(POST => '/collections', body => {});
 my $cid = $c->{collectionId};
 
 my %imsi;
 my %did;
 for my $n (1 .. 3) {
     $imsi{$n} = "24201700000000$n";
-    ($st, my $d) = $t->api(POST => "/collections/$cid/devices",
-                           body => { imsi => $imsi{$n},
-                                     imei => "35265620000000$n" });
+    ($st, my $d) = $api->call(POST => "/collections/$cid/devices",
+                              body => { imsi => $imsi{$n},
+                                        imei => "35265620000000$n" });
     is($st, 201, "device $n made");
     $did{$n} = $d->{deviceId};
 }
@@ -281,7 +284,7 @@ my $again = xchg($sock, $req);
 is(unpack('H*', $again // ''), unpack('H*', $first),
    'its retransmission gets the very same bytes');
 
-($st) = $t->api(DELETE => "/collections/$cid/devices/$did{2}");
+($st) = $api->call(DELETE => "/collections/$cid/devices/$did{2}");
 is($st, 204, 'the device is deleted');
 
 $again = xchg($sock, $req);

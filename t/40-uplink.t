@@ -13,6 +13,8 @@ use IO::Select;
 use MIME::Base64 qw(encode_base64 decode_base64);
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 use IoT::Radius qw(radclient);
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
@@ -28,6 +30,7 @@ my $t = IoT::Test->new(workers => 2, stream_conf => <<"EOF");
     server { listen 127.0.0.1:$up udp; iot_uplink; }
     server { listen 127.0.0.1:$stats; return "\$iot_uplink_stats"; }
 EOF
+my $api = IoT::Collections->new($t);
 $t->start;
 
 sub counters {
@@ -35,19 +38,19 @@ sub counters {
                                   Proto => 'tcp', Timeout => 10) or return {};
     local $/;
     my $text = <$s>;
-    return IoT::Test::json_decode($text // '') // {};
+    return json_decode($text // '') // {};
 }
 
 
-my ($st, $C) = $t->api(POST => '/collections', body => {});
+my ($st, $C) = $api->call(POST => '/collections', body => {});
 is($st, 201, 'collection');
 my $cid = $C->{collectionId};
 
 my @dev;
 for my $i (0 .. 1) {
-    my ($s, $d) = $t->api(POST => "/collections/$cid/devices",
-                          body => { imsi => $t->next_imsi,
-                                    imei => $t->next_imei });
+    my ($s, $d) = $api->call(POST => "/collections/$cid/devices",
+                             body => { imsi => $t->next_imsi,
+                                       imei => $t->next_imei });
     is($s, 201, "device $i");
     push @dev, $d;
 }
@@ -71,7 +74,7 @@ sub device_socket {
 
 sub data {
     my ($path, $query) = @_;
-    my ($s, $j) = $t->api(GET => "$path/data" . ($query // ''));
+    my ($s, $j) = $api->call(GET => "$path/data" . ($query // ''));
     return ($s, $j ? $j->{messages} : undef);
 }
 
@@ -80,7 +83,7 @@ ok(acct('Start', '127.0.0.2', $dev[0]{imsi}, 'sess-a',
         '3GPP-IMEISV = "3534567890123401", Calling-Station-Id = "4790000001"'),
    'Accounting Start answered');
 
-my ($gs, $G) = $t->api(GET => "/collections/$cid/devices/$dev[0]{deviceId}");
+my ($gs, $G) = $api->call(GET => "/collections/$cid/devices/$dev[0]{deviceId}");
 is($G->{network}{allocatedIp}, '127.0.0.2', 'the device has its address');
 is($G->{network}{imeisv}, '3534567890123401', '... its IMEISV');
 is($G->{network}{msisdn}, '4790000001', '... its MSISDN');
@@ -131,10 +134,10 @@ ok(@$dm >= 1 && !(grep { $_->{received} != $mid } @$dm),
 is_deeply($dm, [], 'since after the newest: none');
 
 for my $q ('?since=abc', '?until=-5', '?limit=x') {
-    my @r = $t->api(GET => "/collections/$cid/data$q");
+    my @r = $api->call(GET => "/collections/$cid/data$q");
     is_error(\@r, 400, "bad query $q");
 }
-my @r = $t->api(GET => "/collections/0000000000001/data");
+my @r = $api->call(GET => "/collections/0000000000001/data");
 is_error(\@r, 404, 'history of an unknown collection');
 
 # ---- what is dropped
@@ -157,7 +160,7 @@ is($c->{received}, $n0 + 1, '... and the messages taken in');
 
 # ---- downlink: from the uplink port to the device's address
 my $sel = IO::Select->new($d0);
-my ($ps, $pj, $ph, $praw) = $t->api(POST => "/collections/$cid/devices/$dev[0]{deviceId}/to",
+my ($ps, $pj, $ph, $praw) = $api->call(POST => "/collections/$cid/devices/$dev[0]{deviceId}/to",
     body => { port => $d0->sockport, payload => encode_base64("down\x00link", '') });
 is($ps, 204, 'downlink answered 204');
 ok($sel->can_read(5), 'the device got a datagram');
@@ -166,8 +169,8 @@ is($buf, "down\x00link", '... the payload');
 my ($fport) = sockaddr_in($from);
 is($fport, $up, '... from the uplink port');
 
-@r = $t->api(POST => "/collections/$cid/devices/$dev[1]{deviceId}/to",
-             body => { port => 4000, payload => 'aGk=' });
+@r = $api->call(POST => "/collections/$cid/devices/$dev[1]{deviceId}/to",
+                body => { port => 4000, payload => 'aGk=' });
 is_error(\@r, 409, 'downlink to a device without an address');
 for my $b ({ port => 0, payload => 'aGk=' }, { port => 70000, payload => 'aGk=' },
            { port => '5', payload => 'aGk=' }, { port => 5 },
@@ -175,14 +178,14 @@ for my $b ({ port => 0, payload => 'aGk=' }, { port => 70000, payload => 'aGk=' 
            { port => 5, payload => encode_base64('x' x 2049, '') },
            { port => 5, payload => 'aGk=', transport => 'carrier-pigeon' },
            { port => 5, payload => 'aGk=', transport => 'coap-pull' }) {
-    @r = $t->api(POST => "/collections/$cid/devices/$dev[0]{deviceId}/to",
-                 body => $b);
-    is_error(\@r, 400, 'bad downlink ' . IoT::Test::json_encode($b));
+    @r = $api->call(POST => "/collections/$cid/devices/$dev[0]{deviceId}/to",
+                    body => $b);
+    is_error(\@r, 400, 'bad downlink ' . json_encode($b));
 }
 ok(!$sel->can_read(0.3), 'no datagram for the refused requests');
 
-my ($bs, $B) = $t->api(POST => "/collections/$cid/to",
-                       body => { port => $d0->sockport, payload => 'YWxs' });
+my ($bs, $B) = $api->call(POST => "/collections/$cid/to",
+                          body => { port => $d0->sockport, payload => 'YWxs' });
 is($bs, 200, 'collection downlink');
 is($B->{sent}, 1, '... sent to the attached device');
 is($B->{failed}, 1, '... failed for the other');

@@ -11,6 +11,8 @@ use IO::Socket::INET;
 use MIME::Base64 qw(decode_base64);
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 use IoT::Radius qw(radclient);
 use IoT::WebSocket;
 
@@ -25,16 +27,14 @@ my $t = IoT::Test->new(workers => 2, stream_conf => <<"EOF");
     server { listen 127.0.0.1:$acct udp; iot_radius; }
     server { listen 127.0.0.1:$up udp reuseport; iot_uplink; }
 EOF
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my ($st, $C) = $t->api(POST => '/collections', body => {});
-my $cid = $C->{collectionId};
+my $cid = $api->create_collection->{collectionId};
 
 my @dev;
 for my $i (0 .. 7) {
-    my ($s, $d) = $t->api(POST => "/collections/$cid/devices",
-                          body => { imsi => $t->next_imsi,
-                                    imei => $t->next_imei });
+    my $d = $api->create_device($cid);
     push @dev, $d;
     my $addr = '127.0.0.' . (10 + $i);
     my ($exit, $out) = radclient($acct, 'acct', $SECRET,
@@ -88,7 +88,7 @@ sub collect {
         my $f = $ws->recv_frame;
         last unless $f;
         next unless $f->{opcode} == 1;
-        my $m = IoT::Test::json_decode($f->{payload});
+        my $m = json_decode($f->{payload});
         next unless $m && $m->{type} eq 'data';
         push @got, $m;
     }

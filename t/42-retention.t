@@ -10,6 +10,7 @@ use IO::Socket::INET;
 use MIME::Base64 qw(decode_base64);
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
 use IoT::Radius qw(radclient);
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
@@ -25,13 +26,11 @@ my $t = IoT::Test->new(workers => 2,
     server { listen 127.0.0.1:$acct udp; iot_radius; }
     server { listen 127.0.0.1:$up udp; iot_uplink; }
 EOF
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my (undef, $C) = $t->api(POST => '/collections', body => {});
-my $cid = $C->{collectionId};
-my (undef, $D) = $t->api(POST => "/collections/$cid/devices",
-                         body => { imsi => $t->next_imsi,
-                                   imei => $t->next_imei });
+my $cid = $api->create_collection->{collectionId};
+my $D = $api->create_device($cid);
 my (undef, $out) = radclient($acct, 'acct', $SECRET,
     "Acct-Status-Type = Start, Framed-IP-Address = 127.0.0.20, "
     . "3GPP-IMSI = \"$D->{imsi}\", Acct-Session-Id = \"r1\"",
@@ -46,7 +45,7 @@ for my $n (1 .. 8) {
 }
 
 sub stored {
-    my (undef, $j) = $t->api(GET => "/collections/$cid/data?limit=0");
+    my (undef, $j) = $api->call(GET => "/collections/$cid/data?limit=0");
     return $j ? [ map { decode_base64($_->{payload}) } @{ $j->{messages} } ]
               : [];
 }

@@ -9,6 +9,8 @@ use Test::More;
 use IO::Socket::INET;
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 use IoT::Radius qw(radclient);
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
@@ -25,13 +27,11 @@ my $t = IoT::Test->new(workers => 2, stream_conf => <<"EOF");
     server { listen 127.0.0.1:$up udp reuseport rcvbuf=4m; iot_uplink; }
     server { listen 127.0.0.1:$stats; return "\$iot_uplink_stats"; }
 EOF
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my (undef, $C) = $t->api(POST => '/collections', body => {});
-my $cid = $C->{collectionId};
-my (undef, $D) = $t->api(POST => "/collections/$cid/devices",
-                         body => { imsi => $t->next_imsi,
-                                   imei => $t->next_imei });
+my $cid = $api->create_collection->{collectionId};
+my $D = $api->create_device($cid);
 my (undef, $out) = radclient($acct, 'acct', $SECRET,
     "Acct-Status-Type = Start, Framed-IP-Address = 127.0.0.30, "
     . "3GPP-IMSI = \"$D->{imsi}\", Acct-Session-Id = \"w1\"",
@@ -51,7 +51,7 @@ sub counters {
     my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $stats,
                                   Proto => 'tcp', Timeout => 10) or return {};
     local $/;
-    return IoT::Test::json_decode(<$c> // '') // {};
+    return json_decode(<$c> // '') // {};
 }
 
 # the kernel may drop some of a burst: what counts is what was taken in
@@ -64,11 +64,11 @@ IoT::Test::wait_until(sub {
     return $still;
 }, 30);
 cmp_ok($c->{received}, '>=', $N / 2, 'most messages taken in')
-    or diag(IoT::Test::json_encode($c));
+    or diag(json_encode($c));
 is($c->{unrecorded}, 0, 'all of them recorded');
 sleep 1;
 
-my ($ds, $all) = $t->api(GET => "/collections/$cid/data?limit=0");
+my ($ds, $all) = $api->call(GET => "/collections/$cid/data?limit=0");
 is(scalar @{ $all->{messages} || [] }, $c->{received},
    'the history has every one of them');
 

@@ -21,6 +21,7 @@ use IO::Socket::INET;
 use IO::Select;
 use Exporter 'import';
 use IoT::Test ();
+use IoT::JSON ();
 
 our @EXPORT_OK = qw(packet imsi vsa3gpp attr ip exchange parse_reply
                     radclient stats hmac_md5 udp_socket);
@@ -188,7 +189,7 @@ sub stats {
     local $/;
     my $text = <$s>;
     close $s;
-    return IoT::Test::json_decode($text // '');
+    return IoT::JSON::json_decode($text // '');
 }
 
 1;

@@ -1,12 +1,16 @@
 package IoT::Test;
 
-# A small test harness for nginx-iot, written on Test::More (Test::Nginx is
-# not packaged for Debian).  See t/README.md.
+# The process harness for nginx-iot, written on Test::More (Test::Nginx is
+# not packaged for Debian): a temporary prefix, free ports, the
+# configuration, start/stop/reload/restart, workers and kill -9, error log
+# slices, valgrind.  It speaks HTTP only as raw requests; the dialects'
+# clients (request helpers, error checks) build on that in their own
+# modules (IoT::Client and its subclasses, e.g. IoT::Collections).  See
+# t/README.md.
 #
 #   my $t = IoT::Test->new(workers => 2);   # writes the config, picks ports
 #   $t->start;
-#   my ($st, $json, $hdrs, $raw) = $t->api(POST => '/collections',
-#                                          body => { tags => { a => 'b' } });
+#   my ($status, $headers, $body) = $t->http(GET => '/');
 #   $t->finish;       # stops nginx, checks the error log and valgrind logs
 #   done_testing;
 
@@ -23,17 +27,8 @@ use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes ();
 use HTTP::Tiny;
-use JSON::XS;
 
-our @EXPORT = qw(JTRUE JFALSE $ID_RE is_error is_bool_value plain
-                 wait_until json_encode json_decode);
-
-our $ID_RE = qr/^[0-9a-v]{13}\z/;
-
-use constant JTRUE  => JSON::XS::true;
-use constant JFALSE => JSON::XS::false;
-
-my $JSON = JSON::XS->new->utf8->canonical;
+our @EXPORT = qw(wait_until);
 
 my $ROOT = Cwd::abs_path(
     File::Spec->catdir((File::Spec->splitpath(__FILE__))[1], '..', '..', '..')
@@ -46,13 +41,12 @@ our $STREAM_MODULE = exists $ENV{IOT_TEST_STREAM_MODULE}
                      ? $ENV{IOT_TEST_STREAM_MODULE}
                      : '/usr/lib/nginx/modules/ngx_stream_module.so';
 
+our $GDB      = $ENV{IOT_TEST_GDB}    || '/usr/bin/gdb';
+
 # timeouts (seconds); everything is several times slower under valgrind
 our $TIMEOUT = $ENV{IOT_TEST_TIMEOUT} || ($VALGRIND ? 180 : 15);
 
 my @INSTANCES;
-
-sub json_encode { $JSON->encode($_[0]) }
-sub json_decode { my $j = eval { $JSON->decode($_[0]) }; $j }
 
 sub root { $ROOT }
 
@@ -68,6 +62,7 @@ sub new {
         stream_conf => '',    # a whole stream { } body, when given
         http_conf   => '',
         server_conf => '',
+        # the server's location blocks: which dialect is mounted where
         location    => "location / { iot_api collections; }\n",
         body_max    => '64k',
         reuseport   => 1,
@@ -404,61 +399,47 @@ sub kill_worker {
 
 # ---------------------------------------------------------------- http
 
-# ($status, $json_or_undef, $headers, $raw_body)
-#   body    => hashref/arrayref (sent as JSON) or a raw string
-#   token   => token to send (default: the admin token; undef: no header)
-#   headers => extra headers
-sub api {
+# one HTTP request, in no dialect: ($status, \%headers, $raw_body)
+#   headers => { name => value }   sent as given
+#   body    => bytes               sent as the request body
+# The headers are HTTP::Tiny's (lower-case names); a transport failure is
+# status 599 and is shown with diag.
+sub http {
     my ($self, $method, $path, %o) = @_;
-    my %h;
-    my $tok = exists $o{token} ? $o{token} : $self->{admin_token};
-    $h{'X-API-Token'} = $tok if defined $tok;
-    my %args;
-    if (exists $o{body}) {
-        my $b = $o{body};
-        $args{content} = ref $b ? $JSON->encode($b) : $b;
-        $h{'Content-Type'} = 'application/json';
-    }
-    %h = (%h, %{ $o{headers} }) if $o{headers};
-    $args{headers} = \%h;
-
+    my %args = (headers => { %{ $o{headers} || {} } });
+    $args{content} = $o{body} if exists $o{body};
     my $res = $self->{http}->request($method, $self->url($path), \%args);
     if ($res->{status} == 599) {
         diag("$method $path: transport error: $res->{content}");
     }
-    my $raw = $res->{content} // '';
-    my $json = length $raw ? json_decode($raw) : undef;
-    $json = undef if defined $json && ref $json ne 'HASH';
-    return ($res->{status}, $json, $res->{headers}, $raw);
+    return ($res->{status}, $res->{headers}, $res->{content} // '');
 }
 
-# the same as a hashref: {status, json, headers, raw, worker}
-sub req {
-    my $self = shift;
-    my ($st, $j, $h, $raw) = $self->api(@_);
-    return { status => $st, json => $j, headers => $h, raw => $raw,
-             worker => $h->{'x-worker'} };
+# the worker that answered, from the X-Worker header every server adds
+sub worker_of {
+    my ($self, $headers) = @_;
+    return $headers->{'x-worker'};
 }
 
-# repeat a request until it is answered by a worker other than $pid;
-# returns the hashref answer (or undef after many tries)
-sub req_other_worker {
-    my ($self, $pid, @args) = @_;
+# repeat $code until its answer (a hashref with a `worker` key) comes from
+# a worker other than $pid; returns that answer (or undef after many tries)
+sub from_other_worker {
+    my ($self, $pid, $code) = @_;
     for (1 .. 200) {
-        my $r = $self->req(@args);
+        my $r = $code->();
         return $r if defined $r->{worker} && $r->{worker} != $pid;
     }
     return undef;
 }
 
-# repeat a request until every current worker answered it at least once;
-# returns { pid => [answers...] }
-sub req_all_workers {
-    my ($self, @args) = @_;
+# repeat $code until every current worker answered at least once;
+# returns { pid => [answers...] } (answers without a worker under 'none')
+sub from_every_worker {
+    my ($self, $code) = @_;
     my %want = map { $_ => 1 } $self->workers;
     my %got;
     for (1 .. 300) {
-        my $r = $self->req(@args);
+        my $r = $code->();
         push @{ $got{ $r->{worker} // 'none' } }, $r;
         last unless grep { !$got{$_} } keys %want;
     }
@@ -555,45 +536,11 @@ sub parse_response {
 
 # ---------------------------------------------------------------- helpers
 
+# fresh device identifiers, unique within this nginx (a random start, then
+# one sequence for both kinds): identifiers are unique across the whole
+# registry whichever dialect or RADIUS uses them
 sub next_imsi { my $s = shift; sprintf '24201%010d', $s->{imsi_seq}++ }
 sub next_imei { my $s = shift; sprintf '35265%010d', $s->{imsi_seq}++ }
-
-# an error answer: status, JSON content type, {"status":N,"message":"..."}
-#   is_error([$t->api(...)], 404, 'name'[, qr/field/])
-sub is_error {
-    my ($res, $status, $name, $msg_re) = @_;
-    my ($st, $j, $h, $raw) = @$res;
-    my $ok = 1;
-    $ok &= is($st, $status, "$name: status $status");
-    $ok &= like($h->{'content-type'} // '', qr{^application/json\b}i,
-                "$name: JSON content type");
-    $ok &= ok($j && defined $j->{status} && !ref $j->{status}
-              && $j->{status} =~ /^\d+\z/ && $j->{status} == $status,
-              "$name: body status is $status");
-    $ok &= ok($j && defined $j->{message} && !ref $j->{message}
-              && length $j->{message}, "$name: body has a message");
-    if ($msg_re) {
-        $ok &= like($j ? ($j->{message} // '') : '', $msg_re,
-                    "$name: message names the problem");
-    }
-    diag("answer was: $st $raw") unless $ok;
-    return $ok;
-}
-
-sub is_bool_value {
-    my ($v, $want) = @_;
-    return 0 unless JSON::XS::is_bool($v);
-    return defined $want ? (($v ? 1 : 0) == ($want ? 1 : 0)) : 1;
-}
-
-# JSON booleans to 0/1, for is_deeply against literal structures
-sub plain {
-    my ($v) = @_;
-    if (JSON::XS::is_bool($v)) { return $v ? 1 : 0 }
-    if (ref $v eq 'HASH')  { return { map { $_ => plain($v->{$_}) } keys %$v } }
-    if (ref $v eq 'ARRAY') { return [ map { plain($_) } @$v ] }
-    return $v;
-}
 
 # poll $code until it returns true (returns its value) or $timeout passes
 sub wait_until {
@@ -687,6 +634,30 @@ sub check_log {
     diag(join "\n", @bad[0 .. ($#bad > 20 ? 20 : $#bad)]) unless $ok;
     $self->log_mark;
     return $ok;
+}
+
+# ---------------------------------------------------------------- gdb
+
+# run $GDB in batch mode, attached to process $pid, with the commands
+# given (each one an -ex; pagination is turned off first); returns a handle
+# on gdb's output, which ends when gdb does.  gdb gets `timeout` seconds
+# at most (default 60).
+#   my $out = $t->gdb($worker, ['break f', 'continue', 'kill']);
+sub gdb {
+    my ($self, $pid, $commands, %o) = @_;
+    my $limit = $o{timeout} // 60;
+    open(my $fh, '-|', 'timeout', $limit, $GDB, '-p', $pid, '-batch', '-nx',
+         map { ('-ex', $_) } 'set pagination off', @$commands)
+        or die "gdb: $!";
+    return $fh;
+}
+
+# the pid of the process tracing $pid (gdb once it is attached), or 0
+sub traced_by {
+    my ($self, $pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return 0;
+    while (<$fh>) { return $1 if /^TracerPid:\s+(\d+)/ }
+    return 0;
 }
 
 # ---------------------------------------------------------------- valgrind
