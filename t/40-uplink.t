@@ -68,8 +68,10 @@ sub acct {
 
 sub device_socket {
     my ($addr) = @_;
-    return IO::Socket::INET->new(LocalAddr => $addr, LocalPort => 0,
-                                 Proto => 'udp') or die "bind $addr: $!";
+    my $s = IO::Socket::INET->new(LocalAddr => $addr, LocalPort => 0,
+                                  Proto => 'udp');
+    die "bind $addr: $!" unless $s;
+    return $s;
 }
 
 sub data {
