@@ -23,7 +23,8 @@ packages=(nginx nginx-dev libnginx-mod-stream libjansson-dev libsqlite3-dev
           libssl-dev libcoap3-dev libcoap3-bin sqlite3 curl freeradius-utils
           wrk libprotocol-websocket-perl libwww-perl libjson-xs-perl
           libtest-base-perl python3-websocket libnginx-mod-nchan mosquitto
-          valgrind gdb gcc make)
+          valgrind gdb gcc make
+          libpcre2-dev zlib1g-dev debian-archive-keyring)   # nginx 1.26.3
 
 say() { printf '%s\n' "$*" >&2; }
 
