@@ -231,9 +231,9 @@ build_next() {
         tar -xzf "$next_tarball" -C "$next_dir"
     fi
     # Debian's own module set (as in nginx-dev's conf_flags), the paths
-    # under build/nginx-1.26.3/
-    # the whole of nginx is compiled here, and nginx.c puts the configure
-    # arguments in a C string: the date's quotes escaped for it
+    # under build/nginx-1.26.3/.  The whole of nginx is compiled here, and
+    # nginx.c has the configure arguments in a C string: the date's quotes
+    # are escaped for it.
     configure_tree "$tree" "$source" "$next_dir/configure.log" \
         "\\\"$(date -u +%Y-%m-%d)\\\"" \
         --prefix="$next_dir" --modules-path="$next_dir/modules" \
@@ -244,7 +244,7 @@ build_next() {
         --with-http_slice_module
     if [ ! -x "$tree/objs/nginx" ] || [ ! -f "$tree/objs/ngx_stream_module.so" ]
     then
-        say "building nginx $next_version in $tree (a few minutes)"
+        say "building nginx $next_version in $tree (a minute or two)"
         make_tree "$tree" "$next_dir/make.log" -j"${IOT_MAKE_JOBS:-2}"
     else
         make_tree "$tree" "$next_dir/make.log" objs/ngx_iot_module.so
