@@ -3,9 +3,13 @@
 # test it, benchmark it.  See README.md.
 #
 #   ./build.sh [build]   install dependencies and build build/ngx_iot_module.so
+#   ./build.sh build 1.26  build nginx 1.26.3 and the module for it
+#                        (build/nginx-1.26.3/, docs/building.md)
 #   ./build.sh run       build if needed, start nginx on the embedded defaults
 #   ./build.sh stop      stop what `run` started
-#   ./build.sh test      build and run the whole test suite (prove)
+#   ./build.sh test      build both and run the whole test suite (prove)
+#                        against Debian's nginx 1.22, then nginx 1.26.3;
+#                        `./build.sh test 1.22` or `test 1.26`: only one
 #   ./build.sh bench     build and run the benchmarks (bench/RESULTS.md)
 set -euo pipefail
 
@@ -19,7 +23,8 @@ packages=(nginx nginx-dev libnginx-mod-stream libjansson-dev libsqlite3-dev
           libssl-dev libcoap3-dev libcoap3-bin sqlite3 curl freeradius-utils
           wrk libprotocol-websocket-perl libwww-perl libjson-xs-perl
           libtest-base-perl python3-websocket libnginx-mod-nchan mosquitto
-          valgrind gdb gcc make)
+          valgrind gdb gcc make
+          libpcre2-dev zlib1g-dev debian-archive-keyring)   # nginx 1.26.3
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -49,37 +54,245 @@ sources_newer_than() {
             -print -quit 2>/dev/null)" ]
 }
 
+# configure_tree TREE SOURCE LOG DATE FLAGS...: copy SOURCE to TREE (again
+# when SOURCE, FLAGS or the addon's config changed) and configure it with
+# our module; DATE is the build date as a C string for NGX_IOT_BUILD_DATE
+configure_tree() {
+    local tree=$1 source=$2 log=$3 date=$4 stamp
+    shift 4
+    stamp=$(printf '%s\n%s' "$source" "$*")
+    if [ -f "$tree/objs/Makefile" ] && [ ! "$top/config" -nt "$tree/objs/Makefile" ] \
+       && [ "$(cat "$tree/.iot-source" 2>/dev/null)" = "$stamp" ]; then
+        return 0
+    fi
+    rm -rf "$tree"
+    cp -r "$source" "$tree"
+    printf '%s\n' "$stamp" > "$tree/.iot-source"
+    (cd "$tree" && ./configure "$@" --with-stream=dynamic \
+        --with-cc-opt="-Wall -Wextra -Werror -Wno-unused-parameter -g -O2 -fPIC -DNGX_IOT_BUILD_DATE=$date" \
+        --add-dynamic-module="$top" >"$log" 2>&1) || {
+        tail -n 30 "$log" >&2; exit 1; }
+}
+
+# make_tree TREE LOG TARGETS...: make in a configured tree
+make_tree() {
+    local tree=$1 log=$2
+    shift 2
+    (cd "$tree" && make -f objs/Makefile "$@" >"$log" 2>&1) || {
+        grep -E 'error|warning' "$log" | head -n 40 >&2
+        tail -n 5 "$log" >&2; exit 1; }
+}
+
+# install_file FROM TO: a new file moved into place, so that a running
+# nginx keeps its mapping of the old one
+install_file() {
+    cp "$1" "$2.new"
+    mv -f "$2.new" "$2"
+}
+
 build_module() {
     local so="$build/ngx_iot_module.so" tree="$build/nginx"
-    if [ -f "$so" ] && ! sources_newer_than "$so"; then
+    if [ -f "$so" ] && ! sources_newer_than "$so" \
+       && [ "$(head -n 1 "$tree/.iot-source" 2>/dev/null)" = "$nginx_src" ]
+    then
         return 0
     fi
     mkdir -p "$build"
-    if [ ! -f "$tree/objs/Makefile" ] || [ "$top/config" -nt "$tree/objs/Makefile" ]
-    then
-        rm -rf "$tree"
-        cp -r "$nginx_src" "$tree"
-        local flags=()
-        if [ -f "$tree/conf_flags" ]; then
-            # Debian's nginx-dev records the stock binary's configure flags.
-            # shellcheck disable=SC1091
-            . "$tree/conf_flags"
-            flags=("${NGX_CONF_FLAGS[@]}")
-        else
-            flags=(--with-compat --with-threads)
-        fi
-        (cd "$tree" && ./configure "${flags[@]}" --with-stream=dynamic \
-            --with-cc-opt="-Wall -Wextra -Werror -Wno-unused-parameter -g -O2 -fPIC -DNGX_IOT_BUILD_DATE='\"$(date -u +%Y-%m-%d)\"'" \
-            --add-dynamic-module="$top" >"$build/configure.log" 2>&1) || {
-            tail -n 30 "$build/configure.log" >&2; exit 1; }
+    local flags=()
+    if [ -f "$nginx_src/conf_flags" ]; then
+        # Debian's nginx-dev records the stock binary's configure flags.
+        # shellcheck disable=SC1091
+        . "$nginx_src/conf_flags"
+        flags=("${NGX_CONF_FLAGS[@]}")
+    else
+        flags=(--with-compat --with-threads)
     fi
-    (cd "$tree" && make -f objs/Makefile objs/ngx_iot_module.so \
-        >"$build/make.log" 2>&1) || { grep -E 'error|warning' "$build/make.log" \
-        | head -n 40 >&2; tail -n 5 "$build/make.log" >&2; exit 1; }
-    # a new file moved into place: a running nginx keeps its mapping
-    cp "$tree/objs/ngx_iot_module.so" "$so.new"
-    mv -f "$so.new" "$so"
+    configure_tree "$tree" "$nginx_src" "$build/configure.log" \
+        "'\"$(date -u +%Y-%m-%d)\"'" "${flags[@]}"
+    make_tree "$tree" "$build/make.log" objs/ngx_iot_module.so
+    install_file "$tree/objs/ngx_iot_module.so" "$so"
     say "built $so"
+}
+
+# ---------------------------------------------------------- nginx 1.26.3
+#
+# Debian 13's nginx, built here from Debian's upstream tarball, so that the
+# suite also runs against the stream "virtual servers" of nginx >= 1.25.5.
+# The tarball comes from Debian's archive through a private apt
+# configuration under build/apt/ (the system's /etc/apt is never touched);
+# docs/building.md.
+
+next_version=1.26.3
+next_dir="$build/nginx-$next_version"
+next_nginx="$next_dir/sbin/nginx"
+next_stream_module="$next_dir/modules/ngx_stream_module.so"
+next_module="$next_dir/ngx_iot_module.so"
+next_suite=trixie
+apt_dir="$build/apt"
+next_tarball="$apt_dir/archives/nginx_$next_version.orig.tar.gz"
+
+# the Debian mirror of the system's own apt sources
+debian_mirror() {
+    local uri
+    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+              /etc/apt/sources.list.d/*.sources 2>/dev/null \
+          | sed -n -e 's/^deb\(-src\)\{0,1\}[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]\{1,\}\)\{0,1\}\([^[:space:]]*\).*/\3/p' \
+                   -e 's/^URIs:[[:space:]]*//p' \
+          | tr ' ' '\n' | awk '/^https?:\/\/[^ ]*\/debian\/?$/ && !u { u = $0 }
+                                END { print u }')
+    printf '%s\n' "${NGINX_NEXT_MIRROR:-${uri:-http://deb.debian.org/debian}}"
+}
+
+apt_private() {
+    local tool=$1
+    shift
+    "$tool" -o Dir::Etc::SourceList="$apt_dir/sources.list" \
+        -o Dir::Etc::SourceParts="$apt_dir/sources.list.d" \
+        -o Dir::State::Lists="$apt_dir/lists" \
+        -o Dir::Cache="$apt_dir/cache" \
+        -o Acquire::Languages=none \
+        -o APT::Sandbox::User=root \
+        "$@"
+}
+
+# the sha256 of the orig tarball of source version $1 in the signed Sources
+# index of the private configuration
+indexed_sha256() {
+    apt_private apt-cache showsrc nginx 2>/dev/null \
+        | awk -v v="$1" -v f="nginx_$next_version.orig.tar.gz" '
+            /^Package:/            { ver = ""; sums = 0 }
+            /^Version:/            { ver = $2 }
+            /^[^ ]/ && !/^Checksums-Sha256:/ { sums = 0 }
+            /^Checksums-Sha256:/   { sums = 1; next }
+            sums && ver == v && $3 == f && !h { h = $1 }
+            END                    { print h }'
+}
+
+sha256_of() {
+    sha256sum < "$1" | cut -d ' ' -f 1
+}
+
+fetch_next_source() {
+    if [ -f "$next_tarball" ] && [ -f "$apt_dir/version" ]; then
+        local want
+        want=$(indexed_sha256 "$(cat "$apt_dir/version")")
+        if [ -n "$want" ] && [ "$(sha256_of "$next_tarball")" = "$want" ]; then
+            return 0
+        fi
+    fi
+    say "fetching nginx $next_version from Debian $next_suite (private apt configuration in $apt_dir)"
+    if [ ! -s /usr/share/keyrings/debian-archive-keyring.gpg ]; then
+        say "need debian-archive-keyring"; exit 1
+    fi
+    rm -rf "$apt_dir"
+    mkdir -p "$apt_dir/sources.list.d" "$apt_dir/lists/partial" \
+             "$apt_dir/cache/archives/partial" "$apt_dir/archives"
+    printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+        "$(debian_mirror)" "$next_suite" > "$apt_dir/sources.list"
+    # apt checks the InRelease signature against the keyring (bookworm's
+    # debian-archive-keyring has the trixie keys) and every file it fetches
+    # against the signed Sources index
+    apt_private apt-get update -q >"$apt_dir/update.log" 2>&1 || {
+        cat "$apt_dir/update.log" >&2; exit 1; }
+    local version
+    version=$(apt_private apt-cache showsrc nginx 2>/dev/null \
+        | awk -v v="$next_version-" '$1 == "Version:" && index($2, v) == 1 {
+                                         print $2 }' | sort -V | tail -n 1)
+    if [ -z "$version" ]; then
+        say "Debian $next_suite has no nginx $next_version-*"; exit 1
+    fi
+    # only the upstream tarball: the build needs neither Debian's patches
+    # nor its packaging
+    (cd "$apt_dir/archives" && apt_private apt-get source -q \
+        --download-only --tar-only "nginx=$version") \
+        >"$apt_dir/source.log" 2>&1 || {
+        cat "$apt_dir/source.log" >&2; exit 1; }
+    local want
+    want=$(indexed_sha256 "$version")
+    if [ -z "$want" ] || [ "$(sha256_of "$next_tarball")" != "$want" ]; then
+        say "nginx_$next_version.orig.tar.gz does not match the signed index"
+        rm -f "$next_tarball"; exit 1
+    fi
+    printf '%s\n' "$version" > "$apt_dir/version"
+    say "nginx_$next_version.orig.tar.gz of $version: sha256 $want (signed $next_suite Sources)"
+}
+
+build_next() {
+    local tree="$next_dir/tree" source="$next_dir/nginx-$next_version"
+    if [ -f "$next_module" ] && [ -x "$next_nginx" ] \
+       && [ -f "$next_stream_module" ] && ! sources_newer_than "$next_module"
+    then
+        return 0
+    fi
+    fetch_next_source
+    mkdir -p "$next_dir/sbin" "$next_dir/modules"
+    if [ ! -f "$source/configure" ]; then
+        rm -rf "$source"
+        tar -xzf "$next_tarball" -C "$next_dir"
+    fi
+    # Debian's own module set (as in nginx-dev's conf_flags), the paths
+    # under build/nginx-1.26.3/.  The whole of nginx is compiled here, and
+    # nginx.c has the configure arguments in a C string: the date's quotes
+    # are escaped for it.
+    configure_tree "$tree" "$source" "$next_dir/configure.log" \
+        "\\\"$(date -u +%Y-%m-%d)\\\"" \
+        --prefix="$next_dir" --modules-path="$next_dir/modules" \
+        --with-compat --with-debug --with-pcre-jit --with-threads \
+        --with-http_ssl_module --with-http_stub_status_module \
+        --with-http_realip_module --with-http_auth_request_module \
+        --with-http_v2_module --with-http_dav_module \
+        --with-http_slice_module
+    if [ ! -x "$tree/objs/nginx" ] || [ ! -f "$tree/objs/ngx_stream_module.so" ]
+    then
+        say "building nginx $next_version in $tree (a minute or two)"
+        make_tree "$tree" "$next_dir/make.log" -j"${IOT_MAKE_JOBS:-2}"
+    else
+        make_tree "$tree" "$next_dir/make.log" objs/ngx_iot_module.so
+    fi
+    install_file "$tree/objs/nginx" "$next_nginx"
+    install_file "$tree/objs/ngx_stream_module.so" "$next_stream_module"
+    install_file "$tree/objs/ngx_iot_module.so" "$next_module"
+    say "built $next_module (nginx $next_version: $next_nginx)"
+}
+
+# run_suite VERSION NGINX MODULE STREAM_MODULE
+run_suite() {
+    say "== test suite against nginx $1 ($2)"
+    (cd "$top" && IOT_TEST_NGINX=$2 IOT_TEST_MODULE=$3 \
+        IOT_TEST_STREAM_MODULE=$4 \
+        prove -I t/lib -r ${IOT_PROVE_JOBS:+-j "$IOT_PROVE_JOBS"} t/)
+}
+
+# the versions to test: the argument of `test`, else IOT_TEST_VERSIONS,
+# else both
+test_versions() {
+    local want=${1:-${IOT_TEST_VERSIONS:-all}} failed=() v
+    case "$want" in
+        all|both) want="1.22 1.26" ;;
+    esac
+    for v in $want; do
+        case "$v" in
+            1.22|1.26) ;;
+            *) say "no such nginx version to test: $v (1.22, 1.26 or all)"
+               exit 2 ;;
+        esac
+    done
+    for v in $want; do
+        case "$v" in
+            1.22) build_module
+                  run_suite "1.22 (Debian's)" "$nginx_bin" \
+                      "$build/ngx_iot_module.so" "$stream_module" \
+                      || failed+=("$v") ;;
+            1.26) build_next
+                  run_suite "$next_version" "$next_nginx" "$next_module" \
+                      "$next_stream_module" || failed+=("$v") ;;
+        esac
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        say "== FAILED against nginx ${failed[*]}"
+        return 1
+    fi
+    say "== passed against nginx $want"
 }
 
 # The embedded defaults of DESIGN.md; the environment overrides them.
@@ -170,11 +383,17 @@ stop_server() {
 
 cmd=${1:-build}
 case "$cmd" in
-    build) install_deps; build_module ;;
+    build) install_deps
+           case "${2:-1.22}" in
+               1.22) build_module ;;
+               1.26) build_next ;;
+               all|both) build_module; build_next ;;
+               *) say "usage: $0 build [1.22|1.26|all]"; exit 2 ;;
+           esac ;;
     run)   install_deps; build_module; run_server ;;
     stop)  stop_server ;;
-    test)  install_deps; build_module
-           cd "$top" && prove -I t/lib -r ${IOT_PROVE_JOBS:+-j "$IOT_PROVE_JOBS"} t/ ;;
+    test)  install_deps; test_versions "${2:-}" ;;
     bench) install_deps; build_module; exec "$top/bench/run.sh" ;;
-    *)     say "usage: $0 [build|run|stop|test|bench]"; exit 2 ;;
+    *)     say "usage: $0 [build [1.22|1.26|all]|run|stop|test [1.22|1.26|all]|bench]"
+           exit 2 ;;
 esac

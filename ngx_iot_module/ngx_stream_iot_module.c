@@ -290,8 +290,17 @@ ngx_iot_uplink_socket(ngx_cycle_t *cycle, ngx_uint_t *port)
         addrs = sport->addrs;
 
         for (n = 0; n < sport->naddrs; n++) {
+#if (nginx_version >= 1025005)
+            /*
+             * since 1.25.5 the servers of an address are virtual servers:
+             * a datagram goes to the default one, whose conf is here
+             */
+            iscf = addrs[n].conf.default_server->ctx
+                       ->srv_conf[ngx_stream_iot_module.ctx_index];
+#else
             iscf = addrs[n].conf.ctx
                        ->srv_conf[ngx_stream_iot_module.ctx_index];
+#endif
 
             if (iscf->uplink == 1) {
                 *port = ngx_inet_get_port(ls[i].sockaddr);

@@ -1083,6 +1083,59 @@ ngx_stream_iot_radius_preconfiguration(ngx_conf_t *cf)
 
 /* answering over TCP would make no sense: every listen must be udp */
 
+#if (nginx_version >= 1025005)
+
+/*
+ * since 1.25.5 the listens are kept by port and address, each address
+ * with the (virtual) servers that listen on it
+ */
+
+static ngx_int_t
+ngx_stream_iot_radius_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                    i, a, n;
+    ngx_stream_conf_port_t       *port;
+    ngx_stream_conf_addr_t       *addr;
+    ngx_stream_core_srv_conf_t  **cscfp;
+    ngx_stream_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_core_module);
+
+    if (cmcf->ports == NULL) {
+        return NGX_OK;
+    }
+
+    port = cmcf->ports->elts;
+
+    for (i = 0; i < cmcf->ports->nelts; i++) {
+
+        if (port[i].type == SOCK_DGRAM) {
+            continue;
+        }
+
+        addr = port[i].addrs.elts;
+
+        for (a = 0; a < port[i].addrs.nelts; a++) {
+            cscfp = addr[a].servers.elts;
+
+            for (n = 0; n < addr[a].servers.nelts; n++) {
+
+                if (cscfp[n]->handler == ngx_stream_iot_radius_handler) {
+                    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                                  "\"iot_radius\" needs \"listen ... udp\", "
+                                  "but \"%V\" is not udp",
+                                  &addr[a].opt.addr_text);
+                    return NGX_ERROR;
+                }
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+#else
+
 static ngx_int_t
 ngx_stream_iot_radius_postconfiguration(ngx_conf_t *cf)
 {
@@ -1110,6 +1163,8 @@ ngx_stream_iot_radius_postconfiguration(ngx_conf_t *cf)
 
     return NGX_OK;
 }
+
+#endif
 
 
 static void *
