@@ -30,21 +30,21 @@ ngx_http_iot_target(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     if (ngx_http_iot_collections_path_id(&ctx->seg[1], cid) != NGX_OK) {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_NOT_FOUND,
-                                    "collection not found");
+                                                "collection not found");
     }
 
     if (!device) {
         return ngx_iot_collection_exists(cycle, *cid)
                ? NGX_OK
                : ngx_http_iot_collections_invalid(r, NGX_HTTP_NOT_FOUND,
-                                      "collection not found");
+                                                  "collection not found");
     }
 
     if (ngx_http_iot_collections_path_id(&ctx->seg[3], did) != NGX_OK
         || ngx_iot_device_get(cycle, *did, *cid, r->pool, d) != NGX_IOT_OK)
     {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_NOT_FOUND,
-                                    "device not found");
+                                                "device not found");
     }
 
     return NGX_OK;
@@ -94,7 +94,9 @@ ngx_http_iot_message_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         return NGX_OK;
     }
 
-    if ((size_t) (b->end - b->last) < ngx_http_iot_collections_message_len(&m, &d)) {
+    if ((size_t) (b->end - b->last)
+        < ngx_http_iot_collections_message_len(&m, &d))
+    {
         return NGX_AGAIN;
     }
 
@@ -213,8 +215,8 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     if (v) {
         if (!json_is_string(v)) {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                        "transport must be udp, coap-push "
-                                        "or coap-pull");
+                                                    "transport must be udp, "
+                                                    "coap-push or coap-pull");
         }
 
         transport = json_string_value(v);
@@ -223,15 +225,16 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             || ngx_strcmp(transport, "coap-pull") == 0)
         {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                        "transport: coap-push and coap-pull "
-                                        "need the CoAP link, which this "
-                                        "server does not have yet");
+                                                    "transport: coap-push and "
+                                                    "coap-pull need the CoAP "
+                                                    "link, which this server "
+                                                    "does not have yet");
         }
 
         if (*transport != '\0' && ngx_strcmp(transport, "udp") != 0) {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                        "transport must be udp, coap-push "
-                                        "or coap-pull");
+                                                    "transport must be udp, "
+                                                    "coap-push or coap-pull");
         }
     }
 
@@ -241,7 +244,8 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         || (n = json_integer_value(v)) < 1 || n > 65535)
     {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                    "port must be a number from 1 to 65535");
+                                                "port must be a number from 1 "
+                                                "to 65535");
     }
 
     *port = (ngx_uint_t) n;
@@ -250,8 +254,8 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     if (v == NULL || !json_is_string(v) || json_string_length(v) == 0) {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                    "payload must be base64 of 1 to 2048 "
-                                    "bytes");
+                                                "payload must be base64 of 1 "
+                                                "to 2048 bytes");
     }
 
     b64.data = (u_char *) json_string_value(v);
@@ -259,8 +263,8 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     if (ngx_base64_decoded_length(b64.len) > NGX_IOT_PAYLOAD_MAX + 2) {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                    "payload must be base64 of 1 to 2048 "
-                                    "bytes");
+                                                "payload must be base64 of 1 "
+                                                "to 2048 bytes");
     }
 
     payload->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(b64.len));
@@ -272,8 +276,8 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         || payload->len == 0 || payload->len > NGX_IOT_PAYLOAD_MAX)
     {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                    "payload must be base64 of 1 to 2048 "
-                                    "bytes");
+                                                "payload must be base64 of 1 "
+                                                "to 2048 bytes");
     }
 
     return NGX_OK;
@@ -387,7 +391,8 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     for ( ;; ) {
         st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_LIST);
         if (st == NULL) {
-            return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR, NULL);
+            return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR,
+                                                     NULL);
         }
 
         sqlite3_bind_int64(st, 1, (sqlite3_int64) cid);

@@ -68,7 +68,8 @@ ngx_http_iot_mask_field(ngx_http_request_t *r, json_t *body,
 
     if (!json_is_object(mask)) {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                    "fieldMask must be an object of booleans");
+                                                "fieldMask must be an object "
+                                                "of booleans");
     }
 
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -80,7 +81,8 @@ ngx_http_iot_mask_field(ngx_http_request_t *r, json_t *body,
 
         if (!json_is_boolean(v)) {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                        "fieldMask values must be booleans");
+                                                    "fieldMask values must be "
+                                                    "booleans");
         }
 
         ch->mask_set |= fields[i].bit;
@@ -124,7 +126,7 @@ ngx_http_iot_collection_fields(ngx_http_request_t *r, json_t *body,
             || team != ngx_iot_team_id((ngx_cycle_t *) ngx_cycle))
         {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                        "teamId: no such team");
+                                                    "teamId: no such team");
         }
 
         ch->team_id = team;
@@ -163,7 +165,8 @@ ngx_http_iot_collections_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     irc = ngx_iot_collection_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool,
                                     &c, r->connection->log);
     if (irc != NGX_IOT_OK) {
-        return ngx_http_iot_collections_rc_error(r, irc, "collection not found");
+        return ngx_http_iot_collections_rc_error(r, irc,
+                                                 "collection not found");
     }
 
     return ngx_http_iot_collections_send_collection(r, NGX_HTTP_CREATED, &c);
@@ -208,7 +211,8 @@ ngx_http_iot_collections_item(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (irc != NGX_IOT_OK) {
-        return ngx_http_iot_collections_rc_error(r, irc, "collection not found");
+        return ngx_http_iot_collections_rc_error(r, irc,
+                                                 "collection not found");
     }
 
     return ngx_http_iot_collections_send_collection(r, NGX_HTTP_OK, &c);
@@ -249,24 +253,26 @@ ngx_http_iot_device_fields(ngx_http_request_t *r, json_t *body,
 
     if (rc == NGX_ERROR) {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                    "imsi must be a string of 1 to 16 digits");
+                                                "imsi must be a string of 1 "
+                                                "to 16 digits");
     }
 
     if (rc == NGX_DECLINED && create) {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                    "imsi is required");
+                                                "imsi is required");
     }
 
     rc = ngx_http_iot_collections_ident_field(body, "imei", &ch->imei);
 
     if (rc == NGX_ERROR) {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                    "imei must be a string of 1 to 16 digits");
+                                                "imei must be a string of 1 "
+                                                "to 16 digits");
     }
 
     if (rc == NGX_DECLINED && create) {
         return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                    "imei is required");
+                                                "imei is required");
     }
 
     return ngx_http_iot_collections_tags_field(r, body, &ch->tags);
@@ -294,7 +300,8 @@ ngx_http_iot_collections_devices(ngx_http_request_t *r,
         irc = ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, cid, r->pool,
                                      &c);
         if (irc != NGX_IOT_OK) {
-            return ngx_http_iot_collections_rc_error(r, irc, "collection not found");
+            return ngx_http_iot_collections_rc_error(r, irc,
+                                                     "collection not found");
         }
 
         rc = ngx_http_iot_collections_list_params(r, &ctx->list, 0);
@@ -334,7 +341,8 @@ ngx_http_iot_collections_devices(ngx_http_request_t *r,
     irc = ngx_iot_device_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool, &d,
                                 r->connection->log);
     if (irc != NGX_IOT_OK) {
-        return ngx_http_iot_collections_rc_error(r, irc, "collection not found");
+        return ngx_http_iot_collections_rc_error(r, irc,
+                                                 "collection not found");
     }
 
     return ngx_http_iot_collections_send_device(r, NGX_HTTP_CREATED, &d);
@@ -447,7 +455,9 @@ ngx_http_iot_collections_tags(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     did = 0;
 
     if (ngx_http_iot_collections_path_id(&ctx->seg[1], &cid) != NGX_OK
-        || (device && ngx_http_iot_collections_path_id(&ctx->seg[3], &did) != NGX_OK))
+        || (device
+            && ngx_http_iot_collections_path_id(&ctx->seg[3], &did)
+               != NGX_OK))
     {
         return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, what);
     }

@@ -25,7 +25,7 @@ ngx_http_iot_token_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
 
     if (!ngx_http_iot_collections_covers(&ctx->who, t.resource.data,
-                                 t.resource.len))
+                                         t.resource.len))
     {
         return NGX_DECLINED;
     }
@@ -59,14 +59,14 @@ ngx_http_iot_token_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     if (v == NULL) {
         if (create) {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                        "resource is required");
+                                                    "resource is required");
         }
 
     } else {
         if (!json_is_string(v)) {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                        "resource must be a path starting "
-                                        "with /");
+                                                    "resource must be a path "
+                                                    "starting with /");
         }
 
         ch->resource.data = (u_char *) json_string_value(v);
@@ -74,17 +74,18 @@ ngx_http_iot_token_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
         if (ngx_http_iot_collections_resource_check(&ch->resource) != NGX_OK) {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                        "resource must be a path starting "
-                                        "with /, at most 512 printable "
-                                        "characters");
+                                                    "resource must be a path "
+                                                    "starting with /, at most "
+                                                    "512 printable characters");
         }
 
         if (!ngx_http_iot_collections_covers(&ctx->who, ch->resource.data,
-                                     ch->resource.len))
+                                             ch->resource.len))
         {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_FORBIDDEN,
-                                        "a token cannot reach further than "
-                                        "the token that makes it");
+                                                    "a token cannot reach "
+                                                    "further than the token "
+                                                    "that makes it");
         }
     }
 
@@ -93,7 +94,7 @@ ngx_http_iot_token_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     if (v) {
         if (!json_is_boolean(v)) {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                        "write must be a boolean");
+                                                    "write must be a boolean");
         }
 
         ch->write = json_is_true(v) ? 1 : 0;
@@ -204,7 +205,7 @@ ngx_http_iot_collections_token(ngx_http_request_t *r,
     /* a token outside the caller's reach is not there for it */
 
     if (!ngx_http_iot_collections_covers(&ctx->who, t.resource.data,
-                                 t.resource.len))
+                                         t.resource.len))
     {
         return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "token not found");
     }
