@@ -50,7 +50,7 @@ struct ngx_http_iot_list_s {
     ngx_pool_t                *tmp;         /* emptied for every batch */
     ngx_iot_sql_e              sql;
     ngx_http_iot_list_row_pt   row;
-    ngx_str_t                  head;
+    ngx_str_t                  head;        /* the envelope's opening */
     int64_t                    scope;       /* bound first when has_scope */
     ngx_uint_t                 limit;       /* 0: no limit */
     ngx_uint_t                 sent;

@@ -30,19 +30,19 @@ static ngx_int_t ngx_http_iot_collections_system(ngx_http_request_t *r,
 
 
 ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect = {
-    ngx_string("collections"),
-    ngx_string("application/json"),
-    ngx_http_iot_collections_route,
-    ngx_http_iot_collections_credentials,
-    ngx_http_iot_collections_authorize,
-    NGX_HTTP_POST|NGX_HTTP_PATCH,
-    ngx_http_iot_collections_error,
-    ngx_http_iot_collections_list_tail,
-    sizeof("],\"nextCursor\":\"\"}") + NGX_IOT_ID_LEN
-        + NGX_IOT_TOKEN_HINT_LEN,
-    ngx_http_iot_collections_cursor,
-    ngx_string("{\"type\":\"keepAlive\"}"),
-    ngx_http_iot_collections_render
+    ngx_string("collections"),             /* name */
+    ngx_string("application/json"),        /* content type */
+    ngx_http_iot_collections_route,        /* route */
+    ngx_http_iot_collections_credentials,  /* credentials */
+    ngx_http_iot_collections_authorize,    /* authorize */
+    NGX_HTTP_POST|NGX_HTTP_PATCH,          /* body methods */
+    ngx_http_iot_collections_error,        /* error */
+    ngx_http_iot_collections_list_tail,    /* list tail */
+    sizeof("],\"nextCursor\":\"\"}")        /* list tail max */
+        + NGX_IOT_ID_LEN + NGX_IOT_TOKEN_HINT_LEN,
+    ngx_http_iot_collections_cursor,       /* list cursor */
+    ngx_string("{\"type\":\"keepAlive\"}"), /* WebSocket keep-alive */
+    ngx_http_iot_collections_render        /* data messages */
 };
 
 
