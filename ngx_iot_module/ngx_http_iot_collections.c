@@ -410,12 +410,12 @@ static ngx_int_t
 ngx_http_iot_collections_authorize(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx)
 {
-    u_char                 *p;
-    size_t                  len;
-    uint64_t                cid;
-    ngx_uint_t              i, known, write;
-    ngx_http_iot_route_e    route;
-    ngx_iot_principal_t    *who;
+    u_char                *p;
+    size_t                 len;
+    uint64_t               cid;
+    ngx_uint_t             i, known, write;
+    ngx_iot_principal_t   *who;
+    ngx_http_iot_route_e   route;
 
     who = &ctx->who;
 
