@@ -3,7 +3,9 @@
  * Copyright (C) nginx-iot authors
  *
  * What the HTTP dialects share: routing input, request bodies, JSON
- * answers and streamed lists.
+ * answers, streamed lists and live streams.  Nothing here knows a
+ * dialect: each is a table (ngx_http_iot_dialect.h) that the generic
+ * handler runs.
  */
 
 
@@ -17,15 +19,16 @@
 #include "ngx_iot.h"
 
 
-#define NGX_HTTP_IOT_API_NONE         0
-#define NGX_HTTP_IOT_API_COLLECTIONS  1
-
 #define NGX_HTTP_IOT_MAX_SEGMENTS     8
 #define NGX_HTTP_IOT_LIST_MAX         10000
 
 
+typedef struct ngx_http_iot_dialect_s  ngx_http_iot_dialect_t;
+typedef struct ngx_http_iot_route_s    ngx_http_iot_route_t;
+
+
 typedef struct {
-    ngx_uint_t                 api;
+    ngx_http_iot_dialect_t    *dialect;           /* iot_api; NULL: none */
     ngx_msec_t                 ws_keepalive;      /* iot_ws_keepalive */
     size_t                     ws_max_message;    /* iot_ws_max_message */
     size_t                     ws_send_buffer;    /* iot_ws_send_buffer */
@@ -47,7 +50,7 @@ struct ngx_http_iot_list_s {
     ngx_pool_t                *tmp;         /* emptied for every batch */
     ngx_iot_sql_e              sql;
     ngx_http_iot_list_row_pt   row;
-    ngx_str_t                  head;
+    ngx_str_t                  head;        /* the envelope's opening */
     int64_t                    scope;       /* bound first when has_scope */
     ngx_uint_t                 limit;       /* 0: no limit */
     ngx_uint_t                 sent;
@@ -77,6 +80,8 @@ struct ngx_http_iot_list_s {
 
 
 typedef struct {
+    ngx_http_iot_dialect_t    *dialect;
+    ngx_http_iot_route_t      *route;       /* NULL: no such resource */
     ngx_buf_t                 *replacement; /* for an nginx error page */
     ngx_uint_t                 status;      /* what a validator refused */
     const char                *message;
@@ -109,15 +114,21 @@ ngx_int_t ngx_http_iot_list_cleanup(ngx_http_request_t *r,
     ngx_http_iot_list_t *list);
 ngx_int_t ngx_http_iot_send_chain(ngx_http_request_t *r, ngx_uint_t status,
     ngx_chain_t *out);
-ngx_buf_t *ngx_http_iot_collections_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message);
+
+/* the generic content handler of an iot_api location */
+ngx_int_t ngx_http_iot_handler(ngx_http_request_t *r);
+
+/* answers status with message, in the request's dialect */
+ngx_int_t ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message);
 
 /*
  * ngx_http_iot_from.c: upgrades to a WebSocket that streams the data of
- * collection cid (of device did alone when did != 0); both exist and the
- * caller may read them.  Returns what the content handler returns.
+ * collection cid (of device did alone when did != 0), each message
+ * rendered by the dialect; both exist and the caller may read them.
+ * Returns what the content handler returns.
  */
-ngx_int_t ngx_http_iot_from(ngx_http_request_t *r, uint64_t cid,
+ngx_int_t ngx_http_iot_stream(ngx_http_request_t *r, uint64_t cid,
     uint64_t did);
 
 

@@ -6,6 +6,8 @@
  * order, and sent as they are rendered; the next batch is read only when
  * the client has taken the previous one.  A list of a million devices
  * never sits in memory whole, and no read transaction outlives a batch.
+ * The envelope is the dialect's: the route gives the list's opening, the
+ * dialect table its end and the cursor of the next page.
  */
 
 
@@ -13,11 +15,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_iot.h"
+#include "ngx_http_iot_dialect.h"
 
 
 #define NGX_HTTP_IOT_LIST_BATCH  256
 #define NGX_HTTP_IOT_LIST_BUF    65536
-#define NGX_HTTP_IOT_LIST_TAIL   64
 
 
 static void ngx_http_iot_list_write(ngx_http_request_t *r);
@@ -29,10 +31,13 @@ static void ngx_http_iot_list_run(ngx_http_request_t *r);
 ngx_int_t
 ngx_http_iot_list_start(ngx_http_request_t *r, ngx_http_iot_list_t *list)
 {
-    ngx_int_t  rc;
+    ngx_int_t            rc;
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
 
     r->headers_out.status = NGX_HTTP_OK;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type = ctx->dialect->content_type;
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_length_n = -1;
 
@@ -149,18 +154,23 @@ static ngx_int_t
 ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     ngx_chain_t **out)
 {
-    int               rc, col;
-    u_char           *mark, *end;
-    int64_t           prev_id, prev_time;
-    size_t            prev_len;
-    u_char            prev_key[NGX_IOT_TOKEN_HINT_LEN];
-    size_t            size;
-    ngx_int_t         rrc;
-    ngx_buf_t        *b;
-    ngx_uint_t        rows, more, full;
-    sqlite3_stmt     *st;
-    ngx_chain_t      *cl;
-    ngx_iot_store_t  *store;
+    int                      rc, col;
+    u_char                  *mark, *end;
+    int64_t                  prev_id, prev_time;
+    size_t                   prev_len;
+    u_char                   prev_key[NGX_IOT_TOKEN_HINT_LEN];
+    size_t                   size;
+    ngx_int_t                rrc;
+    ngx_buf_t               *b;
+    ngx_uint_t               rows, more, full;
+    sqlite3_stmt            *st;
+    ngx_chain_t             *cl;
+    ngx_iot_store_t         *store;
+    ngx_http_iot_ctx_t      *ctx;
+    ngx_http_iot_dialect_t  *d;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+    d = ctx->dialect;
 
     store = list->store ? list->store
                         : ngx_iot_store_get((ngx_cycle_t *) ngx_cycle,
@@ -239,7 +249,7 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 
     /* room for the list's tail is kept back from every row */
     end = b->end;
-    b->end -= NGX_HTTP_IOT_LIST_TAIL;
+    b->end -= d->list_tail_max;
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         rows++;
@@ -337,25 +347,7 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     if (more || (!full && rows < NGX_HTTP_IOT_LIST_BATCH)) {
         list->done = 1;
 
-        *b->last++ = ']';
-
-        if (more) {
-            b->last = ngx_cpymem(b->last, ",\"nextCursor\":\"",
-                                 sizeof(",\"nextCursor\":\"") - 1);
-
-            if (list->text_key) {
-                b->last = ngx_cpymem(b->last, list->sent_key,
-                                     list->sent_key_len);
-
-            } else {
-                b->last = ngx_iot_id_encode(b->last,
-                                            (uint64_t) list->sent_id);
-            }
-
-            *b->last++ = '"';
-        }
-
-        *b->last++ = '}';
+        b->last = d->list_tail(b->last, list, more);
 
         b->last_buf = (r == r->main) ? 1 : 0;
         b->last_in_chain = 1;

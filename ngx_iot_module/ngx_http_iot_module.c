@@ -3,7 +3,9 @@
  * Copyright (C) nginx-iot authors
  *
  * The HTTP module: the iot_api directive, and what every dialect needs from
- * HTTP (the path below the location, headers, JSON bodies and answers).
+ * HTTP (the path below the location, headers, JSON bodies and answers, in
+ * the dialect's content type; nginx's own error pages in the dialect's
+ * error format).
  */
 
 
@@ -11,9 +13,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_iot.h"
+#include "ngx_http_iot_dialect.h"
 
-
-ngx_int_t ngx_http_iot_collections_handler(ngx_http_request_t *r);
 
 static void *ngx_http_iot_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -26,14 +27,11 @@ static ngx_int_t ngx_http_iot_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
 
+static void ngx_http_iot_content_type(ngx_http_request_t *r);
+
+
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
-
-
-static ngx_conf_enum_t  ngx_http_iot_apis[] = {
-    { ngx_string("collections"), NGX_HTTP_IOT_API_COLLECTIONS },
-    { ngx_null_string, 0 }
-};
 
 
 static ngx_command_t  ngx_http_iot_commands[] = {
@@ -42,8 +40,8 @@ static ngx_command_t  ngx_http_iot_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_iot_api,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_iot_loc_conf_t, api),
-      &ngx_http_iot_apis },
+      0,
+      NULL },
 
     { ngx_string("iot_ws_keepalive"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -111,7 +109,7 @@ ngx_http_iot_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    conf->api = NGX_CONF_UNSET_UINT;
+    conf->dialect = NGX_CONF_UNSET_PTR;
     conf->ws_keepalive = NGX_CONF_UNSET_MSEC;
     conf->ws_max_message = NGX_CONF_UNSET_SIZE;
     conf->ws_send_buffer = NGX_CONF_UNSET_SIZE;
@@ -126,7 +124,7 @@ ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_iot_loc_conf_t *prev = parent;
     ngx_http_iot_loc_conf_t *conf = child;
 
-    ngx_conf_merge_uint_value(conf->api, prev->api, NGX_HTTP_IOT_API_NONE);
+    ngx_conf_merge_ptr_value(conf->dialect, prev->dialect, NULL);
     ngx_conf_merge_msec_value(conf->ws_keepalive, prev->ws_keepalive, 30000);
     ngx_conf_merge_size_value(conf->ws_max_message, prev->ws_max_message,
                               64 * 1024);
@@ -140,14 +138,37 @@ ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static char *
 ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char                      *rv;
+    ngx_http_iot_loc_conf_t *lcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
     ngx_iot_conf_t            *icf;
+    ngx_http_iot_dialect_t    *d;
     ngx_http_core_loc_conf_t  *clcf;
 
-    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
+    if (lcf->dialect != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
     }
+
+    value = cf->args->elts;
+
+    for (i = 0; ngx_http_iot_dialects[i]; i++) {
+        d = ngx_http_iot_dialects[i];
+
+        if (d->name.len == value[1].len
+            && ngx_strncmp(d->name.data, value[1].data, value[1].len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (ngx_http_iot_dialects[i] == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    lcf->dialect = ngx_http_iot_dialects[i];
 
     icf = (ngx_iot_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
                                           ngx_iot_module);
@@ -160,15 +181,15 @@ ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    clcf->handler = ngx_http_iot_collections_handler;
+    clcf->handler = ngx_http_iot_handler;
 
     return NGX_CONF_OK;
 }
 
 
 /*
- * The dialect sees the path below its location: with "location /nbiot/"
- * the request /nbiot/collections is routed as /collections.
+ * The dialect sees the path below its location: with "location /api/"
+ * the request /api/a/b is routed as /a/b, segments "a" and "b".
  */
 
 ngx_int_t
@@ -374,8 +395,7 @@ ngx_http_iot_send_chain(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     r->headers_out.status = status;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    ngx_http_iot_content_type(r);
     r->headers_out.content_length_n = len;
 
     rc = ngx_http_send_header(r);
@@ -395,8 +415,7 @@ ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
     ngx_chain_t  out;
 
     r->headers_out.status = status;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    ngx_http_iot_content_type(r);
 
     if (b == NULL || b->last == b->pos) {
         r->headers_out.content_length_n = 0;
@@ -419,6 +438,38 @@ ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* the content type of the location's dialect */
+
+static void
+ngx_http_iot_content_type(ngx_http_request_t *r)
+{
+    ngx_http_iot_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
+
+    r->headers_out.content_type = lcf->dialect->content_type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+}
+
+
+ngx_int_t
+ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    ngx_buf_t                *b;
+    ngx_http_iot_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
+
+    b = lcf->dialect->error(r, status, message);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_iot_send(r, status, b);
 }
 
 
@@ -451,7 +502,7 @@ ngx_http_iot_header_filter(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
 
-    if (lcf->api == NGX_HTTP_IOT_API_NONE || r != r->main
+    if (lcf->dialect == NULL || r != r->main
         || r->err_status < NGX_HTTP_BAD_REQUEST)
     {
         return ngx_http_next_header_filter(r);
@@ -493,15 +544,14 @@ ngx_http_iot_header_filter(ngx_http_request_t *r)
         break;
     }
 
-    b = ngx_http_iot_collections_error(r, r->err_status, message);
+    b = lcf->dialect->error(r, r->err_status, message);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
     ctx->replacement = b;
 
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    ngx_http_iot_content_type(r);
     r->headers_out.content_length_n = b->last - b->pos;
 
     if (r->headers_out.content_length) {

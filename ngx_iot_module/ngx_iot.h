@@ -49,6 +49,11 @@
 #define NGX_IOT_SYNC_FULL          2
 
 
+/* the structure of type that holds field at ptr */
+#define ngx_iot_container_of(ptr, type, field)                               \
+    ((type *) ((u_char *) (ptr) - offsetof(type, field)))
+
+
 /* the outcome of a registry operation, mapped to an error by each dialect */
 typedef enum {
     NGX_IOT_OK = 0,
@@ -132,25 +137,7 @@ typedef struct {
 } ngx_iot_token_t;
 
 
-#define NGX_IOT_TRANSPORT_UDP      1
-#define NGX_IOT_TRANSPORT_COAP     2
-
-#define NGX_IOT_PAYLOAD_MAX        2048
-
-
-/* an uplink data message */
-typedef struct {
-    uint64_t                   id;            /* in the history */
-    uint64_t                   device_id;
-    uint64_t                   collection_id;
-    uint64_t                   received;      /* ms since the epoch */
-    ngx_uint_t                 transport;
-    ngx_uint_t                 local_port;
-    ngx_uint_t                 remote_port;
-    ngx_str_t                  coap_method;
-    ngx_str_t                  coap_path;
-    ngx_str_t                  payload;
-} ngx_iot_message_t;
+#include "ngx_iot_message.h"
 
 
 /* a write between its SQLite commit and its shared memory update */
@@ -300,12 +287,7 @@ typedef struct {
 } ngx_iot_token_change_t;
 
 
-/* the identity a request was authenticated as */
-typedef struct {
-    ngx_uint_t                 admin;
-    ngx_uint_t                 write;
-    ngx_str_t                  resource;
-} ngx_iot_principal_t;
+#include "ngx_iot_auth.h"
 
 
 extern ngx_module_t  ngx_iot_module;
@@ -325,8 +307,6 @@ ngx_int_t ngx_iot_random(u_char *buf, size_t len);
 uint64_t ngx_iot_now_ms(void);
 
 /* ngx_iot_json.c */
-u_char *ngx_iot_json_escape(u_char *dst, u_char *src, size_t len);
-size_t ngx_iot_json_escape_len(u_char *src, size_t len);
 ngx_int_t ngx_iot_tags_check(json_t *tags, const char **err);
 ngx_iot_rc_e ngx_iot_tags_merge(ngx_iot_text_t *cur, json_t *patch,
     ngx_pool_t *pool, ngx_str_t *out);
@@ -421,14 +401,6 @@ ngx_int_t ngx_iot_session_load(ngx_iot_zone_ctx_t *ctx,
 void ngx_iot_session_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
     ngx_iot_pending_t *p);
 
-/* ngx_iot_render.c: the collections format */
-u_char *ngx_iot_tags_write(u_char *p, ngx_iot_text_t *tags);
-size_t ngx_iot_device_len(ngx_iot_device_t *d);
-u_char *ngx_iot_device_write(u_char *p, ngx_iot_device_t *d);
-size_t ngx_iot_message_len(ngx_iot_message_t *m, ngx_iot_device_t *d);
-u_char *ngx_iot_message_write(u_char *p, ngx_iot_message_t *m,
-    ngx_iot_device_t *d);
-
 /* ngx_iot_uplink.c */
 ngx_iot_rc_e ngx_iot_uplink(ngx_cycle_t *cycle, in_addr_t addr,
     ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log);
@@ -453,8 +425,6 @@ ngx_int_t ngx_iot_bus_init_zone(ngx_slab_pool_t *shpool, ngx_iot_sh_t *sh,
 ngx_int_t ngx_iot_bus_init_process(ngx_cycle_t *cycle, ngx_iot_sh_t *sh,
     ngx_iot_bus_local_t **out);
 void ngx_iot_bus_exit_process(ngx_iot_bus_local_t *bl);
-ngx_int_t ngx_iot_bus_publish(ngx_iot_bus_local_t *bl,
-    uint64_t collection_id, uint64_t device_id, u_char *json, size_t len);
 
 /* ngx_iot_token.c */
 void ngx_iot_token_hash(u_char *token, size_t len, u_char *hash);
@@ -462,9 +432,6 @@ ngx_int_t ngx_iot_token_find_hash(ngx_cycle_t *cycle, ngx_str_t *name,
     u_char *hash, ngx_log_t *log);
 ngx_int_t ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token,
     ngx_pool_t *pool, ngx_iot_principal_t *who);
-ngx_int_t ngx_iot_resource_covers(ngx_str_t *resource, u_char *path,
-    size_t len);
-ngx_int_t ngx_iot_resource_check(ngx_str_t *resource);
 ngx_int_t ngx_iot_admin_token_load(ngx_cycle_t *cycle, ngx_iot_conf_t *conf);
 
 

@@ -7,6 +7,11 @@
  * ring from where it left off and hands the messages to its own
  * subscribers, so every subscriber sees every message once, in order.
  *
+ * A record holds the message itself, not a rendering of it.  Delivering a
+ * message, a worker asks each renderer its subscribers name (one per
+ * dialect) once, and hands the same text to all the subscribers that
+ * name it; the text goes with the message.
+ *
  * A worker that publishes wakes the others with a one-byte datagram on a
  * per-worker socket in the abstract namespace ("nginx-iot-bus-<pid>"); a
  * flag in the zone keeps it to one datagram until the worker has read.
@@ -28,14 +33,33 @@
 #define NGX_IOT_BUS_MAX       (64 * 1024 * 1024)
 #define NGX_IOT_BUS_NAME      "nginx-iot-bus-%P"
 
+/* renderers (dialects) of one message kept apart; more are not cached */
+#define NGX_IOT_BUS_RENDERERS  8
 
+
+/* a message: this, then its CoAP method, CoAP path and payload */
 typedef struct {
     uint64_t                   seq;
+    uint32_t                   size;      /* of the record; 0: wrap */
+    uint32_t                   transport;
+    uint64_t                   id;
     uint64_t                   collection_id;
     uint64_t                   device_id;
-    uint32_t                   len;       /* of the JSON that follows */
-    uint32_t                   size;      /* of the record; 0: wrap */
+    uint64_t                   received;
+    uint32_t                   local_port;
+    uint32_t                   remote_port;
+    uint32_t                   method_len;
+    uint32_t                   path_len;
+    uint32_t                   payload_len;
 } ngx_iot_bus_rec_t;
+
+
+/* a message as rendered for the subscribers of one renderer */
+typedef struct {
+    ngx_iot_render_pt          render;
+    ngx_str_t                  text;
+    ngx_int_t                  rc;
+} ngx_iot_bus_rendered_t;
 
 
 typedef struct {
@@ -77,6 +101,7 @@ struct ngx_iot_bus_local_s {
     ngx_uint_t                 nsubscribers;
     u_char                    *buf;
     size_t                     buf_size;
+    ngx_pool_t                *pool;      /* renderings of one message */
     ngx_log_t                 *log;
 };
 
@@ -84,8 +109,8 @@ struct ngx_iot_bus_local_s {
 static void ngx_iot_bus_wake_handler(ngx_event_t *ev);
 static void ngx_iot_bus_wake_others(ngx_iot_bus_local_t *bl);
 static void ngx_iot_bus_read(ngx_iot_bus_local_t *bl);
-static void ngx_iot_bus_deliver(ngx_iot_bus_local_t *bl, uint64_t cid,
-    uint64_t did, ngx_str_t *json);
+static void ngx_iot_bus_deliver(ngx_iot_bus_local_t *bl,
+    ngx_iot_message_t *m, uint64_t seq);
 static void ngx_iot_bus_lost(ngx_iot_bus_local_t *bl);
 static ngx_iot_bus_topic_t *ngx_iot_bus_topic(ngx_iot_bus_local_t *bl,
     uint64_t cid);
@@ -173,6 +198,12 @@ ngx_iot_bus_init_process(ngx_cycle_t *cycle, ngx_iot_sh_t *sh,
 
     bl->bus = bus;
     bl->log = cycle->log;
+
+    bl->pool = ngx_create_pool(4096, cycle->log);
+    if (bl->pool == NULL) {
+        return NGX_ERROR;
+    }
+
     ngx_rbtree_init(&bl->topics, &bl->sentinel, ngx_rbtree_insert_value);
 
     s = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -269,20 +300,26 @@ ngx_iot_bus_exit_process(ngx_iot_bus_local_t *bl)
         ngx_free(bl->buf);
         bl->buf = NULL;
     }
+
+    if (bl->pool) {
+        ngx_destroy_pool(bl->pool);
+        bl->pool = NULL;
+    }
 }
 
 
 ngx_int_t
-ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, uint64_t collection_id,
-    uint64_t device_id, u_char *json, size_t len)
+ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, ngx_iot_message_t *m)
 {
     u_char             *p;
+    size_t              len;
     uint64_t            need, off, end;
     ngx_iot_bus_t      *bus;
     ngx_iot_bus_rec_t  *rec;
 
     bus = bl->bus;
 
+    len = m->coap_method.len + m->coap_path.len + m->payload.len;
     need = ngx_iot_bus_align(sizeof(ngx_iot_bus_rec_t) + len);
 
     /* the ring's size never changes: no lock for this */
@@ -330,13 +367,22 @@ ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, uint64_t collection_id,
     rec = (ngx_iot_bus_rec_t *) (bus->start + bus->head % bus->size);
 
     rec->seq = bus->next_seq;
-    rec->collection_id = collection_id;
-    rec->device_id = device_id;
-    rec->len = (uint32_t) len;
     rec->size = (uint32_t) need;
+    rec->transport = (uint32_t) m->transport;
+    rec->id = m->id;
+    rec->collection_id = m->collection_id;
+    rec->device_id = m->device_id;
+    rec->received = m->received;
+    rec->local_port = (uint32_t) m->local_port;
+    rec->remote_port = (uint32_t) m->remote_port;
+    rec->method_len = (uint32_t) m->coap_method.len;
+    rec->path_len = (uint32_t) m->coap_path.len;
+    rec->payload_len = (uint32_t) m->payload.len;
 
     p = (u_char *) rec + sizeof(ngx_iot_bus_rec_t);
-    ngx_memcpy(p, json, len);
+    p = ngx_cpymem(p, m->coap_method.data, m->coap_method.len);
+    p = ngx_cpymem(p, m->coap_path.data, m->coap_path.len);
+    ngx_memcpy(p, m->payload.data, m->payload.len);
 
     bus->head = end;
     bus->next_seq++;
@@ -434,11 +480,11 @@ ngx_iot_bus_wake_handler(ngx_event_t *ev)
 static void
 ngx_iot_bus_read(ngx_iot_bus_local_t *bl)
 {
-    u_char             *p, *last, *tmp;
+    u_char             *p, *last, *tmp, *data;
     size_t              copied, need;
     uint64_t            off;
-    ngx_str_t           json;
     ngx_uint_t          lost;
+    ngx_iot_message_t   m;
     ngx_iot_bus_t      *bus;
     ngx_iot_bus_rec_t  *rec, *r;
 
@@ -511,10 +557,28 @@ ngx_iot_bus_read(ngx_iot_bus_local_t *bl)
         while (p < last) {
             r = (ngx_iot_bus_rec_t *) p;
 
-            json.data = p + sizeof(ngx_iot_bus_rec_t);
-            json.len = r->len;
+            m.id = r->id;
+            m.device_id = r->device_id;
+            m.collection_id = r->collection_id;
+            m.received = r->received;
+            m.transport = r->transport;
+            m.local_port = r->local_port;
+            m.remote_port = r->remote_port;
 
-            ngx_iot_bus_deliver(bl, r->collection_id, r->device_id, &json);
+            data = p + sizeof(ngx_iot_bus_rec_t);
+
+            m.coap_method.data = data;
+            m.coap_method.len = r->method_len;
+            data += r->method_len;
+
+            m.coap_path.data = data;
+            m.coap_path.len = r->path_len;
+            data += r->path_len;
+
+            m.payload.data = data;
+            m.payload.len = r->payload_len;
+
+            ngx_iot_bus_deliver(bl, &m, r->seq);
 
             p += r->size;
         }
@@ -522,18 +586,29 @@ ngx_iot_bus_read(ngx_iot_bus_local_t *bl)
 }
 
 
-static void
-ngx_iot_bus_deliver(ngx_iot_bus_local_t *bl, uint64_t cid, uint64_t did,
-    ngx_str_t *json)
-{
-    ngx_queue_t           *q, *next;
-    ngx_iot_bus_topic_t   *topic;
-    ngx_iot_subscriber_t  *s;
+/*
+ * Hands one message to this worker's subscribers of its collection, each
+ * renderer asked once: its text (or its failure) is kept for the others
+ * that name it, and goes with the message.
+ */
 
-    topic = ngx_iot_bus_topic(bl, cid);
+static void
+ngx_iot_bus_deliver(ngx_iot_bus_local_t *bl, ngx_iot_message_t *m,
+    uint64_t seq)
+{
+    ngx_uint_t               i, n;
+    ngx_queue_t             *q, *next;
+    ngx_iot_bus_topic_t     *topic;
+    ngx_iot_subscriber_t    *s;
+    ngx_iot_bus_rendered_t  *one, extra;
+    ngx_iot_bus_rendered_t   done[NGX_IOT_BUS_RENDERERS];
+
+    topic = ngx_iot_bus_topic(bl, m->collection_id);
     if (topic == NULL) {
         return;
     }
+
+    n = 0;
 
     for (q = ngx_queue_head(&topic->subscribers);
          q != ngx_queue_sentinel(&topic->subscribers);
@@ -544,9 +619,37 @@ ngx_iot_bus_deliver(ngx_iot_bus_local_t *bl, uint64_t cid, uint64_t did,
 
         s = ngx_queue_data(q, ngx_iot_subscriber_t, queue);
 
-        if (s->device_id == 0 || s->device_id == did) {
-            s->deliver(s, json);
+        if (s->device_id != 0 && s->device_id != m->device_id) {
+            continue;
         }
+
+        for (i = 0; i < n; i++) {
+            if (done[i].render == s->render) {
+                break;
+            }
+        }
+
+        if (i < n) {
+            one = &done[i];
+
+        } else {
+            one = (n < NGX_IOT_BUS_RENDERERS) ? &done[n++] : &extra;
+
+            one->render = s->render;
+            one->rc = s->render(m, bl->pool, &one->text);
+
+            ngx_log_debug2(NGX_LOG_DEBUG_CORE, bl->log, 0,
+                           "iot bus: message %uL of device %uL rendered",
+                           seq, m->device_id);
+        }
+
+        if (one->rc == NGX_OK) {
+            s->deliver(s, &one->text);
+        }
+    }
+
+    if (n) {
+        ngx_reset_pool(bl->pool);
     }
 }
 

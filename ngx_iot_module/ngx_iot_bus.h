@@ -3,7 +3,10 @@
  * Copyright (C) nginx-iot authors
  *
  * The message bus: every uplink message, whichever worker received it,
- * reaches the subscribers in every worker, each once, in order.
+ * reaches the subscribers in every worker, each once, in order.  The bus
+ * carries the message itself (ngx_iot_message_t); a subscriber names the
+ * renderer of its dialect, and each worker renders a message once per
+ * renderer, however many of its subscribers use it.
  */
 
 
@@ -14,12 +17,16 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_message.h"
 
 
 typedef struct ngx_iot_subscriber_s  ngx_iot_subscriber_t;
 
-/* one data message, as JSON in the collections format */
-typedef void (*ngx_iot_deliver_pt)(ngx_iot_subscriber_t *s, ngx_str_t *json);
+/*
+ * One data message, as the subscriber's renderer made it; the text lives
+ * until deliver returns.
+ */
+typedef void (*ngx_iot_deliver_pt)(ngx_iot_subscriber_t *s, ngx_str_t *text);
 
 /*
  * This worker fell so far behind the bus that messages were lost for its
@@ -32,15 +39,22 @@ struct ngx_iot_subscriber_s {
     ngx_queue_t                queue;          /* the bus's */
     uint64_t                   collection_id;
     uint64_t                   device_id;      /* 0: the whole collection */
+    ngx_iot_render_pt          render;
     ngx_iot_deliver_pt         deliver;
     ngx_iot_lost_pt            lost;
     void                      *data;
 };
 
 
-/* the caller fills collection_id, device_id, deliver, lost and data */
+/* the caller fills collection_id, device_id, render, deliver, lost, data */
 void ngx_iot_bus_subscribe(ngx_iot_subscriber_t *s);
 void ngx_iot_bus_unsubscribe(ngx_iot_subscriber_t *s);
+
+/*
+ * Hands m to every subscriber of its collection in every worker, this
+ * one's first; NGX_DECLINED: too large for the ring, not published.
+ */
+ngx_int_t ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, ngx_iot_message_t *m);
 
 
 #endif /* _NGX_IOT_BUS_H_INCLUDED_ */

@@ -2,68 +2,14 @@
 /*
  * Copyright (C) nginx-iot authors
  *
- * JSON helpers shared by the dialects: string escaping for the writers,
- * and tags, kept as the text of a compact JSON object of strings.
+ * Tags, kept as the text of a compact JSON object of strings: checks,
+ * merges and look-ups for every dialect.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
-
-
-static u_char  ngx_iot_hex[] = "0123456789abcdef";
-
-
-size_t
-ngx_iot_json_escape_len(u_char *src, size_t len)
-{
-    size_t  n;
-
-    n = len;
-
-    while (len--) {
-        if (*src == '"' || *src == '\\') {
-            n++;
-
-        } else if (*src < 0x20) {
-            n += 5;
-        }
-
-        src++;
-    }
-
-    return n;
-}
-
-
-u_char *
-ngx_iot_json_escape(u_char *dst, u_char *src, size_t len)
-{
-    u_char  c;
-
-    while (len--) {
-        c = *src++;
-
-        if (c == '"' || c == '\\') {
-            *dst++ = '\\';
-            *dst++ = c;
-
-        } else if (c < 0x20) {
-            *dst++ = '\\';
-            *dst++ = 'u';
-            *dst++ = '0';
-            *dst++ = '0';
-            *dst++ = ngx_iot_hex[c >> 4];
-            *dst++ = ngx_iot_hex[c & 0xf];
-
-        } else {
-            *dst++ = c;
-        }
-    }
-
-    return dst;
-}
 
 
 ngx_int_t

@@ -101,7 +101,12 @@ ngx_iot_token_find_hash(ngx_cycle_t *cycle, ngx_str_t *name, u_char *hash,
 }
 
 
-/* NGX_DECLINED: not a token we know */
+/*
+ * The principal of an API token, whichever dialect it came in: the admin
+ * token reaches everything; any other has the write flag and the resource
+ * it was made with, which the dialect turns into the collections it
+ * reaches.  NGX_DECLINED: not a token we know.
+ */
 
 ngx_int_t
 ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
@@ -109,6 +114,8 @@ ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
 {
     u_char           hash[NGX_IOT_HASH_LEN];
     ngx_iot_conf_t  *conf;
+
+    ngx_memzero(who, sizeof(ngx_iot_principal_t));
 
     if (token->len == 0 || token->len > 256) {
         return NGX_DECLINED;
@@ -123,59 +130,11 @@ ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
     {
         who->admin = 1;
         who->write = 1;
-        ngx_str_set(&who->resource, "/");
+        who->all = 1;
         return NGX_OK;
     }
 
     return ngx_iot_token_principal(cycle, hash, pool, who);
-}
-
-
-/* a resource covers a path that equals it or lies below it */
-
-ngx_int_t
-ngx_iot_resource_covers(ngx_str_t *resource, u_char *path, size_t len)
-{
-    size_t  n;
-
-    n = resource->len;
-
-    while (n > 1 && resource->data[n - 1] == '/') {
-        n--;
-    }
-
-    if (n == 1 && resource->data[0] == '/') {
-        return 1;
-    }
-
-    if (len < n || ngx_strncmp(path, resource->data, n) != 0) {
-        return 0;
-    }
-
-    return len == n || path[n] == '/';
-}
-
-
-/* a resource is an absolute path of printable characters */
-
-ngx_int_t
-ngx_iot_resource_check(ngx_str_t *resource)
-{
-    size_t  i;
-
-    if (resource->len == 0 || resource->len > NGX_IOT_RESOURCE_MAX
-        || resource->data[0] != '/')
-    {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < resource->len; i++) {
-        if (resource->data[i] <= 0x20 || resource->data[i] >= 0x7f) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
 }
 
 

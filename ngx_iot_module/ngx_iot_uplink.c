@@ -3,14 +3,15 @@
  * Copyright (C) nginx-iot authors
  *
  * An uplink message, whichever transport brought it: attributed to its
- * device, rendered once, handed to the bus (every live subscriber in every
- * worker) and to the history.
+ * device, then handed as it is to the bus (every live subscriber in every
+ * worker renders it in its own dialect) and to the history.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_bus.h"
 #include "ngx_iot_session.h"
 
 
@@ -18,7 +19,6 @@ ngx_iot_rc_e
 ngx_iot_uplink(ngx_cycle_t *cycle, in_addr_t addr, ngx_iot_message_t *m,
     ngx_pool_t *pool, ngx_log_t *log)
 {
-    u_char            *json, *last;
     ngx_iot_rc_e       rc;
     ngx_iot_conf_t    *icf;
     ngx_iot_device_t   d;
@@ -36,18 +36,10 @@ ngx_iot_uplink(ngx_cycle_t *cycle, in_addr_t addr, ngx_iot_message_t *m,
     m->collection_id = d.collection_id;
     m->received = ngx_iot_now_ms();
 
-    json = ngx_pnalloc(pool, ngx_iot_message_len(m, &d));
-    if (json == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
-
-    last = ngx_iot_message_write(json, m, &d);
-
     (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->received, 1);
 
     if (icf->bus) {
-        (void) ngx_iot_bus_publish(icf->bus, m->collection_id, m->device_id,
-                                   json, last - json);
+        (void) ngx_iot_bus_publish(icf->bus, m);
     }
 
     /* delivered live either way; the history logs its own trouble */

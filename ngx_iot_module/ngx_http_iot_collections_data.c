@@ -1,0 +1,479 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The collections dialect's data: /data (the history, newest first),
+ * /from (a live WebSocket stream) and /to (downlink datagrams), of a
+ * collection or of one of its devices.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_iot_collections.h"
+
+
+/*
+ * The collection of a /from, /data or /to path, and its device when the
+ * path names one: NGX_DECLINED, the reason noted, when there is none.
+ */
+
+static ngx_int_t
+ngx_http_iot_target(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_uint_t device, uint64_t *cid, uint64_t *did, ngx_iot_device_t *d)
+{
+    ngx_cycle_t  *cycle;
+
+    cycle = (ngx_cycle_t *) ngx_cycle;
+    *did = 0;
+
+    if (ngx_http_iot_collections_path_id(&ctx->seg[1], cid) != NGX_OK) {
+        return ngx_http_iot_collections_invalid(r, NGX_HTTP_NOT_FOUND,
+                                                "collection not found");
+    }
+
+    if (!device) {
+        return ngx_iot_collection_exists(cycle, *cid)
+               ? NGX_OK
+               : ngx_http_iot_collections_invalid(r, NGX_HTTP_NOT_FOUND,
+                                                  "collection not found");
+    }
+
+    if (ngx_http_iot_collections_path_id(&ctx->seg[3], did) != NGX_OK
+        || ngx_iot_device_get(cycle, *did, *cid, r->pool, d) != NGX_IOT_OK)
+    {
+        return ngx_http_iot_collections_invalid(r, NGX_HTTP_NOT_FOUND,
+                                                "device not found");
+    }
+
+    return NGX_OK;
+}
+
+
+/* /from: a WebSocket stream of the collection's or the device's data */
+
+ngx_int_t
+ngx_http_iot_collections_from(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    uint64_t          cid, did;
+    ngx_uint_t        device;
+    ngx_iot_device_t  d;
+
+    device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
+
+    if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
+        return ngx_http_iot_collections_reject(r);
+    }
+
+    return ngx_http_iot_stream(r, cid, did);
+}
+
+
+/* /data: the stored messages, newest first */
+
+static ngx_int_t
+ngx_http_iot_message_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
+    sqlite3_stmt *st, ngx_buf_t *b)
+{
+    ngx_iot_message_t  m;
+    ngx_iot_device_t   d;
+
+    ngx_iot_history_row(st, &m);
+
+    /* the device as it is now; the messages of a deleted one are not shown */
+
+    if (ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, m.device_id, 0,
+                           list->tmp, &d)
+        != NGX_IOT_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (b == NULL) {
+        return NGX_OK;
+    }
+
+    if ((size_t) (b->end - b->last)
+        < ngx_http_iot_collections_message_len(&m, &d))
+    {
+        return NGX_AGAIN;
+    }
+
+    b->last = ngx_http_iot_collections_message_write(b->last, &m, &d);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_iot_time_arg(ngx_http_request_t *r, char *name, int64_t *value)
+{
+    off_t      n;
+    ngx_str_t  v;
+
+    *value = 0;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &v) != NGX_OK
+        || v.len == 0)
+    {
+        return NGX_OK;
+    }
+
+    n = ngx_atoof(v.data, v.len);
+
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    *value = (int64_t) n;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    int64_t            until, limit;
+    uint64_t           cid, did;
+    ngx_uint_t         device;
+    ngx_iot_device_t   d;
+
+    device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
+
+    if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
+        return ngx_http_iot_collections_reject(r);
+    }
+
+    if (ngx_http_iot_time_arg(r, "since", &ctx->list.since) != NGX_OK) {
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "since must be a time in milliseconds "
+                                  "(0: from the first message)");
+    }
+
+    if (ngx_http_iot_time_arg(r, "until", &until) != NGX_OK) {
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "until must be a time in milliseconds "
+                                  "(0: up to the last message)");
+    }
+
+    limit = 256;
+
+    if (ngx_http_arg(r, (u_char *) "limit", 5, &ctx->list.head) == NGX_OK) {
+        limit = ngx_atoof(ctx->list.head.data, ctx->list.head.len);
+
+        if (limit == NGX_ERROR) {
+            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "limit must be a number (0: all)");
+        }
+    }
+
+    ctx->list.store = ngx_iot_history_reader((ngx_cycle_t *) ngx_cycle,
+                                             r->connection->log);
+    if (ctx->list.store == NULL) {
+        return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR, NULL);
+    }
+
+    ctx->list.tmp = ngx_create_pool(4096, r->connection->log);
+    if (ctx->list.tmp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_iot_list_cleanup(r, &ctx->list) != NGX_OK) {
+        ngx_destroy_pool(ctx->list.tmp);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->list.sql = device ? NGX_IOT_SQL_HISTORY_DEVICE_LIST
+                           : NGX_IOT_SQL_HISTORY_LIST;
+    ctx->list.scope = (int64_t) (device ? did : cid);
+    ctx->list.has_scope = 1;
+    ctx->list.by_time = 1;
+    ctx->list.limit = (ngx_uint_t) limit;
+    ctx->list.scan_time = until ? until + 1 : INT64_MAX;
+    ctx->list.row = ngx_http_iot_message_row;
+    ngx_str_set(&ctx->list.head, "{\"messages\":[");
+
+    return ngx_http_iot_list_start(r, &ctx->list);
+}
+
+
+/* /to: a datagram to the device, or to every device of the collection */
+
+static ngx_int_t
+ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_uint_t *port, ngx_str_t *payload)
+{
+    json_t      *v;
+    ngx_str_t    b64;
+    json_int_t   n;
+    const char  *transport;
+
+    v = ngx_http_iot_collections_field(ctx->body, "transport");
+
+    if (v) {
+        if (!json_is_string(v)) {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                    "transport must be udp, "
+                                                    "coap-push or coap-pull");
+        }
+
+        transport = json_string_value(v);
+
+        if (ngx_strcmp(transport, "coap-push") == 0
+            || ngx_strcmp(transport, "coap-pull") == 0)
+        {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                    "transport: coap-push and "
+                                                    "coap-pull need the CoAP "
+                                                    "link, which this server "
+                                                    "does not have yet");
+        }
+
+        if (*transport != '\0' && ngx_strcmp(transport, "udp") != 0) {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                    "transport must be udp, "
+                                                    "coap-push or coap-pull");
+        }
+    }
+
+    v = ngx_http_iot_collections_field(ctx->body, "port");
+
+    if (v == NULL || !json_is_integer(v)
+        || (n = json_integer_value(v)) < 1 || n > 65535)
+    {
+        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                "port must be a number from 1 "
+                                                "to 65535");
+    }
+
+    *port = (ngx_uint_t) n;
+
+    v = ngx_http_iot_collections_field(ctx->body, "payload");
+
+    if (v == NULL || !json_is_string(v) || json_string_length(v) == 0) {
+        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                "payload must be base64 of 1 "
+                                                "to 2048 bytes");
+    }
+
+    b64.data = (u_char *) json_string_value(v);
+    b64.len = json_string_length(v);
+
+    if (ngx_base64_decoded_length(b64.len) > NGX_IOT_PAYLOAD_MAX + 2) {
+        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                "payload must be base64 of 1 "
+                                                "to 2048 bytes");
+    }
+
+    payload->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(b64.len));
+    if (payload->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_decode_base64(payload, &b64) != NGX_OK
+        || payload->len == 0 || payload->len > NGX_IOT_PAYLOAD_MAX)
+    {
+        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                "payload must be base64 of 1 "
+                                                "to 2048 bytes");
+    }
+
+    return NGX_OK;
+}
+
+
+/* NGX_DECLINED: the device has no address; NGX_ERROR: not sent */
+
+static ngx_int_t
+ngx_http_iot_send_datagram(ngx_socket_t fd, ngx_iot_device_t *d,
+    ngx_uint_t port, ngx_str_t *payload, ngx_log_t *log)
+{
+    ssize_t             n;
+    struct sockaddr_in  sin;
+
+    if (d->net_family != 4) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(&sin, sizeof(struct sockaddr_in));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((in_port_t) port);
+    ngx_memcpy(&sin.sin_addr, d->net_addr, 4);
+
+    n = sendto(fd, payload->data, payload->len, 0,
+               (struct sockaddr *) &sin, sizeof(struct sockaddr_in));
+
+    if (n != (ssize_t) payload->len) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_socket_errno,
+                      "iot downlink: sendto() failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    int                rc;
+    u_char             id[NGX_IOT_ID_LEN];
+    int64_t            after;
+    uint64_t           cid, did;
+    ngx_int_t          sent_rc;
+    ngx_str_t          payload;
+    ngx_buf_t         *b;
+    ngx_uint_t         port, lport, sent, failed, nerr, device;
+    ngx_chain_t       *cl, *first, **last;
+    ngx_socket_t       fd;
+    sqlite3_stmt      *st;
+    ngx_iot_store_t   *store;
+    ngx_iot_device_t   d;
+
+    device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
+    port = 0;
+
+    if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
+        return ngx_http_iot_collections_reject(r);
+    }
+
+    rc = ngx_http_iot_downlink_fields(r, ctx, &port, &payload);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_iot_collections_reject(r);
+    }
+
+    fd = ngx_iot_uplink_socket((ngx_cycle_t *) ngx_cycle, &lport);
+
+    if (fd == (ngx_socket_t) -1) {
+        return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "there is no iot_uplink UDP listener to "
+                                  "send from");
+    }
+
+    if (device) {
+        sent_rc = ngx_http_iot_send_datagram(fd, &d, port, &payload,
+                                             r->connection->log);
+
+        if (sent_rc == NGX_DECLINED) {
+            return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
+                                      "the device has no known address");
+        }
+
+        if (sent_rc != NGX_OK) {
+            return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "the datagram could not be sent");
+        }
+
+        return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
+    }
+
+    /* the whole collection, from the store, a batch at a time */
+
+    store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, r->connection->log);
+    if (store == NULL) {
+        return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR, NULL);
+    }
+
+    sent = 0;
+    failed = 0;
+    nerr = 0;
+    after = 0;
+    first = NULL;
+    last = &first;
+
+    for ( ;; ) {
+        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_LIST);
+        if (st == NULL) {
+            return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR,
+                                                     NULL);
+        }
+
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) cid);
+        sqlite3_bind_int64(st, 2, after);
+        sqlite3_bind_int(st, 3, 256);
+
+        rc = 0;
+
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            ngx_iot_store_row_device(st, &d);
+            after = (int64_t) d.id.key;
+            rc++;
+
+            sent_rc = ngx_http_iot_send_datagram(fd, &d, port, &payload,
+                                                 r->connection->log);
+            if (sent_rc == NGX_OK) {
+                sent++;
+                continue;
+            }
+
+            failed++;
+
+            b = ngx_create_temp_buf(r->pool, 128);
+            cl = ngx_alloc_chain_link(r->pool);
+            if (b == NULL || cl == NULL) {
+                sqlite3_reset(st);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (nerr++) {
+                *b->last++ = ',';
+            }
+
+            b->last = ngx_cpymem(b->last, "{\"deviceId\":\"",
+                                 sizeof("{\"deviceId\":\"") - 1);
+            b->last = ngx_cpymem(b->last, id,
+                                 ngx_iot_id_encode(id, d.id.key) - id);
+            b->last = ngx_sprintf(b->last, "\",\"message\":\"%s\"}",
+                                  sent_rc == NGX_DECLINED
+                                  ? "the device has no known address"
+                                  : "the datagram could not be sent");
+
+            cl->buf = b;
+            cl->next = NULL;
+            *last = cl;
+            last = &cl->next;
+        }
+
+        sqlite3_reset(st);
+
+        if (rc < 256) {
+            break;
+        }
+    }
+
+    b = ngx_create_temp_buf(r->pool, 64);
+    cl = ngx_alloc_chain_link(r->pool);
+    if (b == NULL || cl == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, "]}", 2);
+    cl->buf = b;
+    cl->next = NULL;
+    *last = cl;
+
+    /* the counts go first, now that they are known */
+
+    b = ngx_create_temp_buf(r->pool, 64);
+    cl = ngx_alloc_chain_link(r->pool);
+    if (b == NULL || cl == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_sprintf(b->last,
+                          "{\"sent\":%ui,\"failed\":%ui,\"errors\":[",
+                          sent, failed);
+    cl->buf = b;
+    cl->next = first;
+    first = cl;
+
+    return ngx_http_iot_send_chain(r, NGX_HTTP_OK, first);
+}
+

@@ -1,0 +1,412 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The collections dialect's JSON: collections, devices, tokens, tags,
+ * errors {"status":N,"message":"..."}, the end of its lists, and data
+ * messages, the same text on every live stream and in GET .../data.
+ * Strings are escaped with nginx's ngx_escape_json().
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_iot_collections.h"
+
+
+/* the longest device JSON without its tags */
+#define NGX_HTTP_IOT_DEVICE_JSON_LEN  384
+
+
+static u_char *ngx_http_iot_collections_escape(u_char *p, u_char *s,
+    size_t len);
+
+
+size_t
+ngx_http_iot_collections_json_len(u_char *s, size_t len)
+{
+    return len + ngx_escape_json(NULL, s, len);
+}
+
+
+static u_char *
+ngx_http_iot_collections_escape(u_char *p, u_char *s, size_t len)
+{
+    return (u_char *) ngx_escape_json(p, s, len);
+}
+
+
+static u_char *
+ngx_http_iot_collections_bool_write(u_char *p, ngx_uint_t v)
+{
+    return v ? ngx_cpymem(p, "true", 4) : ngx_cpymem(p, "false", 5);
+}
+
+
+/* errors */
+
+ngx_buf_t *
+ngx_http_iot_collections_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    size_t      len, size;
+    ngx_buf_t  *b;
+
+    len = ngx_strlen(message);
+
+    size = sizeof("{\"status\":,\"message\":\"\"}") + NGX_INT_T_LEN
+           + ngx_http_iot_collections_json_len((u_char *) message, len);
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last = ngx_sprintf(b->last, "{\"status\":%ui,\"message\":\"",
+                          status);
+    b->last = ngx_http_iot_collections_escape(b->last, (u_char *) message,
+                                              len);
+    b->last = ngx_cpymem(b->last, "\"}", 2);
+
+    return b;
+}
+
+
+/* lists: {"...":[ rows ],"nextCursor":"..."} */
+
+u_char *
+ngx_http_iot_collections_list_tail(u_char *p, ngx_http_iot_list_t *list,
+    ngx_uint_t more)
+{
+    *p++ = ']';
+
+    if (more) {
+        p = ngx_cpymem(p, ",\"nextCursor\":\"",
+                       sizeof(",\"nextCursor\":\"") - 1);
+        p = ngx_http_iot_collections_cursor(p, list);
+        *p++ = '"';
+    }
+
+    *p++ = '}';
+
+    return p;
+}
+
+
+/* the key of the last row sent: a token's public prefix, or an id */
+
+u_char *
+ngx_http_iot_collections_cursor(u_char *p, ngx_http_iot_list_t *list)
+{
+    if (list->text_key) {
+        return ngx_cpymem(p, list->sent_key, list->sent_key_len);
+    }
+
+    return ngx_iot_id_encode(p, (uint64_t) list->sent_id);
+}
+
+
+/* entities */
+
+u_char *
+ngx_http_iot_collections_tags_write(u_char *p, ngx_iot_text_t *tags)
+{
+    if (tags->len == 0) {
+        return ngx_cpymem(p, "{}", 2);
+    }
+
+    return ngx_cpymem(p, tags->data, tags->len);
+}
+
+
+size_t
+ngx_http_iot_collections_collection_len(ngx_iot_collection_t *c)
+{
+    return NGX_HTTP_IOT_ENTITY_LEN + c->tags.len;
+}
+
+
+u_char *
+ngx_http_iot_collections_collection_write(u_char *p, ngx_iot_collection_t *c)
+{
+    p = ngx_cpymem(p, "{\"collectionId\":\"",
+                   sizeof("{\"collectionId\":\"") - 1);
+    p = ngx_iot_id_encode(p, c->id.key);
+    p = ngx_cpymem(p, "\",\"teamId\":\"", sizeof("\",\"teamId\":\"") - 1);
+    p = ngx_iot_id_encode(p, c->team_id);
+    p = ngx_cpymem(p, "\",\"fieldMask\":{\"imsi\":",
+                   sizeof("\",\"fieldMask\":{\"imsi\":") - 1);
+    p = ngx_http_iot_collections_bool_write(p,
+                                        c->field_mask & NGX_IOT_MASK_IMSI);
+    p = ngx_cpymem(p, ",\"imei\":", sizeof(",\"imei\":") - 1);
+    p = ngx_http_iot_collections_bool_write(p,
+                                        c->field_mask & NGX_IOT_MASK_IMEI);
+    p = ngx_cpymem(p, ",\"msisdn\":", sizeof(",\"msisdn\":") - 1);
+    p = ngx_http_iot_collections_bool_write(p,
+                                        c->field_mask & NGX_IOT_MASK_MSISDN);
+    p = ngx_cpymem(p, ",\"location\":", sizeof(",\"location\":") - 1);
+    p = ngx_http_iot_collections_bool_write(p,
+                                        c->field_mask & NGX_IOT_MASK_LOCATION);
+    p = ngx_cpymem(p, "},\"tags\":", sizeof("},\"tags\":") - 1);
+    p = ngx_http_iot_collections_tags_write(p, &c->tags);
+    *p++ = '}';
+
+    return p;
+}
+
+
+size_t
+ngx_http_iot_collections_device_len(ngx_iot_device_t *d)
+{
+    return NGX_HTTP_IOT_DEVICE_JSON_LEN + d->tags.len;
+}
+
+
+u_char *
+ngx_http_iot_collections_device_write(u_char *p, ngx_iot_device_t *d)
+{
+    p = ngx_cpymem(p, "{\"deviceId\":\"", sizeof("{\"deviceId\":\"") - 1);
+    p = ngx_iot_id_encode(p, d->id.key);
+    p = ngx_cpymem(p, "\",\"collectionId\":\"",
+                   sizeof("\",\"collectionId\":\"") - 1);
+    p = ngx_iot_id_encode(p, d->collection_id);
+    p = ngx_cpymem(p, "\",\"imsi\":\"", sizeof("\",\"imsi\":\"") - 1);
+    p = ngx_iot_ident_encode(p, d->imsi.key);
+    p = ngx_cpymem(p, "\",\"imei\":\"", sizeof("\",\"imei\":\"") - 1);
+    p = ngx_iot_ident_encode(p, d->imei.key);
+    p = ngx_cpymem(p, "\",\"tags\":", sizeof("\",\"tags\":") - 1);
+    p = ngx_http_iot_collections_tags_write(p, &d->tags);
+    p = ngx_cpymem(p, ",\"network\":{\"allocatedIp\":\"",
+                   sizeof(",\"network\":{\"allocatedIp\":\"") - 1);
+    p = ngx_iot_addr_text(p, d);
+    p = ngx_sprintf(p, "\",\"allocatedAt\":%uL,\"cellId\":%uL,\"imeisv\":\"",
+                    d->net_at, d->net_cell);
+
+    if (d->net_imeisv) {
+        p = ngx_iot_ident_encode(p, d->net_imeisv);
+    }
+
+    p = ngx_cpymem(p, "\",\"msisdn\":\"", sizeof("\",\"msisdn\":\"") - 1);
+
+    if (d->net_msisdn) {
+        p = ngx_iot_ident_encode(p, d->net_msisdn);
+    }
+
+    return ngx_cpymem(p, "\"}}", 3);
+}
+
+
+size_t
+ngx_http_iot_collections_token_len(ngx_iot_token_t *t)
+{
+    return NGX_HTTP_IOT_ENTITY_LEN + t->tags.len
+           + ngx_http_iot_collections_json_len(t->resource.data,
+                                               t->resource.len);
+}
+
+
+u_char *
+ngx_http_iot_collections_token_write(u_char *p, ngx_iot_token_t *t,
+    u_char *secret)
+{
+    p = ngx_cpymem(p, "{\"token\":\"", sizeof("{\"token\":\"") - 1);
+
+    if (secret) {
+        p = ngx_cpymem(p, secret, NGX_IOT_TOKEN_LEN);
+
+    } else {
+        p = ngx_cpymem(p, t->hint, NGX_IOT_TOKEN_HINT_LEN);
+    }
+
+    p = ngx_cpymem(p, "\",\"resource\":\"", sizeof("\",\"resource\":\"") - 1);
+    p = ngx_http_iot_collections_escape(p, t->resource.data, t->resource.len);
+    p = ngx_cpymem(p, "\",\"write\":", sizeof("\",\"write\":") - 1);
+    p = ngx_http_iot_collections_bool_write(p, t->write);
+    p = ngx_cpymem(p, ",\"tags\":", sizeof(",\"tags\":") - 1);
+    p = ngx_http_iot_collections_tags_write(p, &t->tags);
+    *p++ = '}';
+
+    return p;
+}
+
+
+/* data messages */
+
+size_t
+ngx_http_iot_collections_message_len(ngx_iot_message_t *m,
+    ngx_iot_device_t *d)
+{
+    return sizeof("{\"type\":\"data\",\"device\":,\"payload\":\"\","
+                  "\"received\":,\"transport\":\"coap\",\"coapMetaData\":"
+                  "{\"method\":\"\",\"coapPath\":\"\"}}")
+           + ngx_http_iot_collections_device_len(d)
+           + ngx_base64_encoded_length(m->payload.len)
+           + NGX_INT64_LEN + 2 * NGX_INT_T_LEN
+           + ngx_http_iot_collections_json_len(m->coap_method.data,
+                                               m->coap_method.len)
+           + ngx_http_iot_collections_json_len(m->coap_path.data,
+                                               m->coap_path.len);
+}
+
+
+u_char *
+ngx_http_iot_collections_message_write(u_char *p, ngx_iot_message_t *m,
+    ngx_iot_device_t *d)
+{
+    ngx_str_t  b64;
+
+    p = ngx_cpymem(p, "{\"type\":\"data\",\"device\":",
+                   sizeof("{\"type\":\"data\",\"device\":") - 1);
+    p = ngx_http_iot_collections_device_write(p, d);
+    p = ngx_cpymem(p, ",\"payload\":\"", sizeof(",\"payload\":\"") - 1);
+
+    b64.data = p;
+    ngx_encode_base64(&b64, &m->payload);
+    p += b64.len;
+
+    p = ngx_sprintf(p, "\",\"received\":%uL,\"transport\":", m->received);
+
+    if (m->transport == NGX_IOT_TRANSPORT_COAP) {
+        p = ngx_cpymem(p, "\"coap\",\"coapMetaData\":{\"method\":\"",
+                       sizeof("\"coap\",\"coapMetaData\":{\"method\":\"") - 1);
+        p = ngx_http_iot_collections_escape(p, m->coap_method.data,
+                                            m->coap_method.len);
+        p = ngx_cpymem(p, "\",\"coapPath\":\"",
+                       sizeof("\",\"coapPath\":\"") - 1);
+        p = ngx_http_iot_collections_escape(p, m->coap_path.data,
+                                            m->coap_path.len);
+        return ngx_cpymem(p, "\"}}", 3);
+    }
+
+    return ngx_sprintf(p, "\"udp\",\"udpMetaData\":{\"localPort\":%ui,"
+                       "\"remotePort\":%ui}}",
+                       m->local_port, m->remote_port);
+}
+
+
+/*
+ * A message for the live streams, with its device as it is now.  A device
+ * deleted since the message came is rendered from what the message
+ * carries: its deviceId and the collectionId it had, empty identities,
+ * no tags and no network.  (GET .../data leaves such messages out.)
+ */
+
+ngx_int_t
+ngx_http_iot_collections_render(ngx_iot_message_t *m, ngx_pool_t *pool,
+    ngx_str_t *out)
+{
+    ngx_iot_device_t  d;
+
+    if (ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, m->device_id, 0, pool,
+                           &d)
+        != NGX_IOT_OK)
+    {
+        ngx_memzero(&d, sizeof(ngx_iot_device_t));
+        d.id.key = m->device_id;
+        d.collection_id = m->collection_id;
+    }
+
+    out->data = ngx_pnalloc(pool, ngx_http_iot_collections_message_len(m, &d));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->len = ngx_http_iot_collections_message_write(out->data, m, &d)
+               - out->data;
+
+    return NGX_OK;
+}
+
+
+/* answers */
+
+ngx_int_t
+ngx_http_iot_collections_send_collection(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_iot_collection_t *c)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_create_temp_buf(r->pool,
+                            ngx_http_iot_collections_collection_len(c));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_http_iot_collections_collection_write(b->last, c);
+
+    return ngx_http_iot_send(r, status, b);
+}
+
+
+ngx_int_t
+ngx_http_iot_collections_send_device(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_iot_device_t *d)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_create_temp_buf(r->pool, ngx_http_iot_collections_device_len(d));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_http_iot_collections_device_write(b->last, d);
+
+    return ngx_http_iot_send(r, status, b);
+}
+
+
+ngx_int_t
+ngx_http_iot_collections_send_token(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_iot_token_t *t, u_char *secret)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_create_temp_buf(r->pool, ngx_http_iot_collections_token_len(t));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_http_iot_collections_token_write(b->last, t, secret);
+
+    return ngx_http_iot_send(r, status, b);
+}
+
+
+ngx_int_t
+ngx_http_iot_collections_send_tags(ngx_http_request_t *r,
+    ngx_iot_text_t *tags)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_create_temp_buf(r->pool, tags->len + 2);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_http_iot_collections_tags_write(b->last, tags);
+
+    return ngx_http_iot_send(r, NGX_HTTP_OK, b);
+}
+
+
+ngx_int_t
+ngx_http_iot_collections_send_value(ngx_http_request_t *r, ngx_str_t *value)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_create_temp_buf(r->pool,
+                            sizeof("{\"value\":\"\"}")
+                            + ngx_http_iot_collections_json_len(value->data,
+                                                                value->len));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, "{\"value\":\"", sizeof("{\"value\":\"") - 1);
+    b->last = ngx_http_iot_collections_escape(b->last, value->data,
+                                              value->len);
+    b->last = ngx_cpymem(b->last, "\"}", 2);
+
+    return ngx_http_iot_send(r, NGX_HTTP_OK, b);
+}

@@ -1,0 +1,240 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The collections dialect: /tokens and /tokens/{token}.  A token sees,
+ * makes and changes only tokens whose resource lies inside its own.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_iot_collections.h"
+
+
+static ngx_int_t
+ngx_http_iot_token_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
+    sqlite3_stmt *st, ngx_buf_t *b)
+{
+    ngx_iot_token_t      t;
+    ngx_http_iot_ctx_t  *ctx;
+
+    ngx_iot_store_row_token(st, &t);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    if (!ngx_http_iot_collections_covers(&ctx->who, t.resource.data,
+                                         t.resource.len))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (b == NULL) {
+        return NGX_OK;
+    }
+
+    if ((size_t) (b->end - b->last) < ngx_http_iot_collections_token_len(&t)) {
+        return NGX_AGAIN;
+    }
+
+    b->last = ngx_http_iot_collections_token_write(b->last, &t, NULL);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_iot_token_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_iot_token_change_t *ch, ngx_uint_t create)
+{
+    json_t     *v;
+    ngx_int_t   rc;
+
+    ngx_memzero(ch, sizeof(ngx_iot_token_change_t));
+    ch->write = -1;
+
+    v = ngx_http_iot_collections_field(ctx->body, "resource");
+
+    if (v == NULL) {
+        if (create) {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                    "resource is required");
+        }
+
+    } else {
+        if (!json_is_string(v)) {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                    "resource must be a path "
+                                                    "starting with /");
+        }
+
+        ch->resource.data = (u_char *) json_string_value(v);
+        ch->resource.len = json_string_length(v);
+
+        if (ngx_http_iot_collections_resource_check(&ch->resource) != NGX_OK) {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                    "resource must be a path "
+                                                    "starting with /, at most "
+                                                    "512 printable characters");
+        }
+
+        if (!ngx_http_iot_collections_covers(&ctx->who, ch->resource.data,
+                                             ch->resource.len))
+        {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_FORBIDDEN,
+                                                    "a token cannot reach "
+                                                    "further than the token "
+                                                    "that makes it");
+        }
+    }
+
+    v = ngx_http_iot_collections_field(ctx->body, "write");
+
+    if (v) {
+        if (!json_is_boolean(v)) {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                    "write must be a boolean");
+        }
+
+        ch->write = json_is_true(v) ? 1 : 0;
+
+    } else if (create) {
+        ch->write = 0;
+    }
+
+    rc = ngx_http_iot_collections_tags_field(r, ctx->body, &ch->tags);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_iot_collections_tokens(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx)
+{
+    u_char                  secret[NGX_IOT_TOKEN_LEN];
+    ngx_int_t               rc;
+    ngx_uint_t              tries;
+    ngx_iot_rc_e            irc;
+    ngx_iot_token_t         t;
+    ngx_iot_token_change_t  ch;
+
+    if (r->method & NGX_HTTP_IOT_M_GET) {
+        ctx->list.sql = NGX_IOT_SQL_TOKEN_LIST;
+        ctx->list.row = ngx_http_iot_token_row;
+        ctx->list.text_key = 1;
+        ngx_str_set(&ctx->list.head, "{\"tokens\":[");
+
+        rc = ngx_http_iot_collections_list_params(r, &ctx->list, 1);
+        if (rc != NGX_OK) {
+            return ngx_http_iot_collections_reject(r);
+        }
+
+        return ngx_http_iot_list_start(r, &ctx->list);
+    }
+
+    if (!ctx->who.write) {
+        return ngx_http_iot_error(r, NGX_HTTP_FORBIDDEN,
+                                  "the API token is read-only");
+    }
+
+    rc = ngx_http_iot_token_fields(r, ctx, &ch, 1);
+    if (rc != NGX_OK) {
+        return ngx_http_iot_collections_reject(r);
+    }
+
+    /* a new token's public prefix may, very rarely, be taken already */
+
+    for (tries = 0; tries < 3; tries++) {
+        irc = ngx_iot_token_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool,
+                                   &t, secret, r->connection->log);
+        if (irc != NGX_IOT_STORE_ERROR) {
+            break;
+        }
+    }
+
+    if (irc != NGX_IOT_OK) {
+        ngx_explicit_memzero(secret, sizeof(secret));
+        return ngx_http_iot_collections_rc_error(r, irc, "token not found");
+    }
+
+    rc = ngx_http_iot_collections_send_token(r, NGX_HTTP_CREATED, &t, secret);
+
+    ngx_explicit_memzero(secret, sizeof(secret));
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_iot_collections_token(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx)
+{
+    u_char                  hash[NGX_IOT_HASH_LEN];
+    ngx_int_t               rc;
+    ngx_iot_rc_e            irc;
+    ngx_cycle_t            *cycle;
+    ngx_iot_token_t         t;
+    ngx_iot_token_change_t  ch;
+
+    cycle = (ngx_cycle_t *) ngx_cycle;
+
+    if (!(r->method & NGX_HTTP_IOT_M_GET) && !ctx->who.write) {
+        return ngx_http_iot_error(r, NGX_HTTP_FORBIDDEN,
+                                  "the API token is read-only");
+    }
+
+    rc = ngx_iot_token_find_hash(cycle, &ctx->seg[1], hash,
+                                 r->connection->log);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR, NULL);
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "token not found");
+    }
+
+    irc = ngx_iot_token_get(cycle, hash, r->pool, &t);
+
+    if (irc != NGX_IOT_OK) {
+        return ngx_http_iot_collections_rc_error(r, irc, "token not found");
+    }
+
+    /* a token outside the caller's reach is not there for it */
+
+    if (!ngx_http_iot_collections_covers(&ctx->who, t.resource.data,
+                                         t.resource.len))
+    {
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "token not found");
+    }
+
+    if (r->method & NGX_HTTP_IOT_M_GET) {
+        return ngx_http_iot_collections_send_token(r, NGX_HTTP_OK, &t, NULL);
+    }
+
+    if (r->method == NGX_HTTP_DELETE) {
+        irc = ngx_iot_token_delete(cycle, hash, r->connection->log);
+
+        if (irc != NGX_IOT_OK) {
+            return ngx_http_iot_collections_rc_error(r, irc, "token not found");
+        }
+
+        return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
+    }
+
+    rc = ngx_http_iot_token_fields(r, ctx, &ch, 0);
+    if (rc != NGX_OK) {
+        return ngx_http_iot_collections_reject(r);
+    }
+
+    irc = ngx_iot_token_update(cycle, hash, &ch, r->pool, &t,
+                               r->connection->log);
+
+    if (irc != NGX_IOT_OK) {
+        return ngx_http_iot_collections_rc_error(r, irc, "token not found");
+    }
+
+    return ngx_http_iot_collections_send_token(r, NGX_HTTP_OK, &t, NULL);
+}

@@ -1,0 +1,47 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The one access check of the core.  An administrator may do anything.
+ * Anyone else needs write access to change something, and must reach the
+ * collection: every collection, or one of its set.  What concerns the
+ * installation as a whole (collection_id 0) needs every collection.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot_auth.h"
+
+
+ngx_uint_t
+ngx_iot_auth_allows(ngx_iot_principal_t *who, uint64_t collection_id,
+    ngx_uint_t write)
+{
+    ngx_uint_t  i;
+
+    if (who->admin) {
+        return 1;
+    }
+
+    if (write && !who->write) {
+        return 0;
+    }
+
+    if (who->all) {
+        return 1;
+    }
+
+    if (collection_id == 0) {
+        return 0;
+    }
+
+    for (i = 0; i < who->ncollections; i++) {
+        if (who->collections[i] == collection_id) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+

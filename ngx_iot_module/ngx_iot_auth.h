@@ -1,0 +1,45 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * Who a request acts as, whatever the dialect and its credentials: an
+ * administrator or not, allowed to write or only to read, and which
+ * collections it reaches (all of them, or a set).  Each dialect fills a
+ * principal from its own credentials; the core answers one question:
+ * may this principal do this to this collection?
+ */
+
+
+#ifndef _NGX_IOT_AUTH_H_INCLUDED_
+#define _NGX_IOT_AUTH_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+typedef struct {
+    ngx_uint_t                 admin;
+    ngx_uint_t                 write;
+    ngx_uint_t                 all;           /* every collection */
+    uint64_t                  *collections;   /* else these */
+    ngx_uint_t                 ncollections;
+
+    /*
+     * The credential's own scope as the dialect that issued it wrote it
+     * (an API token's resource); the core never reads it.  A dialect may
+     * keep finer rules of its own below the collection with it.
+     */
+    ngx_str_t                  resource;
+} ngx_iot_principal_t;
+
+
+/*
+ * May who act on collection_id (0: on the installation as a whole, such
+ * as making a collection), writing if write is set?  1 or 0.
+ */
+ngx_uint_t ngx_iot_auth_allows(ngx_iot_principal_t *who,
+    uint64_t collection_id, ngx_uint_t write);
+
+
+#endif /* _NGX_IOT_AUTH_H_INCLUDED_ */
