@@ -12,6 +12,8 @@ use IO::Socket::INET;
 use MIME::Base64 qw(decode_base64);
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
+use IoT::JSON;
 use IoT::Radius qw(radclient);
 use IoT::WebSocket;
 
@@ -26,12 +28,13 @@ my $t = IoT::Test->new(workers => 1, stream_conf => <<"EOF");
     server { listen 127.0.0.1:$acct udp; iot_radius; }
     server { listen 127.0.0.1:$up udp; iot_uplink; }
 EOF
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my $cid = ($t->api(POST => '/collections', body => {}))[1]{collectionId};
-my $D = ($t->api(POST => "/collections/$cid/devices",
-                 body => { imsi => $t->next_imsi,
-                           imei => $t->next_imei }))[1];
+my $cid = ($api->call(POST => '/collections', body => {}))[1]{collectionId};
+my $D = ($api->call(POST => "/collections/$cid/devices",
+                    body => { imsi => $t->next_imsi,
+                              imei => $t->next_imei }))[1];
 my $did = $D->{deviceId};
 my $ADDR = '127.0.0.30';
 my ($exit, $out) = radclient($acct, 'acct', $SECRET,
@@ -54,7 +57,7 @@ sub renderings { my @s = ($_[0] =~ /$RENDERED/g); return @s }
 $t->log_mark;
 send_up('nobody-listens');
 ok(IoT::Test::wait_until(sub {
-       my $l = ($t->api(GET => "/collections/$cid/data"))[1];
+       my $l = ($api->call(GET => "/collections/$cid/data"))[1];
        $l && @{ $l->{messages} || [] } == 1 }), 'the message is in the history');
 is(scalar renderings($t->log_slice), 0, 'no stream: not rendered');
 
@@ -76,7 +79,7 @@ sub collect {
         my $f = $ws->recv_frame;
         last unless $f;
         next unless $f->{opcode} == 1;
-        my $m = IoT::Test::json_decode($f->{payload});
+        my $m = json_decode($f->{payload});
         next unless $m && $m->{type} eq 'data';
         push @got, $f->{payload};
     }
@@ -93,7 +96,7 @@ for my $p (@sent) {
 my @texts;
 for my $i (0 .. $#ws) {
     my @got = collect($ws[$i], scalar @sent);
-    is_deeply([ map { decode_base64(IoT::Test::json_decode($_)->{payload}) }
+    is_deeply([ map { decode_base64(json_decode($_)->{payload}) }
                 @got ], \@sent, "stream $i: every message, in order");
     push @texts, \@got;
 }
