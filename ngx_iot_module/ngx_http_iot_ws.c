@@ -804,7 +804,12 @@ ngx_http_iot_ws_process(ngx_http_iot_ws_t *ws)
         return;
     }
 
-    if (ws->failed && !ws->shut_wr && c->ssl == NULL) {
+    if (ws->failed && !ws->shut_wr
+#if (NGX_HTTP_SSL)
+        && c->ssl == NULL
+#endif
+       )
+    {
 
         /*
          * The input cannot be parsed any more: tell the client that we

@@ -36,7 +36,9 @@ my $ROOT = Cwd::abs_path(
 
 our $VALGRIND = $ENV{IOT_TEST_VALGRIND} ? 1 : 0;
 our $NGINX    = $ENV{IOT_TEST_NGINX}  || '/usr/sbin/nginx';
+# IOT_TEST_MODULE=static: the module is built into IOT_TEST_NGINX
 our $MODULE   = $ENV{IOT_TEST_MODULE} || "$ROOT/build/ngx_iot_module.so";
+our $STATIC   = $MODULE eq 'static';
 our $STREAM_MODULE = exists $ENV{IOT_TEST_STREAM_MODULE}
                      ? $ENV{IOT_TEST_STREAM_MODULE}
                      : '/usr/lib/nginx/modules/ngx_stream_module.so';
@@ -70,7 +72,7 @@ sub new {
         %o,
     }, $class;
 
-    if ($self->{module} && !-f $MODULE) {
+    if ($self->{module} && !$STATIC && !-f $MODULE) {
         BAIL_OUT("module not built: $MODULE (run ./build.sh build)");
     }
 
@@ -123,7 +125,7 @@ sub write_config {
     $self->{$_} = $o{$_} for keys %o;
 
     my $load = '';
-    if ($self->{module}) {
+    if ($self->{module} && !$STATIC) {
         $load .= "load_module $STREAM_MODULE;\n"
             if $STREAM_MODULE && -f $STREAM_MODULE;
         $load .= "load_module $MODULE;\n";
