@@ -14,6 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_stream.h>
 #include "ngx_iot.h"
+#include "ngx_stream_iot_listen.h"
 
 
 typedef struct {
@@ -30,6 +31,8 @@ static void ngx_stream_iot_uplink_handler(ngx_stream_session_t *s);
 static ngx_int_t ngx_stream_iot_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_stream_iot_stats_variable(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_stream_iot_uplink_listener(
+    ngx_stream_iot_listen_server_t *srv, void *data);
 
 
 static ngx_command_t  ngx_stream_iot_commands[] = {
@@ -267,47 +270,55 @@ ngx_stream_iot_stats_variable(ngx_stream_session_t *s,
 ngx_socket_t
 ngx_iot_uplink_socket(ngx_cycle_t *cycle, ngx_uint_t *port)
 {
-    ngx_uint_t                   i, n;
-    ngx_listening_t             *ls;
-    ngx_stream_port_t           *sport;
-    ngx_stream_in_addr_t        *addrs;
-    ngx_stream_iot_srv_conf_t   *iscf;
+    ngx_listening_t  *ls;
 
-    ls = cycle->listening.elts;
+    ls = NULL;
 
-    for (i = 0; i < cycle->listening.nelts; i++) {
-
-        if (ls[i].type != SOCK_DGRAM
-            || ls[i].handler != ngx_stream_init_connection
-            || ls[i].sockaddr->sa_family != AF_INET
-            || ls[i].fd == (ngx_socket_t) -1
-            || (ls[i].reuseport && ls[i].worker != ngx_worker))
-        {
-            continue;
-        }
-
-        sport = ls[i].servers;
-        addrs = sport->addrs;
-
-        for (n = 0; n < sport->naddrs; n++) {
-#if (nginx_version >= 1025005)
-            /*
-             * since 1.25.5 the servers of an address are virtual servers:
-             * a datagram goes to the default one, whose conf is here
-             */
-            iscf = addrs[n].conf.default_server->ctx
-                       ->srv_conf[ngx_stream_iot_module.ctx_index];
-#else
-            iscf = addrs[n].conf.ctx
-                       ->srv_conf[ngx_stream_iot_module.ctx_index];
-#endif
-
-            if (iscf->uplink == 1) {
-                *port = ngx_inet_get_port(ls[i].sockaddr);
-                return ls[i].fd;
-            }
-        }
+    if (ngx_stream_iot_listen_walk(cycle, ngx_stream_iot_uplink_listener, &ls)
+        != NGX_DONE)
+    {
+        return (ngx_socket_t) -1;
     }
 
-    return (ngx_socket_t) -1;
+    *port = ngx_inet_get_port(ls->sockaddr);
+
+    return ls->fd;
+}
+
+
+/*
+ * NGX_DONE for an IPv4 UDP socket of this worker whose address has an
+ * iot_uplink server as its default server: a datagram goes to the default
+ * server of its address, as UDP has no server name to choose another by
+ */
+
+static ngx_int_t
+ngx_stream_iot_uplink_listener(ngx_stream_iot_listen_server_t *srv,
+    void *data)
+{
+    ngx_listening_t  **found = data;
+
+    ngx_listening_t             *ls;
+    ngx_stream_iot_srv_conf_t   *iscf;
+
+    ls = srv->listening;
+
+    if (!srv->default_server
+        || ls->type != SOCK_DGRAM
+        || ls->sockaddr->sa_family != AF_INET
+        || ls->fd == (ngx_socket_t) -1
+        || (ls->reuseport && ls->worker != ngx_worker))
+    {
+        return NGX_OK;
+    }
+
+    iscf = srv->server->ctx->srv_conf[ngx_stream_iot_module.ctx_index];
+
+    if (iscf->uplink != 1) {
+        return NGX_OK;
+    }
+
+    *found = ls;
+
+    return NGX_DONE;
 }

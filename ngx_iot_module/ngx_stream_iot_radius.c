@@ -14,6 +14,7 @@
 #include "ngx_iot.h"
 #include "ngx_iot_session.h"
 #include "ngx_iot_radius.h"
+#include "ngx_stream_iot_listen.h"
 
 
 /* replies kept for retransmissions, per worker */
@@ -122,7 +123,6 @@ static ngx_int_t ngx_stream_iot_radius_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 
 static ngx_int_t ngx_stream_iot_radius_preconfiguration(ngx_conf_t *cf);
-static ngx_int_t ngx_stream_iot_radius_postconfiguration(ngx_conf_t *cf);
 static void *ngx_stream_iot_radius_create_main_conf(ngx_conf_t *cf);
 static char *ngx_stream_iot_radius_init_main_conf(ngx_conf_t *cf,
     void *conf);
@@ -131,6 +131,11 @@ static char *ngx_stream_iot_radius_gateway(ngx_conf_t *cf,
 static char *ngx_stream_iot_radius(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_stream_iot_radius_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_stream_iot_radius_check_conf(ngx_cycle_t *cycle,
+    void *conf);
+static ngx_int_t ngx_stream_iot_radius_not_udp(
+    ngx_stream_iot_listen_server_t *srv, void *data);
 
 
 #define ngx_stream_iot_radius_count(mcf, i)                                  \
@@ -177,7 +182,7 @@ static ngx_command_t  ngx_stream_iot_radius_commands[] = {
 
 static ngx_stream_module_t  ngx_stream_iot_radius_module_ctx = {
     ngx_stream_iot_radius_preconfiguration,  /* preconfiguration */
-    ngx_stream_iot_radius_postconfiguration, /* postconfiguration */
+    NULL,                                    /* postconfiguration */
 
     ngx_stream_iot_radius_create_main_conf,  /* create main configuration */
     ngx_stream_iot_radius_init_main_conf,    /* init main configuration */
@@ -198,6 +203,31 @@ ngx_module_t  ngx_stream_iot_radius_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_stream_iot_radius_exit_process,    /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* the check of the listens, once they are made: see below */
+
+static ngx_core_module_t  ngx_stream_iot_radius_check_module_ctx = {
+    ngx_string("iot_radius_check"),
+    NULL,                                  /* create configuration */
+    ngx_stream_iot_radius_check_conf       /* init configuration */
+};
+
+
+ngx_module_t  ngx_stream_iot_radius_check_module = {
+    NGX_MODULE_V1,
+    &ngx_stream_iot_radius_check_module_ctx, /* module context */
+    NULL,                                  /* module directives */
+    NGX_CORE_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -1081,90 +1111,64 @@ ngx_stream_iot_radius_preconfiguration(ngx_conf_t *cf)
 }
 
 
-/* answering over TCP would make no sense: every listen must be udp */
-
-#if (nginx_version >= 1025005)
-
 /*
- * since 1.25.5 the listens are kept by port and address, each address
- * with the (virtual) servers that listen on it
+ * Answering over TCP would make no sense: every address an iot_radius
+ * server can be reached on must be udp.  The stream listening sockets are
+ * made at the end of the stream block, after the stream modules'
+ * postconfiguration, so the check is the init_conf of a core module,
+ * which runs once the whole configuration is read and can still refuse
+ * it (for "nginx -t" and a reload alike).
  */
 
-static ngx_int_t
-ngx_stream_iot_radius_postconfiguration(ngx_conf_t *cf)
+static char *
+ngx_stream_iot_radius_check_conf(ngx_cycle_t *cycle, void *conf)
 {
-    ngx_uint_t                    i, a, n;
-    ngx_stream_conf_port_t       *port;
-    ngx_stream_conf_addr_t       *addr;
-    ngx_stream_core_srv_conf_t  **cscfp;
-    ngx_stream_core_main_conf_t  *cmcf;
+    ngx_stream_iot_radius_main_conf_t  *mcf;
 
-    cmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_core_module);
+    mcf = ngx_stream_cycle_get_module_main_conf(cycle,
+                                                ngx_stream_iot_radius_module);
 
-    if (cmcf->ports == NULL) {
+    if (mcf == NULL || !mcf->used) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_stream_iot_listen_walk(cycle, ngx_stream_iot_radius_not_udp,
+                                   cycle)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* every server of every address counts: a server name may lead to any */
+
+static ngx_int_t
+ngx_stream_iot_radius_not_udp(ngx_stream_iot_listen_server_t *srv,
+    void *data)
+{
+    ngx_cycle_t  *cycle = data;
+
+    size_t  len;
+    u_char  text[NGX_SOCKADDR_STRLEN];
+
+    if (srv->listening->type == SOCK_DGRAM
+        || srv->server->handler != ngx_stream_iot_radius_handler)
+    {
         return NGX_OK;
     }
 
-    port = cmcf->ports->elts;
+    len = ngx_sock_ntop(srv->sockaddr, srv->socklen, text,
+                        NGX_SOCKADDR_STRLEN, 1);
 
-    for (i = 0; i < cmcf->ports->nelts; i++) {
+    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                  "\"iot_radius\" needs \"listen ... udp\", "
+                  "but \"%*s\" is not udp", len, text);
 
-        if (port[i].type == SOCK_DGRAM) {
-            continue;
-        }
-
-        addr = port[i].addrs.elts;
-
-        for (a = 0; a < port[i].addrs.nelts; a++) {
-            cscfp = addr[a].servers.elts;
-
-            for (n = 0; n < addr[a].servers.nelts; n++) {
-
-                if (cscfp[n]->handler == ngx_stream_iot_radius_handler) {
-                    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                                  "\"iot_radius\" needs \"listen ... udp\", "
-                                  "but \"%V\" is not udp",
-                                  &addr[a].opt.addr_text);
-                    return NGX_ERROR;
-                }
-            }
-        }
-    }
-
-    return NGX_OK;
+    return NGX_ERROR;
 }
-
-#else
-
-static ngx_int_t
-ngx_stream_iot_radius_postconfiguration(ngx_conf_t *cf)
-{
-    ngx_uint_t                    i;
-    ngx_stream_listen_t          *listen;
-    ngx_stream_core_srv_conf_t   *cscf;
-    ngx_stream_core_main_conf_t  *cmcf;
-
-    cmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_core_module);
-
-    listen = cmcf->listen.elts;
-
-    for (i = 0; i < cmcf->listen.nelts; i++) {
-        cscf = listen[i].ctx->srv_conf[ngx_stream_core_module.ctx_index];
-
-        if (cscf->handler == ngx_stream_iot_radius_handler
-            && listen[i].type != SOCK_DGRAM)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"iot_radius\" needs \"listen ... udp\", "
-                          "but \"%V\" is not udp", &listen[i].addr_text);
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-#endif
 
 
 static void *
