@@ -13,6 +13,11 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_zone.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_store_sqlite.h"
+#include "ngx_iot_history.h"
+#include "ngx_iot_id.h"
 
 
 #define NGX_IOT_HISTORY_FLUSH      10          /* ms */

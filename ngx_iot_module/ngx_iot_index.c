@@ -13,6 +13,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_index.h"
 
 
 #define NGX_IOT_INDEX_MIN   64

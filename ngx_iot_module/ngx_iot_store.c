@@ -11,6 +11,9 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_store_sqlite.h"
+#include "ngx_iot_id.h"
 
 
 #define NGX_IOT_DEVICE_COLUMNS                                                \
