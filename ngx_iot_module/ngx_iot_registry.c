@@ -59,7 +59,10 @@ static ngx_iot_token_t *ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx,
     u_char *hash);
 static ngx_int_t ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, ngx_log_t *log);
-static sqlite3_int64 ngx_iot_count(ngx_iot_store_t *store, const char *sql);
+static ngx_int_t ngx_iot_collection_loaded(void *row, void *data);
+static ngx_int_t ngx_iot_device_loaded(void *row, void *data);
+static ngx_int_t ngx_iot_token_loaded(void *row, void *data);
+static ngx_int_t ngx_iot_session_loaded(void *row, void *data);
 
 
 #define ngx_iot_container(link, type, field)                                  \
@@ -218,51 +221,36 @@ ngx_iot_registry_retire(ngx_cycle_t *old)
 }
 
 
-static sqlite3_int64
-ngx_iot_count(ngx_iot_store_t *store, const char *sql)
-{
-    sqlite3_int64   n;
-    sqlite3_stmt   *st;
-
-    if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        return 0;
-    }
-
-    n = (sqlite3_step(st) == SQLITE_ROW) ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-
-    return n;
-}
-
-
 static ngx_int_t
 ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
     ngx_log_t *log)
 {
-    int                    rc;
-    ngx_msec_t             start, spent;
-    ngx_str_t              gateway;
-    ngx_uint_t             ncollections, ndevices, ntokens, nsessions;
-    sqlite3_stmt          *st;
-    ngx_iot_session_t      session;
-    ngx_slab_pool_t       *shpool;
-    ngx_iot_token_t        token;
-    ngx_iot_device_t       device;
-    ngx_iot_collection_t   collection;
+    ngx_int_t                rc;
+    ngx_msec_t               start, spent;
+    ngx_uint_t               ncollections, ndevices, ntokens, nsessions;
+    ngx_slab_pool_t         *shpool;
+    ngx_iot_store_cursor_t   cur;
 
     ngx_time_update();
     start = ngx_current_msec;
 
     shpool = ctx->shpool;
 
-    ncollections = (ngx_uint_t) ngx_iot_count(store,
-                                         "SELECT count(*) FROM collections");
-    ndevices = (ngx_uint_t) ngx_iot_count(store,
-                                         "SELECT count(*) FROM devices");
-    ntokens = (ngx_uint_t) ngx_iot_count(store,
-                                         "SELECT count(*) FROM tokens");
-    nsessions = (ngx_uint_t) ngx_iot_count(store,
-                                         "SELECT count(*) FROM sessions");
+    if (ngx_iot_store_count(store, NGX_IOT_STORE_COLLECTIONS, 0,
+                            &ncollections, log)
+        != NGX_OK
+        || ngx_iot_store_count(store, NGX_IOT_STORE_DEVICES, 0, &ndevices,
+                               log)
+           != NGX_OK
+        || ngx_iot_store_count(store, NGX_IOT_STORE_TOKENS, 0, &ntokens,
+                               log)
+           != NGX_OK
+        || ngx_iot_store_count(store, NGX_IOT_STORE_SESSIONS, 0, &nsessions,
+                               log)
+           != NGX_OK)
+    {
+        goto failed;
+    }
 
     if (ngx_iot_index_init(shpool, &ctx->sh->collections, ncollections)
         != NGX_OK
@@ -276,98 +264,39 @@ ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         goto full;
     }
 
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT id, team_id, field_mask, tags"
-                           " FROM collections", -1, &st, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
+    /* collections first: a device counts itself in its collection */
+
+    ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
+    cur.kind = NGX_IOT_STORE_COLLECTIONS;
+    rc = ngx_iot_store_list(store, &cur, 0, ngx_iot_collection_loaded, ctx,
+                            log);
+
+    if (rc == NGX_OK) {
+        ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
+        cur.kind = NGX_IOT_STORE_DEVICES;
+        rc = ngx_iot_store_list(store, &cur, 0, ngx_iot_device_loaded, ctx,
+                                log);
     }
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ngx_iot_store_row_collection(st, &collection);
-
-        if (ngx_iot_collection_load(ctx, &collection) != NGX_OK) {
-            sqlite3_finalize(st);
-            goto full;
-        }
+    if (rc == NGX_OK) {
+        ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
+        cur.kind = NGX_IOT_STORE_TOKENS;
+        rc = ngx_iot_store_list(store, &cur, 0, ngx_iot_token_loaded, ctx,
+                                log);
     }
 
-    sqlite3_finalize(st);
-
-    if (rc != SQLITE_DONE) {
-        goto failed;
+    if (rc == NGX_OK) {
+        ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
+        cur.kind = NGX_IOT_STORE_SESSIONS;
+        rc = ngx_iot_store_list(store, &cur, 0, ngx_iot_session_loaded, ctx,
+                                log);
     }
 
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT id, collection_id, imsi, imei, tags,"
-                           " net_ip, net_at, net_cell, net_imeisv, net_msisdn"
-                           " FROM devices",
-                           -1, &st, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
+    if (rc == NGX_AGAIN) {
+        goto full;
     }
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ngx_iot_store_row_device(st, &device);
-
-        if (ngx_iot_device_load(ctx, &device) != NGX_OK) {
-            sqlite3_finalize(st);
-            goto full;
-        }
-    }
-
-    sqlite3_finalize(st);
-
-    if (rc != SQLITE_DONE) {
-        goto failed;
-    }
-
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT hash, hint, resource, write, tags"
-                           " FROM tokens", -1, &st, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ngx_iot_store_row_token(st, &token);
-
-        if (ngx_iot_token_load(ctx, &token) != NGX_OK) {
-            sqlite3_finalize(st);
-            goto full;
-        }
-    }
-
-    sqlite3_finalize(st);
-
-    if (rc != SQLITE_DONE) {
-        goto failed;
-    }
-
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT addr, device_id, gateway, session_id"
-                           " FROM sessions", -1, &st, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ngx_iot_store_row_session(st, &session, &gateway);
-        session.gateway = ngx_iot_gateway_key(&gateway);
-
-        if (ngx_iot_session_load(ctx, &session) != NGX_OK) {
-            sqlite3_finalize(st);
-            goto full;
-        }
-    }
-
-    sqlite3_finalize(st);
-
-    if (rc != SQLITE_DONE) {
+    if (rc != NGX_OK) {
         goto failed;
     }
 
@@ -399,8 +328,44 @@ failed:
 
     ngx_log_error(NGX_LOG_EMERG, log, 0,
                   "iot store \"%V\" cannot be read: %s",
-                  &ctx->conf->store_path, sqlite3_errmsg(store->db));
+                  &ctx->conf->store_path, ngx_iot_store_error(store));
     return NGX_ERROR;
+}
+
+
+/* row handlers: a row from the store into the zone; NGX_AGAIN: no room */
+
+static ngx_int_t
+ngx_iot_collection_loaded(void *row, void *data)
+{
+    return (ngx_iot_collection_load(data, row) == NGX_OK) ? NGX_OK
+                                                           : NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_iot_device_loaded(void *row, void *data)
+{
+    return (ngx_iot_device_load(data, row) == NGX_OK) ? NGX_OK : NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_iot_token_loaded(void *row, void *data)
+{
+    return (ngx_iot_token_load(data, row) == NGX_OK) ? NGX_OK : NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_iot_session_loaded(void *row, void *data)
+{
+    ngx_iot_session_row_t  *r = row;
+
+    r->session.gateway = ngx_iot_gateway_key(&r->gateway);
+
+    return (ngx_iot_session_load(data, &r->session) == NGX_OK) ? NGX_OK
+                                                               : NGX_AGAIN;
 }
 
 
@@ -597,9 +562,9 @@ static void
 ngx_iot_device_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
     uint64_t id, void **alloc)
 {
-    ngx_uint_t         i;
-    sqlite3_stmt      *st;
-    ngx_iot_device_t   device, *d;
+    ngx_uint_t            i;
+    ngx_iot_device_t     *d;
+    ngx_iot_store_key_t   key;
 
     d = ngx_iot_device_find(ctx, id);
 
@@ -615,19 +580,12 @@ ngx_iot_device_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         ngx_iot_device_drop(ctx, d);
     }
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_GET);
-    if (st == NULL) {
-        return;
-    }
+    key.id = id;
+    key.data = NULL;
+    key.len = 0;
 
-    sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        ngx_iot_store_row_device(st, &device);
-        (void) ngx_iot_device_load(ctx, &device);
-    }
-
-    sqlite3_reset(st);
+    (void) ngx_iot_store_find(store, NGX_IOT_STORE_DEVICES, &key,
+                              ngx_iot_device_loaded, ctx, ngx_cycle->log);
 }
 
 
@@ -640,13 +598,12 @@ ngx_iot_device_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 static void
 ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
 {
-    int                    rc;
-    ngx_uint_t             i;
-    sqlite3_stmt          *st;
+    ngx_uint_t             i, n;
     ngx_iot_store_t       *store;
     ngx_iot_pending_t     *p;
-    ngx_iot_token_t        token, *t;
-    ngx_iot_collection_t   collection, *c;
+    ngx_iot_token_t       *t;
+    ngx_iot_collection_t  *c;
+    ngx_iot_store_key_t    key;
 
     p = &ctx->sh->pending;
 
@@ -660,6 +617,10 @@ ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
         /* leave it for a process that can read the store */
         return;
     }
+
+    key.id = p->id;
+    key.data = p->hash;
+    key.len = NGX_IOT_HASH_LEN;
 
     switch (p->kind) {
 
@@ -679,35 +640,16 @@ ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
             ngx_iot_collection_drop(ctx, c);
         }
 
-        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_GET);
-        if (st == NULL) {
-            break;
-        }
-
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) p->id);
-
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            ngx_iot_store_row_collection(st, &collection);
-            (void) ngx_iot_collection_load(ctx, &collection);
-        }
-
-        sqlite3_reset(st);
+        (void) ngx_iot_store_find(store, NGX_IOT_STORE_COLLECTIONS, &key,
+                                  ngx_iot_collection_loaded, ctx, log);
 
         c = ngx_iot_collection_find(ctx, p->id);
 
-        if (c) {
-            if (sqlite3_prepare_v2(store->db,
-                                   "SELECT count(*) FROM devices"
-                                   " WHERE collection_id = ?1",
-                                   -1, &st, NULL)
-                == SQLITE_OK)
-            {
-                sqlite3_bind_int64(st, 1, (sqlite3_int64) p->id);
-                rc = sqlite3_step(st);
-                c->ndevices = (rc == SQLITE_ROW) ? sqlite3_column_int(st, 0)
-                                                 : 0;
-                sqlite3_finalize(st);
-            }
+        if (c && ngx_iot_store_count(store, NGX_IOT_STORE_DEVICES, p->id, &n,
+                                     log)
+                 == NGX_OK)
+        {
+            c->ndevices = (uint32_t) n;
         }
 
         break;
@@ -733,19 +675,8 @@ ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
             ngx_iot_token_drop(ctx, t);
         }
 
-        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_GET);
-        if (st == NULL) {
-            break;
-        }
-
-        sqlite3_bind_blob(st, 1, p->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
-
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            ngx_iot_store_row_token(st, &token);
-            (void) ngx_iot_token_load(ctx, &token);
-        }
-
-        sqlite3_reset(st);
+        (void) ngx_iot_store_find(store, NGX_IOT_STORE_TOKENS, &key,
+                                  ngx_iot_token_loaded, ctx, log);
         break;
 
     case NGX_IOT_PENDING_SESSION:
@@ -848,67 +779,24 @@ ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch, ngx_pool_t *pool,
 }
 
 
-static ngx_str_t  ngx_iot_empty_tags = ngx_string("{}");
-
-
-static void
-ngx_iot_bind_tags(sqlite3_stmt *st, int col, ngx_str_t *tags)
-{
-    if (tags->len == 0) {
-        tags = &ngx_iot_empty_tags;
-    }
-
-    sqlite3_bind_text(st, col, (char *) tags->data, tags->len,
-                      SQLITE_STATIC);
-}
-
-
-static ngx_int_t
-ngx_iot_step_done(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    sqlite3_stmt *st, const char *what, ngx_log_t *log)
-{
-    int  rc;
-
-    ngx_iot_zone_unlock(ctx);
-    rc = sqlite3_step(st);
-    ngx_iot_zone_lock(ctx);
-
-    if (rc != SQLITE_DONE) {
-        ngx_iot_store_log_error(store, what, log);
-        sqlite3_reset(st);
-        return NGX_ERROR;
-    }
-
-    sqlite3_reset(st);
-
-    return NGX_OK;
-}
-
-
-/* deletes one row by id (or, for a token, by hash); the caller has it noted
- * as pending */
+/* the store works while readers go on; the writer mutex keeps writers out */
 
 static ngx_int_t
 ngx_iot_delete_row(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    ngx_iot_sql_e sql, uint64_t id, u_char *hash, const char *what,
-    ngx_log_t *log)
+    ngx_iot_store_kind_e kind, uint64_t id, u_char *hash, ngx_log_t *log)
 {
-    sqlite3_stmt  *st;
+    ngx_int_t            rc;
+    ngx_iot_store_key_t  key;
 
-    st = ngx_iot_store_stmt(store, sql);
-    if (st == NULL) {
-        ngx_iot_store_log_error(store, what, log);
-        return NGX_ERROR;
-    }
+    key.id = id;
+    key.data = hash;
+    key.len = hash ? NGX_IOT_HASH_LEN : 0;
 
-    if (hash) {
-        sqlite3_bind_blob(st, 1, hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
+    ngx_iot_zone_unlock(ctx);
+    rc = ngx_iot_store_delete(store, kind, &key, log);
+    ngx_iot_zone_lock(ctx);
 
-    } else {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-    }
-
-    return ngx_iot_step_done(ctx, store, st, what, log);
+    return rc;
 }
 
 
@@ -1154,11 +1042,12 @@ ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
     uint64_t               id;
     ngx_str_t              tags;
     ngx_iot_rc_e           rc;
-    sqlite3_stmt          *st;
+    ngx_int_t           src;
     ngx_iot_text_t         none;
     ngx_iot_store_t       *store;
     ngx_iot_zone_ctx_t    *ctx;
     ngx_iot_collection_t  *c;
+    ngx_iot_collection_t row;
 
     store = ngx_iot_store_get(cycle, log);
     if (store == NULL) {
@@ -1204,19 +1093,15 @@ ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL, c,
                         c->tags.data);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_INSERT);
+    row = *c;
+    row.tags.data = tags.data;
+    row.tags.len = (uint32_t) tags.len;
 
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) c->team_id);
-        sqlite3_bind_int(st, 3, (int) c->field_mask);
-        ngx_iot_bind_tags(st, 4, &tags);
-    }
+    ngx_iot_zone_unlock(ctx);
+    src = ngx_iot_store_collection_put(store, &row, 1, log);
+    ngx_iot_zone_lock(ctx);
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "adding a collection", log)
-           != NGX_OK)
-    {
+    if (src != NGX_OK) {
         ngx_iot_text_free(ctx->shpool, &c->tags);
         ngx_slab_free_locked(ctx->shpool, c);
         ngx_iot_pending_clear(ctx);
@@ -1247,11 +1132,12 @@ ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     uint32_t               mask;
     ngx_str_t              tags;
     ngx_iot_rc_e           rc;
-    sqlite3_stmt          *st;
+    ngx_int_t           src;
     ngx_iot_text_t         text;
     ngx_iot_store_t       *store;
     ngx_iot_zone_ctx_t    *ctx;
     ngx_iot_collection_t  *c;
+    ngx_iot_collection_t row;
 
     store = ngx_iot_store_get(cycle, log);
     if (store == NULL) {
@@ -1290,19 +1176,16 @@ ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL,
                         ch->tags ? text.data : NULL, NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_UPDATE);
+    row = *c;
+    row.field_mask = mask;
+    row.tags.data = tags.data;
+    row.tags.len = (uint32_t) tags.len;
 
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) c->team_id);
-        sqlite3_bind_int(st, 3, (int) mask);
-        ngx_iot_bind_tags(st, 4, &tags);
-    }
+    ngx_iot_zone_unlock(ctx);
+    src = ngx_iot_store_collection_put(store, &row, 0, log);
+    ngx_iot_zone_lock(ctx);
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "changing a collection", log)
-           != NGX_OK)
-    {
+    if (src != NGX_OK) {
         if (ch->tags) {
             ngx_iot_text_free(ctx->shpool, &text);
         }
@@ -1367,8 +1250,8 @@ ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL, NULL,
                         NULL);
 
-    if (ngx_iot_delete_row(ctx, store, NGX_IOT_SQL_COLLECTION_DELETE, id,
-                           NULL, "deleting a collection", log)
+    if (ngx_iot_delete_row(ctx, store, NGX_IOT_STORE_COLLECTIONS, id, NULL,
+                           log)
         != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);
@@ -1402,17 +1285,6 @@ ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
 }
 
 
-static void
-ngx_iot_bind_ident(sqlite3_stmt *st, int col, uint64_t key, u_char *buf)
-{
-    u_char  *last;
-
-    last = ngx_iot_ident_encode(buf, key);
-
-    sqlite3_bind_text(st, col, (char *) buf, last - buf, SQLITE_STATIC);
-}
-
-
 ngx_iot_rc_e
 ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_pool_t *pool, ngx_iot_device_t *out)
@@ -1442,17 +1314,16 @@ ngx_iot_rc_e
 ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
     ngx_pool_t *pool, ngx_iot_device_t *out, ngx_log_t *log)
 {
-    u_char                 imsi[NGX_IOT_IDENT_MAX_DIGITS];
-    u_char                 imei[NGX_IOT_IDENT_MAX_DIGITS];
     uint64_t               id;
     ngx_str_t              tags;
     ngx_iot_rc_e           rc;
-    sqlite3_stmt          *st;
+    ngx_int_t           src;
     ngx_iot_text_t         none;
     ngx_iot_store_t       *store;
     ngx_iot_device_t      *d;
     ngx_iot_zone_ctx_t    *ctx;
     ngx_iot_collection_t  *c;
+    ngx_iot_device_t    row;
 
     store = ngx_iot_store_get(cycle, log);
     if (store == NULL) {
@@ -1515,19 +1386,15 @@ ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL, d,
                         d->tags.data);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_INSERT);
+    row = *d;
+    row.tags.data = tags.data;
+    row.tags.len = (uint32_t) tags.len;
 
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) d->collection_id);
-        ngx_iot_bind_ident(st, 3, d->imsi.key, imsi);
-        ngx_iot_bind_ident(st, 4, d->imei.key, imei);
-        ngx_iot_bind_tags(st, 5, &tags);
-    }
+    ngx_iot_zone_unlock(ctx);
+    src = ngx_iot_store_device_put(store, &row, 1, log);
+    ngx_iot_zone_lock(ctx);
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "adding a device", log) != NGX_OK)
-    {
+    if (src != NGX_OK) {
         ngx_iot_text_free(ctx->shpool, &d->tags);
         ngx_slab_free_locked(ctx->shpool, d);
         ngx_iot_pending_clear(ctx);
@@ -1557,18 +1424,17 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_iot_device_change_t *ch, ngx_pool_t *pool, ngx_iot_device_t *out,
     ngx_log_t *log)
 {
-    u_char                 imsi_buf[NGX_IOT_IDENT_MAX_DIGITS];
-    u_char                 imei_buf[NGX_IOT_IDENT_MAX_DIGITS];
     uint64_t               to, imsi, imei;
     ngx_str_t              tags;
     ngx_iot_rc_e           rc;
-    sqlite3_stmt          *st;
+    ngx_int_t           src;
     ngx_iot_link_t        *link;
     ngx_iot_text_t         text;
     ngx_iot_store_t       *store;
     ngx_iot_device_t      *d;
     ngx_iot_zone_ctx_t    *ctx;
     ngx_iot_collection_t  *from, *target;
+    ngx_iot_device_t    row;
 
     store = ngx_iot_store_get(cycle, log);
     if (store == NULL) {
@@ -1632,20 +1498,18 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL,
                         ch->tags ? text.data : NULL, NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_UPDATE);
+    row = *d;
+    row.collection_id = to;
+    row.imsi.key = imsi;
+    row.imei.key = imei;
+    row.tags.data = tags.data;
+    row.tags.len = (uint32_t) tags.len;
 
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) to);
-        ngx_iot_bind_ident(st, 3, imsi, imsi_buf);
-        ngx_iot_bind_ident(st, 4, imei, imei_buf);
-        ngx_iot_bind_tags(st, 5, &tags);
-    }
+    ngx_iot_zone_unlock(ctx);
+    src = ngx_iot_store_device_put(store, &row, 0, log);
+    ngx_iot_zone_lock(ctx);
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "changing a device", log)
-           != NGX_OK)
-    {
+    if (src != NGX_OK) {
         if (ch->tags) {
             ngx_iot_text_free(ctx->shpool, &text);
         }
@@ -1722,8 +1586,7 @@ ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
 
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL, NULL, NULL);
 
-    if (ngx_iot_delete_row(ctx, store, NGX_IOT_SQL_DEVICE_DELETE, id, NULL,
-                           "deleting a device", log)
+    if (ngx_iot_delete_row(ctx, store, NGX_IOT_STORE_DEVICES, id, NULL, log)
         != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);
@@ -1804,11 +1667,12 @@ ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
     u_char               raw[NGX_IOT_TOKEN_LEN / 2];
     ngx_str_t            tags;
     ngx_iot_rc_e         rc;
-    sqlite3_stmt        *st;
+    ngx_int_t         src;
     ngx_iot_text_t       none;
     ngx_iot_store_t     *store;
     ngx_iot_token_t     *t;
     ngx_iot_zone_ctx_t  *ctx;
+    ngx_iot_token_t   row;
 
     store = ngx_iot_store_get(cycle, log);
     if (store == NULL) {
@@ -1869,22 +1733,15 @@ ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, t->hash, t,
                         t->tags.data);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_INSERT);
+    row = *t;
+    row.tags.data = tags.data;
+    row.tags.len = (uint32_t) tags.len;
 
-    if (st) {
-        sqlite3_bind_blob(st, 1, t->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, (char *) t->hint, NGX_IOT_TOKEN_HINT_LEN,
-                          SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, (char *) t->resource.data, t->resource.len,
-                          SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, (int) t->write);
-        ngx_iot_bind_tags(st, 5, &tags);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64) ngx_time());
-    }
+    ngx_iot_zone_unlock(ctx);
+    src = ngx_iot_store_token_put(store, &row, 1, log);
+    ngx_iot_zone_lock(ctx);
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "adding a token", log) != NGX_OK)
-    {
+    if (src != NGX_OK) {
         /* the public prefix may, very rarely, be taken: the caller retries */
         ngx_iot_text_free(ctx->shpool, &t->tags);
         ngx_slab_free_locked(ctx->shpool, t->resource.data);
@@ -1916,11 +1773,12 @@ ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     ngx_str_t            tags, res;
     ngx_uint_t           write;
     ngx_iot_rc_e         rc;
-    sqlite3_stmt        *st;
+    ngx_int_t         src;
     ngx_iot_text_t       text;
     ngx_iot_store_t     *store;
     ngx_iot_token_t     *t;
     ngx_iot_zone_ctx_t  *ctx;
+    ngx_iot_token_t   row;
 
     store = ngx_iot_store_get(cycle, log);
     if (store == NULL) {
@@ -1979,18 +1837,18 @@ ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
                         ch->tags ? text.data : NULL,
                         ch->resource.len ? resource : NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_UPDATE);
+    row = *t;
+    row.resource.data = res.data;
+    row.resource.len = (uint32_t) res.len;
+    row.write = write;
+    row.tags.data = tags.data;
+    row.tags.len = (uint32_t) tags.len;
 
-    if (st) {
-        sqlite3_bind_blob(st, 1, t->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, (char *) res.data, res.len, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, (int) write);
-        ngx_iot_bind_tags(st, 4, &tags);
-    }
+    ngx_iot_zone_unlock(ctx);
+    src = ngx_iot_store_token_put(store, &row, 0, log);
+    ngx_iot_zone_lock(ctx);
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "changing a token", log) != NGX_OK)
-    {
+    if (src != NGX_OK) {
         if (ch->tags) {
             ngx_iot_text_free(ctx->shpool, &text);
         }
@@ -2057,8 +1915,7 @@ ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
 
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, hash, NULL, NULL);
 
-    if (ngx_iot_delete_row(ctx, store, NGX_IOT_SQL_TOKEN_DELETE, 0, hash,
-                           "deleting a token", log)
+    if (ngx_iot_delete_row(ctx, store, NGX_IOT_STORE_TOKENS, 0, hash, log)
         != NGX_OK)
     {
         ngx_iot_pending_clear(ctx);

@@ -15,7 +15,6 @@
 #include "ngx_iot.h"
 #include "ngx_iot_zone.h"
 #include "ngx_iot_store.h"
-#include "ngx_iot_store_sqlite.h"
 #include "ngx_iot_registry.h"
 #include "ngx_iot_id.h"
 #include "ngx_iot_session.h"
@@ -26,14 +25,11 @@
                             - offsetof(ngx_iot_session_t, addr)))
 
 
-static ngx_int_t ngx_iot_session_net(ngx_iot_store_t *store,
-    ngx_iot_device_t *d, ngx_log_t *log);
 static ngx_iot_device_t *ngx_iot_session_owner(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_session_info_t *info);
 static void ngx_iot_session_note(ngx_iot_device_t *d,
     ngx_iot_session_info_t *info);
-static void ngx_iot_session_bind_addr(sqlite3_stmt *st, int col,
-    in_addr_t addr, u_char *buf);
+static ngx_int_t ngx_iot_session_reload(void *row, void *data);
 
 
 uint64_t
@@ -52,65 +48,6 @@ ngx_iot_gateway_key(ngx_str_t *name)
     }
 
     return h;
-}
-
-
-static void
-ngx_iot_session_bind_addr(sqlite3_stmt *st, int col, in_addr_t addr,
-    u_char *buf)
-{
-    size_t     len;
-    in_addr_t  net;
-
-    net = htonl(addr);
-    len = ngx_inet_ntop(AF_INET, &net, buf, NGX_INET_ADDRSTRLEN);
-
-    sqlite3_bind_text(st, col, (char *) buf, len, SQLITE_STATIC);
-}
-
-
-/* the device's network fields as they are in the zone, into the store */
-
-static ngx_int_t
-ngx_iot_session_net(ngx_iot_store_t *store, ngx_iot_device_t *d,
-    ngx_log_t *log)
-{
-    int            rc;
-    u_char         addr[NGX_INET6_ADDRSTRLEN];
-    u_char         imeisv[NGX_IOT_IDENT_MAX_DIGITS];
-    u_char         msisdn[NGX_IOT_IDENT_MAX_DIGITS];
-    u_char        *last;
-    sqlite3_stmt  *st;
-
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_NET);
-    if (st == NULL) {
-        ngx_iot_store_log_error(store, "changing a device's network", log);
-        return NGX_ERROR;
-    }
-
-    last = ngx_iot_addr_text(addr, d);
-
-    sqlite3_bind_int64(st, 1, (sqlite3_int64) d->id.key);
-    sqlite3_bind_text(st, 2, (char *) addr, last - addr, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64) d->net_at);
-
-    last = d->net_imeisv ? ngx_iot_ident_encode(imeisv, d->net_imeisv)
-                         : imeisv;
-    sqlite3_bind_text(st, 4, (char *) imeisv, last - imeisv, SQLITE_STATIC);
-
-    last = d->net_msisdn ? ngx_iot_ident_encode(msisdn, d->net_msisdn)
-                         : msisdn;
-    sqlite3_bind_text(st, 5, (char *) msisdn, last - msisdn, SQLITE_STATIC);
-
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-
-    if (rc != SQLITE_DONE) {
-        ngx_iot_store_log_error(store, "changing a device's network", log);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 
@@ -148,12 +85,10 @@ ngx_iot_rc_e
 ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     in_addr_t *addr, ngx_log_t *log)
 {
-    int                  rc;
-    u_char               text[NGX_INET_ADDRSTRLEN];
     in_addr_t            cur, a, net;
     uint64_t             size, i, host;
+    ngx_int_t            rc;
     ngx_iot_rc_e         irc;
-    sqlite3_stmt        *st;
     ngx_iot_link_t      *link;
     ngx_iot_store_t     *store;
     ngx_iot_device_t    *d, saved, next;
@@ -195,13 +130,6 @@ ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
         size = (uint64_t) (~gw->pool_mask) + 1;
         a = 0;
 
-        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_ADDRESS_TAKEN);
-        if (st == NULL) {
-            ngx_iot_store_log_error(store, "finding an address", log);
-            irc = NGX_IOT_STORE_ERROR;
-            goto done;
-        }
-
         /* writers are kept out by the writer mutex; readers may go on */
         ngx_iot_zone_unlock(ctx);
 
@@ -215,20 +143,15 @@ ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
 
             a = (gw->pool_addr & gw->pool_mask) | (in_addr_t) host;
 
-            sqlite3_reset(st);
-            ngx_iot_session_bind_addr(st, 1, a, text);
+            rc = ngx_iot_store_address_taken(store, a, log);
 
-            rc = sqlite3_step(st);
-
-            if (rc == SQLITE_DONE) {
+            if (rc == NGX_DECLINED) {
                 gw->next = host + 1;
                 break;
             }
 
-            if (rc != SQLITE_ROW) {
-                sqlite3_reset(st);
+            if (rc != NGX_OK) {
                 ngx_iot_zone_lock(ctx);
-                ngx_iot_store_log_error(store, "finding an address", log);
                 irc = NGX_IOT_STORE_ERROR;
                 goto done;
             }
@@ -236,7 +159,6 @@ ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
             a = 0;
         }
 
-        sqlite3_reset(st);
         ngx_iot_zone_lock(ctx);
 
         if (a == 0) {
@@ -264,7 +186,7 @@ ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     *d = saved;
 
     ngx_iot_zone_unlock(ctx);
-    rc = ngx_iot_session_net(store, &next, log);
+    rc = ngx_iot_store_device_net(store, &next, log);
     ngx_iot_zone_lock(ctx);
 
     if (rc != NGX_OK) {
@@ -310,17 +232,16 @@ ngx_iot_rc_e
 ngx_iot_session_start(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     ngx_log_t *log)
 {
-    u_char               text[NGX_INET_ADDRSTRLEN];
-    size_t               sid;
-    in_addr_t            net;
-    ngx_uint_t           fresh, moved;
-    ngx_iot_rc_e         irc;
-    sqlite3_stmt        *st;
-    ngx_iot_link_t      *link;
-    ngx_iot_store_t     *store;
-    ngx_iot_device_t    *d, saved;
-    ngx_iot_session_t   *s, old;
-    ngx_iot_zone_ctx_t  *ctx;
+    size_t                  sid;
+    in_addr_t               net;
+    ngx_uint_t              fresh, moved;
+    ngx_iot_rc_e            irc;
+    ngx_iot_link_t         *link;
+    ngx_iot_store_t        *store;
+    ngx_iot_device_t       *d, saved;
+    ngx_iot_session_t      *s, old;
+    ngx_iot_zone_ctx_t     *ctx;
+    ngx_iot_session_row_t   row;
 
     if (info->addr == 0) {
         return NGX_IOT_NOT_FOUND;
@@ -400,37 +321,18 @@ ngx_iot_session_start(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
                         fresh ? s : NULL, NULL);
     ctx->sh->pending.id2 = d->id.key;
 
-    if (ngx_iot_store_exec(store, NGX_IOT_SQL_BEGIN, log) != NGX_OK) {
+    row.session = *s;
+    row.gateway = info->gateway->name;
+
+    if (ngx_iot_store_begin(store, log) != NGX_OK) {
         goto failed;
     }
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_PUT);
-
-    if (st) {
-        ngx_iot_session_bind_addr(st, 1, info->addr, text);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) d->id.key);
-        sqlite3_bind_text(st, 3, (char *) info->gateway->name.data,
-                          info->gateway->name.len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, (char *) s->session_id, sid, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64) ngx_time());
-    }
-
-    if (st == NULL || sqlite3_step(st) != SQLITE_DONE) {
-        if (st) {
-            sqlite3_reset(st);
-        }
-
-        ngx_iot_store_log_error(store, "keeping a session", log);
-        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
-        goto failed;
-    }
-
-    sqlite3_reset(st);
-
-    if (ngx_iot_session_net(store, d, log) != NGX_OK
-        || ngx_iot_store_exec(store, NGX_IOT_SQL_COMMIT, log) != NGX_OK)
+    if (ngx_iot_store_session_put(store, &row, log) != NGX_OK
+        || ngx_iot_store_device_net(store, d, log) != NGX_OK
+        || ngx_iot_store_commit(store, log) != NGX_OK)
     {
-        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
+        ngx_iot_store_rollback(store, log);
         goto failed;
     }
 
@@ -469,14 +371,13 @@ ngx_iot_rc_e
 ngx_iot_session_stop(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     ngx_log_t *log)
 {
-    u_char               text[NGX_INET_ADDRSTRLEN];
-    size_t               sid;
-    ngx_iot_rc_e         irc;
-    sqlite3_stmt        *st;
-    ngx_iot_link_t      *link;
-    ngx_iot_store_t     *store;
-    ngx_iot_session_t   *s;
-    ngx_iot_zone_ctx_t  *ctx;
+    size_t                sid;
+    ngx_iot_rc_e          irc;
+    ngx_iot_link_t       *link;
+    ngx_iot_store_t      *store;
+    ngx_iot_session_t    *s;
+    ngx_iot_zone_ctx_t   *ctx;
+    ngx_iot_store_key_t   key;
 
     store = ngx_iot_store_get(cycle, log);
     if (store == NULL) {
@@ -507,24 +408,17 @@ ngx_iot_session_stop(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     ngx_iot_pending_set(ctx, NGX_IOT_PENDING_SESSION, info->addr, NULL, NULL,
                         NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_DELETE);
+    key.id = info->addr;
+    key.data = NULL;
+    key.len = 0;
 
-    if (st) {
-        ngx_iot_session_bind_addr(st, 1, info->addr, text);
-    }
-
-    if (st == NULL || sqlite3_step(st) != SQLITE_DONE) {
-        if (st) {
-            sqlite3_reset(st);
-        }
-
-        ngx_iot_store_log_error(store, "ending a session", log);
+    if (ngx_iot_store_delete(store, NGX_IOT_STORE_SESSIONS, &key, log)
+        != NGX_OK)
+    {
         ngx_iot_pending_clear(ctx);
         irc = NGX_IOT_STORE_ERROR;
         goto done;
     }
-
-    sqlite3_reset(st);
 
     ngx_iot_index_remove(&ctx->sh->sessions, &s->addr);
     ngx_slab_free_locked(ctx->shpool, s);
@@ -546,7 +440,6 @@ ngx_iot_session_purge(ngx_cycle_t *cycle, ngx_iot_gateway_t *gateway,
 {
     ngx_uint_t           i, n;
     ngx_iot_rc_e         irc;
-    sqlite3_stmt        *st;
     ngx_iot_link_t     **pp, *link;
     ngx_iot_store_t     *store;
     ngx_iot_session_t   *s;
@@ -562,24 +455,10 @@ ngx_iot_session_purge(ngx_cycle_t *cycle, ngx_iot_gateway_t *gateway,
         return irc;
     }
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_PURGE);
-
-    if (st) {
-        sqlite3_bind_text(st, 1, (char *) gateway->name.data,
-                          gateway->name.len, SQLITE_STATIC);
-    }
-
-    if (st == NULL || sqlite3_step(st) != SQLITE_DONE) {
-        if (st) {
-            sqlite3_reset(st);
-        }
-
-        ngx_iot_store_log_error(store, "ending a gateway's sessions", log);
+    if (ngx_iot_store_session_purge(store, &gateway->name, log) != NGX_OK) {
         irc = NGX_IOT_STORE_ERROR;
         goto done;
     }
-
-    sqlite3_reset(st);
 
     /* the store is done with them: a crash here leaves only stale zone
      * entries, which the next Start of each address replaces */
@@ -667,15 +546,24 @@ ngx_iot_session_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_session_t *row)
 }
 
 
+static ngx_int_t
+ngx_iot_session_reload(void *row, void *data)
+{
+    ngx_iot_session_row_t  *r = row;
+
+    r->session.gateway = ngx_iot_gateway_key(&r->gateway);
+
+    return ngx_iot_session_load(data, &r->session);
+}
+
+
 void
 ngx_iot_session_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
     ngx_iot_pending_t *p)
 {
-    u_char              text[NGX_INET_ADDRSTRLEN];
-    ngx_str_t           gateway;
-    sqlite3_stmt       *st;
-    ngx_iot_link_t     *link;
-    ngx_iot_session_t  *s, row;
+    ngx_iot_link_t       *link;
+    ngx_iot_session_t    *s;
+    ngx_iot_store_key_t   key;
 
     link = ngx_iot_index_find(&ctx->sh->sessions, p->id);
     s = link ? ngx_iot_session_of(link) : NULL;
@@ -689,18 +577,10 @@ ngx_iot_session_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         ngx_slab_free_locked(ctx->shpool, s);
     }
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_GET);
-    if (st == NULL) {
-        return;
-    }
+    key.id = p->id;
+    key.data = NULL;
+    key.len = 0;
 
-    ngx_iot_session_bind_addr(st, 1, (in_addr_t) p->id, text);
-
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        ngx_iot_store_row_session(st, &row, &gateway);
-        row.gateway = ngx_iot_gateway_key(&gateway);
-        (void) ngx_iot_session_load(ctx, &row);
-    }
-
-    sqlite3_reset(st);
+    (void) ngx_iot_store_find(store, NGX_IOT_STORE_SESSIONS, &key,
+                              ngx_iot_session_reload, ctx, ngx_cycle->log);
 }

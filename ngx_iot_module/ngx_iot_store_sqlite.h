@@ -53,6 +53,13 @@ typedef enum {
     NGX_IOT_SQL_HISTORY_EXPIRE,
     NGX_IOT_SQL_HISTORY_CROWDED,
     NGX_IOT_SQL_HISTORY_TRIM,
+    NGX_IOT_SQL_DEVICE_ALL,
+    NGX_IOT_SQL_SESSION_LIST,
+    NGX_IOT_SQL_COLLECTION_COUNT,
+    NGX_IOT_SQL_DEVICE_COUNT,
+    NGX_IOT_SQL_DEVICE_COUNT_IN,
+    NGX_IOT_SQL_TOKEN_COUNT,
+    NGX_IOT_SQL_SESSION_COUNT,
     NGX_IOT_SQL_LAST
 } ngx_iot_sql_e;
 
@@ -60,6 +67,7 @@ typedef enum {
 struct ngx_iot_store_s {
     sqlite3                   *db;
     sqlite3_stmt              *stmt[NGX_IOT_SQL_LAST];
+    ngx_uint_t                 wal_pages;   /* in the log after a commit */
 };
 
 
@@ -75,6 +83,14 @@ void ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t);
 void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
     ngx_str_t *gateway);
 void ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m);
+
+/* binding helpers of the store's files */
+void ngx_iot_store_bind_tags(sqlite3_stmt *st, int col,
+    ngx_iot_text_t *tags);
+void ngx_iot_store_bind_addr(sqlite3_stmt *st, int col, in_addr_t addr,
+    u_char *buf);
+ngx_int_t ngx_iot_store_step(ngx_iot_store_t *store, sqlite3_stmt *st,
+    const char *what, ngx_log_t *log);
 
 
 #endif /* _NGX_IOT_STORE_SQLITE_H_INCLUDED_ */
