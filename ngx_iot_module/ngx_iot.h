@@ -5,9 +5,11 @@
  * What every part of the module shares: the version, the result codes,
  * the core configuration.  Each concern has a header of its own
  * (ngx_iot_id.h, ngx_iot_index.h, ngx_iot_entity.h, ngx_iot_json.h,
- * ngx_iot_zone.h, ngx_iot_store.h, ngx_iot_registry.h, ngx_iot_history.h,
- * ngx_iot_token.h, ngx_iot_session.h); they are included at the end of
- * this one until every file includes what it uses.
+ * ngx_iot_zone.h, ngx_iot_store.h, ngx_iot_registry.h, ngx_iot_ident.h,
+ * ngx_iot_history.h, ngx_iot_token.h, ngx_iot_session.h, and inside the
+ * registry ngx_iot_entities.h, ngx_iot_journal.h, ngx_iot_write.h); the
+ * first ones are included at the end of this one until every file
+ * includes what it uses.
  */
 
 
@@ -143,6 +145,7 @@ ngx_iot_zone_ctx_t *ngx_iot_zone_ctx(ngx_cycle_t *cycle);
 #include "ngx_iot_store.h"
 #include "ngx_iot_store_sqlite.h"
 #include "ngx_iot_registry.h"
+#include "ngx_iot_ident.h"
 #include "ngx_iot_history.h"
 #include "ngx_iot_token.h"
 

@@ -60,7 +60,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_iot_link_t             id;
+    ngx_iot_slink_t            id;            /* key: the hash */
     u_char                     hash[NGX_IOT_HASH_LEN];
     u_char                     hint[NGX_IOT_TOKEN_HINT_LEN];
     ngx_uint_t                 write;

@@ -2,757 +2,138 @@
 /*
  * Copyright (C) nginx-iot authors
  *
- * The registry: collections, devices and tokens.  SQLite holds the data of
- * record; the shared memory zone holds every entity and its indexes, so
- * reads never touch SQLite and every worker sees a write once it is
- * answered.
- *
- * A write holds the zone's mutex across its SQLite statement and its
- * shared memory update, so the two never disagree for a reader.  The write
- * is noted in sh->pending while it runs: if the worker dies in between,
- * the next process to take the mutex reloads that one entity from SQLite.
+ * The registry's operations on collections, devices and tokens.  Reads
+ * come from the zone; every write is three steps of the one write
+ * sequence (ngx_iot_write.h): check, write the store, apply to the zone.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_id.h"
+#include "ngx_iot_json.h"
 #include "ngx_iot_zone.h"
 #include "ngx_iot_store.h"
-#include "ngx_iot_store_sqlite.h"
+#include "ngx_iot_entities.h"
+#include "ngx_iot_ident.h"
+#include "ngx_iot_journal.h"
+#include "ngx_iot_write.h"
 #include "ngx_iot_registry.h"
-#include "ngx_iot_json.h"
-#include "ngx_iot_id.h"
 #include "ngx_iot_token.h"
-#include "ngx_iot_session.h"
 
 
-static void ngx_iot_registry_retire(ngx_cycle_t *old);
-static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log);
-static void ngx_iot_device_reload(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_store_t *store, uint64_t id, void **alloc);
-static void ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle,
-    ngx_log_t *log);
-static ngx_int_t ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
-    ngx_iot_text_t *dst);
-static void ngx_iot_text_free(ngx_slab_pool_t *shpool, ngx_iot_text_t *t);
-static ngx_int_t ngx_iot_text_copy(ngx_pool_t *pool, ngx_iot_text_t *src,
-    ngx_iot_text_t *dst);
-static ngx_iot_rc_e ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx,
-    const char *what, ngx_log_t *log);
-static ngx_iot_rc_e ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch,
-    ngx_pool_t *pool, ngx_str_t *out);
-static ngx_int_t ngx_iot_collection_load(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_collection_t *row);
-static ngx_int_t ngx_iot_device_load(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_device_t *row);
-static ngx_int_t ngx_iot_token_load(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_token_t *row);
-static void ngx_iot_collection_drop(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_collection_t *c);
-static void ngx_iot_device_drop(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_device_t *d);
-static void ngx_iot_token_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *t);
+/* one registry write: what it is asked, what it finds, what it makes */
+typedef struct {
+    ngx_iot_entity_e               what;
+    uint64_t                       id;
+    uint64_t                       cid;       /* a device's collection */
+    u_char                        *hash;      /* a token's */
+    void                          *change;
+    ngx_str_t                      tags;      /* the new tags */
+    void                          *e;         /* the entity in the zone */
+    ngx_iot_collection_t          *target;    /* a device's new collection */
+    ngx_iot_text_t                 text;      /* the new tags in the zone */
+    ngx_iot_text_t                 resource;  /* a token's new resource */
+    ngx_uint_t                     write;     /* a token's new write flag */
+    uint64_t                       keys[NGX_IOT_IDENT_LAST];
+    u_char                        *secret;    /* a new token's */
+    void                          *out;
+
+    union {
+        ngx_iot_collection_t       c;
+        ngx_iot_device_t           d;
+        ngx_iot_token_t            t;
+    } row;                                    /* as the store gets it */
+} ngx_iot_op_t;
+
+
 static ngx_iot_collection_t *ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx,
     uint64_t id);
 static ngx_iot_token_t *ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx,
     u_char *hash);
-static ngx_int_t ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_store_t *store, ngx_log_t *log);
-static ngx_int_t ngx_iot_collection_loaded(void *row, void *data);
-static ngx_int_t ngx_iot_device_loaded(void *row, void *data);
-static ngx_int_t ngx_iot_token_loaded(void *row, void *data);
-static ngx_int_t ngx_iot_session_loaded(void *row, void *data);
+static ngx_iot_rc_e ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx,
+    const char *what, ngx_log_t *log);
+static ngx_iot_rc_e ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch,
+    ngx_pool_t *pool, ngx_str_t *out);
+static ngx_iot_rc_e ngx_iot_op_tags(ngx_iot_write_t *w, ngx_iot_op_t *op,
+    ngx_iot_text_t *cur, json_t *patch);
+static void ngx_iot_op_note(ngx_iot_write_t *w, ngx_iot_entity_e what,
+    uint64_t id, u_char *hash);
+static void ngx_iot_text_swap(ngx_iot_zone_ctx_t *ctx, ngx_iot_text_t *cur,
+    ngx_iot_text_t *next);
+static ngx_iot_rc_e ngx_iot_collection_copy(ngx_iot_collection_t *c,
+    ngx_pool_t *pool, ngx_iot_collection_t *out);
+static ngx_iot_rc_e ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool,
+    ngx_iot_token_t *out);
+static ngx_int_t ngx_iot_delete_row(ngx_iot_write_t *w);
+
+static ngx_iot_rc_e ngx_iot_collection_create_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_collection_put(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_collection_add(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_collection_create_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_collection_update_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_collection_update_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_collection_delete_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_create_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_device_put(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_device_add(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_create_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_update_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_update_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_delete_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_create_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_token_put(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_token_add(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_create_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_update_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_update_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_delete_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_entity_dropped(ngx_iot_write_t *w);
 
 
-#define ngx_iot_container(link, type, field)                                  \
-    ((type *) ((u_char *) (link) - offsetof(type, field)))
+/* finding */
 
-
-/* shared memory zone */
-
-ngx_int_t
-ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+static ngx_iot_collection_t *
+ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
 {
-    ngx_iot_zone_ctx_t  *octx = data;
-
-    ngx_int_t            rc;
-    ngx_iot_store_t     *store;
-    ngx_slab_pool_t     *shpool;
-    ngx_iot_zone_ctx_t  *ctx;
-
-    ctx = shm_zone->data;
-
-    if (octx) {
-        /* reload: the zone and everything in it stay as they are */
-
-        if (ctx->conf->store_path.len != octx->conf->store_path.len
-            || ngx_strncmp(ctx->conf->store_path.data,
-                           octx->conf->store_path.data,
-                           ctx->conf->store_path.len) != 0)
-        {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "iot zone \"%V\" holds the registry of \"%V\": "
-                          "a new iot_store takes a restart, or a new zone "
-                          "name or size", &ctx->name,
-                          &octx->conf->store_path);
-            return NGX_ERROR;
-        }
-
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        return NGX_OK;
-    }
-
-    ngx_iot_registry_retire((ngx_cycle_t *) ngx_cycle);
-
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    ctx->shpool = shpool;
-    ctx->sh = ngx_slab_calloc(shpool, sizeof(ngx_iot_sh_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = ctx->sh;
-
-    if (ngx_shmtx_create(&ctx->sh->writer, &ctx->sh->writer_lock, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* a full zone is answered with 503 and logged by us, not as crit */
-    shpool->log_nomem = 0;
-
-    shpool->log_ctx = ngx_slab_alloc(shpool,
-                                     sizeof(" in iot zone \"\"")
-                                     + shm_zone->shm.name.len);
-    if (shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(shpool->log_ctx, " in iot zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    if (ngx_iot_bus_init_zone(shpool, ctx->sh, ctx->conf->bus_size)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "iot zone \"%V\" is too small for its bus "
-                      "(iot_bus_size)", &ctx->name);
-        return NGX_ERROR;
-    }
-
-    if (ngx_process == NGX_PROCESS_SIGNALLER || ngx_test_config) {
-        /* "nginx -s" and "nginx -t" do not read the store */
-        return NGX_OK;
-    }
-
-    store = ngx_iot_store_open(&ctx->conf->store_path, ctx->conf->sync,
-                               shm_zone->shm.log);
-    if (store == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_iot_store_migrate(store, 0, shm_zone->shm.log);
-
-    if (rc == NGX_OK) {
-        rc = ngx_iot_store_team(store, &ctx->sh->team_id, shm_zone->shm.log);
-    }
-
-    if (rc == NGX_OK) {
-        rc = ngx_iot_registry_load(ctx, store, shm_zone->shm.log);
-    }
-
-    ngx_iot_store_close(store);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    /* the history's file: made, or brought up to date, by the master */
-
-    store = ngx_iot_store_open(&ctx->conf->history_path, ctx->conf->sync,
-                               shm_zone->shm.log);
-    if (store == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_iot_store_migrate(store, 1, shm_zone->shm.log);
-
-    ngx_iot_store_close(store);
-
-    return rc;
-}
-
-
-/*
- * A new zone is built from the store while the old workers may still be
- * finishing requests in the old one: from now on they may read but not
- * write there, or their writes would be missing from the new zone.
- */
-
-static void
-ngx_iot_registry_retire(ngx_cycle_t *old)
-{
-    ngx_iot_conf_t      *conf;
-    ngx_iot_zone_ctx_t  *octx;
-
-    if (ngx_process != NGX_PROCESS_MASTER) {
-        return;
-    }
-
-    conf = ngx_iot_get_conf(old);
-
-    if (conf == NULL || conf->shm_zone == NULL) {
-        return;
-    }
-
-    octx = conf->shm_zone->data;
-
-    if (octx == NULL || octx->sh == NULL) {
-        return;
-    }
-
-    ngx_shmtx_lock(&octx->shpool->mutex);
-    octx->sh->retired = 1;
-    ngx_shmtx_unlock(&octx->shpool->mutex);
-}
-
-
-static ngx_int_t
-ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    ngx_log_t *log)
-{
-    ngx_int_t                rc;
-    ngx_msec_t               start, spent;
-    ngx_uint_t               ncollections, ndevices, ntokens, nsessions;
-    ngx_slab_pool_t         *shpool;
-    ngx_iot_store_cursor_t   cur;
-
-    ngx_time_update();
-    start = ngx_current_msec;
-
-    shpool = ctx->shpool;
-
-    if (ngx_iot_store_count(store, NGX_IOT_STORE_COLLECTIONS, 0,
-                            &ncollections, log)
-        != NGX_OK
-        || ngx_iot_store_count(store, NGX_IOT_STORE_DEVICES, 0, &ndevices,
-                               log)
-           != NGX_OK
-        || ngx_iot_store_count(store, NGX_IOT_STORE_TOKENS, 0, &ntokens,
-                               log)
-           != NGX_OK
-        || ngx_iot_store_count(store, NGX_IOT_STORE_SESSIONS, 0, &nsessions,
-                               log)
-           != NGX_OK)
-    {
-        goto failed;
-    }
-
-    if (ngx_iot_index_init(shpool, &ctx->sh->collections, ncollections)
-        != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->devices, ndevices) != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->imsi, ndevices) != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->imei, ndevices) != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->tokens, ntokens) != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->sessions, nsessions)
-           != NGX_OK)
-    {
-        goto full;
-    }
-
-    /* collections first: a device counts itself in its collection */
-
-    ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
-    cur.kind = NGX_IOT_STORE_COLLECTIONS;
-    rc = ngx_iot_store_list(store, &cur, 0, ngx_iot_collection_loaded, ctx,
-                            log);
-
-    if (rc == NGX_OK) {
-        ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
-        cur.kind = NGX_IOT_STORE_DEVICES;
-        rc = ngx_iot_store_list(store, &cur, 0, ngx_iot_device_loaded, ctx,
-                                log);
-    }
-
-    if (rc == NGX_OK) {
-        ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
-        cur.kind = NGX_IOT_STORE_TOKENS;
-        rc = ngx_iot_store_list(store, &cur, 0, ngx_iot_token_loaded, ctx,
-                                log);
-    }
-
-    if (rc == NGX_OK) {
-        ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
-        cur.kind = NGX_IOT_STORE_SESSIONS;
-        rc = ngx_iot_store_list(store, &cur, 0, ngx_iot_session_loaded, ctx,
-                                log);
-    }
-
-    if (rc == NGX_AGAIN) {
-        goto full;
-    }
-
-    if (rc != NGX_OK) {
-        goto failed;
-    }
-
-    ngx_time_update();
-    spent = ngx_current_msec - start;
-
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "iot zone \"%V\": loaded %ui devices, %ui collections, "
-                  "%ui tokens, %ui sessions from \"%V\" in %M.%03M s; "
-                  "%uz of %uz bytes used",
-                  &ctx->name, ctx->sh->devices.nelts,
-                  ctx->sh->collections.nelts, ctx->sh->tokens.nelts,
-                  ctx->sh->sessions.nelts,
-                  &ctx->conf->store_path, spent / 1000, spent % 1000,
-                  ngx_iot_zone_used(ctx), ngx_iot_zone_size(ctx));
-
-    return NGX_OK;
-
-full:
-
-    ngx_log_error(NGX_LOG_EMERG, log, 0,
-                  "iot zone \"%V\" is too small for the %ui devices, "
-                  "%ui collections and %ui tokens in \"%V\": make it larger",
-                  &ctx->name, ndevices, ncollections, ntokens,
-                  &ctx->conf->store_path);
-    return NGX_ERROR;
-
-failed:
-
-    ngx_log_error(NGX_LOG_EMERG, log, 0,
-                  "iot store \"%V\" cannot be read: %s",
-                  &ctx->conf->store_path, ngx_iot_store_error(store));
-    return NGX_ERROR;
-}
-
-
-/* row handlers: a row from the store into the zone; NGX_AGAIN: no room */
-
-static ngx_int_t
-ngx_iot_collection_loaded(void *row, void *data)
-{
-    return (ngx_iot_collection_load(data, row) == NGX_OK) ? NGX_OK
-                                                           : NGX_AGAIN;
-}
-
-
-static ngx_int_t
-ngx_iot_device_loaded(void *row, void *data)
-{
-    return (ngx_iot_device_load(data, row) == NGX_OK) ? NGX_OK : NGX_AGAIN;
-}
-
-
-static ngx_int_t
-ngx_iot_token_loaded(void *row, void *data)
-{
-    return (ngx_iot_token_load(data, row) == NGX_OK) ? NGX_OK : NGX_AGAIN;
-}
-
-
-static ngx_int_t
-ngx_iot_session_loaded(void *row, void *data)
-{
-    ngx_iot_session_row_t  *r = row;
-
-    r->session.gateway = ngx_iot_gateway_key(&r->gateway);
-
-    return (ngx_iot_session_load(data, &r->session) == NGX_OK) ? NGX_OK
-                                                               : NGX_AGAIN;
-}
-
-
-size_t
-ngx_iot_zone_size(ngx_iot_zone_ctx_t *ctx)
-{
-    return ctx->shpool->end - (u_char *) ctx->shpool;
-}
-
-
-size_t
-ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx)
-{
-    size_t       free;
-    ngx_uint_t   pages;
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-    pages = ctx->shpool->pfree;
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-    free = pages << ngx_pagesize_shift;
-
-    return ngx_iot_zone_size(ctx) - free;
-}
-
-
-uint64_t
-ngx_iot_team_id(ngx_cycle_t *cycle)
-{
-    /* set at start and never changed */
-    return ngx_iot_zone_ctx(cycle)->sh->team_id;
-}
-
-
-/* locking and repair */
-
-/*
- * Writers take the writer mutex, one at a time across all workers, and the
- * zone's mutex, which they let go while SQLite works: readers need only the
- * zone's mutex and so never wait for the disk.  nginx frees the zone's
- * mutex of a worker that died; the writer mutex is freed here.
- */
-
-static void
-ngx_iot_writer_lock(ngx_iot_sh_t *sh)
-{
-    ngx_pid_t   pid;
-    ngx_uint_t  n;
-
-    for (n = 1; /* void */ ; n++) {
-
-        if (ngx_shmtx_trylock(&sh->writer)) {
-            return;
-        }
-
-        if (n % 4096 == 0) {
-            pid = (ngx_pid_t) sh->writer_lock.lock;
-
-            if (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
-                (void) ngx_shmtx_force_unlock(&sh->writer, pid);
-            }
-        }
-
-        if (ngx_ncpu > 1 && n % 64) {
-            ngx_cpu_pause();
-
-        } else {
-            ngx_sched_yield();
-        }
-    }
-}
-
-
-static ngx_iot_zone_ctx_t *
-ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
-{
-    ngx_iot_zone_ctx_t  *ctx;
-
-    ctx = ngx_iot_zone_ctx(cycle);
-
-    ngx_iot_writer_lock(ctx->sh);
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    if (ctx->sh->pending.pid && ctx->sh->pending.pid != ngx_pid) {
-        ngx_iot_repair(ctx, cycle, log);
-    }
-
-    return ctx;
-}
-
-
-/* NULL with *rc set when the zone takes no more writes */
-
-ngx_iot_zone_ctx_t *
-ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log, ngx_iot_rc_e *rc)
-{
-    ngx_iot_zone_ctx_t  *ctx;
-
-    ctx = ngx_iot_lock(cycle, log);
-
-    if (ctx->sh->retired) {
-        ngx_iot_unlock(ctx);
-        *rc = NGX_IOT_RETIRED;
-        return NULL;
-    }
-
-    return ctx;
-}
-
-
-void
-ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-    ngx_shmtx_unlock(&ctx->sh->writer);
-}
-
-
-/* a writer lets readers in while SQLite works */
-
-void
-ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-}
-
-
-void
-ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-}
-
-
-ngx_iot_zone_ctx_t *
-ngx_iot_lock_read(ngx_cycle_t *cycle)
-{
-    ngx_pid_t            pid;
-    ngx_iot_zone_ctx_t  *ctx;
-
-    ctx = ngx_iot_zone_ctx(cycle);
-
-    pid = ctx->sh->pending.pid;
-
-    if (pid && pid != ngx_pid && kill(pid, 0) == -1
-        && ngx_errno == NGX_ESRCH)
-    {
-        /* a writer died half way: repair before reading */
-        ngx_iot_unlock(ngx_iot_lock(cycle, cycle->log));
-    }
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    return ctx;
-}
-
-
-void
-ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-}
-
-
-void
-ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx, ngx_iot_pending_e kind,
-    uint64_t id, u_char *hash, void *a0, void *a1)
-{
-    ngx_iot_pending_t  *p;
-
-    p = &ctx->sh->pending;
-
-    p->kind = kind;
-    p->id = id;
-
-    if (hash) {
-        ngx_memcpy(p->hash, hash, NGX_IOT_HASH_LEN);
-    }
-
-    p->alloc[0] = a0;
-    p->alloc[1] = a1;
-    p->pid = ngx_pid;
-}
-
-
-void
-ngx_iot_pending_clear(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_memzero(&ctx->sh->pending, sizeof(ngx_iot_pending_t));
-}
-
-
-static void
-ngx_iot_device_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    uint64_t id, void **alloc)
-{
-    ngx_uint_t            i;
-    ngx_iot_device_t     *d;
-    ngx_iot_store_key_t   key;
-
-    d = ngx_iot_device_find(ctx, id);
-
-    for (i = 0; i < 2; i++) {
-        if (alloc[i] && (d == NULL
-                         || (alloc[i] != d && alloc[i] != d->tags.data)))
-        {
-            ngx_slab_free_locked(ctx->shpool, alloc[i]);
-        }
-    }
-
-    if (d) {
-        ngx_iot_device_drop(ctx, d);
-    }
+    ngx_iot_store_key_t  key;
 
     key.id = id;
     key.data = NULL;
     key.len = 0;
 
-    (void) ngx_iot_store_find(store, NGX_IOT_STORE_DEVICES, &key,
-                              ngx_iot_device_loaded, ctx, ngx_cycle->log);
+    return ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_COLLECTION, &key);
 }
 
 
-/*
- * A worker died between a write's SQLite statement and the end of its
- * shared memory update: throw away what the zone holds of that entity and
- * load it again from the store, which has it as it was committed (or not).
- */
-
-static void
-ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
+ngx_iot_device_t *
+ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
 {
-    ngx_uint_t             i, n;
-    ngx_iot_store_t       *store;
-    ngx_iot_pending_t     *p;
-    ngx_iot_token_t       *t;
-    ngx_iot_collection_t  *c;
-    ngx_iot_store_key_t    key;
+    ngx_iot_store_key_t  key;
 
-    p = &ctx->sh->pending;
+    key.id = id;
+    key.data = NULL;
+    key.len = 0;
 
-    ngx_log_error(NGX_LOG_WARN, log, 0,
-                  "iot zone \"%V\": process %P died during a write, "
-                  "reloading that entity from the store",
-                  &ctx->name, p->pid);
+    return ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_DEVICE, &key);
+}
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        /* leave it for a process that can read the store */
-        return;
-    }
 
-    key.id = p->id;
-    key.data = p->hash;
+static ngx_iot_token_t *
+ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx, u_char *hash)
+{
+    ngx_iot_store_key_t  key;
+
+    key.id = 0;
+    key.data = hash;
     key.len = NGX_IOT_HASH_LEN;
 
-    switch (p->kind) {
-
-    case NGX_IOT_PENDING_COLLECTION:
-        c = ngx_iot_collection_find(ctx, p->id);
-
-        for (i = 0; i < 2; i++) {
-            if (p->alloc[i] && (c == NULL
-                                || (p->alloc[i] != c
-                                    && p->alloc[i] != c->tags.data)))
-            {
-                ngx_slab_free_locked(ctx->shpool, p->alloc[i]);
-            }
-        }
-
-        if (c) {
-            ngx_iot_collection_drop(ctx, c);
-        }
-
-        (void) ngx_iot_store_find(store, NGX_IOT_STORE_COLLECTIONS, &key,
-                                  ngx_iot_collection_loaded, ctx, log);
-
-        c = ngx_iot_collection_find(ctx, p->id);
-
-        if (c && ngx_iot_store_count(store, NGX_IOT_STORE_DEVICES, p->id, &n,
-                                     log)
-                 == NGX_OK)
-        {
-            c->ndevices = (uint32_t) n;
-        }
-
-        break;
-
-    case NGX_IOT_PENDING_DEVICE:
-        ngx_iot_device_reload(ctx, store, p->id, p->alloc);
-        break;
-
-    case NGX_IOT_PENDING_TOKEN:
-        t = ngx_iot_token_find(ctx, p->hash);
-
-        for (i = 0; i < 2; i++) {
-            if (p->alloc[i] && (t == NULL
-                                || (p->alloc[i] != t
-                                    && p->alloc[i] != t->tags.data
-                                    && p->alloc[i] != t->resource.data)))
-            {
-                ngx_slab_free_locked(ctx->shpool, p->alloc[i]);
-            }
-        }
-
-        if (t) {
-            ngx_iot_token_drop(ctx, t);
-        }
-
-        (void) ngx_iot_store_find(store, NGX_IOT_STORE_TOKENS, &key,
-                                  ngx_iot_token_loaded, ctx, log);
-        break;
-
-    case NGX_IOT_PENDING_SESSION:
-        ngx_iot_session_repair(ctx, store, p);
-
-        if (p->id2) {
-            p->alloc[0] = NULL;
-            p->alloc[1] = NULL;
-            ngx_iot_device_reload(ctx, store, p->id2, p->alloc);
-        }
-
-        break;
-
-    default:
-        break;
-    }
-
-    ngx_iot_pending_clear(ctx);
+    return ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_TOKEN, &key);
 }
 
 
-/* memory */
-
-static ngx_int_t
-ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
-    ngx_iot_text_t *dst)
-{
-    if (src->len == 0 || (src->len == 2 && src->data[0] == '{')) {
-        dst->data = NULL;
-        dst->len = 0;
-        return NGX_OK;
-    }
-
-    dst->data = ngx_slab_alloc_locked(shpool, src->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
-    dst->len = (uint32_t) src->len;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_iot_text_free(ngx_slab_pool_t *shpool, ngx_iot_text_t *t)
-{
-    if (t->data) {
-        ngx_slab_free_locked(shpool, t->data);
-        t->data = NULL;
-        t->len = 0;
-    }
-}
-
-
-static ngx_int_t
-ngx_iot_text_copy(ngx_pool_t *pool, ngx_iot_text_t *src, ngx_iot_text_t *dst)
-{
-    dst->len = src->len;
-
-    if (src->len == 0) {
-        dst->data = NULL;
-        return NGX_OK;
-    }
-
-    dst->data = ngx_pnalloc(pool, src->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
-
-    return NGX_OK;
-}
-
+/* helpers of the operations */
 
 static ngx_iot_rc_e
 ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx, const char *what, ngx_log_t *log)
@@ -779,216 +160,124 @@ ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch, ngx_pool_t *pool,
 }
 
 
-/* the store works while readers go on; the writer mutex keeps writers out */
+/* the new tags, merged into cur, and their copy in the zone */
 
-static ngx_int_t
-ngx_iot_delete_row(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    ngx_iot_store_kind_e kind, uint64_t id, u_char *hash, ngx_log_t *log)
+static ngx_iot_rc_e
+ngx_iot_op_tags(ngx_iot_write_t *w, ngx_iot_op_t *op, ngx_iot_text_t *cur,
+    json_t *patch)
 {
-    ngx_int_t            rc;
+    ngx_iot_rc_e  rc;
+
+    rc = ngx_iot_tags_new(cur, patch, w->pool, &op->tags);
+    if (rc != NGX_IOT_OK) {
+        return rc;
+    }
+
+    if (patch == NULL) {
+        op->text = *cur;
+        return NGX_IOT_OK;
+    }
+
+    return (ngx_iot_journal_text(w->ctx, &op->tags, 0, &op->text) == NGX_OK)
+           ? NGX_IOT_OK : NGX_IOT_ZONE_FULL;
+}
+
+
+static void
+ngx_iot_op_note(ngx_iot_write_t *w, ngx_iot_entity_e what, uint64_t id,
+    u_char *hash)
+{
     ngx_iot_store_key_t  key;
 
     key.id = id;
     key.data = hash;
     key.len = hash ? NGX_IOT_HASH_LEN : 0;
 
-    ngx_iot_zone_unlock(ctx);
-    rc = ngx_iot_store_delete(store, kind, &key, log);
-    ngx_iot_zone_lock(ctx);
-
-    return rc;
+    ngx_iot_journal_note(w->ctx, what, &key);
 }
 
 
-/* loading rows into the zone: at start and in repair */
-
-static ngx_int_t
-ngx_iot_collection_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_collection_t *row)
-{
-    ngx_str_t              tags;
-    ngx_iot_collection_t  *c;
-
-    c = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_collection_t));
-    if (c == NULL) {
-        return NGX_ERROR;
-    }
-
-    *c = *row;
-    c->ndevices = 0;
-
-    tags.data = row->tags.data;
-    tags.len = row->tags.len;
-
-    if (ngx_iot_text_alloc(ctx->shpool, &tags, &c->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, c);
-        return NGX_ERROR;
-    }
-
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->collections, &c->id);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_iot_device_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_device_t *row)
-{
-    ngx_str_t              tags;
-    ngx_iot_device_t      *d;
-    ngx_iot_collection_t  *c;
-
-    d = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_device_t));
-    if (d == NULL) {
-        return NGX_ERROR;
-    }
-
-    *d = *row;
-
-    tags.data = row->tags.data;
-    tags.len = row->tags.len;
-
-    if (ngx_iot_text_alloc(ctx->shpool, &tags, &d->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, d);
-        return NGX_ERROR;
-    }
-
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->devices, &d->id);
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imsi, &d->imsi);
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imei, &d->imei);
-
-    c = ngx_iot_collection_find(ctx, d->collection_id);
-    if (c) {
-        c->ndevices++;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_iot_token_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *row)
-{
-    ngx_str_t         s;
-    ngx_iot_token_t  *t;
-
-    t = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_token_t));
-    if (t == NULL) {
-        return NGX_ERROR;
-    }
-
-    *t = *row;
-
-    s.data = row->tags.data;
-    s.len = row->tags.len;
-
-    if (ngx_iot_text_alloc(ctx->shpool, &s, &t->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, t);
-        return NGX_ERROR;
-    }
-
-    t->resource.data = ngx_slab_alloc_locked(ctx->shpool,
-                                             row->resource.len + 1);
-    if (t->resource.data == NULL) {
-        ngx_iot_text_free(ctx->shpool, &t->tags);
-        ngx_slab_free_locked(ctx->shpool, t);
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(t->resource.data, row->resource.data, row->resource.len);
-
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->tokens, &t->id);
-
-    return NGX_OK;
-}
-
+/* the new text in place first, then the old one freed: a crash between
+ * the two leaks the old text rather than freeing it twice */
 
 static void
-ngx_iot_collection_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_collection_t *c)
+ngx_iot_text_swap(ngx_iot_zone_ctx_t *ctx, ngx_iot_text_t *cur,
+    ngx_iot_text_t *next)
 {
-    ngx_iot_index_remove(&ctx->sh->collections, &c->id);
-    ngx_iot_text_free(ctx->shpool, &c->tags);
-    ngx_slab_free_locked(ctx->shpool, c);
-}
+    ngx_iot_text_t  old;
 
-
-static void
-ngx_iot_device_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_device_t *d)
-{
-    ngx_iot_collection_t  *c;
-
-    ngx_iot_index_remove(&ctx->sh->devices, &d->id);
-    ngx_iot_index_remove(&ctx->sh->imsi, &d->imsi);
-    ngx_iot_index_remove(&ctx->sh->imei, &d->imei);
-
-    c = ngx_iot_collection_find(ctx, d->collection_id);
-    if (c && c->ndevices) {
-        c->ndevices--;
+    if (cur->data == next->data) {
+        return;
     }
 
-    ngx_iot_text_free(ctx->shpool, &d->tags);
-    ngx_slab_free_locked(ctx->shpool, d);
+    old = *cur;
+    *cur = *next;
+    ngx_iot_text_free(ctx->shpool, &old);
 }
 
 
-static void
-ngx_iot_token_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *t)
+static ngx_iot_rc_e
+ngx_iot_collection_copy(ngx_iot_collection_t *c, ngx_pool_t *pool,
+    ngx_iot_collection_t *out)
 {
-    ngx_iot_index_remove(&ctx->sh->tokens, &t->id);
-    ngx_iot_text_free(ctx->shpool, &t->tags);
-    ngx_slab_free_locked(ctx->shpool, t->resource.data);
-    ngx_slab_free_locked(ctx->shpool, t);
+    *out = *c;
+
+    return (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
+           ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
 }
 
 
-static ngx_iot_collection_t *
-ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
+ngx_iot_rc_e
+ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
+    ngx_iot_device_t *out)
 {
-    ngx_iot_link_t  *link;
+    *out = *d;
 
-    link = ngx_iot_index_find(&ctx->sh->collections, id);
-
-    return link ? ngx_iot_container(link, ngx_iot_collection_t, id) : NULL;
+    return (ngx_iot_text_copy(pool, &d->tags, &out->tags) == NGX_OK)
+           ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
 }
 
 
-ngx_iot_device_t *
-ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
+static ngx_iot_rc_e
+ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool, ngx_iot_token_t *out)
 {
-    ngx_iot_link_t  *link;
+    *out = *t;
 
-    link = ngx_iot_index_find(&ctx->sh->devices, id);
-
-    return link ? ngx_iot_container(link, ngx_iot_device_t, id) : NULL;
-}
-
-
-static ngx_iot_token_t *
-ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx, u_char *hash)
-{
-    uint64_t          key;
-    ngx_iot_link_t   *link;
-    ngx_iot_token_t  *t;
-
-    ngx_memcpy(&key, hash, sizeof(uint64_t));
-
-    /* the index is keyed by the hash's first 8 bytes: compare them all */
-
-    for (link = ngx_iot_index_find(&ctx->sh->tokens, key);
-         link;
-         link = link->next)
+    if (ngx_iot_text_copy(pool, &t->tags, &out->tags) != NGX_OK
+        || ngx_iot_text_copy(pool, &t->resource, &out->resource) != NGX_OK)
     {
-        if (link->key != key) {
-            continue;
-        }
-
-        t = ngx_iot_container(link, ngx_iot_token_t, id);
-
-        if (ngx_memcmp(t->hash, hash, NGX_IOT_HASH_LEN) == 0) {
-            return t;
-        }
+        return NGX_IOT_STORE_ERROR;
     }
 
-    return NULL;
+    return NGX_IOT_OK;
+}
+
+
+/* deletes: the store row, then the entity in the zone */
+
+static ngx_int_t
+ngx_iot_delete_row(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t         *op = w->data;
+    ngx_iot_store_key_t   key;
+
+    key.id = op->id;
+    key.data = op->hash;
+    key.len = op->hash ? NGX_IOT_HASH_LEN : 0;
+
+    return ngx_iot_store_delete(w->store, ngx_iot_entities[op->what].kind,
+                                &key, w->log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_entity_dropped(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    ngx_iot_entity_drop(w->ctx, op->what, op->e);
+
+    return NGX_IOT_OK;
 }
 
 
@@ -1019,15 +308,7 @@ ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id, ngx_pool_t *pool,
     ctx = ngx_iot_lock_read(cycle);
 
     c = ngx_iot_collection_find(ctx, id);
-
-    if (c == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-
-    } else {
-        *out = *c;
-        rc = (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
-             ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
-    }
+    rc = c ? ngx_iot_collection_copy(c, pool, out) : NGX_IOT_NOT_FOUND;
 
     ngx_iot_unlock_read(ctx);
 
@@ -1039,88 +320,100 @@ ngx_iot_rc_e
 ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
     ngx_pool_t *pool, ngx_iot_collection_t *out, ngx_log_t *log)
 {
-    uint64_t               id;
-    ngx_str_t              tags;
-    ngx_iot_rc_e           rc;
-    ngx_int_t           src;
-    ngx_iot_text_t         none;
-    ngx_iot_store_t       *store;
-    ngx_iot_zone_ctx_t    *ctx;
-    ngx_iot_collection_t  *c;
-    ngx_iot_collection_t row;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_COLLECTION;
+    op.change = ch;
+    op.out = out;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_collection_create_check;
+    w.write = ngx_iot_collection_add;
+    w.apply = ngx_iot_collection_create_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_collection_create_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t                 *op = w->data;
+    ngx_iot_collection_change_t  *ch = op->change;
+
+    uint64_t               id;
+    ngx_iot_rc_e           rc;
+    ngx_iot_text_t         none;
+    ngx_iot_collection_t  *c;
 
     ngx_memzero(&none, sizeof(ngx_iot_text_t));
 
-    rc = ngx_iot_tags_new(&none, ch->tags, pool, &tags);
+    rc = ngx_iot_op_tags(w, op, &none, ch->tags);
+
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "add a collection", w->log);
+    }
+
     if (rc != NGX_IOT_OK) {
         return rc;
     }
 
-    ctx = ngx_iot_lock(cycle, log);
-
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
-
-    c = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_collection_t));
+    c = ngx_iot_journal_alloc(w->ctx, sizeof(ngx_iot_collection_t));
     if (c == NULL) {
-        rc = ngx_iot_zone_full(ctx, "add a collection", log);
-        goto done;
-    }
-
-    ngx_memzero(c, sizeof(ngx_iot_collection_t));
-
-    if (ngx_iot_text_alloc(ctx->shpool, &tags, &c->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, c);
-        rc = ngx_iot_zone_full(ctx, "add a collection", log);
-        goto done;
+        return ngx_iot_zone_full(w->ctx, "add a collection", w->log);
     }
 
     do {
         id = ngx_iot_id_new();
-    } while (ngx_iot_collection_find(ctx, id));
+    } while (ngx_iot_collection_find(w->ctx, id));
 
     c->id.key = id;
-    c->team_id = ctx->sh->team_id;
+    c->team_id = w->ctx->sh->team_id;
     c->field_mask = ch->mask_value & ch->mask_set;
+    c->tags = op->text;
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL, c,
-                        c->tags.data);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, id, NULL);
 
-    row = *c;
-    row.tags.data = tags.data;
-    row.tags.len = (uint32_t) tags.len;
+    op->e = c;
+    op->row.c = *c;
+    op->row.c.tags.data = op->tags.data;
+    op->row.c.tags.len = (uint32_t) op->tags.len;
 
-    ngx_iot_zone_unlock(ctx);
-    src = ngx_iot_store_collection_put(store, &row, 1, log);
-    ngx_iot_zone_lock(ctx);
+    return NGX_IOT_OK;
+}
 
-    if (src != NGX_OK) {
-        ngx_iot_text_free(ctx->shpool, &c->tags);
-        ngx_slab_free_locked(ctx->shpool, c);
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
 
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->collections, &c->id);
-    ngx_iot_pending_clear(ctx);
+static ngx_int_t
+ngx_iot_collection_put(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    *out = *c;
-    rc = (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
-         ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
+    return ngx_iot_store_collection_put(w->store, &op->row.c, 0, w->log);
+}
 
-done:
 
-    ngx_iot_unlock(ctx);
+static ngx_int_t
+ngx_iot_collection_add(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    return rc;
+    return ngx_iot_store_collection_put(w->store, &op->row.c, 1, w->log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_collection_create_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->collections, op->e);
+
+    return ngx_iot_collection_copy(op->e, w->pool, op->out);
 }
 
 
@@ -1129,161 +422,121 @@ ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     ngx_iot_collection_change_t *ch, ngx_pool_t *pool,
     ngx_iot_collection_t *out, ngx_log_t *log)
 {
-    uint32_t               mask;
-    ngx_str_t              tags;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
+
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_COLLECTION;
+    op.id = id;
+    op.change = ch;
+    op.out = out;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_collection_update_check;
+    w.write = ngx_iot_collection_put;
+    w.apply = ngx_iot_collection_update_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_collection_update_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t                 *op = w->data;
+    ngx_iot_collection_change_t  *ch = op->change;
+
     ngx_iot_rc_e           rc;
-    ngx_int_t           src;
-    ngx_iot_text_t         text;
-    ngx_iot_store_t       *store;
-    ngx_iot_zone_ctx_t    *ctx;
     ngx_iot_collection_t  *c;
-    ngx_iot_collection_t row;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
-
-    ctx = ngx_iot_lock(cycle, log);
-
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
-
-    c = ngx_iot_collection_find(ctx, id);
+    c = ngx_iot_collection_find(w->ctx, op->id);
     if (c == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
-    rc = ngx_iot_tags_new(&c->tags, ch->tags, pool, &tags);
+    rc = ngx_iot_op_tags(w, op, &c->tags, ch->tags);
+
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "change a collection", w->log);
+    }
+
     if (rc != NGX_IOT_OK) {
-        goto done;
+        return rc;
     }
 
-    text = c->tags;
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, op->id, NULL);
 
-    if (ch->tags) {
-        if (ngx_iot_text_alloc(ctx->shpool, &tags, &text) != NGX_OK) {
-            rc = ngx_iot_zone_full(ctx, "change a collection", log);
-            goto done;
-        }
-    }
+    op->e = c;
+    op->row.c = *c;
+    op->row.c.field_mask = (c->field_mask & ~ch->mask_set)
+                           | (ch->mask_value & ch->mask_set);
+    op->row.c.tags.data = op->tags.data;
+    op->row.c.tags.len = (uint32_t) op->tags.len;
 
-    mask = (c->field_mask & ~ch->mask_set) | (ch->mask_value & ch->mask_set);
+    return NGX_IOT_OK;
+}
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL,
-                        ch->tags ? text.data : NULL, NULL);
 
-    row = *c;
-    row.field_mask = mask;
-    row.tags.data = tags.data;
-    row.tags.len = (uint32_t) tags.len;
+static ngx_iot_rc_e
+ngx_iot_collection_update_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t          *op = w->data;
+    ngx_iot_collection_t  *c = op->e;
 
-    ngx_iot_zone_unlock(ctx);
-    src = ngx_iot_store_collection_put(store, &row, 0, log);
-    ngx_iot_zone_lock(ctx);
+    c->field_mask = op->row.c.field_mask;
+    ngx_iot_text_swap(w->ctx, &c->tags, &op->text);
 
-    if (src != NGX_OK) {
-        if (ch->tags) {
-            ngx_iot_text_free(ctx->shpool, &text);
-        }
-
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    c->field_mask = mask;
-
-    if (ch->tags) {
-        ngx_iot_text_free(ctx->shpool, &c->tags);
-        c->tags = text;
-    }
-
-    ngx_iot_pending_clear(ctx);
-
-    *out = *c;
-    rc = (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
-         ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return ngx_iot_collection_copy(c, w->pool, op->out);
 }
 
 
 ngx_iot_rc_e
 ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
 {
-    ngx_iot_rc_e           rc;
-    ngx_iot_store_t       *store;
-    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
+
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_COLLECTION;
+    op.id = id;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_collection_delete_check;
+    w.write = ngx_iot_delete_row;
+    w.apply = ngx_iot_entity_dropped;
+    w.data = &op;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_collection_delete_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t          *op = w->data;
     ngx_iot_collection_t  *c;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
-
-    ctx = ngx_iot_lock(cycle, log);
-
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
-
-    c = ngx_iot_collection_find(ctx, id);
+    c = ngx_iot_collection_find(w->ctx, op->id);
     if (c == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
     if (c->ndevices) {
-        rc = NGX_IOT_NOT_EMPTY;
-        goto done;
+        return NGX_IOT_NOT_EMPTY;
     }
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL, NULL,
-                        NULL);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, op->id, NULL);
+    op->e = c;
 
-    if (ngx_iot_delete_row(ctx, store, NGX_IOT_STORE_COLLECTIONS, id, NULL,
-                           log)
-        != NGX_OK)
-    {
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    ngx_iot_collection_drop(ctx, c);
-    ngx_iot_pending_clear(ctx);
-
-    rc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return NGX_IOT_OK;
 }
 
 
 /* devices */
-
-ngx_iot_rc_e
-ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
-    ngx_iot_device_t *out)
-{
-    *out = *d;
-
-    return (ngx_iot_text_copy(pool, &d->tags, &out->tags) == NGX_OK)
-           ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
-}
-
 
 ngx_iot_rc_e
 ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
@@ -1314,108 +567,117 @@ ngx_iot_rc_e
 ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
     ngx_pool_t *pool, ngx_iot_device_t *out, ngx_log_t *log)
 {
-    uint64_t               id;
-    ngx_str_t              tags;
-    ngx_iot_rc_e           rc;
-    ngx_int_t           src;
-    ngx_iot_text_t         none;
-    ngx_iot_store_t       *store;
-    ngx_iot_device_t      *d;
-    ngx_iot_zone_ctx_t    *ctx;
-    ngx_iot_collection_t  *c;
-    ngx_iot_device_t    row;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_DEVICE;
+    op.change = ch;
+    op.out = out;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_device_create_check;
+    w.write = ngx_iot_device_add;
+    w.apply = ngx_iot_device_create_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_device_create_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t             *op = w->data;
+    ngx_iot_device_change_t  *ch = op->change;
+
+    uint64_t               id;
+    ngx_iot_rc_e           rc;
+    ngx_iot_text_t         none;
+    ngx_iot_device_t      *d;
+    ngx_iot_collection_t  *c;
+
+    c = ngx_iot_collection_find(w->ctx, ch->collection_id);
+    if (c == NULL) {
+        return NGX_IOT_COLLECTION_NOT_FOUND;
     }
 
-    ngx_memzero(&none, sizeof(ngx_iot_text_t));
+    ngx_iot_ident_keys(NULL, ch, op->keys);
 
-    rc = ngx_iot_tags_new(&none, ch->tags, pool, &tags);
+    rc = ngx_iot_ident_check(w->ctx, NULL, op->keys);
     if (rc != NGX_IOT_OK) {
         return rc;
     }
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&none, sizeof(ngx_iot_text_t));
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
+    rc = ngx_iot_op_tags(w, op, &none, ch->tags);
+
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "add a device", w->log);
     }
 
-    c = ngx_iot_collection_find(ctx, ch->collection_id);
-    if (c == NULL) {
-        rc = NGX_IOT_COLLECTION_NOT_FOUND;
-        goto done;
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    if (ngx_iot_index_find(&ctx->sh->imsi, ch->imsi)) {
-        rc = NGX_IOT_CONFLICT_IMSI;
-        goto done;
-    }
-
-    if (ngx_iot_index_find(&ctx->sh->imei, ch->imei)) {
-        rc = NGX_IOT_CONFLICT_IMEI;
-        goto done;
-    }
-
-    d = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_device_t));
+    d = ngx_iot_journal_alloc(w->ctx, sizeof(ngx_iot_device_t));
     if (d == NULL) {
-        rc = ngx_iot_zone_full(ctx, "add a device", log);
-        goto done;
-    }
-
-    ngx_memzero(d, sizeof(ngx_iot_device_t));
-
-    if (ngx_iot_text_alloc(ctx->shpool, &tags, &d->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, d);
-        rc = ngx_iot_zone_full(ctx, "add a device", log);
-        goto done;
+        return ngx_iot_zone_full(w->ctx, "add a device", w->log);
     }
 
     do {
         id = ngx_iot_id_new();
-    } while (ngx_iot_device_find(ctx, id));
+    } while (ngx_iot_device_find(w->ctx, id));
 
     d->id.key = id;
-    d->imsi.key = ch->imsi;
-    d->imei.key = ch->imei;
     d->collection_id = c->id.key;
+    d->tags = op->text;
+    ngx_iot_ident_set(d, op->keys);
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL, d,
-                        d->tags.data);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, id, NULL);
 
-    row = *d;
-    row.tags.data = tags.data;
-    row.tags.len = (uint32_t) tags.len;
+    op->e = d;
+    op->row.d = *d;
+    op->row.d.tags.data = op->tags.data;
+    op->row.d.tags.len = (uint32_t) op->tags.len;
 
-    ngx_iot_zone_unlock(ctx);
-    src = ngx_iot_store_device_put(store, &row, 1, log);
-    ngx_iot_zone_lock(ctx);
+    return NGX_IOT_OK;
+}
 
-    if (src != NGX_OK) {
-        ngx_iot_text_free(ctx->shpool, &d->tags);
-        ngx_slab_free_locked(ctx->shpool, d);
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
 
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->devices, &d->id);
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imsi, &d->imsi);
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imei, &d->imei);
-    c->ndevices++;
+static ngx_int_t
+ngx_iot_device_put(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    ngx_iot_pending_clear(ctx);
+    return ngx_iot_store_device_put(w->store, &op->row.d, 0, w->log);
+}
 
-    rc = ngx_iot_device_copy(d, pool, out);
 
-done:
+static ngx_int_t
+ngx_iot_device_add(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    ngx_iot_unlock(ctx);
+    return ngx_iot_store_device_put(w->store, &op->row.d, 1, w->log);
+}
 
-    return rc;
+
+static ngx_iot_rc_e
+ngx_iot_device_create_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t      *op = w->data;
+    ngx_iot_entity_t  *ent;
+
+    ent = &ngx_iot_entities[NGX_IOT_ENTITY_DEVICE];
+
+    ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->devices, op->e);
+    ent->link(w->ctx, op->e);
+
+    return ngx_iot_device_copy(op->e, w->pool, op->out);
 }
 
 
@@ -1424,136 +686,104 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_iot_device_change_t *ch, ngx_pool_t *pool, ngx_iot_device_t *out,
     ngx_log_t *log)
 {
-    uint64_t               to, imsi, imei;
-    ngx_str_t              tags;
-    ngx_iot_rc_e           rc;
-    ngx_int_t           src;
-    ngx_iot_link_t        *link;
-    ngx_iot_text_t         text;
-    ngx_iot_store_t       *store;
-    ngx_iot_device_t      *d;
-    ngx_iot_zone_ctx_t    *ctx;
-    ngx_iot_collection_t  *from, *target;
-    ngx_iot_device_t    row;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_DEVICE;
+    op.id = id;
+    op.cid = cid;
+    op.change = ch;
+    op.out = out;
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_device_update_check;
+    w.write = ngx_iot_device_put;
+    w.apply = ngx_iot_device_update_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
+    return ngx_iot_write(cycle, &w);
+}
 
-    d = ngx_iot_device_find(ctx, id);
-    if (d == NULL || d->collection_id != cid) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+
+static ngx_iot_rc_e
+ngx_iot_device_update_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t             *op = w->data;
+    ngx_iot_device_change_t  *ch = op->change;
+
+    uint64_t           to;
+    ngx_iot_rc_e       rc;
+    ngx_iot_device_t  *d;
+
+    d = ngx_iot_device_find(w->ctx, op->id);
+    if (d == NULL || d->collection_id != op->cid) {
+        return NGX_IOT_NOT_FOUND;
     }
 
     to = ch->collection_id ? ch->collection_id : d->collection_id;
-    imsi = ch->imsi ? ch->imsi : d->imsi.key;
-    imei = ch->imei ? ch->imei : d->imei.key;
 
-    from = ngx_iot_collection_find(ctx, d->collection_id);
-    target = from;
+    op->target = ngx_iot_collection_find(w->ctx, to);
 
-    if (to != d->collection_id) {
-        target = ngx_iot_collection_find(ctx, to);
-        if (target == NULL) {
-            rc = NGX_IOT_COLLECTION_NOT_FOUND;
-            goto done;
-        }
+    if (to != d->collection_id && op->target == NULL) {
+        return NGX_IOT_COLLECTION_NOT_FOUND;
     }
 
-    link = ngx_iot_index_find(&ctx->sh->imsi, imsi);
-    if (link && link != &d->imsi) {
-        rc = NGX_IOT_CONFLICT_IMSI;
-        goto done;
-    }
+    ngx_iot_ident_keys(d, ch, op->keys);
 
-    link = ngx_iot_index_find(&ctx->sh->imei, imei);
-    if (link && link != &d->imei) {
-        rc = NGX_IOT_CONFLICT_IMEI;
-        goto done;
-    }
-
-    rc = ngx_iot_tags_new(&d->tags, ch->tags, pool, &tags);
+    rc = ngx_iot_ident_check(w->ctx, d, op->keys);
     if (rc != NGX_IOT_OK) {
-        goto done;
+        return rc;
     }
 
-    text = d->tags;
+    rc = ngx_iot_op_tags(w, op, &d->tags, ch->tags);
 
-    if (ch->tags) {
-        if (ngx_iot_text_alloc(ctx->shpool, &tags, &text) != NGX_OK) {
-            rc = ngx_iot_zone_full(ctx, "change a device", log);
-            goto done;
-        }
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "change a device", w->log);
     }
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL,
-                        ch->tags ? text.data : NULL, NULL);
-
-    row = *d;
-    row.collection_id = to;
-    row.imsi.key = imsi;
-    row.imei.key = imei;
-    row.tags.data = tags.data;
-    row.tags.len = (uint32_t) tags.len;
-
-    ngx_iot_zone_unlock(ctx);
-    src = ngx_iot_store_device_put(store, &row, 0, log);
-    ngx_iot_zone_lock(ctx);
-
-    if (src != NGX_OK) {
-        if (ch->tags) {
-            ngx_iot_text_free(ctx->shpool, &text);
-        }
-
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    if (imsi != d->imsi.key) {
-        ngx_iot_index_remove(&ctx->sh->imsi, &d->imsi);
-        d->imsi.key = imsi;
-        ngx_iot_index_insert(ctx->shpool, &ctx->sh->imsi, &d->imsi);
-    }
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, op->id, NULL);
 
-    if (imei != d->imei.key) {
-        ngx_iot_index_remove(&ctx->sh->imei, &d->imei);
-        d->imei.key = imei;
-        ngx_iot_index_insert(ctx->shpool, &ctx->sh->imei, &d->imei);
-    }
+    op->e = d;
+    op->row.d = *d;
+    op->row.d.collection_id = to;
+    ngx_iot_ident_set(&op->row.d, op->keys);
+    op->row.d.tags.data = op->tags.data;
+    op->row.d.tags.len = (uint32_t) op->tags.len;
 
-    if (target != from) {
+    return NGX_IOT_OK;
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_device_update_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t          *op = w->data;
+    ngx_iot_device_t      *d = op->e;
+    ngx_iot_collection_t  *from;
+
+    ngx_iot_ident_move(w->ctx, d, op->keys);
+
+    if (op->row.d.collection_id != d->collection_id) {
+        from = ngx_iot_collection_find(w->ctx, d->collection_id);
+
         if (from && from->ndevices) {
             from->ndevices--;
         }
 
-        target->ndevices++;
-        d->collection_id = to;
+        op->target->ndevices++;
+        d->collection_id = op->row.d.collection_id;
     }
 
-    if (ch->tags) {
-        ngx_iot_text_free(ctx->shpool, &d->tags);
-        d->tags = text;
-    }
+    ngx_iot_text_swap(w->ctx, &d->tags, &op->text);
 
-    ngx_iot_pending_clear(ctx);
-
-    rc = ngx_iot_device_copy(d, pool, out);
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return ngx_iot_device_copy(d, w->pool, op->out);
 }
 
 
@@ -1561,68 +791,44 @@ ngx_iot_rc_e
 ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_log_t *log)
 {
-    ngx_iot_rc_e         rc;
-    ngx_iot_store_t     *store;
-    ngx_iot_device_t    *d;
-    ngx_iot_zone_ctx_t  *ctx;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_DEVICE;
+    op.id = id;
+    op.cid = cid;
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_device_delete_check;
+    w.write = ngx_iot_delete_row;
+    w.apply = ngx_iot_entity_dropped;
+    w.data = &op;
+    w.log = log;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
-
-    d = ngx_iot_device_find(ctx, id);
-    if (d == NULL || d->collection_id != cid) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
-    }
-
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL, NULL, NULL);
-
-    if (ngx_iot_delete_row(ctx, store, NGX_IOT_STORE_DEVICES, id, NULL, log)
-        != NGX_OK)
-    {
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    ngx_iot_device_drop(ctx, d);
-    ngx_iot_pending_clear(ctx);
-
-    rc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return ngx_iot_write(cycle, &w);
 }
 
 
-/* tokens */
-
 static ngx_iot_rc_e
-ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool, ngx_iot_token_t *out)
+ngx_iot_device_delete_check(ngx_iot_write_t *w)
 {
-    *out = *t;
+    ngx_iot_op_t      *op = w->data;
+    ngx_iot_device_t  *d;
 
-    if (ngx_iot_text_copy(pool, &t->tags, &out->tags) != NGX_OK
-        || ngx_iot_text_copy(pool, &t->resource, &out->resource) != NGX_OK)
-    {
-        return NGX_IOT_STORE_ERROR;
+    d = ngx_iot_device_find(w->ctx, op->id);
+    if (d == NULL || d->collection_id != op->cid) {
+        return NGX_IOT_NOT_FOUND;
     }
+
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, op->id, NULL);
+    op->e = d;
 
     return NGX_IOT_OK;
 }
 
+
+/* tokens */
 
 ngx_iot_rc_e
 ngx_iot_token_get(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
@@ -1644,47 +850,13 @@ ngx_iot_token_get(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
 }
 
 
-static u_char *
-ngx_iot_resource_alloc(ngx_slab_pool_t *shpool, ngx_str_t *resource)
-{
-    u_char  *p;
-
-    p = ngx_slab_alloc_locked(shpool, resource->len + 1);
-
-    if (p) {
-        ngx_memcpy(p, resource->data, resource->len);
-        p[resource->len] = '\0';
-    }
-
-    return p;
-}
-
-
 ngx_iot_rc_e
 ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
     ngx_pool_t *pool, ngx_iot_token_t *out, u_char *secret, ngx_log_t *log)
 {
-    u_char               raw[NGX_IOT_TOKEN_LEN / 2];
-    ngx_str_t            tags;
-    ngx_iot_rc_e         rc;
-    ngx_int_t         src;
-    ngx_iot_text_t       none;
-    ngx_iot_store_t     *store;
-    ngx_iot_token_t     *t;
-    ngx_iot_zone_ctx_t  *ctx;
-    ngx_iot_token_t   row;
-
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
-
-    ngx_memzero(&none, sizeof(ngx_iot_text_t));
-
-    rc = ngx_iot_tags_new(&none, ch->tags, pool, &tags);
-    if (rc != NGX_IOT_OK) {
-        return rc;
-    }
+    u_char           raw[NGX_IOT_TOKEN_LEN / 2];
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
     if (ngx_iot_random(raw, sizeof(raw)) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno, "getrandom() failed");
@@ -1694,73 +866,102 @@ ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
     ngx_hex_dump(secret, raw, sizeof(raw));
     ngx_explicit_memzero(raw, sizeof(raw));
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_TOKEN;
+    op.change = ch;
+    op.secret = secret;
+    op.out = out;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_token_create_check;
+    w.write = ngx_iot_token_add;
+    w.apply = ngx_iot_token_create_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_token_create_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t            *op = w->data;
+    ngx_iot_token_change_t  *ch = op->change;
+
+    ngx_iot_rc_e      rc;
+    ngx_iot_text_t    none;
+    ngx_iot_token_t  *t;
+
+    ngx_memzero(&none, sizeof(ngx_iot_text_t));
+
+    rc = ngx_iot_op_tags(w, op, &none, ch->tags);
+
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "add a token", w->log);
     }
 
-    t = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_token_t));
-    if (t == NULL) {
-        rc = ngx_iot_zone_full(ctx, "add a token", log);
-        goto done;
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    ngx_memzero(t, sizeof(ngx_iot_token_t));
+    t = ngx_iot_journal_alloc(w->ctx, sizeof(ngx_iot_token_t));
 
-    t->resource.data = ngx_iot_resource_alloc(ctx->shpool, &ch->resource);
-
-    if (t->resource.data == NULL
-        || ngx_iot_text_alloc(ctx->shpool, &tags, &t->tags) != NGX_OK)
+    if (t == NULL
+        || ngx_iot_journal_text(w->ctx, &ch->resource, 1, &t->resource)
+           != NGX_OK)
     {
-        if (t->resource.data) {
-            ngx_slab_free_locked(ctx->shpool, t->resource.data);
-        }
-
-        ngx_slab_free_locked(ctx->shpool, t);
-        rc = ngx_iot_zone_full(ctx, "add a token", log);
-        goto done;
+        return ngx_iot_zone_full(w->ctx, "add a token", w->log);
     }
 
-    t->resource.len = ch->resource.len;
+    t->resource.data[t->resource.len] = '\0';
     t->write = (ch->write == 1);
+    t->tags = op->text;
 
-    ngx_iot_token_hash(secret, NGX_IOT_TOKEN_LEN, t->hash);
-    ngx_memcpy(&t->id.key, t->hash, sizeof(uint64_t));
-    ngx_memcpy(t->hint, secret, NGX_IOT_TOKEN_HINT_LEN);
+    ngx_iot_token_hash(op->secret, NGX_IOT_TOKEN_LEN, t->hash);
+    ngx_iot_index_key(&t->id, t->hash, NGX_IOT_HASH_LEN);
+    ngx_memcpy(t->hint, op->secret, NGX_IOT_TOKEN_HINT_LEN);
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, t->hash, t,
-                        t->tags.data);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_TOKEN, 0, t->hash);
 
-    row = *t;
-    row.tags.data = tags.data;
-    row.tags.len = (uint32_t) tags.len;
+    op->e = t;
+    op->row.t = *t;
+    op->row.t.tags.data = op->tags.data;
+    op->row.t.tags.len = (uint32_t) op->tags.len;
 
-    ngx_iot_zone_unlock(ctx);
-    src = ngx_iot_store_token_put(store, &row, 1, log);
-    ngx_iot_zone_lock(ctx);
+    return NGX_IOT_OK;
+}
 
-    if (src != NGX_OK) {
-        /* the public prefix may, very rarely, be taken: the caller retries */
-        ngx_iot_text_free(ctx->shpool, &t->tags);
-        ngx_slab_free_locked(ctx->shpool, t->resource.data);
-        ngx_slab_free_locked(ctx->shpool, t);
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
 
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->tokens, &t->id);
-    ngx_iot_pending_clear(ctx);
+static ngx_int_t
+ngx_iot_token_put(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    rc = ngx_iot_token_copy(t, pool, out);
+    return ngx_iot_store_token_put(w->store, &op->row.t, 0, w->log);
+}
 
-done:
 
-    ngx_iot_unlock(ctx);
+/* the public prefix may, very rarely, be taken: the caller retries */
 
-    return rc;
+static ngx_int_t
+ngx_iot_token_add(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    return ngx_iot_store_token_put(w->store, &op->row.t, 1, w->log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_token_create_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->tokens, op->e);
+
+    return ngx_iot_token_copy(op->e, w->pool, op->out);
 }
 
 
@@ -1769,170 +970,130 @@ ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     ngx_iot_token_change_t *ch, ngx_pool_t *pool, ngx_iot_token_t *out,
     ngx_log_t *log)
 {
-    u_char              *resource;
-    ngx_str_t            tags, res;
-    ngx_uint_t           write;
-    ngx_iot_rc_e         rc;
-    ngx_int_t         src;
-    ngx_iot_text_t       text;
-    ngx_iot_store_t     *store;
-    ngx_iot_token_t     *t;
-    ngx_iot_zone_ctx_t  *ctx;
-    ngx_iot_token_t   row;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_TOKEN;
+    op.hash = hash;
+    op.change = ch;
+    op.out = out;
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_token_update_check;
+    w.write = ngx_iot_token_put;
+    w.apply = ngx_iot_token_update_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
+    return ngx_iot_write(cycle, &w);
+}
 
-    t = ngx_iot_token_find(ctx, hash);
+
+static ngx_iot_rc_e
+ngx_iot_token_update_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t            *op = w->data;
+    ngx_iot_token_change_t  *ch = op->change;
+
+    ngx_iot_rc_e      rc;
+    ngx_iot_token_t  *t;
+
+    t = ngx_iot_token_find(w->ctx, op->hash);
     if (t == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
-    rc = ngx_iot_tags_new(&t->tags, ch->tags, pool, &tags);
-    if (rc != NGX_IOT_OK) {
-        goto done;
-    }
+    rc = ngx_iot_op_tags(w, op, &t->tags, ch->tags);
 
-    text = t->tags;
-    resource = t->resource.data;
+    if (rc == NGX_IOT_OK && ch->resource.len) {
+        if (ngx_iot_journal_text(w->ctx, &ch->resource, 1, &op->resource)
+            == NGX_OK)
+        {
+            op->resource.data[op->resource.len] = '\0';
 
-    if (ch->tags) {
-        if (ngx_iot_text_alloc(ctx->shpool, &tags, &text) != NGX_OK) {
-            rc = ngx_iot_zone_full(ctx, "change a token", log);
-            goto done;
+        } else {
+            rc = NGX_IOT_ZONE_FULL;
         }
-    }
-
-    if (ch->resource.len) {
-        resource = ngx_iot_resource_alloc(ctx->shpool, &ch->resource);
-        if (resource == NULL) {
-            if (ch->tags) {
-                ngx_iot_text_free(ctx->shpool, &text);
-            }
-
-            rc = ngx_iot_zone_full(ctx, "change a token", log);
-            goto done;
-        }
-
-        res = ch->resource;
 
     } else {
-        res.data = t->resource.data;
-        res.len = t->resource.len;
+        op->resource = t->resource;
     }
 
-    write = (ch->write == -1) ? t->write : (ngx_uint_t) ch->write;
-
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, hash,
-                        ch->tags ? text.data : NULL,
-                        ch->resource.len ? resource : NULL);
-
-    row = *t;
-    row.resource.data = res.data;
-    row.resource.len = (uint32_t) res.len;
-    row.write = write;
-    row.tags.data = tags.data;
-    row.tags.len = (uint32_t) tags.len;
-
-    ngx_iot_zone_unlock(ctx);
-    src = ngx_iot_store_token_put(store, &row, 0, log);
-    ngx_iot_zone_lock(ctx);
-
-    if (src != NGX_OK) {
-        if (ch->tags) {
-            ngx_iot_text_free(ctx->shpool, &text);
-        }
-
-        if (ch->resource.len) {
-            ngx_slab_free_locked(ctx->shpool, resource);
-        }
-
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "change a token", w->log);
     }
 
-    if (ch->tags) {
-        ngx_iot_text_free(ctx->shpool, &t->tags);
-        t->tags = text;
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    if (ch->resource.len) {
-        ngx_slab_free_locked(ctx->shpool, t->resource.data);
-        t->resource.data = resource;
-        t->resource.len = (uint32_t) ch->resource.len;
-    }
+    op->write = (ch->write == -1) ? t->write : (ngx_uint_t) ch->write;
 
-    t->write = write;
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_TOKEN, 0, op->hash);
 
-    ngx_iot_pending_clear(ctx);
+    op->e = t;
+    op->row.t = *t;
+    op->row.t.resource = op->resource;
+    op->row.t.write = op->write;
+    op->row.t.tags.data = op->tags.data;
+    op->row.t.tags.len = (uint32_t) op->tags.len;
 
-    rc = ngx_iot_token_copy(t, pool, out);
+    return NGX_IOT_OK;
+}
 
-done:
 
-    ngx_iot_unlock(ctx);
+static ngx_iot_rc_e
+ngx_iot_token_update_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t     *op = w->data;
+    ngx_iot_token_t  *t = op->e;
 
-    return rc;
+    ngx_iot_text_swap(w->ctx, &t->tags, &op->text);
+    ngx_iot_text_swap(w->ctx, &t->resource, &op->resource);
+    t->write = op->write;
+
+    return ngx_iot_token_copy(t, w->pool, op->out);
 }
 
 
 ngx_iot_rc_e
 ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
 {
-    ngx_iot_rc_e         rc;
-    ngx_iot_store_t     *store;
-    ngx_iot_token_t     *t;
-    ngx_iot_zone_ctx_t  *ctx;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_TOKEN;
+    op.hash = hash;
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_token_delete_check;
+    w.write = ngx_iot_delete_row;
+    w.apply = ngx_iot_entity_dropped;
+    w.data = &op;
+    w.log = log;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
+    return ngx_iot_write(cycle, &w);
+}
 
-    t = ngx_iot_token_find(ctx, hash);
+
+static ngx_iot_rc_e
+ngx_iot_token_delete_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t     *op = w->data;
+    ngx_iot_token_t  *t;
+
+    t = ngx_iot_token_find(w->ctx, op->hash);
     if (t == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, hash, NULL, NULL);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_TOKEN, 0, op->hash);
+    op->e = t;
 
-    if (ngx_iot_delete_row(ctx, store, NGX_IOT_STORE_TOKENS, 0, hash, log)
-        != NGX_OK)
-    {
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    ngx_iot_token_drop(ctx, t);
-    ngx_iot_pending_clear(ctx);
-
-    rc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return NGX_IOT_OK;
 }
 
 

@@ -18,7 +18,6 @@
 #include "ngx_iot_zone.h"
 
 
-uint64_t ngx_iot_team_id(ngx_cycle_t *cycle);
 ngx_int_t ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash,
     ngx_pool_t *pool, ngx_iot_principal_t *who);
 

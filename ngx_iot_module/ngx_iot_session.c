@@ -6,17 +6,21 @@
  * gateway's pool (the same one again while it is free), and accounting
  * keeps the map from a device's current address to the device, which is
  * how an uplink datagram is attributed.  Both live in the store and in the
- * zone, written the way the registry writes (ngx_iot_registry.c).
+ * zone, written by the registry's write sequence (ngx_iot_write.h).
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_id.h"
 #include "ngx_iot_zone.h"
 #include "ngx_iot_store.h"
+#include "ngx_iot_entities.h"
+#include "ngx_iot_ident.h"
+#include "ngx_iot_journal.h"
+#include "ngx_iot_write.h"
 #include "ngx_iot_registry.h"
-#include "ngx_iot_id.h"
 #include "ngx_iot_session.h"
 
 
@@ -25,11 +29,42 @@
                             - offsetof(ngx_iot_session_t, addr)))
 
 
+/* one session write */
+typedef struct {
+    ngx_iot_session_info_t    *info;
+    ngx_iot_gateway_t         *gateway;   /* purge */
+    ngx_iot_device_t          *d;         /* in the zone */
+    ngx_iot_device_t           next;      /* its new state */
+    ngx_iot_session_t         *s;         /* in the zone */
+    ngx_iot_session_row_t      row;       /* its new state */
+    in_addr_t                  addr;      /* attach: the answer */
+    ngx_uint_t                 fresh;
+} ngx_iot_session_op_t;
+
+
 static ngx_iot_device_t *ngx_iot_session_owner(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_session_info_t *info);
 static void ngx_iot_session_note(ngx_iot_device_t *d,
     ngx_iot_session_info_t *info);
-static ngx_int_t ngx_iot_session_reload(void *row, void *data);
+static ngx_uint_t ngx_iot_session_in_pool(ngx_iot_gateway_t *gw,
+    in_addr_t addr);
+static void ngx_iot_session_journal(ngx_iot_write_t *w,
+    ngx_iot_entity_e what, uint64_t id);
+static ngx_iot_rc_e ngx_iot_session_run(ngx_cycle_t *cycle,
+    ngx_iot_session_op_t *op, ngx_iot_write_pt check,
+    ngx_iot_write_store_pt write, ngx_iot_write_pt apply, ngx_log_t *log);
+static ngx_iot_rc_e ngx_iot_session_attach_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_session_device_net(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_attach_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_start_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_session_start_write(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_start_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_stop_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_session_stop_write(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_stop_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_purge_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_session_purge_write(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_purge_apply(ngx_iot_write_t *w);
 
 
 uint64_t
@@ -81,40 +116,90 @@ ngx_iot_session_in_pool(ngx_iot_gateway_t *gw, in_addr_t addr)
 }
 
 
+static ngx_iot_device_t *
+ngx_iot_session_owner(ngx_iot_zone_ctx_t *ctx, ngx_iot_session_info_t *info)
+{
+    if (info->imsi == 0) {
+        return NULL;
+    }
+
+    return ngx_iot_ident_find(ctx, NGX_IOT_IDENT_IMSI, info->imsi);
+}
+
+
+static void
+ngx_iot_session_journal(ngx_iot_write_t *w, ngx_iot_entity_e what,
+    uint64_t id)
+{
+    ngx_iot_store_key_t  key;
+
+    key.id = id;
+    key.data = NULL;
+    key.len = 0;
+
+    ngx_iot_journal_note(w->ctx, what, &key);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_run(ngx_cycle_t *cycle, ngx_iot_session_op_t *op,
+    ngx_iot_write_pt check, ngx_iot_write_store_pt write,
+    ngx_iot_write_pt apply, ngx_log_t *log)
+{
+    ngx_iot_write_t  w;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = check;
+    w.write = write;
+    w.apply = apply;
+    w.data = op;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+/* Access-Request */
+
 ngx_iot_rc_e
 ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     in_addr_t *addr, ngx_log_t *log)
 {
+    ngx_iot_rc_e          rc;
+    ngx_iot_session_op_t  op;
+
+    ngx_memzero(&op, sizeof(ngx_iot_session_op_t));
+    op.info = info;
+
+    rc = ngx_iot_session_run(cycle, &op, ngx_iot_session_attach_check,
+                             ngx_iot_session_device_net,
+                             ngx_iot_session_attach_apply, log);
+
+    if (rc == NGX_IOT_OK) {
+        *addr = op.addr;
+    }
+
+    return rc;
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_attach_check(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
     in_addr_t            cur, a, net;
     uint64_t             size, i, host;
     ngx_int_t            rc;
-    ngx_iot_rc_e         irc;
-    ngx_iot_link_t      *link;
-    ngx_iot_store_t     *store;
-    ngx_iot_device_t    *d, saved, next;
+    ngx_iot_device_t    *d;
     ngx_iot_gateway_t   *gw;
-    ngx_iot_zone_ctx_t  *ctx;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
+    gw = op->info->gateway;
+
+    d = ngx_iot_ident_find(w->ctx, NGX_IOT_IDENT_IMSI, op->info->imsi);
+    if (d == NULL) {
+        return NGX_IOT_NOT_FOUND;
     }
-
-    gw = info->gateway;
-
-    ctx = ngx_iot_lock_write(cycle, log, &irc);
-    if (ctx == NULL) {
-        return irc;
-    }
-
-    link = ngx_iot_index_find(&ctx->sh->imsi, info->imsi);
-    if (link == NULL) {
-        irc = NGX_IOT_NOT_FOUND;
-        goto done;
-    }
-
-    d = (ngx_iot_device_t *) ((u_char *) link
-                              - offsetof(ngx_iot_device_t, imsi));
 
     cur = 0;
 
@@ -131,7 +216,7 @@ ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
         a = 0;
 
         /* writers are kept out by the writer mutex; readers may go on */
-        ngx_iot_zone_unlock(ctx);
+        ngx_iot_zone_unlock(w->ctx);
 
         for (i = 0; i < size; i++) {
             host = (gw->next + i) % size;
@@ -143,7 +228,7 @@ ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
 
             a = (gw->pool_addr & gw->pool_mask) | (in_addr_t) host;
 
-            rc = ngx_iot_store_address_taken(store, a, log);
+            rc = ngx_iot_store_address_taken(w->store, a, w->log);
 
             if (rc == NGX_DECLINED) {
                 gw->next = host + 1;
@@ -151,247 +236,236 @@ ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
             }
 
             if (rc != NGX_OK) {
-                ngx_iot_zone_lock(ctx);
-                irc = NGX_IOT_STORE_ERROR;
-                goto done;
+                ngx_iot_zone_lock(w->ctx);
+                return NGX_IOT_STORE_ERROR;
             }
 
             a = 0;
         }
 
-        ngx_iot_zone_lock(ctx);
+        ngx_iot_zone_lock(w->ctx);
 
         if (a == 0) {
-            irc = NGX_IOT_POOL_EXHAUSTED;
-            goto done;
+            return NGX_IOT_POOL_EXHAUSTED;
         }
 
         cur = a;
     }
 
-    saved = *d;
+    /* the store first, as the registry does; readers see the old one */
+
+    op->d = d;
+    op->next = *d;
+    op->addr = cur;
 
     net = htonl(cur);
-    d->net_family = 4;
-    ngx_memzero(d->net_addr, sizeof(d->net_addr));
-    ngx_memcpy(d->net_addr, &net, 4);
-    d->net_at = ngx_iot_now_ms();
-    ngx_iot_session_note(d, info);
+    op->next.net_family = 4;
+    ngx_memzero(op->next.net_addr, sizeof(op->next.net_addr));
+    ngx_memcpy(op->next.net_addr, &net, 4);
+    op->next.net_at = ngx_iot_now_ms();
+    ngx_iot_session_note(&op->next, op->info);
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, d->id.key, NULL, NULL,
-                        NULL);
+    ngx_iot_session_journal(w, NGX_IOT_ENTITY_DEVICE, d->id.key);
 
-    /* the store first, as the registry does; readers see the old one */
-    next = *d;
-    *d = saved;
-
-    ngx_iot_zone_unlock(ctx);
-    rc = ngx_iot_store_device_net(store, &next, log);
-    ngx_iot_zone_lock(ctx);
-
-    if (rc != NGX_OK) {
-        ngx_iot_pending_clear(ctx);
-        irc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    *d = next;
-    ngx_iot_pending_clear(ctx);
-
-    *addr = cur;
-    irc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return irc;
+    return NGX_IOT_OK;
 }
 
 
-static ngx_iot_device_t *
-ngx_iot_session_owner(ngx_iot_zone_ctx_t *ctx, ngx_iot_session_info_t *info)
+static ngx_int_t
+ngx_iot_session_device_net(ngx_iot_write_t *w)
 {
-    ngx_iot_link_t  *link;
+    ngx_iot_session_op_t  *op = w->data;
 
-    if (info->imsi == 0) {
-        return NULL;
-    }
-
-    link = ngx_iot_index_find(&ctx->sh->imsi, info->imsi);
-    if (link == NULL) {
-        return NULL;
-    }
-
-    return (ngx_iot_device_t *) ((u_char *) link
-                                 - offsetof(ngx_iot_device_t, imsi));
+    return ngx_iot_store_device_net(w->store, &op->next, w->log);
 }
 
+
+static ngx_iot_rc_e
+ngx_iot_session_attach_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    *op->d = op->next;
+
+    return NGX_IOT_OK;
+}
+
+
+/* Accounting Start and Interim-Update */
 
 ngx_iot_rc_e
 ngx_iot_session_start(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     ngx_log_t *log)
 {
-    size_t                  sid;
-    in_addr_t               net;
-    ngx_uint_t              fresh, moved;
-    ngx_iot_rc_e            irc;
-    ngx_iot_link_t         *link;
-    ngx_iot_store_t        *store;
-    ngx_iot_device_t       *d, saved;
-    ngx_iot_session_t      *s, old;
-    ngx_iot_zone_ctx_t     *ctx;
-    ngx_iot_session_row_t   row;
+    ngx_iot_session_op_t  op;
 
     if (info->addr == 0) {
         return NGX_IOT_NOT_FOUND;
     }
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_session_op_t));
+    op.info = info;
 
+    return ngx_iot_session_run(cycle, &op, ngx_iot_session_start_check,
+                               ngx_iot_session_start_write,
+                               ngx_iot_session_start_apply, log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_start_check(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    size_t                   sid;
+    in_addr_t                net;
+    ngx_uint_t               moved;
+    ngx_iot_link_t          *link;
+    ngx_iot_device_t        *d;
+    ngx_iot_session_t       *s, *next;
+    ngx_iot_session_info_t  *info;
+
+    info = op->info;
     sid = ngx_min(info->session_id.len, NGX_IOT_SESSION_ID_MAX);
 
-    ctx = ngx_iot_lock_write(cycle, log, &irc);
-    if (ctx == NULL) {
-        return irc;
-    }
-
-    d = ngx_iot_session_owner(ctx, info);
+    d = ngx_iot_session_owner(w->ctx, info);
     if (d == NULL) {
-        irc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
-    link = ngx_iot_index_find(&ctx->sh->sessions, info->addr);
+    link = ngx_iot_index_find(&w->ctx->sh->sessions, info->addr);
     s = link ? ngx_iot_session_of(link) : NULL;
 
-    fresh = (s == NULL);
+    op->fresh = (s == NULL);
 
     if (s == NULL) {
-        s = ngx_slab_calloc_locked(ctx->shpool, sizeof(ngx_iot_session_t));
+        s = ngx_iot_journal_alloc(w->ctx, sizeof(ngx_iot_session_t));
         if (s == NULL) {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
+            ngx_log_error(NGX_LOG_ERR, w->log, 0,
                           "iot zone \"%V\" is full: cannot add a session; "
-                          "make the zone larger (iot_zone)", &ctx->name);
-            irc = NGX_IOT_ZONE_FULL;
-            goto done;
+                          "make the zone larger (iot_zone)", &w->ctx->name);
+            return NGX_IOT_ZONE_FULL;
         }
 
         s->addr.key = info->addr;
     }
 
-    saved = *d;
-    old = *s;
+    op->d = d;
+    op->s = s;
+    op->next = *d;
 
     net = htonl(info->addr);
     moved = (d->net_family != 4 || ngx_memcmp(d->net_addr, &net, 4) != 0);
 
     if (moved) {
-        d->net_family = 4;
-        ngx_memzero(d->net_addr, sizeof(d->net_addr));
-        ngx_memcpy(d->net_addr, &net, 4);
-        d->net_at = ngx_iot_now_ms();
+        op->next.net_family = 4;
+        ngx_memzero(op->next.net_addr, sizeof(op->next.net_addr));
+        ngx_memcpy(op->next.net_addr, &net, 4);
+        op->next.net_at = ngx_iot_now_ms();
     }
 
-    ngx_iot_session_note(d, info);
+    ngx_iot_session_note(&op->next, info);
 
     /* an Interim-Update that changes nothing is not written again */
 
-    if (!fresh && !moved
+    if (!op->fresh && !moved
         && s->device_id == d->id.key
         && s->gateway == info->gateway->key
         && s->session_id_len == sid
         && ngx_memcmp(s->session_id, info->session_id.data, sid) == 0
-        && saved.net_imeisv == d->net_imeisv
-        && saved.net_msisdn == d->net_msisdn)
+        && op->next.net_imeisv == d->net_imeisv
+        && op->next.net_msisdn == d->net_msisdn)
     {
-        irc = NGX_IOT_OK;
-        goto done;
+        w->unchanged = 1;
+        return NGX_IOT_OK;
     }
 
-    s->device_id = d->id.key;
-    s->gateway = info->gateway->key;
-    s->session_id_len = sid;
-    ngx_memcpy(s->session_id, info->session_id.data, sid);
+    next = &op->row.session;
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_SESSION, info->addr, NULL,
-                        fresh ? s : NULL, NULL);
-    ctx->sh->pending.id2 = d->id.key;
+    *next = *s;
+    next->device_id = d->id.key;
+    next->gateway = info->gateway->key;
+    next->session_id_len = sid;
+    ngx_memcpy(next->session_id, info->session_id.data, sid);
 
-    row.session = *s;
-    row.gateway = info->gateway->name;
+    op->row.gateway = info->gateway->name;
 
-    if (ngx_iot_store_begin(store, log) != NGX_OK) {
-        goto failed;
-    }
+    ngx_iot_session_journal(w, NGX_IOT_ENTITY_SESSION, info->addr);
+    ngx_iot_session_journal(w, NGX_IOT_ENTITY_DEVICE, d->id.key);
 
-    if (ngx_iot_store_session_put(store, &row, log) != NGX_OK
-        || ngx_iot_store_device_net(store, d, log) != NGX_OK
-        || ngx_iot_store_commit(store, log) != NGX_OK)
-    {
-        ngx_iot_store_rollback(store, log);
-        goto failed;
-    }
-
-    if (fresh) {
-        ngx_iot_index_insert(ctx->shpool, &ctx->sh->sessions, &s->addr);
-    }
-
-    ngx_iot_pending_clear(ctx);
-
-    irc = NGX_IOT_OK;
-    goto done;
-
-failed:
-
-    *d = saved;
-
-    if (fresh) {
-        ngx_slab_free_locked(ctx->shpool, s);
-
-    } else {
-        *s = old;
-    }
-
-    ngx_iot_pending_clear(ctx);
-    irc = NGX_IOT_STORE_ERROR;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return irc;
+    return NGX_IOT_OK;
 }
 
+
+static ngx_int_t
+ngx_iot_session_start_write(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    if (ngx_iot_store_begin(w->store, w->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_iot_store_session_put(w->store, &op->row, w->log) != NGX_OK
+        || ngx_iot_store_device_net(w->store, &op->next, w->log) != NGX_OK
+        || ngx_iot_store_commit(w->store, w->log) != NGX_OK)
+    {
+        ngx_iot_store_rollback(w->store, w->log);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_start_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    *op->s = op->row.session;
+    *op->d = op->next;
+
+    if (op->fresh) {
+        ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->sessions,
+                             &op->s->addr);
+    }
+
+    return NGX_IOT_OK;
+}
+
+
+/* Accounting Stop */
 
 ngx_iot_rc_e
 ngx_iot_session_stop(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     ngx_log_t *log)
 {
-    size_t                sid;
-    ngx_iot_rc_e          irc;
-    ngx_iot_link_t       *link;
-    ngx_iot_store_t      *store;
-    ngx_iot_session_t    *s;
-    ngx_iot_zone_ctx_t   *ctx;
-    ngx_iot_store_key_t   key;
+    ngx_iot_session_op_t  op;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_session_op_t));
+    op.info = info;
 
+    return ngx_iot_session_run(cycle, &op, ngx_iot_session_stop_check,
+                               ngx_iot_session_stop_write,
+                               ngx_iot_session_stop_apply, log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_stop_check(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    size_t                   sid;
+    ngx_iot_link_t          *link;
+    ngx_iot_session_t       *s;
+    ngx_iot_session_info_t  *info;
+
+    info = op->info;
     sid = ngx_min(info->session_id.len, NGX_IOT_SESSION_ID_MAX);
 
-    ctx = ngx_iot_lock_write(cycle, log, &irc);
-    if (ctx == NULL) {
-        return irc;
-    }
-
-    link = info->addr ? ngx_iot_index_find(&ctx->sh->sessions, info->addr)
+    link = info->addr ? ngx_iot_index_find(&w->ctx->sh->sessions, info->addr)
                       : NULL;
     s = link ? ngx_iot_session_of(link) : NULL;
 
@@ -401,100 +475,118 @@ ngx_iot_session_stop(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
         || s->session_id_len != sid
         || ngx_memcmp(s->session_id, info->session_id.data, sid) != 0)
     {
-        irc = NGX_IOT_OK;
-        goto done;
+        w->unchanged = 1;
+        return NGX_IOT_OK;
     }
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_SESSION, info->addr, NULL, NULL,
-                        NULL);
+    op->s = s;
 
-    key.id = info->addr;
+    ngx_iot_session_journal(w, NGX_IOT_ENTITY_SESSION, info->addr);
+
+    return NGX_IOT_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_session_stop_write(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    ngx_iot_store_key_t  key;
+
+    key.id = op->info->addr;
     key.data = NULL;
     key.len = 0;
 
-    if (ngx_iot_store_delete(store, NGX_IOT_STORE_SESSIONS, &key, log)
-        != NGX_OK)
-    {
-        ngx_iot_pending_clear(ctx);
-        irc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    ngx_iot_index_remove(&ctx->sh->sessions, &s->addr);
-    ngx_slab_free_locked(ctx->shpool, s);
-
-    ngx_iot_pending_clear(ctx);
-    irc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return irc;
+    return ngx_iot_store_delete(w->store, NGX_IOT_STORE_SESSIONS, &key,
+                                w->log);
 }
 
+
+static ngx_iot_rc_e
+ngx_iot_session_stop_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    ngx_iot_entity_drop(w->ctx, NGX_IOT_ENTITY_SESSION, op->s);
+
+    return NGX_IOT_OK;
+}
+
+
+/* Accounting-On and -Off */
 
 ngx_iot_rc_e
 ngx_iot_session_purge(ngx_cycle_t *cycle, ngx_iot_gateway_t *gateway,
     ngx_log_t *log)
 {
+    ngx_iot_session_op_t  op;
+
+    ngx_memzero(&op, sizeof(ngx_iot_session_op_t));
+    op.gateway = gateway;
+
+    return ngx_iot_session_run(cycle, &op, ngx_iot_session_purge_check,
+                               ngx_iot_session_purge_write,
+                               ngx_iot_session_purge_apply, log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_purge_check(ngx_iot_write_t *w)
+{
+    return NGX_IOT_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_session_purge_write(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    return ngx_iot_store_session_purge(w->store, &op->gateway->name, w->log);
+}
+
+
+/* the store is done with them: a crash here leaves only stale zone
+ * entries, which the next Start of each address replaces */
+
+static ngx_iot_rc_e
+ngx_iot_session_purge_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
     ngx_uint_t           i, n;
-    ngx_iot_rc_e         irc;
+    ngx_iot_sh_t        *sh;
     ngx_iot_link_t     **pp, *link;
-    ngx_iot_store_t     *store;
     ngx_iot_session_t   *s;
-    ngx_iot_zone_ctx_t  *ctx;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
-
-    ctx = ngx_iot_lock_write(cycle, log, &irc);
-    if (ctx == NULL) {
-        return irc;
-    }
-
-    if (ngx_iot_store_session_purge(store, &gateway->name, log) != NGX_OK) {
-        irc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    /* the store is done with them: a crash here leaves only stale zone
-     * entries, which the next Start of each address replaces */
-
+    sh = w->ctx->sh;
     n = 0;
 
-    for (i = 0; i <= ctx->sh->sessions.mask; i++) {
-        pp = &ctx->sh->sessions.buckets[i];
+    for (i = 0; i <= sh->sessions.mask; i++) {
+        pp = &sh->sessions.buckets[i];
 
         while (*pp) {
             link = *pp;
             s = ngx_iot_session_of(link);
 
-            if (s->gateway != gateway->key) {
+            if (s->gateway != op->gateway->key) {
                 pp = &link->next;
                 continue;
             }
 
             *pp = link->next;
-            ctx->sh->sessions.nelts--;
-            ngx_slab_free_locked(ctx->shpool, s);
+            sh->sessions.nelts--;
+            ngx_slab_free_locked(w->ctx->shpool, s);
             n++;
         }
     }
 
-    ngx_log_error(NGX_LOG_INFO, log, 0,
+    ngx_log_error(NGX_LOG_INFO, w->log, 0,
                   "iot: gateway \"%V\" restarted: %ui sessions ended",
-                  &gateway->name, n);
+                  &op->gateway->name, n);
 
-    irc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return irc;
+    return NGX_IOT_OK;
 }
 
 
@@ -519,68 +611,4 @@ ngx_iot_session_device(ngx_cycle_t *cycle, in_addr_t addr, ngx_pool_t *pool,
     ngx_iot_unlock_read(ctx);
 
     return irc;
-}
-
-
-/* loading at start and in repair; the caller holds the lock */
-
-ngx_int_t
-ngx_iot_session_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_session_t *row)
-{
-    ngx_iot_session_t  *s;
-
-    if (row->addr.key == 0) {
-        return NGX_OK;
-    }
-
-    s = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_session_t));
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    *s = *row;
-
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->sessions, &s->addr);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_iot_session_reload(void *row, void *data)
-{
-    ngx_iot_session_row_t  *r = row;
-
-    r->session.gateway = ngx_iot_gateway_key(&r->gateway);
-
-    return ngx_iot_session_load(data, &r->session);
-}
-
-
-void
-ngx_iot_session_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    ngx_iot_pending_t *p)
-{
-    ngx_iot_link_t       *link;
-    ngx_iot_session_t    *s;
-    ngx_iot_store_key_t   key;
-
-    link = ngx_iot_index_find(&ctx->sh->sessions, p->id);
-    s = link ? ngx_iot_session_of(link) : NULL;
-
-    if (p->alloc[0] && p->alloc[0] != s) {
-        ngx_slab_free_locked(ctx->shpool, p->alloc[0]);
-    }
-
-    if (s) {
-        ngx_iot_index_remove(&ctx->sh->sessions, &s->addr);
-        ngx_slab_free_locked(ctx->shpool, s);
-    }
-
-    key.id = p->id;
-    key.data = NULL;
-    key.len = 0;
-
-    (void) ngx_iot_store_find(store, NGX_IOT_STORE_SESSIONS, &key,
-                              ngx_iot_session_reload, ctx, ngx_cycle->log);
 }

@@ -15,8 +15,6 @@
 #include <ngx_core.h>
 #include "ngx_iot.h"
 #include "ngx_iot_entity.h"
-#include "ngx_iot_zone.h"
-#include "ngx_iot_store.h"
 
 
 #define NGX_IOT_SESSION_ID_MAX     64
@@ -74,12 +72,6 @@ uint64_t ngx_iot_gateway_key(ngx_str_t *name);
 /* a copy of the device behind an address: NGX_IOT_NOT_FOUND when none */
 ngx_iot_rc_e ngx_iot_session_device(ngx_cycle_t *cycle, in_addr_t addr,
     ngx_pool_t *pool, ngx_iot_device_t *out);
-
-/* loading at start and in repair; the caller holds the zone's lock */
-ngx_int_t ngx_iot_session_load(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_session_t *row);
-void ngx_iot_session_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    ngx_iot_pending_t *p);
 
 
 #endif /* _NGX_IOT_SESSION_H_INCLUDED_ */

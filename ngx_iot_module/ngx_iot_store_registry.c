@@ -154,7 +154,7 @@ ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t)
         ngx_memcpy(t->hash, sqlite3_column_blob(st, 0), NGX_IOT_HASH_LEN);
     }
 
-    ngx_memcpy(&t->id.key, t->hash, sizeof(uint64_t));
+    ngx_iot_index_key(&t->id, t->hash, NGX_IOT_HASH_LEN);
 
     len = sqlite3_column_bytes(st, 1);
     if (len == NGX_IOT_TOKEN_HINT_LEN) {

@@ -18,24 +18,26 @@
 #include "ngx_iot_entity.h"
 
 
-/* a write between its SQLite commit and its shared memory update */
-typedef enum {
-    NGX_IOT_PENDING_NONE = 0,
-    NGX_IOT_PENDING_COLLECTION,
-    NGX_IOT_PENDING_DEVICE,
-    NGX_IOT_PENDING_TOKEN,
-    NGX_IOT_PENDING_SESSION
-} ngx_iot_pending_e;
+#define NGX_IOT_JOURNAL_KEYS       4
 
 
 typedef struct {
-    ngx_pid_t                  pid;
-    ngx_iot_pending_e          kind;
+    ngx_uint_t                 entity;    /* ngx_iot_entity_e */
     uint64_t                   id;
-    uint64_t                   id2;       /* a session's device */
-    u_char                     hash[NGX_IOT_HASH_LEN];
-    void                      *alloc[2];
-} ngx_iot_pending_t;
+    size_t                     len;       /* of bytes, for a byte key */
+    u_char                     bytes[NGX_IOT_HASH_LEN];
+} ngx_iot_journal_key_t;
+
+
+/* the write under way (ngx_iot_journal.h) */
+typedef struct {
+    ngx_pid_t                  pid;       /* 0: none */
+    ngx_uint_t                 nkeys;
+    ngx_iot_journal_key_t      keys[NGX_IOT_JOURNAL_KEYS];
+    void                     **alloc;     /* in the zone, grows */
+    ngx_uint_t                 nalloc;
+    ngx_uint_t                 size;
+} ngx_iot_journal_t;
 
 
 typedef struct ngx_iot_bus_s        ngx_iot_bus_t;
@@ -50,7 +52,7 @@ typedef struct {
     ngx_iot_index_t            tokens;
     ngx_iot_index_t            sessions;
     uint64_t                   team_id;
-    ngx_iot_pending_t          pending;
+    ngx_iot_journal_t          journal;
     ngx_uint_t                 retired;   /* replaced by a new zone */
     ngx_shmtx_sh_t             writer_lock;
     ngx_shmtx_t                writer;
@@ -73,9 +75,13 @@ struct ngx_iot_zone_ctx_s {
 ngx_int_t ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 size_t ngx_iot_zone_size(ngx_iot_zone_ctx_t *ctx);
 size_t ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx);
+uint64_t ngx_iot_team_id(ngx_cycle_t *cycle);
 
-/* locks: one writer at a time across all workers; readers never wait for
- * the disk */
+/*
+ * Locks: one writer at a time across all workers (the writer mutex), and
+ * the zone's mutex, which a writer lets go while the store works, so that
+ * readers never wait for the disk.
+ */
 ngx_iot_zone_ctx_t *ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log,
     ngx_iot_rc_e *rc);
 ngx_iot_zone_ctx_t *ngx_iot_lock_read(ngx_cycle_t *cycle);
@@ -83,11 +89,6 @@ void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx);
-
-/* the journal of the write under way, for repair after a crash */
-void ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx, ngx_iot_pending_e kind,
-    uint64_t id, u_char *hash, void *a0, void *a1);
-void ngx_iot_pending_clear(ngx_iot_zone_ctx_t *ctx);
 
 
 #endif /* _NGX_IOT_ZONE_H_INCLUDED_ */
