@@ -23,6 +23,8 @@
 
 static ngx_int_t ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql,
     ngx_log_t *log);
+static int ngx_iot_store_wal_hook(void *data, sqlite3 *db, const char *name,
+    int pages);
 
 
 /* each entry moves the schema one version up; never edit a released one */
@@ -194,13 +196,15 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
         return NULL;
     }
 
-    sqlite3_busy_timeout(store->db, 5000);
+    sqlite3_busy_timeout(store->db, NGX_IOT_STORE_BUSY_TIMEOUT);
 
     /*
      * WAL: readers never wait for the writer.  Checkpoints are not run
      * inside a commit but by ngx_iot_store_checkpoint(), in a thread, so
-     * that neither a write nor the event loop waits for the disk.  The log
-     * is cut back to 64m whenever it starts over.
+     * that neither a write nor the event loop waits for the disk; the
+     * writer makes the log start over once it has grown past
+     * NGX_IOT_STORE_WAL_PAGES (ngx_iot_store_wal_restart()).  The log's
+     * file is cut back to 64m whenever it starts over.
      */
 
     if (ngx_iot_store_sql(store, "PRAGMA journal_mode=WAL", log) != NGX_OK
@@ -219,6 +223,9 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
         ngx_iot_store_close(store);
         return NULL;
     }
+
+    /* how long the log is after each commit: ngx_iot_store_wal_restart() */
+    (void) sqlite3_wal_hook(store->db, ngx_iot_store_wal_hook, store);
 
     return store;
 }
@@ -513,6 +520,69 @@ ngx_iot_store_step(ngx_iot_store_t *store, sqlite3_stmt *st,
         ngx_iot_store_log_error(store, what, log);
         return NGX_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_iot_store_wal_hook(void *data, sqlite3 *db, const char *name, int pages)
+{
+    ngx_iot_store_t  *store = data;
+
+    store->wal_pages = (ngx_uint_t) pages;
+
+    return SQLITE_OK;
+}
+
+
+/*
+ * The log cannot start over while writes keep coming: a PASSIVE
+ * checkpoint in a thread copies what was committed when it started, but
+ * by the time it is done more has been appended, and the log only starts
+ * over when a writer finds all of it copied.  So the registry's writer,
+ * after its write and while it still holds the writer mutex (no other
+ * writer can append), checks the length of the log its commit left; past
+ * NGX_IOT_STORE_WAL_PAGES it runs a RESTART checkpoint: the rest of the
+ * log is copied (most of it already is, by the thread), and the next
+ * write starts the log from its beginning.  Readers are waited for a
+ * short while at most; when one holds an old snapshot longer, the next
+ * write tries again.
+ */
+
+ngx_int_t
+ngx_iot_store_wal_restart(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    int  rc, frames, copied;
+
+    if (store->wal_pages < NGX_IOT_STORE_WAL_PAGES) {
+        return NGX_DECLINED;
+    }
+
+    sqlite3_busy_timeout(store->db, NGX_IOT_STORE_WAL_WAIT);
+
+    rc = sqlite3_wal_checkpoint_v2(store->db, NULL,
+                                   SQLITE_CHECKPOINT_RESTART, &frames,
+                                   &copied);
+
+    sqlite3_busy_timeout(store->db, NGX_IOT_STORE_BUSY_TIMEOUT);
+
+    if (rc == SQLITE_BUSY) {
+        ngx_log_debug2(NGX_LOG_DEBUG_CORE, log, 0,
+                       "iot store: log of %d frames not restarted yet, "
+                       "%d copied", frames, copied);
+        return NGX_AGAIN;
+    }
+
+    if (rc != SQLITE_OK) {
+        ngx_iot_store_log_error(store, "restarting the log", log);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                   "iot store: log of %d frames restarts", frames);
+
+    store->wal_pages = 0;
 
     return NGX_OK;
 }

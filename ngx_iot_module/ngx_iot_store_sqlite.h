@@ -20,6 +20,17 @@
 #include "ngx_iot_store.h"
 
 
+#define NGX_IOT_STORE_BUSY_TIMEOUT  5000     /* ms */
+
+/*
+ * The log starts over once a write leaves it longer than this many pages
+ * (of 4096 bytes, and 24 bytes of frame header each: about 16 MB), and
+ * readers are waited for this long at most (ms) when it does.
+ */
+#define NGX_IOT_STORE_WAL_PAGES     4000
+#define NGX_IOT_STORE_WAL_WAIT      100
+
+
 /* the prepared statements of one worker's SQLite connection */
 typedef enum {
     NGX_IOT_SQL_BEGIN = 0,

@@ -62,7 +62,11 @@ ngx_iot_write(ngx_cycle_t *cycle, ngx_iot_write_t *w)
 
 done:
 
-    ngx_iot_unlock(ctx);
+    /* readers go on while the writer keeps the store's log bounded */
+
+    ngx_iot_zone_unlock(ctx);
+    (void) ngx_iot_store_wal_restart(w->store, w->log);
+    ngx_iot_writer_unlock(ctx);
 
     return rc;
 }

@@ -349,6 +349,13 @@ ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx)
 }
 
 
+void
+ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_unlock(&ctx->sh->writer);
+}
+
+
 /* a writer lets readers in while SQLite works */
 
 void

@@ -86,6 +86,7 @@ ngx_iot_zone_ctx_t *ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log,
     ngx_iot_rc_e *rc);
 ngx_iot_zone_ctx_t *ngx_iot_lock_read(ngx_cycle_t *cycle);
 void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
+void ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx);
