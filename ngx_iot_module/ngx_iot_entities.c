@@ -325,26 +325,24 @@ ngx_iot_entity_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 
 ngx_int_t
 ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    ngx_log_t *log)
+    ngx_uint_t *n, ngx_log_t *log)
 {
-    ngx_uint_t         i, n, ndevices;
+    ngx_uint_t         i;
     ngx_iot_entity_t  *ent;
-
-    ndevices = 0;
 
     for (i = 0; i < NGX_IOT_ENTITY_LAST; i++) {
         ent = &ngx_iot_entities[i];
 
-        if (ngx_iot_store_count(store, ent->kind, 0, &n, log) != NGX_OK) {
+        if (ngx_iot_store_count(store, ent->kind, 0, &n[i], log) != NGX_OK) {
             return NGX_DECLINED;
         }
+    }
 
-        if (i == NGX_IOT_ENTITY_DEVICE) {
-            ndevices = n;
-        }
+    for (i = 0; i < NGX_IOT_ENTITY_LAST; i++) {
+        ent = &ngx_iot_entities[i];
 
         if (ngx_iot_index_init(ctx->shpool,
-                               ngx_iot_entity_index(ctx->sh, ent), n)
+                               ngx_iot_entity_index(ctx->sh, ent), n[i])
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -355,7 +353,7 @@ ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         if (ngx_iot_index_init(ctx->shpool,
                                (ngx_iot_index_t *) ((u_char *) ctx->sh
                                                    + ngx_iot_idents[i].index),
-                               ndevices)
+                               n[NGX_IOT_ENTITY_DEVICE])
             != NGX_OK)
         {
             return NGX_ERROR;

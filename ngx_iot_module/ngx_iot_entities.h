@@ -80,9 +80,12 @@ ngx_uint_t ngx_iot_entity_owns(ngx_iot_entity_e what, void *e, void *p);
 void ngx_iot_entity_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
     ngx_iot_entity_e what, ngx_iot_store_key_t *key, ngx_log_t *log);
 
-/* NGX_OK, or NGX_ERROR when the zone is full */
+/*
+ * n[NGX_IOT_ENTITY_LAST]: how many of each the store holds.  NGX_OK,
+ * NGX_ERROR when the zone is full, NGX_DECLINED when the store fails.
+ */
 ngx_int_t ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_store_t *store, ngx_log_t *log);
+    ngx_iot_store_t *store, ngx_uint_t *n, ngx_log_t *log);
 ngx_int_t ngx_iot_entities_load(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, ngx_log_t *log);
 

@@ -183,12 +183,15 @@ ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
     ngx_log_t *log)
 {
     ngx_int_t    rc;
+    ngx_uint_t   n[NGX_IOT_ENTITY_LAST];
     ngx_msec_t   start, spent;
 
     ngx_time_update();
     start = ngx_current_msec;
 
-    rc = ngx_iot_entities_init(ctx, store, log);
+    ngx_memzero(n, sizeof(n));
+
+    rc = ngx_iot_entities_init(ctx, store, n, log);
 
     if (rc == NGX_OK) {
         rc = ngx_iot_entities_load(ctx, store, log);
@@ -220,8 +223,10 @@ ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 full:
 
     ngx_log_error(NGX_LOG_EMERG, log, 0,
-                  "iot zone \"%V\" is too small for the registry in "
-                  "\"%V\": make it larger", &ctx->name,
+                  "iot zone \"%V\" is too small for the %ui devices, "
+                  "%ui collections and %ui tokens in \"%V\": make it larger",
+                  &ctx->name, n[NGX_IOT_ENTITY_DEVICE],
+                  n[NGX_IOT_ENTITY_COLLECTION], n[NGX_IOT_ENTITY_TOKEN],
                   &ctx->conf->store_path);
     return NGX_ERROR;
 
