@@ -13,6 +13,10 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_zone.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_history.h"
+#include "ngx_iot_id.h"
 
 
 #define NGX_IOT_HISTORY_FLUSH      10          /* ms */
@@ -29,7 +33,9 @@ typedef struct {
     uint32_t                   transport;
     uint16_t                   local_port;
     uint16_t                   remote_port;
-    uint32_t                   len;
+    uint32_t                   len;       /* payload */
+    uint16_t                   method_len;    /* CoAP, after the payload */
+    uint16_t                   path_len;      /* after the method */
     uint32_t                   size;      /* of the row, aligned */
 } ngx_iot_history_row_t;
 
@@ -176,8 +182,8 @@ ngx_iot_history_exit_process(ngx_iot_history_t *h)
 ngx_int_t
 ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m, ngx_log_t *log)
 {
-    u_char                   *data;
-    size_t                    need, size;
+    u_char                   *data, *p;
+    size_t                    need, size, method, path;
     ngx_iot_conf_t           *icf;
     ngx_iot_history_t        *h;
     ngx_iot_history_row_t    *row;
@@ -192,7 +198,11 @@ ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m, ngx_log_t *log)
 
     b = &h->batch[h->filling];
 
-    need = ngx_align(sizeof(ngx_iot_history_row_t) + m->payload.len, 8);
+    method = ngx_min(m->coap_method.len, 0xffff);
+    path = ngx_min(m->coap_path.len, 0xffff);
+
+    need = ngx_align(sizeof(ngx_iot_history_row_t) + m->payload.len
+                     + method + path, 8);
 
     if (b->used + need > b->size) {
         size = ngx_max(b->size * 2, 65536);
@@ -235,10 +245,14 @@ ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m, ngx_log_t *log)
     row->local_port = (uint16_t) m->local_port;
     row->remote_port = (uint16_t) m->remote_port;
     row->len = (uint32_t) m->payload.len;
+    row->method_len = (uint16_t) method;
+    row->path_len = (uint16_t) path;
     row->size = (uint32_t) need;
 
-    ngx_memcpy((u_char *) row + sizeof(ngx_iot_history_row_t),
-               m->payload.data, m->payload.len);
+    p = ngx_cpymem((u_char *) row + sizeof(ngx_iot_history_row_t),
+                   m->payload.data, m->payload.len);
+    p = ngx_cpymem(p, m->coap_method.data, method);
+    (void) ngx_cpymem(p, m->coap_path.data, path);
 
     b->used += need;
     b->rows++;
@@ -339,10 +353,9 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
 {
     ngx_iot_history_t *h = data;
 
-    int                       rc;
     u_char                   *p, *last;
-    sqlite3_stmt             *st;
     ngx_iot_store_t          *store;
+    ngx_iot_message_t         m;
     ngx_iot_history_row_t    *row;
     ngx_iot_history_batch_t  *b;
 
@@ -356,12 +369,8 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
          * commits, which keeps the history's log from growing forever.
          */
 
-        if (h->writer
-            && sqlite3_exec(h->writer->db, "PRAGMA wal_autocheckpoint=1000",
-                            NULL, NULL, NULL)
-               != SQLITE_OK)
-        {
-            ngx_iot_store_log_error(h->writer, "wal_autocheckpoint", log);
+        if (h->writer) {
+            (void) ngx_iot_store_autocheckpoint(h->writer, 1000, log);
         }
     }
 
@@ -375,16 +384,11 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
         goto retain;
     }
 
-    if (ngx_iot_store_exec(store, NGX_IOT_SQL_BEGIN, log) != NGX_OK) {
+    if (ngx_iot_store_begin(store, log) != NGX_OK) {
         goto failed;
     }
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_INSERT);
-    if (st == NULL) {
-        ngx_iot_store_log_error(store, "recording messages", log);
-        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
-        goto failed;
-    }
+    ngx_memzero(&m, sizeof(ngx_iot_message_t));
 
     p = b->data;
     last = b->data + b->used;
@@ -392,32 +396,29 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
     while (p < last) {
         row = (ngx_iot_history_row_t *) p;
 
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) row->collection_id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) row->device_id);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64) row->received);
-        sqlite3_bind_int(st, 4, (int) row->transport);
-        sqlite3_bind_int(st, 5, row->local_port);
-        sqlite3_bind_int(st, 6, row->remote_port);
-        sqlite3_bind_blob(st, 7, p + sizeof(ngx_iot_history_row_t),
-                          row->len, SQLITE_STATIC);
+        m.collection_id = row->collection_id;
+        m.device_id = row->device_id;
+        m.received = row->received;
+        m.transport = row->transport;
+        m.local_port = row->local_port;
+        m.remote_port = row->remote_port;
+        m.payload.data = p + sizeof(ngx_iot_history_row_t);
+        m.payload.len = row->len;
+        m.coap_method.data = m.payload.data + row->len;
+        m.coap_method.len = row->method_len;
+        m.coap_path.data = m.coap_method.data + row->method_len;
+        m.coap_path.len = row->path_len;
 
-        rc = sqlite3_step(st);
-
-        if (rc != SQLITE_DONE) {
-            ngx_iot_store_log_error(store, "recording a message", log);
-            sqlite3_reset(st);
-            (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
+        if (ngx_iot_store_history_add(store, &m, log) != NGX_OK) {
+            ngx_iot_store_rollback(store, log);
             goto failed;
         }
 
         p += row->size;
     }
 
-    sqlite3_reset(st);
-
-    if (ngx_iot_store_exec(store, NGX_IOT_SQL_COMMIT, log) != NGX_OK) {
-        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
+    if (ngx_iot_store_commit(store, log) != NGX_OK) {
+        ngx_iot_store_rollback(store, log);
         goto failed;
     }
 
@@ -458,11 +459,8 @@ failed:
 static void
 ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log)
 {
-    int                   rc;
     time_t                now, last, every;
-    uint64_t              cid;
-    ngx_uint_t            n;
-    sqlite3_stmt         *st, *trim;
+    ngx_uint_t            deleted;
     ngx_iot_store_t      *store;
     ngx_iot_conf_t       *icf;
     ngx_iot_zone_ctx_t   *ctx;
@@ -489,60 +487,16 @@ ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log)
     }
 
     if (icf->history_max_age) {
-        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_EXPIRE);
-
-        for (n = 0; st && n < 100; n++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1,
-                               (sqlite3_int64) (ngx_iot_now_ms()
-                                            - icf->history_max_age * 1000));
-
-            rc = sqlite3_step(st);
-
-            if (rc != SQLITE_DONE) {
-                ngx_iot_store_log_error(store, "expiring messages", log);
-                break;
-            }
-
-            if (sqlite3_changes(store->db) == 0) {
-                break;
-            }
-        }
-
-        if (st) {
-            sqlite3_reset(st);
-        }
+        (void) ngx_iot_store_history_expire(store,
+                                            ngx_iot_now_ms()
+                                            - icf->history_max_age * 1000,
+                                            &deleted, log);
     }
 
-    if (icf->history_max_count == 0) {
-        return;
+    if (icf->history_max_count) {
+        (void) ngx_iot_store_history_trim(store, icf->history_max_count,
+                                          log);
     }
-
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_CROWDED);
-    trim = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_TRIM);
-
-    if (st == NULL || trim == NULL) {
-        ngx_iot_store_log_error(store, "trimming messages", log);
-        return;
-    }
-
-    sqlite3_bind_int64(st, 1, (sqlite3_int64) icf->history_max_count);
-
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cid = (uint64_t) sqlite3_column_int64(st, 0);
-
-        sqlite3_reset(trim);
-        sqlite3_bind_int64(trim, 1, (sqlite3_int64) cid);
-        sqlite3_bind_int64(trim, 2, (sqlite3_int64) icf->history_max_count);
-
-        if (sqlite3_step(trim) != SQLITE_DONE) {
-            ngx_iot_store_log_error(store, "trimming messages", log);
-            break;
-        }
-    }
-
-    sqlite3_reset(st);
-    sqlite3_reset(trim);
 }
 
 
@@ -566,19 +520,3 @@ ngx_iot_history_reader(ngx_cycle_t *cycle, ngx_log_t *log)
     return h->reader;
 }
 
-
-void
-ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m)
-{
-    ngx_memzero(m, sizeof(ngx_iot_message_t));
-
-    m->id = (uint64_t) sqlite3_column_int64(st, 0);
-    m->collection_id = (uint64_t) sqlite3_column_int64(st, 1);
-    m->device_id = (uint64_t) sqlite3_column_int64(st, 2);
-    m->received = (uint64_t) sqlite3_column_int64(st, 3);
-    m->transport = (ngx_uint_t) sqlite3_column_int(st, 4);
-    m->local_port = (ngx_uint_t) sqlite3_column_int(st, 5);
-    m->remote_port = (ngx_uint_t) sqlite3_column_int(st, 6);
-    m->payload.data = (u_char *) sqlite3_column_blob(st, 7);
-    m->payload.len = sqlite3_column_bytes(st, 7);
-}

@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <sys/random.h>
 #include "ngx_iot.h"
+#include "ngx_iot_id.h"
 
 
 #define NGX_IOT_IDENT_LEN_SHIFT  56

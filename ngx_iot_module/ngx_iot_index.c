@@ -13,6 +13,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_index.h"
 
 
 #define NGX_IOT_INDEX_MIN   64
@@ -149,4 +150,64 @@ ngx_iot_index_grow(ngx_slab_pool_t *shpool, ngx_iot_index_t *idx)
     *idx = grown;
 
     ngx_slab_free_locked(shpool, old);
+}
+
+
+/* keys that are bytes */
+
+uint64_t
+ngx_iot_index_hash(u_char *data, size_t len)
+{
+    size_t    i;
+    uint64_t  h;
+
+    /* FNV-1a; the slot finalizer spreads it further */
+
+    h = 0xcbf29ce484222325ULL;
+
+    for (i = 0; i < len; i++) {
+        h ^= data[i];
+        h *= 0x100000001b3ULL;
+    }
+
+    return h;
+}
+
+
+void
+ngx_iot_index_key(ngx_iot_slink_t *sl, u_char *data, size_t len)
+{
+    sl->data = data;
+    sl->len = len;
+    sl->link.key = ngx_iot_index_hash(data, len);
+}
+
+
+ngx_iot_slink_t *
+ngx_iot_index_find_bytes(ngx_iot_index_t *idx, u_char *data, size_t len)
+{
+    uint64_t          key;
+    ngx_iot_link_t   *link;
+    ngx_iot_slink_t  *sl;
+
+    key = ngx_iot_index_hash(data, len);
+
+    for (link = idx->buckets[ngx_iot_index_slot(idx, key)];
+         link;
+         link = link->next)
+    {
+        if (link->key != key) {
+            continue;
+        }
+
+        /* equal hashes: the bytes decide */
+
+        sl = (ngx_iot_slink_t *) link;
+
+        if (sl->len == len && ngx_memcmp(sl->data, data, len) == 0) {
+            return sl;
+        }
+    }
+
+    return NULL;
 }

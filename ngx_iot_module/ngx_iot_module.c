@@ -10,6 +10,10 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_zone.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_history.h"
+#include "ngx_iot_token.h"
 
 
 #define NGX_IOT_CHECKPOINT_INTERVAL  1000

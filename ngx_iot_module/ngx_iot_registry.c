@@ -2,819 +2,138 @@
 /*
  * Copyright (C) nginx-iot authors
  *
- * The registry: collections, devices and tokens.  SQLite holds the data of
- * record; the shared memory zone holds every entity and its indexes, so
- * reads never touch SQLite and every worker sees a write once it is
- * answered.
- *
- * A write holds the zone's mutex across its SQLite statement and its
- * shared memory update, so the two never disagree for a reader.  The write
- * is noted in sh->pending while it runs: if the worker dies in between,
- * the next process to take the mutex reloads that one entity from SQLite.
+ * The registry's operations on collections, devices and tokens.  Reads
+ * come from the zone; every write is three steps of the one write
+ * sequence (ngx_iot_write.h): check, write the store, apply to the zone.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
-#include "ngx_iot_session.h"
+#include "ngx_iot_id.h"
+#include "ngx_iot_json.h"
+#include "ngx_iot_zone.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_entities.h"
+#include "ngx_iot_ident.h"
+#include "ngx_iot_journal.h"
+#include "ngx_iot_write.h"
+#include "ngx_iot_registry.h"
+#include "ngx_iot_token.h"
 
 
-static void ngx_iot_registry_retire(ngx_cycle_t *old);
-static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log);
-static void ngx_iot_device_reload(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_store_t *store, uint64_t id, void **alloc);
-static void ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle,
-    ngx_log_t *log);
-static ngx_int_t ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
-    ngx_iot_text_t *dst);
-static void ngx_iot_text_free(ngx_slab_pool_t *shpool, ngx_iot_text_t *t);
-static ngx_int_t ngx_iot_text_copy(ngx_pool_t *pool, ngx_iot_text_t *src,
-    ngx_iot_text_t *dst);
-static ngx_iot_rc_e ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx,
-    const char *what, ngx_log_t *log);
-static ngx_iot_rc_e ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch,
-    ngx_pool_t *pool, ngx_str_t *out);
-static ngx_int_t ngx_iot_collection_load(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_collection_t *row);
-static ngx_int_t ngx_iot_device_load(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_device_t *row);
-static ngx_int_t ngx_iot_token_load(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_token_t *row);
-static void ngx_iot_collection_drop(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_collection_t *c);
-static void ngx_iot_device_drop(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_device_t *d);
-static void ngx_iot_token_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *t);
+/* one registry write: what it is asked, what it finds, what it makes */
+typedef struct {
+    ngx_iot_entity_e               what;
+    uint64_t                       id;
+    uint64_t                       cid;       /* a device's collection */
+    u_char                        *hash;      /* a token's */
+    void                          *change;
+    ngx_str_t                      tags;      /* the new tags */
+    void                          *e;         /* the entity in the zone */
+    ngx_iot_collection_t          *target;    /* a device's new collection */
+    ngx_iot_text_t                 text;      /* the new tags in the zone */
+    ngx_iot_text_t                 resource;  /* a token's new resource */
+    ngx_uint_t                     write;     /* a token's new write flag */
+    uint64_t                       keys[NGX_IOT_IDENT_LAST];
+    u_char                        *secret;    /* a new token's */
+    void                          *out;
+
+    union {
+        ngx_iot_collection_t       c;
+        ngx_iot_device_t           d;
+        ngx_iot_token_t            t;
+    } row;                                    /* as the store gets it */
+} ngx_iot_op_t;
+
+
 static ngx_iot_collection_t *ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx,
     uint64_t id);
 static ngx_iot_token_t *ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx,
     u_char *hash);
-static ngx_int_t ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx,
-    ngx_iot_store_t *store, ngx_log_t *log);
-static sqlite3_int64 ngx_iot_count(ngx_iot_store_t *store, const char *sql);
+static ngx_iot_rc_e ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx,
+    const char *what, ngx_log_t *log);
+static ngx_iot_rc_e ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch,
+    ngx_pool_t *pool, ngx_str_t *out);
+static ngx_iot_rc_e ngx_iot_op_tags(ngx_iot_write_t *w, ngx_iot_op_t *op,
+    ngx_iot_text_t *cur, json_t *patch);
+static void ngx_iot_op_note(ngx_iot_write_t *w, ngx_iot_entity_e what,
+    uint64_t id, u_char *hash);
+static void ngx_iot_text_swap(ngx_iot_zone_ctx_t *ctx, ngx_iot_text_t *cur,
+    ngx_iot_text_t *next);
+static ngx_iot_rc_e ngx_iot_collection_copy(ngx_iot_collection_t *c,
+    ngx_pool_t *pool, ngx_iot_collection_t *out);
+static ngx_iot_rc_e ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool,
+    ngx_iot_token_t *out);
+static ngx_int_t ngx_iot_delete_row(ngx_iot_write_t *w);
+
+static ngx_iot_rc_e ngx_iot_collection_create_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_collection_put(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_collection_add(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_collection_create_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_collection_update_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_collection_update_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_collection_delete_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_create_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_device_put(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_device_add(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_create_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_update_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_update_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_device_delete_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_create_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_token_put(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_token_add(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_create_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_update_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_update_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_token_delete_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_entity_dropped(ngx_iot_write_t *w);
 
 
-#define ngx_iot_container(link, type, field)                                  \
-    ((type *) ((u_char *) (link) - offsetof(type, field)))
+/* finding */
 
-
-/* shared memory zone */
-
-ngx_int_t
-ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+static ngx_iot_collection_t *
+ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
 {
-    ngx_iot_zone_ctx_t  *octx = data;
+    ngx_iot_store_key_t  key;
 
-    ngx_int_t            rc;
-    ngx_iot_store_t     *store;
-    ngx_slab_pool_t     *shpool;
-    ngx_iot_zone_ctx_t  *ctx;
+    key.id = id;
+    key.data = NULL;
+    key.len = 0;
 
-    ctx = shm_zone->data;
-
-    if (octx) {
-        /* reload: the zone and everything in it stay as they are */
-
-        if (ctx->conf->store_path.len != octx->conf->store_path.len
-            || ngx_strncmp(ctx->conf->store_path.data,
-                           octx->conf->store_path.data,
-                           ctx->conf->store_path.len) != 0)
-        {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "iot zone \"%V\" holds the registry of \"%V\": "
-                          "a new iot_store takes a restart, or a new zone "
-                          "name or size", &ctx->name,
-                          &octx->conf->store_path);
-            return NGX_ERROR;
-        }
-
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        return NGX_OK;
-    }
-
-    ngx_iot_registry_retire((ngx_cycle_t *) ngx_cycle);
-
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    ctx->shpool = shpool;
-    ctx->sh = ngx_slab_calloc(shpool, sizeof(ngx_iot_sh_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = ctx->sh;
-
-    if (ngx_shmtx_create(&ctx->sh->writer, &ctx->sh->writer_lock, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* a full zone is answered with 503 and logged by us, not as crit */
-    shpool->log_nomem = 0;
-
-    shpool->log_ctx = ngx_slab_alloc(shpool,
-                                     sizeof(" in iot zone \"\"")
-                                     + shm_zone->shm.name.len);
-    if (shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(shpool->log_ctx, " in iot zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    if (ngx_iot_bus_init_zone(shpool, ctx->sh, ctx->conf->bus_size)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "iot zone \"%V\" is too small for its bus "
-                      "(iot_bus_size)", &ctx->name);
-        return NGX_ERROR;
-    }
-
-    if (ngx_process == NGX_PROCESS_SIGNALLER || ngx_test_config) {
-        /* "nginx -s" and "nginx -t" do not read the store */
-        return NGX_OK;
-    }
-
-    store = ngx_iot_store_open(&ctx->conf->store_path, ctx->conf->sync,
-                               shm_zone->shm.log);
-    if (store == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_iot_store_migrate(store, 0, shm_zone->shm.log);
-
-    if (rc == NGX_OK) {
-        rc = ngx_iot_store_team(store, &ctx->sh->team_id, shm_zone->shm.log);
-    }
-
-    if (rc == NGX_OK) {
-        rc = ngx_iot_registry_load(ctx, store, shm_zone->shm.log);
-    }
-
-    ngx_iot_store_close(store);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    /* the history's file: made, or brought up to date, by the master */
-
-    store = ngx_iot_store_open(&ctx->conf->history_path, ctx->conf->sync,
-                               shm_zone->shm.log);
-    if (store == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_iot_store_migrate(store, 1, shm_zone->shm.log);
-
-    ngx_iot_store_close(store);
-
-    return rc;
+    return ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_COLLECTION, &key);
 }
 
 
-/*
- * A new zone is built from the store while the old workers may still be
- * finishing requests in the old one: from now on they may read but not
- * write there, or their writes would be missing from the new zone.
- */
-
-static void
-ngx_iot_registry_retire(ngx_cycle_t *old)
+ngx_iot_device_t *
+ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
 {
-    ngx_iot_conf_t      *conf;
-    ngx_iot_zone_ctx_t  *octx;
+    ngx_iot_store_key_t  key;
 
-    if (ngx_process != NGX_PROCESS_MASTER) {
-        return;
-    }
+    key.id = id;
+    key.data = NULL;
+    key.len = 0;
 
-    conf = ngx_iot_get_conf(old);
-
-    if (conf == NULL || conf->shm_zone == NULL) {
-        return;
-    }
-
-    octx = conf->shm_zone->data;
-
-    if (octx == NULL || octx->sh == NULL) {
-        return;
-    }
-
-    ngx_shmtx_lock(&octx->shpool->mutex);
-    octx->sh->retired = 1;
-    ngx_shmtx_unlock(&octx->shpool->mutex);
+    return ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_DEVICE, &key);
 }
 
 
-static sqlite3_int64
-ngx_iot_count(ngx_iot_store_t *store, const char *sql)
+static ngx_iot_token_t *
+ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx, u_char *hash)
 {
-    sqlite3_int64   n;
-    sqlite3_stmt   *st;
+    ngx_iot_store_key_t  key;
 
-    if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        return 0;
-    }
+    key.id = 0;
+    key.data = hash;
+    key.len = NGX_IOT_HASH_LEN;
 
-    n = (sqlite3_step(st) == SQLITE_ROW) ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-
-    return n;
+    return ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_TOKEN, &key);
 }
 
 
-static ngx_int_t
-ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    ngx_log_t *log)
-{
-    int                    rc;
-    ngx_msec_t             start, spent;
-    ngx_str_t              gateway;
-    ngx_uint_t             ncollections, ndevices, ntokens, nsessions;
-    sqlite3_stmt          *st;
-    ngx_iot_session_t      session;
-    ngx_slab_pool_t       *shpool;
-    ngx_iot_token_t        token;
-    ngx_iot_device_t       device;
-    ngx_iot_collection_t   collection;
-
-    ngx_time_update();
-    start = ngx_current_msec;
-
-    shpool = ctx->shpool;
-
-    ncollections = (ngx_uint_t) ngx_iot_count(store,
-                                         "SELECT count(*) FROM collections");
-    ndevices = (ngx_uint_t) ngx_iot_count(store,
-                                         "SELECT count(*) FROM devices");
-    ntokens = (ngx_uint_t) ngx_iot_count(store,
-                                         "SELECT count(*) FROM tokens");
-    nsessions = (ngx_uint_t) ngx_iot_count(store,
-                                         "SELECT count(*) FROM sessions");
-
-    if (ngx_iot_index_init(shpool, &ctx->sh->collections, ncollections)
-        != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->devices, ndevices) != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->imsi, ndevices) != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->imei, ndevices) != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->tokens, ntokens) != NGX_OK
-        || ngx_iot_index_init(shpool, &ctx->sh->sessions, nsessions)
-           != NGX_OK)
-    {
-        goto full;
-    }
-
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT id, team_id, field_mask, tags"
-                           " FROM collections", -1, &st, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ngx_iot_store_row_collection(st, &collection);
-
-        if (ngx_iot_collection_load(ctx, &collection) != NGX_OK) {
-            sqlite3_finalize(st);
-            goto full;
-        }
-    }
-
-    sqlite3_finalize(st);
-
-    if (rc != SQLITE_DONE) {
-        goto failed;
-    }
-
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT id, collection_id, imsi, imei, tags,"
-                           " net_ip, net_at, net_cell, net_imeisv, net_msisdn"
-                           " FROM devices",
-                           -1, &st, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ngx_iot_store_row_device(st, &device);
-
-        if (ngx_iot_device_load(ctx, &device) != NGX_OK) {
-            sqlite3_finalize(st);
-            goto full;
-        }
-    }
-
-    sqlite3_finalize(st);
-
-    if (rc != SQLITE_DONE) {
-        goto failed;
-    }
-
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT hash, hint, resource, write, tags"
-                           " FROM tokens", -1, &st, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ngx_iot_store_row_token(st, &token);
-
-        if (ngx_iot_token_load(ctx, &token) != NGX_OK) {
-            sqlite3_finalize(st);
-            goto full;
-        }
-    }
-
-    sqlite3_finalize(st);
-
-    if (rc != SQLITE_DONE) {
-        goto failed;
-    }
-
-    if (sqlite3_prepare_v2(store->db,
-                           "SELECT addr, device_id, gateway, session_id"
-                           " FROM sessions", -1, &st, NULL)
-        != SQLITE_OK)
-    {
-        goto failed;
-    }
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ngx_iot_store_row_session(st, &session, &gateway);
-        session.gateway = ngx_iot_gateway_key(&gateway);
-
-        if (ngx_iot_session_load(ctx, &session) != NGX_OK) {
-            sqlite3_finalize(st);
-            goto full;
-        }
-    }
-
-    sqlite3_finalize(st);
-
-    if (rc != SQLITE_DONE) {
-        goto failed;
-    }
-
-    ngx_time_update();
-    spent = ngx_current_msec - start;
-
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "iot zone \"%V\": loaded %ui devices, %ui collections, "
-                  "%ui tokens, %ui sessions from \"%V\" in %M.%03M s; "
-                  "%uz of %uz bytes used",
-                  &ctx->name, ctx->sh->devices.nelts,
-                  ctx->sh->collections.nelts, ctx->sh->tokens.nelts,
-                  ctx->sh->sessions.nelts,
-                  &ctx->conf->store_path, spent / 1000, spent % 1000,
-                  ngx_iot_zone_used(ctx), ngx_iot_zone_size(ctx));
-
-    return NGX_OK;
-
-full:
-
-    ngx_log_error(NGX_LOG_EMERG, log, 0,
-                  "iot zone \"%V\" is too small for the %ui devices, "
-                  "%ui collections and %ui tokens in \"%V\": make it larger",
-                  &ctx->name, ndevices, ncollections, ntokens,
-                  &ctx->conf->store_path);
-    return NGX_ERROR;
-
-failed:
-
-    ngx_log_error(NGX_LOG_EMERG, log, 0,
-                  "iot store \"%V\" cannot be read: %s",
-                  &ctx->conf->store_path, sqlite3_errmsg(store->db));
-    return NGX_ERROR;
-}
-
-
-size_t
-ngx_iot_zone_size(ngx_iot_zone_ctx_t *ctx)
-{
-    return ctx->shpool->end - (u_char *) ctx->shpool;
-}
-
-
-size_t
-ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx)
-{
-    size_t       free;
-    ngx_uint_t   pages;
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-    pages = ctx->shpool->pfree;
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-    free = pages << ngx_pagesize_shift;
-
-    return ngx_iot_zone_size(ctx) - free;
-}
-
-
-uint64_t
-ngx_iot_team_id(ngx_cycle_t *cycle)
-{
-    /* set at start and never changed */
-    return ngx_iot_zone_ctx(cycle)->sh->team_id;
-}
-
-
-/* locking and repair */
-
-/*
- * Writers take the writer mutex, one at a time across all workers, and the
- * zone's mutex, which they let go while SQLite works: readers need only the
- * zone's mutex and so never wait for the disk.  nginx frees the zone's
- * mutex of a worker that died; the writer mutex is freed here.
- */
-
-static void
-ngx_iot_writer_lock(ngx_iot_sh_t *sh)
-{
-    ngx_pid_t   pid;
-    ngx_uint_t  n;
-
-    for (n = 1; /* void */ ; n++) {
-
-        if (ngx_shmtx_trylock(&sh->writer)) {
-            return;
-        }
-
-        if (n % 4096 == 0) {
-            pid = (ngx_pid_t) sh->writer_lock.lock;
-
-            if (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
-                (void) ngx_shmtx_force_unlock(&sh->writer, pid);
-            }
-        }
-
-        if (ngx_ncpu > 1 && n % 64) {
-            ngx_cpu_pause();
-
-        } else {
-            ngx_sched_yield();
-        }
-    }
-}
-
-
-static ngx_iot_zone_ctx_t *
-ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
-{
-    ngx_iot_zone_ctx_t  *ctx;
-
-    ctx = ngx_iot_zone_ctx(cycle);
-
-    ngx_iot_writer_lock(ctx->sh);
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    if (ctx->sh->pending.pid && ctx->sh->pending.pid != ngx_pid) {
-        ngx_iot_repair(ctx, cycle, log);
-    }
-
-    return ctx;
-}
-
-
-/* NULL with *rc set when the zone takes no more writes */
-
-ngx_iot_zone_ctx_t *
-ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log, ngx_iot_rc_e *rc)
-{
-    ngx_iot_zone_ctx_t  *ctx;
-
-    ctx = ngx_iot_lock(cycle, log);
-
-    if (ctx->sh->retired) {
-        ngx_iot_unlock(ctx);
-        *rc = NGX_IOT_RETIRED;
-        return NULL;
-    }
-
-    return ctx;
-}
-
-
-void
-ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-    ngx_shmtx_unlock(&ctx->sh->writer);
-}
-
-
-/* a writer lets readers in while SQLite works */
-
-void
-ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-}
-
-
-void
-ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-}
-
-
-ngx_iot_zone_ctx_t *
-ngx_iot_lock_read(ngx_cycle_t *cycle)
-{
-    ngx_pid_t            pid;
-    ngx_iot_zone_ctx_t  *ctx;
-
-    ctx = ngx_iot_zone_ctx(cycle);
-
-    pid = ctx->sh->pending.pid;
-
-    if (pid && pid != ngx_pid && kill(pid, 0) == -1
-        && ngx_errno == NGX_ESRCH)
-    {
-        /* a writer died half way: repair before reading */
-        ngx_iot_unlock(ngx_iot_lock(cycle, cycle->log));
-    }
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    return ctx;
-}
-
-
-void
-ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-}
-
-
-void
-ngx_iot_pending_set(ngx_iot_zone_ctx_t *ctx, ngx_iot_pending_e kind,
-    uint64_t id, u_char *hash, void *a0, void *a1)
-{
-    ngx_iot_pending_t  *p;
-
-    p = &ctx->sh->pending;
-
-    p->kind = kind;
-    p->id = id;
-
-    if (hash) {
-        ngx_memcpy(p->hash, hash, NGX_IOT_HASH_LEN);
-    }
-
-    p->alloc[0] = a0;
-    p->alloc[1] = a1;
-    p->pid = ngx_pid;
-}
-
-
-void
-ngx_iot_pending_clear(ngx_iot_zone_ctx_t *ctx)
-{
-    ngx_memzero(&ctx->sh->pending, sizeof(ngx_iot_pending_t));
-}
-
-
-static void
-ngx_iot_device_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    uint64_t id, void **alloc)
-{
-    ngx_uint_t         i;
-    sqlite3_stmt      *st;
-    ngx_iot_device_t   device, *d;
-
-    d = ngx_iot_device_find(ctx, id);
-
-    for (i = 0; i < 2; i++) {
-        if (alloc[i] && (d == NULL
-                         || (alloc[i] != d && alloc[i] != d->tags.data)))
-        {
-            ngx_slab_free_locked(ctx->shpool, alloc[i]);
-        }
-    }
-
-    if (d) {
-        ngx_iot_device_drop(ctx, d);
-    }
-
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_GET);
-    if (st == NULL) {
-        return;
-    }
-
-    sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        ngx_iot_store_row_device(st, &device);
-        (void) ngx_iot_device_load(ctx, &device);
-    }
-
-    sqlite3_reset(st);
-}
-
-
-/*
- * A worker died between a write's SQLite statement and the end of its
- * shared memory update: throw away what the zone holds of that entity and
- * load it again from the store, which has it as it was committed (or not).
- */
-
-static void
-ngx_iot_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle, ngx_log_t *log)
-{
-    int                    rc;
-    ngx_uint_t             i;
-    sqlite3_stmt          *st;
-    ngx_iot_store_t       *store;
-    ngx_iot_pending_t     *p;
-    ngx_iot_token_t        token, *t;
-    ngx_iot_collection_t   collection, *c;
-
-    p = &ctx->sh->pending;
-
-    ngx_log_error(NGX_LOG_WARN, log, 0,
-                  "iot zone \"%V\": process %P died during a write, "
-                  "reloading that entity from the store",
-                  &ctx->name, p->pid);
-
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        /* leave it for a process that can read the store */
-        return;
-    }
-
-    switch (p->kind) {
-
-    case NGX_IOT_PENDING_COLLECTION:
-        c = ngx_iot_collection_find(ctx, p->id);
-
-        for (i = 0; i < 2; i++) {
-            if (p->alloc[i] && (c == NULL
-                                || (p->alloc[i] != c
-                                    && p->alloc[i] != c->tags.data)))
-            {
-                ngx_slab_free_locked(ctx->shpool, p->alloc[i]);
-            }
-        }
-
-        if (c) {
-            ngx_iot_collection_drop(ctx, c);
-        }
-
-        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_GET);
-        if (st == NULL) {
-            break;
-        }
-
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) p->id);
-
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            ngx_iot_store_row_collection(st, &collection);
-            (void) ngx_iot_collection_load(ctx, &collection);
-        }
-
-        sqlite3_reset(st);
-
-        c = ngx_iot_collection_find(ctx, p->id);
-
-        if (c) {
-            if (sqlite3_prepare_v2(store->db,
-                                   "SELECT count(*) FROM devices"
-                                   " WHERE collection_id = ?1",
-                                   -1, &st, NULL)
-                == SQLITE_OK)
-            {
-                sqlite3_bind_int64(st, 1, (sqlite3_int64) p->id);
-                rc = sqlite3_step(st);
-                c->ndevices = (rc == SQLITE_ROW) ? sqlite3_column_int(st, 0)
-                                                 : 0;
-                sqlite3_finalize(st);
-            }
-        }
-
-        break;
-
-    case NGX_IOT_PENDING_DEVICE:
-        ngx_iot_device_reload(ctx, store, p->id, p->alloc);
-        break;
-
-    case NGX_IOT_PENDING_TOKEN:
-        t = ngx_iot_token_find(ctx, p->hash);
-
-        for (i = 0; i < 2; i++) {
-            if (p->alloc[i] && (t == NULL
-                                || (p->alloc[i] != t
-                                    && p->alloc[i] != t->tags.data
-                                    && p->alloc[i] != t->resource.data)))
-            {
-                ngx_slab_free_locked(ctx->shpool, p->alloc[i]);
-            }
-        }
-
-        if (t) {
-            ngx_iot_token_drop(ctx, t);
-        }
-
-        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_GET);
-        if (st == NULL) {
-            break;
-        }
-
-        sqlite3_bind_blob(st, 1, p->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
-
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            ngx_iot_store_row_token(st, &token);
-            (void) ngx_iot_token_load(ctx, &token);
-        }
-
-        sqlite3_reset(st);
-        break;
-
-    case NGX_IOT_PENDING_SESSION:
-        ngx_iot_session_repair(ctx, store, p);
-
-        if (p->id2) {
-            p->alloc[0] = NULL;
-            p->alloc[1] = NULL;
-            ngx_iot_device_reload(ctx, store, p->id2, p->alloc);
-        }
-
-        break;
-
-    default:
-        break;
-    }
-
-    ngx_iot_pending_clear(ctx);
-}
-
-
-/* memory */
-
-static ngx_int_t
-ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
-    ngx_iot_text_t *dst)
-{
-    if (src->len == 0 || (src->len == 2 && src->data[0] == '{')) {
-        dst->data = NULL;
-        dst->len = 0;
-        return NGX_OK;
-    }
-
-    dst->data = ngx_slab_alloc_locked(shpool, src->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
-    dst->len = (uint32_t) src->len;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_iot_text_free(ngx_slab_pool_t *shpool, ngx_iot_text_t *t)
-{
-    if (t->data) {
-        ngx_slab_free_locked(shpool, t->data);
-        t->data = NULL;
-        t->len = 0;
-    }
-}
-
-
-static ngx_int_t
-ngx_iot_text_copy(ngx_pool_t *pool, ngx_iot_text_t *src, ngx_iot_text_t *dst)
-{
-    dst->len = src->len;
-
-    if (src->len == 0) {
-        dst->data = NULL;
-        return NGX_OK;
-    }
-
-    dst->data = ngx_pnalloc(pool, src->len);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, src->data, src->len);
-
-    return NGX_OK;
-}
-
+/* helpers of the operations */
 
 static ngx_iot_rc_e
 ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx, const char *what, ngx_log_t *log)
@@ -841,259 +160,124 @@ ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch, ngx_pool_t *pool,
 }
 
 
-static ngx_str_t  ngx_iot_empty_tags = ngx_string("{}");
+/* the new tags, merged into cur, and their copy in the zone */
 
-
-static void
-ngx_iot_bind_tags(sqlite3_stmt *st, int col, ngx_str_t *tags)
+static ngx_iot_rc_e
+ngx_iot_op_tags(ngx_iot_write_t *w, ngx_iot_op_t *op, ngx_iot_text_t *cur,
+    json_t *patch)
 {
-    if (tags->len == 0) {
-        tags = &ngx_iot_empty_tags;
+    ngx_iot_rc_e  rc;
+
+    rc = ngx_iot_tags_new(cur, patch, w->pool, &op->tags);
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    sqlite3_bind_text(st, col, (char *) tags->data, tags->len,
-                      SQLITE_STATIC);
-}
-
-
-static ngx_int_t
-ngx_iot_step_done(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    sqlite3_stmt *st, const char *what, ngx_log_t *log)
-{
-    int  rc;
-
-    ngx_iot_zone_unlock(ctx);
-    rc = sqlite3_step(st);
-    ngx_iot_zone_lock(ctx);
-
-    if (rc != SQLITE_DONE) {
-        ngx_iot_store_log_error(store, what, log);
-        sqlite3_reset(st);
-        return NGX_ERROR;
+    if (patch == NULL) {
+        op->text = *cur;
+        return NGX_IOT_OK;
     }
 
-    sqlite3_reset(st);
-
-    return NGX_OK;
-}
-
-
-/* deletes one row by id (or, for a token, by hash); the caller has it noted
- * as pending */
-
-static ngx_int_t
-ngx_iot_delete_row(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    ngx_iot_sql_e sql, uint64_t id, u_char *hash, const char *what,
-    ngx_log_t *log)
-{
-    sqlite3_stmt  *st;
-
-    st = ngx_iot_store_stmt(store, sql);
-    if (st == NULL) {
-        ngx_iot_store_log_error(store, what, log);
-        return NGX_ERROR;
-    }
-
-    if (hash) {
-        sqlite3_bind_blob(st, 1, hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
-
-    } else {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-    }
-
-    return ngx_iot_step_done(ctx, store, st, what, log);
-}
-
-
-/* loading rows into the zone: at start and in repair */
-
-static ngx_int_t
-ngx_iot_collection_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_collection_t *row)
-{
-    ngx_str_t              tags;
-    ngx_iot_collection_t  *c;
-
-    c = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_collection_t));
-    if (c == NULL) {
-        return NGX_ERROR;
-    }
-
-    *c = *row;
-    c->ndevices = 0;
-
-    tags.data = row->tags.data;
-    tags.len = row->tags.len;
-
-    if (ngx_iot_text_alloc(ctx->shpool, &tags, &c->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, c);
-        return NGX_ERROR;
-    }
-
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->collections, &c->id);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_iot_device_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_device_t *row)
-{
-    ngx_str_t              tags;
-    ngx_iot_device_t      *d;
-    ngx_iot_collection_t  *c;
-
-    d = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_device_t));
-    if (d == NULL) {
-        return NGX_ERROR;
-    }
-
-    *d = *row;
-
-    tags.data = row->tags.data;
-    tags.len = row->tags.len;
-
-    if (ngx_iot_text_alloc(ctx->shpool, &tags, &d->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, d);
-        return NGX_ERROR;
-    }
-
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->devices, &d->id);
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imsi, &d->imsi);
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imei, &d->imei);
-
-    c = ngx_iot_collection_find(ctx, d->collection_id);
-    if (c) {
-        c->ndevices++;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_iot_token_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *row)
-{
-    ngx_str_t         s;
-    ngx_iot_token_t  *t;
-
-    t = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_token_t));
-    if (t == NULL) {
-        return NGX_ERROR;
-    }
-
-    *t = *row;
-
-    s.data = row->tags.data;
-    s.len = row->tags.len;
-
-    if (ngx_iot_text_alloc(ctx->shpool, &s, &t->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, t);
-        return NGX_ERROR;
-    }
-
-    t->resource.data = ngx_slab_alloc_locked(ctx->shpool,
-                                             row->resource.len + 1);
-    if (t->resource.data == NULL) {
-        ngx_iot_text_free(ctx->shpool, &t->tags);
-        ngx_slab_free_locked(ctx->shpool, t);
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(t->resource.data, row->resource.data, row->resource.len);
-
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->tokens, &t->id);
-
-    return NGX_OK;
+    return (ngx_iot_journal_text(w->ctx, &op->tags, 0, &op->text) == NGX_OK)
+           ? NGX_IOT_OK : NGX_IOT_ZONE_FULL;
 }
 
 
 static void
-ngx_iot_collection_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_collection_t *c)
+ngx_iot_op_note(ngx_iot_write_t *w, ngx_iot_entity_e what, uint64_t id,
+    u_char *hash)
 {
-    ngx_iot_index_remove(&ctx->sh->collections, &c->id);
-    ngx_iot_text_free(ctx->shpool, &c->tags);
-    ngx_slab_free_locked(ctx->shpool, c);
+    ngx_iot_store_key_t  key;
+
+    key.id = id;
+    key.data = hash;
+    key.len = hash ? NGX_IOT_HASH_LEN : 0;
+
+    ngx_iot_journal_note(w->ctx, what, &key);
 }
 
 
+/* the new text in place first, then the old one freed: a crash between
+ * the two leaks the old text rather than freeing it twice */
+
 static void
-ngx_iot_device_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_device_t *d)
+ngx_iot_text_swap(ngx_iot_zone_ctx_t *ctx, ngx_iot_text_t *cur,
+    ngx_iot_text_t *next)
 {
-    ngx_iot_collection_t  *c;
+    ngx_iot_text_t  old;
 
-    ngx_iot_index_remove(&ctx->sh->devices, &d->id);
-    ngx_iot_index_remove(&ctx->sh->imsi, &d->imsi);
-    ngx_iot_index_remove(&ctx->sh->imei, &d->imei);
-
-    c = ngx_iot_collection_find(ctx, d->collection_id);
-    if (c && c->ndevices) {
-        c->ndevices--;
+    if (cur->data == next->data) {
+        return;
     }
 
-    ngx_iot_text_free(ctx->shpool, &d->tags);
-    ngx_slab_free_locked(ctx->shpool, d);
+    old = *cur;
+    *cur = *next;
+    ngx_iot_text_free(ctx->shpool, &old);
 }
 
 
-static void
-ngx_iot_token_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_token_t *t)
+static ngx_iot_rc_e
+ngx_iot_collection_copy(ngx_iot_collection_t *c, ngx_pool_t *pool,
+    ngx_iot_collection_t *out)
 {
-    ngx_iot_index_remove(&ctx->sh->tokens, &t->id);
-    ngx_iot_text_free(ctx->shpool, &t->tags);
-    ngx_slab_free_locked(ctx->shpool, t->resource.data);
-    ngx_slab_free_locked(ctx->shpool, t);
+    *out = *c;
+
+    return (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
+           ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
 }
 
 
-static ngx_iot_collection_t *
-ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
+ngx_iot_rc_e
+ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
+    ngx_iot_device_t *out)
 {
-    ngx_iot_link_t  *link;
+    *out = *d;
 
-    link = ngx_iot_index_find(&ctx->sh->collections, id);
-
-    return link ? ngx_iot_container(link, ngx_iot_collection_t, id) : NULL;
+    return (ngx_iot_text_copy(pool, &d->tags, &out->tags) == NGX_OK)
+           ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
 }
 
 
-ngx_iot_device_t *
-ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
+static ngx_iot_rc_e
+ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool, ngx_iot_token_t *out)
 {
-    ngx_iot_link_t  *link;
+    *out = *t;
 
-    link = ngx_iot_index_find(&ctx->sh->devices, id);
-
-    return link ? ngx_iot_container(link, ngx_iot_device_t, id) : NULL;
-}
-
-
-static ngx_iot_token_t *
-ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx, u_char *hash)
-{
-    uint64_t          key;
-    ngx_iot_link_t   *link;
-    ngx_iot_token_t  *t;
-
-    ngx_memcpy(&key, hash, sizeof(uint64_t));
-
-    /* the index is keyed by the hash's first 8 bytes: compare them all */
-
-    for (link = ngx_iot_index_find(&ctx->sh->tokens, key);
-         link;
-         link = link->next)
+    if (ngx_iot_text_copy(pool, &t->tags, &out->tags) != NGX_OK
+        || ngx_iot_text_copy(pool, &t->resource, &out->resource) != NGX_OK)
     {
-        if (link->key != key) {
-            continue;
-        }
-
-        t = ngx_iot_container(link, ngx_iot_token_t, id);
-
-        if (ngx_memcmp(t->hash, hash, NGX_IOT_HASH_LEN) == 0) {
-            return t;
-        }
+        return NGX_IOT_STORE_ERROR;
     }
 
-    return NULL;
+    return NGX_IOT_OK;
+}
+
+
+/* deletes: the store row, then the entity in the zone */
+
+static ngx_int_t
+ngx_iot_delete_row(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t         *op = w->data;
+    ngx_iot_store_key_t   key;
+
+    key.id = op->id;
+    key.data = op->hash;
+    key.len = op->hash ? NGX_IOT_HASH_LEN : 0;
+
+    return ngx_iot_store_delete(w->store, ngx_iot_entities[op->what].kind,
+                                &key, w->log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_entity_dropped(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    ngx_iot_entity_drop(w->ctx, op->what, op->e);
+
+    return NGX_IOT_OK;
 }
 
 
@@ -1124,15 +308,7 @@ ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id, ngx_pool_t *pool,
     ctx = ngx_iot_lock_read(cycle);
 
     c = ngx_iot_collection_find(ctx, id);
-
-    if (c == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-
-    } else {
-        *out = *c;
-        rc = (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
-             ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
-    }
+    rc = c ? ngx_iot_collection_copy(c, pool, out) : NGX_IOT_NOT_FOUND;
 
     ngx_iot_unlock_read(ctx);
 
@@ -1144,91 +320,100 @@ ngx_iot_rc_e
 ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
     ngx_pool_t *pool, ngx_iot_collection_t *out, ngx_log_t *log)
 {
-    uint64_t               id;
-    ngx_str_t              tags;
-    ngx_iot_rc_e           rc;
-    sqlite3_stmt          *st;
-    ngx_iot_text_t         none;
-    ngx_iot_store_t       *store;
-    ngx_iot_zone_ctx_t    *ctx;
-    ngx_iot_collection_t  *c;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_COLLECTION;
+    op.change = ch;
+    op.out = out;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_collection_create_check;
+    w.write = ngx_iot_collection_add;
+    w.apply = ngx_iot_collection_create_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_collection_create_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t                 *op = w->data;
+    ngx_iot_collection_change_t  *ch = op->change;
+
+    uint64_t               id;
+    ngx_iot_rc_e           rc;
+    ngx_iot_text_t         none;
+    ngx_iot_collection_t  *c;
 
     ngx_memzero(&none, sizeof(ngx_iot_text_t));
 
-    rc = ngx_iot_tags_new(&none, ch->tags, pool, &tags);
+    rc = ngx_iot_op_tags(w, op, &none, ch->tags);
+
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "add a collection", w->log);
+    }
+
     if (rc != NGX_IOT_OK) {
         return rc;
     }
 
-    ctx = ngx_iot_lock(cycle, log);
-
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
-
-    c = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_collection_t));
+    c = ngx_iot_journal_alloc(w->ctx, sizeof(ngx_iot_collection_t));
     if (c == NULL) {
-        rc = ngx_iot_zone_full(ctx, "add a collection", log);
-        goto done;
-    }
-
-    ngx_memzero(c, sizeof(ngx_iot_collection_t));
-
-    if (ngx_iot_text_alloc(ctx->shpool, &tags, &c->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, c);
-        rc = ngx_iot_zone_full(ctx, "add a collection", log);
-        goto done;
+        return ngx_iot_zone_full(w->ctx, "add a collection", w->log);
     }
 
     do {
         id = ngx_iot_id_new();
-    } while (ngx_iot_collection_find(ctx, id));
+    } while (ngx_iot_collection_find(w->ctx, id));
 
     c->id.key = id;
-    c->team_id = ctx->sh->team_id;
+    c->team_id = w->ctx->sh->team_id;
     c->field_mask = ch->mask_value & ch->mask_set;
+    c->tags = op->text;
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL, c,
-                        c->tags.data);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, id, NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_INSERT);
+    op->e = c;
+    op->row.c = *c;
+    op->row.c.tags.data = op->tags.data;
+    op->row.c.tags.len = (uint32_t) op->tags.len;
 
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) c->team_id);
-        sqlite3_bind_int(st, 3, (int) c->field_mask);
-        ngx_iot_bind_tags(st, 4, &tags);
-    }
+    return NGX_IOT_OK;
+}
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "adding a collection", log)
-           != NGX_OK)
-    {
-        ngx_iot_text_free(ctx->shpool, &c->tags);
-        ngx_slab_free_locked(ctx->shpool, c);
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
 
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->collections, &c->id);
-    ngx_iot_pending_clear(ctx);
+static ngx_int_t
+ngx_iot_collection_put(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    *out = *c;
-    rc = (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
-         ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
+    return ngx_iot_store_collection_put(w->store, &op->row.c, 0, w->log);
+}
 
-done:
 
-    ngx_iot_unlock(ctx);
+static ngx_int_t
+ngx_iot_collection_add(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    return rc;
+    return ngx_iot_store_collection_put(w->store, &op->row.c, 1, w->log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_collection_create_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->collections, op->e);
+
+    return ngx_iot_collection_copy(op->e, w->pool, op->out);
 }
 
 
@@ -1237,174 +422,121 @@ ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     ngx_iot_collection_change_t *ch, ngx_pool_t *pool,
     ngx_iot_collection_t *out, ngx_log_t *log)
 {
-    uint32_t               mask;
-    ngx_str_t              tags;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
+
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_COLLECTION;
+    op.id = id;
+    op.change = ch;
+    op.out = out;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_collection_update_check;
+    w.write = ngx_iot_collection_put;
+    w.apply = ngx_iot_collection_update_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_collection_update_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t                 *op = w->data;
+    ngx_iot_collection_change_t  *ch = op->change;
+
     ngx_iot_rc_e           rc;
-    sqlite3_stmt          *st;
-    ngx_iot_text_t         text;
-    ngx_iot_store_t       *store;
-    ngx_iot_zone_ctx_t    *ctx;
     ngx_iot_collection_t  *c;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
-
-    ctx = ngx_iot_lock(cycle, log);
-
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
-
-    c = ngx_iot_collection_find(ctx, id);
+    c = ngx_iot_collection_find(w->ctx, op->id);
     if (c == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
-    rc = ngx_iot_tags_new(&c->tags, ch->tags, pool, &tags);
+    rc = ngx_iot_op_tags(w, op, &c->tags, ch->tags);
+
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "change a collection", w->log);
+    }
+
     if (rc != NGX_IOT_OK) {
-        goto done;
+        return rc;
     }
 
-    text = c->tags;
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, op->id, NULL);
 
-    if (ch->tags) {
-        if (ngx_iot_text_alloc(ctx->shpool, &tags, &text) != NGX_OK) {
-            rc = ngx_iot_zone_full(ctx, "change a collection", log);
-            goto done;
-        }
-    }
+    op->e = c;
+    op->row.c = *c;
+    op->row.c.field_mask = (c->field_mask & ~ch->mask_set)
+                           | (ch->mask_value & ch->mask_set);
+    op->row.c.tags.data = op->tags.data;
+    op->row.c.tags.len = (uint32_t) op->tags.len;
 
-    mask = (c->field_mask & ~ch->mask_set) | (ch->mask_value & ch->mask_set);
+    return NGX_IOT_OK;
+}
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL,
-                        ch->tags ? text.data : NULL, NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_COLLECTION_UPDATE);
+static ngx_iot_rc_e
+ngx_iot_collection_update_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t          *op = w->data;
+    ngx_iot_collection_t  *c = op->e;
 
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) c->team_id);
-        sqlite3_bind_int(st, 3, (int) mask);
-        ngx_iot_bind_tags(st, 4, &tags);
-    }
+    c->field_mask = op->row.c.field_mask;
+    ngx_iot_text_swap(w->ctx, &c->tags, &op->text);
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "changing a collection", log)
-           != NGX_OK)
-    {
-        if (ch->tags) {
-            ngx_iot_text_free(ctx->shpool, &text);
-        }
-
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    c->field_mask = mask;
-
-    if (ch->tags) {
-        ngx_iot_text_free(ctx->shpool, &c->tags);
-        c->tags = text;
-    }
-
-    ngx_iot_pending_clear(ctx);
-
-    *out = *c;
-    rc = (ngx_iot_text_copy(pool, &c->tags, &out->tags) == NGX_OK)
-         ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return ngx_iot_collection_copy(c, w->pool, op->out);
 }
 
 
 ngx_iot_rc_e
 ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
 {
-    ngx_iot_rc_e           rc;
-    ngx_iot_store_t       *store;
-    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
+
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_COLLECTION;
+    op.id = id;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_collection_delete_check;
+    w.write = ngx_iot_delete_row;
+    w.apply = ngx_iot_entity_dropped;
+    w.data = &op;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_collection_delete_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t          *op = w->data;
     ngx_iot_collection_t  *c;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
-
-    ctx = ngx_iot_lock(cycle, log);
-
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
-
-    c = ngx_iot_collection_find(ctx, id);
+    c = ngx_iot_collection_find(w->ctx, op->id);
     if (c == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
     if (c->ndevices) {
-        rc = NGX_IOT_NOT_EMPTY;
-        goto done;
+        return NGX_IOT_NOT_EMPTY;
     }
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_COLLECTION, id, NULL, NULL,
-                        NULL);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, op->id, NULL);
+    op->e = c;
 
-    if (ngx_iot_delete_row(ctx, store, NGX_IOT_SQL_COLLECTION_DELETE, id,
-                           NULL, "deleting a collection", log)
-        != NGX_OK)
-    {
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    ngx_iot_collection_drop(ctx, c);
-    ngx_iot_pending_clear(ctx);
-
-    rc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return NGX_IOT_OK;
 }
 
 
 /* devices */
-
-ngx_iot_rc_e
-ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
-    ngx_iot_device_t *out)
-{
-    *out = *d;
-
-    return (ngx_iot_text_copy(pool, &d->tags, &out->tags) == NGX_OK)
-           ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
-}
-
-
-static void
-ngx_iot_bind_ident(sqlite3_stmt *st, int col, uint64_t key, u_char *buf)
-{
-    u_char  *last;
-
-    last = ngx_iot_ident_encode(buf, key);
-
-    sqlite3_bind_text(st, col, (char *) buf, last - buf, SQLITE_STATIC);
-}
-
 
 ngx_iot_rc_e
 ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
@@ -1435,113 +567,117 @@ ngx_iot_rc_e
 ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
     ngx_pool_t *pool, ngx_iot_device_t *out, ngx_log_t *log)
 {
-    u_char                 imsi[NGX_IOT_IDENT_MAX_DIGITS];
-    u_char                 imei[NGX_IOT_IDENT_MAX_DIGITS];
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
+
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_DEVICE;
+    op.change = ch;
+    op.out = out;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_device_create_check;
+    w.write = ngx_iot_device_add;
+    w.apply = ngx_iot_device_create_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_device_create_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t             *op = w->data;
+    ngx_iot_device_change_t  *ch = op->change;
+
     uint64_t               id;
-    ngx_str_t              tags;
     ngx_iot_rc_e           rc;
-    sqlite3_stmt          *st;
     ngx_iot_text_t         none;
-    ngx_iot_store_t       *store;
     ngx_iot_device_t      *d;
-    ngx_iot_zone_ctx_t    *ctx;
     ngx_iot_collection_t  *c;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
+    c = ngx_iot_collection_find(w->ctx, ch->collection_id);
+    if (c == NULL) {
+        return NGX_IOT_COLLECTION_NOT_FOUND;
     }
 
-    ngx_memzero(&none, sizeof(ngx_iot_text_t));
+    ngx_iot_ident_keys(NULL, ch, op->keys);
 
-    rc = ngx_iot_tags_new(&none, ch->tags, pool, &tags);
+    rc = ngx_iot_ident_check(w->ctx, NULL, op->keys);
     if (rc != NGX_IOT_OK) {
         return rc;
     }
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&none, sizeof(ngx_iot_text_t));
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
+    rc = ngx_iot_op_tags(w, op, &none, ch->tags);
+
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "add a device", w->log);
     }
 
-    c = ngx_iot_collection_find(ctx, ch->collection_id);
-    if (c == NULL) {
-        rc = NGX_IOT_COLLECTION_NOT_FOUND;
-        goto done;
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    if (ngx_iot_index_find(&ctx->sh->imsi, ch->imsi)) {
-        rc = NGX_IOT_CONFLICT_IMSI;
-        goto done;
-    }
-
-    if (ngx_iot_index_find(&ctx->sh->imei, ch->imei)) {
-        rc = NGX_IOT_CONFLICT_IMEI;
-        goto done;
-    }
-
-    d = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_device_t));
+    d = ngx_iot_journal_alloc(w->ctx, sizeof(ngx_iot_device_t));
     if (d == NULL) {
-        rc = ngx_iot_zone_full(ctx, "add a device", log);
-        goto done;
-    }
-
-    ngx_memzero(d, sizeof(ngx_iot_device_t));
-
-    if (ngx_iot_text_alloc(ctx->shpool, &tags, &d->tags) != NGX_OK) {
-        ngx_slab_free_locked(ctx->shpool, d);
-        rc = ngx_iot_zone_full(ctx, "add a device", log);
-        goto done;
+        return ngx_iot_zone_full(w->ctx, "add a device", w->log);
     }
 
     do {
         id = ngx_iot_id_new();
-    } while (ngx_iot_device_find(ctx, id));
+    } while (ngx_iot_device_find(w->ctx, id));
 
     d->id.key = id;
-    d->imsi.key = ch->imsi;
-    d->imei.key = ch->imei;
     d->collection_id = c->id.key;
+    d->tags = op->text;
+    ngx_iot_ident_set(d, op->keys);
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL, d,
-                        d->tags.data);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, id, NULL);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_INSERT);
+    op->e = d;
+    op->row.d = *d;
+    op->row.d.tags.data = op->tags.data;
+    op->row.d.tags.len = (uint32_t) op->tags.len;
 
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) d->collection_id);
-        ngx_iot_bind_ident(st, 3, d->imsi.key, imsi);
-        ngx_iot_bind_ident(st, 4, d->imei.key, imei);
-        ngx_iot_bind_tags(st, 5, &tags);
-    }
+    return NGX_IOT_OK;
+}
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "adding a device", log) != NGX_OK)
-    {
-        ngx_iot_text_free(ctx->shpool, &d->tags);
-        ngx_slab_free_locked(ctx->shpool, d);
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
 
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->devices, &d->id);
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imsi, &d->imsi);
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->imei, &d->imei);
-    c->ndevices++;
+static ngx_int_t
+ngx_iot_device_put(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    ngx_iot_pending_clear(ctx);
+    return ngx_iot_store_device_put(w->store, &op->row.d, 0, w->log);
+}
 
-    rc = ngx_iot_device_copy(d, pool, out);
 
-done:
+static ngx_int_t
+ngx_iot_device_add(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    ngx_iot_unlock(ctx);
+    return ngx_iot_store_device_put(w->store, &op->row.d, 1, w->log);
+}
 
-    return rc;
+
+static ngx_iot_rc_e
+ngx_iot_device_create_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t      *op = w->data;
+    ngx_iot_entity_t  *ent;
+
+    ent = &ngx_iot_entities[NGX_IOT_ENTITY_DEVICE];
+
+    ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->devices, op->e);
+    ent->link(w->ctx, op->e);
+
+    return ngx_iot_device_copy(op->e, w->pool, op->out);
 }
 
 
@@ -1550,139 +686,104 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_iot_device_change_t *ch, ngx_pool_t *pool, ngx_iot_device_t *out,
     ngx_log_t *log)
 {
-    u_char                 imsi_buf[NGX_IOT_IDENT_MAX_DIGITS];
-    u_char                 imei_buf[NGX_IOT_IDENT_MAX_DIGITS];
-    uint64_t               to, imsi, imei;
-    ngx_str_t              tags;
-    ngx_iot_rc_e           rc;
-    sqlite3_stmt          *st;
-    ngx_iot_link_t        *link;
-    ngx_iot_text_t         text;
-    ngx_iot_store_t       *store;
-    ngx_iot_device_t      *d;
-    ngx_iot_zone_ctx_t    *ctx;
-    ngx_iot_collection_t  *from, *target;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_DEVICE;
+    op.id = id;
+    op.cid = cid;
+    op.change = ch;
+    op.out = out;
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_device_update_check;
+    w.write = ngx_iot_device_put;
+    w.apply = ngx_iot_device_update_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
+    return ngx_iot_write(cycle, &w);
+}
 
-    d = ngx_iot_device_find(ctx, id);
-    if (d == NULL || d->collection_id != cid) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+
+static ngx_iot_rc_e
+ngx_iot_device_update_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t             *op = w->data;
+    ngx_iot_device_change_t  *ch = op->change;
+
+    uint64_t           to;
+    ngx_iot_rc_e       rc;
+    ngx_iot_device_t  *d;
+
+    d = ngx_iot_device_find(w->ctx, op->id);
+    if (d == NULL || d->collection_id != op->cid) {
+        return NGX_IOT_NOT_FOUND;
     }
 
     to = ch->collection_id ? ch->collection_id : d->collection_id;
-    imsi = ch->imsi ? ch->imsi : d->imsi.key;
-    imei = ch->imei ? ch->imei : d->imei.key;
 
-    from = ngx_iot_collection_find(ctx, d->collection_id);
-    target = from;
+    op->target = ngx_iot_collection_find(w->ctx, to);
 
-    if (to != d->collection_id) {
-        target = ngx_iot_collection_find(ctx, to);
-        if (target == NULL) {
-            rc = NGX_IOT_COLLECTION_NOT_FOUND;
-            goto done;
-        }
+    if (to != d->collection_id && op->target == NULL) {
+        return NGX_IOT_COLLECTION_NOT_FOUND;
     }
 
-    link = ngx_iot_index_find(&ctx->sh->imsi, imsi);
-    if (link && link != &d->imsi) {
-        rc = NGX_IOT_CONFLICT_IMSI;
-        goto done;
-    }
+    ngx_iot_ident_keys(d, ch, op->keys);
 
-    link = ngx_iot_index_find(&ctx->sh->imei, imei);
-    if (link && link != &d->imei) {
-        rc = NGX_IOT_CONFLICT_IMEI;
-        goto done;
-    }
-
-    rc = ngx_iot_tags_new(&d->tags, ch->tags, pool, &tags);
+    rc = ngx_iot_ident_check(w->ctx, d, op->keys);
     if (rc != NGX_IOT_OK) {
-        goto done;
+        return rc;
     }
 
-    text = d->tags;
+    rc = ngx_iot_op_tags(w, op, &d->tags, ch->tags);
 
-    if (ch->tags) {
-        if (ngx_iot_text_alloc(ctx->shpool, &tags, &text) != NGX_OK) {
-            rc = ngx_iot_zone_full(ctx, "change a device", log);
-            goto done;
-        }
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "change a device", w->log);
     }
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL,
-                        ch->tags ? text.data : NULL, NULL);
-
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_UPDATE);
-
-    if (st) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) to);
-        ngx_iot_bind_ident(st, 3, imsi, imsi_buf);
-        ngx_iot_bind_ident(st, 4, imei, imei_buf);
-        ngx_iot_bind_tags(st, 5, &tags);
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "changing a device", log)
-           != NGX_OK)
-    {
-        if (ch->tags) {
-            ngx_iot_text_free(ctx->shpool, &text);
-        }
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, op->id, NULL);
 
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
+    op->e = d;
+    op->row.d = *d;
+    op->row.d.collection_id = to;
+    ngx_iot_ident_set(&op->row.d, op->keys);
+    op->row.d.tags.data = op->tags.data;
+    op->row.d.tags.len = (uint32_t) op->tags.len;
 
-    if (imsi != d->imsi.key) {
-        ngx_iot_index_remove(&ctx->sh->imsi, &d->imsi);
-        d->imsi.key = imsi;
-        ngx_iot_index_insert(ctx->shpool, &ctx->sh->imsi, &d->imsi);
-    }
+    return NGX_IOT_OK;
+}
 
-    if (imei != d->imei.key) {
-        ngx_iot_index_remove(&ctx->sh->imei, &d->imei);
-        d->imei.key = imei;
-        ngx_iot_index_insert(ctx->shpool, &ctx->sh->imei, &d->imei);
-    }
 
-    if (target != from) {
+static ngx_iot_rc_e
+ngx_iot_device_update_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t          *op = w->data;
+    ngx_iot_device_t      *d = op->e;
+    ngx_iot_collection_t  *from;
+
+    ngx_iot_ident_move(w->ctx, d, op->keys);
+
+    if (op->row.d.collection_id != d->collection_id) {
+        from = ngx_iot_collection_find(w->ctx, d->collection_id);
+
         if (from && from->ndevices) {
             from->ndevices--;
         }
 
-        target->ndevices++;
-        d->collection_id = to;
+        op->target->ndevices++;
+        d->collection_id = op->row.d.collection_id;
     }
 
-    if (ch->tags) {
-        ngx_iot_text_free(ctx->shpool, &d->tags);
-        d->tags = text;
-    }
+    ngx_iot_text_swap(w->ctx, &d->tags, &op->text);
 
-    ngx_iot_pending_clear(ctx);
-
-    rc = ngx_iot_device_copy(d, pool, out);
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return ngx_iot_device_copy(d, w->pool, op->out);
 }
 
 
@@ -1690,69 +791,44 @@ ngx_iot_rc_e
 ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_log_t *log)
 {
-    ngx_iot_rc_e         rc;
-    ngx_iot_store_t     *store;
-    ngx_iot_device_t    *d;
-    ngx_iot_zone_ctx_t  *ctx;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_DEVICE;
+    op.id = id;
+    op.cid = cid;
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_device_delete_check;
+    w.write = ngx_iot_delete_row;
+    w.apply = ngx_iot_entity_dropped;
+    w.data = &op;
+    w.log = log;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
-
-    d = ngx_iot_device_find(ctx, id);
-    if (d == NULL || d->collection_id != cid) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
-    }
-
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, id, NULL, NULL, NULL);
-
-    if (ngx_iot_delete_row(ctx, store, NGX_IOT_SQL_DEVICE_DELETE, id, NULL,
-                           "deleting a device", log)
-        != NGX_OK)
-    {
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    ngx_iot_device_drop(ctx, d);
-    ngx_iot_pending_clear(ctx);
-
-    rc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return ngx_iot_write(cycle, &w);
 }
 
 
-/* tokens */
-
 static ngx_iot_rc_e
-ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool, ngx_iot_token_t *out)
+ngx_iot_device_delete_check(ngx_iot_write_t *w)
 {
-    *out = *t;
+    ngx_iot_op_t      *op = w->data;
+    ngx_iot_device_t  *d;
 
-    if (ngx_iot_text_copy(pool, &t->tags, &out->tags) != NGX_OK
-        || ngx_iot_text_copy(pool, &t->resource, &out->resource) != NGX_OK)
-    {
-        return NGX_IOT_STORE_ERROR;
+    d = ngx_iot_device_find(w->ctx, op->id);
+    if (d == NULL || d->collection_id != op->cid) {
+        return NGX_IOT_NOT_FOUND;
     }
+
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, op->id, NULL);
+    op->e = d;
 
     return NGX_IOT_OK;
 }
 
+
+/* tokens */
 
 ngx_iot_rc_e
 ngx_iot_token_get(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
@@ -1774,46 +850,13 @@ ngx_iot_token_get(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
 }
 
 
-static u_char *
-ngx_iot_resource_alloc(ngx_slab_pool_t *shpool, ngx_str_t *resource)
-{
-    u_char  *p;
-
-    p = ngx_slab_alloc_locked(shpool, resource->len + 1);
-
-    if (p) {
-        ngx_memcpy(p, resource->data, resource->len);
-        p[resource->len] = '\0';
-    }
-
-    return p;
-}
-
-
 ngx_iot_rc_e
 ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
     ngx_pool_t *pool, ngx_iot_token_t *out, u_char *secret, ngx_log_t *log)
 {
-    u_char               raw[NGX_IOT_TOKEN_LEN / 2];
-    ngx_str_t            tags;
-    ngx_iot_rc_e         rc;
-    sqlite3_stmt        *st;
-    ngx_iot_text_t       none;
-    ngx_iot_store_t     *store;
-    ngx_iot_token_t     *t;
-    ngx_iot_zone_ctx_t  *ctx;
-
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
-
-    ngx_memzero(&none, sizeof(ngx_iot_text_t));
-
-    rc = ngx_iot_tags_new(&none, ch->tags, pool, &tags);
-    if (rc != NGX_IOT_OK) {
-        return rc;
-    }
+    u_char           raw[NGX_IOT_TOKEN_LEN / 2];
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
     if (ngx_iot_random(raw, sizeof(raw)) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno, "getrandom() failed");
@@ -1823,80 +866,102 @@ ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
     ngx_hex_dump(secret, raw, sizeof(raw));
     ngx_explicit_memzero(raw, sizeof(raw));
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_TOKEN;
+    op.change = ch;
+    op.secret = secret;
+    op.out = out;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_token_create_check;
+    w.write = ngx_iot_token_add;
+    w.apply = ngx_iot_token_create_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_token_create_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t            *op = w->data;
+    ngx_iot_token_change_t  *ch = op->change;
+
+    ngx_iot_rc_e      rc;
+    ngx_iot_text_t    none;
+    ngx_iot_token_t  *t;
+
+    ngx_memzero(&none, sizeof(ngx_iot_text_t));
+
+    rc = ngx_iot_op_tags(w, op, &none, ch->tags);
+
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "add a token", w->log);
     }
 
-    t = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_token_t));
-    if (t == NULL) {
-        rc = ngx_iot_zone_full(ctx, "add a token", log);
-        goto done;
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    ngx_memzero(t, sizeof(ngx_iot_token_t));
+    t = ngx_iot_journal_alloc(w->ctx, sizeof(ngx_iot_token_t));
 
-    t->resource.data = ngx_iot_resource_alloc(ctx->shpool, &ch->resource);
-
-    if (t->resource.data == NULL
-        || ngx_iot_text_alloc(ctx->shpool, &tags, &t->tags) != NGX_OK)
+    if (t == NULL
+        || ngx_iot_journal_text(w->ctx, &ch->resource, 1, &t->resource)
+           != NGX_OK)
     {
-        if (t->resource.data) {
-            ngx_slab_free_locked(ctx->shpool, t->resource.data);
-        }
-
-        ngx_slab_free_locked(ctx->shpool, t);
-        rc = ngx_iot_zone_full(ctx, "add a token", log);
-        goto done;
+        return ngx_iot_zone_full(w->ctx, "add a token", w->log);
     }
 
-    t->resource.len = ch->resource.len;
+    t->resource.data[t->resource.len] = '\0';
     t->write = (ch->write == 1);
+    t->tags = op->text;
 
-    ngx_iot_token_hash(secret, NGX_IOT_TOKEN_LEN, t->hash);
-    ngx_memcpy(&t->id.key, t->hash, sizeof(uint64_t));
-    ngx_memcpy(t->hint, secret, NGX_IOT_TOKEN_HINT_LEN);
+    ngx_iot_token_hash(op->secret, NGX_IOT_TOKEN_LEN, t->hash);
+    ngx_iot_index_key(&t->id, t->hash, NGX_IOT_HASH_LEN);
+    ngx_memcpy(t->hint, op->secret, NGX_IOT_TOKEN_HINT_LEN);
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, t->hash, t,
-                        t->tags.data);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_TOKEN, 0, t->hash);
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_INSERT);
+    op->e = t;
+    op->row.t = *t;
+    op->row.t.tags.data = op->tags.data;
+    op->row.t.tags.len = (uint32_t) op->tags.len;
 
-    if (st) {
-        sqlite3_bind_blob(st, 1, t->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, (char *) t->hint, NGX_IOT_TOKEN_HINT_LEN,
-                          SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, (char *) t->resource.data, t->resource.len,
-                          SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, (int) t->write);
-        ngx_iot_bind_tags(st, 5, &tags);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64) ngx_time());
-    }
+    return NGX_IOT_OK;
+}
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "adding a token", log) != NGX_OK)
-    {
-        /* the public prefix may, very rarely, be taken: the caller retries */
-        ngx_iot_text_free(ctx->shpool, &t->tags);
-        ngx_slab_free_locked(ctx->shpool, t->resource.data);
-        ngx_slab_free_locked(ctx->shpool, t);
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
 
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->tokens, &t->id);
-    ngx_iot_pending_clear(ctx);
+static ngx_int_t
+ngx_iot_token_put(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
 
-    rc = ngx_iot_token_copy(t, pool, out);
+    return ngx_iot_store_token_put(w->store, &op->row.t, 0, w->log);
+}
 
-done:
 
-    ngx_iot_unlock(ctx);
+/* the public prefix may, very rarely, be taken: the caller retries */
 
-    return rc;
+static ngx_int_t
+ngx_iot_token_add(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    return ngx_iot_store_token_put(w->store, &op->row.t, 1, w->log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_token_create_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->tokens, op->e);
+
+    return ngx_iot_token_copy(op->e, w->pool, op->out);
 }
 
 
@@ -1905,170 +970,130 @@ ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     ngx_iot_token_change_t *ch, ngx_pool_t *pool, ngx_iot_token_t *out,
     ngx_log_t *log)
 {
-    u_char              *resource;
-    ngx_str_t            tags, res;
-    ngx_uint_t           write;
-    ngx_iot_rc_e         rc;
-    sqlite3_stmt        *st;
-    ngx_iot_text_t       text;
-    ngx_iot_store_t     *store;
-    ngx_iot_token_t     *t;
-    ngx_iot_zone_ctx_t  *ctx;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_TOKEN;
+    op.hash = hash;
+    op.change = ch;
+    op.out = out;
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_token_update_check;
+    w.write = ngx_iot_token_put;
+    w.apply = ngx_iot_token_update_apply;
+    w.data = &op;
+    w.pool = pool;
+    w.log = log;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
+    return ngx_iot_write(cycle, &w);
+}
 
-    t = ngx_iot_token_find(ctx, hash);
+
+static ngx_iot_rc_e
+ngx_iot_token_update_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t            *op = w->data;
+    ngx_iot_token_change_t  *ch = op->change;
+
+    ngx_iot_rc_e      rc;
+    ngx_iot_token_t  *t;
+
+    t = ngx_iot_token_find(w->ctx, op->hash);
     if (t == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
-    rc = ngx_iot_tags_new(&t->tags, ch->tags, pool, &tags);
-    if (rc != NGX_IOT_OK) {
-        goto done;
-    }
+    rc = ngx_iot_op_tags(w, op, &t->tags, ch->tags);
 
-    text = t->tags;
-    resource = t->resource.data;
+    if (rc == NGX_IOT_OK && ch->resource.len) {
+        if (ngx_iot_journal_text(w->ctx, &ch->resource, 1, &op->resource)
+            == NGX_OK)
+        {
+            op->resource.data[op->resource.len] = '\0';
 
-    if (ch->tags) {
-        if (ngx_iot_text_alloc(ctx->shpool, &tags, &text) != NGX_OK) {
-            rc = ngx_iot_zone_full(ctx, "change a token", log);
-            goto done;
+        } else {
+            rc = NGX_IOT_ZONE_FULL;
         }
-    }
-
-    if (ch->resource.len) {
-        resource = ngx_iot_resource_alloc(ctx->shpool, &ch->resource);
-        if (resource == NULL) {
-            if (ch->tags) {
-                ngx_iot_text_free(ctx->shpool, &text);
-            }
-
-            rc = ngx_iot_zone_full(ctx, "change a token", log);
-            goto done;
-        }
-
-        res = ch->resource;
 
     } else {
-        res.data = t->resource.data;
-        res.len = t->resource.len;
+        op->resource = t->resource;
     }
 
-    write = (ch->write == -1) ? t->write : (ngx_uint_t) ch->write;
-
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, hash,
-                        ch->tags ? text.data : NULL,
-                        ch->resource.len ? resource : NULL);
-
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_UPDATE);
-
-    if (st) {
-        sqlite3_bind_blob(st, 1, t->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, (char *) res.data, res.len, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, (int) write);
-        ngx_iot_bind_tags(st, 4, &tags);
+    if (rc == NGX_IOT_ZONE_FULL) {
+        return ngx_iot_zone_full(w->ctx, "change a token", w->log);
     }
 
-    if (st == NULL
-        || ngx_iot_step_done(ctx, store, st, "changing a token", log) != NGX_OK)
-    {
-        if (ch->tags) {
-            ngx_iot_text_free(ctx->shpool, &text);
-        }
-
-        if (ch->resource.len) {
-            ngx_slab_free_locked(ctx->shpool, resource);
-        }
-
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    if (ch->tags) {
-        ngx_iot_text_free(ctx->shpool, &t->tags);
-        t->tags = text;
-    }
+    op->write = (ch->write == -1) ? t->write : (ngx_uint_t) ch->write;
 
-    if (ch->resource.len) {
-        ngx_slab_free_locked(ctx->shpool, t->resource.data);
-        t->resource.data = resource;
-        t->resource.len = (uint32_t) ch->resource.len;
-    }
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_TOKEN, 0, op->hash);
 
-    t->write = write;
+    op->e = t;
+    op->row.t = *t;
+    op->row.t.resource = op->resource;
+    op->row.t.write = op->write;
+    op->row.t.tags.data = op->tags.data;
+    op->row.t.tags.len = (uint32_t) op->tags.len;
 
-    ngx_iot_pending_clear(ctx);
+    return NGX_IOT_OK;
+}
 
-    rc = ngx_iot_token_copy(t, pool, out);
 
-done:
+static ngx_iot_rc_e
+ngx_iot_token_update_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t     *op = w->data;
+    ngx_iot_token_t  *t = op->e;
 
-    ngx_iot_unlock(ctx);
+    ngx_iot_text_swap(w->ctx, &t->tags, &op->text);
+    ngx_iot_text_swap(w->ctx, &t->resource, &op->resource);
+    t->write = op->write;
 
-    return rc;
+    return ngx_iot_token_copy(t, w->pool, op->out);
 }
 
 
 ngx_iot_rc_e
 ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
 {
-    ngx_iot_rc_e         rc;
-    ngx_iot_store_t     *store;
-    ngx_iot_token_t     *t;
-    ngx_iot_zone_ctx_t  *ctx;
+    ngx_iot_op_t     op;
+    ngx_iot_write_t  w;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_op_t));
+    op.what = NGX_IOT_ENTITY_TOKEN;
+    op.hash = hash;
 
-    ctx = ngx_iot_lock(cycle, log);
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = ngx_iot_token_delete_check;
+    w.write = ngx_iot_delete_row;
+    w.apply = ngx_iot_entity_dropped;
+    w.data = &op;
+    w.log = log;
 
-    if (ctx->sh->retired) {
-        rc = NGX_IOT_RETIRED;
-        goto done;
-    }
+    return ngx_iot_write(cycle, &w);
+}
 
-    t = ngx_iot_token_find(ctx, hash);
+
+static ngx_iot_rc_e
+ngx_iot_token_delete_check(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t     *op = w->data;
+    ngx_iot_token_t  *t;
+
+    t = ngx_iot_token_find(w->ctx, op->hash);
     if (t == NULL) {
-        rc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_TOKEN, 0, hash, NULL, NULL);
+    ngx_iot_op_note(w, NGX_IOT_ENTITY_TOKEN, 0, op->hash);
+    op->e = t;
 
-    if (ngx_iot_delete_row(ctx, store, NGX_IOT_SQL_TOKEN_DELETE, 0, hash,
-                           "deleting a token", log)
-        != NGX_OK)
-    {
-        ngx_iot_pending_clear(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    ngx_iot_token_drop(ctx, t);
-    ngx_iot_pending_clear(ctx);
-
-    rc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return rc;
+    return NGX_IOT_OK;
 }
 
 

@@ -6,13 +6,21 @@
  * gateway's pool (the same one again while it is free), and accounting
  * keeps the map from a device's current address to the device, which is
  * how an uplink datagram is attributed.  Both live in the store and in the
- * zone, written the way the registry writes (ngx_iot_registry.c).
+ * zone, written by the registry's write sequence (ngx_iot_write.h).
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_id.h"
+#include "ngx_iot_zone.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_entities.h"
+#include "ngx_iot_ident.h"
+#include "ngx_iot_journal.h"
+#include "ngx_iot_write.h"
+#include "ngx_iot_registry.h"
 #include "ngx_iot_session.h"
 
 
@@ -21,14 +29,42 @@
                             - offsetof(ngx_iot_session_t, addr)))
 
 
-static ngx_int_t ngx_iot_session_net(ngx_iot_store_t *store,
-    ngx_iot_device_t *d, ngx_log_t *log);
+/* one session write */
+typedef struct {
+    ngx_iot_session_info_t    *info;
+    ngx_iot_gateway_t         *gateway;   /* purge */
+    ngx_iot_device_t          *d;         /* in the zone */
+    ngx_iot_device_t           next;      /* its new state */
+    ngx_iot_session_t         *s;         /* in the zone */
+    ngx_iot_session_row_t      row;       /* its new state */
+    in_addr_t                  addr;      /* attach: the answer */
+    ngx_uint_t                 fresh;
+} ngx_iot_session_op_t;
+
+
 static ngx_iot_device_t *ngx_iot_session_owner(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_session_info_t *info);
 static void ngx_iot_session_note(ngx_iot_device_t *d,
     ngx_iot_session_info_t *info);
-static void ngx_iot_session_bind_addr(sqlite3_stmt *st, int col,
-    in_addr_t addr, u_char *buf);
+static ngx_uint_t ngx_iot_session_in_pool(ngx_iot_gateway_t *gw,
+    in_addr_t addr);
+static void ngx_iot_session_journal(ngx_iot_write_t *w,
+    ngx_iot_entity_e what, uint64_t id);
+static ngx_iot_rc_e ngx_iot_session_run(ngx_cycle_t *cycle,
+    ngx_iot_session_op_t *op, ngx_iot_write_pt check,
+    ngx_iot_write_store_pt write, ngx_iot_write_pt apply, ngx_log_t *log);
+static ngx_iot_rc_e ngx_iot_session_attach_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_session_device_net(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_attach_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_start_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_session_start_write(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_start_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_stop_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_session_stop_write(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_stop_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_purge_check(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_session_purge_write(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_session_purge_apply(ngx_iot_write_t *w);
 
 
 uint64_t
@@ -47,65 +83,6 @@ ngx_iot_gateway_key(ngx_str_t *name)
     }
 
     return h;
-}
-
-
-static void
-ngx_iot_session_bind_addr(sqlite3_stmt *st, int col, in_addr_t addr,
-    u_char *buf)
-{
-    size_t     len;
-    in_addr_t  net;
-
-    net = htonl(addr);
-    len = ngx_inet_ntop(AF_INET, &net, buf, NGX_INET_ADDRSTRLEN);
-
-    sqlite3_bind_text(st, col, (char *) buf, len, SQLITE_STATIC);
-}
-
-
-/* the device's network fields as they are in the zone, into the store */
-
-static ngx_int_t
-ngx_iot_session_net(ngx_iot_store_t *store, ngx_iot_device_t *d,
-    ngx_log_t *log)
-{
-    int            rc;
-    u_char         addr[NGX_INET6_ADDRSTRLEN];
-    u_char         imeisv[NGX_IOT_IDENT_MAX_DIGITS];
-    u_char         msisdn[NGX_IOT_IDENT_MAX_DIGITS];
-    u_char        *last;
-    sqlite3_stmt  *st;
-
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_NET);
-    if (st == NULL) {
-        ngx_iot_store_log_error(store, "changing a device's network", log);
-        return NGX_ERROR;
-    }
-
-    last = ngx_iot_addr_text(addr, d);
-
-    sqlite3_bind_int64(st, 1, (sqlite3_int64) d->id.key);
-    sqlite3_bind_text(st, 2, (char *) addr, last - addr, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64) d->net_at);
-
-    last = d->net_imeisv ? ngx_iot_ident_encode(imeisv, d->net_imeisv)
-                         : imeisv;
-    sqlite3_bind_text(st, 4, (char *) imeisv, last - imeisv, SQLITE_STATIC);
-
-    last = d->net_msisdn ? ngx_iot_ident_encode(msisdn, d->net_msisdn)
-                         : msisdn;
-    sqlite3_bind_text(st, 5, (char *) msisdn, last - msisdn, SQLITE_STATIC);
-
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-
-    if (rc != SQLITE_DONE) {
-        ngx_iot_store_log_error(store, "changing a device's network", log);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 
@@ -139,42 +116,90 @@ ngx_iot_session_in_pool(ngx_iot_gateway_t *gw, in_addr_t addr)
 }
 
 
+static ngx_iot_device_t *
+ngx_iot_session_owner(ngx_iot_zone_ctx_t *ctx, ngx_iot_session_info_t *info)
+{
+    if (info->imsi == 0) {
+        return NULL;
+    }
+
+    return ngx_iot_ident_find(ctx, NGX_IOT_IDENT_IMSI, info->imsi);
+}
+
+
+static void
+ngx_iot_session_journal(ngx_iot_write_t *w, ngx_iot_entity_e what,
+    uint64_t id)
+{
+    ngx_iot_store_key_t  key;
+
+    key.id = id;
+    key.data = NULL;
+    key.len = 0;
+
+    ngx_iot_journal_note(w->ctx, what, &key);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_run(ngx_cycle_t *cycle, ngx_iot_session_op_t *op,
+    ngx_iot_write_pt check, ngx_iot_write_store_pt write,
+    ngx_iot_write_pt apply, ngx_log_t *log)
+{
+    ngx_iot_write_t  w;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = check;
+    w.write = write;
+    w.apply = apply;
+    w.data = op;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+/* Access-Request */
+
 ngx_iot_rc_e
 ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     in_addr_t *addr, ngx_log_t *log)
 {
-    int                  rc;
-    u_char               text[NGX_INET_ADDRSTRLEN];
+    ngx_iot_rc_e          rc;
+    ngx_iot_session_op_t  op;
+
+    ngx_memzero(&op, sizeof(ngx_iot_session_op_t));
+    op.info = info;
+
+    rc = ngx_iot_session_run(cycle, &op, ngx_iot_session_attach_check,
+                             ngx_iot_session_device_net,
+                             ngx_iot_session_attach_apply, log);
+
+    if (rc == NGX_IOT_OK) {
+        *addr = op.addr;
+    }
+
+    return rc;
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_attach_check(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
     in_addr_t            cur, a, net;
     uint64_t             size, i, host;
-    ngx_iot_rc_e         irc;
-    sqlite3_stmt        *st;
-    ngx_iot_link_t      *link;
-    ngx_iot_store_t     *store;
-    ngx_iot_device_t    *d, saved, next;
+    ngx_int_t            rc;
+    ngx_iot_device_t    *d;
     ngx_iot_gateway_t   *gw;
-    ngx_iot_zone_ctx_t  *ctx;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
+    gw = op->info->gateway;
+
+    d = ngx_iot_ident_find(w->ctx, NGX_IOT_IDENT_IMSI, op->info->imsi);
+    if (d == NULL) {
+        return NGX_IOT_NOT_FOUND;
     }
-
-    gw = info->gateway;
-
-    ctx = ngx_iot_lock_write(cycle, log, &irc);
-    if (ctx == NULL) {
-        return irc;
-    }
-
-    link = ngx_iot_index_find(&ctx->sh->imsi, info->imsi);
-    if (link == NULL) {
-        irc = NGX_IOT_NOT_FOUND;
-        goto done;
-    }
-
-    d = (ngx_iot_device_t *) ((u_char *) link
-                              - offsetof(ngx_iot_device_t, imsi));
 
     cur = 0;
 
@@ -190,15 +215,8 @@ ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
         size = (uint64_t) (~gw->pool_mask) + 1;
         a = 0;
 
-        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_ADDRESS_TAKEN);
-        if (st == NULL) {
-            ngx_iot_store_log_error(store, "finding an address", log);
-            irc = NGX_IOT_STORE_ERROR;
-            goto done;
-        }
-
         /* writers are kept out by the writer mutex; readers may go on */
-        ngx_iot_zone_unlock(ctx);
+        ngx_iot_zone_unlock(w->ctx);
 
         for (i = 0; i < size; i++) {
             host = (gw->next + i) % size;
@@ -210,282 +228,244 @@ ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
 
             a = (gw->pool_addr & gw->pool_mask) | (in_addr_t) host;
 
-            sqlite3_reset(st);
-            ngx_iot_session_bind_addr(st, 1, a, text);
+            rc = ngx_iot_store_address_taken(w->store, a, w->log);
 
-            rc = sqlite3_step(st);
-
-            if (rc == SQLITE_DONE) {
+            if (rc == NGX_DECLINED) {
                 gw->next = host + 1;
                 break;
             }
 
-            if (rc != SQLITE_ROW) {
-                sqlite3_reset(st);
-                ngx_iot_zone_lock(ctx);
-                ngx_iot_store_log_error(store, "finding an address", log);
-                irc = NGX_IOT_STORE_ERROR;
-                goto done;
+            if (rc != NGX_OK) {
+                ngx_iot_zone_lock(w->ctx);
+                return NGX_IOT_STORE_ERROR;
             }
 
             a = 0;
         }
 
-        sqlite3_reset(st);
-        ngx_iot_zone_lock(ctx);
+        ngx_iot_zone_lock(w->ctx);
 
         if (a == 0) {
-            irc = NGX_IOT_POOL_EXHAUSTED;
-            goto done;
+            return NGX_IOT_POOL_EXHAUSTED;
         }
 
         cur = a;
     }
 
-    saved = *d;
+    /* the store first, as the registry does; readers see the old one */
+
+    op->d = d;
+    op->next = *d;
+    op->addr = cur;
 
     net = htonl(cur);
-    d->net_family = 4;
-    ngx_memzero(d->net_addr, sizeof(d->net_addr));
-    ngx_memcpy(d->net_addr, &net, 4);
-    d->net_at = ngx_iot_now_ms();
-    ngx_iot_session_note(d, info);
+    op->next.net_family = 4;
+    ngx_memzero(op->next.net_addr, sizeof(op->next.net_addr));
+    ngx_memcpy(op->next.net_addr, &net, 4);
+    op->next.net_at = ngx_iot_now_ms();
+    ngx_iot_session_note(&op->next, op->info);
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_DEVICE, d->id.key, NULL, NULL,
-                        NULL);
+    ngx_iot_session_journal(w, NGX_IOT_ENTITY_DEVICE, d->id.key);
 
-    /* the store first, as the registry does; readers see the old one */
-    next = *d;
-    *d = saved;
-
-    ngx_iot_zone_unlock(ctx);
-    rc = ngx_iot_session_net(store, &next, log);
-    ngx_iot_zone_lock(ctx);
-
-    if (rc != NGX_OK) {
-        ngx_iot_pending_clear(ctx);
-        irc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    *d = next;
-    ngx_iot_pending_clear(ctx);
-
-    *addr = cur;
-    irc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return irc;
+    return NGX_IOT_OK;
 }
 
 
-static ngx_iot_device_t *
-ngx_iot_session_owner(ngx_iot_zone_ctx_t *ctx, ngx_iot_session_info_t *info)
+static ngx_int_t
+ngx_iot_session_device_net(ngx_iot_write_t *w)
 {
-    ngx_iot_link_t  *link;
+    ngx_iot_session_op_t  *op = w->data;
 
-    if (info->imsi == 0) {
-        return NULL;
-    }
-
-    link = ngx_iot_index_find(&ctx->sh->imsi, info->imsi);
-    if (link == NULL) {
-        return NULL;
-    }
-
-    return (ngx_iot_device_t *) ((u_char *) link
-                                 - offsetof(ngx_iot_device_t, imsi));
+    return ngx_iot_store_device_net(w->store, &op->next, w->log);
 }
 
+
+static ngx_iot_rc_e
+ngx_iot_session_attach_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    *op->d = op->next;
+
+    return NGX_IOT_OK;
+}
+
+
+/* Accounting Start and Interim-Update */
 
 ngx_iot_rc_e
 ngx_iot_session_start(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     ngx_log_t *log)
 {
-    u_char               text[NGX_INET_ADDRSTRLEN];
-    size_t               sid;
-    in_addr_t            net;
-    ngx_uint_t           fresh, moved;
-    ngx_iot_rc_e         irc;
-    sqlite3_stmt        *st;
-    ngx_iot_link_t      *link;
-    ngx_iot_store_t     *store;
-    ngx_iot_device_t    *d, saved;
-    ngx_iot_session_t   *s, old;
-    ngx_iot_zone_ctx_t  *ctx;
+    ngx_iot_session_op_t  op;
 
     if (info->addr == 0) {
         return NGX_IOT_NOT_FOUND;
     }
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_session_op_t));
+    op.info = info;
 
+    return ngx_iot_session_run(cycle, &op, ngx_iot_session_start_check,
+                               ngx_iot_session_start_write,
+                               ngx_iot_session_start_apply, log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_start_check(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    size_t                   sid;
+    in_addr_t                net;
+    ngx_uint_t               moved;
+    ngx_iot_link_t          *link;
+    ngx_iot_device_t        *d;
+    ngx_iot_session_t       *s, *next;
+    ngx_iot_session_info_t  *info;
+
+    info = op->info;
     sid = ngx_min(info->session_id.len, NGX_IOT_SESSION_ID_MAX);
 
-    ctx = ngx_iot_lock_write(cycle, log, &irc);
-    if (ctx == NULL) {
-        return irc;
-    }
-
-    d = ngx_iot_session_owner(ctx, info);
+    d = ngx_iot_session_owner(w->ctx, info);
     if (d == NULL) {
-        irc = NGX_IOT_NOT_FOUND;
-        goto done;
+        return NGX_IOT_NOT_FOUND;
     }
 
-    link = ngx_iot_index_find(&ctx->sh->sessions, info->addr);
+    link = ngx_iot_index_find(&w->ctx->sh->sessions, info->addr);
     s = link ? ngx_iot_session_of(link) : NULL;
 
-    fresh = (s == NULL);
+    op->fresh = (s == NULL);
 
     if (s == NULL) {
-        s = ngx_slab_calloc_locked(ctx->shpool, sizeof(ngx_iot_session_t));
+        s = ngx_iot_journal_alloc(w->ctx, sizeof(ngx_iot_session_t));
         if (s == NULL) {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
+            ngx_log_error(NGX_LOG_ERR, w->log, 0,
                           "iot zone \"%V\" is full: cannot add a session; "
-                          "make the zone larger (iot_zone)", &ctx->name);
-            irc = NGX_IOT_ZONE_FULL;
-            goto done;
+                          "make the zone larger (iot_zone)", &w->ctx->name);
+            return NGX_IOT_ZONE_FULL;
         }
 
         s->addr.key = info->addr;
     }
 
-    saved = *d;
-    old = *s;
+    op->d = d;
+    op->s = s;
+    op->next = *d;
 
     net = htonl(info->addr);
     moved = (d->net_family != 4 || ngx_memcmp(d->net_addr, &net, 4) != 0);
 
     if (moved) {
-        d->net_family = 4;
-        ngx_memzero(d->net_addr, sizeof(d->net_addr));
-        ngx_memcpy(d->net_addr, &net, 4);
-        d->net_at = ngx_iot_now_ms();
+        op->next.net_family = 4;
+        ngx_memzero(op->next.net_addr, sizeof(op->next.net_addr));
+        ngx_memcpy(op->next.net_addr, &net, 4);
+        op->next.net_at = ngx_iot_now_ms();
     }
 
-    ngx_iot_session_note(d, info);
+    ngx_iot_session_note(&op->next, info);
 
     /* an Interim-Update that changes nothing is not written again */
 
-    if (!fresh && !moved
+    if (!op->fresh && !moved
         && s->device_id == d->id.key
         && s->gateway == info->gateway->key
         && s->session_id_len == sid
         && ngx_memcmp(s->session_id, info->session_id.data, sid) == 0
-        && saved.net_imeisv == d->net_imeisv
-        && saved.net_msisdn == d->net_msisdn)
+        && op->next.net_imeisv == d->net_imeisv
+        && op->next.net_msisdn == d->net_msisdn)
     {
-        irc = NGX_IOT_OK;
-        goto done;
+        w->unchanged = 1;
+        return NGX_IOT_OK;
     }
 
-    s->device_id = d->id.key;
-    s->gateway = info->gateway->key;
-    s->session_id_len = sid;
-    ngx_memcpy(s->session_id, info->session_id.data, sid);
+    next = &op->row.session;
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_SESSION, info->addr, NULL,
-                        fresh ? s : NULL, NULL);
-    ctx->sh->pending.id2 = d->id.key;
+    *next = *s;
+    next->device_id = d->id.key;
+    next->gateway = info->gateway->key;
+    next->session_id_len = sid;
+    ngx_memcpy(next->session_id, info->session_id.data, sid);
 
-    if (ngx_iot_store_exec(store, NGX_IOT_SQL_BEGIN, log) != NGX_OK) {
-        goto failed;
-    }
+    op->row.gateway = info->gateway->name;
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_PUT);
+    ngx_iot_session_journal(w, NGX_IOT_ENTITY_SESSION, info->addr);
+    ngx_iot_session_journal(w, NGX_IOT_ENTITY_DEVICE, d->id.key);
 
-    if (st) {
-        ngx_iot_session_bind_addr(st, 1, info->addr, text);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) d->id.key);
-        sqlite3_bind_text(st, 3, (char *) info->gateway->name.data,
-                          info->gateway->name.len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, (char *) s->session_id, sid, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64) ngx_time());
-    }
-
-    if (st == NULL || sqlite3_step(st) != SQLITE_DONE) {
-        if (st) {
-            sqlite3_reset(st);
-        }
-
-        ngx_iot_store_log_error(store, "keeping a session", log);
-        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
-        goto failed;
-    }
-
-    sqlite3_reset(st);
-
-    if (ngx_iot_session_net(store, d, log) != NGX_OK
-        || ngx_iot_store_exec(store, NGX_IOT_SQL_COMMIT, log) != NGX_OK)
-    {
-        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
-        goto failed;
-    }
-
-    if (fresh) {
-        ngx_iot_index_insert(ctx->shpool, &ctx->sh->sessions, &s->addr);
-    }
-
-    ngx_iot_pending_clear(ctx);
-
-    irc = NGX_IOT_OK;
-    goto done;
-
-failed:
-
-    *d = saved;
-
-    if (fresh) {
-        ngx_slab_free_locked(ctx->shpool, s);
-
-    } else {
-        *s = old;
-    }
-
-    ngx_iot_pending_clear(ctx);
-    irc = NGX_IOT_STORE_ERROR;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return irc;
+    return NGX_IOT_OK;
 }
 
+
+static ngx_int_t
+ngx_iot_session_start_write(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    if (ngx_iot_store_begin(w->store, w->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_iot_store_session_put(w->store, &op->row, w->log) != NGX_OK
+        || ngx_iot_store_device_net(w->store, &op->next, w->log) != NGX_OK
+        || ngx_iot_store_commit(w->store, w->log) != NGX_OK)
+    {
+        ngx_iot_store_rollback(w->store, w->log);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_start_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    *op->s = op->row.session;
+    *op->d = op->next;
+
+    if (op->fresh) {
+        ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->sessions,
+                             &op->s->addr);
+    }
+
+    return NGX_IOT_OK;
+}
+
+
+/* Accounting Stop */
 
 ngx_iot_rc_e
 ngx_iot_session_stop(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
     ngx_log_t *log)
 {
-    u_char               text[NGX_INET_ADDRSTRLEN];
-    size_t               sid;
-    ngx_iot_rc_e         irc;
-    sqlite3_stmt        *st;
-    ngx_iot_link_t      *link;
-    ngx_iot_store_t     *store;
-    ngx_iot_session_t   *s;
-    ngx_iot_zone_ctx_t  *ctx;
+    ngx_iot_session_op_t  op;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
+    ngx_memzero(&op, sizeof(ngx_iot_session_op_t));
+    op.info = info;
 
+    return ngx_iot_session_run(cycle, &op, ngx_iot_session_stop_check,
+                               ngx_iot_session_stop_write,
+                               ngx_iot_session_stop_apply, log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_stop_check(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    size_t                   sid;
+    ngx_iot_link_t          *link;
+    ngx_iot_session_t       *s;
+    ngx_iot_session_info_t  *info;
+
+    info = op->info;
     sid = ngx_min(info->session_id.len, NGX_IOT_SESSION_ID_MAX);
 
-    ctx = ngx_iot_lock_write(cycle, log, &irc);
-    if (ctx == NULL) {
-        return irc;
-    }
-
-    link = info->addr ? ngx_iot_index_find(&ctx->sh->sessions, info->addr)
+    link = info->addr ? ngx_iot_index_find(&w->ctx->sh->sessions, info->addr)
                       : NULL;
     s = link ? ngx_iot_session_of(link) : NULL;
 
@@ -495,122 +475,118 @@ ngx_iot_session_stop(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
         || s->session_id_len != sid
         || ngx_memcmp(s->session_id, info->session_id.data, sid) != 0)
     {
-        irc = NGX_IOT_OK;
-        goto done;
+        w->unchanged = 1;
+        return NGX_IOT_OK;
     }
 
-    ngx_iot_pending_set(ctx, NGX_IOT_PENDING_SESSION, info->addr, NULL, NULL,
-                        NULL);
+    op->s = s;
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_DELETE);
+    ngx_iot_session_journal(w, NGX_IOT_ENTITY_SESSION, info->addr);
 
-    if (st) {
-        ngx_iot_session_bind_addr(st, 1, info->addr, text);
-    }
-
-    if (st == NULL || sqlite3_step(st) != SQLITE_DONE) {
-        if (st) {
-            sqlite3_reset(st);
-        }
-
-        ngx_iot_store_log_error(store, "ending a session", log);
-        ngx_iot_pending_clear(ctx);
-        irc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    sqlite3_reset(st);
-
-    ngx_iot_index_remove(&ctx->sh->sessions, &s->addr);
-    ngx_slab_free_locked(ctx->shpool, s);
-
-    ngx_iot_pending_clear(ctx);
-    irc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return irc;
+    return NGX_IOT_OK;
 }
 
+
+static ngx_int_t
+ngx_iot_session_stop_write(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    ngx_iot_store_key_t  key;
+
+    key.id = op->info->addr;
+    key.data = NULL;
+    key.len = 0;
+
+    return ngx_iot_store_delete(w->store, NGX_IOT_STORE_SESSIONS, &key,
+                                w->log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_stop_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    ngx_iot_entity_drop(w->ctx, NGX_IOT_ENTITY_SESSION, op->s);
+
+    return NGX_IOT_OK;
+}
+
+
+/* Accounting-On and -Off */
 
 ngx_iot_rc_e
 ngx_iot_session_purge(ngx_cycle_t *cycle, ngx_iot_gateway_t *gateway,
     ngx_log_t *log)
 {
+    ngx_iot_session_op_t  op;
+
+    ngx_memzero(&op, sizeof(ngx_iot_session_op_t));
+    op.gateway = gateway;
+
+    return ngx_iot_session_run(cycle, &op, ngx_iot_session_purge_check,
+                               ngx_iot_session_purge_write,
+                               ngx_iot_session_purge_apply, log);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_session_purge_check(ngx_iot_write_t *w)
+{
+    return NGX_IOT_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_session_purge_write(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
+    return ngx_iot_store_session_purge(w->store, &op->gateway->name, w->log);
+}
+
+
+/* the store is done with them: a crash here leaves only stale zone
+ * entries, which the next Start of each address replaces */
+
+static ngx_iot_rc_e
+ngx_iot_session_purge_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_session_op_t  *op = w->data;
+
     ngx_uint_t           i, n;
-    ngx_iot_rc_e         irc;
-    sqlite3_stmt        *st;
+    ngx_iot_sh_t        *sh;
     ngx_iot_link_t     **pp, *link;
-    ngx_iot_store_t     *store;
     ngx_iot_session_t   *s;
-    ngx_iot_zone_ctx_t  *ctx;
 
-    store = ngx_iot_store_get(cycle, log);
-    if (store == NULL) {
-        return NGX_IOT_STORE_ERROR;
-    }
-
-    ctx = ngx_iot_lock_write(cycle, log, &irc);
-    if (ctx == NULL) {
-        return irc;
-    }
-
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_PURGE);
-
-    if (st) {
-        sqlite3_bind_text(st, 1, (char *) gateway->name.data,
-                          gateway->name.len, SQLITE_STATIC);
-    }
-
-    if (st == NULL || sqlite3_step(st) != SQLITE_DONE) {
-        if (st) {
-            sqlite3_reset(st);
-        }
-
-        ngx_iot_store_log_error(store, "ending a gateway's sessions", log);
-        irc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    sqlite3_reset(st);
-
-    /* the store is done with them: a crash here leaves only stale zone
-     * entries, which the next Start of each address replaces */
-
+    sh = w->ctx->sh;
     n = 0;
 
-    for (i = 0; i <= ctx->sh->sessions.mask; i++) {
-        pp = &ctx->sh->sessions.buckets[i];
+    for (i = 0; i <= sh->sessions.mask; i++) {
+        pp = &sh->sessions.buckets[i];
 
         while (*pp) {
             link = *pp;
             s = ngx_iot_session_of(link);
 
-            if (s->gateway != gateway->key) {
+            if (s->gateway != op->gateway->key) {
                 pp = &link->next;
                 continue;
             }
 
             *pp = link->next;
-            ctx->sh->sessions.nelts--;
-            ngx_slab_free_locked(ctx->shpool, s);
+            sh->sessions.nelts--;
+            ngx_slab_free_locked(w->ctx->shpool, s);
             n++;
         }
     }
 
-    ngx_log_error(NGX_LOG_INFO, log, 0,
+    ngx_log_error(NGX_LOG_INFO, w->log, 0,
                   "iot: gateway \"%V\" restarted: %ui sessions ended",
-                  &gateway->name, n);
+                  &op->gateway->name, n);
 
-    irc = NGX_IOT_OK;
-
-done:
-
-    ngx_iot_unlock(ctx);
-
-    return irc;
+    return NGX_IOT_OK;
 }
 
 
@@ -635,67 +611,4 @@ ngx_iot_session_device(ngx_cycle_t *cycle, in_addr_t addr, ngx_pool_t *pool,
     ngx_iot_unlock_read(ctx);
 
     return irc;
-}
-
-
-/* loading at start and in repair; the caller holds the lock */
-
-ngx_int_t
-ngx_iot_session_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_session_t *row)
-{
-    ngx_iot_session_t  *s;
-
-    if (row->addr.key == 0) {
-        return NGX_OK;
-    }
-
-    s = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_iot_session_t));
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    *s = *row;
-
-    ngx_iot_index_insert(ctx->shpool, &ctx->sh->sessions, &s->addr);
-
-    return NGX_OK;
-}
-
-
-void
-ngx_iot_session_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
-    ngx_iot_pending_t *p)
-{
-    u_char              text[NGX_INET_ADDRSTRLEN];
-    ngx_str_t           gateway;
-    sqlite3_stmt       *st;
-    ngx_iot_link_t     *link;
-    ngx_iot_session_t  *s, row;
-
-    link = ngx_iot_index_find(&ctx->sh->sessions, p->id);
-    s = link ? ngx_iot_session_of(link) : NULL;
-
-    if (p->alloc[0] && p->alloc[0] != s) {
-        ngx_slab_free_locked(ctx->shpool, p->alloc[0]);
-    }
-
-    if (s) {
-        ngx_iot_index_remove(&ctx->sh->sessions, &s->addr);
-        ngx_slab_free_locked(ctx->shpool, s);
-    }
-
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_GET);
-    if (st == NULL) {
-        return;
-    }
-
-    ngx_iot_session_bind_addr(st, 1, (in_addr_t) p->id, text);
-
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        ngx_iot_store_row_session(st, &row, &gateway);
-        row.gateway = ngx_iot_gateway_key(&gateway);
-        (void) ngx_iot_session_load(ctx, &row);
-    }
-
-    sqlite3_reset(st);
 }

@@ -14,6 +14,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_entity.h"
 
 
 #define NGX_IOT_SESSION_ID_MAX     64

@@ -11,6 +11,9 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_store_sqlite.h"
+#include "ngx_iot_id.h"
 
 
 #define NGX_IOT_DEVICE_COLUMNS                                                \
@@ -20,6 +23,8 @@
 
 static ngx_int_t ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql,
     ngx_log_t *log);
+static int ngx_iot_store_wal_hook(void *data, sqlite3 *db, const char *name,
+    int pages);
 
 
 /* each entry moves the schema one version up; never edit a released one */
@@ -91,7 +96,7 @@ static const char  *ngx_iot_history_migrations[] = {
 
 #define NGX_IOT_MESSAGE_COLUMNS                                               \
     "id, collection_id, device_id, received, transport, local_port,"          \
-    " remote_port, payload"
+    " remote_port, payload, coap_method, coap_path"
 
 
 static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
@@ -122,7 +127,7 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "UPDATE tokens SET resource = ?2, write = ?3, tags = ?4 WHERE hash = ?1",
     "DELETE FROM tokens WHERE hash = ?1",
     "SELECT hash, hint, resource, write, tags FROM tokens WHERE hash = ?1",
-    "SELECT hash FROM tokens WHERE hint = ?1",
+    "SELECT hash, hint, resource, write, tags FROM tokens WHERE hint = ?1",
     "SELECT hash, hint, resource, write, tags FROM tokens"
     " WHERE hint > ?1 ORDER BY hint LIMIT ?2",
 
@@ -137,7 +142,8 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     " WHERE addr = ?1",
 
     "INSERT INTO messages (collection_id, device_id, received, transport,"
-    " local_port, remote_port, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    " local_port, remote_port, payload, coap_method, coap_path)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     "SELECT " NGX_IOT_MESSAGE_COLUMNS " FROM messages"
     " WHERE collection_id = ?1 AND (received < ?2 OR (received = ?2"
     " AND id < ?3)) AND received >= ?4 ORDER BY received DESC, id DESC"
@@ -152,7 +158,17 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     " HAVING count(*) > ?1",
     "DELETE FROM messages WHERE collection_id = ?1 AND received <="
     " (SELECT received FROM messages WHERE collection_id = ?1"
-    " ORDER BY received DESC LIMIT 1 OFFSET ?2)"
+    " ORDER BY received DESC LIMIT 1 OFFSET ?2)",
+
+    "SELECT " NGX_IOT_DEVICE_COLUMNS " FROM devices"
+    " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    "SELECT addr, device_id, gateway, session_id, rowid FROM sessions"
+    " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+    "SELECT count(*) FROM collections",
+    "SELECT count(*) FROM devices",
+    "SELECT count(*) FROM devices WHERE collection_id = ?1",
+    "SELECT count(*) FROM tokens",
+    "SELECT count(*) FROM sessions"
 };
 
 
@@ -180,13 +196,15 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
         return NULL;
     }
 
-    sqlite3_busy_timeout(store->db, 5000);
+    sqlite3_busy_timeout(store->db, NGX_IOT_STORE_BUSY_TIMEOUT);
 
     /*
      * WAL: readers never wait for the writer.  Checkpoints are not run
      * inside a commit but by ngx_iot_store_checkpoint(), in a thread, so
-     * that neither a write nor the event loop waits for the disk.  The log
-     * is cut back to 64m whenever it starts over.
+     * that neither a write nor the event loop waits for the disk; the
+     * writer makes the log start over once it has grown past
+     * NGX_IOT_STORE_WAL_PAGES (ngx_iot_store_wal_restart()).  The log's
+     * file is cut back to 64m whenever it starts over.
      */
 
     if (ngx_iot_store_sql(store, "PRAGMA journal_mode=WAL", log) != NGX_OK
@@ -205,6 +223,9 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
         ngx_iot_store_close(store);
         return NULL;
     }
+
+    /* how long the log is after each commit: ngx_iot_store_wal_restart() */
+    (void) sqlite3_wal_hook(store->db, ngx_iot_store_wal_hook, store);
 
     return store;
 }
@@ -436,147 +457,132 @@ ngx_iot_store_log_error(ngx_iot_store_t *store, const char *what,
 }
 
 
-static void
-ngx_iot_store_text(sqlite3_stmt *st, int col, ngx_iot_text_t *text)
+ngx_int_t
+ngx_iot_store_begin(ngx_iot_store_t *store, ngx_log_t *log)
 {
-    text->data = (u_char *) sqlite3_column_text(st, col);
-    text->len = sqlite3_column_bytes(st, col);
+    return ngx_iot_store_exec(store, NGX_IOT_SQL_BEGIN, log);
+}
 
-    if (text->data == NULL || (text->len == 2 && text->data[0] == '{')) {
-        /* "{}": no tags */
-        text->data = NULL;
-        text->len = 0;
-    }
+
+ngx_int_t
+ngx_iot_store_commit(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    return ngx_iot_store_exec(store, NGX_IOT_SQL_COMMIT, log);
 }
 
 
 void
-ngx_iot_store_row_collection(sqlite3_stmt *st, ngx_iot_collection_t *c)
+ngx_iot_store_rollback(ngx_iot_store_t *store, ngx_log_t *log)
 {
-    ngx_memzero(c, sizeof(ngx_iot_collection_t));
-
-    c->id.key = (uint64_t) sqlite3_column_int64(st, 0);
-    c->team_id = (uint64_t) sqlite3_column_int64(st, 1);
-    c->field_mask = (uint32_t) sqlite3_column_int(st, 2);
-    ngx_iot_store_text(st, 3, &c->tags);
+    if (!sqlite3_get_autocommit(store->db)) {
+        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
+    }
 }
 
 
-void
-ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d)
+const char *
+ngx_iot_store_error(ngx_iot_store_t *store)
 {
-    u_char     *p;
-    size_t      len;
-    in_addr_t   addr;
-
-    ngx_memzero(d, sizeof(ngx_iot_device_t));
-
-    d->id.key = (uint64_t) sqlite3_column_int64(st, 0);
-    d->collection_id = (uint64_t) sqlite3_column_int64(st, 1);
-
-    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 2),
-                                sqlite3_column_bytes(st, 2), &d->imsi.key);
-    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 3),
-                                sqlite3_column_bytes(st, 3), &d->imei.key);
-
-    ngx_iot_store_text(st, 4, &d->tags);
-
-    p = (u_char *) sqlite3_column_text(st, 5);
-    len = sqlite3_column_bytes(st, 5);
-
-    if (len) {
-        addr = ngx_inet_addr(p, len);
-
-        if (addr != INADDR_NONE) {
-            d->net_family = 4;
-            ngx_memcpy(d->net_addr, &addr, 4);
-
-#if (NGX_HAVE_INET6)
-        } else if (ngx_inet6_addr(p, len, d->net_addr) == NGX_OK) {
-            d->net_family = 6;
-#endif
-        }
-    }
-
-    d->net_at = (uint64_t) sqlite3_column_int64(st, 6);
-    d->net_cell = (uint64_t) sqlite3_column_int64(st, 7);
-
-    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 8),
-                                sqlite3_column_bytes(st, 8), &d->net_imeisv);
-    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 9),
-                                sqlite3_column_bytes(st, 9), &d->net_msisdn);
+    return sqlite3_errmsg(store->db);
 }
 
 
-void
-ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
-    ngx_str_t *gateway)
+/*
+ * A connection that lives in a thread may checkpoint as it commits, which
+ * keeps its log from growing forever.
+ */
+
+ngx_int_t
+ngx_iot_store_autocheckpoint(ngx_iot_store_t *store, ngx_uint_t pages,
+    ngx_log_t *log)
 {
-    u_char     *p;
-    size_t      len;
-    in_addr_t   addr;
+    if (sqlite3_wal_autocheckpoint(store->db, (int) pages) != SQLITE_OK) {
+        ngx_iot_store_log_error(store, "wal_autocheckpoint", log);
+        return NGX_ERROR;
+    }
 
-    ngx_memzero(s, sizeof(ngx_iot_session_t));
-
-    p = (u_char *) sqlite3_column_text(st, 0);
-    len = sqlite3_column_bytes(st, 0);
-    addr = ngx_inet_addr(p, len);
-
-    s->addr.key = (addr == INADDR_NONE) ? 0 : ntohl(addr);
-    s->device_id = (uint64_t) sqlite3_column_int64(st, 1);
-
-    gateway->data = (u_char *) sqlite3_column_text(st, 2);
-    gateway->len = sqlite3_column_bytes(st, 2);
-
-    len = ngx_min((size_t) sqlite3_column_bytes(st, 3),
-                  sizeof(s->session_id));
-    ngx_memcpy(s->session_id, sqlite3_column_text(st, 3), len);
-    s->session_id_len = len;
+    return NGX_OK;
 }
 
 
-/* the device's address as text, for the store and for JSON */
+/* runs a statement that returns no rows, bound by the caller */
 
-u_char *
-ngx_iot_addr_text(u_char *p, ngx_iot_device_t *d)
+ngx_int_t
+ngx_iot_store_step(ngx_iot_store_t *store, sqlite3_stmt *st,
+    const char *what, ngx_log_t *log)
 {
-    if (d->net_family == 4) {
-        return p + ngx_inet_ntop(AF_INET, d->net_addr, p,
-                                 NGX_INET_ADDRSTRLEN);
+    int  rc;
+
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+
+    if (rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, what, log);
+        return NGX_ERROR;
     }
 
-#if (NGX_HAVE_INET6)
-    if (d->net_family == 6) {
-        return p + ngx_inet_ntop(AF_INET6, d->net_addr, p,
-                                 NGX_INET6_ADDRSTRLEN);
-    }
-#endif
-
-    return p;
+    return NGX_OK;
 }
 
 
-void
-ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t)
+static int
+ngx_iot_store_wal_hook(void *data, sqlite3 *db, const char *name, int pages)
 {
-    size_t  len;
+    ngx_iot_store_t  *store = data;
 
-    ngx_memzero(t, sizeof(ngx_iot_token_t));
+    store->wal_pages = (ngx_uint_t) pages;
 
-    len = sqlite3_column_bytes(st, 0);
-    if (len == NGX_IOT_HASH_LEN) {
-        ngx_memcpy(t->hash, sqlite3_column_blob(st, 0), NGX_IOT_HASH_LEN);
+    return SQLITE_OK;
+}
+
+
+/*
+ * The log cannot start over while writes keep coming: a PASSIVE
+ * checkpoint in a thread copies what was committed when it started, but
+ * by the time it is done more has been appended, and the log only starts
+ * over when a writer finds all of it copied.  So the registry's writer,
+ * after its write and while it still holds the writer mutex (no other
+ * writer can append), checks the length of the log its commit left; past
+ * NGX_IOT_STORE_WAL_PAGES it runs a RESTART checkpoint: the rest of the
+ * log is copied (most of it already is, by the thread), and the next
+ * write starts the log from its beginning.  Readers are waited for a
+ * short while at most; when one holds an old snapshot longer, the next
+ * write tries again.
+ */
+
+ngx_int_t
+ngx_iot_store_wal_restart(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    int  rc, frames, copied;
+
+    if (store->wal_pages < NGX_IOT_STORE_WAL_PAGES) {
+        return NGX_DECLINED;
     }
 
-    ngx_memcpy(&t->id.key, t->hash, sizeof(uint64_t));
+    sqlite3_busy_timeout(store->db, NGX_IOT_STORE_WAL_WAIT);
 
-    len = sqlite3_column_bytes(st, 1);
-    if (len == NGX_IOT_TOKEN_HINT_LEN) {
-        ngx_memcpy(t->hint, sqlite3_column_text(st, 1), len);
+    rc = sqlite3_wal_checkpoint_v2(store->db, NULL,
+                                   SQLITE_CHECKPOINT_RESTART, &frames,
+                                   &copied);
+
+    sqlite3_busy_timeout(store->db, NGX_IOT_STORE_BUSY_TIMEOUT);
+
+    if (rc == SQLITE_BUSY) {
+        ngx_log_debug2(NGX_LOG_DEBUG_CORE, log, 0,
+                       "iot store: log of %d frames not restarted yet, "
+                       "%d copied", frames, copied);
+        return NGX_AGAIN;
     }
 
-    t->resource.data = (u_char *) sqlite3_column_text(st, 2);
-    t->resource.len = sqlite3_column_bytes(st, 2);
-    t->write = sqlite3_column_int(st, 3) ? 1 : 0;
-    ngx_iot_store_text(st, 4, &t->tags);
+    if (rc != SQLITE_OK) {
+        ngx_iot_store_log_error(store, "restarting the log", log);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                   "iot store: log of %d frames restarts", frames);
+
+    store->wal_pages = 0;
+
+    return NGX_OK;
 }

@@ -46,13 +46,23 @@ ngx_iot_is_hex(u_char *p, size_t len)
  * NGX_DECLINED: no such token.
  */
 
+static ngx_int_t
+ngx_iot_token_hash_of(void *row, void *data)
+{
+    ngx_iot_token_t  *t = row;
+
+    ngx_memcpy(data, t->hash, NGX_IOT_HASH_LEN);
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_iot_token_find_hash(ngx_cycle_t *cycle, ngx_str_t *name, u_char *hash,
     ngx_log_t *log)
 {
-    int               rc;
-    sqlite3_stmt     *st;
-    ngx_iot_store_t  *store;
+    ngx_iot_store_t      *store;
+    ngx_iot_store_key_t   key;
 
     if (!ngx_iot_is_hex(name->data, name->len)) {
         return NGX_DECLINED;
@@ -72,32 +82,12 @@ ngx_iot_token_find_hash(ngx_cycle_t *cycle, ngx_str_t *name, u_char *hash,
         return NGX_ERROR;
     }
 
-    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_TOKEN_BY_HINT);
-    if (st == NULL) {
-        ngx_iot_store_log_error(store, "finding a token", log);
-        return NGX_ERROR;
-    }
+    key.id = 0;
+    key.data = name->data;
+    key.len = name->len;
 
-    sqlite3_bind_text(st, 1, (char *) name->data, name->len, SQLITE_STATIC);
-
-    rc = sqlite3_step(st);
-
-    if (rc == SQLITE_ROW
-        && sqlite3_column_bytes(st, 0) == NGX_IOT_HASH_LEN)
-    {
-        ngx_memcpy(hash, sqlite3_column_blob(st, 0), NGX_IOT_HASH_LEN);
-        sqlite3_reset(st);
-        return NGX_OK;
-    }
-
-    sqlite3_reset(st);
-
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        ngx_iot_store_log_error(store, "finding a token", log);
-        return NGX_ERROR;
-    }
-
-    return NGX_DECLINED;
+    return ngx_iot_store_find(store, NGX_IOT_STORE_TOKENS, &key,
+                              ngx_iot_token_hash_of, hash, log);
 }
 
 

@@ -1,0 +1,477 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The registry's entities as data: the descriptions, and the code that
+ * loads, finds, drops and repairs any of them from its description.  The
+ * caller holds the zone's lock.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+#include "ngx_iot_index.h"
+#include "ngx_iot_zone.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_ident.h"
+#include "ngx_iot_entities.h"
+#include "ngx_iot_session.h"
+
+
+typedef struct {
+    ngx_iot_zone_ctx_t        *ctx;
+    ngx_iot_entity_e           what;
+} ngx_iot_entity_ctx_t;
+
+
+static void ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, void *e, ngx_log_t *log);
+static void ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void *ngx_iot_session_row(void *row);
+static ngx_int_t ngx_iot_entity_loaded(void *row, void *data);
+static ngx_int_t ngx_iot_entity_text_alloc(ngx_slab_pool_t *shpool,
+    ngx_str_t *src, ngx_iot_text_t *dst, ngx_uint_t always);
+
+
+#define ngx_iot_entity_index(sh, ent)                                         \
+    ((ngx_iot_index_t *) ((u_char *) (sh) + (ent)->index))
+#define ngx_iot_entity_text(e, off)                                           \
+    ((ngx_iot_text_t *) ((u_char *) (e) + (off)))
+
+
+ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
+
+    { ngx_string("collection"), NGX_IOT_STORE_COLLECTIONS,
+      sizeof(ngx_iot_collection_t), offsetof(ngx_iot_sh_t, collections),
+      0, 0, 0,
+      { { offsetof(ngx_iot_collection_t, tags), 0 }, { 0, 0 } },
+      NULL, NULL, NULL, ngx_iot_collection_repaired },
+
+    { ngx_string("device"), NGX_IOT_STORE_DEVICES,
+      sizeof(ngx_iot_device_t), offsetof(ngx_iot_sh_t, devices),
+      0, 0, 0,
+      { { offsetof(ngx_iot_device_t, tags), 0 }, { 0, 0 } },
+      NULL, ngx_iot_device_link, ngx_iot_device_unlink, NULL },
+
+    { ngx_string("token"), NGX_IOT_STORE_TOKENS,
+      sizeof(ngx_iot_token_t), offsetof(ngx_iot_sh_t, tokens),
+      1, offsetof(ngx_iot_token_t, hash), NGX_IOT_HASH_LEN,
+      { { offsetof(ngx_iot_token_t, tags), 0 },
+        { offsetof(ngx_iot_token_t, resource), 1 } },
+      NULL, NULL, NULL, NULL },
+
+    { ngx_string("session"), NGX_IOT_STORE_SESSIONS,
+      sizeof(ngx_iot_session_t), offsetof(ngx_iot_sh_t, sessions),
+      0, 0, 0,
+      { { 0, 0 }, { 0, 0 } },
+      ngx_iot_session_row, NULL, NULL, NULL }
+};
+
+
+/* collections: how many devices each has is derived from the devices */
+
+static void
+ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    void *e, ngx_log_t *log)
+{
+    ngx_uint_t             n;
+    ngx_iot_collection_t  *c = e;
+
+    if (ngx_iot_store_count(store, NGX_IOT_STORE_DEVICES, c->id.key, &n, log)
+        == NGX_OK)
+    {
+        c->ndevices = (uint32_t) n;
+    }
+}
+
+
+/* devices: their identifiers, and their collection's count */
+
+static void
+ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_device_t      *d = e;
+    ngx_iot_collection_t  *c;
+    ngx_iot_store_key_t    key;
+
+    ngx_iot_ident_link(ctx, d);
+
+    key.id = d->collection_id;
+    key.data = NULL;
+    key.len = 0;
+
+    c = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_COLLECTION, &key);
+    if (c) {
+        c->ndevices++;
+    }
+}
+
+
+static void
+ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_device_t      *d = e;
+    ngx_iot_collection_t  *c;
+    ngx_iot_store_key_t    key;
+
+    ngx_iot_ident_unlink(ctx, d);
+
+    key.id = d->collection_id;
+    key.data = NULL;
+    key.len = 0;
+
+    c = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_COLLECTION, &key);
+    if (c && c->ndevices) {
+        c->ndevices--;
+    }
+}
+
+
+/* sessions: the store names the gateway, the zone keeps its key */
+
+static void *
+ngx_iot_session_row(void *row)
+{
+    ngx_iot_session_row_t  *r = row;
+
+    r->session.gateway = ngx_iot_gateway_key(&r->gateway);
+
+    return &r->session;
+}
+
+
+/* the generic part */
+
+void *
+ngx_iot_entity_find(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
+    ngx_iot_store_key_t *key)
+{
+    ngx_iot_index_t   *idx;
+    ngx_iot_entity_t  *ent;
+
+    ent = &ngx_iot_entities[what];
+    idx = ngx_iot_entity_index(ctx->sh, ent);
+
+    if (ent->bytes) {
+        return ngx_iot_index_find_bytes(idx, key->data, key->len);
+    }
+
+    return ngx_iot_index_find(idx, key->id);
+}
+
+
+ngx_int_t
+ngx_iot_entity_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
+    void *row)
+{
+    void                   *e;
+    ngx_str_t               s;
+    ngx_uint_t              i;
+    ngx_iot_text_t         *t;
+    ngx_iot_entity_t       *ent;
+    ngx_iot_entity_text_t  *et;
+
+    ent = &ngx_iot_entities[what];
+
+    if (ent->row) {
+        row = ent->row(row);
+    }
+
+    if (!ent->bytes && ((ngx_iot_link_t *) row)->key == 0) {
+        /* not a row the zone can find: left in the store */
+        return NGX_OK;
+    }
+
+    e = ngx_slab_alloc_locked(ctx->shpool, ent->size);
+    if (e == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(e, row, ent->size);
+
+    for (i = 0; i < NGX_IOT_ENTITY_TEXTS && ent->texts[i].offset; i++) {
+        et = &ent->texts[i];
+        t = ngx_iot_entity_text(e, et->offset);
+
+        s.data = t->data;
+        s.len = t->len;
+
+        if (ngx_iot_entity_text_alloc(ctx->shpool, &s, t, et->always)
+            != NGX_OK)
+        {
+            while (i--) {
+                ngx_iot_text_free(ctx->shpool,
+                                  ngx_iot_entity_text(e,
+                                                      ent->texts[i].offset));
+            }
+
+            ngx_slab_free_locked(ctx->shpool, e);
+            return NGX_ERROR;
+        }
+    }
+
+    if (ent->bytes) {
+        ngx_iot_index_key(e, (u_char *) e + ent->key, ent->key_len);
+    }
+
+    ngx_iot_index_insert(ctx->shpool, ngx_iot_entity_index(ctx->sh, ent), e);
+
+    if (ent->link) {
+        ent->link(ctx, e);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iot_entity_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what, void *e)
+{
+    ngx_uint_t         i;
+    ngx_iot_entity_t  *ent;
+
+    ent = &ngx_iot_entities[what];
+
+    if (ent->unlink) {
+        ent->unlink(ctx, e);
+    }
+
+    ngx_iot_index_remove(ngx_iot_entity_index(ctx->sh, ent), e);
+
+    for (i = 0; i < NGX_IOT_ENTITY_TEXTS && ent->texts[i].offset; i++) {
+        ngx_iot_text_free(ctx->shpool,
+                          ngx_iot_entity_text(e, ent->texts[i].offset));
+    }
+
+    ngx_slab_free_locked(ctx->shpool, e);
+}
+
+
+/* is p the entity's own memory (itself or one of its texts)? */
+
+ngx_uint_t
+ngx_iot_entity_owns(ngx_iot_entity_e what, void *e, void *p)
+{
+    ngx_uint_t         i;
+    ngx_iot_entity_t  *ent;
+
+    if (p == e) {
+        return 1;
+    }
+
+    ent = &ngx_iot_entities[what];
+
+    for (i = 0; i < NGX_IOT_ENTITY_TEXTS && ent->texts[i].offset; i++) {
+        if (ngx_iot_entity_text(e, ent->texts[i].offset)->data == p) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_iot_entity_loaded(void *row, void *data)
+{
+    ngx_iot_entity_ctx_t  *ec = data;
+
+    /* NGX_AGAIN: the zone has no room for this row */
+
+    return (ngx_iot_entity_load(ec->ctx, ec->what, row) == NGX_OK)
+           ? NGX_OK : NGX_AGAIN;
+}
+
+
+/*
+ * What the zone holds of one entity is thrown away and loaded again from
+ * the store, which has it as it was committed (or not at all).
+ */
+
+void
+ngx_iot_entity_repair(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_iot_entity_e what, ngx_iot_store_key_t *key, ngx_log_t *log)
+{
+    void                  *e;
+    ngx_iot_entity_t      *ent;
+    ngx_iot_entity_ctx_t   ec;
+
+    ent = &ngx_iot_entities[what];
+
+    e = ngx_iot_entity_find(ctx, what, key);
+    if (e) {
+        ngx_iot_entity_drop(ctx, what, e);
+    }
+
+    ec.ctx = ctx;
+    ec.what = what;
+
+    (void) ngx_iot_store_find(store, ent->kind, key, ngx_iot_entity_loaded,
+                              &ec, log);
+
+    if (ent->repaired) {
+        e = ngx_iot_entity_find(ctx, what, key);
+
+        if (e) {
+            ent->repaired(ctx, store, e, log);
+        }
+    }
+}
+
+
+/* the indexes, sized for what the store holds */
+
+ngx_int_t
+ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_uint_t *n, ngx_log_t *log)
+{
+    ngx_uint_t         i;
+    ngx_iot_entity_t  *ent;
+
+    for (i = 0; i < NGX_IOT_ENTITY_LAST; i++) {
+        ent = &ngx_iot_entities[i];
+
+        if (ngx_iot_store_count(store, ent->kind, 0, &n[i], log) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+    }
+
+    for (i = 0; i < NGX_IOT_ENTITY_LAST; i++) {
+        ent = &ngx_iot_entities[i];
+
+        if (ngx_iot_index_init(ctx->shpool,
+                               ngx_iot_entity_index(ctx->sh, ent), n[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    for (i = 0; i < NGX_IOT_IDENT_LAST; i++) {
+        if (ngx_iot_index_init(ctx->shpool,
+                               (ngx_iot_index_t *) ((u_char *) ctx->sh
+                                                   + ngx_iot_idents[i].index),
+                               n[NGX_IOT_ENTITY_DEVICE])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* every row of every entity, in the table's order (collections first) */
+
+ngx_int_t
+ngx_iot_entities_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_log_t *log)
+{
+    ngx_int_t                rc;
+    ngx_uint_t               i;
+    ngx_iot_entity_ctx_t     ec;
+    ngx_iot_store_cursor_t   cur;
+
+    ec.ctx = ctx;
+
+    for (i = 0; i < NGX_IOT_ENTITY_LAST; i++) {
+        ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
+        cur.kind = ngx_iot_entities[i].kind;
+        ec.what = i;
+
+        rc = ngx_iot_store_list(store, &cur, 0, ngx_iot_entity_loaded, &ec,
+                                log);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* texts */
+
+ngx_int_t
+ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
+    ngx_iot_text_t *dst)
+{
+    if (src->len == 0 || (src->len == 2 && src->data[0] == '{')) {
+        dst->data = NULL;
+        dst->len = 0;
+        return NGX_OK;
+    }
+
+    dst->data = ngx_slab_alloc_locked(shpool, src->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+    dst->len = (uint32_t) src->len;
+
+    return NGX_OK;
+}
+
+
+/* a text that is kept even when empty ends with a NUL */
+
+static ngx_int_t
+ngx_iot_entity_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
+    ngx_iot_text_t *dst, ngx_uint_t always)
+{
+    if (!always) {
+        return ngx_iot_text_alloc(shpool, src, dst);
+    }
+
+    dst->data = ngx_slab_alloc_locked(shpool, src->len + 1);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+    dst->data[src->len] = '\0';
+    dst->len = (uint32_t) src->len;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iot_text_free(ngx_slab_pool_t *shpool, ngx_iot_text_t *t)
+{
+    if (t->data) {
+        ngx_slab_free_locked(shpool, t->data);
+        t->data = NULL;
+        t->len = 0;
+    }
+}
+
+
+ngx_int_t
+ngx_iot_text_copy(ngx_pool_t *pool, ngx_iot_text_t *src, ngx_iot_text_t *dst)
+{
+    dst->len = src->len;
+
+    if (src->len == 0) {
+        dst->data = NULL;
+        return NGX_OK;
+    }
+
+    dst->data = ngx_pnalloc(pool, src->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+
+    return NGX_OK;
+}

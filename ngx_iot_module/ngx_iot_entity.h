@@ -1,0 +1,100 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The registry's entities as the zone holds them and the store hands them
+ * out, and the changes callers ask for.
+ */
+
+
+#ifndef _NGX_IOT_ENTITY_H_INCLUDED_
+#define _NGX_IOT_ENTITY_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <jansson.h>
+#include "ngx_iot.h"
+#include "ngx_iot_index.h"
+
+
+/* tags are kept as the text of a compact JSON object of strings */
+typedef struct {
+    u_char                    *data;
+    uint32_t                   len;
+} ngx_iot_text_t;
+
+
+typedef struct {
+    ngx_iot_link_t             id;
+    uint64_t                   team_id;
+    uint32_t                   field_mask;
+    uint32_t                   ndevices;
+    ngx_iot_text_t             tags;
+} ngx_iot_collection_t;
+
+
+typedef struct {
+    ngx_iot_link_t             id;
+    ngx_iot_link_t             imsi;
+    ngx_iot_link_t             imei;
+    uint64_t                   collection_id;
+    ngx_iot_text_t             tags;
+    uint64_t                   net_at;
+    uint64_t                   net_cell;
+    uint64_t                   net_imeisv;    /* ident keys, 0: unknown */
+    uint64_t                   net_msisdn;
+    u_char                     net_family;
+    u_char                     net_addr[16];
+} ngx_iot_device_t;
+
+
+/* the device behind an address, from RADIUS accounting */
+typedef struct {
+    ngx_iot_link_t             addr;          /* key: IPv4 address */
+    uint64_t                   device_id;
+    uint64_t                   gateway;       /* ngx_iot_gateway_key() */
+    u_char                     session_id[64];
+    size_t                     session_id_len;
+} ngx_iot_session_t;
+
+
+typedef struct {
+    ngx_iot_slink_t            id;            /* key: the hash */
+    u_char                     hash[NGX_IOT_HASH_LEN];
+    u_char                     hint[NGX_IOT_TOKEN_HINT_LEN];
+    ngx_uint_t                 write;
+    ngx_iot_text_t             resource;
+    ngx_iot_text_t             tags;
+} ngx_iot_token_t;
+
+
+/* what a caller asks to change; absent parts are left as they are */
+typedef struct {
+    uint64_t                   collection_id;
+    uint64_t                   imsi;
+    uint64_t                   imei;
+    json_t                    *tags;
+} ngx_iot_device_change_t;
+
+
+typedef struct {
+    uint64_t                   team_id;
+    uint32_t                   mask_set;
+    uint32_t                   mask_value;
+    json_t                    *tags;
+} ngx_iot_collection_change_t;
+
+
+typedef struct {
+    ngx_str_t                  resource;
+    ngx_int_t                  write;     /* -1 unchanged */
+    json_t                    *tags;
+} ngx_iot_token_change_t;
+
+
+/* the device's address as text, for the store and for JSON */
+u_char *ngx_iot_addr_text(u_char *p, ngx_iot_device_t *d);
+
+
+#endif /* _NGX_IOT_ENTITY_H_INCLUDED_ */

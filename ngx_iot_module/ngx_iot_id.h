@@ -1,0 +1,28 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * Identifiers: 64-bit ids and their 13-character text, IMSI/IMEI-like
+ * digit strings as integer keys, randomness and time.
+ */
+
+
+#ifndef _NGX_IOT_ID_H_INCLUDED_
+#define _NGX_IOT_ID_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+
+
+uint64_t ngx_iot_id_new(void);
+u_char *ngx_iot_id_encode(u_char *p, uint64_t id);
+ngx_int_t ngx_iot_id_decode(u_char *p, size_t len, uint64_t *id);
+ngx_int_t ngx_iot_ident_decode(u_char *p, size_t len, uint64_t *key);
+u_char *ngx_iot_ident_encode(u_char *p, uint64_t key);
+ngx_int_t ngx_iot_random(u_char *buf, size_t len);
+uint64_t ngx_iot_now_ms(void);
+
+
+#endif /* _NGX_IOT_ID_H_INCLUDED_ */

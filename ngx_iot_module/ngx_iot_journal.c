@@ -1,0 +1,287 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The crash journal of the write under way.  The caller holds the zone's
+ * mutex (and, but for repair on read, the writer mutex).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+#include "ngx_iot_zone.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_entities.h"
+#include "ngx_iot_journal.h"
+
+
+#define NGX_IOT_JOURNAL_ALLOCS  8
+
+
+static ngx_int_t ngx_iot_journal_record(ngx_iot_zone_ctx_t *ctx, void *p);
+static void ngx_iot_journal_clear(ngx_iot_journal_t *j);
+
+
+ngx_int_t
+ngx_iot_journal_init(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_iot_journal_t  *j;
+
+    j = &ctx->sh->journal;
+
+    j->alloc = ngx_slab_calloc(ctx->shpool,
+                               NGX_IOT_JOURNAL_ALLOCS * sizeof(void *));
+    if (j->alloc == NULL) {
+        return NGX_ERROR;
+    }
+
+    j->size = NGX_IOT_JOURNAL_ALLOCS;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iot_journal_begin(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_iot_journal_t  *j;
+
+    j = &ctx->sh->journal;
+
+    j->nkeys = 0;
+    j->nalloc = 0;
+    j->pid = ngx_pid;
+}
+
+
+void
+ngx_iot_journal_note(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
+    ngx_iot_store_key_t *key)
+{
+    ngx_iot_journal_t      *j;
+    ngx_iot_journal_key_t  *k;
+
+    j = &ctx->sh->journal;
+
+    if (j->nkeys == NGX_IOT_JOURNAL_KEYS) {
+        /* a write changes two entities at most today */
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "iot journal: too many entities in one write");
+        return;
+    }
+
+    k = &j->keys[j->nkeys];
+
+    k->entity = what;
+    k->id = key->id;
+    k->len = ngx_min(key->len, NGX_IOT_HASH_LEN);
+
+    if (k->len) {
+        ngx_memcpy(k->bytes, key->data, k->len);
+    }
+
+    j->nkeys++;
+}
+
+
+/* the array grows by doubling; a crash while it grows leaks the old one */
+
+static ngx_int_t
+ngx_iot_journal_record(ngx_iot_zone_ctx_t *ctx, void *p)
+{
+    void               **alloc;
+    ngx_iot_journal_t   *j;
+
+    j = &ctx->sh->journal;
+
+    if (j->nalloc == j->size) {
+        alloc = ngx_slab_alloc_locked(ctx->shpool,
+                                      2 * j->size * sizeof(void *));
+        if (alloc == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(alloc, j->alloc, j->nalloc * sizeof(void *));
+
+        p = j->alloc;
+        j->alloc = alloc;
+        j->size *= 2;
+
+        ngx_slab_free_locked(ctx->shpool, p);
+
+        return NGX_AGAIN;
+    }
+
+    j->alloc[j->nalloc++] = p;
+
+    return NGX_OK;
+}
+
+
+void *
+ngx_iot_journal_alloc(ngx_iot_zone_ctx_t *ctx, size_t size)
+{
+    void       *p;
+    ngx_int_t   rc;
+
+    p = ngx_slab_calloc_locked(ctx->shpool, size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    rc = ngx_iot_journal_record(ctx, p);
+
+    if (rc == NGX_AGAIN) {
+        rc = ngx_iot_journal_record(ctx, p);
+    }
+
+    if (rc != NGX_OK) {
+        ngx_slab_free_locked(ctx->shpool, p);
+        return NULL;
+    }
+
+    return p;
+}
+
+
+/* tags ("{}" and empty: none), or a text kept even when empty */
+
+ngx_int_t
+ngx_iot_journal_text(ngx_iot_zone_ctx_t *ctx, ngx_str_t *src,
+    ngx_uint_t always, ngx_iot_text_t *dst)
+{
+    if (!always
+        && (src->len == 0 || (src->len == 2 && src->data[0] == '{')))
+    {
+        dst->data = NULL;
+        dst->len = 0;
+        return NGX_OK;
+    }
+
+    dst->data = ngx_iot_journal_alloc(ctx, src->len + (always ? 1 : 0));
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src->data, src->len);
+    dst->len = (uint32_t) src->len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iot_journal_clear(ngx_iot_journal_t *j)
+{
+    j->pid = 0;
+    j->nkeys = 0;
+    j->nalloc = 0;
+}
+
+
+void
+ngx_iot_journal_abort(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_uint_t          i;
+    ngx_iot_journal_t  *j;
+
+    j = &ctx->sh->journal;
+
+    for (i = 0; i < j->nalloc; i++) {
+        ngx_slab_free_locked(ctx->shpool, j->alloc[i]);
+    }
+
+    ngx_iot_journal_clear(j);
+}
+
+
+void
+ngx_iot_journal_end(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_iot_journal_clear(&ctx->sh->journal);
+}
+
+
+/* alive: also when its writer still runs (a write cannot be repaired then) */
+
+ngx_uint_t
+ngx_iot_journal_orphaned(ngx_iot_zone_ctx_t *ctx, ngx_uint_t alive)
+{
+    ngx_pid_t  pid;
+
+    pid = ctx->sh->journal.pid;
+
+    if (pid == 0 || pid == ngx_pid) {
+        return 0;
+    }
+
+    if (alive) {
+        return 1;
+    }
+
+    return (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH);
+}
+
+
+/*
+ * A worker died between a write's store statement and the end of its zone
+ * update: what it allocated and no entity holds is freed, and what the
+ * zone holds of the entities it changed is loaded again from the store.
+ */
+
+void
+ngx_iot_journal_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle,
+    ngx_log_t *log)
+{
+    void                   *e;
+    ngx_uint_t              i, k, owned;
+    ngx_iot_store_t        *store;
+    ngx_iot_journal_t      *j;
+    ngx_iot_store_key_t     key;
+    ngx_iot_journal_key_t  *jk;
+
+    j = &ctx->sh->journal;
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "iot zone \"%V\": process %P died during a write, "
+                  "reloading that entity from the store",
+                  &ctx->name, j->pid);
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        /* leave it for a process that can read the store */
+        return;
+    }
+
+    for (i = 0; i < j->nalloc; i++) {
+        owned = 0;
+
+        for (k = 0; k < j->nkeys && !owned; k++) {
+            jk = &j->keys[k];
+
+            key.id = jk->id;
+            key.data = jk->bytes;
+            key.len = jk->len;
+
+            e = ngx_iot_entity_find(ctx, jk->entity, &key);
+            owned = (e && ngx_iot_entity_owns(jk->entity, e, j->alloc[i]));
+        }
+
+        if (!owned) {
+            ngx_slab_free_locked(ctx->shpool, j->alloc[i]);
+        }
+    }
+
+    for (k = 0; k < j->nkeys; k++) {
+        jk = &j->keys[k];
+
+        key.id = jk->id;
+        key.data = jk->bytes;
+        key.len = jk->len;
+
+        ngx_iot_entity_repair(ctx, store, jk->entity, &key, log);
+    }
+
+    ngx_iot_journal_clear(j);
+}

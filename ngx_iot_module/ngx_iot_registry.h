@@ -1,0 +1,64 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The registry: collections, devices and tokens, read from the zone and
+ * written through the store (ngx_iot_registry.c).
+ */
+
+
+#ifndef _NGX_IOT_REGISTRY_H_INCLUDED_
+#define _NGX_IOT_REGISTRY_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+#include "ngx_iot_entity.h"
+#include "ngx_iot_zone.h"
+
+
+ngx_int_t ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash,
+    ngx_pool_t *pool, ngx_iot_principal_t *who);
+
+ngx_uint_t ngx_iot_collection_exists(ngx_cycle_t *cycle, uint64_t id);
+ngx_iot_rc_e ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id,
+    ngx_pool_t *pool, ngx_iot_collection_t *out);
+ngx_iot_rc_e ngx_iot_collection_create(ngx_cycle_t *cycle,
+    ngx_iot_collection_change_t *ch, ngx_pool_t *pool,
+    ngx_iot_collection_t *out, ngx_log_t *log);
+ngx_iot_rc_e ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
+    ngx_iot_collection_change_t *ch, ngx_pool_t *pool,
+    ngx_iot_collection_t *out, ngx_log_t *log);
+ngx_iot_rc_e ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id,
+    ngx_log_t *log);
+
+ngx_iot_rc_e ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id,
+    uint64_t cid, ngx_pool_t *pool, ngx_iot_device_t *out);
+ngx_iot_rc_e ngx_iot_device_create(ngx_cycle_t *cycle,
+    ngx_iot_device_change_t *ch, ngx_pool_t *pool, ngx_iot_device_t *out,
+    ngx_log_t *log);
+ngx_iot_rc_e ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id,
+    uint64_t cid, ngx_iot_device_change_t *ch, ngx_pool_t *pool,
+    ngx_iot_device_t *out, ngx_log_t *log);
+ngx_iot_rc_e ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id,
+    uint64_t cid, ngx_log_t *log);
+
+ngx_iot_rc_e ngx_iot_token_get(ngx_cycle_t *cycle, u_char *hash,
+    ngx_pool_t *pool, ngx_iot_token_t *out);
+ngx_iot_rc_e ngx_iot_token_create(ngx_cycle_t *cycle,
+    ngx_iot_token_change_t *ch, ngx_pool_t *pool, ngx_iot_token_t *out,
+    u_char *secret, ngx_log_t *log);
+ngx_iot_rc_e ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
+    ngx_iot_token_change_t *ch, ngx_pool_t *pool, ngx_iot_token_t *out,
+    ngx_log_t *log);
+ngx_iot_rc_e ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash,
+    ngx_log_t *log);
+
+/* for the core's other files; the caller holds a lock */
+ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);
+ngx_iot_rc_e ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
+    ngx_iot_device_t *out);
+
+
+#endif /* _NGX_IOT_REGISTRY_H_INCLUDED_ */

@@ -1,0 +1,171 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The store: the data of record, behind typed calls (docs/store.md).  No
+ * file outside the store's own sees its query language.  A connection
+ * belongs to one process, or to one thread task at a time.
+ *
+ * Rows handed out (to a row handler, or by a find) point into the store's
+ * memory: they are valid until the handler returns.
+ */
+
+
+#ifndef _NGX_IOT_STORE_H_INCLUDED_
+#define _NGX_IOT_STORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+#include "ngx_iot_entity.h"
+
+
+/* what a store finds, lists, counts or deletes, and the row it hands out */
+typedef enum {
+    NGX_IOT_STORE_COLLECTIONS = 0,   /* ngx_iot_collection_t, by id */
+    NGX_IOT_STORE_DEVICES,           /* ngx_iot_device_t, by id */
+    NGX_IOT_STORE_TOKENS,            /* ngx_iot_token_t, by hint */
+    NGX_IOT_STORE_SESSIONS,          /* ngx_iot_session_row_t, by address */
+    NGX_IOT_STORE_HISTORY,           /* ngx_iot_message_t, newest first */
+    NGX_IOT_STORE_DEVICE_HISTORY     /* ngx_iot_message_t, newest first */
+} ngx_iot_store_kind_e;
+
+
+/* a session as the store keeps it: with its gateway's name */
+typedef struct {
+    ngx_iot_session_t          session;   /* .gateway is not set */
+    ngx_str_t                  gateway;
+} ngx_iot_session_row_t;
+
+
+/*
+ * The key of one row: an id (a collection, a device; a session's IPv4
+ * address in host byte order), or bytes (a token: its hash of
+ * NGX_IOT_HASH_LEN bytes, or its hint of NGX_IOT_TOKEN_HINT_LEN).
+ */
+typedef struct {
+    uint64_t                   id;
+    u_char                    *data;
+    size_t                     len;
+} ngx_iot_store_key_t;
+
+
+/*
+ * A scan in key order (history: newest first), a batch at a time.  Zeroed
+ * and given kind (and scope, since, until), it starts at the beginning;
+ * each row a handler takes moves it on.
+ *
+ *   COLLECTIONS     every collection, by id
+ *   DEVICES         the devices of collection scope (0: of all), by id
+ *   TOKENS          every token, by hint
+ *   SESSIONS        every session, by address
+ *   HISTORY         the messages of collection scope, newest first,
+ *                   received in [since, until] (until 0: no end)
+ *   DEVICE_HISTORY  the same for the messages of device scope
+ */
+typedef struct {
+    ngx_iot_store_kind_e       kind;
+    uint64_t                   scope;
+    uint64_t                   since;
+    uint64_t                   until;
+
+    /* the position: after the row with this id, time (history), or key */
+    uint64_t                   id;
+    uint64_t                   time;
+    u_char                     key[NGX_IOT_TOKEN_HINT_LEN];
+    size_t                     key_len;
+
+    unsigned                   started:1;
+    unsigned                   done:1;    /* no row is left */
+} ngx_iot_store_cursor_t;
+
+
+/*
+ * Takes one row (ngx_iot_collection_t *, ...: see ngx_iot_store_kind_e).
+ * NGX_OK: the row is taken, go on; NGX_DONE: the row is taken, stop;
+ * NGX_AGAIN: stop before this row (the next batch starts with it);
+ * NGX_ERROR: stop.
+ */
+typedef ngx_int_t (*ngx_iot_store_row_pt)(void *row, void *data);
+
+
+/* connections, schema, checkpoints: ngx_iot_store.c */
+ngx_iot_store_t *ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync,
+    ngx_log_t *log);
+void ngx_iot_store_close(ngx_iot_store_t *store);
+ngx_int_t ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_uint_t history,
+    ngx_log_t *log);
+ngx_int_t ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id,
+    ngx_log_t *log);
+ngx_int_t ngx_iot_store_checkpoint(ngx_iot_store_t *store, ngx_log_t *log);
+/* by the writer after a write, holding the writer mutex: bounds the log */
+ngx_int_t ngx_iot_store_wal_restart(ngx_iot_store_t *store, ngx_log_t *log);
+ngx_int_t ngx_iot_store_autocheckpoint(ngx_iot_store_t *store,
+    ngx_uint_t pages, ngx_log_t *log);
+ngx_int_t ngx_iot_store_begin(ngx_iot_store_t *store, ngx_log_t *log);
+ngx_int_t ngx_iot_store_commit(ngx_iot_store_t *store, ngx_log_t *log);
+void ngx_iot_store_rollback(ngx_iot_store_t *store, ngx_log_t *log);
+const char *ngx_iot_store_error(ngx_iot_store_t *store);
+
+/* the registry's rows: ngx_iot_store_registry.c */
+
+/* NGX_OK and the row given to handler, NGX_DECLINED: none, NGX_ERROR */
+ngx_int_t ngx_iot_store_find(ngx_iot_store_t *store,
+    ngx_iot_store_kind_e kind, ngx_iot_store_key_t *key,
+    ngx_iot_store_row_pt handler, void *data, ngx_log_t *log);
+ngx_int_t ngx_iot_store_count(ngx_iot_store_t *store,
+    ngx_iot_store_kind_e kind, uint64_t scope, ngx_uint_t *n,
+    ngx_log_t *log);
+ngx_int_t ngx_iot_store_delete(ngx_iot_store_t *store,
+    ngx_iot_store_kind_e kind, ngx_iot_store_key_t *key, ngx_log_t *log);
+
+/* fresh: a new row, else the row with the same key changes */
+ngx_int_t ngx_iot_store_collection_put(ngx_iot_store_t *store,
+    ngx_iot_collection_t *c, ngx_uint_t fresh, ngx_log_t *log);
+ngx_int_t ngx_iot_store_device_put(ngx_iot_store_t *store,
+    ngx_iot_device_t *d, ngx_uint_t fresh, ngx_log_t *log);
+ngx_int_t ngx_iot_store_token_put(ngx_iot_store_t *store,
+    ngx_iot_token_t *t, ngx_uint_t fresh, ngx_log_t *log);
+
+/* the network fields of a device (address, net_at, IMEISV, MSISDN) */
+ngx_int_t ngx_iot_store_device_net(ngx_iot_store_t *store,
+    ngx_iot_device_t *d, ngx_log_t *log);
+ngx_int_t ngx_iot_store_session_put(ngx_iot_store_t *store,
+    ngx_iot_session_row_t *s, ngx_log_t *log);
+ngx_int_t ngx_iot_store_session_purge(ngx_iot_store_t *store,
+    ngx_str_t *gateway, ngx_log_t *log);
+
+/* NGX_OK: a device holds the IPv4 address (host order), NGX_DECLINED */
+ngx_int_t ngx_iot_store_address_taken(ngx_iot_store_t *store,
+    in_addr_t addr, ngx_log_t *log);
+
+/* scans: ngx_iot_store_list.c */
+
+/*
+ * Hands at most max rows (0: all) from where the cursor is to handler.
+ * NGX_OK: max rows were handed, or none is left (cursor->done);
+ * NGX_DONE, NGX_AGAIN: the handler stopped; NGX_ERROR.
+ */
+ngx_int_t ngx_iot_store_list(ngx_iot_store_t *store,
+    ngx_iot_store_cursor_t *cursor, ngx_uint_t max,
+    ngx_iot_store_row_pt handler, void *data, ngx_log_t *log);
+
+/* the history: ngx_iot_store_history.c */
+
+/* one message of a batch, between ngx_iot_store_begin() and _commit() */
+ngx_int_t ngx_iot_store_history_add(ngx_iot_store_t *store,
+    ngx_iot_message_t *m, ngx_log_t *log);
+/* deletes up to a bounded number of messages received before "before" */
+ngx_int_t ngx_iot_store_history_expire(ngx_iot_store_t *store,
+    uint64_t before, ngx_uint_t *deleted, ngx_log_t *log);
+/* keeps the newest max messages of each collection */
+ngx_int_t ngx_iot_store_history_trim(ngx_iot_store_t *store,
+    ngx_uint_t max, ngx_log_t *log);
+
+
+/* this process's connection to the registry's store (ngx_iot_module.c) */
+ngx_iot_store_t *ngx_iot_store_get(ngx_cycle_t *cycle, ngx_log_t *log);
+
+
+#endif /* _NGX_IOT_STORE_H_INCLUDED_ */

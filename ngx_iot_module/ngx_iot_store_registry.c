@@ -1,0 +1,618 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The store's registry rows: collections, devices, tokens and sessions,
+ * read into and written from the typed rows of ngx_iot_entity.h.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+#include "ngx_iot_id.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_store_sqlite.h"
+
+
+static sqlite3_stmt *ngx_iot_store_keyed(ngx_iot_store_t *store,
+    ngx_iot_sql_e sql, ngx_iot_store_key_t *key, u_char *buf);
+
+
+static ngx_iot_text_t  ngx_iot_empty_tags = { (u_char *) "{}", 2 };
+
+
+static void
+ngx_iot_store_text(sqlite3_stmt *st, int col, ngx_iot_text_t *text)
+{
+    text->data = (u_char *) sqlite3_column_text(st, col);
+    text->len = sqlite3_column_bytes(st, col);
+
+    if (text->data == NULL || (text->len == 2 && text->data[0] == '{')) {
+        /* "{}": no tags */
+        text->data = NULL;
+        text->len = 0;
+    }
+}
+
+
+void
+ngx_iot_store_row_collection(sqlite3_stmt *st, ngx_iot_collection_t *c)
+{
+    ngx_memzero(c, sizeof(ngx_iot_collection_t));
+
+    c->id.key = (uint64_t) sqlite3_column_int64(st, 0);
+    c->team_id = (uint64_t) sqlite3_column_int64(st, 1);
+    c->field_mask = (uint32_t) sqlite3_column_int(st, 2);
+    ngx_iot_store_text(st, 3, &c->tags);
+}
+
+
+void
+ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d)
+{
+    u_char     *p;
+    size_t      len;
+    in_addr_t   addr;
+
+    ngx_memzero(d, sizeof(ngx_iot_device_t));
+
+    d->id.key = (uint64_t) sqlite3_column_int64(st, 0);
+    d->collection_id = (uint64_t) sqlite3_column_int64(st, 1);
+
+    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 2),
+                                sqlite3_column_bytes(st, 2), &d->imsi.key);
+    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 3),
+                                sqlite3_column_bytes(st, 3), &d->imei.key);
+
+    ngx_iot_store_text(st, 4, &d->tags);
+
+    p = (u_char *) sqlite3_column_text(st, 5);
+    len = sqlite3_column_bytes(st, 5);
+
+    if (len) {
+        addr = ngx_inet_addr(p, len);
+
+        if (addr != INADDR_NONE) {
+            d->net_family = 4;
+            ngx_memcpy(d->net_addr, &addr, 4);
+
+#if (NGX_HAVE_INET6)
+        } else if (ngx_inet6_addr(p, len, d->net_addr) == NGX_OK) {
+            d->net_family = 6;
+#endif
+        }
+    }
+
+    d->net_at = (uint64_t) sqlite3_column_int64(st, 6);
+    d->net_cell = (uint64_t) sqlite3_column_int64(st, 7);
+
+    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 8),
+                                sqlite3_column_bytes(st, 8), &d->net_imeisv);
+    (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 9),
+                                sqlite3_column_bytes(st, 9), &d->net_msisdn);
+}
+
+
+void
+ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
+    ngx_str_t *gateway)
+{
+    u_char     *p;
+    size_t      len;
+    in_addr_t   addr;
+
+    ngx_memzero(s, sizeof(ngx_iot_session_t));
+
+    p = (u_char *) sqlite3_column_text(st, 0);
+    len = sqlite3_column_bytes(st, 0);
+    addr = ngx_inet_addr(p, len);
+
+    s->addr.key = (addr == INADDR_NONE) ? 0 : ntohl(addr);
+    s->device_id = (uint64_t) sqlite3_column_int64(st, 1);
+
+    gateway->data = (u_char *) sqlite3_column_text(st, 2);
+    gateway->len = sqlite3_column_bytes(st, 2);
+
+    len = ngx_min((size_t) sqlite3_column_bytes(st, 3),
+                  sizeof(s->session_id));
+    ngx_memcpy(s->session_id, sqlite3_column_text(st, 3), len);
+    s->session_id_len = len;
+}
+
+
+/* the device's address as text, for the store and for JSON */
+
+u_char *
+ngx_iot_addr_text(u_char *p, ngx_iot_device_t *d)
+{
+    if (d->net_family == 4) {
+        return p + ngx_inet_ntop(AF_INET, d->net_addr, p,
+                                 NGX_INET_ADDRSTRLEN);
+    }
+
+#if (NGX_HAVE_INET6)
+    if (d->net_family == 6) {
+        return p + ngx_inet_ntop(AF_INET6, d->net_addr, p,
+                                 NGX_INET6_ADDRSTRLEN);
+    }
+#endif
+
+    return p;
+}
+
+
+void
+ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t)
+{
+    size_t  len;
+
+    ngx_memzero(t, sizeof(ngx_iot_token_t));
+
+    len = sqlite3_column_bytes(st, 0);
+    if (len == NGX_IOT_HASH_LEN) {
+        ngx_memcpy(t->hash, sqlite3_column_blob(st, 0), NGX_IOT_HASH_LEN);
+    }
+
+    ngx_iot_index_key(&t->id, t->hash, NGX_IOT_HASH_LEN);
+
+    len = sqlite3_column_bytes(st, 1);
+    if (len == NGX_IOT_TOKEN_HINT_LEN) {
+        ngx_memcpy(t->hint, sqlite3_column_text(st, 1), len);
+    }
+
+    t->resource.data = (u_char *) sqlite3_column_text(st, 2);
+    t->resource.len = sqlite3_column_bytes(st, 2);
+    t->write = sqlite3_column_int(st, 3) ? 1 : 0;
+    ngx_iot_store_text(st, 4, &t->tags);
+}
+
+
+/* binding */
+
+void
+ngx_iot_store_bind_tags(sqlite3_stmt *st, int col, ngx_iot_text_t *tags)
+{
+    if (tags->len == 0) {
+        tags = &ngx_iot_empty_tags;
+    }
+
+    sqlite3_bind_text(st, col, (char *) tags->data, tags->len,
+                      SQLITE_STATIC);
+}
+
+
+void
+ngx_iot_store_bind_addr(sqlite3_stmt *st, int col, in_addr_t addr,
+    u_char *buf)
+{
+    size_t     len;
+    in_addr_t  net;
+
+    net = htonl(addr);
+    len = ngx_inet_ntop(AF_INET, &net, buf, NGX_INET_ADDRSTRLEN);
+
+    sqlite3_bind_text(st, col, (char *) buf, len, SQLITE_STATIC);
+}
+
+
+/* an identifier's digits; an unknown one (0) is empty when optional */
+
+static void
+ngx_iot_store_bind_ident(sqlite3_stmt *st, int col, uint64_t key,
+    ngx_uint_t optional, u_char *buf)
+{
+    u_char  *last;
+
+    last = (key || !optional) ? ngx_iot_ident_encode(buf, key) : buf;
+
+    sqlite3_bind_text(st, col, (char *) buf, last - buf, SQLITE_STATIC);
+}
+
+
+/* the statement of one row, bound to its key */
+
+static sqlite3_stmt *
+ngx_iot_store_keyed(ngx_iot_store_t *store, ngx_iot_sql_e sql,
+    ngx_iot_store_key_t *key, u_char *buf)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, sql);
+    if (st == NULL) {
+        return NULL;
+    }
+
+    switch (sql) {
+
+    case NGX_IOT_SQL_TOKEN_GET:
+    case NGX_IOT_SQL_TOKEN_DELETE:
+        sqlite3_bind_blob(st, 1, key->data, key->len, SQLITE_STATIC);
+        break;
+
+    case NGX_IOT_SQL_TOKEN_BY_HINT:
+        sqlite3_bind_text(st, 1, (char *) key->data, key->len,
+                          SQLITE_STATIC);
+        break;
+
+    case NGX_IOT_SQL_SESSION_GET:
+    case NGX_IOT_SQL_SESSION_DELETE:
+        ngx_iot_store_bind_addr(st, 1, (in_addr_t) key->id, buf);
+        break;
+
+    default:
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) key->id);
+        break;
+    }
+
+    return st;
+}
+
+
+ngx_int_t
+ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
+    ngx_iot_store_key_t *key, ngx_iot_store_row_pt handler, void *data,
+    ngx_log_t *log)
+{
+    int                     rc;
+    u_char                  buf[NGX_INET_ADDRSTRLEN];
+    ngx_int_t               hrc;
+    sqlite3_stmt           *st;
+    ngx_iot_sql_e           sql;
+    ngx_iot_token_t         token;
+    ngx_iot_device_t        device;
+    ngx_iot_collection_t    collection;
+    ngx_iot_session_row_t   session;
+
+    switch (kind) {
+
+    case NGX_IOT_STORE_COLLECTIONS:
+        sql = NGX_IOT_SQL_COLLECTION_GET;
+        break;
+
+    case NGX_IOT_STORE_DEVICES:
+        sql = NGX_IOT_SQL_DEVICE_GET;
+        break;
+
+    case NGX_IOT_STORE_TOKENS:
+        sql = (key->len == NGX_IOT_HASH_LEN) ? NGX_IOT_SQL_TOKEN_GET
+                                             : NGX_IOT_SQL_TOKEN_BY_HINT;
+        break;
+
+    case NGX_IOT_STORE_SESSIONS:
+        sql = NGX_IOT_SQL_SESSION_GET;
+        break;
+
+    default:
+        return NGX_ERROR;
+    }
+
+    st = ngx_iot_store_keyed(store, sql, key, buf);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "finding a row", log);
+        return NGX_ERROR;
+    }
+
+    rc = sqlite3_step(st);
+
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+
+        if (rc == SQLITE_DONE) {
+            return NGX_DECLINED;
+        }
+
+        ngx_iot_store_log_error(store, "finding a row", log);
+        return NGX_ERROR;
+    }
+
+    switch (kind) {
+
+    case NGX_IOT_STORE_COLLECTIONS:
+        ngx_iot_store_row_collection(st, &collection);
+        hrc = handler(&collection, data);
+        break;
+
+    case NGX_IOT_STORE_DEVICES:
+        ngx_iot_store_row_device(st, &device);
+        hrc = handler(&device, data);
+        break;
+
+    case NGX_IOT_STORE_TOKENS:
+        ngx_iot_store_row_token(st, &token);
+        hrc = handler(&token, data);
+        break;
+
+    default: /* NGX_IOT_STORE_SESSIONS */
+        ngx_iot_store_row_session(st, &session.session, &session.gateway);
+        hrc = handler(&session, data);
+        break;
+    }
+
+    sqlite3_reset(st);
+
+    return (hrc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_store_count(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
+    uint64_t scope, ngx_uint_t *n, ngx_log_t *log)
+{
+    int             rc;
+    sqlite3_stmt   *st;
+    ngx_iot_sql_e   sql;
+
+    switch (kind) {
+
+    case NGX_IOT_STORE_COLLECTIONS:
+        sql = NGX_IOT_SQL_COLLECTION_COUNT;
+        break;
+
+    case NGX_IOT_STORE_DEVICES:
+        sql = scope ? NGX_IOT_SQL_DEVICE_COUNT_IN : NGX_IOT_SQL_DEVICE_COUNT;
+        break;
+
+    case NGX_IOT_STORE_TOKENS:
+        sql = NGX_IOT_SQL_TOKEN_COUNT;
+        break;
+
+    case NGX_IOT_STORE_SESSIONS:
+        sql = NGX_IOT_SQL_SESSION_COUNT;
+        break;
+
+    default:
+        return NGX_ERROR;
+    }
+
+    st = ngx_iot_store_stmt(store, sql);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "counting rows", log);
+        return NGX_ERROR;
+    }
+
+    if (scope) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) scope);
+    }
+
+    rc = sqlite3_step(st);
+    *n = (rc == SQLITE_ROW) ? (ngx_uint_t) sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+
+    if (rc != SQLITE_ROW) {
+        ngx_iot_store_log_error(store, "counting rows", log);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
+    ngx_iot_store_key_t *key, ngx_log_t *log)
+{
+    u_char          buf[NGX_INET_ADDRSTRLEN];
+    sqlite3_stmt   *st;
+    ngx_iot_sql_e   sql;
+
+    switch (kind) {
+
+    case NGX_IOT_STORE_COLLECTIONS:
+        sql = NGX_IOT_SQL_COLLECTION_DELETE;
+        break;
+
+    case NGX_IOT_STORE_DEVICES:
+        sql = NGX_IOT_SQL_DEVICE_DELETE;
+        break;
+
+    case NGX_IOT_STORE_TOKENS:
+        sql = NGX_IOT_SQL_TOKEN_DELETE;
+        break;
+
+    case NGX_IOT_STORE_SESSIONS:
+        sql = NGX_IOT_SQL_SESSION_DELETE;
+        break;
+
+    default:
+        return NGX_ERROR;
+    }
+
+    st = ngx_iot_store_keyed(store, sql, key, buf);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "deleting a row", log);
+        return NGX_ERROR;
+    }
+
+    return ngx_iot_store_step(store, st, "deleting a row", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_collection_put(ngx_iot_store_t *store, ngx_iot_collection_t *c,
+    ngx_uint_t fresh, ngx_log_t *log)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, fresh ? NGX_IOT_SQL_COLLECTION_INSERT
+                                         : NGX_IOT_SQL_COLLECTION_UPDATE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "writing a collection", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) c->id.key);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) c->team_id);
+    sqlite3_bind_int(st, 3, (int) c->field_mask);
+    ngx_iot_store_bind_tags(st, 4, &c->tags);
+
+    return ngx_iot_store_step(store, st, fresh ? "adding a collection"
+                                               : "changing a collection",
+                              log);
+}
+
+
+ngx_int_t
+ngx_iot_store_device_put(ngx_iot_store_t *store, ngx_iot_device_t *d,
+    ngx_uint_t fresh, ngx_log_t *log)
+{
+    u_char         imsi[NGX_IOT_IDENT_MAX_DIGITS];
+    u_char         imei[NGX_IOT_IDENT_MAX_DIGITS];
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, fresh ? NGX_IOT_SQL_DEVICE_INSERT
+                                         : NGX_IOT_SQL_DEVICE_UPDATE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "writing a device", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) d->id.key);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) d->collection_id);
+    ngx_iot_store_bind_ident(st, 3, d->imsi.key, 0, imsi);
+    ngx_iot_store_bind_ident(st, 4, d->imei.key, 0, imei);
+    ngx_iot_store_bind_tags(st, 5, &d->tags);
+
+    return ngx_iot_store_step(store, st, fresh ? "adding a device"
+                                               : "changing a device", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_token_put(ngx_iot_store_t *store, ngx_iot_token_t *t,
+    ngx_uint_t fresh, ngx_log_t *log)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, fresh ? NGX_IOT_SQL_TOKEN_INSERT
+                                         : NGX_IOT_SQL_TOKEN_UPDATE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "writing a token", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_blob(st, 1, t->hash, NGX_IOT_HASH_LEN, SQLITE_STATIC);
+
+    if (fresh) {
+        sqlite3_bind_text(st, 2, (char *) t->hint, NGX_IOT_TOKEN_HINT_LEN,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, (char *) t->resource.data, t->resource.len,
+                          SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, (int) t->write);
+        ngx_iot_store_bind_tags(st, 5, &t->tags);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) ngx_time());
+
+    } else {
+        sqlite3_bind_text(st, 2, (char *) t->resource.data, t->resource.len,
+                          SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, (int) t->write);
+        ngx_iot_store_bind_tags(st, 4, &t->tags);
+    }
+
+    return ngx_iot_store_step(store, st, fresh ? "adding a token"
+                                               : "changing a token", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_device_net(ngx_iot_store_t *store, ngx_iot_device_t *d,
+    ngx_log_t *log)
+{
+    u_char         addr[NGX_INET6_ADDRSTRLEN];
+    u_char         imeisv[NGX_IOT_IDENT_MAX_DIGITS];
+    u_char         msisdn[NGX_IOT_IDENT_MAX_DIGITS];
+    u_char        *last;
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_NET);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "changing a device's network", log);
+        return NGX_ERROR;
+    }
+
+    last = ngx_iot_addr_text(addr, d);
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) d->id.key);
+    sqlite3_bind_text(st, 2, (char *) addr, last - addr, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) d->net_at);
+    ngx_iot_store_bind_ident(st, 4, d->net_imeisv, 1, imeisv);
+    ngx_iot_store_bind_ident(st, 5, d->net_msisdn, 1, msisdn);
+
+    return ngx_iot_store_step(store, st, "changing a device's network", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_session_put(ngx_iot_store_t *store, ngx_iot_session_row_t *s,
+    ngx_log_t *log)
+{
+    u_char         text[NGX_INET_ADDRSTRLEN];
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_PUT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "keeping a session", log);
+        return NGX_ERROR;
+    }
+
+    ngx_iot_store_bind_addr(st, 1, (in_addr_t) s->session.addr.key, text);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) s->session.device_id);
+    sqlite3_bind_text(st, 3, (char *) s->gateway.data, s->gateway.len,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, (char *) s->session.session_id,
+                      s->session.session_id_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64) ngx_time());
+
+    return ngx_iot_store_step(store, st, "keeping a session", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_session_purge(ngx_iot_store_t *store, ngx_str_t *gateway,
+    ngx_log_t *log)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_SESSION_PURGE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "ending a gateway's sessions", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_text(st, 1, (char *) gateway->data, gateway->len,
+                      SQLITE_STATIC);
+
+    return ngx_iot_store_step(store, st, "ending a gateway's sessions", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_address_taken(ngx_iot_store_t *store, in_addr_t addr,
+    ngx_log_t *log)
+{
+    int            rc;
+    u_char         text[NGX_INET_ADDRSTRLEN];
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_ADDRESS_TAKEN);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "finding an address", log);
+        return NGX_ERROR;
+    }
+
+    ngx_iot_store_bind_addr(st, 1, addr, text);
+
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+
+    if (rc == SQLITE_ROW) {
+        return NGX_OK;
+    }
+
+    if (rc == SQLITE_DONE) {
+        return NGX_DECLINED;
+    }
+
+    ngx_iot_store_log_error(store, "finding an address", log);
+    return NGX_ERROR;
+}

@@ -1,0 +1,107 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The SQLite backend's own declarations: for the store's files only.
+ * (The HTTP list engine still binds list statements itself; it moves to
+ * the typed list cursor of ngx_iot_store.h.)
+ */
+
+
+#ifndef _NGX_IOT_STORE_SQLITE_H_INCLUDED_
+#define _NGX_IOT_STORE_SQLITE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <sqlite3.h>
+#include "ngx_iot.h"
+#include "ngx_iot_entity.h"
+#include "ngx_iot_store.h"
+
+
+#define NGX_IOT_STORE_BUSY_TIMEOUT  5000     /* ms */
+
+/*
+ * The log starts over once a write leaves it longer than this many pages
+ * (of 4096 bytes, and 24 bytes of frame header each: about 16 MB), and
+ * readers are waited for this long at most (ms) when it does.
+ */
+#define NGX_IOT_STORE_WAL_PAGES     4000
+#define NGX_IOT_STORE_WAL_WAIT      100
+
+
+/* the prepared statements of one worker's SQLite connection */
+typedef enum {
+    NGX_IOT_SQL_BEGIN = 0,
+    NGX_IOT_SQL_COMMIT,
+    NGX_IOT_SQL_ROLLBACK,
+    NGX_IOT_SQL_COLLECTION_INSERT,
+    NGX_IOT_SQL_COLLECTION_UPDATE,
+    NGX_IOT_SQL_COLLECTION_DELETE,
+    NGX_IOT_SQL_COLLECTION_GET,
+    NGX_IOT_SQL_COLLECTION_LIST,
+    NGX_IOT_SQL_DEVICE_INSERT,
+    NGX_IOT_SQL_DEVICE_UPDATE,
+    NGX_IOT_SQL_DEVICE_DELETE,
+    NGX_IOT_SQL_DEVICE_GET,
+    NGX_IOT_SQL_DEVICE_LIST,
+    NGX_IOT_SQL_TOKEN_INSERT,
+    NGX_IOT_SQL_TOKEN_UPDATE,
+    NGX_IOT_SQL_TOKEN_DELETE,
+    NGX_IOT_SQL_TOKEN_GET,
+    NGX_IOT_SQL_TOKEN_BY_HINT,
+    NGX_IOT_SQL_TOKEN_LIST,
+    NGX_IOT_SQL_DEVICE_NET,
+    NGX_IOT_SQL_ADDRESS_TAKEN,
+    NGX_IOT_SQL_SESSION_PUT,
+    NGX_IOT_SQL_SESSION_DELETE,
+    NGX_IOT_SQL_SESSION_PURGE,
+    NGX_IOT_SQL_SESSION_GET,
+    NGX_IOT_SQL_HISTORY_INSERT,
+    NGX_IOT_SQL_HISTORY_LIST,
+    NGX_IOT_SQL_HISTORY_DEVICE_LIST,
+    NGX_IOT_SQL_HISTORY_EXPIRE,
+    NGX_IOT_SQL_HISTORY_CROWDED,
+    NGX_IOT_SQL_HISTORY_TRIM,
+    NGX_IOT_SQL_DEVICE_ALL,
+    NGX_IOT_SQL_SESSION_LIST,
+    NGX_IOT_SQL_COLLECTION_COUNT,
+    NGX_IOT_SQL_DEVICE_COUNT,
+    NGX_IOT_SQL_DEVICE_COUNT_IN,
+    NGX_IOT_SQL_TOKEN_COUNT,
+    NGX_IOT_SQL_SESSION_COUNT,
+    NGX_IOT_SQL_LAST
+} ngx_iot_sql_e;
+
+
+struct ngx_iot_store_s {
+    sqlite3                   *db;
+    sqlite3_stmt              *stmt[NGX_IOT_SQL_LAST];
+    ngx_uint_t                 wal_pages;   /* in the log after a commit */
+};
+
+
+sqlite3_stmt *ngx_iot_store_stmt(ngx_iot_store_t *store, ngx_iot_sql_e sql);
+ngx_int_t ngx_iot_store_exec(ngx_iot_store_t *store, ngx_iot_sql_e sql,
+    ngx_log_t *log);
+void ngx_iot_store_log_error(ngx_iot_store_t *store, const char *what,
+    ngx_log_t *log);
+void ngx_iot_store_row_collection(sqlite3_stmt *st,
+    ngx_iot_collection_t *c);
+void ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d);
+void ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t);
+void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
+    ngx_str_t *gateway);
+void ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m);
+
+/* binding helpers of the store's files */
+void ngx_iot_store_bind_tags(sqlite3_stmt *st, int col,
+    ngx_iot_text_t *tags);
+void ngx_iot_store_bind_addr(sqlite3_stmt *st, int col, in_addr_t addr,
+    u_char *buf);
+ngx_int_t ngx_iot_store_step(ngx_iot_store_t *store, sqlite3_stmt *st,
+    const char *what, ngx_log_t *log);
+
+
+#endif /* _NGX_IOT_STORE_SQLITE_H_INCLUDED_ */

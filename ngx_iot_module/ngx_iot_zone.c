@@ -1,0 +1,402 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The shared memory zone of the registry: made and filled from the store
+ * at start, and its locks.  SQLite holds the data of record; the zone
+ * holds every entity and its indexes, so reads never touch SQLite and
+ * every worker sees a write once it is answered.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+#include "ngx_iot_zone.h"
+#include "ngx_iot_store.h"
+#include "ngx_iot_entities.h"
+#include "ngx_iot_journal.h"
+
+
+static void ngx_iot_registry_retire(ngx_cycle_t *old);
+static ngx_int_t ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, ngx_log_t *log);
+static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log);
+
+
+ngx_int_t
+ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_iot_zone_ctx_t  *octx = data;
+
+    ngx_int_t            rc;
+    ngx_iot_store_t     *store;
+    ngx_slab_pool_t     *shpool;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        /* reload: the zone and everything in it stay as they are */
+
+        if (ctx->conf->store_path.len != octx->conf->store_path.len
+            || ngx_strncmp(ctx->conf->store_path.data,
+                           octx->conf->store_path.data,
+                           ctx->conf->store_path.len) != 0)
+        {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "iot zone \"%V\" holds the registry of \"%V\": "
+                          "a new iot_store takes a restart, or a new zone "
+                          "name or size", &ctx->name,
+                          &octx->conf->store_path);
+            return NGX_ERROR;
+        }
+
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        return NGX_OK;
+    }
+
+    ngx_iot_registry_retire((ngx_cycle_t *) ngx_cycle);
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    ctx->shpool = shpool;
+    ctx->sh = ngx_slab_calloc(shpool, sizeof(ngx_iot_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = ctx->sh;
+
+    if (ngx_shmtx_create(&ctx->sh->writer, &ctx->sh->writer_lock, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* a full zone is answered with 503 and logged by us, not as crit */
+    shpool->log_nomem = 0;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool,
+                                     sizeof(" in iot zone \"\"")
+                                     + shm_zone->shm.name.len);
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in iot zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    if (ngx_iot_journal_init(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_iot_bus_init_zone(shpool, ctx->sh, ctx->conf->bus_size)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "iot zone \"%V\" is too small for its bus "
+                      "(iot_bus_size)", &ctx->name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_process == NGX_PROCESS_SIGNALLER || ngx_test_config) {
+        /* "nginx -s" and "nginx -t" do not read the store */
+        return NGX_OK;
+    }
+
+    store = ngx_iot_store_open(&ctx->conf->store_path, ctx->conf->sync,
+                               shm_zone->shm.log);
+    if (store == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_iot_store_migrate(store, 0, shm_zone->shm.log);
+
+    if (rc == NGX_OK) {
+        rc = ngx_iot_store_team(store, &ctx->sh->team_id, shm_zone->shm.log);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_iot_registry_load(ctx, store, shm_zone->shm.log);
+    }
+
+    ngx_iot_store_close(store);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* the history's file: made, or brought up to date, by the master */
+
+    store = ngx_iot_store_open(&ctx->conf->history_path, ctx->conf->sync,
+                               shm_zone->shm.log);
+    if (store == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_iot_store_migrate(store, 1, shm_zone->shm.log);
+
+    ngx_iot_store_close(store);
+
+    return rc;
+}
+
+
+/*
+ * A new zone is built from the store while the old workers may still be
+ * finishing requests in the old one: from now on they may read but not
+ * write there, or their writes would be missing from the new zone.
+ */
+
+static void
+ngx_iot_registry_retire(ngx_cycle_t *old)
+{
+    ngx_iot_conf_t      *conf;
+    ngx_iot_zone_ctx_t  *octx;
+
+    if (ngx_process != NGX_PROCESS_MASTER) {
+        return;
+    }
+
+    conf = ngx_iot_get_conf(old);
+
+    if (conf == NULL || conf->shm_zone == NULL) {
+        return;
+    }
+
+    octx = conf->shm_zone->data;
+
+    if (octx == NULL || octx->sh == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&octx->shpool->mutex);
+    octx->sh->retired = 1;
+    ngx_shmtx_unlock(&octx->shpool->mutex);
+}
+
+
+static ngx_int_t
+ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_log_t *log)
+{
+    ngx_int_t    rc;
+    ngx_uint_t   n[NGX_IOT_ENTITY_LAST];
+    ngx_msec_t   start, spent;
+
+    ngx_time_update();
+    start = ngx_current_msec;
+
+    ngx_memzero(n, sizeof(n));
+
+    rc = ngx_iot_entities_init(ctx, store, n, log);
+
+    if (rc == NGX_OK) {
+        rc = ngx_iot_entities_load(ctx, store, log);
+    }
+
+    if (rc == NGX_ERROR) {
+        goto full;
+    }
+
+    if (rc != NGX_OK) {
+        goto failed;
+    }
+
+    ngx_time_update();
+    spent = ngx_current_msec - start;
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "iot zone \"%V\": loaded %ui devices, %ui collections, "
+                  "%ui tokens, %ui sessions from \"%V\" in %M.%03M s; "
+                  "%uz of %uz bytes used",
+                  &ctx->name, ctx->sh->devices.nelts,
+                  ctx->sh->collections.nelts, ctx->sh->tokens.nelts,
+                  ctx->sh->sessions.nelts,
+                  &ctx->conf->store_path, spent / 1000, spent % 1000,
+                  ngx_iot_zone_used(ctx), ngx_iot_zone_size(ctx));
+
+    return NGX_OK;
+
+full:
+
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "iot zone \"%V\" is too small for the %ui devices, "
+                  "%ui collections and %ui tokens in \"%V\": make it larger",
+                  &ctx->name, n[NGX_IOT_ENTITY_DEVICE],
+                  n[NGX_IOT_ENTITY_COLLECTION], n[NGX_IOT_ENTITY_TOKEN],
+                  &ctx->conf->store_path);
+    return NGX_ERROR;
+
+failed:
+
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "iot store \"%V\" cannot be read: %s",
+                  &ctx->conf->store_path, ngx_iot_store_error(store));
+    return NGX_ERROR;
+}
+
+
+size_t
+ngx_iot_zone_size(ngx_iot_zone_ctx_t *ctx)
+{
+    return ctx->shpool->end - (u_char *) ctx->shpool;
+}
+
+
+size_t
+ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx)
+{
+    size_t       free;
+    ngx_uint_t   pages;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    pages = ctx->shpool->pfree;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    free = pages << ngx_pagesize_shift;
+
+    return ngx_iot_zone_size(ctx) - free;
+}
+
+
+uint64_t
+ngx_iot_team_id(ngx_cycle_t *cycle)
+{
+    /* set at start and never changed */
+    return ngx_iot_zone_ctx(cycle)->sh->team_id;
+}
+
+
+/* locking */
+
+/*
+ * Writers take the writer mutex, one at a time across all workers, and the
+ * zone's mutex, which they let go while SQLite works: readers need only the
+ * zone's mutex and so never wait for the disk.  nginx frees the zone's
+ * mutex of a worker that died; the writer mutex is freed here.
+ */
+
+static void
+ngx_iot_writer_lock(ngx_iot_sh_t *sh)
+{
+    ngx_pid_t   pid;
+    ngx_uint_t  n;
+
+    for (n = 1; /* void */ ; n++) {
+
+        if (ngx_shmtx_trylock(&sh->writer)) {
+            return;
+        }
+
+        if (n % 4096 == 0) {
+            pid = (ngx_pid_t) sh->writer_lock.lock;
+
+            if (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
+                (void) ngx_shmtx_force_unlock(&sh->writer, pid);
+            }
+        }
+
+        if (ngx_ncpu > 1 && n % 64) {
+            ngx_cpu_pause();
+
+        } else {
+            ngx_sched_yield();
+        }
+    }
+}
+
+
+static ngx_iot_zone_ctx_t *
+ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
+{
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_zone_ctx(cycle);
+
+    ngx_iot_writer_lock(ctx->sh);
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    if (ngx_iot_journal_orphaned(ctx, 1)) {
+        ngx_iot_journal_repair(ctx, cycle, log);
+    }
+
+    return ctx;
+}
+
+
+/* NULL with *rc set when the zone takes no more writes */
+
+ngx_iot_zone_ctx_t *
+ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log, ngx_iot_rc_e *rc)
+{
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock(cycle, log);
+
+    if (ctx->sh->retired) {
+        ngx_iot_unlock(ctx);
+        *rc = NGX_IOT_RETIRED;
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+void
+ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+    ngx_shmtx_unlock(&ctx->sh->writer);
+}
+
+
+void
+ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_unlock(&ctx->sh->writer);
+}
+
+
+/* a writer lets readers in while SQLite works */
+
+void
+ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+void
+ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+}
+
+
+ngx_iot_zone_ctx_t *
+ngx_iot_lock_read(ngx_cycle_t *cycle)
+{
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_zone_ctx(cycle);
+
+    if (ngx_iot_journal_orphaned(ctx, 0)) {
+        /* a writer died half way: repair before reading */
+        ngx_iot_unlock(ngx_iot_lock(cycle, cycle->log));
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    return ctx;
+}
+
+
+void
+ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx)
+{
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}

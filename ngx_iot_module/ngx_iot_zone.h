@@ -1,0 +1,95 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The shared memory zone: what it holds, its locks, and the journal of the
+ * write under way (ngx_iot_registry.c).
+ */
+
+
+#ifndef _NGX_IOT_ZONE_H_INCLUDED_
+#define _NGX_IOT_ZONE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+#include "ngx_iot_index.h"
+#include "ngx_iot_entity.h"
+
+
+#define NGX_IOT_JOURNAL_KEYS       4
+
+
+typedef struct {
+    ngx_uint_t                 entity;    /* ngx_iot_entity_e */
+    uint64_t                   id;
+    size_t                     len;       /* of bytes, for a byte key */
+    u_char                     bytes[NGX_IOT_HASH_LEN];
+} ngx_iot_journal_key_t;
+
+
+/* the write under way (ngx_iot_journal.h) */
+typedef struct {
+    ngx_pid_t                  pid;       /* 0: none */
+    ngx_uint_t                 nkeys;
+    ngx_iot_journal_key_t      keys[NGX_IOT_JOURNAL_KEYS];
+    void                     **alloc;     /* in the zone, grows */
+    ngx_uint_t                 nalloc;
+    ngx_uint_t                 size;
+} ngx_iot_journal_t;
+
+
+typedef struct ngx_iot_bus_s        ngx_iot_bus_t;
+
+
+typedef struct {
+    ngx_iot_bus_t             *bus;
+    ngx_iot_index_t            collections;
+    ngx_iot_index_t            devices;
+    ngx_iot_index_t            imsi;
+    ngx_iot_index_t            imei;
+    ngx_iot_index_t            tokens;
+    ngx_iot_index_t            sessions;
+    uint64_t                   team_id;
+    ngx_iot_journal_t          journal;
+    ngx_uint_t                 retired;   /* replaced by a new zone */
+    ngx_shmtx_sh_t             writer_lock;
+    ngx_shmtx_t                writer;
+    ngx_atomic_t               received;  /* uplink messages */
+    ngx_atomic_t               unknown;   /* from no known device */
+    ngx_atomic_t               large;     /* over NGX_IOT_PAYLOAD_MAX */
+    ngx_atomic_t               unrecorded; /* not in the history */
+    ngx_atomic_t               retained;  /* last retention run, s */
+} ngx_iot_sh_t;
+
+
+struct ngx_iot_zone_ctx_s {
+    ngx_iot_sh_t              *sh;
+    ngx_slab_pool_t           *shpool;
+    ngx_str_t                  name;
+    ngx_iot_conf_t            *conf;
+};
+
+
+ngx_int_t ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+size_t ngx_iot_zone_size(ngx_iot_zone_ctx_t *ctx);
+size_t ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx);
+uint64_t ngx_iot_team_id(ngx_cycle_t *cycle);
+
+/*
+ * Locks: one writer at a time across all workers (the writer mutex), and
+ * the zone's mutex, which a writer lets go while the store works, so that
+ * readers never wait for the disk.
+ */
+ngx_iot_zone_ctx_t *ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log,
+    ngx_iot_rc_e *rc);
+ngx_iot_zone_ctx_t *ngx_iot_lock_read(ngx_cycle_t *cycle);
+void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
+void ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx);
+void ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx);
+void ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx);
+void ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx);
+
+
+#endif /* _NGX_IOT_ZONE_H_INCLUDED_ */
