@@ -11,53 +11,43 @@ use strict;
 use warnings;
 use Test::More;
 use POSIX ();
-use JSON::XS ();
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
 
-plan skip_all => 'gdb is not installed' unless -x '/usr/bin/gdb';
+plan skip_all => 'gdb is not installed' unless -x $IoT::Test::GDB;
 plan skip_all => 'not under valgrind' if $ENV{IOT_TEST_VALGRIND};
 
 # one worker: the request must land on the worker gdb holds
 my $t = IoT::Test->new(workers => 1);
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my ($st, $C) = $t->api(POST => '/collections', body => { tags => { a => 'b' } });
+my ($st, $C) = $api->call(POST => '/collections', body => { tags => { a => 'b' } });
 is($st, 201, 'collection made');
 my $cid = $C->{collectionId};
 
-my ($ds, $D) = $t->api(POST => "/collections/$cid/devices",
-                       body => { imsi => $t->next_imsi,
-                                 imei => $t->next_imei,
-                                 tags => { x => 'y' } });
+my ($ds, $D) = $api->call(POST => "/collections/$cid/devices",
+                          body => { imsi => $t->next_imsi,
+                                    imei => $t->next_imei,
+                                    tags => { x => 'y' } });
 is($ds, 201, 'device made');
 my $did = $D->{deviceId};
-
-sub tracer {
-    my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/status" or return 0;
-    while (<$fh>) { return $1 if /^TracerPid:\s+(\d+)/ }
-    return 0;
-}
 
 # the write is cut off after its store statement; it is never answered
 sub cut {
     my ($method, $path, $body) = @_;
     my ($w) = $t->workers;
 
-    open(my $gdb, '-|', 'timeout', '60', 'gdb', '-p', $w, '-batch', '-nx',
-         '-ex', 'set pagination off',
-         '-ex', 'break sqlite3_step thread 1',
-         '-ex', 'continue',
-         '-ex', 'finish',
-         '-ex', 'kill') or die "gdb: $!";
+    my $gdb = $t->gdb($w, ['break sqlite3_step thread 1', 'continue',
+                           'finish', 'kill'], timeout => 60);
 
-    ok(IoT::Test::wait_until(sub { tracer($w) }, 30), "gdb attached");
+    ok(IoT::Test::wait_until(sub { $t->traced_by($w) }, 30), "gdb attached");
     sleep 2;
 
     my $kid = fork // die;
     if ($kid == 0) {
-        $t->api($method => $path, body => $body);
+        $api->call($method => $path, body => $body);
         POSIX::_exit(0);
     }
 
@@ -70,57 +60,57 @@ sub cut {
     ok(IoT::Test::wait_until(sub {
         my @w = $t->workers;
         return @w == 1 && $w[0] != $w
-               && (($t->api(GET => '/'))[0] // 0) == 200;
+               && (($api->call(GET => '/'))[0] // 0) == 200;
     }, 30), 'the master started a new worker');
 }
 
 cut(PATCH => "/collections/$cid", { tags => { a => 'c', n => 'm' } });
-my ($gs, $G) = $t->api(GET => "/collections/$cid");
+my ($gs, $G) = $api->call(GET => "/collections/$cid");
 is($gs, 200, 'the collection is there');
 is_deeply($G->{tags}, { a => 'c', n => 'm' },
           '... with the tags the store committed');
 
 cut(PATCH => "/collections/$cid/devices/$did", { tags => { x => 'z' } });
-($gs, $G) = $t->api(GET => "/collections/$cid/devices/$did");
+($gs, $G) = $api->call(GET => "/collections/$cid/devices/$did");
 is($gs, 200, 'the device is there');
 is_deeply($G->{tags}, { x => 'z' }, '... with the committed tags');
 
 cut(POST => '/tokens', { resource => "/collections/$cid",
                          write => JSON::XS::true });
-my ($ls, $L) = $t->api(GET => '/tokens');
+my ($ls, $L) = $api->call(GET => '/tokens');
 is($ls, 200, 'tokens listed from the store');
 my @tk = @{ $L->{tokens} || [] };
 is(scalar @tk, 1, 'the committed token is in the store');
 
 SKIP: {
     skip 'no token', 2 unless @tk;
-    my ($ts, $T) = $t->api(GET => "/tokens/$tk[0]{token}");
+    my ($ts, $T) = $api->call(GET => "/tokens/$tk[0]{token}");
     is($ts, 200, 'and in the zone');
     is($T && $T->{resource}, "/collections/$cid", '... with its resource');
 }
 
 # named by itself (not by its public prefix, which the store would be
 # asked for first), so that the first sqlite3_step() is the change
-my ($ns, $N) = $t->api(POST => '/tokens',
+my ($ns, $N) = $api->call(POST => '/tokens',
                        body => { resource => "/collections/$cid" });
 is($ns, 201, 'another token made');
 my $secret = $N->{token};
 
 cut(PATCH => "/tokens/$secret", { resource => '/collections',
                                   tags => { k => 'v' } });
-my ($ts, $T) = $t->api(GET => "/tokens/$secret");
+my ($ts, $T) = $api->call(GET => "/tokens/$secret");
 is($ts, 200, 'the changed token is there');
 is($T && $T->{resource}, '/collections', '... with the new resource');
 is_deeply($T && $T->{tags}, { k => 'v' }, '... and the new tags');
 
 for my $name ((map { $_->{token} } @tk), $secret) {
-    my ($xs) = $t->api(DELETE => "/tokens/$name");
+    my ($xs) = $api->call(DELETE => "/tokens/$name");
     is($xs, 204, 'a token can be deleted');
 }
 
-my ($dd) = $t->api(DELETE => "/collections/$cid/devices/$did");
+my ($dd) = $api->call(DELETE => "/collections/$cid/devices/$did");
 is($dd, 204, 'the device can be deleted');
-my ($cs) = $t->api(DELETE => "/collections/$cid");
+my ($cs) = $api->call(DELETE => "/collections/$cid");
 is($cs, 204, 'the collection count of devices is right: delete works');
 
 my @repairs = $t->read_log =~ /died during a write, reloading that entity/g;

@@ -12,6 +12,7 @@ use IO::Socket::INET;
 use Time::HiRes ();
 use lib 't/lib';
 use IoT::Test;
+use IoT::Collections;
 
 plan skip_all => 'too slow under valgrind' if $ENV{IOT_TEST_VALGRIND};
 
@@ -20,9 +21,10 @@ my $CLIENTS = 4;
 my $EACH = 4000;           # 16,000 creations: over 300 MB of log unbounded
 
 my $t = IoT::Test->new(workers => 2, zone => '64m');
+my $api = IoT::Collections->new($t);
 $t->start;
 
-my ($st, $C) = $t->api(POST => '/collections', body => {});
+my ($st, $C) = $api->call(POST => '/collections', body => {});
 is($st, 201, 'collection made');
 my $cid = $C->{collectionId};
 
@@ -57,7 +59,7 @@ my $res = $t->parallel($CLIENTS + 1, sub {
                                         PeerPort => $t->port, Proto => 'tcp',
                                         Timeout => 30) or die "connect: $!";
         my $seq = $i * 1000000 + $n;
-        my $body = IoT::Test::json_encode({
+        my $body = IoT::JSON::json_encode({
             imsi => sprintf('24202%010d', $seq),
             imei => sprintf('35266%010d', $seq) });
         print $sock "POST /collections/$cid/devices HTTP/1.1\r\n"
@@ -101,11 +103,11 @@ cmp_ok($s{max}, '<', $BOUND,
 cmp_ok(-s $wal // 0, '<', $BOUND, 'and is under it at the end');
 
 # everything is there: the zone and the store agree
-my ($ls, $L) = $t->api(GET => "/collections/$cid/devices?limit=1");
+my ($ls, $L) = $api->call(GET => "/collections/$cid/devices?limit=1");
 is($ls, 200, 'list');
 
 $t->restart;
-my ($gs, $G) = $t->api(GET => "/collections/$cid/devices?limit=0");
+my ($gs, $G) = $api->call(GET => "/collections/$cid/devices?limit=0");
 is($gs, 200, 'list after a restart');
 is(scalar @{ $G->{devices} || [] }, $CLIENTS * $EACH,
    'every device is in the store');
