@@ -38,39 +38,29 @@ typedef struct {
 typedef struct ngx_http_iot_list_s  ngx_http_iot_list_t;
 
 /*
- * Renders one row into b: NGX_DECLINED skips a row the caller may not see,
- * NGX_AGAIN asks for a fresh buffer.  With b == NULL it only tells whether
- * the caller may see the row.
+ * Renders one row (the store's typed row: ngx_iot_collection_t *, ...) into
+ * b: NGX_DECLINED skips a row the caller may not see, NGX_AGAIN asks for a
+ * fresh buffer.  With b == NULL it only tells whether the caller may see
+ * the row.
  */
 typedef ngx_int_t (*ngx_http_iot_list_row_pt)(ngx_http_request_t *r,
-    ngx_http_iot_list_t *list, sqlite3_stmt *st, ngx_buf_t *b);
+    ngx_http_iot_list_t *list, void *row, ngx_buf_t *b);
 
 struct ngx_http_iot_list_s {
     ngx_iot_store_t           *store;       /* NULL: the registry's */
     ngx_pool_t                *tmp;         /* emptied for every batch */
-    ngx_iot_sql_e              sql;
+    ngx_iot_store_cursor_t     cursor;      /* what is listed, and where */
     ngx_http_iot_list_row_pt   row;
     ngx_str_t                  head;        /* the envelope's opening */
-    int64_t                    scope;       /* bound first when has_scope */
     ngx_uint_t                 limit;       /* 0: no limit */
     ngx_uint_t                 sent;
 
-    unsigned                   has_scope:1;
-    unsigned                   text_key:1;  /* keyed by column 1, text */
-    unsigned                   by_time:1;   /* history: newest first */
     unsigned                   head_sent:1;
     unsigned                   done:1;
 
-    /* history: (received, id) below which the scan goes on, and since */
-    int64_t                    scan_time;
-    int64_t                    since;
-
-    /* where the scan goes on from, and the last row sent */
-    int64_t                    scan_id;
-    int64_t                    sent_id;
-    u_char                     scan_key[NGX_IOT_TOKEN_HINT_LEN];
+    /* the last row sent, for the dialect's cursor */
+    uint64_t                   sent_id;
     u_char                     sent_key[NGX_IOT_TOKEN_HINT_LEN];
-    size_t                     scan_key_len;
     size_t                     sent_key_len;
 
     /* buffers are reused once the client has taken them */

@@ -743,8 +743,8 @@ ngx_http_iot_collections_list_params(ngx_http_request_t *r,
                                                         "cursor is not valid");
             }
 
-            ngx_memcpy(list->scan_key, value.data, value.len);
-            list->scan_key_len = value.len;
+            ngx_memcpy(list->cursor.key, value.data, value.len);
+            list->cursor.key_len = value.len;
 
         } else {
             if (ngx_iot_id_decode(value.data, value.len, &id) != NGX_OK) {
@@ -753,8 +753,11 @@ ngx_http_iot_collections_list_params(ngx_http_request_t *r,
                                                         "cursor is not valid");
             }
 
-            list->scan_id = (int64_t) id;
+            list->cursor.id = id;
         }
+
+        /* the scan goes on after the row the cursor names */
+        list->cursor.started = 1;
     }
 
     return NGX_OK;

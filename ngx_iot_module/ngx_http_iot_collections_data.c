@@ -14,6 +14,26 @@
 #include "ngx_http_iot_collections.h"
 
 
+/* /to of a whole collection: where the scan of its devices is */
+typedef struct {
+    ngx_http_request_t        *request;
+    ngx_socket_t               fd;
+    ngx_uint_t                 port;
+    ngx_str_t                 *payload;
+    ngx_iot_store_cursor_t     cursor;
+    ngx_uint_t                 sent;
+    ngx_uint_t                 failed;
+    ngx_chain_t               *errors;
+    ngx_chain_t              **last;
+    unsigned                   nomem:1;
+} ngx_http_iot_to_all_t;
+
+
+static ngx_int_t ngx_http_iot_send_datagram(ngx_socket_t fd,
+    ngx_iot_device_t *d, ngx_uint_t port, ngx_str_t *payload, ngx_log_t *log);
+static ngx_int_t ngx_http_iot_to_one(void *row, void *data);
+
+
 /*
  * The collection of a /from, /data or /to path, and its device when the
  * path names one: NGX_DECLINED, the reason noted, when there is none.
@@ -74,16 +94,15 @@ ngx_http_iot_collections_from(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
 static ngx_int_t
 ngx_http_iot_message_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
-    sqlite3_stmt *st, ngx_buf_t *b)
+    void *row, ngx_buf_t *b)
 {
-    ngx_iot_message_t  m;
-    ngx_iot_device_t   d;
+    ngx_iot_message_t  *m = row;
 
-    ngx_iot_history_row(st, &m);
+    ngx_iot_device_t  d;
 
     /* the device as it is now; the messages of a deleted one are not shown */
 
-    if (ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, m.device_id, 0,
+    if (ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, m->device_id, 0,
                            list->tmp, &d)
         != NGX_IOT_OK)
     {
@@ -95,12 +114,12 @@ ngx_http_iot_message_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     }
 
     if ((size_t) (b->end - b->last)
-        < ngx_http_iot_collections_message_len(&m, &d))
+        < ngx_http_iot_collections_message_len(m, &d))
     {
         return NGX_AGAIN;
     }
 
-    b->last = ngx_http_iot_collections_message_write(b->last, &m, &d);
+    b->last = ngx_http_iot_collections_message_write(b->last, m, &d);
 
     return NGX_OK;
 }
@@ -135,7 +154,7 @@ ngx_http_iot_time_arg(ngx_http_request_t *r, char *name, int64_t *value)
 ngx_int_t
 ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    int64_t            until, limit;
+    int64_t            since, until, limit;
     uint64_t           cid, did;
     ngx_uint_t         device;
     ngx_iot_device_t   d;
@@ -146,7 +165,7 @@ ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_collections_reject(r);
     }
 
-    if (ngx_http_iot_time_arg(r, "since", &ctx->list.since) != NGX_OK) {
+    if (ngx_http_iot_time_arg(r, "since", &since) != NGX_OK) {
         return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
                                   "since must be a time in milliseconds "
                                   "(0: from the first message)");
@@ -185,17 +204,67 @@ ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->list.sql = device ? NGX_IOT_SQL_HISTORY_DEVICE_LIST
-                           : NGX_IOT_SQL_HISTORY_LIST;
-    ctx->list.scope = (int64_t) (device ? did : cid);
-    ctx->list.has_scope = 1;
-    ctx->list.by_time = 1;
+    ctx->list.cursor.kind = device ? NGX_IOT_STORE_DEVICE_HISTORY
+                                   : NGX_IOT_STORE_HISTORY;
+    ctx->list.cursor.scope = device ? did : cid;
+    ctx->list.cursor.since = (uint64_t) since;
+    ctx->list.cursor.until = (uint64_t) until;
     ctx->list.limit = (ngx_uint_t) limit;
-    ctx->list.scan_time = until ? until + 1 : INT64_MAX;
     ctx->list.row = ngx_http_iot_message_row;
     ngx_str_set(&ctx->list.head, "{\"messages\":[");
 
     return ngx_http_iot_list_start(r, &ctx->list);
+}
+
+
+/* one device of the collection: sent, or an entry in "errors" */
+
+static ngx_int_t
+ngx_http_iot_to_one(void *row, void *data)
+{
+    ngx_iot_device_t       *d = row;
+    ngx_http_iot_to_all_t  *all = data;
+
+    u_char               id[NGX_IOT_ID_LEN];
+    ngx_int_t            rc;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_request_t  *r;
+
+    r = all->request;
+
+    rc = ngx_http_iot_send_datagram(all->fd, d, all->port, all->payload,
+                                    r->connection->log);
+    if (rc == NGX_OK) {
+        all->sent++;
+        return NGX_OK;
+    }
+
+    b = ngx_create_temp_buf(r->pool, 128);
+    cl = ngx_alloc_chain_link(r->pool);
+    if (b == NULL || cl == NULL) {
+        all->nomem = 1;
+        return NGX_ERROR;
+    }
+
+    if (all->failed++) {
+        *b->last++ = ',';
+    }
+
+    b->last = ngx_cpymem(b->last, "{\"deviceId\":\"",
+                         sizeof("{\"deviceId\":\"") - 1);
+    b->last = ngx_cpymem(b->last, id, ngx_iot_id_encode(id, d->id.key) - id);
+    b->last = ngx_sprintf(b->last, "\",\"message\":\"%s\"}",
+                          rc == NGX_DECLINED
+                          ? "the device has no known address"
+                          : "the datagram could not be sent");
+
+    cl->buf = b;
+    cl->next = NULL;
+    *all->last = cl;
+    all->last = &cl->next;
+
+    return NGX_OK;
 }
 
 
@@ -318,19 +387,16 @@ ngx_http_iot_send_datagram(ngx_socket_t fd, ngx_iot_device_t *d,
 ngx_int_t
 ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    int                rc;
-    u_char             id[NGX_IOT_ID_LEN];
-    int64_t            after;
-    uint64_t           cid, did;
-    ngx_int_t          sent_rc;
-    ngx_str_t          payload;
-    ngx_buf_t         *b;
-    ngx_uint_t         port, lport, sent, failed, nerr, device;
-    ngx_chain_t       *cl, *first, **last;
-    ngx_socket_t       fd;
-    sqlite3_stmt      *st;
-    ngx_iot_store_t   *store;
-    ngx_iot_device_t   d;
+    ngx_int_t               rc, sent_rc;
+    uint64_t                cid, did;
+    ngx_str_t               payload;
+    ngx_buf_t              *b;
+    ngx_uint_t              port, lport, sent, failed, device;
+    ngx_chain_t            *cl, *first, **last;
+    ngx_socket_t            fd;
+    ngx_iot_store_t        *store;
+    ngx_iot_device_t        d;
+    ngx_http_iot_to_all_t   all;
 
     device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
     port = 0;
@@ -381,72 +447,33 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR, NULL);
     }
 
-    sent = 0;
-    failed = 0;
-    nerr = 0;
-    after = 0;
-    first = NULL;
-    last = &first;
+    ngx_memzero(&all, sizeof(ngx_http_iot_to_all_t));
+    all.request = r;
+    all.fd = fd;
+    all.port = port;
+    all.payload = &payload;
+    all.last = &all.errors;
+    all.cursor.kind = NGX_IOT_STORE_DEVICES;
+    all.cursor.scope = cid;
 
-    for ( ;; ) {
-        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DEVICE_LIST);
-        if (st == NULL) {
-            return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR,
-                                                     NULL);
-        }
-
-        sqlite3_bind_int64(st, 1, (sqlite3_int64) cid);
-        sqlite3_bind_int64(st, 2, after);
-        sqlite3_bind_int(st, 3, 256);
-
-        rc = 0;
-
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            ngx_iot_store_row_device(st, &d);
-            after = (int64_t) d.id.key;
-            rc++;
-
-            sent_rc = ngx_http_iot_send_datagram(fd, &d, port, &payload,
-                                                 r->connection->log);
-            if (sent_rc == NGX_OK) {
-                sent++;
-                continue;
-            }
-
-            failed++;
-
-            b = ngx_create_temp_buf(r->pool, 128);
-            cl = ngx_alloc_chain_link(r->pool);
-            if (b == NULL || cl == NULL) {
-                sqlite3_reset(st);
+    while (!all.cursor.done) {
+        if (ngx_iot_store_list(store, &all.cursor, 256, ngx_http_iot_to_one,
+                               &all, r->connection->log)
+            != NGX_OK)
+        {
+            if (all.nomem) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            if (nerr++) {
-                *b->last++ = ',';
-            }
-
-            b->last = ngx_cpymem(b->last, "{\"deviceId\":\"",
-                                 sizeof("{\"deviceId\":\"") - 1);
-            b->last = ngx_cpymem(b->last, id,
-                                 ngx_iot_id_encode(id, d.id.key) - id);
-            b->last = ngx_sprintf(b->last, "\",\"message\":\"%s\"}",
-                                  sent_rc == NGX_DECLINED
-                                  ? "the device has no known address"
-                                  : "the datagram could not be sent");
-
-            cl->buf = b;
-            cl->next = NULL;
-            *last = cl;
-            last = &cl->next;
-        }
-
-        sqlite3_reset(st);
-
-        if (rc < 256) {
-            break;
+            return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR,
+                                                     NULL);
         }
     }
+
+    sent = all.sent;
+    failed = all.failed;
+    first = all.errors;
+    last = all.last;
 
     b = ngx_create_temp_buf(r->pool, 64);
     cl = ngx_alloc_chain_link(r->pool);

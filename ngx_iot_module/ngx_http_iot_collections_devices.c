@@ -15,16 +15,15 @@
 
 static ngx_int_t
 ngx_http_iot_collection_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
-    sqlite3_stmt *st, ngx_buf_t *b)
+    void *row, ngx_buf_t *b)
 {
-    ngx_http_iot_ctx_t   *ctx;
-    ngx_iot_collection_t  c;
+    ngx_iot_collection_t  *c = row;
 
-    ngx_iot_store_row_collection(st, &c);
+    ngx_http_iot_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
 
-    if (!ngx_http_iot_collections_reaches(&ctx->who, c.id.key)) {
+    if (!ngx_http_iot_collections_reaches(&ctx->who, c->id.key)) {
         return NGX_DECLINED;
     }
 
@@ -33,12 +32,12 @@ ngx_http_iot_collection_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     }
 
     if ((size_t) (b->end - b->last)
-        < ngx_http_iot_collections_collection_len(&c))
+        < ngx_http_iot_collections_collection_len(c))
     {
         return NGX_AGAIN;
     }
 
-    b->last = ngx_http_iot_collections_collection_write(b->last, &c);
+    b->last = ngx_http_iot_collections_collection_write(b->last, c);
 
     return NGX_OK;
 }
@@ -145,7 +144,7 @@ ngx_http_iot_collections_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_iot_collection_change_t  ch;
 
     if (r->method & NGX_HTTP_IOT_M_GET) {
-        ctx->list.sql = NGX_IOT_SQL_COLLECTION_LIST;
+        ctx->list.cursor.kind = NGX_IOT_STORE_COLLECTIONS;
         ctx->list.row = ngx_http_iot_collection_row;
         ngx_str_set(&ctx->list.head, "{\"collections\":[");
 
@@ -221,21 +220,19 @@ ngx_http_iot_collections_item(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
 static ngx_int_t
 ngx_http_iot_device_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
-    sqlite3_stmt *st, ngx_buf_t *b)
+    void *row, ngx_buf_t *b)
 {
-    ngx_iot_device_t  d;
+    ngx_iot_device_t  *d = row;
 
     if (b == NULL) {
         return NGX_OK;
     }
 
-    ngx_iot_store_row_device(st, &d);
-
-    if ((size_t) (b->end - b->last) < ngx_http_iot_collections_device_len(&d)) {
+    if ((size_t) (b->end - b->last) < ngx_http_iot_collections_device_len(d)) {
         return NGX_AGAIN;
     }
 
-    b->last = ngx_http_iot_collections_device_write(b->last, &d);
+    b->last = ngx_http_iot_collections_device_write(b->last, d);
 
     return NGX_OK;
 }
@@ -323,10 +320,9 @@ ngx_http_iot_collections_devices(ngx_http_request_t *r,
         p = ngx_cpymem(p, "\",\"devices\":[", sizeof("\",\"devices\":[") - 1);
 
         ctx->list.head.len = p - ctx->list.head.data;
-        ctx->list.sql = NGX_IOT_SQL_DEVICE_LIST;
+        ctx->list.cursor.kind = NGX_IOT_STORE_DEVICES;
+        ctx->list.cursor.scope = cid;
         ctx->list.row = ngx_http_iot_device_row;
-        ctx->list.scope = (int64_t) cid;
-        ctx->list.has_scope = 1;
 
         return ngx_http_iot_list_start(r, &ctx->list);
     }

@@ -99,7 +99,7 @@ ngx_http_iot_collections_list_tail(u_char *p, ngx_http_iot_list_t *list,
 u_char *
 ngx_http_iot_collections_cursor(u_char *p, ngx_http_iot_list_t *list)
 {
-    if (list->text_key) {
+    if (list->cursor.kind == NGX_IOT_STORE_TOKENS) {
         return ngx_cpymem(p, list->sent_key, list->sent_key_len);
     }
 

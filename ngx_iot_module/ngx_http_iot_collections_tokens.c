@@ -15,17 +15,16 @@
 
 static ngx_int_t
 ngx_http_iot_token_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
-    sqlite3_stmt *st, ngx_buf_t *b)
+    void *row, ngx_buf_t *b)
 {
-    ngx_iot_token_t      t;
-    ngx_http_iot_ctx_t  *ctx;
+    ngx_iot_token_t  *t = row;
 
-    ngx_iot_store_row_token(st, &t);
+    ngx_http_iot_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
 
-    if (!ngx_http_iot_collections_covers(&ctx->who, t.resource.data,
-                                         t.resource.len))
+    if (!ngx_http_iot_collections_covers(&ctx->who, t->resource.data,
+                                         t->resource.len))
     {
         return NGX_DECLINED;
     }
@@ -34,11 +33,11 @@ ngx_http_iot_token_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         return NGX_OK;
     }
 
-    if ((size_t) (b->end - b->last) < ngx_http_iot_collections_token_len(&t)) {
+    if ((size_t) (b->end - b->last) < ngx_http_iot_collections_token_len(t)) {
         return NGX_AGAIN;
     }
 
-    b->last = ngx_http_iot_collections_token_write(b->last, &t, NULL);
+    b->last = ngx_http_iot_collections_token_write(b->last, t, NULL);
 
     return NGX_OK;
 }
@@ -121,9 +120,8 @@ ngx_http_iot_collections_tokens(ngx_http_request_t *r,
     ngx_iot_token_change_t  ch;
 
     if (r->method & NGX_HTTP_IOT_M_GET) {
-        ctx->list.sql = NGX_IOT_SQL_TOKEN_LIST;
+        ctx->list.cursor.kind = NGX_IOT_STORE_TOKENS;
         ctx->list.row = ngx_http_iot_token_row;
-        ctx->list.text_key = 1;
         ngx_str_set(&ctx->list.head, "{\"tokens\":[");
 
         rc = ngx_http_iot_collections_list_params(r, &ctx->list, 1);

@@ -22,9 +22,22 @@
 #define NGX_HTTP_IOT_LIST_BUF    65536
 
 
+/* one batch being rendered into one buffer */
+typedef struct {
+    ngx_http_request_t        *request;
+    ngx_http_iot_list_t       *list;
+    ngx_buf_t                 *buf;
+    unsigned                   more:1;      /* a visible row is left */
+    unsigned                   full:1;      /* the buffer is */
+    unsigned                   complete:1;  /* the answer has all it takes */
+} ngx_http_iot_list_batch_t;
+
+
 static void ngx_http_iot_list_write(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iot_list_batch(ngx_http_request_t *r,
     ngx_http_iot_list_t *list, ngx_chain_t **out);
+static ngx_int_t ngx_http_iot_list_take(void *row, void *data);
+static void ngx_http_iot_list_sent(ngx_http_iot_list_t *list, void *row);
 static void ngx_http_iot_list_run(ngx_http_request_t *r);
 
 
@@ -154,20 +167,15 @@ static ngx_int_t
 ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     ngx_chain_t **out)
 {
-    int                      rc, col;
-    u_char                  *mark, *end;
-    int64_t                  prev_id, prev_time;
-    size_t                   prev_len;
-    u_char                   prev_key[NGX_IOT_TOKEN_HINT_LEN];
-    size_t                   size;
-    ngx_int_t                rrc;
-    ngx_buf_t               *b;
-    ngx_uint_t               rows, more, full;
-    sqlite3_stmt            *st;
-    ngx_chain_t             *cl;
-    ngx_iot_store_t         *store;
-    ngx_http_iot_ctx_t      *ctx;
-    ngx_http_iot_dialect_t  *d;
+    u_char                     *end;
+    size_t                      size;
+    ngx_int_t                   rc;
+    ngx_buf_t                  *b;
+    ngx_chain_t                *cl;
+    ngx_iot_store_t            *store;
+    ngx_http_iot_ctx_t         *ctx;
+    ngx_http_iot_dialect_t     *d;
+    ngx_http_iot_list_batch_t   bt;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
     d = ctx->dialect;
@@ -216,138 +224,28 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         list->head_sent = 1;
     }
 
-    st = ngx_iot_store_stmt(store, list->sql);
-    if (st == NULL) {
-        ngx_iot_store_log_error(store, "listing", r->connection->log);
-        return NGX_ERROR;
-    }
-
-    col = 1;
-
-    if (list->has_scope) {
-        sqlite3_bind_int64(st, col++, list->scope);
-    }
-
-    if (list->by_time) {
-        sqlite3_bind_int64(st, col++, list->scan_time);
-        sqlite3_bind_int64(st, col++, list->scan_id);
-        sqlite3_bind_int64(st, col++, list->since);
-
-    } else if (list->text_key) {
-        sqlite3_bind_text(st, col++, (char *) list->scan_key,
-                          list->scan_key_len, SQLITE_STATIC);
-
-    } else {
-        sqlite3_bind_int64(st, col++, list->scan_id);
-    }
-
-    sqlite3_bind_int(st, col, NGX_HTTP_IOT_LIST_BATCH);
-
-    rows = 0;
-    more = 0;
-    full = 0;
+    ngx_memzero(&bt, sizeof(ngx_http_iot_list_batch_t));
+    bt.request = r;
+    bt.list = list;
+    bt.buf = b;
 
     /* room for the list's tail is kept back from every row */
     end = b->end;
     b->end -= d->list_tail_max;
 
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rows++;
-
-        prev_id = list->scan_id;
-        prev_time = list->scan_time;
-        prev_len = list->scan_key_len;
-        ngx_memcpy(prev_key, list->scan_key, prev_len);
-
-        if (list->by_time) {
-            list->scan_id = sqlite3_column_int64(st, 0);
-            list->scan_time = sqlite3_column_int64(st, 3);
-
-        } else if (list->text_key) {
-            list->scan_key_len = ngx_min((size_t) sqlite3_column_bytes(st, 1),
-                                         NGX_IOT_TOKEN_HINT_LEN);
-            ngx_memcpy(list->scan_key, sqlite3_column_text(st, 1),
-                       list->scan_key_len);
-
-        } else {
-            list->scan_id = sqlite3_column_int64(st, 0);
-        }
-
-        if (list->limit && list->sent == list->limit && list->by_time) {
-            /* the history has no pages: the answer is complete */
-            break;
-        }
-
-        if (list->limit && list->sent == list->limit) {
-            /* the page is full: is there one more row the caller may see? */
-            rrc = list->row(r, list, st, NULL);
-
-            if (rrc == NGX_OK) {
-                more = 1;
-                break;
-            }
-
-            if (rrc == NGX_ERROR) {
-                sqlite3_reset(st);
-                return NGX_ERROR;
-            }
-
-            continue;
-        }
-
-        mark = b->last;
-
-        if (list->sent) {
-            *b->last++ = ',';
-        }
-
-        rrc = list->row(r, list, st, b);
-
-        if (rrc == NGX_ERROR) {
-            sqlite3_reset(st);
-            return NGX_ERROR;
-        }
-
-        if (rrc == NGX_DECLINED) {
-            b->last = mark;
-            continue;
-        }
-
-        if (rrc == NGX_AGAIN) {
-            /* no room left: this row starts the next batch */
-            b->last = mark;
-            list->scan_id = prev_id;
-            list->scan_time = prev_time;
-            list->scan_key_len = prev_len;
-            ngx_memcpy(list->scan_key, prev_key, prev_len);
-            full = 1;
-            break;
-        }
-
-        list->sent++;
-        list->sent_id = list->scan_id;
-        list->sent_key_len = list->scan_key_len;
-        ngx_memcpy(list->sent_key, list->scan_key, list->scan_key_len);
-    }
-
-    sqlite3_reset(st);
+    rc = ngx_iot_store_list(store, &list->cursor, NGX_HTTP_IOT_LIST_BATCH,
+                            ngx_http_iot_list_take, &bt, r->connection->log);
 
     b->end = end;
 
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        ngx_iot_store_log_error(store, "listing", r->connection->log);
+    if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    if (list->by_time && list->limit && list->sent == list->limit) {
-        full = 0;
-        rows = 0;
-    }
-
-    if (more || (!full && rows < NGX_HTTP_IOT_LIST_BATCH)) {
+    if (bt.more || bt.complete || (!bt.full && list->cursor.done)) {
         list->done = 1;
 
-        b->last = d->list_tail(b->last, list, more);
+        b->last = d->list_tail(b->last, list, bt.more);
 
         b->last_buf = (r == r->main) ? 1 : 0;
         b->last_in_chain = 1;
@@ -365,6 +263,104 @@ ngx_http_iot_list_batch(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     *out = cl;
 
     return NGX_OK;
+}
+
+
+/* one row from the store: rendered, skipped, or left for the next batch */
+
+static ngx_int_t
+ngx_http_iot_list_take(void *row, void *data)
+{
+    ngx_http_iot_list_batch_t  *bt = data;
+
+    u_char               *mark;
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_http_request_t   *r;
+    ngx_http_iot_list_t  *list;
+
+    r = bt->request;
+    list = bt->list;
+    b = bt->buf;
+
+    if (list->limit && list->sent == list->limit) {
+
+        if (list->cursor.kind == NGX_IOT_STORE_HISTORY
+            || list->cursor.kind == NGX_IOT_STORE_DEVICE_HISTORY)
+        {
+            /* the history has no pages: the answer is complete */
+            bt->complete = 1;
+            return NGX_AGAIN;
+        }
+
+        /* the page is full: is there one more row the caller may see? */
+
+        rc = list->row(r, list, row, NULL);
+
+        if (rc == NGX_OK) {
+            bt->more = 1;
+            return NGX_AGAIN;
+        }
+
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    mark = b->last;
+
+    if (list->sent) {
+        *b->last++ = ',';
+    }
+
+    rc = list->row(r, list, row, b);
+
+    switch (rc) {
+
+    case NGX_ERROR:
+        return NGX_ERROR;
+
+    case NGX_DECLINED:
+        b->last = mark;
+        return NGX_OK;
+
+    case NGX_AGAIN:
+        /* no room left: this row starts the next batch */
+        b->last = mark;
+        bt->full = 1;
+        return NGX_AGAIN;
+    }
+
+    list->sent++;
+    ngx_http_iot_list_sent(list, row);
+
+    return NGX_OK;
+}
+
+
+/* the key of the last row sent, from which a dialect makes its cursor */
+
+static void
+ngx_http_iot_list_sent(ngx_http_iot_list_t *list, void *row)
+{
+    switch (list->cursor.kind) {
+
+    case NGX_IOT_STORE_COLLECTIONS:
+        list->sent_id = ((ngx_iot_collection_t *) row)->id.key;
+        break;
+
+    case NGX_IOT_STORE_DEVICES:
+        list->sent_id = ((ngx_iot_device_t *) row)->id.key;
+        break;
+
+    case NGX_IOT_STORE_TOKENS:
+        ngx_memcpy(list->sent_key, ((ngx_iot_token_t *) row)->hint,
+                   NGX_IOT_TOKEN_HINT_LEN);
+        list->sent_key_len = NGX_IOT_TOKEN_HINT_LEN;
+        break;
+
+    default:
+        list->sent_id = ((ngx_iot_message_t *) row)->id;
+        break;
+    }
 }
 
 

@@ -125,7 +125,6 @@ ngx_iot_zone_ctx_t *ngx_iot_zone_ctx(ngx_cycle_t *cycle);
 #include "ngx_iot_json.h"
 #include "ngx_iot_zone.h"
 #include "ngx_iot_store.h"
-#include "ngx_iot_store_sqlite.h"
 #include "ngx_iot_registry.h"
 #include "ngx_iot_ident.h"
 #include "ngx_iot_history.h"

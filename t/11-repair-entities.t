@@ -14,6 +14,7 @@ use POSIX ();
 use lib 't/lib';
 use IoT::Test;
 use IoT::Collections;
+use IoT::JSON;
 
 plan skip_all => 'gdb is not installed' unless -x $IoT::Test::GDB;
 plan skip_all => 'not under valgrind' if $ENV{IOT_TEST_VALGRIND};
@@ -76,7 +77,7 @@ is($gs, 200, 'the device is there');
 is_deeply($G->{tags}, { x => 'z' }, '... with the committed tags');
 
 cut(POST => '/tokens', { resource => "/collections/$cid",
-                         write => JSON::XS::true });
+                         write => JTRUE });
 my ($ls, $L) = $api->call(GET => '/tokens');
 is($ls, 200, 'tokens listed from the store');
 my @tk = @{ $L->{tokens} || [] };
