@@ -25,8 +25,7 @@
 
 
 #define ngx_iot_session_of(link)                                              \
-    ((ngx_iot_session_t *) ((u_char *) (link)                                 \
-                            - offsetof(ngx_iot_session_t, addr)))
+    ngx_iot_container_of(link, ngx_iot_session_t, addr)
 
 
 /* one session write */
