@@ -212,6 +212,21 @@ ngx_iot_entity_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
         }
     }
 
+    ngx_iot_entity_link(ctx, what, e);
+
+    return NGX_OK;
+}
+
+
+/* a new entity, made in the zone, into its index and the others */
+
+void
+ngx_iot_entity_link(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what, void *e)
+{
+    ngx_iot_entity_t  *ent;
+
+    ent = &ngx_iot_entities[what];
+
     if (ent->bytes) {
         ngx_iot_index_key(e, (u_char *) e + ent->key, ent->key_len);
     }
@@ -221,8 +236,6 @@ ngx_iot_entity_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
     if (ent->link) {
         ent->link(ctx, e);
     }
-
-    return NGX_OK;
 }
 
 

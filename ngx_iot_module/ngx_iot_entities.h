@@ -74,6 +74,8 @@ void *ngx_iot_entity_find(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
     ngx_iot_store_key_t *key);
 ngx_int_t ngx_iot_entity_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
     void *row);
+void ngx_iot_entity_link(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
+    void *e);
 void ngx_iot_entity_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
     void *e);
 ngx_uint_t ngx_iot_entity_owns(ngx_iot_entity_e what, void *e, void *p);

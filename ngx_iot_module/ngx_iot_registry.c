@@ -66,26 +66,24 @@ static ngx_iot_rc_e ngx_iot_collection_copy(ngx_iot_collection_t *c,
     ngx_pool_t *pool, ngx_iot_collection_t *out);
 static ngx_iot_rc_e ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool,
     ngx_iot_token_t *out);
+static ngx_iot_rc_e ngx_iot_op_write(ngx_cycle_t *cycle, ngx_iot_op_t *op,
+    ngx_iot_write_pt check, ngx_iot_write_store_pt write,
+    ngx_iot_write_pt apply, ngx_pool_t *pool, ngx_log_t *log);
+static ngx_int_t ngx_iot_row_store(ngx_iot_write_t *w, ngx_uint_t fresh);
+static ngx_int_t ngx_iot_row_put(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_row_add(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_entity_added(ngx_iot_write_t *w);
 static ngx_int_t ngx_iot_delete_row(ngx_iot_write_t *w);
 
 static ngx_iot_rc_e ngx_iot_collection_create_check(ngx_iot_write_t *w);
-static ngx_int_t ngx_iot_collection_put(ngx_iot_write_t *w);
-static ngx_int_t ngx_iot_collection_add(ngx_iot_write_t *w);
-static ngx_iot_rc_e ngx_iot_collection_create_apply(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_collection_update_check(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_collection_update_apply(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_collection_delete_check(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_device_create_check(ngx_iot_write_t *w);
-static ngx_int_t ngx_iot_device_put(ngx_iot_write_t *w);
-static ngx_int_t ngx_iot_device_add(ngx_iot_write_t *w);
-static ngx_iot_rc_e ngx_iot_device_create_apply(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_device_update_check(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_device_update_apply(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_device_delete_check(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_token_create_check(ngx_iot_write_t *w);
-static ngx_int_t ngx_iot_token_put(ngx_iot_write_t *w);
-static ngx_int_t ngx_iot_token_add(ngx_iot_write_t *w);
-static ngx_iot_rc_e ngx_iot_token_create_apply(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_token_update_check(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_token_update_apply(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_token_delete_check(ngx_iot_write_t *w);
@@ -253,6 +251,87 @@ ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool, ngx_iot_token_t *out)
 }
 
 
+/* one operation through the write sequence */
+
+static ngx_iot_rc_e
+ngx_iot_op_write(ngx_cycle_t *cycle, ngx_iot_op_t *op, ngx_iot_write_pt check,
+    ngx_iot_write_store_pt write, ngx_iot_write_pt apply, ngx_pool_t *pool,
+    ngx_log_t *log)
+{
+    ngx_iot_write_t  w;
+
+    ngx_memzero(&w, sizeof(ngx_iot_write_t));
+    w.check = check;
+    w.write = write;
+    w.apply = apply;
+    w.data = op;
+    w.pool = pool;
+    w.log = log;
+
+    return ngx_iot_write(cycle, &w);
+}
+
+
+/* creations and changes: the row as the check made it, into the store */
+
+static ngx_int_t
+ngx_iot_row_store(ngx_iot_write_t *w, ngx_uint_t fresh)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    switch (op->what) {
+
+    case NGX_IOT_ENTITY_COLLECTION:
+        return ngx_iot_store_collection_put(w->store, &op->row.c, fresh,
+                                            w->log);
+
+    case NGX_IOT_ENTITY_DEVICE:
+        return ngx_iot_store_device_put(w->store, &op->row.d, fresh, w->log);
+
+    default:
+        /* a token: its public prefix may, very rarely, be taken */
+        return ngx_iot_store_token_put(w->store, &op->row.t, fresh, w->log);
+    }
+}
+
+
+static ngx_int_t
+ngx_iot_row_put(ngx_iot_write_t *w)
+{
+    return ngx_iot_row_store(w, 0);
+}
+
+
+static ngx_int_t
+ngx_iot_row_add(ngx_iot_write_t *w)
+{
+    return ngx_iot_row_store(w, 1);
+}
+
+
+/* a creation: the entity the check allocated goes into the zone */
+
+static ngx_iot_rc_e
+ngx_iot_entity_added(ngx_iot_write_t *w)
+{
+    ngx_iot_op_t  *op = w->data;
+
+    ngx_iot_entity_link(w->ctx, op->what, op->e);
+
+    switch (op->what) {
+
+    case NGX_IOT_ENTITY_COLLECTION:
+        return ngx_iot_collection_copy(op->e, w->pool, op->out);
+
+    case NGX_IOT_ENTITY_DEVICE:
+        return ngx_iot_device_copy(op->e, w->pool, op->out);
+
+    default:
+        return ngx_iot_token_copy(op->e, w->pool, op->out);
+    }
+}
+
+
 /* deletes: the store row, then the entity in the zone */
 
 static ngx_int_t
@@ -320,23 +399,16 @@ ngx_iot_rc_e
 ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
     ngx_pool_t *pool, ngx_iot_collection_t *out, ngx_log_t *log)
 {
-    ngx_iot_op_t     op;
-    ngx_iot_write_t  w;
+    ngx_iot_op_t  op;
 
     ngx_memzero(&op, sizeof(ngx_iot_op_t));
     op.what = NGX_IOT_ENTITY_COLLECTION;
     op.change = ch;
     op.out = out;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = ngx_iot_collection_create_check;
-    w.write = ngx_iot_collection_add;
-    w.apply = ngx_iot_collection_create_apply;
-    w.data = &op;
-    w.pool = pool;
-    w.log = log;
-
-    return ngx_iot_write(cycle, &w);
+    return ngx_iot_op_write(cycle, &op, ngx_iot_collection_create_check,
+                            ngx_iot_row_add, ngx_iot_entity_added,
+                            pool, log);
 }
 
 
@@ -388,33 +460,7 @@ ngx_iot_collection_create_check(ngx_iot_write_t *w)
 }
 
 
-static ngx_int_t
-ngx_iot_collection_put(ngx_iot_write_t *w)
-{
-    ngx_iot_op_t  *op = w->data;
 
-    return ngx_iot_store_collection_put(w->store, &op->row.c, 0, w->log);
-}
-
-
-static ngx_int_t
-ngx_iot_collection_add(ngx_iot_write_t *w)
-{
-    ngx_iot_op_t  *op = w->data;
-
-    return ngx_iot_store_collection_put(w->store, &op->row.c, 1, w->log);
-}
-
-
-static ngx_iot_rc_e
-ngx_iot_collection_create_apply(ngx_iot_write_t *w)
-{
-    ngx_iot_op_t  *op = w->data;
-
-    ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->collections, op->e);
-
-    return ngx_iot_collection_copy(op->e, w->pool, op->out);
-}
 
 
 ngx_iot_rc_e
@@ -422,8 +468,7 @@ ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     ngx_iot_collection_change_t *ch, ngx_pool_t *pool,
     ngx_iot_collection_t *out, ngx_log_t *log)
 {
-    ngx_iot_op_t     op;
-    ngx_iot_write_t  w;
+    ngx_iot_op_t  op;
 
     ngx_memzero(&op, sizeof(ngx_iot_op_t));
     op.what = NGX_IOT_ENTITY_COLLECTION;
@@ -431,15 +476,9 @@ ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     op.change = ch;
     op.out = out;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = ngx_iot_collection_update_check;
-    w.write = ngx_iot_collection_put;
-    w.apply = ngx_iot_collection_update_apply;
-    w.data = &op;
-    w.pool = pool;
-    w.log = log;
-
-    return ngx_iot_write(cycle, &w);
+    return ngx_iot_op_write(cycle, &op, ngx_iot_collection_update_check,
+                            ngx_iot_row_put, ngx_iot_collection_update_apply,
+                            pool, log);
 }
 
 
@@ -496,21 +535,15 @@ ngx_iot_collection_update_apply(ngx_iot_write_t *w)
 ngx_iot_rc_e
 ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
 {
-    ngx_iot_op_t     op;
-    ngx_iot_write_t  w;
+    ngx_iot_op_t  op;
 
     ngx_memzero(&op, sizeof(ngx_iot_op_t));
     op.what = NGX_IOT_ENTITY_COLLECTION;
     op.id = id;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = ngx_iot_collection_delete_check;
-    w.write = ngx_iot_delete_row;
-    w.apply = ngx_iot_entity_dropped;
-    w.data = &op;
-    w.log = log;
-
-    return ngx_iot_write(cycle, &w);
+    return ngx_iot_op_write(cycle, &op, ngx_iot_collection_delete_check,
+                            ngx_iot_delete_row, ngx_iot_entity_dropped,
+                            NULL, log);
 }
 
 
@@ -567,23 +600,16 @@ ngx_iot_rc_e
 ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
     ngx_pool_t *pool, ngx_iot_device_t *out, ngx_log_t *log)
 {
-    ngx_iot_op_t     op;
-    ngx_iot_write_t  w;
+    ngx_iot_op_t  op;
 
     ngx_memzero(&op, sizeof(ngx_iot_op_t));
     op.what = NGX_IOT_ENTITY_DEVICE;
     op.change = ch;
     op.out = out;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = ngx_iot_device_create_check;
-    w.write = ngx_iot_device_add;
-    w.apply = ngx_iot_device_create_apply;
-    w.data = &op;
-    w.pool = pool;
-    w.log = log;
-
-    return ngx_iot_write(cycle, &w);
+    return ngx_iot_op_write(cycle, &op, ngx_iot_device_create_check,
+                            ngx_iot_row_add, ngx_iot_entity_added,
+                            pool, log);
 }
 
 
@@ -648,37 +674,7 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
 }
 
 
-static ngx_int_t
-ngx_iot_device_put(ngx_iot_write_t *w)
-{
-    ngx_iot_op_t  *op = w->data;
 
-    return ngx_iot_store_device_put(w->store, &op->row.d, 0, w->log);
-}
-
-
-static ngx_int_t
-ngx_iot_device_add(ngx_iot_write_t *w)
-{
-    ngx_iot_op_t  *op = w->data;
-
-    return ngx_iot_store_device_put(w->store, &op->row.d, 1, w->log);
-}
-
-
-static ngx_iot_rc_e
-ngx_iot_device_create_apply(ngx_iot_write_t *w)
-{
-    ngx_iot_op_t      *op = w->data;
-    ngx_iot_entity_t  *ent;
-
-    ent = &ngx_iot_entities[NGX_IOT_ENTITY_DEVICE];
-
-    ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->devices, op->e);
-    ent->link(w->ctx, op->e);
-
-    return ngx_iot_device_copy(op->e, w->pool, op->out);
-}
 
 
 ngx_iot_rc_e
@@ -686,8 +682,7 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_iot_device_change_t *ch, ngx_pool_t *pool, ngx_iot_device_t *out,
     ngx_log_t *log)
 {
-    ngx_iot_op_t     op;
-    ngx_iot_write_t  w;
+    ngx_iot_op_t  op;
 
     ngx_memzero(&op, sizeof(ngx_iot_op_t));
     op.what = NGX_IOT_ENTITY_DEVICE;
@@ -696,15 +691,9 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     op.change = ch;
     op.out = out;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = ngx_iot_device_update_check;
-    w.write = ngx_iot_device_put;
-    w.apply = ngx_iot_device_update_apply;
-    w.data = &op;
-    w.pool = pool;
-    w.log = log;
-
-    return ngx_iot_write(cycle, &w);
+    return ngx_iot_op_write(cycle, &op, ngx_iot_device_update_check,
+                            ngx_iot_row_put, ngx_iot_device_update_apply,
+                            pool, log);
 }
 
 
@@ -791,22 +780,16 @@ ngx_iot_rc_e
 ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_log_t *log)
 {
-    ngx_iot_op_t     op;
-    ngx_iot_write_t  w;
+    ngx_iot_op_t  op;
 
     ngx_memzero(&op, sizeof(ngx_iot_op_t));
     op.what = NGX_IOT_ENTITY_DEVICE;
     op.id = id;
     op.cid = cid;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = ngx_iot_device_delete_check;
-    w.write = ngx_iot_delete_row;
-    w.apply = ngx_iot_entity_dropped;
-    w.data = &op;
-    w.log = log;
-
-    return ngx_iot_write(cycle, &w);
+    return ngx_iot_op_write(cycle, &op, ngx_iot_device_delete_check,
+                            ngx_iot_delete_row, ngx_iot_entity_dropped,
+                            NULL, log);
 }
 
 
@@ -855,8 +838,7 @@ ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
     ngx_pool_t *pool, ngx_iot_token_t *out, u_char *secret, ngx_log_t *log)
 {
     u_char           raw[NGX_IOT_TOKEN_LEN / 2];
-    ngx_iot_op_t     op;
-    ngx_iot_write_t  w;
+    ngx_iot_op_t  op;
 
     if (ngx_iot_random(raw, sizeof(raw)) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno, "getrandom() failed");
@@ -872,15 +854,9 @@ ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
     op.secret = secret;
     op.out = out;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = ngx_iot_token_create_check;
-    w.write = ngx_iot_token_add;
-    w.apply = ngx_iot_token_create_apply;
-    w.data = &op;
-    w.pool = pool;
-    w.log = log;
-
-    return ngx_iot_write(cycle, &w);
+    return ngx_iot_op_write(cycle, &op, ngx_iot_token_create_check,
+                            ngx_iot_row_add, ngx_iot_entity_added,
+                            pool, log);
 }
 
 
@@ -920,7 +896,6 @@ ngx_iot_token_create_check(ngx_iot_write_t *w)
     t->tags = op->text;
 
     ngx_iot_token_hash(op->secret, NGX_IOT_TOKEN_LEN, t->hash);
-    ngx_iot_index_key(&t->id, t->hash, NGX_IOT_HASH_LEN);
     ngx_memcpy(t->hint, op->secret, NGX_IOT_TOKEN_HINT_LEN);
 
     ngx_iot_op_note(w, NGX_IOT_ENTITY_TOKEN, 0, t->hash);
@@ -934,35 +909,7 @@ ngx_iot_token_create_check(ngx_iot_write_t *w)
 }
 
 
-static ngx_int_t
-ngx_iot_token_put(ngx_iot_write_t *w)
-{
-    ngx_iot_op_t  *op = w->data;
 
-    return ngx_iot_store_token_put(w->store, &op->row.t, 0, w->log);
-}
-
-
-/* the public prefix may, very rarely, be taken: the caller retries */
-
-static ngx_int_t
-ngx_iot_token_add(ngx_iot_write_t *w)
-{
-    ngx_iot_op_t  *op = w->data;
-
-    return ngx_iot_store_token_put(w->store, &op->row.t, 1, w->log);
-}
-
-
-static ngx_iot_rc_e
-ngx_iot_token_create_apply(ngx_iot_write_t *w)
-{
-    ngx_iot_op_t  *op = w->data;
-
-    ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->tokens, op->e);
-
-    return ngx_iot_token_copy(op->e, w->pool, op->out);
-}
 
 
 ngx_iot_rc_e
@@ -970,8 +917,7 @@ ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     ngx_iot_token_change_t *ch, ngx_pool_t *pool, ngx_iot_token_t *out,
     ngx_log_t *log)
 {
-    ngx_iot_op_t     op;
-    ngx_iot_write_t  w;
+    ngx_iot_op_t  op;
 
     ngx_memzero(&op, sizeof(ngx_iot_op_t));
     op.what = NGX_IOT_ENTITY_TOKEN;
@@ -979,15 +925,9 @@ ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     op.change = ch;
     op.out = out;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = ngx_iot_token_update_check;
-    w.write = ngx_iot_token_put;
-    w.apply = ngx_iot_token_update_apply;
-    w.data = &op;
-    w.pool = pool;
-    w.log = log;
-
-    return ngx_iot_write(cycle, &w);
+    return ngx_iot_op_write(cycle, &op, ngx_iot_token_update_check,
+                            ngx_iot_row_put, ngx_iot_token_update_apply,
+                            pool, log);
 }
 
 
@@ -1061,21 +1001,15 @@ ngx_iot_token_update_apply(ngx_iot_write_t *w)
 ngx_iot_rc_e
 ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
 {
-    ngx_iot_op_t     op;
-    ngx_iot_write_t  w;
+    ngx_iot_op_t  op;
 
     ngx_memzero(&op, sizeof(ngx_iot_op_t));
     op.what = NGX_IOT_ENTITY_TOKEN;
     op.hash = hash;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = ngx_iot_token_delete_check;
-    w.write = ngx_iot_delete_row;
-    w.apply = ngx_iot_entity_dropped;
-    w.data = &op;
-    w.log = log;
-
-    return ngx_iot_write(cycle, &w);
+    return ngx_iot_op_write(cycle, &op, ngx_iot_token_delete_check,
+                            ngx_iot_delete_row, ngx_iot_entity_dropped,
+                            NULL, log);
 }
 
 
