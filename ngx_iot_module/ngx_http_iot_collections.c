@@ -711,11 +711,14 @@ ngx_http_iot_collections_tags_field(ngx_http_request_t *r, json_t *body,
 }
 
 
-/* ?limit=N&cursor=X */
+/*
+ * A page of a list (?limit=N&cursor=X) whose kind, row and head are set:
+ * streamed, or refused for its parameters.
+ */
 
 ngx_int_t
-ngx_http_iot_collections_list_params(ngx_http_request_t *r,
-    ngx_http_iot_list_t *list, ngx_uint_t text_key)
+ngx_http_iot_collections_list_page(ngx_http_request_t *r,
+    ngx_http_iot_list_t *list)
 {
     uint64_t   id;
     ngx_int_t  n;
@@ -725,9 +728,9 @@ ngx_http_iot_collections_list_params(ngx_http_request_t *r,
         n = ngx_atoi(value.data, value.len);
 
         if (n == NGX_ERROR || n > NGX_HTTP_IOT_LIST_MAX) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "limit must be a number "
-                                                    "from 0 to 10000");
+            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "limit must be a number from 0 to "
+                                      "10000");
         }
 
         list->limit = n;
@@ -736,11 +739,9 @@ ngx_http_iot_collections_list_params(ngx_http_request_t *r,
     if (ngx_http_arg(r, (u_char *) "cursor", 6, &value) == NGX_OK
         && value.len)
     {
-        if (text_key) {
+        if (list->cursor.kind == NGX_IOT_STORE_TOKENS) {
             if (value.len != NGX_IOT_TOKEN_HINT_LEN) {
-                return ngx_http_iot_collections_invalid(r,
-                                                        NGX_HTTP_BAD_REQUEST,
-                                                        "cursor is not valid");
+                goto invalid;
             }
 
             ngx_memcpy(list->cursor.key, value.data, value.len);
@@ -748,9 +749,7 @@ ngx_http_iot_collections_list_params(ngx_http_request_t *r,
 
         } else {
             if (ngx_iot_id_decode(value.data, value.len, &id) != NGX_OK) {
-                return ngx_http_iot_collections_invalid(r,
-                                                        NGX_HTTP_BAD_REQUEST,
-                                                        "cursor is not valid");
+                goto invalid;
             }
 
             list->cursor.id = id;
@@ -760,7 +759,11 @@ ngx_http_iot_collections_list_params(ngx_http_request_t *r,
         list->cursor.started = 1;
     }
 
-    return NGX_OK;
+    return ngx_http_iot_list_start(r, list);
+
+invalid:
+
+    return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST, "cursor is not valid");
 }
 
 

@@ -54,8 +54,8 @@ ngx_int_t ngx_http_iot_collections_ident_field(json_t *body,
     const char *name, uint64_t *key);
 ngx_int_t ngx_http_iot_collections_tags_field(ngx_http_request_t *r,
     json_t *body, json_t **tags);
-ngx_int_t ngx_http_iot_collections_list_params(ngx_http_request_t *r,
-    ngx_http_iot_list_t *list, ngx_uint_t text_key);
+ngx_int_t ngx_http_iot_collections_list_page(ngx_http_request_t *r,
+    ngx_http_iot_list_t *list);
 ngx_uint_t ngx_http_iot_collections_covers(ngx_iot_principal_t *who,
     u_char *path, size_t len);
 ngx_uint_t ngx_http_iot_collections_reaches(ngx_iot_principal_t *who,

@@ -148,12 +148,7 @@ ngx_http_iot_collections_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         ctx->list.row = ngx_http_iot_collection_row;
         ngx_str_set(&ctx->list.head, "{\"collections\":[");
 
-        rc = ngx_http_iot_collections_list_params(r, &ctx->list, 0);
-        if (rc != NGX_OK) {
-            return ngx_http_iot_collections_reject(r);
-        }
-
-        return ngx_http_iot_list_start(r, &ctx->list);
+        return ngx_http_iot_collections_list_page(r, &ctx->list);
     }
 
     rc = ngx_http_iot_collection_fields(r, ctx->body, &ch);
@@ -242,34 +237,38 @@ static ngx_int_t
 ngx_http_iot_device_fields(ngx_http_request_t *r, json_t *body,
     ngx_iot_device_change_t *ch, ngx_uint_t create)
 {
-    ngx_int_t  rc;
+    uint64_t   *key;
+    ngx_int_t   rc;
+    ngx_uint_t  i;
+
+    static struct {
+        const char  *name;
+        const char  *bad;
+        const char  *missing;
+        size_t       offset;
+    } idents[] = {
+        { "imsi", "imsi must be a string of 1 to 16 digits",
+          "imsi is required", offsetof(ngx_iot_device_change_t, imsi) },
+        { "imei", "imei must be a string of 1 to 16 digits",
+          "imei is required", offsetof(ngx_iot_device_change_t, imei) }
+    };
 
     ngx_memzero(ch, sizeof(ngx_iot_device_change_t));
 
-    rc = ngx_http_iot_collections_ident_field(body, "imsi", &ch->imsi);
+    for (i = 0; i < sizeof(idents) / sizeof(idents[0]); i++) {
+        key = (uint64_t *) ((u_char *) ch + idents[i].offset);
 
-    if (rc == NGX_ERROR) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "imsi must be a string of 1 "
-                                                "to 16 digits");
-    }
+        rc = ngx_http_iot_collections_ident_field(body, idents[i].name, key);
 
-    if (rc == NGX_DECLINED && create) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "imsi is required");
-    }
+        if (rc == NGX_ERROR) {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                    idents[i].bad);
+        }
 
-    rc = ngx_http_iot_collections_ident_field(body, "imei", &ch->imei);
-
-    if (rc == NGX_ERROR) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "imei must be a string of 1 "
-                                                "to 16 digits");
-    }
-
-    if (rc == NGX_DECLINED && create) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "imei is required");
+        if (rc == NGX_DECLINED && create) {
+            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                    idents[i].missing);
+        }
     }
 
     return ngx_http_iot_collections_tags_field(r, body, &ch->tags);
@@ -301,11 +300,6 @@ ngx_http_iot_collections_devices(ngx_http_request_t *r,
                                                      "collection not found");
         }
 
-        rc = ngx_http_iot_collections_list_params(r, &ctx->list, 0);
-        if (rc != NGX_OK) {
-            return ngx_http_iot_collections_reject(r);
-        }
-
         p = ngx_pnalloc(r->pool, sizeof("{\"collectionId\":\"\",\"devices\":[")
                                  + NGX_IOT_ID_LEN);
         if (p == NULL) {
@@ -324,7 +318,7 @@ ngx_http_iot_collections_devices(ngx_http_request_t *r,
         ctx->list.cursor.scope = cid;
         ctx->list.row = ngx_http_iot_device_row;
 
-        return ngx_http_iot_list_start(r, &ctx->list);
+        return ngx_http_iot_collections_list_page(r, &ctx->list);
     }
 
     rc = ngx_http_iot_device_fields(r, ctx->body, &ch, 1);

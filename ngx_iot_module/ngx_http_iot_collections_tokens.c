@@ -124,12 +124,7 @@ ngx_http_iot_collections_tokens(ngx_http_request_t *r,
         ctx->list.row = ngx_http_iot_token_row;
         ngx_str_set(&ctx->list.head, "{\"tokens\":[");
 
-        rc = ngx_http_iot_collections_list_params(r, &ctx->list, 1);
-        if (rc != NGX_OK) {
-            return ngx_http_iot_collections_reject(r);
-        }
-
-        return ngx_http_iot_list_start(r, &ctx->list);
+        return ngx_http_iot_collections_list_page(r, &ctx->list);
     }
 
     if (!ctx->who.write) {
