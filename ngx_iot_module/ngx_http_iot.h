@@ -69,6 +69,14 @@ struct ngx_http_iot_list_s {
 };
 
 
+/*
+ * The answer to a registry write, once it is durable (or failed): rc and,
+ * when it succeeded, the entity in ctx->wait.out (ngx_iot_registry.h).
+ */
+typedef ngx_int_t (*ngx_http_iot_answer_pt)(ngx_http_request_t *r,
+    ngx_iot_rc_e rc);
+
+
 typedef struct {
     ngx_http_iot_dialect_t    *dialect;
     ngx_http_iot_route_t      *route;       /* NULL: no such resource */
@@ -81,6 +89,9 @@ typedef struct {
     ngx_iot_principal_t        who;
     json_t                    *body;
     ngx_http_iot_list_t        list;
+    ngx_iot_wait_t             wait;        /* a registry write's */
+    ngx_http_iot_answer_pt     answer;
+    void                      *answer_data;
 } ngx_http_iot_ctx_t;
 
 
@@ -107,6 +118,15 @@ ngx_int_t ngx_http_iot_send_chain(ngx_http_request_t *r, ngx_uint_t status,
 
 /* the generic content handler of an iot_api location */
 ngx_int_t ngx_http_iot_handler(ngx_http_request_t *r);
+
+/*
+ * A registry write of the request: the wait to give the registry, and
+ * what the route returns with the registry's result code (the request
+ * waits for a write that was posted, and is answered by answer).
+ */
+ngx_iot_wait_t *ngx_http_iot_waiter(ngx_http_request_t *r,
+    ngx_http_iot_answer_pt answer, void *data);
+ngx_int_t ngx_http_iot_answer(ngx_http_request_t *r, ngx_iot_rc_e rc);
 
 /* answers status with message, in the request's dialect */
 ngx_int_t ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,

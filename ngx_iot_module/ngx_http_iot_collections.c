@@ -597,6 +597,56 @@ ngx_http_iot_collections_reject(ngx_http_request_t *r)
 }
 
 
+/* the answer to a write, once it is durable (or failed) */
+
+static ngx_int_t
+ngx_http_iot_collections_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
+{
+    ngx_int_t                            n;
+    ngx_http_iot_ctx_t                  *ctx;
+    ngx_http_iot_collections_outcome_t  *o;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+    o = ctx->answer_data;
+
+    if (rc != NGX_IOT_OK) {
+        ngx_explicit_memzero(ctx->wait.secret, NGX_IOT_TOKEN_LEN);
+        return ngx_http_iot_collections_rc_error(r, rc, o->what);
+    }
+
+    if (o->status == NGX_HTTP_NO_CONTENT) {
+        return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
+    }
+
+    switch (o->out) {
+
+    case NGX_HTTP_IOT_OUT_COLLECTION:
+        return ngx_http_iot_collections_send_collection(r, o->status,
+                                                        &ctx->wait.out.c);
+
+    case NGX_HTTP_IOT_OUT_DEVICE:
+        return ngx_http_iot_collections_send_device(r, o->status,
+                                                    &ctx->wait.out.d);
+
+    default:
+        n = ngx_http_iot_collections_send_token(r, o->status,
+                                                &ctx->wait.out.t,
+                                                o->secret ? ctx->wait.secret
+                                                          : NULL);
+        ngx_explicit_memzero(ctx->wait.secret, NGX_IOT_TOKEN_LEN);
+        return n;
+    }
+}
+
+
+ngx_iot_wait_t *
+ngx_http_iot_collections_waiter(ngx_http_request_t *r,
+    ngx_http_iot_collections_outcome_t *outcome)
+{
+    return ngx_http_iot_waiter(r, ngx_http_iot_collections_answer, outcome);
+}
+
+
 /* the core's result codes, in this dialect's words */
 
 ngx_int_t

@@ -112,6 +112,27 @@ u_char *ngx_http_iot_collections_message_write(u_char *p,
     ngx_iot_message_t *m, ngx_iot_device_t *d);
 ngx_int_t ngx_http_iot_collections_render(ngx_iot_message_t *m,
     ngx_pool_t *pool, ngx_str_t *out);
+/*
+ * How a write of this dialect is answered (ctx->answer_data of
+ * ngx_http_iot_collections_answer): the status of success (204: no body),
+ * the message of not found, and whether a new token's secret is shown.
+ */
+typedef enum {
+    NGX_HTTP_IOT_OUT_COLLECTION = 0,
+    NGX_HTTP_IOT_OUT_DEVICE,
+    NGX_HTTP_IOT_OUT_TOKEN
+} ngx_http_iot_collections_out_e;
+
+typedef struct {
+    ngx_uint_t                 status;
+    const char                *what;
+    ngx_uint_t                 out;       /* ngx_http_iot_collections_out_e */
+    ngx_uint_t                 secret;
+} ngx_http_iot_collections_outcome_t;
+
+ngx_iot_wait_t *ngx_http_iot_collections_waiter(ngx_http_request_t *r,
+    ngx_http_iot_collections_outcome_t *outcome);
+
 ngx_int_t ngx_http_iot_collections_send_collection(ngx_http_request_t *r,
     ngx_uint_t status, ngx_iot_collection_t *c);
 ngx_int_t ngx_http_iot_collections_send_device(ngx_http_request_t *r,

@@ -13,6 +13,35 @@
 #include "ngx_http_iot_collections.h"
 
 
+/* how each write is answered */
+
+typedef struct {
+    ngx_uint_t                 device;
+    ngx_uint_t                 one;
+    ngx_str_t                  name;
+    const char                *what;
+} ngx_http_iot_tags_answer_t;
+
+
+static ngx_int_t ngx_http_iot_tags_answer(ngx_http_request_t *r,
+    ngx_iot_rc_e rc);
+
+
+static ngx_http_iot_collections_outcome_t  ngx_http_iot_collection_created =
+    { NGX_HTTP_CREATED, "collection not found", NGX_HTTP_IOT_OUT_COLLECTION, 0 };
+static ngx_http_iot_collections_outcome_t  ngx_http_iot_collection_changed =
+    { NGX_HTTP_OK, "collection not found", NGX_HTTP_IOT_OUT_COLLECTION, 0 };
+static ngx_http_iot_collections_outcome_t  ngx_http_iot_collection_deleted =
+    { NGX_HTTP_NO_CONTENT, "collection not found",
+      NGX_HTTP_IOT_OUT_COLLECTION, 0 };
+static ngx_http_iot_collections_outcome_t  ngx_http_iot_device_created =
+    { NGX_HTTP_CREATED, "collection not found", NGX_HTTP_IOT_OUT_DEVICE, 0 };
+static ngx_http_iot_collections_outcome_t  ngx_http_iot_device_changed =
+    { NGX_HTTP_OK, "device not found", NGX_HTTP_IOT_OUT_DEVICE, 0 };
+static ngx_http_iot_collections_outcome_t  ngx_http_iot_device_deleted =
+    { NGX_HTTP_NO_CONTENT, "device not found", NGX_HTTP_IOT_OUT_DEVICE, 0 };
+
+
 static ngx_int_t
 ngx_http_iot_collection_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     void *row, ngx_buf_t *b)
@@ -140,7 +169,7 @@ ngx_http_iot_collections_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
     ngx_int_t                    rc;
     ngx_iot_rc_e                 irc;
-    ngx_iot_collection_t         c;
+    ngx_iot_wait_t              *wait;
     ngx_iot_collection_change_t  ch;
 
     if (r->method & NGX_HTTP_IOT_M_GET) {
@@ -156,14 +185,13 @@ ngx_http_iot_collections_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_collections_reject(r);
     }
 
-    irc = ngx_iot_collection_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool,
-                                    &c, r->connection->log);
-    if (irc != NGX_IOT_OK) {
-        return ngx_http_iot_collections_rc_error(r, irc,
-                                                 "collection not found");
-    }
+    wait = ngx_http_iot_collections_waiter(r,
+                                           &ngx_http_iot_collection_created);
 
-    return ngx_http_iot_collections_send_collection(r, NGX_HTTP_CREATED, &c);
+    irc = ngx_iot_collection_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool,
+                                    &wait->out.c, r->connection->log, wait);
+
+    return ngx_http_iot_answer(r, irc);
 }
 
 
@@ -174,6 +202,7 @@ ngx_http_iot_collections_item(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_int_t                    rc;
     ngx_iot_rc_e                 irc;
     ngx_cycle_t                 *cycle;
+    ngx_iot_wait_t              *wait;
     ngx_iot_collection_t         c;
     ngx_iot_collection_change_t  ch;
 
@@ -193,15 +222,22 @@ ngx_http_iot_collections_item(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
             return ngx_http_iot_collections_reject(r);
         }
 
-        irc = ngx_iot_collection_update(cycle, id, &ch, r->pool, &c,
-                                        r->connection->log);
+        wait = ngx_http_iot_collections_waiter(r,
+                                           &ngx_http_iot_collection_changed);
+
+        irc = ngx_iot_collection_update(cycle, id, &ch, r->pool,
+                                        &wait->out.c, r->connection->log,
+                                        wait);
+
+        return ngx_http_iot_answer(r, irc);
 
     } else {
-        irc = ngx_iot_collection_delete(cycle, id, r->connection->log);
+        wait = ngx_http_iot_collections_waiter(r,
+                                           &ngx_http_iot_collection_deleted);
 
-        if (irc == NGX_IOT_OK) {
-            return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
-        }
+        irc = ngx_iot_collection_delete(cycle, id, r->connection->log, wait);
+
+        return ngx_http_iot_answer(r, irc);
     }
 
     if (irc != NGX_IOT_OK) {
@@ -283,7 +319,7 @@ ngx_http_iot_collections_devices(ngx_http_request_t *r,
     uint64_t                  cid;
     ngx_int_t                 rc;
     ngx_iot_rc_e              irc;
-    ngx_iot_device_t          d;
+    ngx_iot_wait_t           *wait;
     ngx_iot_collection_t      c;
     ngx_iot_device_change_t   ch;
 
@@ -328,14 +364,12 @@ ngx_http_iot_collections_devices(ngx_http_request_t *r,
 
     ch.collection_id = cid;
 
-    irc = ngx_iot_device_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool, &d,
-                                r->connection->log);
-    if (irc != NGX_IOT_OK) {
-        return ngx_http_iot_collections_rc_error(r, irc,
-                                                 "collection not found");
-    }
+    wait = ngx_http_iot_collections_waiter(r, &ngx_http_iot_device_created);
 
-    return ngx_http_iot_collections_send_device(r, NGX_HTTP_CREATED, &d);
+    irc = ngx_iot_device_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool,
+                                &wait->out.d, r->connection->log, wait);
+
+    return ngx_http_iot_answer(r, irc);
 }
 
 
@@ -348,6 +382,7 @@ ngx_http_iot_collections_device(ngx_http_request_t *r,
     ngx_int_t                 rc;
     ngx_iot_rc_e              irc;
     ngx_cycle_t              *cycle;
+    ngx_iot_wait_t           *wait;
     ngx_iot_device_t          d;
     ngx_iot_device_change_t   ch;
 
@@ -398,15 +433,22 @@ ngx_http_iot_collections_device(ngx_http_request_t *r,
             }
         }
 
-        irc = ngx_iot_device_update(cycle, did, cid, &ch, r->pool, &d,
-                                    r->connection->log);
+        wait = ngx_http_iot_collections_waiter(r,
+                                               &ngx_http_iot_device_changed);
+
+        irc = ngx_iot_device_update(cycle, did, cid, &ch, r->pool,
+                                    &wait->out.d, r->connection->log, wait);
+
+        return ngx_http_iot_answer(r, irc);
 
     } else {
-        irc = ngx_iot_device_delete(cycle, did, cid, r->connection->log);
+        wait = ngx_http_iot_collections_waiter(r,
+                                               &ngx_http_iot_device_deleted);
 
-        if (irc == NGX_IOT_OK) {
-            return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
-        }
+        irc = ngx_iot_device_delete(cycle, did, cid, r->connection->log,
+                                    wait);
+
+        return ngx_http_iot_answer(r, irc);
     }
 
     if (irc != NGX_IOT_OK) {
@@ -429,11 +471,13 @@ ngx_http_iot_collections_tags(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     const char                   *err, *what;
     ngx_iot_rc_e                  irc;
     ngx_cycle_t                  *cycle;
+    ngx_iot_wait_t               *wait;
     ngx_iot_text_t               *tags;
     ngx_iot_device_t              d;
     ngx_iot_collection_t          c;
     ngx_iot_device_change_t       dch;
     ngx_iot_collection_change_t   cch;
+    ngx_http_iot_tags_answer_t   *t;
 
     cycle = (ngx_cycle_t *) ngx_cycle;
 
@@ -562,40 +606,74 @@ ngx_http_iot_collections_tags(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         }
     }
 
+    t = ngx_palloc(r->pool, sizeof(ngx_http_iot_tags_answer_t));
+    if (t == NULL) {
+        json_decref(patch);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    t->device = device;
+    t->one = one;
+    t->name = name;
+    t->what = what;
+
+    wait = ngx_http_iot_waiter(r, ngx_http_iot_tags_answer, t);
+
     if (device) {
         ngx_memzero(&dch, sizeof(ngx_iot_device_change_t));
         dch.tags = patch;
-        irc = ngx_iot_device_update(cycle, did, cid, &dch, r->pool, &d,
-                                    r->connection->log);
+        irc = ngx_iot_device_update(cycle, did, cid, &dch, r->pool,
+                                    &wait->out.d, r->connection->log, wait);
 
     } else {
         ngx_memzero(&cch, sizeof(ngx_iot_collection_change_t));
         cch.tags = patch;
-        irc = ngx_iot_collection_update(cycle, cid, &cch, r->pool, &c,
-                                        r->connection->log);
+        irc = ngx_iot_collection_update(cycle, cid, &cch, r->pool,
+                                        &wait->out.c, r->connection->log,
+                                        wait);
     }
 
     json_decref(patch);
 
-    if (irc != NGX_IOT_OK) {
-        return ngx_http_iot_collections_rc_error(r, irc, what);
+    return ngx_http_iot_answer(r, irc);
+}
+
+
+/* the answer to a change of tags: the tags, the tag, or nothing */
+
+static ngx_int_t
+ngx_http_iot_tags_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
+{
+    ngx_int_t                    n;
+    ngx_str_t                    value;
+    ngx_iot_text_t              *tags;
+    ngx_http_iot_ctx_t          *ctx;
+    ngx_http_iot_tags_answer_t  *t;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+    t = ctx->answer_data;
+
+    if (rc != NGX_IOT_OK) {
+        return ngx_http_iot_collections_rc_error(r, rc, t->what);
     }
 
     if (r->method == NGX_HTTP_DELETE) {
         return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
     }
 
-    if (!one) {
+    tags = t->device ? &ctx->wait.out.d.tags : &ctx->wait.out.c.tags;
+
+    if (!t->one) {
         return ngx_http_iot_collections_send_tags(r, tags);
     }
 
-    rc = ngx_iot_tags_get(tags, &name, r->pool, &value);
+    n = ngx_iot_tags_get(tags, &t->name, r->pool, &value);
 
-    if (rc == NGX_ERROR) {
+    if (n == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == NGX_DECLINED) {
+    if (n == NGX_DECLINED) {
         ngx_str_null(&value);
     }
 

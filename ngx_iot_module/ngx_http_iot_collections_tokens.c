@@ -13,6 +13,25 @@
 #include "ngx_http_iot_collections.h"
 
 
+/* a new token, tried again when its public prefix is taken already */
+typedef struct {
+    ngx_iot_token_change_t     change;
+    ngx_uint_t                 tries;
+} ngx_http_iot_token_new_t;
+
+
+static ngx_int_t ngx_http_iot_token_create(ngx_http_request_t *r,
+    ngx_http_iot_token_new_t *tn);
+static ngx_int_t ngx_http_iot_token_created(ngx_http_request_t *r,
+    ngx_iot_rc_e rc);
+
+
+static ngx_http_iot_collections_outcome_t  ngx_http_iot_token_changed =
+    { NGX_HTTP_OK, "token not found", NGX_HTTP_IOT_OUT_TOKEN, 0 };
+static ngx_http_iot_collections_outcome_t  ngx_http_iot_token_deleted =
+    { NGX_HTTP_NO_CONTENT, "token not found", NGX_HTTP_IOT_OUT_TOKEN, 0 };
+
+
 static ngx_int_t
 ngx_http_iot_token_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
     void *row, ngx_buf_t *b)
@@ -112,12 +131,9 @@ ngx_int_t
 ngx_http_iot_collections_tokens(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx)
 {
-    u_char                  secret[NGX_IOT_TOKEN_LEN];
-    ngx_int_t               rc;
-    ngx_uint_t              tries;
-    ngx_iot_rc_e            irc;
-    ngx_iot_token_t         t;
-    ngx_iot_token_change_t  ch;
+    ngx_int_t                  rc;
+    ngx_iot_token_change_t     ch;
+    ngx_http_iot_token_new_t  *tn;
 
     if (r->method & NGX_HTTP_IOT_M_GET) {
         ctx->list.cursor.kind = NGX_IOT_STORE_TOKENS;
@@ -137,26 +153,61 @@ ngx_http_iot_collections_tokens(ngx_http_request_t *r,
         return ngx_http_iot_collections_reject(r);
     }
 
-    /* a new token's public prefix may, very rarely, be taken already */
-
-    for (tries = 0; tries < 3; tries++) {
-        irc = ngx_iot_token_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool,
-                                   &t, secret, r->connection->log);
-        if (irc != NGX_IOT_STORE_ERROR) {
-            break;
-        }
+    tn = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_token_new_t));
+    if (tn == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (irc != NGX_IOT_OK) {
-        ngx_explicit_memzero(secret, sizeof(secret));
-        return ngx_http_iot_collections_rc_error(r, irc, "token not found");
+    tn->change = ch;
+
+    return ngx_http_iot_token_create(r, tn);
+}
+
+
+static ngx_int_t
+ngx_http_iot_token_create(ngx_http_request_t *r, ngx_http_iot_token_new_t *tn)
+{
+    ngx_iot_rc_e     irc;
+    ngx_iot_wait_t  *wait;
+
+    wait = ngx_http_iot_waiter(r, ngx_http_iot_token_created, tn);
+
+    irc = ngx_iot_token_create((ngx_cycle_t *) ngx_cycle, &tn->change,
+                               r->pool, &wait->out.t, wait->secret,
+                               r->connection->log, wait);
+
+    return ngx_http_iot_answer(r, irc);
+}
+
+
+/* a new token's public prefix may, very rarely, be taken already */
+
+static ngx_int_t
+ngx_http_iot_token_created(ngx_http_request_t *r, ngx_iot_rc_e rc)
+{
+    ngx_int_t                  n;
+    ngx_http_iot_ctx_t        *ctx;
+    ngx_http_iot_token_new_t  *tn;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+    tn = ctx->answer_data;
+
+    if (rc == NGX_IOT_STORE_ERROR && ++tn->tries < 3) {
+        return ngx_http_iot_token_create(r, tn);
     }
 
-    rc = ngx_http_iot_collections_send_token(r, NGX_HTTP_CREATED, &t, secret);
+    if (rc != NGX_IOT_OK) {
+        n = ngx_http_iot_collections_rc_error(r, rc, "token not found");
 
-    ngx_explicit_memzero(secret, sizeof(secret));
+    } else {
+        n = ngx_http_iot_collections_send_token(r, NGX_HTTP_CREATED,
+                                                &ctx->wait.out.t,
+                                                ctx->wait.secret);
+    }
 
-    return rc;
+    ngx_explicit_memzero(ctx->wait.secret, NGX_IOT_TOKEN_LEN);
+
+    return n;
 }
 
 
@@ -168,6 +219,7 @@ ngx_http_iot_collections_token(ngx_http_request_t *r,
     ngx_int_t               rc;
     ngx_iot_rc_e            irc;
     ngx_cycle_t            *cycle;
+    ngx_iot_wait_t         *wait;
     ngx_iot_token_t         t;
     ngx_iot_token_change_t  ch;
 
@@ -208,13 +260,11 @@ ngx_http_iot_collections_token(ngx_http_request_t *r,
     }
 
     if (r->method == NGX_HTTP_DELETE) {
-        irc = ngx_iot_token_delete(cycle, hash, r->connection->log);
+        wait = ngx_http_iot_collections_waiter(r, &ngx_http_iot_token_deleted);
 
-        if (irc != NGX_IOT_OK) {
-            return ngx_http_iot_collections_rc_error(r, irc, "token not found");
-        }
+        irc = ngx_iot_token_delete(cycle, hash, r->connection->log, wait);
 
-        return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
+        return ngx_http_iot_answer(r, irc);
     }
 
     rc = ngx_http_iot_token_fields(r, ctx, &ch, 0);
@@ -222,12 +272,10 @@ ngx_http_iot_collections_token(ngx_http_request_t *r,
         return ngx_http_iot_collections_reject(r);
     }
 
-    irc = ngx_iot_token_update(cycle, hash, &ch, r->pool, &t,
-                               r->connection->log);
+    wait = ngx_http_iot_collections_waiter(r, &ngx_http_iot_token_changed);
 
-    if (irc != NGX_IOT_OK) {
-        return ngx_http_iot_collections_rc_error(r, irc, "token not found");
-    }
+    irc = ngx_iot_token_update(cycle, hash, &ch, r->pool, &wait->out.t,
+                               r->connection->log, wait);
 
-    return ngx_http_iot_collections_send_token(r, NGX_HTTP_OK, &t, NULL);
+    return ngx_http_iot_answer(r, irc);
 }

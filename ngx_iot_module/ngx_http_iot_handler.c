@@ -19,6 +19,8 @@
 static ngx_int_t ngx_http_iot_refuse(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static void ngx_http_iot_body_handler(ngx_http_request_t *r);
+static void ngx_http_iot_body_free(void *data);
+static void ngx_http_iot_answered(ngx_iot_wait_t *wait);
 
 
 ngx_int_t
@@ -137,9 +139,21 @@ ngx_http_iot_body_handler(ngx_http_request_t *r)
 {
     ngx_int_t            rc;
     const char          *err;
+    ngx_pool_cleanup_t  *cln;
     ngx_http_iot_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    /* the body lives as long as the request: a write may still need it */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cln->handler = ngx_http_iot_body_free;
+    cln->data = ctx;
 
     rc = ngx_http_iot_read_json(r, &ctx->body, &err);
 
@@ -155,10 +169,74 @@ ngx_http_iot_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    rc = ctx->route->handler(r, ctx);
+    ngx_http_finalize_request(r, ctx->route->handler(r, ctx));
+}
+
+
+static void
+ngx_http_iot_body_free(void *data)
+{
+    ngx_http_iot_ctx_t  *ctx = data;
 
     json_decref(ctx->body);
     ctx->body = NULL;
+}
 
-    ngx_http_finalize_request(r, rc);
+
+ngx_iot_wait_t *
+ngx_http_iot_waiter(ngx_http_request_t *r, ngx_http_iot_answer_pt answer,
+    void *data)
+{
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    ctx->answer = answer;
+    ctx->answer_data = data;
+
+    ctx->wait.handler = ngx_http_iot_answered;
+    ctx->wait.data = r;
+    ctx->wait.pool = r->pool;
+
+    return &ctx->wait;
+}
+
+
+/*
+ * A posted write keeps the request (and its pool) until it is answered;
+ * the event loop goes on meanwhile.
+ */
+
+ngx_int_t
+ngx_http_iot_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
+{
+    ngx_http_iot_ctx_t  *ctx;
+
+    if (rc == NGX_IOT_QUEUED) {
+        r->main->count++;
+        r->main->blocked++;
+        return NGX_DONE;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    return ctx->answer(r, rc);
+}
+
+
+static void
+ngx_http_iot_answered(ngx_iot_wait_t *wait)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_http_iot_ctx_t  *ctx;
+
+    r = wait->data;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    r->main->blocked--;
+
+    ngx_http_finalize_request(r, ctx->answer(r, wait->rc));
+    ngx_http_run_posted_requests(c);
 }

@@ -70,7 +70,8 @@ typedef enum {
     NGX_IOT_ZONE_FULL,
     NGX_IOT_RETIRED,
     NGX_IOT_POOL_EXHAUSTED,
-    NGX_IOT_STORE_ERROR
+    NGX_IOT_STORE_ERROR,
+    NGX_IOT_QUEUED            /* posted: the answer comes later */
 } ngx_iot_rc_e;
 
 
@@ -82,6 +83,7 @@ typedef struct ngx_iot_zone_ctx_s   ngx_iot_zone_ctx_t;
 typedef struct ngx_iot_bus_local_s  ngx_iot_bus_local_t;
 typedef struct ngx_iot_history_s    ngx_iot_history_t;
 typedef struct ngx_iot_conf_s       ngx_iot_conf_t;
+typedef struct ngx_iot_writer_s     ngx_iot_writer_t;
 
 
 struct ngx_iot_conf_s {
@@ -98,6 +100,7 @@ struct ngx_iot_conf_s {
     ngx_iot_store_t           *store;     /* this worker's connection */
     ngx_iot_history_t         *history;   /* this worker's */
     ngx_iot_bus_local_t       *bus;       /* this worker's side */
+    ngx_iot_writer_t          *writer;    /* this worker's registry writes */
     ngx_event_t                checkpoint;
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;

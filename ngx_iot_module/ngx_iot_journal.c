@@ -21,6 +21,8 @@
 
 static ngx_int_t ngx_iot_journal_record(ngx_iot_zone_ctx_t *ctx, void *p);
 static void ngx_iot_journal_clear(ngx_iot_journal_t *j);
+static void ngx_iot_journal_reload(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, ngx_log_t *log);
 
 
 ngx_int_t
@@ -65,7 +67,7 @@ ngx_iot_journal_note(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
     j = &ctx->sh->journal;
 
     if (j->nkeys == NGX_IOT_JOURNAL_KEYS) {
-        /* a write changes two entities at most today */
+        /* a write changes two entities at most, a batch is bounded */
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "iot journal: too many entities in one write");
         return;
@@ -183,16 +185,39 @@ ngx_iot_journal_clear(ngx_iot_journal_t *j)
 void
 ngx_iot_journal_abort(ngx_iot_zone_ctx_t *ctx)
 {
+    ngx_iot_journal_mark_t  start;
+
+    start.nkeys = 0;
+    start.nalloc = 0;
+
+    ngx_iot_journal_abort_to(ctx, &start);
+    ngx_iot_journal_clear(&ctx->sh->journal);
+}
+
+
+void
+ngx_iot_journal_mark(ngx_iot_zone_ctx_t *ctx, ngx_iot_journal_mark_t *mark)
+{
+    mark->nkeys = ctx->sh->journal.nkeys;
+    mark->nalloc = ctx->sh->journal.nalloc;
+}
+
+
+void
+ngx_iot_journal_abort_to(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_journal_mark_t *mark)
+{
     ngx_uint_t          i;
     ngx_iot_journal_t  *j;
 
     j = &ctx->sh->journal;
 
-    for (i = 0; i < j->nalloc; i++) {
+    for (i = mark->nalloc; i < j->nalloc; i++) {
         ngx_slab_free_locked(ctx->shpool, j->alloc[i]);
     }
 
-    ngx_iot_journal_clear(j);
+    j->nalloc = mark->nalloc;
+    j->nkeys = mark->nkeys;
 }
 
 
@@ -234,25 +259,51 @@ void
 ngx_iot_journal_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle,
     ngx_log_t *log)
 {
-    void                   *e;
-    ngx_uint_t              i, k, owned;
-    ngx_iot_store_t        *store;
-    ngx_iot_journal_t      *j;
-    ngx_iot_store_key_t     key;
-    ngx_iot_journal_key_t  *jk;
-
-    j = &ctx->sh->journal;
+    ngx_iot_store_t  *store;
 
     ngx_log_error(NGX_LOG_WARN, log, 0,
                   "iot zone \"%V\": process %P died during a write, "
                   "reloading that entity from the store",
-                  &ctx->name, j->pid);
+                  &ctx->name, ctx->sh->journal.pid);
 
     store = ngx_iot_store_get(cycle, log);
     if (store == NULL) {
         /* leave it for a process that can read the store */
         return;
     }
+
+    ngx_iot_journal_reload(ctx, store, log);
+}
+
+
+void
+ngx_iot_journal_undo(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_log_t *log)
+{
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "iot zone \"%V\": a batch of writes did not commit, "
+                  "reloading its entities from the store", &ctx->name);
+
+    ngx_iot_journal_reload(ctx, store, log);
+}
+
+
+/*
+ * What the journal allocated and no entity holds is freed, and what the
+ * zone holds of the entities it names is loaded again from the store.
+ */
+
+static void
+ngx_iot_journal_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_log_t *log)
+{
+    void                   *e;
+    ngx_uint_t              i, k, owned;
+    ngx_iot_journal_t      *j;
+    ngx_iot_store_key_t     key;
+    ngx_iot_journal_key_t  *jk;
+
+    j = &ctx->sh->journal;
 
     for (i = 0; i < j->nalloc; i++) {
         owned = 0;

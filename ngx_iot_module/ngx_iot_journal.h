@@ -24,7 +24,14 @@
 
 ngx_int_t ngx_iot_journal_init(ngx_iot_zone_ctx_t *ctx);
 
-/* a write starts: what it allocates from now on is recorded */
+/* where the journal is: one write of a batch can be undone back to it */
+typedef struct {
+    ngx_uint_t                 nkeys;
+    ngx_uint_t                 nalloc;
+} ngx_iot_journal_mark_t;
+
+
+/* a write (or a batch) starts: what it allocates from now on is recorded */
 void ngx_iot_journal_begin(ngx_iot_zone_ctx_t *ctx);
 
 /* the write changes this entity (at most NGX_IOT_JOURNAL_KEYS of them) */
@@ -38,6 +45,19 @@ ngx_int_t ngx_iot_journal_text(ngx_iot_zone_ctx_t *ctx, ngx_str_t *src,
 
 /* the write failed before the zone changed: its allocations are freed */
 void ngx_iot_journal_abort(ngx_iot_zone_ctx_t *ctx);
+
+/* one write of a batch failed before the zone changed */
+void ngx_iot_journal_mark(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_journal_mark_t *mark);
+void ngx_iot_journal_abort_to(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_journal_mark_t *mark);
+
+/*
+ * A batch changed the zone but its transaction did not commit: the zone
+ * takes the entities it named from the store again.
+ */
+void ngx_iot_journal_undo(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_log_t *log);
 
 /* the write is done: its allocations belong to its entities */
 void ngx_iot_journal_end(ngx_iot_zone_ctx_t *ctx);

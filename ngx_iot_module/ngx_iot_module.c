@@ -10,6 +10,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_write.h"
 #include "ngx_iot_zone.h"
 #include "ngx_iot_store.h"
 #include "ngx_iot_history.h"
@@ -425,6 +426,10 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_iot_writer_init_process(cycle, icf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     icf->checkpoint.handler = ngx_iot_checkpoint_handler;
     icf->checkpoint.data = icf;
     icf->checkpoint.log = cycle->log;
@@ -469,6 +474,10 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
     if (icf && icf->store) {
         ngx_iot_store_close(icf->store);
         icf->store = NULL;
+    }
+
+    if (icf) {
+        ngx_iot_writer_exit_process(icf);
     }
 
 #if (NGX_THREADS)

@@ -68,7 +68,10 @@ static ngx_iot_rc_e ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool,
     ngx_iot_token_t *out);
 static ngx_iot_rc_e ngx_iot_op_write(ngx_cycle_t *cycle, ngx_iot_op_t *op,
     ngx_iot_write_pt check, ngx_iot_write_store_pt write,
-    ngx_iot_write_pt apply, ngx_pool_t *pool, ngx_log_t *log);
+    ngx_iot_write_pt apply, ngx_pool_t *pool, ngx_log_t *log,
+    ngx_iot_wait_t *wait);
+static void ngx_iot_op_done(ngx_iot_write_t *w);
+static json_t *ngx_iot_op_change_tags(ngx_iot_op_t *op);
 static ngx_int_t ngx_iot_row_store(ngx_iot_write_t *w, ngx_uint_t fresh);
 static ngx_int_t ngx_iot_row_put(ngx_iot_write_t *w);
 static ngx_int_t ngx_iot_row_add(ngx_iot_write_t *w);
@@ -251,24 +254,149 @@ ngx_iot_token_copy(ngx_iot_token_t *t, ngx_pool_t *pool, ngx_iot_token_t *out)
 }
 
 
-/* one operation through the write sequence */
+/* a posted write, and what it needs until it is answered */
+typedef struct {
+    ngx_iot_write_t                w;
+    ngx_iot_op_t                   op;
+    union {
+        ngx_iot_collection_change_t  c;
+        ngx_iot_device_change_t      d;
+        ngx_iot_token_change_t       t;
+    } change;
+    u_char                         hash[NGX_IOT_HASH_LEN];
+    ngx_iot_wait_t                *wait;
+} ngx_iot_posted_t;
+
+
+static size_t  ngx_iot_op_sizes[][2] = {
+    { sizeof(ngx_iot_collection_change_t), sizeof(ngx_iot_collection_t) },
+    { sizeof(ngx_iot_device_change_t), sizeof(ngx_iot_device_t) },
+    { sizeof(ngx_iot_token_change_t), sizeof(ngx_iot_token_t) }
+};
+
+
+/*
+ * One operation through the write sequence: here and now, or posted to
+ * this worker's writer for a caller that waits.
+ */
 
 static ngx_iot_rc_e
 ngx_iot_op_write(ngx_cycle_t *cycle, ngx_iot_op_t *op, ngx_iot_write_pt check,
     ngx_iot_write_store_pt write, ngx_iot_write_pt apply, ngx_pool_t *pool,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_iot_wait_t *wait)
 {
-    ngx_iot_write_t  w;
+    void              *out;
+    ngx_iot_rc_e       rc;
+    ngx_iot_write_t    w, *pw;
+    ngx_iot_posted_t  *p;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = check;
-    w.write = write;
-    w.apply = apply;
-    w.data = op;
-    w.pool = pool;
-    w.log = log;
+    out = op->out;
 
-    return ngx_iot_write(cycle, &w);
+    if (wait == NULL) {
+        pw = &w;
+
+    } else {
+        p = ngx_pcalloc(wait->pool, sizeof(ngx_iot_posted_t));
+        if (p == NULL) {
+            return NGX_IOT_STORE_ERROR;
+        }
+
+        p->op = *op;
+        p->wait = wait;
+        op = &p->op;
+
+        if (op->out) {
+            op->out = &wait->out;
+        }
+
+        if (op->change) {
+            ngx_memcpy(&p->change, op->change, ngx_iot_op_sizes[op->what][0]);
+            op->change = &p->change;
+        }
+
+        if (op->hash) {
+            ngx_memcpy(p->hash, op->hash, NGX_IOT_HASH_LEN);
+            op->hash = p->hash;
+        }
+
+        if (op->secret && op->secret != wait->secret) {
+            ngx_memcpy(wait->secret, op->secret, NGX_IOT_TOKEN_LEN);
+            op->secret = wait->secret;
+        }
+
+        /* the thread reads them: they live until the answer */
+        json_incref(ngx_iot_op_change_tags(op));
+
+        pw = &p->w;
+    }
+
+    ngx_memzero(pw, sizeof(ngx_iot_write_t));
+    pw->check = check;
+    pw->write = write;
+    pw->apply = apply;
+    pw->data = op;
+    pw->pool = pool;
+    pw->log = log;
+
+    if (wait == NULL) {
+        return ngx_iot_write(cycle, pw);
+    }
+
+    pw->done = ngx_iot_op_done;
+    pw->done_data = p;
+
+    rc = ngx_iot_write_post(cycle, pw);
+
+    if (rc == NGX_IOT_QUEUED) {
+        return rc;
+    }
+
+    /* no writer: answered here and now */
+
+    json_decref(ngx_iot_op_change_tags(op));
+
+    if (rc == NGX_IOT_OK && out && out != (void *) &wait->out) {
+        ngx_memcpy(out, &wait->out, ngx_iot_op_sizes[op->what][1]);
+    }
+
+    return rc;
+}
+
+
+/* on the event loop: the posted write is answered */
+
+static void
+ngx_iot_op_done(ngx_iot_write_t *w)
+{
+    ngx_iot_posted_t  *p = w->done_data;
+
+    json_decref(ngx_iot_op_change_tags(&p->op));
+
+    p->wait->rc = w->rc;
+    p->wait->handler(p->wait);
+}
+
+
+/* the tags of a change, if any */
+
+static json_t *
+ngx_iot_op_change_tags(ngx_iot_op_t *op)
+{
+    if (op->change == NULL) {
+        return NULL;
+    }
+
+    switch (op->what) {
+
+    case NGX_IOT_ENTITY_COLLECTION:
+        return ((ngx_iot_collection_change_t *) op->change)->tags;
+
+    case NGX_IOT_ENTITY_DEVICE:
+        return ((ngx_iot_device_change_t *) op->change)->tags;
+
+    default:
+        return ((ngx_iot_token_change_t *) op->change)->tags;
+    }
 }
 
 
@@ -397,7 +525,8 @@ ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id, ngx_pool_t *pool,
 
 ngx_iot_rc_e
 ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
-    ngx_pool_t *pool, ngx_iot_collection_t *out, ngx_log_t *log)
+    ngx_pool_t *pool, ngx_iot_collection_t *out, ngx_log_t *log,
+    ngx_iot_wait_t *wait)
 {
     ngx_iot_op_t  op;
 
@@ -408,7 +537,7 @@ ngx_iot_collection_create(ngx_cycle_t *cycle, ngx_iot_collection_change_t *ch,
 
     return ngx_iot_op_write(cycle, &op, ngx_iot_collection_create_check,
                             ngx_iot_row_add, ngx_iot_entity_added,
-                            pool, log);
+                            pool, log, wait);
 }
 
 
@@ -466,7 +595,7 @@ ngx_iot_collection_create_check(ngx_iot_write_t *w)
 ngx_iot_rc_e
 ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     ngx_iot_collection_change_t *ch, ngx_pool_t *pool,
-    ngx_iot_collection_t *out, ngx_log_t *log)
+    ngx_iot_collection_t *out, ngx_log_t *log, ngx_iot_wait_t *wait)
 {
     ngx_iot_op_t  op;
 
@@ -478,7 +607,7 @@ ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
 
     return ngx_iot_op_write(cycle, &op, ngx_iot_collection_update_check,
                             ngx_iot_row_put, ngx_iot_collection_update_apply,
-                            pool, log);
+                            pool, log, wait);
 }
 
 
@@ -533,7 +662,8 @@ ngx_iot_collection_update_apply(ngx_iot_write_t *w)
 
 
 ngx_iot_rc_e
-ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
+ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log,
+    ngx_iot_wait_t *wait)
 {
     ngx_iot_op_t  op;
 
@@ -543,7 +673,7 @@ ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id, ngx_log_t *log)
 
     return ngx_iot_op_write(cycle, &op, ngx_iot_collection_delete_check,
                             ngx_iot_delete_row, ngx_iot_entity_dropped,
-                            NULL, log);
+                            NULL, log, wait);
 }
 
 
@@ -598,7 +728,8 @@ ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
 
 ngx_iot_rc_e
 ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
-    ngx_pool_t *pool, ngx_iot_device_t *out, ngx_log_t *log)
+    ngx_pool_t *pool, ngx_iot_device_t *out, ngx_log_t *log,
+    ngx_iot_wait_t *wait)
 {
     ngx_iot_op_t  op;
 
@@ -609,7 +740,7 @@ ngx_iot_device_create(ngx_cycle_t *cycle, ngx_iot_device_change_t *ch,
 
     return ngx_iot_op_write(cycle, &op, ngx_iot_device_create_check,
                             ngx_iot_row_add, ngx_iot_entity_added,
-                            pool, log);
+                            pool, log, wait);
 }
 
 
@@ -680,7 +811,7 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
 ngx_iot_rc_e
 ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     ngx_iot_device_change_t *ch, ngx_pool_t *pool, ngx_iot_device_t *out,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_iot_wait_t *wait)
 {
     ngx_iot_op_t  op;
 
@@ -693,7 +824,7 @@ ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
 
     return ngx_iot_op_write(cycle, &op, ngx_iot_device_update_check,
                             ngx_iot_row_put, ngx_iot_device_update_apply,
-                            pool, log);
+                            pool, log, wait);
 }
 
 
@@ -778,7 +909,7 @@ ngx_iot_device_update_apply(ngx_iot_write_t *w)
 
 ngx_iot_rc_e
 ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_iot_wait_t *wait)
 {
     ngx_iot_op_t  op;
 
@@ -789,7 +920,7 @@ ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
 
     return ngx_iot_op_write(cycle, &op, ngx_iot_device_delete_check,
                             ngx_iot_delete_row, ngx_iot_entity_dropped,
-                            NULL, log);
+                            NULL, log, wait);
 }
 
 
@@ -835,9 +966,10 @@ ngx_iot_token_get(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
 
 ngx_iot_rc_e
 ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
-    ngx_pool_t *pool, ngx_iot_token_t *out, u_char *secret, ngx_log_t *log)
+    ngx_pool_t *pool, ngx_iot_token_t *out, u_char *secret, ngx_log_t *log,
+    ngx_iot_wait_t *wait)
 {
-    u_char           raw[NGX_IOT_TOKEN_LEN / 2];
+    u_char        raw[NGX_IOT_TOKEN_LEN / 2];
     ngx_iot_op_t  op;
 
     if (ngx_iot_random(raw, sizeof(raw)) != NGX_OK) {
@@ -856,7 +988,7 @@ ngx_iot_token_create(ngx_cycle_t *cycle, ngx_iot_token_change_t *ch,
 
     return ngx_iot_op_write(cycle, &op, ngx_iot_token_create_check,
                             ngx_iot_row_add, ngx_iot_entity_added,
-                            pool, log);
+                            pool, log, wait);
 }
 
 
@@ -915,7 +1047,7 @@ ngx_iot_token_create_check(ngx_iot_write_t *w)
 ngx_iot_rc_e
 ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     ngx_iot_token_change_t *ch, ngx_pool_t *pool, ngx_iot_token_t *out,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_iot_wait_t *wait)
 {
     ngx_iot_op_t  op;
 
@@ -927,7 +1059,7 @@ ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
 
     return ngx_iot_op_write(cycle, &op, ngx_iot_token_update_check,
                             ngx_iot_row_put, ngx_iot_token_update_apply,
-                            pool, log);
+                            pool, log, wait);
 }
 
 
@@ -999,7 +1131,8 @@ ngx_iot_token_update_apply(ngx_iot_write_t *w)
 
 
 ngx_iot_rc_e
-ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
+ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log,
+    ngx_iot_wait_t *wait)
 {
     ngx_iot_op_t  op;
 
@@ -1009,7 +1142,7 @@ ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash, ngx_log_t *log)
 
     return ngx_iot_op_write(cycle, &op, ngx_iot_token_delete_check,
                             ngx_iot_delete_row, ngx_iot_entity_dropped,
-                            NULL, log);
+                            NULL, log, wait);
 }
 
 

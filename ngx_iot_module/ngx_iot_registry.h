@@ -18,6 +18,33 @@
 #include "ngx_iot_zone.h"
 
 
+/*
+ * A caller that waits for its write (wait NULL: the write runs here and
+ * now).  A write with a wait is posted to this worker's writer and answers
+ * NGX_IOT_QUEUED; once it is durable (or failed) handler is called with
+ * rc, out (what out would have had) and a new token's secret.  Without a
+ * writer it runs here and now and answers as without a wait.  What the
+ * change points to (a resource) must live until the answer; its tags are
+ * kept by the write.
+ */
+typedef struct ngx_iot_wait_s  ngx_iot_wait_t;
+
+typedef void (*ngx_iot_wait_pt)(ngx_iot_wait_t *wait);
+
+struct ngx_iot_wait_s {
+    ngx_iot_wait_pt            handler;
+    void                      *data;
+    ngx_pool_t                *pool;      /* lives until the answer */
+    ngx_iot_rc_e               rc;
+    union {
+        ngx_iot_collection_t   c;
+        ngx_iot_device_t       d;
+        ngx_iot_token_t        t;
+    } out;
+    u_char                     secret[NGX_IOT_TOKEN_LEN];
+};
+
+
 ngx_int_t ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash,
     ngx_pool_t *pool, ngx_iot_principal_t *who);
 
@@ -26,34 +53,34 @@ ngx_iot_rc_e ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id,
     ngx_pool_t *pool, ngx_iot_collection_t *out);
 ngx_iot_rc_e ngx_iot_collection_create(ngx_cycle_t *cycle,
     ngx_iot_collection_change_t *ch, ngx_pool_t *pool,
-    ngx_iot_collection_t *out, ngx_log_t *log);
+    ngx_iot_collection_t *out, ngx_log_t *log, ngx_iot_wait_t *wait);
 ngx_iot_rc_e ngx_iot_collection_update(ngx_cycle_t *cycle, uint64_t id,
     ngx_iot_collection_change_t *ch, ngx_pool_t *pool,
-    ngx_iot_collection_t *out, ngx_log_t *log);
+    ngx_iot_collection_t *out, ngx_log_t *log, ngx_iot_wait_t *wait);
 ngx_iot_rc_e ngx_iot_collection_delete(ngx_cycle_t *cycle, uint64_t id,
-    ngx_log_t *log);
+    ngx_log_t *log, ngx_iot_wait_t *wait);
 
 ngx_iot_rc_e ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id,
     uint64_t cid, ngx_pool_t *pool, ngx_iot_device_t *out);
 ngx_iot_rc_e ngx_iot_device_create(ngx_cycle_t *cycle,
     ngx_iot_device_change_t *ch, ngx_pool_t *pool, ngx_iot_device_t *out,
-    ngx_log_t *log);
+    ngx_log_t *log, ngx_iot_wait_t *wait);
 ngx_iot_rc_e ngx_iot_device_update(ngx_cycle_t *cycle, uint64_t id,
     uint64_t cid, ngx_iot_device_change_t *ch, ngx_pool_t *pool,
-    ngx_iot_device_t *out, ngx_log_t *log);
+    ngx_iot_device_t *out, ngx_log_t *log, ngx_iot_wait_t *wait);
 ngx_iot_rc_e ngx_iot_device_delete(ngx_cycle_t *cycle, uint64_t id,
-    uint64_t cid, ngx_log_t *log);
+    uint64_t cid, ngx_log_t *log, ngx_iot_wait_t *wait);
 
 ngx_iot_rc_e ngx_iot_token_get(ngx_cycle_t *cycle, u_char *hash,
     ngx_pool_t *pool, ngx_iot_token_t *out);
 ngx_iot_rc_e ngx_iot_token_create(ngx_cycle_t *cycle,
     ngx_iot_token_change_t *ch, ngx_pool_t *pool, ngx_iot_token_t *out,
-    u_char *secret, ngx_log_t *log);
+    u_char *secret, ngx_log_t *log, ngx_iot_wait_t *wait);
 ngx_iot_rc_e ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     ngx_iot_token_change_t *ch, ngx_pool_t *pool, ngx_iot_token_t *out,
-    ngx_log_t *log);
+    ngx_log_t *log, ngx_iot_wait_t *wait);
 ngx_iot_rc_e ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash,
-    ngx_log_t *log);
+    ngx_log_t *log, ngx_iot_wait_t *wait);
 
 /* for the core's other files; the caller holds a lock */
 ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);

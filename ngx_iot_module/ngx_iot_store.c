@@ -168,7 +168,12 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "SELECT count(*) FROM devices",
     "SELECT count(*) FROM devices WHERE collection_id = ?1",
     "SELECT count(*) FROM tokens",
-    "SELECT count(*) FROM sessions"
+    "SELECT count(*) FROM sessions",
+
+    /* one write of a batch: ngx_iot_store_write_begin() */
+    "SAVEPOINT w",
+    "RELEASE w",
+    "ROLLBACK TO w"
 };
 
 
@@ -477,6 +482,32 @@ ngx_iot_store_rollback(ngx_iot_store_t *store, ngx_log_t *log)
     if (!sqlite3_get_autocommit(store->db)) {
         (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
     }
+}
+
+
+/*
+ * One write inside a batch's transaction: a write that fails is undone
+ * alone, the others of the batch stay.
+ */
+
+ngx_int_t
+ngx_iot_store_write_begin(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    return ngx_iot_store_exec(store, NGX_IOT_SQL_SAVEPOINT, log);
+}
+
+
+ngx_int_t
+ngx_iot_store_write_end(ngx_iot_store_t *store, ngx_uint_t keep,
+    ngx_log_t *log)
+{
+    if (!keep
+        && ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK_TO, log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_iot_store_exec(store, NGX_IOT_SQL_RELEASE, log);
 }
 
 

@@ -106,6 +106,10 @@ ngx_int_t ngx_iot_store_autocheckpoint(ngx_iot_store_t *store,
 ngx_int_t ngx_iot_store_begin(ngx_iot_store_t *store, ngx_log_t *log);
 ngx_int_t ngx_iot_store_commit(ngx_iot_store_t *store, ngx_log_t *log);
 void ngx_iot_store_rollback(ngx_iot_store_t *store, ngx_log_t *log);
+/* one write of a batch, inside its transaction; keep 0: it is undone */
+ngx_int_t ngx_iot_store_write_begin(ngx_iot_store_t *store, ngx_log_t *log);
+ngx_int_t ngx_iot_store_write_end(ngx_iot_store_t *store, ngx_uint_t keep,
+    ngx_log_t *log);
 const char *ngx_iot_store_error(ngx_iot_store_t *store);
 
 /* the registry's rows: ngx_iot_store_registry.c */

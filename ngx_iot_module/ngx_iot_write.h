@@ -6,6 +6,12 @@
  * check and prepare under the zone's lock (recording allocations in the
  * crash journal), write the store with the zone unlocked for readers,
  * update the zone once the store has the write, end the journal, unlock.
+ *
+ * Posted writes run it in nginx's thread pool, never on the event loop:
+ * the writes a worker posts while a batch runs form the next batch, one
+ * transaction for all of them (group commit), each write in a savepoint of
+ * its own so that one that fails does not take the others with it.  Each
+ * is answered once the transaction has committed.
  */
 
 
@@ -24,6 +30,7 @@ typedef struct ngx_iot_write_s  ngx_iot_write_t;
 
 typedef ngx_iot_rc_e (*ngx_iot_write_pt)(ngx_iot_write_t *w);
 typedef ngx_int_t (*ngx_iot_write_store_pt)(ngx_iot_write_t *w);
+typedef void (*ngx_iot_write_done_pt)(ngx_iot_write_t *w);
 
 
 struct ngx_iot_write_s {
@@ -51,15 +58,34 @@ struct ngx_iot_write_s {
     ngx_pool_t                *pool;      /* for the answer */
     ngx_log_t                 *log;
 
-    /* set by ngx_iot_write() */
+    /* a posted write: called on the event loop with the answer in rc */
+    ngx_iot_write_done_pt      done;
+    void                      *done_data;
+    ngx_iot_rc_e               rc;
+    ngx_queue_t                queue;
+
+    /* set by ngx_iot_write() and the batch */
     ngx_iot_zone_ctx_t        *ctx;
     ngx_iot_store_t           *store;
 
     unsigned                   unchanged:1;
+    unsigned                   applied:1;
 };
 
 
+/* the write, here and now: its answer */
 ngx_iot_rc_e ngx_iot_write(ngx_cycle_t *cycle, ngx_iot_write_t *w);
+
+/*
+ * The write, in this worker's next batch: NGX_IOT_QUEUED, and w->done is
+ * called with the answer once the batch has committed.  Without nginx's
+ * threads it runs here and now and its answer is returned.
+ */
+ngx_iot_rc_e ngx_iot_write_post(ngx_cycle_t *cycle, ngx_iot_write_t *w);
+
+ngx_int_t ngx_iot_writer_init_process(ngx_cycle_t *cycle,
+    ngx_iot_conf_t *icf);
+void ngx_iot_writer_exit_process(ngx_iot_conf_t *icf);
 
 
 #endif /* _NGX_IOT_WRITE_H_INCLUDED_ */

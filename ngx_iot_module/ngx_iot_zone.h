@@ -18,7 +18,9 @@
 #include "ngx_iot_entity.h"
 
 
-#define NGX_IOT_JOURNAL_KEYS       4
+/* a batch of writes (NGX_IOT_WRITE_BATCH) names two entities each at most */
+#define NGX_IOT_WRITE_BATCH        64
+#define NGX_IOT_JOURNAL_KEYS       (2 * NGX_IOT_WRITE_BATCH)
 
 
 typedef struct {

@@ -1,9 +1,10 @@
 #!/usr/bin/perl
-# A worker killed between a write's SQLite commit and its shared memory
-# update: the next process to take the zone's lock reloads that entity from
+# A worker killed between a write's SQLite commit and the end of its
+# write: the next process to take the zone's lock reloads that entity from
 # the store (the write was committed but never answered, so either outcome
 # is allowed; what is not allowed is a zone that disagrees with the store).
-# gdb stops the worker right after sqlite3_step() of the INSERT and kills it.
+# gdb stops the worker's writer thread right after the COMMIT of the batch
+# that holds the INSERT (ngx_iot_store_commit) and kills it.
 
 use strict;
 use warnings;
@@ -29,7 +30,7 @@ my ($w) = $t->workers;
 my $imsi = $t->next_imsi;
 my $imei = $t->next_imei;
 
-my $gdb = $t->gdb($w, ['break sqlite3_step thread 1', 'continue', 'finish',
+my $gdb = $t->gdb($w, ['break ngx_iot_store_commit', 'continue', 'finish',
                        'kill'], timeout => 60);
 
 ok(IoT::Test::wait_until(sub { $t->traced_by($w) }, 30), 'gdb attached');
@@ -47,14 +48,14 @@ my $out = do { local $/; <$gdb> };
 close $gdb;
 waitpid $kid, 0;
 
-like($out, qr/sqlite3_step/, 'the worker stopped in sqlite3_step');
+like($out, qr/ngx_iot_store_commit/, 'the worker stopped at the commit');
 
 ok(IoT::Test::wait_until(sub {
     my @w = $t->workers;
     return @w == 1 && $w[0] != $w && (($api->call(GET => '/'))[0] // 0) == 200;
 }, 30), 'the master started a new worker');
 
-# the store has the device (autocommit); the zone must have it too
+# the store has the device (committed); the zone must have it too
 my ($ls, $list) = $api->call(GET => "/collections/$cid/devices");
 is($ls, 200, 'list');
 my @d = grep { $_->{imsi} eq $imsi } @{ $list->{devices} || [] };

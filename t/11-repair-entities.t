@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # The crash journal repairs every kind of write, not only a device's
-# creation (09-repair.t): a worker is killed by gdb right after the
-# sqlite3_step() of a collection's tag change, a device's tag change, a
+# creation (09-repair.t): a worker's writer thread is killed by gdb right
+# after the commit of a collection's tag change, a device's tag change, a
 # token's creation and a token's change of resource and tags (two zone
 # allocations in one write); each time the next worker reloads that entity
 # from the store, frees what the dead write allocated, and the zone agrees
@@ -35,12 +35,12 @@ my ($ds, $D) = $api->call(POST => "/collections/$cid/devices",
 is($ds, 201, 'device made');
 my $did = $D->{deviceId};
 
-# the write is cut off after its store statement; it is never answered
+# the write is cut off right after its batch's commit; it is never answered
 sub cut {
     my ($method, $path, $body) = @_;
     my ($w) = $t->workers;
 
-    my $gdb = $t->gdb($w, ['break sqlite3_step thread 1', 'continue',
+    my $gdb = $t->gdb($w, ['break ngx_iot_store_commit', 'continue',
                            'finish', 'kill'], timeout => 60);
 
     ok(IoT::Test::wait_until(sub { $t->traced_by($w) }, 30), "gdb attached");
@@ -56,7 +56,7 @@ sub cut {
     close $gdb;
     waitpid $kid, 0;
 
-    like($out, qr/sqlite3_step/, "$method $path: the worker stopped");
+    like($out, qr/ngx_iot_store_commit/, "$method $path: the worker stopped");
 
     ok(IoT::Test::wait_until(sub {
         my @w = $t->workers;
@@ -90,8 +90,7 @@ SKIP: {
     is($T && $T->{resource}, "/collections/$cid", '... with its resource');
 }
 
-# named by itself (not by its public prefix, which the store would be
-# asked for first), so that the first sqlite3_step() is the change
+# named by itself, as a client would
 my ($ns, $N) = $api->call(POST => '/tokens',
                        body => { resource => "/collections/$cid" });
 is($ns, 201, 'another token made');
