@@ -261,7 +261,7 @@ ngx_iot_writer_batch(ngx_iot_writer_t *wr, ngx_iot_zone_ctx_t *ctx,
     ngx_log_t *log)
 {
     ngx_int_t                src;
-    ngx_uint_t               applied, broken;
+    ngx_uint_t               applied, broken, committed;
     ngx_queue_t             *q;
     ngx_iot_write_t         *w;
     ngx_iot_journal_mark_t   mark;
@@ -330,12 +330,22 @@ ngx_iot_writer_batch(ngx_iot_writer_t *wr, ngx_iot_zone_ctx_t *ctx,
         applied++;
     }
 
-    if (!broken && ngx_iot_store_commit(wr->store, log) == NGX_OK) {
+    /* readers go on while the batch commits (and the disk syncs) */
+
+    ngx_iot_zone_unlock(ctx);
+
+    committed = (!broken && ngx_iot_store_commit(wr->store, log) == NGX_OK);
+
+    if (!committed) {
+        ngx_iot_store_rollback(wr->store, log);
+    }
+
+    ngx_iot_zone_lock(ctx);
+
+    if (committed) {
         ngx_iot_journal_end(ctx);
         return;
     }
-
-    ngx_iot_store_rollback(wr->store, log);
 
     if (applied) {
         ngx_iot_journal_undo(ctx, wr->store, log);
