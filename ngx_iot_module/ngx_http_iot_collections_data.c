@@ -12,14 +12,14 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_iot_collections.h"
+#include "ngx_iot_downlink.h"
 
 
 /* /to of a whole collection: where the scan of its devices is */
 typedef struct {
     ngx_http_request_t        *request;
-    ngx_socket_t               fd;
-    ngx_uint_t                 port;
-    ngx_str_t                 *payload;
+    ngx_iot_downlink_e         transport;
+    ngx_iot_downlink_t        *message;
     ngx_iot_store_cursor_t     cursor;
     ngx_uint_t                 sent;
     ngx_uint_t                 failed;
@@ -29,8 +29,7 @@ typedef struct {
 } ngx_http_iot_to_all_t;
 
 
-static ngx_int_t ngx_http_iot_send_datagram(ngx_socket_t fd,
-    ngx_iot_device_t *d, ngx_uint_t port, ngx_str_t *payload, ngx_log_t *log);
+static const char *ngx_http_iot_downlink_error(ngx_iot_rc_e rc);
 static ngx_int_t ngx_http_iot_to_one(void *row, void *data);
 
 
@@ -226,16 +225,16 @@ ngx_http_iot_to_one(void *row, void *data)
     ngx_http_iot_to_all_t  *all = data;
 
     u_char               id[NGX_IOT_ID_LEN];
-    ngx_int_t            rc;
     ngx_buf_t           *b;
     ngx_chain_t         *cl;
+    ngx_iot_rc_e         rc;
     ngx_http_request_t  *r;
 
     r = all->request;
 
-    rc = ngx_http_iot_send_datagram(all->fd, d, all->port, all->payload,
-                                    r->connection->log);
-    if (rc == NGX_OK) {
+    rc = ngx_iot_downlink((ngx_cycle_t *) ngx_cycle, d, all->transport,
+                          all->message, r->connection->log);
+    if (rc == NGX_IOT_OK) {
         all->sent++;
         return NGX_OK;
     }
@@ -255,9 +254,7 @@ ngx_http_iot_to_one(void *row, void *data)
                          sizeof("{\"deviceId\":\"") - 1);
     b->last = ngx_cpymem(b->last, id, ngx_iot_id_encode(id, d->id.key) - id);
     b->last = ngx_sprintf(b->last, "\",\"message\":\"%s\"}",
-                          rc == NGX_DECLINED
-                          ? "the device has no known address"
-                          : "the datagram could not be sent");
+                          ngx_http_iot_downlink_error(rc));
 
     cl->buf = b;
     cl->next = NULL;
@@ -272,12 +269,16 @@ ngx_http_iot_to_one(void *row, void *data)
 
 static ngx_int_t
 ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
-    ngx_uint_t *port, ngx_str_t *payload)
+    ngx_iot_downlink_e *transport, ngx_iot_downlink_t *m)
 {
     json_t      *v;
-    ngx_str_t    b64;
+    ngx_str_t    b64, name;
+    ngx_int_t    t;
+    ngx_str_t   *payload;
     json_int_t   n;
-    const char  *transport;
+
+    *transport = NGX_IOT_DOWNLINK_UDP;
+    payload = &m->payload;
 
     v = ngx_http_iot_collections_field(ctx->body, "transport");
 
@@ -288,23 +289,19 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                                     "coap-push or coap-pull");
         }
 
-        transport = json_string_value(v);
+        name.data = (u_char *) json_string_value(v);
+        name.len = json_string_length(v);
 
-        if (ngx_strcmp(transport, "coap-push") == 0
-            || ngx_strcmp(transport, "coap-pull") == 0)
-        {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "transport: coap-push and "
-                                                    "coap-pull need the CoAP "
-                                                    "link, which this server "
-                                                    "does not have yet");
-        }
+        t = name.len ? ngx_iot_downlink_transport(&name)
+                     : NGX_IOT_DOWNLINK_UDP;
 
-        if (*transport != '\0' && ngx_strcmp(transport, "udp") != 0) {
+        if (t == NGX_ERROR) {
             return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
                                                     "transport must be udp, "
                                                     "coap-push or coap-pull");
         }
+
+        *transport = (ngx_iot_downlink_e) t;
     }
 
     v = ngx_http_iot_collections_field(ctx->body, "port");
@@ -317,7 +314,7 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                                 "to 65535");
     }
 
-    *port = (ngx_uint_t) n;
+    m->port = (ngx_uint_t) n;
 
     v = ngx_http_iot_collections_field(ctx->body, "payload");
 
@@ -355,57 +352,48 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
 /* NGX_DECLINED: the device has no address; NGX_ERROR: not sent */
 
-static ngx_int_t
-ngx_http_iot_send_datagram(ngx_socket_t fd, ngx_iot_device_t *d,
-    ngx_uint_t port, ngx_str_t *payload, ngx_log_t *log)
+/* why a datagram did not go, in this dialect's words */
+
+static const char *
+ngx_http_iot_downlink_error(ngx_iot_rc_e rc)
 {
-    ssize_t             n;
-    struct sockaddr_in  sin;
+    switch (rc) {
 
-    if (d->net_family != 4) {
-        return NGX_DECLINED;
+    case NGX_IOT_NO_ADDRESS:
+        return "the device has no known address";
+
+    case NGX_IOT_NO_TRANSPORT:
+    case NGX_IOT_UNAVAILABLE:
+        return "there is no iot_uplink UDP listener to send from";
+
+    default:
+        return "the datagram could not be sent";
     }
-
-    ngx_memzero(&sin, sizeof(struct sockaddr_in));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((in_port_t) port);
-    ngx_memcpy(&sin.sin_addr, d->net_addr, 4);
-
-    n = sendto(fd, payload->data, payload->len, 0,
-               (struct sockaddr *) &sin, sizeof(struct sockaddr_in));
-
-    if (n != (ssize_t) payload->len) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_socket_errno,
-                      "iot downlink: sendto() failed");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 
 ngx_int_t
 ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    ngx_int_t               rc, sent_rc;
+    ngx_int_t               rc;
     uint64_t                cid, did;
-    ngx_str_t               payload;
     ngx_buf_t              *b;
-    ngx_uint_t              port, lport, sent, failed, device;
+    ngx_uint_t              sent, failed, device;
     ngx_chain_t            *cl, *first, **last;
-    ngx_socket_t            fd;
+    ngx_iot_rc_e            irc;
     ngx_iot_store_t        *store;
     ngx_iot_device_t        d;
+    ngx_iot_downlink_t      m;
+    ngx_iot_downlink_e      transport;
     ngx_http_iot_to_all_t   all;
 
     device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
-    port = 0;
 
     if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
         return ngx_http_iot_collections_reject(r);
     }
 
-    rc = ngx_http_iot_downlink_fields(r, ctx, &port, &payload);
+    rc = ngx_http_iot_downlink_fields(r, ctx, &transport, &m);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -415,29 +403,32 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_collections_reject(r);
     }
 
-    fd = ngx_iot_uplink_socket((ngx_cycle_t *) ngx_cycle, &lport);
+    irc = ngx_iot_downlink_ready((ngx_cycle_t *) ngx_cycle, transport);
 
-    if (fd == (ngx_socket_t) -1) {
+    if (irc == NGX_IOT_NO_TRANSPORT && transport != NGX_IOT_DOWNLINK_UDP) {
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "transport: coap-push and coap-pull need "
+                                  "the CoAP link, which this server does "
+                                  "not have yet");
+    }
+
+    if (irc != NGX_IOT_OK) {
         return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "there is no iot_uplink UDP listener to "
-                                  "send from");
+                                  ngx_http_iot_downlink_error(irc));
     }
 
     if (device) {
-        sent_rc = ngx_http_iot_send_datagram(fd, &d, port, &payload,
-                                             r->connection->log);
+        irc = ngx_iot_downlink((ngx_cycle_t *) ngx_cycle, &d, transport, &m,
+                               r->connection->log);
 
-        if (sent_rc == NGX_DECLINED) {
-            return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
-                                      "the device has no known address");
+        if (irc == NGX_IOT_OK) {
+            return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
         }
 
-        if (sent_rc != NGX_OK) {
-            return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "the datagram could not be sent");
-        }
-
-        return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
+        return ngx_http_iot_error(r, (irc == NGX_IOT_NO_ADDRESS)
+                                     ? NGX_HTTP_CONFLICT
+                                     : NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  ngx_http_iot_downlink_error(irc));
     }
 
     /* the whole collection, from the store, a batch at a time */
@@ -449,9 +440,8 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     ngx_memzero(&all, sizeof(ngx_http_iot_to_all_t));
     all.request = r;
-    all.fd = fd;
-    all.port = port;
-    all.payload = &payload;
+    all.transport = transport;
+    all.message = &m;
     all.last = &all.errors;
     all.cursor.kind = NGX_IOT_STORE_DEVICES;
     all.cursor.scope = cid;

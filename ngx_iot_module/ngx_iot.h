@@ -71,6 +71,10 @@ typedef enum {
     NGX_IOT_RETIRED,
     NGX_IOT_POOL_EXHAUSTED,
     NGX_IOT_STORE_ERROR,
+    NGX_IOT_NO_TRANSPORT,     /* downlink: not given by this server */
+    NGX_IOT_UNAVAILABLE,      /* downlink: nothing to send from */
+    NGX_IOT_NO_ADDRESS,       /* downlink: the device cannot be reached */
+    NGX_IOT_SEND_FAILED,
     NGX_IOT_QUEUED            /* posted: the answer comes later */
 } ngx_iot_rc_e;
 
@@ -84,6 +88,10 @@ typedef struct ngx_iot_bus_local_s  ngx_iot_bus_local_t;
 typedef struct ngx_iot_history_s    ngx_iot_history_t;
 typedef struct ngx_iot_conf_s       ngx_iot_conf_t;
 typedef struct ngx_iot_writer_s     ngx_iot_writer_t;
+typedef struct ngx_iot_downlink_sender_s  ngx_iot_downlink_sender_t;
+
+/* udp, coap-push, coap-pull (ngx_iot_downlink.h) */
+#define NGX_IOT_DOWNLINK_TRANSPORTS  3
 
 
 struct ngx_iot_conf_s {
@@ -101,6 +109,7 @@ struct ngx_iot_conf_s {
     ngx_iot_history_t         *history;   /* this worker's */
     ngx_iot_bus_local_t       *bus;       /* this worker's side */
     ngx_iot_writer_t          *writer;    /* this worker's registry writes */
+    ngx_iot_downlink_sender_t *downlink[NGX_IOT_DOWNLINK_TRANSPORTS];
     ngx_event_t                checkpoint;
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;
@@ -134,12 +143,6 @@ ngx_iot_zone_ctx_t *ngx_iot_zone_ctx(ngx_cycle_t *cycle);
 #include "ngx_iot_token.h"
 
 
-/* ngx_iot_uplink.c */
-ngx_iot_rc_e ngx_iot_uplink(ngx_cycle_t *cycle, in_addr_t addr,
-    ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log);
-
-/* ngx_stream_iot_module.c */
-ngx_socket_t ngx_iot_uplink_socket(ngx_cycle_t *cycle, ngx_uint_t *port);
 
 /* ngx_iot_bus.c */
 ngx_int_t ngx_iot_bus_init_zone(ngx_slab_pool_t *shpool, ngx_iot_sh_t *sh,

@@ -13,27 +13,73 @@
 #include "ngx_iot.h"
 #include "ngx_iot_bus.h"
 #include "ngx_iot_session.h"
+#include "ngx_iot_uplink.h"
+
+
+static ngx_iot_rc_e ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found,
+    ngx_iot_device_t *d, ngx_iot_message_t *m, ngx_log_t *log);
 
 
 ngx_iot_rc_e
-ngx_iot_uplink(ngx_cycle_t *cycle, in_addr_t addr, ngx_iot_message_t *m,
-    ngx_pool_t *pool, ngx_log_t *log)
+ngx_iot_uplink_from(ngx_cycle_t *cycle, struct sockaddr *sa,
+    ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log)
 {
-    ngx_iot_rc_e       rc;
-    ngx_iot_conf_t    *icf;
-    ngx_iot_device_t   d;
+    ngx_iot_rc_e         rc;
+    ngx_iot_device_t     d;
+    struct sockaddr_in  *sin;
+
+    switch (sa->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) sa;
+        rc = ngx_iot_session_device(cycle, ntohl(sin->sin_addr.s_addr), pool,
+                                    &d);
+        break;
+
+    default:
+        /*
+         * an IPv6 address (or another family): the address map holds what
+         * RADIUS hands out, IPv4 addresses (Framed-IPv6-Prefix is not
+         * handled yet), so no device has it
+         */
+        rc = NGX_IOT_NOT_FOUND;
+        break;
+    }
+
+    return ngx_iot_uplink(cycle, rc, &d, m, log);
+}
+
+
+ngx_iot_rc_e
+ngx_iot_uplink_device(ngx_cycle_t *cycle, uint64_t device_id,
+    ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log)
+{
+    ngx_iot_rc_e      rc;
+    ngx_iot_device_t  d;
+
+    rc = ngx_iot_device_get(cycle, device_id, 0, pool, &d);
+
+    return ngx_iot_uplink(cycle, rc, &d, m, log);
+}
+
+
+/* the device found (or not): the message goes to the bus and the history */
+
+static ngx_iot_rc_e
+ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found, ngx_iot_device_t *d,
+    ngx_iot_message_t *m, ngx_log_t *log)
+{
+    ngx_iot_conf_t  *icf;
 
     icf = ngx_iot_get_conf(cycle);
 
-    rc = ngx_iot_session_device(cycle, addr, pool, &d);
-
-    if (rc != NGX_IOT_OK) {
+    if (found != NGX_IOT_OK) {
         (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->unknown, 1);
-        return rc;
+        return found;
     }
 
-    m->device_id = d.id.key;
-    m->collection_id = d.collection_id;
+    m->device_id = d->id.key;
+    m->collection_id = d->collection_id;
     m->received = ngx_iot_now_ms();
 
     (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->received, 1);

@@ -14,6 +14,8 @@
 #include <ngx_core.h>
 #include <ngx_stream.h>
 #include "ngx_iot.h"
+#include "ngx_iot_downlink.h"
+#include "ngx_iot_uplink.h"
 #include "ngx_stream_iot_listen.h"
 
 
@@ -33,6 +35,18 @@ static ngx_int_t ngx_stream_iot_stats_variable(ngx_stream_session_t *s,
     ngx_stream_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_stream_iot_uplink_listener(
     ngx_stream_iot_listen_server_t *srv, void *data);
+static ngx_int_t ngx_stream_iot_init(ngx_conf_t *cf);
+static ngx_socket_t ngx_stream_iot_uplink_socket(ngx_cycle_t *cycle);
+static ngx_iot_rc_e ngx_stream_iot_udp_send(ngx_cycle_t *cycle,
+    ngx_iot_device_t *d, ngx_iot_downlink_t *m, ngx_log_t *log);
+static ngx_iot_rc_e ngx_stream_iot_udp_ready(ngx_cycle_t *cycle);
+
+
+/* the core's "udp" downlink transport */
+static ngx_iot_downlink_sender_t  ngx_stream_iot_udp_sender = {
+    ngx_stream_iot_udp_send,
+    ngx_stream_iot_udp_ready
+};
 
 
 static ngx_command_t  ngx_stream_iot_commands[] = {
@@ -50,7 +64,7 @@ static ngx_command_t  ngx_stream_iot_commands[] = {
 
 static ngx_stream_module_t  ngx_stream_iot_module_ctx = {
     ngx_stream_iot_add_variables,          /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_stream_iot_init,                   /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -138,12 +152,10 @@ static void
 ngx_stream_iot_uplink_handler(ngx_stream_session_t *s)
 {
     ngx_buf_t              *b;
-    in_addr_t               addr;
     ngx_iot_sh_t           *sh;
     ngx_iot_rc_e            rc;
     ngx_connection_t       *c;
     ngx_iot_message_t       m;
-    struct sockaddr_in     *sin;
 
     c = s->connection;
     b = c->buffer;
@@ -152,14 +164,6 @@ ngx_stream_iot_uplink_handler(ngx_stream_session_t *s)
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
                       "iot_uplink needs a \"listen ... udp\" server");
         ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (c->sockaddr->sa_family != AF_INET) {
-        /* devices are attributed by their IPv4 address (RADIUS) */
-        ngx_log_debug0(NGX_LOG_DEBUG_STREAM, c->log, 0,
-                       "iot uplink: not IPv4, dropped");
-        ngx_stream_finalize_session(s, NGX_STREAM_OK);
         return;
     }
 
@@ -174,19 +178,16 @@ ngx_stream_iot_uplink_handler(ngx_stream_session_t *s)
         return;
     }
 
-    sin = (struct sockaddr_in *) c->sockaddr;
-    addr = ntohl(sin->sin_addr.s_addr);
-
     ngx_memzero(&m, sizeof(ngx_iot_message_t));
 
     m.transport = NGX_IOT_TRANSPORT_UDP;
     m.payload.data = b->pos;
     m.payload.len = b->last - b->pos;
-    m.remote_port = ntohs(sin->sin_port);
+    m.remote_port = ngx_inet_get_port(c->sockaddr);
     m.local_port = ngx_inet_get_port(c->local_sockaddr);
 
-    rc = ngx_iot_uplink((ngx_cycle_t *) ngx_cycle, addr, &m, c->pool,
-                        c->log);
+    rc = ngx_iot_uplink_from((ngx_cycle_t *) ngx_cycle, c->sockaddr, &m,
+                             c->pool, c->log);
 
     if (rc == NGX_IOT_NOT_FOUND) {
         ngx_log_debug1(NGX_LOG_DEBUG_STREAM, c->log, 0,
@@ -262,13 +263,23 @@ ngx_stream_iot_stats_variable(ngx_stream_session_t *s,
 }
 
 
+static ngx_int_t
+ngx_stream_iot_init(ngx_conf_t *cf)
+{
+    ngx_iot_downlink_register(cf->cycle, NGX_IOT_DOWNLINK_UDP,
+                              &ngx_stream_iot_udp_sender);
+
+    return NGX_OK;
+}
+
+
 /*
  * The socket of this worker's first IPv4 iot_uplink listener, for
  * downlink datagrams; -1 when there is none.
  */
 
-ngx_socket_t
-ngx_iot_uplink_socket(ngx_cycle_t *cycle, ngx_uint_t *port)
+static ngx_socket_t
+ngx_stream_iot_uplink_socket(ngx_cycle_t *cycle)
 {
     ngx_listening_t  *ls;
 
@@ -280,9 +291,53 @@ ngx_iot_uplink_socket(ngx_cycle_t *cycle, ngx_uint_t *port)
         return (ngx_socket_t) -1;
     }
 
-    *port = ngx_inet_get_port(ls->sockaddr);
-
     return ls->fd;
+}
+
+
+static ngx_iot_rc_e
+ngx_stream_iot_udp_ready(ngx_cycle_t *cycle)
+{
+    return (ngx_stream_iot_uplink_socket(cycle) == (ngx_socket_t) -1)
+           ? NGX_IOT_UNAVAILABLE : NGX_IOT_OK;
+}
+
+
+/* one datagram to the device's current address, from the uplink's port */
+
+static ngx_iot_rc_e
+ngx_stream_iot_udp_send(ngx_cycle_t *cycle, ngx_iot_device_t *d,
+    ngx_iot_downlink_t *m, ngx_log_t *log)
+{
+    ssize_t             n;
+    ngx_socket_t        fd;
+    struct sockaddr_in  sin;
+
+    fd = ngx_stream_iot_uplink_socket(cycle);
+
+    if (fd == (ngx_socket_t) -1) {
+        return NGX_IOT_UNAVAILABLE;
+    }
+
+    if (d->net_family != 4) {
+        return NGX_IOT_NO_ADDRESS;
+    }
+
+    ngx_memzero(&sin, sizeof(struct sockaddr_in));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((in_port_t) m->port);
+    ngx_memcpy(&sin.sin_addr, d->net_addr, 4);
+
+    n = sendto(fd, m->payload.data, m->payload.len, 0,
+               (struct sockaddr *) &sin, sizeof(struct sockaddr_in));
+
+    if (n != (ssize_t) m->payload.len) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_socket_errno,
+                      "iot downlink: sendto() failed");
+        return NGX_IOT_SEND_FAILED;
+    }
+
+    return NGX_IOT_OK;
 }
 
 

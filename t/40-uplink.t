@@ -9,6 +9,7 @@ use strict;
 use warnings;
 use Test::More;
 use IO::Socket::INET;
+use IO::Socket::IP;
 use IO::Select;
 use MIME::Base64 qw(encode_base64 decode_base64);
 use lib 't/lib';
@@ -24,10 +25,19 @@ my $acct = IoT::Test::free_port('udp');
 my $up = IoT::Test::free_port('udp');
 my $stats = IoT::Test::free_port('tcp');
 
+# an IPv6 uplink listener too, where the machine has IPv6 on loopback
+my $up6 = eval {
+    my $s = IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0,
+                                Proto => 'udp');
+    $s ? $s->sockport : undef;
+};
+my $listen6 = $up6 ? "server { listen [::1]:$up6 udp; iot_uplink; }" : '';
+
 my $t = IoT::Test->new(workers => 2, stream_conf => <<"EOF");
     iot_radius_gateway name=pgw1 from=127.0.0.0/8 secret=$SECRET pool=10.64.0.0/16;
     server { listen 127.0.0.1:$acct udp; iot_radius; }
     server { listen 127.0.0.1:$up udp; iot_uplink; }
+    $listen6
     server { listen 127.0.0.1:$stats; return "\$iot_uplink_stats"; }
 EOF
 my $api = IoT::Collections->new($t);
@@ -157,6 +167,20 @@ ok(!(grep { decode_base64($_->{payload}) eq 'who am i' } @$msgs),
    'a datagram from an unknown address is not stored');
 my $c = counters();
 is($c->{unknown}, 1, '$iot_uplink_stats counts it as unknown');
+
+SKIP: {
+    skip 'no IPv6 on loopback', 2 unless $up6;
+    # no device has an IPv6 address (RADIUS hands out IPv4 ones)
+    my $s6 = IO::Socket::IP->new(PeerHost => '::1', PeerPort => $up6,
+                                 Proto => 'udp') or die "::1: $!";
+    $s6->send('from ipv6');
+    ok(IoT::Test::wait_until(sub { (counters()->{unknown} // 0) == 2 }, 10),
+       'a datagram from an IPv6 address no device has counts as unknown');
+    (undef, $msgs) = data("/collections/$cid", '?limit=0');
+    ok(!(grep { decode_base64($_->{payload}) eq 'from ipv6' } @$msgs),
+       '... and is not stored');
+    $c = counters();
+}
 is($c->{large}, 1, '... and the one over 2048 bytes as large');
 is($c->{received}, $n0 + 1, '... and the messages taken in');
 

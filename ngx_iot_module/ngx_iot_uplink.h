@@ -1,0 +1,34 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * Uplink: a message from a device enters the core, whichever transport
+ * brought it, by the device's address or, when the transport has
+ * identified the device itself (a DTLS identity), by the device.
+ */
+
+
+#ifndef _NGX_IOT_UPLINK_H_INCLUDED_
+#define _NGX_IOT_UPLINK_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_iot.h"
+#include "ngx_iot_message.h"
+
+
+/*
+ * From the device that has the address sa (IPv4 or IPv6) now: NGX_IOT_OK,
+ * NGX_IOT_NOT_FOUND (no device has it; counted).  The transport fills m's
+ * transport, ports and payload; the core its ids and time.
+ */
+ngx_iot_rc_e ngx_iot_uplink_from(ngx_cycle_t *cycle, struct sockaddr *sa,
+    ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log);
+
+/* from the device with this id: NGX_IOT_OK, NGX_IOT_NOT_FOUND */
+ngx_iot_rc_e ngx_iot_uplink_device(ngx_cycle_t *cycle, uint64_t device_id,
+    ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log);
+
+
+#endif /* _NGX_IOT_UPLINK_H_INCLUDED_ */
