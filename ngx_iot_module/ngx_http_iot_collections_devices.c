@@ -28,9 +28,11 @@ static ngx_int_t ngx_http_iot_tags_answer(ngx_http_request_t *r,
 
 
 static ngx_http_iot_collections_outcome_t  ngx_http_iot_collection_created =
-    { NGX_HTTP_CREATED, "collection not found", NGX_HTTP_IOT_OUT_COLLECTION, 0 };
+    { NGX_HTTP_CREATED, "collection not found",
+      NGX_HTTP_IOT_OUT_COLLECTION, 0 };
 static ngx_http_iot_collections_outcome_t  ngx_http_iot_collection_changed =
-    { NGX_HTTP_OK, "collection not found", NGX_HTTP_IOT_OUT_COLLECTION, 0 };
+    { NGX_HTTP_OK, "collection not found",
+      NGX_HTTP_IOT_OUT_COLLECTION, 0 };
 static ngx_http_iot_collections_outcome_t  ngx_http_iot_collection_deleted =
     { NGX_HTTP_NO_CONTENT, "collection not found",
       NGX_HTTP_IOT_OUT_COLLECTION, 0 };

@@ -57,7 +57,7 @@ static ngx_iot_rc_e ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx,
 static ngx_iot_rc_e ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch,
     ngx_pool_t *pool, ngx_str_t *out);
 static ngx_iot_rc_e ngx_iot_op_tags(ngx_iot_write_t *w, ngx_iot_op_t *op,
-    ngx_iot_text_t *cur, json_t *patch);
+    ngx_iot_text_t *cur, json_t *patch, const char *what);
 static void ngx_iot_op_note(ngx_iot_write_t *w, ngx_iot_entity_e what,
     uint64_t id, u_char *hash);
 static void ngx_iot_text_swap(ngx_iot_zone_ctx_t *ctx, ngx_iot_text_t *cur,
@@ -165,9 +165,15 @@ ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch, ngx_pool_t *pool,
 
 static ngx_iot_rc_e
 ngx_iot_op_tags(ngx_iot_write_t *w, ngx_iot_op_t *op, ngx_iot_text_t *cur,
-    json_t *patch)
+    json_t *patch, const char *what)
 {
-    ngx_iot_rc_e  rc;
+    ngx_iot_rc_e    rc;
+    ngx_iot_text_t  none;
+
+    if (cur == NULL) {
+        ngx_memzero(&none, sizeof(ngx_iot_text_t));
+        cur = &none;
+    }
 
     rc = ngx_iot_tags_new(cur, patch, w->pool, &op->tags);
     if (rc != NGX_IOT_OK) {
@@ -179,8 +185,11 @@ ngx_iot_op_tags(ngx_iot_write_t *w, ngx_iot_op_t *op, ngx_iot_text_t *cur,
         return NGX_IOT_OK;
     }
 
-    return (ngx_iot_journal_text(w->ctx, &op->tags, 0, &op->text) == NGX_OK)
-           ? NGX_IOT_OK : NGX_IOT_ZONE_FULL;
+    if (ngx_iot_journal_text(w->ctx, &op->tags, 0, &op->text) != NGX_OK) {
+        return ngx_iot_zone_full(w->ctx, what, w->log);
+    }
+
+    return NGX_IOT_OK;
 }
 
 
@@ -549,17 +558,9 @@ ngx_iot_collection_create_check(ngx_iot_write_t *w)
 
     uint64_t               id;
     ngx_iot_rc_e           rc;
-    ngx_iot_text_t         none;
     ngx_iot_collection_t  *c;
 
-    ngx_memzero(&none, sizeof(ngx_iot_text_t));
-
-    rc = ngx_iot_op_tags(w, op, &none, ch->tags);
-
-    if (rc == NGX_IOT_ZONE_FULL) {
-        return ngx_iot_zone_full(w->ctx, "add a collection", w->log);
-    }
-
+    rc = ngx_iot_op_tags(w, op, NULL, ch->tags, "add a collection");
     if (rc != NGX_IOT_OK) {
         return rc;
     }
@@ -625,12 +626,7 @@ ngx_iot_collection_update_check(ngx_iot_write_t *w)
         return NGX_IOT_NOT_FOUND;
     }
 
-    rc = ngx_iot_op_tags(w, op, &c->tags, ch->tags);
-
-    if (rc == NGX_IOT_ZONE_FULL) {
-        return ngx_iot_zone_full(w->ctx, "change a collection", w->log);
-    }
-
+    rc = ngx_iot_op_tags(w, op, &c->tags, ch->tags, "change a collection");
     if (rc != NGX_IOT_OK) {
         return rc;
     }
@@ -752,7 +748,6 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
 
     uint64_t               id;
     ngx_iot_rc_e           rc;
-    ngx_iot_text_t         none;
     ngx_iot_device_t      *d;
     ngx_iot_collection_t  *c;
 
@@ -768,14 +763,7 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
         return rc;
     }
 
-    ngx_memzero(&none, sizeof(ngx_iot_text_t));
-
-    rc = ngx_iot_op_tags(w, op, &none, ch->tags);
-
-    if (rc == NGX_IOT_ZONE_FULL) {
-        return ngx_iot_zone_full(w->ctx, "add a device", w->log);
-    }
-
+    rc = ngx_iot_op_tags(w, op, NULL, ch->tags, "add a device");
     if (rc != NGX_IOT_OK) {
         return rc;
     }
@@ -858,12 +846,7 @@ ngx_iot_device_update_check(ngx_iot_write_t *w)
         return rc;
     }
 
-    rc = ngx_iot_op_tags(w, op, &d->tags, ch->tags);
-
-    if (rc == NGX_IOT_ZONE_FULL) {
-        return ngx_iot_zone_full(w->ctx, "change a device", w->log);
-    }
-
+    rc = ngx_iot_op_tags(w, op, &d->tags, ch->tags, "change a device");
     if (rc != NGX_IOT_OK) {
         return rc;
     }
@@ -999,17 +982,9 @@ ngx_iot_token_create_check(ngx_iot_write_t *w)
     ngx_iot_token_change_t  *ch = op->change;
 
     ngx_iot_rc_e      rc;
-    ngx_iot_text_t    none;
     ngx_iot_token_t  *t;
 
-    ngx_memzero(&none, sizeof(ngx_iot_text_t));
-
-    rc = ngx_iot_op_tags(w, op, &none, ch->tags);
-
-    if (rc == NGX_IOT_ZONE_FULL) {
-        return ngx_iot_zone_full(w->ctx, "add a token", w->log);
-    }
-
+    rc = ngx_iot_op_tags(w, op, NULL, ch->tags, "add a token");
     if (rc != NGX_IOT_OK) {
         return rc;
     }
@@ -1077,28 +1052,22 @@ ngx_iot_token_update_check(ngx_iot_write_t *w)
         return NGX_IOT_NOT_FOUND;
     }
 
-    rc = ngx_iot_op_tags(w, op, &t->tags, ch->tags);
+    rc = ngx_iot_op_tags(w, op, &t->tags, ch->tags, "change a token");
+    if (rc != NGX_IOT_OK) {
+        return rc;
+    }
 
-    if (rc == NGX_IOT_OK && ch->resource.len) {
+    if (ch->resource.len) {
         if (ngx_iot_journal_text(w->ctx, &ch->resource, 1, &op->resource)
-            == NGX_OK)
+            != NGX_OK)
         {
-            op->resource.data[op->resource.len] = '\0';
-
-        } else {
-            rc = NGX_IOT_ZONE_FULL;
+            return ngx_iot_zone_full(w->ctx, "change a token", w->log);
         }
+
+        op->resource.data[op->resource.len] = '\0';
 
     } else {
         op->resource = t->resource;
-    }
-
-    if (rc == NGX_IOT_ZONE_FULL) {
-        return ngx_iot_zone_full(w->ctx, "change a token", w->log);
-    }
-
-    if (rc != NGX_IOT_OK) {
-        return rc;
     }
 
     op->write = (ch->write == -1) ? t->write : (ngx_uint_t) ch->write;
