@@ -13,6 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_iot_collections.h"
+#include "ngx_iot_ident.h"
 
 
 static ngx_http_iot_route_t *ngx_http_iot_collections_route(
@@ -653,6 +654,26 @@ ngx_int_t
 ngx_http_iot_collections_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
     const char *what)
 {
+    u_char           *p;
+    ngx_iot_ident_t  *ident;
+
+    /* a device identifier another device has, named by the core's table */
+
+    ident = ngx_iot_ident_conflict(rc);
+
+    if (ident) {
+        p = ngx_pnalloc(r->pool, ident->name.len + ident->title.len
+                                 + sizeof(": another device has this "));
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        (void) ngx_sprintf(p, "%V: another device has this %V%Z",
+                           &ident->name, &ident->title);
+
+        return ngx_http_iot_error(r, NGX_HTTP_CONFLICT, (char *) p);
+    }
+
     switch (rc) {
 
     case NGX_IOT_NOT_FOUND:
@@ -661,14 +682,6 @@ ngx_http_iot_collections_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
     case NGX_IOT_COLLECTION_NOT_FOUND:
         return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
                                   "collection not found");
-
-    case NGX_IOT_CONFLICT_IMSI:
-        return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
-                                  "imsi: another device has this IMSI");
-
-    case NGX_IOT_CONFLICT_IMEI:
-        return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
-                                  "imei: another device has this IMEI");
 
     case NGX_IOT_NOT_EMPTY:
         return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,

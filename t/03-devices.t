@@ -137,13 +137,15 @@ my $did2 = $d2->{deviceId};
     my $nB = scalar @{ list_ids($B) };
     is_error([$api->call(POST => dev_url($A),
         body => { imsi => $d1->{imsi}, imei => $t->next_imei })], 409,
-        'duplicate IMSI in the same collection');
+        'duplicate IMSI in the same collection',
+        qr/^imsi: another device has this IMSI\z/);
     is_error([$api->call(POST => dev_url($B),
         body => { imsi => $d1->{imsi}, imei => $t->next_imei })], 409,
         'duplicate IMSI in another collection');
     is_error([$api->call(POST => dev_url($A),
         body => { imsi => $t->next_imsi, imei => $d1->{imei} })], 409,
-        'duplicate IMEI in the same collection');
+        'duplicate IMEI in the same collection',
+        qr/^imei: another device has this IMEI\z/);
     is_error([$api->call(POST => dev_url($B),
         body => { imsi => $t->next_imsi, imei => $d1->{imei} })], 409,
         'duplicate IMEI in another collection');
