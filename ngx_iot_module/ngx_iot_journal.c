@@ -257,19 +257,19 @@ ngx_iot_journal_orphaned(ngx_iot_zone_ctx_t *ctx, ngx_uint_t alive)
 
 void
 ngx_iot_journal_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle,
-    ngx_log_t *log)
+    ngx_iot_store_t *store, ngx_log_t *log)
 {
-    ngx_iot_store_t  *store;
-
     ngx_log_error(NGX_LOG_WARN, log, 0,
                   "iot zone \"%V\": process %P died during a write, "
                   "reloading that entity from the store",
                   &ctx->name, ctx->sh->journal.pid);
 
-    store = ngx_iot_store_get(cycle, log);
     if (store == NULL) {
-        /* leave it for a process that can read the store */
-        return;
+        store = ngx_iot_store_get(cycle, log);
+        if (store == NULL) {
+            /* leave it for a process that can read the store */
+            return;
+        }
     }
 
     ngx_iot_journal_reload(ctx, store, log);

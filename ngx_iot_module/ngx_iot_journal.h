@@ -62,11 +62,14 @@ void ngx_iot_journal_undo(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 /* the write is done: its allocations belong to its entities */
 void ngx_iot_journal_end(ngx_iot_zone_ctx_t *ctx);
 
-/* a process other than this one died during its write */
+/*
+ * A process other than this one died during its write: the repair reads
+ * the store through store (NULL: this worker's connection).
+ */
 ngx_uint_t ngx_iot_journal_orphaned(ngx_iot_zone_ctx_t *ctx,
     ngx_uint_t alive);
 void ngx_iot_journal_repair(ngx_iot_zone_ctx_t *ctx, ngx_cycle_t *cycle,
-    ngx_log_t *log);
+    ngx_iot_store_t *store, ngx_log_t *log);
 
 
 #endif /* _NGX_IOT_JOURNAL_H_INCLUDED_ */

@@ -53,7 +53,7 @@ ngx_iot_write(ngx_cycle_t *cycle, ngx_iot_write_t *w)
         return NGX_IOT_STORE_ERROR;
     }
 
-    ctx = ngx_iot_lock_write(cycle, w->log, &rc);
+    ctx = ngx_iot_lock_write(cycle, NULL, w->log, &rc);
     if (ctx == NULL) {
         return rc;
     }
@@ -233,7 +233,7 @@ ngx_iot_writer_thread(void *data, ngx_log_t *log)
         }
     }
 
-    ctx = ngx_iot_lock_write(wr->cycle, log, &rc);
+    ctx = ngx_iot_lock_write(wr->cycle, wr->store, log, &rc);
     if (ctx == NULL) {
         ngx_iot_writer_answer(wr, rc);
         return;

@@ -21,7 +21,8 @@
 static void ngx_iot_registry_retire(ngx_cycle_t *old);
 static ngx_int_t ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, ngx_log_t *log);
-static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log);
+static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle,
+    ngx_iot_store_t *store, ngx_log_t *log);
 
 
 ngx_int_t
@@ -310,7 +311,7 @@ ngx_iot_writer_lock(ngx_iot_sh_t *sh)
 
 
 static ngx_iot_zone_ctx_t *
-ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
+ngx_iot_lock(ngx_cycle_t *cycle, ngx_iot_store_t *store, ngx_log_t *log)
 {
     ngx_iot_zone_ctx_t  *ctx;
 
@@ -320,7 +321,7 @@ ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     if (ngx_iot_journal_orphaned(ctx, 1)) {
-        ngx_iot_journal_repair(ctx, cycle, log);
+        ngx_iot_journal_repair(ctx, cycle, store, log);
     }
 
     return ctx;
@@ -330,11 +331,12 @@ ngx_iot_lock(ngx_cycle_t *cycle, ngx_log_t *log)
 /* NULL with *rc set when the zone takes no more writes */
 
 ngx_iot_zone_ctx_t *
-ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log, ngx_iot_rc_e *rc)
+ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_iot_store_t *store, ngx_log_t *log,
+    ngx_iot_rc_e *rc)
 {
     ngx_iot_zone_ctx_t  *ctx;
 
-    ctx = ngx_iot_lock(cycle, log);
+    ctx = ngx_iot_lock(cycle, store, log);
 
     if (ctx->sh->retired) {
         ngx_iot_unlock(ctx);
@@ -386,7 +388,7 @@ ngx_iot_lock_read(ngx_cycle_t *cycle)
 
     if (ngx_iot_journal_orphaned(ctx, 0)) {
         /* a writer died half way: repair before reading */
-        ngx_iot_unlock(ngx_iot_lock(cycle, cycle->log));
+        ngx_iot_unlock(ngx_iot_lock(cycle, NULL, cycle->log));
     }
 
     ngx_shmtx_lock(&ctx->shpool->mutex);

@@ -84,8 +84,9 @@ uint64_t ngx_iot_team_id(ngx_cycle_t *cycle);
  * the zone's mutex, which a writer lets go while the store works, so that
  * readers never wait for the disk.
  */
-ngx_iot_zone_ctx_t *ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_log_t *log,
-    ngx_iot_rc_e *rc);
+/* store: the writer's connection, for a repair (NULL: this worker's) */
+ngx_iot_zone_ctx_t *ngx_iot_lock_write(ngx_cycle_t *cycle,
+    ngx_iot_store_t *store, ngx_log_t *log, ngx_iot_rc_e *rc);
 ngx_iot_zone_ctx_t *ngx_iot_lock_read(ngx_cycle_t *cycle);
 void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx);
