@@ -15,6 +15,9 @@
 #include "ngx_iot_write.h"
 
 
+static ngx_int_t ngx_iot_write_step(ngx_iot_write_t *w, ngx_uint_t batch);
+
+
 #if (NGX_THREADS)
 
 /* a worker's posted writes; the batch belongs to the thread while it runs */
@@ -44,7 +47,6 @@ static void ngx_iot_writer_keep(ngx_event_t *ev);
 ngx_iot_rc_e
 ngx_iot_write(ngx_cycle_t *cycle, ngx_iot_write_t *w)
 {
-    ngx_int_t            src;
     ngx_iot_rc_e         rc;
     ngx_iot_zone_ctx_t  *ctx;
 
@@ -59,34 +61,10 @@ ngx_iot_write(ngx_cycle_t *cycle, ngx_iot_write_t *w)
     }
 
     w->ctx = ctx;
-    w->unchanged = 0;
 
     ngx_iot_journal_begin(ctx);
-
-    rc = w->check(w);
-
-    if (rc != NGX_IOT_OK || w->unchanged) {
-        ngx_iot_journal_abort(ctx);
-        goto done;
-    }
-
-    /* the store first: readers see the zone as it was until it is done */
-
-    ngx_iot_zone_unlock(ctx);
-    src = w->write(w);
-    ngx_iot_zone_lock(ctx);
-
-    if (src != NGX_OK) {
-        ngx_iot_journal_abort(ctx);
-        rc = NGX_IOT_STORE_ERROR;
-        goto done;
-    }
-
-    rc = w->apply(w);
-
+    (void) ngx_iot_write_step(w, 0);
     ngx_iot_journal_end(ctx);
-
-done:
 
     /* readers go on while the writer keeps the store's log bounded */
 
@@ -94,7 +72,69 @@ done:
     (void) ngx_iot_store_wal_restart(w->store, w->log);
     ngx_iot_writer_unlock(ctx);
 
-    return rc;
+    return w->rc;
+}
+
+
+/*
+ * One write, under the writer's lock with the zone locked: check, the
+ * store's part with the zone let go (in a savepoint of its batch's
+ * transaction), apply.  The answer is in w->rc.  NGX_OK: the zone
+ * changed; NGX_DECLINED: nothing changed; NGX_ABORT: the batch's
+ * transaction is in no known state.
+ */
+
+static ngx_int_t
+ngx_iot_write_step(ngx_iot_write_t *w, ngx_uint_t batch)
+{
+    ngx_int_t                src;
+    ngx_uint_t               broken;
+    ngx_iot_zone_ctx_t      *ctx;
+    ngx_iot_journal_mark_t   mark;
+
+    ctx = w->ctx;
+    w->unchanged = 0;
+    w->applied = 0;
+
+    ngx_iot_journal_mark(ctx, &mark);
+
+    w->rc = w->check(w);
+
+    if (w->rc != NGX_IOT_OK || w->unchanged) {
+        ngx_iot_journal_abort_to(ctx, &mark);
+        return NGX_DECLINED;
+    }
+
+    /* the store first: readers see the zone as it was until it is done */
+
+    ngx_iot_zone_unlock(ctx);
+
+    broken = 0;
+    src = batch ? ngx_iot_store_write_begin(w->store, w->log) : NGX_OK;
+
+    if (src == NGX_OK) {
+        src = w->write(w);
+
+        if (batch
+            && ngx_iot_store_write_end(w->store, src == NGX_OK, w->log)
+               != NGX_OK)
+        {
+            broken = 1;
+        }
+    }
+
+    ngx_iot_zone_lock(ctx);
+
+    if (src != NGX_OK || broken) {
+        ngx_iot_journal_abort_to(ctx, &mark);
+        w->rc = NGX_IOT_STORE_ERROR;
+        return broken ? NGX_ABORT : NGX_DECLINED;
+    }
+
+    w->rc = w->apply(w);
+    w->applied = 1;
+
+    return NGX_OK;
 }
 
 
@@ -260,11 +300,9 @@ static void
 ngx_iot_writer_batch(ngx_iot_writer_t *wr, ngx_iot_zone_ctx_t *ctx,
     ngx_log_t *log)
 {
-    ngx_int_t                src;
-    ngx_uint_t               applied, broken, committed;
-    ngx_queue_t             *q;
-    ngx_iot_write_t         *w;
-    ngx_iot_journal_mark_t   mark;
+    ngx_uint_t        applied, broken, committed;
+    ngx_queue_t      *q;
+    ngx_iot_write_t  *w;
 
     ngx_iot_journal_begin(ctx);
 
@@ -285,49 +323,27 @@ ngx_iot_writer_batch(ngx_iot_writer_t *wr, ngx_iot_zone_ctx_t *ctx,
 
         w->ctx = ctx;
         w->store = wr->store;
-        w->unchanged = 0;
-        w->applied = 0;
 
         if (broken) {
+            /* the transaction is in no known state: none commits */
+            w->applied = 0;
             w->rc = NGX_IOT_STORE_ERROR;
             continue;
         }
 
-        ngx_iot_journal_mark(ctx, &mark);
+        switch (ngx_iot_write_step(w, 1)) {
 
-        w->rc = w->check(w);
+        case NGX_OK:
+            applied++;
+            break;
 
-        if (w->rc != NGX_IOT_OK || w->unchanged) {
-            ngx_iot_journal_abort_to(ctx, &mark);
-            continue;
+        case NGX_ABORT:
+            broken = 1;
+            break;
+
+        default:
+            break;
         }
-
-        ngx_iot_zone_unlock(ctx);
-
-        src = ngx_iot_store_write_begin(wr->store, log);
-
-        if (src == NGX_OK) {
-            src = w->write(w);
-
-            if (ngx_iot_store_write_end(wr->store, src == NGX_OK, log)
-                != NGX_OK)
-            {
-                /* the transaction is in no known state: none commits */
-                broken = 1;
-            }
-        }
-
-        ngx_iot_zone_lock(ctx);
-
-        if (src != NGX_OK || broken) {
-            ngx_iot_journal_abort_to(ctx, &mark);
-            w->rc = NGX_IOT_STORE_ERROR;
-            continue;
-        }
-
-        w->rc = w->apply(w);
-        w->applied = 1;
-        applied++;
     }
 
     /* readers go on while the batch commits (and the disk syncs) */
