@@ -280,32 +280,50 @@ ngx_iot_team_id(ngx_cycle_t *cycle)
  * mutex of a worker that died; the writer mutex is freed here.
  */
 
+/*
+ * A waiting writer sleeps rather than yields: the holder keeps the lock
+ * for a whole batch and its commit, and a waiter that spun or yielded all
+ * that time would take the CPU from the event loops (on two cores, the
+ * read latency of benchmark 2).  nginx's own semaphore wait is not used
+ * because it never wakes if the holder dies.
+ */
+
 static void
 ngx_iot_writer_lock(ngx_iot_sh_t *sh)
 {
-    ngx_pid_t   pid;
-    ngx_uint_t  n;
+    ngx_pid_t        pid;
+    ngx_uint_t       n, i;
+    struct timespec  ts;
 
-    for (n = 1; /* void */ ; n++) {
+    for (n = 0; /* void */ ; n++) {
 
         if (ngx_shmtx_trylock(&sh->writer)) {
             return;
         }
 
-        if (n % 4096 == 0) {
+        if (n % 64 == 63) {
             pid = (ngx_pid_t) sh->writer_lock.lock;
 
             if (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
                 (void) ngx_shmtx_force_unlock(&sh->writer, pid);
+                continue;
             }
         }
 
-        if (ngx_ncpu > 1 && n % 64) {
-            ngx_cpu_pause();
+        if (n < 4 && ngx_ncpu > 1) {
+            for (i = 0; i < (ngx_uint_t) 64 << n; i++) {
+                ngx_cpu_pause();
+            }
 
-        } else {
-            ngx_sched_yield();
+            continue;
         }
+
+        /* 50 us, doubling up to 1 ms */
+
+        ts.tv_sec = 0;
+        ts.tv_nsec = 50000L << ngx_min(n < 4 ? 0 : n - 4, 4);
+
+        (void) nanosleep(&ts, NULL);
     }
 }
 
