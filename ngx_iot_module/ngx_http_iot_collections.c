@@ -68,6 +68,8 @@ typedef enum {
     NGX_HTTP_IOT_R_DEVICE_FROM,
     NGX_HTTP_IOT_R_TO,
     NGX_HTTP_IOT_R_DEVICE_TO,
+    NGX_HTTP_IOT_R_DOWNLINKS,
+    NGX_HTTP_IOT_R_DEVICE_DOWNLINKS,
     NGX_HTTP_IOT_R_NONE
 } ngx_http_iot_route_e;
 
@@ -129,7 +131,13 @@ static ngx_http_iot_route_t  ngx_http_iot_collections_routes[] = {
       ngx_http_iot_collections_to, 0 },
 
     { NGX_HTTP_POST, ngx_string("POST"),
-      ngx_http_iot_collections_to, NGX_HTTP_IOT_DEV }
+      ngx_http_iot_collections_to, NGX_HTTP_IOT_DEV },
+
+    { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD"),
+      ngx_http_iot_collections_downlinks, 0 },
+
+    { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD"),
+      ngx_http_iot_collections_downlinks, NGX_HTTP_IOT_DEV }
 };
 
 
@@ -203,6 +211,10 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
             return NGX_HTTP_IOT_R_TO;
         }
 
+        if (ngx_http_iot_is(2, "downlinks")) {
+            return NGX_HTTP_IOT_R_DOWNLINKS;
+        }
+
         if (ngx_http_iot_is(2, "devices")) {
             return NGX_HTTP_IOT_R_DEVICES;
         }
@@ -239,6 +251,10 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
 
         if (ngx_http_iot_is(4, "to")) {
             return NGX_HTTP_IOT_R_DEVICE_TO;
+        }
+
+        if (ngx_http_iot_is(4, "downlinks")) {
+            return NGX_HTTP_IOT_R_DEVICE_DOWNLINKS;
         }
 
         return NGX_HTTP_IOT_R_NONE;

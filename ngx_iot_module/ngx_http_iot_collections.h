@@ -23,6 +23,7 @@
 #include <ngx_http.h>
 #include "ngx_http_iot.h"
 #include "ngx_http_iot_dialect.h"
+#include "ngx_iot_downlink.h"
 
 
 #define NGX_HTTP_IOT_M_GET     (NGX_HTTP_GET|NGX_HTTP_HEAD)
@@ -87,6 +88,8 @@ ngx_int_t ngx_http_iot_collections_data(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_collections_to(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_downlinks(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
 
 /* ngx_http_iot_collections_render.c */
 ngx_buf_t *ngx_http_iot_collections_error(ngx_http_request_t *r,
@@ -112,6 +115,10 @@ u_char *ngx_http_iot_collections_message_write(u_char *p,
     ngx_iot_message_t *m, ngx_iot_device_t *d);
 ngx_int_t ngx_http_iot_collections_render(ngx_iot_message_t *m,
     ngx_pool_t *pool, ngx_str_t *out);
+const char *ngx_http_iot_collections_downlink_error(ngx_iot_rc_e rc);
+size_t ngx_http_iot_collections_downlink_len(ngx_iot_downlink_row_t *dl);
+u_char *ngx_http_iot_collections_downlink_write(u_char *p,
+    ngx_iot_downlink_row_t *dl);
 /*
  * How a write of this dialect is answered (ctx->answer_data of
  * ngx_http_iot_collections_answer): the status of success (204: no body),

@@ -3,8 +3,9 @@
  * Copyright (C) nginx-iot authors
  *
  * The collections dialect's data: /data (the history, newest first),
- * /from (a live WebSocket stream) and /to (downlink datagrams), of a
- * collection or of one of its devices.
+ * /from (a live WebSocket stream), /to (downlink datagrams) and
+ * /downlinks (those sent, with their state), of a collection or of one of
+ * its devices.
  */
 
 
@@ -18,8 +19,7 @@
 /* /to of a whole collection: where the scan of its devices is */
 typedef struct {
     ngx_http_request_t        *request;
-    ngx_iot_downlink_e         transport;
-    ngx_iot_downlink_t        *message;
+    ngx_iot_downlink_batch_t  *batch;
     ngx_iot_store_cursor_t     cursor;
     ngx_uint_t                 sent;
     ngx_uint_t                 failed;
@@ -29,8 +29,18 @@ typedef struct {
 } ngx_http_iot_to_all_t;
 
 
-static const char *ngx_http_iot_downlink_error(ngx_iot_rc_e rc);
+/* /to: the answer, once the store has the downlinks */
+typedef struct {
+    ngx_iot_rc_e               sent;      /* to one device */
+    ngx_chain_t               *out;       /* to a collection */
+} ngx_http_iot_to_t;
+
+
+static ngx_int_t ngx_http_iot_newest(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_iot_store_t *store);
 static ngx_int_t ngx_http_iot_to_one(void *row, void *data);
+static ngx_int_t ngx_http_iot_to_answer(ngx_http_request_t *r,
+    ngx_iot_rc_e rc);
 
 
 /*
@@ -153,7 +163,7 @@ ngx_http_iot_time_arg(ngx_http_request_t *r, char *name, int64_t *value)
 ngx_int_t
 ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    int64_t            since, until, limit;
+    int64_t            since, until;
     uint64_t           cid, did;
     ngx_uint_t         device;
     ngx_iot_device_t   d;
@@ -176,10 +186,36 @@ ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                   "(0: up to the last message)");
     }
 
+    ctx->list.cursor.kind = device ? NGX_IOT_STORE_DEVICE_HISTORY
+                                   : NGX_IOT_STORE_HISTORY;
+    ctx->list.cursor.scope = device ? did : cid;
+    ctx->list.cursor.since = (uint64_t) since;
+    ctx->list.cursor.until = (uint64_t) until;
+    ctx->list.row = ngx_http_iot_message_row;
+    ngx_str_set(&ctx->list.head, "{\"messages\":[");
+
+    return ngx_http_iot_newest(r, ctx,
+                               ngx_iot_history_reader((ngx_cycle_t *) ngx_cycle,
+                                                      r->connection->log));
+}
+
+
+/*
+ * The list of ctx->list, newest first, from store (NULL: it could not be
+ * had), at most limit rows (default 256, 0: all).
+ */
+
+static ngx_int_t
+ngx_http_iot_newest(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_iot_store_t *store)
+{
+    off_t      limit;
+    ngx_str_t  v;
+
     limit = 256;
 
-    if (ngx_http_arg(r, (u_char *) "limit", 5, &ctx->list.head) == NGX_OK) {
-        limit = ngx_atoof(ctx->list.head.data, ctx->list.head.len);
+    if (ngx_http_arg(r, (u_char *) "limit", 5, &v) == NGX_OK) {
+        limit = ngx_atoof(v.data, v.len);
 
         if (limit == NGX_ERROR) {
             return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
@@ -187,11 +223,12 @@ ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         }
     }
 
-    ctx->list.store = ngx_iot_history_reader((ngx_cycle_t *) ngx_cycle,
-                                             r->connection->log);
-    if (ctx->list.store == NULL) {
+    if (store == NULL) {
         return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR, NULL);
     }
+
+    ctx->list.store = store;
+    ctx->list.limit = (ngx_uint_t) limit;
 
     ctx->list.tmp = ngx_create_pool(4096, r->connection->log);
     if (ctx->list.tmp == NULL) {
@@ -202,15 +239,6 @@ ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         ngx_destroy_pool(ctx->list.tmp);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx->list.cursor.kind = device ? NGX_IOT_STORE_DEVICE_HISTORY
-                                   : NGX_IOT_STORE_HISTORY;
-    ctx->list.cursor.scope = device ? did : cid;
-    ctx->list.cursor.since = (uint64_t) since;
-    ctx->list.cursor.until = (uint64_t) until;
-    ctx->list.limit = (ngx_uint_t) limit;
-    ctx->list.row = ngx_http_iot_message_row;
-    ngx_str_set(&ctx->list.head, "{\"messages\":[");
 
     return ngx_http_iot_list_start(r, &ctx->list);
 }
@@ -232,8 +260,14 @@ ngx_http_iot_to_one(void *row, void *data)
 
     r = all->request;
 
-    rc = ngx_iot_downlink((ngx_cycle_t *) ngx_cycle, d, all->transport,
-                          all->message, r->connection->log);
+    rc = ngx_iot_downlink((ngx_cycle_t *) ngx_cycle, all->batch, d,
+                          r->connection->log);
+
+    if (rc == NGX_IOT_STORE_ERROR) {
+        all->nomem = 1;
+        return NGX_ERROR;
+    }
+
     if (rc == NGX_IOT_OK) {
         all->sent++;
         return NGX_OK;
@@ -254,7 +288,7 @@ ngx_http_iot_to_one(void *row, void *data)
                          sizeof("{\"deviceId\":\"") - 1);
     b->last = ngx_cpymem(b->last, id, ngx_iot_id_encode(id, d->id.key) - id);
     b->last = ngx_sprintf(b->last, "\",\"message\":\"%s\"}",
-                          ngx_http_iot_downlink_error(rc));
+                          ngx_http_iot_collections_downlink_error(rc));
 
     cl->buf = b;
     cl->next = NULL;
@@ -350,42 +384,23 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 }
 
 
-/* NGX_DECLINED: the device has no address; NGX_ERROR: not sent */
-
-/* why a datagram did not go, in this dialect's words */
-
-static const char *
-ngx_http_iot_downlink_error(ngx_iot_rc_e rc)
-{
-    switch (rc) {
-
-    case NGX_IOT_NO_ADDRESS:
-        return "the device has no known address";
-
-    case NGX_IOT_NO_TRANSPORT:
-    case NGX_IOT_UNAVAILABLE:
-        return "there is no iot_uplink UDP listener to send from";
-
-    default:
-        return "the datagram could not be sent";
-    }
-}
-
-
 ngx_int_t
 ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    ngx_int_t               rc;
-    uint64_t                cid, did;
-    ngx_buf_t              *b;
-    ngx_uint_t              sent, failed, device;
-    ngx_chain_t            *cl, *first, **last;
-    ngx_iot_rc_e            irc;
-    ngx_iot_store_t        *store;
-    ngx_iot_device_t        d;
-    ngx_iot_downlink_t      m;
-    ngx_iot_downlink_e      transport;
-    ngx_http_iot_to_all_t   all;
+    ngx_int_t                  rc;
+    uint64_t                   cid, did;
+    ngx_buf_t                 *b;
+    ngx_uint_t                 device;
+    ngx_chain_t               *cl;
+    ngx_iot_rc_e               irc;
+    ngx_iot_wait_t            *wait;
+    ngx_iot_store_t           *store;
+    ngx_iot_device_t           d;
+    ngx_http_iot_to_t         *to;
+    ngx_iot_downlink_t        *m;
+    ngx_iot_downlink_e         transport;
+    ngx_http_iot_to_all_t      all;
+    ngx_iot_downlink_batch_t  *batch;
 
     device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
 
@@ -393,7 +408,16 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_collections_reject(r);
     }
 
-    rc = ngx_http_iot_downlink_fields(r, ctx, &transport, &m);
+    /* the batch keeps the message until the store has it */
+
+    m = ngx_pcalloc(r->pool, sizeof(ngx_iot_downlink_t));
+    batch = ngx_pcalloc(r->pool, sizeof(ngx_iot_downlink_batch_t));
+    to = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_to_t));
+    if (m == NULL || batch == NULL || to == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_iot_downlink_fields(r, ctx, &transport, m);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -414,21 +438,22 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     if (irc != NGX_IOT_OK) {
         return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  ngx_http_iot_downlink_error(irc));
+                                  ngx_http_iot_collections_downlink_error(irc));
+    }
+
+    if (ngx_iot_downlink_batch_init(batch, r->pool, transport, m) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (device) {
-        irc = ngx_iot_downlink((ngx_cycle_t *) ngx_cycle, &d, transport, &m,
-                               r->connection->log);
+        to->sent = ngx_iot_downlink((ngx_cycle_t *) ngx_cycle, batch, &d,
+                                    r->connection->log);
 
-        if (irc == NGX_IOT_OK) {
-            return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
+        if (to->sent == NGX_IOT_STORE_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_iot_error(r, (irc == NGX_IOT_NO_ADDRESS)
-                                     ? NGX_HTTP_CONFLICT
-                                     : NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  ngx_http_iot_downlink_error(irc));
+        goto keep;
     }
 
     /* the whole collection, from the store, a batch at a time */
@@ -440,8 +465,7 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     ngx_memzero(&all, sizeof(ngx_http_iot_to_all_t));
     all.request = r;
-    all.transport = transport;
-    all.message = &m;
+    all.batch = batch;
     all.last = &all.errors;
     all.cursor.kind = NGX_IOT_STORE_DEVICES;
     all.cursor.scope = cid;
@@ -455,15 +479,11 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR,
-                                                     NULL);
+            /* what was sent before the store failed is kept */
+            to->sent = NGX_IOT_STORE_ERROR;
+            goto keep;
         }
     }
-
-    sent = all.sent;
-    failed = all.failed;
-    first = all.errors;
-    last = all.last;
 
     b = ngx_create_temp_buf(r->pool, 64);
     cl = ngx_alloc_chain_link(r->pool);
@@ -474,7 +494,7 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     b->last = ngx_cpymem(b->last, "]}", 2);
     cl->buf = b;
     cl->next = NULL;
-    *last = cl;
+    *all.last = cl;
 
     /* the counts go first, now that they are known */
 
@@ -486,11 +506,104 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     b->last = ngx_sprintf(b->last,
                           "{\"sent\":%ui,\"failed\":%ui,\"errors\":[",
-                          sent, failed);
+                          all.sent, all.failed);
     cl->buf = b;
-    cl->next = first;
-    first = cl;
+    cl->next = all.errors;
+    to->out = cl;
 
-    return ngx_http_iot_send_chain(r, NGX_HTTP_OK, first);
+keep:
+
+    wait = ngx_http_iot_waiter(r, ngx_http_iot_to_answer, to);
+
+    return ngx_http_iot_answer(r,
+                               ngx_iot_downlink_keep((ngx_cycle_t *) ngx_cycle,
+                                                     batch, r->connection->log,
+                                                     wait));
 }
 
+
+/*
+ * The answer is what the network did: a datagram that went is not taken
+ * back when its state could not be stored (the store said why in the
+ * error log), so that a client does not send it twice.
+ */
+
+static ngx_int_t
+ngx_http_iot_to_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
+{
+    ngx_http_iot_to_t   *to;
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+    to = ctx->answer_data;
+
+    if (to->out) {
+        return ngx_http_iot_send_chain(r, NGX_HTTP_OK, to->out);
+    }
+
+    switch (to->sent) {
+
+    case NGX_IOT_OK:
+        return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
+
+    case NGX_IOT_STORE_ERROR:
+        return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR,
+                                                 NULL);
+
+    default:
+        return ngx_http_iot_error(r, (to->sent == NGX_IOT_NO_ADDRESS)
+                                     ? NGX_HTTP_CONFLICT
+                                     : NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  ngx_http_iot_collections_downlink_error(to->sent));
+    }
+}
+
+
+/* /downlinks: what was sent, newest first, with its state */
+
+static ngx_int_t
+ngx_http_iot_downlink_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
+    void *row, ngx_buf_t *b)
+{
+    ngx_iot_downlink_row_t  *dl = row;
+
+    if (b == NULL) {
+        return NGX_OK;
+    }
+
+    if ((size_t) (b->end - b->last)
+        < ngx_http_iot_collections_downlink_len(dl))
+    {
+        return NGX_AGAIN;
+    }
+
+    b->last = ngx_http_iot_collections_downlink_write(b->last, dl);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_iot_collections_downlinks(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx)
+{
+    uint64_t          cid, did;
+    ngx_uint_t        device;
+    ngx_iot_device_t  d;
+
+    device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
+
+    if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
+        return ngx_http_iot_collections_reject(r);
+    }
+
+    ctx->list.cursor.kind = device ? NGX_IOT_STORE_DEVICE_DOWNLINKS
+                                   : NGX_IOT_STORE_DOWNLINKS;
+    ctx->list.cursor.scope = device ? did : cid;
+    ctx->list.row = ngx_http_iot_downlink_row;
+    ngx_str_set(&ctx->list.head, "{\"downlinks\":[");
+
+    return ngx_http_iot_newest(r, ctx,
+                               ngx_iot_store_get((ngx_cycle_t *) ngx_cycle,
+                                                 r->connection->log));
+}

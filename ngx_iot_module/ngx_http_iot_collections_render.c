@@ -285,6 +285,75 @@ ngx_http_iot_collections_message_write(u_char *p, ngx_iot_message_t *m,
 }
 
 
+/* why a downlink did not go, in this dialect's words */
+
+const char *
+ngx_http_iot_collections_downlink_error(ngx_iot_rc_e rc)
+{
+    switch (rc) {
+
+    case NGX_IOT_NO_ADDRESS:
+        return "the device has no known address";
+
+    case NGX_IOT_NO_TRANSPORT:
+    case NGX_IOT_UNAVAILABLE:
+        return "there is no iot_uplink UDP listener to send from";
+
+    default:
+        return "the datagram could not be sent";
+    }
+}
+
+
+size_t
+ngx_http_iot_collections_downlink_len(ngx_iot_downlink_row_t *dl)
+{
+    return sizeof("{\"id\":\"\",\"collectionId\":\"\",\"deviceId\":\"\","
+                  "\"transport\":\"\",\"port\":,\"payload\":\"\","
+                  "\"state\":\"\",\"reason\":\"\",\"created\":,"
+                  "\"updated\":}")
+           + 3 * NGX_IOT_ID_LEN + 2 * NGX_INT64_LEN + NGX_INT_T_LEN
+           + ngx_iot_downlink_transport_name(dl->transport)->len
+           + ngx_iot_downlink_state_name(dl->state)->len
+           + ngx_strlen(ngx_http_iot_collections_downlink_error(
+                            ngx_iot_downlink_reason_rc(dl->reason)))
+           + ngx_base64_encoded_length(dl->payload.len);
+}
+
+
+u_char *
+ngx_http_iot_collections_downlink_write(u_char *p, ngx_iot_downlink_row_t *dl)
+{
+    ngx_str_t  b64;
+
+    p = ngx_cpymem(p, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
+    p = ngx_iot_id_encode(p, dl->id);
+    p = ngx_cpymem(p, "\",\"collectionId\":\"",
+                   sizeof("\",\"collectionId\":\"") - 1);
+    p = ngx_iot_id_encode(p, dl->collection);
+    p = ngx_cpymem(p, "\",\"deviceId\":\"", sizeof("\",\"deviceId\":\"") - 1);
+    p = ngx_iot_id_encode(p, dl->device);
+    p = ngx_sprintf(p, "\",\"transport\":\"%V\",\"port\":%ui,\"payload\":\"",
+                    ngx_iot_downlink_transport_name(dl->transport), dl->port);
+
+    b64.data = p;
+    ngx_encode_base64(&b64, &dl->payload);
+    p += b64.len;
+
+    p = ngx_sprintf(p, "\",\"state\":\"%V\"",
+                    ngx_iot_downlink_state_name(dl->state));
+
+    if (dl->reason != NGX_IOT_DOWNLINK_NO_REASON) {
+        p = ngx_sprintf(p, ",\"reason\":\"%s\"",
+                        ngx_http_iot_collections_downlink_error(
+                            ngx_iot_downlink_reason_rc(dl->reason)));
+    }
+
+    return ngx_sprintf(p, ",\"created\":%uL,\"updated\":%uL}",
+                       dl->created, dl->updated);
+}
+
+
 /*
  * A message for the live streams, with its device as it is now.  A device
  * deleted since the message came is rendered from what the message

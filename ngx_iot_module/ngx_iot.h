@@ -105,6 +105,7 @@ struct ngx_iot_conf_s {
     size_t                     bus_size;
     time_t                     history_max_age;
     ngx_uint_t                 history_max_count;
+    ngx_uint_t                 downlink_keep;
     ngx_iot_store_t           *store;     /* this worker's connection */
     ngx_iot_history_t         *history;   /* this worker's */
     ngx_iot_bus_local_t       *bus;       /* this worker's side */

@@ -6,6 +6,11 @@
  * knows.  A transport's module registers its sender (the stream module
  * the UDP one; the CoAP link coap-push and coap-pull); dialects name the
  * transport and call ngx_iot_downlink(), and know nothing of sockets.
+ *
+ * Every downlink is kept in the store with its state, for the dialects to
+ * show: a dialect sends through a batch (one message, to one device or to
+ * each device of a collection) and keeps the batch, which is answered once
+ * the store has it (docs/dataplane.md, "Downlink state").
  */
 
 
@@ -17,6 +22,7 @@
 #include <ngx_core.h>
 #include "ngx_iot.h"
 #include "ngx_iot_entity.h"
+#include "ngx_iot_registry.h"
 
 
 typedef enum {
@@ -25,6 +31,25 @@ typedef enum {
     NGX_IOT_DOWNLINK_COAP_PULL,
     NGX_IOT_DOWNLINK_LAST = NGX_IOT_DOWNLINK_TRANSPORTS
 } ngx_iot_downlink_e;
+
+
+/* the store keeps these numbers: never renumber, only append */
+
+typedef enum {
+    NGX_IOT_DOWNLINK_QUEUED = 0,      /* waits for the device (coap-pull) */
+    NGX_IOT_DOWNLINK_SENT = 1,        /* handed to the network */
+    NGX_IOT_DOWNLINK_DELIVERED = 2,   /* the device acknowledged it */
+    NGX_IOT_DOWNLINK_FAILED = 3,      /* the reason says why */
+    NGX_IOT_DOWNLINK_EXPIRED = 4      /* not taken in time */
+} ngx_iot_downlink_state_e;
+
+typedef enum {
+    NGX_IOT_DOWNLINK_NO_REASON = 0,
+    NGX_IOT_DOWNLINK_NO_ADDRESS = 1,    /* the device cannot be reached */
+    NGX_IOT_DOWNLINK_UNAVAILABLE = 2,   /* nothing to send from */
+    NGX_IOT_DOWNLINK_SEND_FAILED = 3,   /* the network refused it */
+    NGX_IOT_DOWNLINK_NO_TRANSPORT = 4   /* not given by this server */
+} ngx_iot_downlink_reason_e;
 
 
 /* one message to a device */
@@ -52,6 +77,30 @@ struct ngx_iot_downlink_sender_s {
 };
 
 
+/* a downlink as the store keeps it */
+typedef struct {
+    uint64_t                   id;        /* 0 until the store has it */
+    uint64_t                   device;
+    uint64_t                   collection;  /* the device's, when sent */
+    ngx_uint_t                 transport;   /* ngx_iot_downlink_e */
+    ngx_uint_t                 port;
+    ngx_uint_t                 state;       /* ngx_iot_downlink_state_e */
+    ngx_uint_t                 reason;      /* ngx_iot_downlink_reason_e */
+    uint64_t                   created;     /* ms */
+    uint64_t                   updated;     /* ms */
+    ngx_str_t                  payload;
+} ngx_iot_downlink_row_t;
+
+
+/* one message sent to one or more devices, until the store has it */
+typedef struct {
+    ngx_iot_downlink_e         transport;
+    ngx_iot_downlink_t        *message;
+    ngx_array_t                rows;      /* ngx_iot_downlink_row_t */
+    ngx_iot_wait_t            *wait;
+} ngx_iot_downlink_batch_t;
+
+
 /* "udp", "coap-push", "coap-pull": the transport, or NGX_ERROR */
 ngx_int_t ngx_iot_downlink_transport(ngx_str_t *name);
 
@@ -67,9 +116,30 @@ void ngx_iot_downlink_register(ngx_cycle_t *cycle,
 ngx_iot_rc_e ngx_iot_downlink_ready(ngx_cycle_t *cycle,
     ngx_iot_downlink_e transport);
 
-/* the message to the device: the sender's answer, or NGX_IOT_NO_TRANSPORT */
-ngx_iot_rc_e ngx_iot_downlink(ngx_cycle_t *cycle, ngx_iot_device_t *d,
-    ngx_iot_downlink_e transport, ngx_iot_downlink_t *m, ngx_log_t *log);
+/* what the store's numbers mean, for the dialects' answers */
+ngx_str_t *ngx_iot_downlink_transport_name(ngx_uint_t transport);
+ngx_str_t *ngx_iot_downlink_state_name(ngx_uint_t state);
+ngx_iot_rc_e ngx_iot_downlink_reason_rc(ngx_uint_t reason);
+
+ngx_int_t ngx_iot_downlink_batch_init(ngx_iot_downlink_batch_t *b,
+    ngx_pool_t *pool, ngx_iot_downlink_e transport, ngx_iot_downlink_t *m);
+
+/*
+ * The batch's message to the device, noted in the batch with its state:
+ * the sender's answer, or NGX_IOT_NO_TRANSPORT; NGX_IOT_STORE_ERROR when
+ * there is no memory to note it (nothing was sent then).
+ */
+ngx_iot_rc_e ngx_iot_downlink(ngx_cycle_t *cycle,
+    ngx_iot_downlink_batch_t *b, ngx_iot_device_t *d, ngx_log_t *log);
+
+/*
+ * The batch into the store.  With a wait: NGX_IOT_QUEUED, and the wait's
+ * handler is called once the store has it (rc NGX_IOT_OK) or could not
+ * take it; else, or without a writer, the store's answer here and now.
+ * The batch lives in the wait's pool until then.
+ */
+ngx_iot_rc_e ngx_iot_downlink_keep(ngx_cycle_t *cycle,
+    ngx_iot_downlink_batch_t *b, ngx_log_t *log, ngx_iot_wait_t *wait);
 
 
 #endif /* _NGX_IOT_DOWNLINK_H_INCLUDED_ */

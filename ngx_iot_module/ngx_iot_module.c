@@ -77,6 +77,13 @@ static ngx_command_t  ngx_iot_commands[] = {
       offsetof(ngx_iot_conf_t, history_max_count),
       NULL },
 
+    { ngx_string("iot_downlink_keep"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iot_conf_t, downlink_keep),
+      NULL },
+
     { ngx_string("iot_bus_size"),
       NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -141,6 +148,7 @@ ngx_iot_create_conf(ngx_cycle_t *cycle)
     conf->bus_size = NGX_CONF_UNSET_SIZE;
     conf->history_max_age = NGX_CONF_UNSET;
     conf->history_max_count = NGX_CONF_UNSET_UINT;
+    conf->downlink_keep = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -162,6 +170,7 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
     /* 0 in either: no such limit */
     ngx_conf_init_value(icf->history_max_age, 30 * 86400);
     ngx_conf_init_uint_value(icf->history_max_count, 100000);
+    ngx_conf_init_uint_value(icf->downlink_keep, 10000);
 
     if (icf->shm_zone == NULL) {
         /* the module is loaded but not used */

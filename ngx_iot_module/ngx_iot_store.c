@@ -67,6 +67,21 @@ static const char  *ngx_iot_migrations[] = {
     "  session_id TEXT NOT NULL,"
     "  updated_at INTEGER NOT NULL);",
 
+    /* 3: downlinks and their state */
+    "CREATE TABLE downlinks ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  collection_id INTEGER NOT NULL,"
+    "  device_id INTEGER NOT NULL,"
+    "  transport INTEGER NOT NULL,"
+    "  port INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  reason INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  payload BLOB NOT NULL);"
+    "CREATE INDEX downlinks_by_collection ON downlinks (collection_id, id);"
+    "CREATE INDEX downlinks_by_device ON downlinks (device_id, id);",
+
     NULL
 };
 
@@ -92,6 +107,11 @@ static const char  *ngx_iot_history_migrations[] = {
 
     NULL
 };
+
+
+#define NGX_IOT_DOWNLINK_COLUMNS                                              \
+    "id, collection_id, device_id, transport, port, state, reason, created,"  \
+    " updated, payload"
 
 
 #define NGX_IOT_MESSAGE_COLUMNS                                               \
@@ -173,7 +193,19 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     /* one write of a batch: ngx_iot_store_write_begin() */
     "SAVEPOINT w",
     "RELEASE w",
-    "ROLLBACK TO w"
+    "ROLLBACK TO w",
+
+    "INSERT INTO downlinks (collection_id, device_id, transport, port, state,"
+    " reason, created, updated, payload)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    /* a queued downlink stays until it is taken or expires */
+    "DELETE FROM downlinks WHERE collection_id = ?1 AND state != 0"
+    " AND id <= (SELECT id FROM downlinks WHERE collection_id = ?1"
+    " ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
+    " WHERE collection_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+    "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
+    " WHERE device_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
 };
 
 

@@ -19,6 +19,7 @@
 #include <ngx_core.h>
 #include "ngx_iot.h"
 #include "ngx_iot_entity.h"
+#include "ngx_iot_downlink.h"
 
 
 /* what a store finds, lists, counts or deletes, and the row it hands out */
@@ -28,7 +29,9 @@ typedef enum {
     NGX_IOT_STORE_TOKENS,            /* ngx_iot_token_t, by hint */
     NGX_IOT_STORE_SESSIONS,          /* ngx_iot_session_row_t, by address */
     NGX_IOT_STORE_HISTORY,           /* ngx_iot_message_t, newest first */
-    NGX_IOT_STORE_DEVICE_HISTORY     /* ngx_iot_message_t, newest first */
+    NGX_IOT_STORE_DEVICE_HISTORY,    /* ngx_iot_message_t, newest first */
+    NGX_IOT_STORE_DOWNLINKS,         /* ngx_iot_downlink_row_t, newest */
+    NGX_IOT_STORE_DEVICE_DOWNLINKS   /* ngx_iot_downlink_row_t, newest */
 } ngx_iot_store_kind_e;
 
 
@@ -63,6 +66,8 @@ typedef struct {
  *   HISTORY         the messages of collection scope, newest first,
  *                   received in [since, until] (until 0: no end)
  *   DEVICE_HISTORY  the same for the messages of device scope
+ *   DOWNLINKS       the downlinks of collection scope, newest first
+ *   DEVICE_DOWNLINKS  the downlinks of device scope, newest first
  */
 typedef struct {
     ngx_iot_store_kind_e       kind;
@@ -154,6 +159,17 @@ ngx_int_t ngx_iot_store_address_taken(ngx_iot_store_t *store,
 ngx_int_t ngx_iot_store_list(ngx_iot_store_t *store,
     ngx_iot_store_cursor_t *cursor, ngx_uint_t max,
     ngx_iot_store_row_pt handler, void *data, ngx_log_t *log);
+
+/* downlinks: ngx_iot_store_downlink.c */
+
+/*
+ * The rows (their ids are set), in the caller's transaction; then now
+ * and then the finished ones of their collections beyond the newest keep
+ * (0: no limit) are dropped.
+ */
+ngx_int_t ngx_iot_store_downlink_add(ngx_iot_store_t *store,
+    ngx_iot_downlink_row_t *rows, ngx_uint_t n, ngx_uint_t keep,
+    ngx_log_t *log);
 
 /* the history: ngx_iot_store_history.c */
 

@@ -21,6 +21,7 @@ typedef union {
     ngx_iot_token_t            token;
     ngx_iot_session_row_t      session;
     ngx_iot_message_t          message;
+    ngx_iot_downlink_row_t     downlink;
 } ngx_iot_store_any_t;
 
 
@@ -62,6 +63,14 @@ ngx_iot_store_list_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         sql = NGX_IOT_SQL_HISTORY_DEVICE_LIST;
         break;
 
+    case NGX_IOT_STORE_DOWNLINKS:
+        sql = NGX_IOT_SQL_DOWNLINK_LIST;
+        break;
+
+    case NGX_IOT_STORE_DEVICE_DOWNLINKS:
+        sql = NGX_IOT_SQL_DOWNLINK_DEVICE_LIST;
+        break;
+
     default:
         return NULL;
     }
@@ -95,6 +104,13 @@ ngx_iot_store_list_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->time);
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->id);
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->since);
+        break;
+
+    case NGX_IOT_STORE_DOWNLINKS:
+    case NGX_IOT_STORE_DEVICE_DOWNLINKS:
+        /* newest first: below the id in time */
+        sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->scope);
+        sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->time);
         break;
 
     default:
@@ -169,6 +185,13 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
             ngx_iot_store_row_session(st, &row.session.session,
                                       &row.session.gateway);
             id = (uint64_t) sqlite3_column_int64(st, 4);
+            break;
+
+        case NGX_IOT_STORE_DOWNLINKS:
+        case NGX_IOT_STORE_DEVICE_DOWNLINKS:
+            ngx_iot_store_row_downlink(st, &row.downlink);
+            id = row.downlink.id;
+            time = id;
             break;
 
         default: /* the history */

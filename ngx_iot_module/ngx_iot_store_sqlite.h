@@ -74,6 +74,10 @@ typedef enum {
     NGX_IOT_SQL_SAVEPOINT,
     NGX_IOT_SQL_RELEASE,
     NGX_IOT_SQL_ROLLBACK_TO,
+    NGX_IOT_SQL_DOWNLINK_INSERT,
+    NGX_IOT_SQL_DOWNLINK_TRIM,
+    NGX_IOT_SQL_DOWNLINK_LIST,
+    NGX_IOT_SQL_DOWNLINK_DEVICE_LIST,
     NGX_IOT_SQL_LAST
 } ngx_iot_sql_e;
 
@@ -97,6 +101,8 @@ void ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t);
 void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
     ngx_str_t *gateway);
 void ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m);
+void ngx_iot_store_row_downlink(sqlite3_stmt *st,
+    ngx_iot_downlink_row_t *row);
 
 /* binding helpers of the store's files */
 void ngx_iot_store_bind_tags(sqlite3_stmt *st, int col,
