@@ -305,29 +305,48 @@ run_env() {
     IOT_RADIUS_POOL=${IOT_RADIUS_POOL:-10.64.0.0/16}
     mkdir -p "$IOT_PREFIX"
     IOT_PREFIX=$(cd "$IOT_PREFIX" && pwd)
-    # the shared secret: the environment's, or one made at first run
-    if [ -z "${IOT_RADIUS_SECRET:-}" ]; then
-        if [ ! -s "$IOT_PREFIX/radius.secret" ]; then
-            (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' \
-                > "$IOT_PREFIX/radius.secret")
-        fi
-        IOT_RADIUS_SECRET=$(cat "$IOT_PREFIX/radius.secret")
+    # the shared secret: the environment's (kept for the next runs), the
+    # one kept from an earlier run, or one made now
+    if [ -n "${IOT_RADIUS_SECRET:-}" ]; then
+        case "$IOT_RADIUS_SECRET" in
+            *[[:cntrl:]]*) say "IOT_RADIUS_SECRET may not hold control characters"
+                           exit 2 ;;
+        esac
+        (umask 077; printf '%s\n' "$IOT_RADIUS_SECRET" \
+            > "$IOT_PREFIX/radius.secret")
+    elif [ ! -s "$IOT_PREFIX/radius.secret" ]; then
+        (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' \
+            > "$IOT_PREFIX/radius.secret")
     fi
+    chmod 0600 "$IOT_PREFIX/radius.secret"
+    IOT_RADIUS_SECRET=$(cat "$IOT_PREFIX/radius.secret")
+}
+
+# conf/run.conf.in with its @NAME@s filled in, on stdout; values are taken
+# as they are (perl, not sed: a "&" or "|" in the secret stays itself),
+# the secret escaped for the quoted string it sits in
+fill_conf() {
+    MODULE="$build/ngx_iot_module.so" STREAM_MODULE="$stream_module" \
+    LISTEN="${IOT_LISTEN:+$IOT_LISTEN:}" \
+    HTTP_PORT="$IOT_HTTP_PORT" UDP_PORT="$IOT_UDP_PORT" \
+    RADIUS_PORT="$IOT_RADIUS_PORT" \
+    RADIUS_ACCT_PORT="$((IOT_RADIUS_PORT + 1))" \
+    RADIUS_SECRET="$IOT_RADIUS_SECRET" RADIUS_POOL="$IOT_RADIUS_POOL" \
+    perl -pe '
+        BEGIN { ($q = $ENV{RADIUS_SECRET}) =~ s/(["\\])/\\$1/g;
+                $ENV{RADIUS_SECRET} = $q }
+        s/@([A-Z_]+)@/exists $ENV{$1} ? $ENV{$1} : "\@$1\@"/ge
+    ' "$top/conf/run.conf.in"
 }
 
 run_server() {
     run_env
     mkdir -p "$IOT_PREFIX/logs" "$IOT_PREFIX/conf"
     chmod 0755 "$IOT_PREFIX"
-    sed -e "s|@MODULE@|$build/ngx_iot_module.so|" \
-        -e "s|@STREAM_MODULE@|$stream_module|" \
-        -e "s|@HTTP_PORT@|$IOT_HTTP_PORT|" \
-        -e "s|@UDP_PORT@|$IOT_UDP_PORT|" \
-        -e "s|@RADIUS_PORT@|$IOT_RADIUS_PORT|" \
-        -e "s|@RADIUS_ACCT_PORT@|$((IOT_RADIUS_PORT + 1))|" \
-        -e "s|@RADIUS_SECRET@|$IOT_RADIUS_SECRET|" \
-        -e "s|@RADIUS_POOL@|$IOT_RADIUS_POOL|" \
-        "$top/conf/run.conf.in" > "$IOT_PREFIX/conf/nginx.conf"
+    # it holds the RADIUS secret: for root (the master) only
+    rm -f "$IOT_PREFIX/conf/nginx.conf.new"
+    (umask 077; fill_conf > "$IOT_PREFIX/conf/nginx.conf.new") || exit 1
+    mv -f "$IOT_PREFIX/conf/nginx.conf.new" "$IOT_PREFIX/conf/nginx.conf"
     if [ -f "$IOT_PREFIX/logs/nginx.pid" ] \
        && kill -0 "$(cat "$IOT_PREFIX/logs/nginx.pid")" 2>/dev/null; then
         say "nginx-iot is already running (pid $(cat "$IOT_PREFIX/logs/nginx.pid")); ./build.sh stop first"

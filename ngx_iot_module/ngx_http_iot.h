@@ -124,6 +124,12 @@ ngx_int_t ngx_http_iot_handler(ngx_http_request_t *r);
  * what the route returns with the registry's result code (the request
  * waits for a write that was posted, and is answered by answer).
  */
+/*
+ * A secret the URL carries (a token in the query or the path): what nginx
+ * logs of the request has it replaced by "[redacted]" (ngx_http_iot_redact.c).
+ */
+ngx_int_t ngx_http_iot_redact(ngx_http_request_t *r, ngx_str_t *secret);
+
 ngx_iot_wait_t *ngx_http_iot_waiter(ngx_http_request_t *r,
     ngx_http_iot_answer_pt answer, void *data);
 ngx_int_t ngx_http_iot_answer(ngx_http_request_t *r, ngx_iot_rc_e rc);

@@ -301,6 +301,15 @@ ngx_http_iot_collections_credentials(ngx_http_request_t *r,
     query = 0;
     token = ngx_http_iot_header(r, &ngx_http_iot_collections_token_header);
 
+    /* /tokens/{token}: a token, or its prefix, that logs must not show */
+
+    if (ctx->route
+        && ctx->route->handler == ngx_http_iot_collections_token
+        && ngx_http_iot_redact(r, &ctx->seg[1]) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (token == NULL
         && ctx->route
         && ctx->route->handler == ngx_http_iot_collections_from
@@ -309,6 +318,14 @@ ngx_http_iot_collections_credentials(ngx_http_request_t *r,
         /* WebSocket clients often cannot send headers */
         token = &arg;
         query = 1;
+    }
+
+    /* any api_token argument, used or not, is kept out of logs */
+
+    if (ngx_http_arg(r, (u_char *) "api_token", 9, &arg) == NGX_OK
+        && ngx_http_iot_redact(r, &arg) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (token == NULL) {

@@ -25,6 +25,7 @@ static ngx_int_t ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql,
     ngx_log_t *log);
 static int ngx_iot_store_wal_hook(void *data, sqlite3 *db, const char *name,
     int pages);
+static void ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log);
 
 
 /* each entry moves the schema one version up; never edit a released one */
@@ -264,7 +265,50 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
     /* how long the log is after each commit: ngx_iot_store_wal_restart() */
     (void) sqlite3_wal_hook(store->db, ngx_iot_store_wal_hook, store);
 
+    ngx_iot_store_private(path, log);
+
     return store;
+}
+
+
+/*
+ * The store holds device secrets: its files are for nginx's user alone.
+ * SQLite makes a new database as the umask says, and its log and index
+ * files as the database is.
+ */
+
+static void
+ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log)
+{
+    u_char           *p, *name;
+    ngx_uint_t        i;
+    ngx_file_info_t   fi;
+
+    static char  *suffixes[] = { "", "-wal", "-shm", NULL };
+
+    name = ngx_alloc(path->len + sizeof("-wal"), log);
+    if (name == NULL) {
+        return;
+    }
+
+    for (i = 0; suffixes[i]; i++) {
+        p = ngx_cpymem(name, path->data, path->len);
+        ngx_cpystrn(p, (u_char *) suffixes[i], sizeof("-wal"));
+
+        if (ngx_file_info(name, &fi) == NGX_FILE_ERROR
+            || (ngx_file_access(&fi) & 077) == 0)
+        {
+            continue;
+        }
+
+        if (chmod((char *) name, ngx_file_access(&fi) & 0700) == -1) {
+            ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                          "iot store: chmod(\"%s\") failed: other users "
+                          "may read it", name);
+        }
+    }
+
+    ngx_free(name);
 }
 
 
