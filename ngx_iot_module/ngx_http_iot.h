@@ -29,6 +29,7 @@ typedef struct ngx_http_iot_route_s    ngx_http_iot_route_t;
 
 typedef struct {
     ngx_http_iot_dialect_t    *dialect;           /* iot_api; NULL: none */
+    ngx_http_iot_dialect_t    *errors;            /* iot_api_errors */
     ngx_msec_t                 ws_keepalive;      /* iot_ws_keepalive */
     size_t                     ws_max_message;    /* iot_ws_max_message */
     size_t                     ws_send_buffer;    /* iot_ws_send_buffer */

@@ -19,15 +19,21 @@
 static void *ngx_http_iot_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_http_iot_dialect_t *ngx_http_iot_dialect(ngx_conf_t *cf,
+    ngx_str_t *name);
 static char *ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_iot_api_errors(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_iot_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_iot_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_iot_allow_any(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iot_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
 
-static void ngx_http_iot_content_type(ngx_http_request_t *r);
+static void ngx_http_iot_content_type(ngx_http_request_t *r,
+    ngx_http_iot_dialect_t *d);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -39,6 +45,13 @@ static ngx_command_t  ngx_http_iot_commands[] = {
     { ngx_string("iot_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_iot_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_api_errors"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_iot_api_errors,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -110,6 +123,7 @@ ngx_http_iot_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->dialect = NGX_CONF_UNSET_PTR;
+    conf->errors = NGX_CONF_UNSET_PTR;
     conf->ws_keepalive = NGX_CONF_UNSET_MSEC;
     conf->ws_max_message = NGX_CONF_UNSET_SIZE;
     conf->ws_send_buffer = NGX_CONF_UNSET_SIZE;
@@ -125,6 +139,7 @@ ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_iot_loc_conf_t *conf = child;
 
     ngx_conf_merge_ptr_value(conf->dialect, prev->dialect, NULL);
+    ngx_conf_merge_ptr_value(conf->errors, prev->errors, NULL);
     ngx_conf_merge_msec_value(conf->ws_keepalive, prev->ws_keepalive, 30000);
     ngx_conf_merge_size_value(conf->ws_max_message, prev->ws_max_message,
                               64 * 1024);
@@ -135,15 +150,35 @@ ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+static ngx_http_iot_dialect_t *
+ngx_http_iot_dialect(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t               i;
+    ngx_http_iot_dialect_t  *d;
+
+    for (i = 0; ngx_http_iot_dialects[i]; i++) {
+        d = ngx_http_iot_dialects[i];
+
+        if (d->name.len == name->len
+            && ngx_strncmp(d->name.data, name->data, name->len) == 0)
+        {
+            return d;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid value \"%V\"", name);
+
+    return NULL;
+}
+
+
 static char *
 ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_iot_loc_conf_t *lcf = conf;
 
     ngx_str_t                 *value;
-    ngx_uint_t                 i;
     ngx_iot_conf_t            *icf;
-    ngx_http_iot_dialect_t    *d;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (lcf->dialect != NGX_CONF_UNSET_PTR) {
@@ -152,23 +187,10 @@ ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 0; ngx_http_iot_dialects[i]; i++) {
-        d = ngx_http_iot_dialects[i];
-
-        if (d->name.len == value[1].len
-            && ngx_strncmp(d->name.data, value[1].data, value[1].len) == 0)
-        {
-            break;
-        }
-    }
-
-    if (ngx_http_iot_dialects[i] == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\"", &value[1]);
+    lcf->dialect = ngx_http_iot_dialect(cf, &value[1]);
+    if (lcf->dialect == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    lcf->dialect = ngx_http_iot_dialects[i];
 
     icf = (ngx_iot_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
                                           ngx_iot_module);
@@ -184,6 +206,31 @@ ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_iot_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Errors nginx answers before a location is chosen (a malformed request
+ * line, a URI too long, TRACE), and in locations without iot_api, in a
+ * dialect's error format.
+ */
+
+static char *
+ngx_http_iot_api_errors(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_iot_loc_conf_t *lcf = conf;
+
+    ngx_str_t  *value;
+
+    if (lcf->errors != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    lcf->errors = ngx_http_iot_dialect(cf, &value[1]);
+
+    return lcf->errors ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
@@ -395,7 +442,7 @@ ngx_http_iot_send_chain(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     r->headers_out.status = status;
-    ngx_http_iot_content_type(r);
+    ngx_http_iot_content_type(r, NULL);
     r->headers_out.content_length_n = len;
 
     rc = ngx_http_send_header(r);
@@ -415,7 +462,7 @@ ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
     ngx_chain_t  out;
 
     r->headers_out.status = status;
-    ngx_http_iot_content_type(r);
+    ngx_http_iot_content_type(r, NULL);
 
     if (b == NULL || b->last == b->pos) {
         r->headers_out.content_length_n = 0;
@@ -441,16 +488,19 @@ ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
 }
 
 
-/* the content type of the location's dialect */
+/* the content type of a dialect (NULL: the location's) */
 
 static void
-ngx_http_iot_content_type(ngx_http_request_t *r)
+ngx_http_iot_content_type(ngx_http_request_t *r, ngx_http_iot_dialect_t *d)
 {
     ngx_http_iot_loc_conf_t  *lcf;
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
+    if (d == NULL) {
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
+        d = lcf->dialect;
+    }
 
-    r->headers_out.content_type = lcf->dialect->content_type;
+    r->headers_out.content_type = d->content_type;
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 }
 
@@ -498,13 +548,13 @@ ngx_http_iot_header_filter(ngx_http_request_t *r)
     ngx_buf_t                *b;
     const char               *message;
     ngx_http_iot_ctx_t       *ctx;
+    ngx_http_iot_dialect_t   *d;
     ngx_http_iot_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
+    d = lcf->dialect ? lcf->dialect : lcf->errors;
 
-    if (lcf->dialect == NULL || r != r->main
-        || r->err_status < NGX_HTTP_BAD_REQUEST)
-    {
+    if (d == NULL || r != r->main || r->err_status < NGX_HTTP_BAD_REQUEST) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -527,8 +577,31 @@ ngx_http_iot_header_filter(ngx_http_request_t *r)
         message = "the request is malformed";
         break;
 
+    case NGX_HTTP_NOT_FOUND:
+        message = "no such resource";
+        break;
+
+    case NGX_HTTP_NOT_ALLOWED:
+        /* TRACE, refused before any location: RFC 9110 wants an Allow */
+        message = "the method is not allowed";
+
+        if (ngx_http_iot_allow_any(r) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        break;
+
     case NGX_HTTP_REQUEST_TIME_OUT:
         message = "the request body did not arrive in time";
+        break;
+
+    case NGX_HTTP_REQUEST_URI_TOO_LARGE:
+        message = "the request URI is too long";
+        break;
+
+    case NGX_HTTP_NOT_IMPLEMENTED:
+        message = "the request uses what this server does not implement "
+                  "(a transfer encoding, a method)";
         break;
 
     case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
@@ -544,14 +617,14 @@ ngx_http_iot_header_filter(ngx_http_request_t *r)
         break;
     }
 
-    b = lcf->dialect->error(r, r->err_status, message);
+    b = d->error(r, r->err_status, message);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
     ctx->replacement = b;
 
-    ngx_http_iot_content_type(r);
+    ngx_http_iot_content_type(r, d);
     r->headers_out.content_length_n = b->last - b->pos;
 
     if (r->headers_out.content_length) {
@@ -560,6 +633,52 @@ ngx_http_iot_header_filter(ngx_http_request_t *r)
     }
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/* an Allow header, unless the answer has one */
+
+static ngx_int_t
+ngx_http_iot_allow_any(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].key.len == sizeof("Allow") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Allow",
+                               sizeof("Allow") - 1)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    ngx_str_set(&h->value, "GET, HEAD, POST, PUT, PATCH, DELETE");
+
+    return NGX_OK;
 }
 
 
