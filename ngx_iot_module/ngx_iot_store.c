@@ -133,7 +133,9 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
 
     "UPDATE devices SET net_ip = ?2, net_at = ?3, net_imeisv = ?4,"
     " net_msisdn = ?5 WHERE id = ?1",
-    "SELECT id FROM devices WHERE net_ip = ?1 LIMIT 1",
+    "SELECT id FROM devices WHERE net_ip = ?1 AND id != ?2"
+    " UNION SELECT device_id FROM sessions WHERE addr = ?1"
+    " AND device_id != ?2 LIMIT ?3",
     "INSERT OR REPLACE INTO sessions (addr, device_id, gateway, session_id,"
     " updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     "DELETE FROM sessions WHERE addr = ?1",

@@ -140,9 +140,14 @@ ngx_int_t ngx_iot_store_session_put(ngx_iot_store_t *store,
 ngx_int_t ngx_iot_store_session_purge(ngx_iot_store_t *store,
     ngx_str_t *gateway, ngx_log_t *log);
 
-/* NGX_OK: a device holds the IPv4 address (host order), NGX_DECLINED */
-ngx_int_t ngx_iot_store_address_taken(ngx_iot_store_t *store,
-    in_addr_t addr, ngx_log_t *log);
+/*
+ * The devices other than except that hold the IPv4 address (host order):
+ * as their address, or through a session.  At most max ids in ids; the
+ * number found, or NGX_ERROR.
+ */
+ngx_int_t ngx_iot_store_address_holders(ngx_iot_store_t *store,
+    in_addr_t addr, uint64_t except, uint64_t *ids, ngx_uint_t max,
+    ngx_log_t *log);
 
 /* scans: ngx_iot_store_list.c */
 
