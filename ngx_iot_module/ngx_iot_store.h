@@ -60,13 +60,15 @@ typedef struct {
  *   DEVICES         the devices of collection scope (0: of all), by id
  *   TOKENS          every token, by hint
  *   SESSIONS        every session, by address
- *   HISTORY         the messages of collection scope, newest first,
- *                   received in [since, until] (until 0: no end)
- *   DEVICE_HISTORY  the same for the messages of device scope
+ *   HISTORY         the messages received in collection scope, newest
+ *                   first, received in [since, until] (until 0: no end)
+ *   DEVICE_HISTORY  the same for the messages of device that were
+ *                   received while it was in collection scope
  */
 typedef struct {
     ngx_iot_store_kind_e       kind;
     uint64_t                   scope;
+    uint64_t                   device;    /* DEVICE_HISTORY */
     uint64_t                   since;
     uint64_t                   until;
 
