@@ -211,8 +211,10 @@ ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     ctx->list.cursor.kind = device ? NGX_IOT_STORE_DEVICE_HISTORY
                                    : NGX_IOT_STORE_HISTORY;
-    ctx->list.cursor.scope = cid;
-    ctx->list.cursor.device = did;
+    ctx->list.cursor.scope = device ? did : cid;
+
+    /* a device's messages of this collection only: it may have moved */
+    ctx->list.cursor.collection = device ? cid : 0;
     ctx->list.cursor.since = (uint64_t) since;
     ctx->list.cursor.until = (uint64_t) until;
     ctx->list.limit = (ngx_uint_t) limit;

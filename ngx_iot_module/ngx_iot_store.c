@@ -151,8 +151,8 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     " AND id < ?3)) AND received >= ?4 ORDER BY received DESC, id DESC"
     " LIMIT ?5",
     "SELECT " NGX_IOT_MESSAGE_COLUMNS " FROM messages"
-    " WHERE device_id = ?1 AND collection_id = ?6 AND (received < ?2"
-    " OR (received = ?2 AND id < ?3)) AND received >= ?4"
+    " WHERE device_id = ?1 AND (?6 = 0 OR collection_id = ?6)"
+    " AND (received < ?2 OR (received = ?2 AND id < ?3)) AND received >= ?4"
     " ORDER BY received DESC, id DESC LIMIT ?5",
     "DELETE FROM messages WHERE id IN"
     " (SELECT id FROM messages WHERE received < ?1 LIMIT 10000)",

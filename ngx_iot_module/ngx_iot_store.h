@@ -62,13 +62,13 @@ typedef struct {
  *   SESSIONS        every session, by address
  *   HISTORY         the messages received in collection scope, newest
  *                   first, received in [since, until] (until 0: no end)
- *   DEVICE_HISTORY  the same for the messages of device that were
- *                   received while it was in collection scope
+ *   DEVICE_HISTORY  the same for the messages of device scope, only those
+ *                   received while it was in collection (0: in any)
  */
 typedef struct {
     ngx_iot_store_kind_e       kind;
     uint64_t                   scope;
-    uint64_t                   device;    /* DEVICE_HISTORY */
+    uint64_t                   collection;    /* DEVICE_HISTORY */
     uint64_t                   since;
     uint64_t                   until;
 

@@ -90,19 +90,17 @@ ngx_iot_store_list_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         break;
 
     case NGX_IOT_STORE_HISTORY:
+    case NGX_IOT_STORE_DEVICE_HISTORY:
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->scope);
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->time);
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->id);
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->since);
-        break;
 
-    case NGX_IOT_STORE_DEVICE_HISTORY:
-        /* a device's messages of one collection: it may have moved */
-        sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->device);
-        sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->time);
-        sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->id);
-        sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->since);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64) cur->scope);
+        if (cur->kind == NGX_IOT_STORE_DEVICE_HISTORY) {
+            /* after the limit (?5): a device may have moved */
+            sqlite3_bind_int64(st, 6, (sqlite3_int64) cur->collection);
+        }
+
         break;
 
     default:
