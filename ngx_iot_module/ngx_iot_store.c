@@ -67,6 +67,21 @@ static const char  *ngx_iot_migrations[] = {
     "  session_id TEXT NOT NULL,"
     "  updated_at INTEGER NOT NULL);",
 
+    /*
+     * 3: an address belongs to one device at a time.  Of the devices that
+     * show the same address, the one with the address's session keeps it,
+     * else the one that got it last; the others lose it.
+     */
+    "UPDATE devices SET net_ip = '', net_at = 0"
+    " WHERE net_ip != '' AND EXISTS (SELECT 1 FROM devices o"
+    "  WHERE o.net_ip = devices.net_ip AND o.id != devices.id"
+    "  AND (EXISTS (SELECT 1 FROM sessions s"
+    "    WHERE s.addr = o.net_ip AND s.device_id = o.id)"
+    "   OR (NOT EXISTS (SELECT 1 FROM sessions s"
+    "     WHERE s.addr = devices.net_ip AND s.device_id = devices.id)"
+    "    AND (o.net_at > devices.net_at"
+    "     OR (o.net_at = devices.net_at AND o.id > devices.id)))));",
+
     NULL
 };
 

@@ -194,6 +194,45 @@ ok(IoT::Test::wait_until(sub {
    "an uplink from $y is device 1's");
 is(access($dev{3}{imsi}), 'reject', 'device 3 asks: nothing free');
 
+# ---- a store from before addresses were kept unique: one holder each
+
+# the last migration of the store keeps one device per address; it runs
+# again on a store set back one schema version
+my $db = $t->dir . '/var/iot.db';
+sub sql {
+    my ($q) = @_;
+    my $r = `sqlite3 -cmd '.timeout 5000' $db "$q" 2>&1`;
+    die "sqlite3: $r" if $?;
+    chomp $r;
+    return $r;
+}
+
+my $d4 = $api->create_device($C[0]);
+$dev{4} = { id => $d4->{deviceId}, imsi => $d4->{imsi}, cid => $C[0] };
+$t->stop;
+
+my $version = sql('PRAGMA user_version');
+my $at2 = sql("SELECT net_at FROM devices WHERE imsi = '$dev{2}{imsi}'");
+is(sql("SELECT device_id = (SELECT id FROM devices WHERE imsi ="
+       . " '$dev{1}{imsi}') FROM sessions WHERE addr = '$y'"), 1,
+   "device 1 has the session on $y");
+# device 3 shows device 1's address, as if given to it later; device 4
+# shows device 2's (which has no session since its Stop), given later
+sql("UPDATE devices SET net_ip = '$y', net_at = 9999999999999"
+    . " WHERE imsi = '$dev{3}{imsi}'");
+sql("UPDATE devices SET net_ip = '$x', net_at = " . ($at2 + 1)
+    . " WHERE imsi = '$dev{4}{imsi}'");
+sql('PRAGMA user_version = ' . ($version - 1));
+$t->start;
+
+is(ip_of(1), $y, "device 1 keeps $y: the session is its");
+is(ip_of(3), '', 'device 3 loses it');
+is(ip_of(4), $x, "device 4 keeps $x: no session, it got it last");
+is(ip_of(2), '', 'device 2 loses it');
+is(sql('SELECT count(*) FROM devices WHERE net_ip != \'\''
+       . ' GROUP BY net_ip HAVING count(*) > 1'), '',
+   'no address is shown by two devices in the store');
+
 my ($id1, $id2) = ($dev{1}{id}, $dev{2}{id});
 like($t->log_slice(0),
      qr/\[info\][^\n]*address \Q$x\E is now device ${id2}'s: device $id1 no/,
