@@ -113,6 +113,8 @@ size_t ngx_http_iot_collections_message_len(ngx_iot_message_t *m,
     ngx_iot_device_t *d);
 u_char *ngx_http_iot_collections_message_write(u_char *p,
     ngx_iot_message_t *m, ngx_iot_device_t *d);
+void ngx_http_iot_collections_device_gone(ngx_iot_message_t *m,
+    ngx_iot_device_t *d);
 ngx_int_t ngx_http_iot_collections_render(ngx_iot_message_t *m,
     ngx_pool_t *pool, ngx_str_t *out);
 const char *ngx_http_iot_collections_downlink_error(ngx_iot_rc_e rc);

@@ -109,13 +109,19 @@ ngx_http_iot_message_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 
     ngx_iot_device_t  d;
 
-    /* the device as it is now; the messages of a deleted one are not shown */
+    /* the messages of a deleted device are not shown */
 
     if (ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, m->device_id, 0,
                            list->tmp, &d)
         != NGX_IOT_OK)
     {
         return NGX_DECLINED;
+    }
+
+    /* one that has moved on: nothing of what its collection is now */
+
+    if (d.collection_id != m->collection_id) {
+        ngx_http_iot_collections_device_gone(m, &d);
     }
 
     if (b == NULL) {
@@ -189,6 +195,9 @@ ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ctx->list.cursor.kind = device ? NGX_IOT_STORE_DEVICE_HISTORY
                                    : NGX_IOT_STORE_HISTORY;
     ctx->list.cursor.scope = device ? did : cid;
+
+    /* a device's messages of this collection only: it may have moved */
+    ctx->list.cursor.collection = device ? cid : 0;
     ctx->list.cursor.since = (uint64_t) since;
     ctx->list.cursor.until = (uint64_t) until;
     ctx->list.row = ngx_http_iot_message_row;

@@ -355,10 +355,26 @@ ngx_http_iot_collections_downlink_write(u_char *p, ngx_iot_downlink_row_t *dl)
 
 
 /*
- * A message for the live streams, with its device as it is now.  A device
- * deleted since the message came is rendered from what the message
- * carries: its deviceId and the collectionId it had, empty identities,
- * no tags and no network.  (GET .../data leaves such messages out.)
+ * The device of a message that is no longer in the collection the message
+ * was received in (deleted, or moved to another collection, maybe another
+ * tenant's): what the message carries, its deviceId and that collectionId,
+ * with empty identities, no tags and no network.
+ */
+
+void
+ngx_http_iot_collections_device_gone(ngx_iot_message_t *m,
+    ngx_iot_device_t *d)
+{
+    ngx_memzero(d, sizeof(ngx_iot_device_t));
+    d->id.key = m->device_id;
+    d->collection_id = m->collection_id;
+}
+
+
+/*
+ * A message for the live streams, with its device as it is now while it
+ * is still in the message's collection.  (GET .../data leaves out the
+ * messages of a deleted device.)
  */
 
 ngx_int_t
@@ -369,11 +385,10 @@ ngx_http_iot_collections_render(ngx_iot_message_t *m, ngx_pool_t *pool,
 
     if (ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, m->device_id, 0, pool,
                            &d)
-        != NGX_IOT_OK)
+        != NGX_IOT_OK
+        || d.collection_id != m->collection_id)
     {
-        ngx_memzero(&d, sizeof(ngx_iot_device_t));
-        d.id.key = m->device_id;
-        d.collection_id = m->collection_id;
+        ngx_http_iot_collections_device_gone(m, &d);
     }
 
     out->data = ngx_pnalloc(pool, ngx_http_iot_collections_message_len(m, &d));

@@ -27,6 +27,13 @@
 #define ngx_iot_session_of(link)                                              \
     ngx_iot_container_of(link, ngx_iot_session_t, addr)
 
+/*
+ * the other devices a Start detaches from its address at once; more (only
+ * a store written before addresses were kept unique can have them) go
+ * with the next Start or Interim-Update of the address
+ */
+#define NGX_IOT_SESSION_HOLDERS_MAX  8
+
 
 /* one session write */
 typedef struct {
@@ -38,6 +45,11 @@ typedef struct {
     ngx_iot_session_row_t      row;       /* its new state */
     in_addr_t                  addr;      /* attach: the answer */
     ngx_uint_t                 fresh;
+
+    /* start: the devices that held the address, and their new state */
+    ngx_iot_device_t          *held[NGX_IOT_SESSION_HOLDERS_MAX];
+    ngx_iot_device_t           held_next[NGX_IOT_SESSION_HOLDERS_MAX];
+    ngx_uint_t                 nheld;
 } ngx_iot_session_op_t;
 
 
@@ -47,6 +59,12 @@ static void ngx_iot_session_note(ngx_iot_device_t *d,
     ngx_iot_session_info_t *info);
 static ngx_uint_t ngx_iot_session_in_pool(ngx_iot_gateway_t *gw,
     in_addr_t addr);
+static ngx_uint_t ngx_iot_session_host(ngx_iot_gateway_t *gw,
+    in_addr_t addr);
+static ngx_iot_rc_e ngx_iot_session_address(ngx_iot_write_t *w,
+    ngx_iot_gateway_t *gw, uint64_t device_id, in_addr_t *addr);
+static ngx_iot_rc_e ngx_iot_session_holders(ngx_iot_write_t *w,
+    ngx_iot_session_op_t *op, ngx_iot_device_t *d, in_addr_t addr);
 static void ngx_iot_session_journal(ngx_iot_write_t *w,
     ngx_iot_entity_e what, uint64_t id);
 static ngx_iot_rc_e ngx_iot_session_run(ngx_cycle_t *cycle,
@@ -112,6 +130,75 @@ static ngx_uint_t
 ngx_iot_session_in_pool(ngx_iot_gateway_t *gw, in_addr_t addr)
 {
     return (addr & gw->pool_mask) == (gw->pool_addr & gw->pool_mask);
+}
+
+
+/* an address of the pool that may be handed out: not its network or
+ * broadcast address (pools are /8 to /30) */
+
+static ngx_uint_t
+ngx_iot_session_host(ngx_iot_gateway_t *gw, in_addr_t addr)
+{
+    in_addr_t  host;
+
+    host = addr & ~gw->pool_mask;
+
+    return ngx_iot_session_in_pool(gw, addr)
+           && host != 0 && host != ~gw->pool_mask;
+}
+
+
+/*
+ * The address a device is given: the one it has, while it is a host of
+ * the pool that no other device holds (as its address or through a
+ * session), else the next such address of the pool.  Called with the
+ * zone unlocked: the writer mutex keeps other writers out.
+ */
+
+static ngx_iot_rc_e
+ngx_iot_session_address(ngx_iot_write_t *w, ngx_iot_gateway_t *gw,
+    uint64_t device_id, in_addr_t *addr)
+{
+    uint64_t   size, i, host, other;
+    in_addr_t  a;
+    ngx_int_t  n;
+
+    if (ngx_iot_session_host(gw, *addr)) {
+        n = ngx_iot_store_address_holders(w->store, *addr, device_id, &other,
+                                          1, w->log);
+        if (n == NGX_ERROR) {
+            return NGX_IOT_STORE_ERROR;
+        }
+
+        if (n == 0) {
+            return NGX_IOT_OK;
+        }
+    }
+
+    size = (uint64_t) (~gw->pool_mask) + 1;
+
+    for (i = 0; i < size; i++) {
+        host = (gw->next + i) % size;
+        a = (gw->pool_addr & gw->pool_mask) | (in_addr_t) host;
+
+        if (!ngx_iot_session_host(gw, a)) {
+            continue;
+        }
+
+        n = ngx_iot_store_address_holders(w->store, a, device_id, &other, 1,
+                                          w->log);
+        if (n == NGX_ERROR) {
+            return NGX_IOT_STORE_ERROR;
+        }
+
+        if (n == 0) {
+            gw->next = host + 1;
+            *addr = a;
+            return NGX_IOT_OK;
+        }
+    }
+
+    return NGX_IOT_POOL_EXHAUSTED;
 }
 
 
@@ -187,13 +274,9 @@ ngx_iot_session_attach_check(ngx_iot_write_t *w)
 {
     ngx_iot_session_op_t  *op = w->data;
 
-    in_addr_t            cur, a, net;
-    uint64_t             size, i, host;
-    ngx_int_t            rc;
-    ngx_iot_device_t    *d;
-    ngx_iot_gateway_t   *gw;
-
-    gw = op->info->gateway;
+    in_addr_t          cur, net;
+    ngx_iot_rc_e       rc;
+    ngx_iot_device_t  *d;
 
     d = ngx_iot_ident_find(w->ctx, NGX_IOT_IDENT_IMSI, op->info->imsi);
     if (d == NULL) {
@@ -207,48 +290,14 @@ ngx_iot_session_attach_check(ngx_iot_write_t *w)
         cur = ntohl(net);
     }
 
-    if (cur == 0 || !ngx_iot_session_in_pool(gw, cur)) {
+    /* writers are kept out by the writer mutex; readers may go on */
 
-        /* a free address: one that no device holds */
+    ngx_iot_zone_unlock(w->ctx);
+    rc = ngx_iot_session_address(w, op->info->gateway, d->id.key, &cur);
+    ngx_iot_zone_lock(w->ctx);
 
-        size = (uint64_t) (~gw->pool_mask) + 1;
-        a = 0;
-
-        /* writers are kept out by the writer mutex; readers may go on */
-        ngx_iot_zone_unlock(w->ctx);
-
-        for (i = 0; i < size; i++) {
-            host = (gw->next + i) % size;
-
-            /* not the network and broadcast addresses of a real subnet */
-            if (size > 2 && (host == 0 || host == size - 1)) {
-                continue;
-            }
-
-            a = (gw->pool_addr & gw->pool_mask) | (in_addr_t) host;
-
-            rc = ngx_iot_store_address_taken(w->store, a, w->log);
-
-            if (rc == NGX_DECLINED) {
-                gw->next = host + 1;
-                break;
-            }
-
-            if (rc != NGX_OK) {
-                ngx_iot_zone_lock(w->ctx);
-                return NGX_IOT_STORE_ERROR;
-            }
-
-            a = 0;
-        }
-
-        ngx_iot_zone_lock(w->ctx);
-
-        if (a == 0) {
-            return NGX_IOT_POOL_EXHAUSTED;
-        }
-
-        cur = a;
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
     /* the store first, as the registry does; readers see the old one */
@@ -319,6 +368,7 @@ ngx_iot_session_start_check(ngx_iot_write_t *w)
     size_t                   sid;
     in_addr_t                net;
     ngx_uint_t               moved;
+    ngx_iot_rc_e             rc;
     ngx_iot_link_t          *link;
     ngx_iot_device_t        *d;
     ngx_iot_session_t       *s, *next;
@@ -330,6 +380,11 @@ ngx_iot_session_start_check(ngx_iot_write_t *w)
     d = ngx_iot_session_owner(w->ctx, info);
     if (d == NULL) {
         return NGX_IOT_NOT_FOUND;
+    }
+
+    rc = ngx_iot_session_holders(w, op, d, info->addr);
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
     link = ngx_iot_index_find(&w->ctx->sh->sessions, info->addr);
@@ -368,6 +423,7 @@ ngx_iot_session_start_check(ngx_iot_write_t *w)
     /* an Interim-Update that changes nothing is not written again */
 
     if (!op->fresh && !moved
+        && op->nheld == 0
         && s->device_id == d->id.key
         && s->gateway == info->gateway->key
         && s->session_id_len == sid
@@ -396,24 +452,94 @@ ngx_iot_session_start_check(ngx_iot_write_t *w)
 }
 
 
+/*
+ * An address belongs to one device at a time: the other devices that show
+ * it as theirs lose it (no downlink goes there for them).  Its session,
+ * and with it the uplinks from there, is the Start's device's already.
+ */
+
+static ngx_iot_rc_e
+ngx_iot_session_holders(ngx_iot_write_t *w, ngx_iot_session_op_t *op,
+    ngx_iot_device_t *d, in_addr_t addr)
+{
+    uint64_t           ids[NGX_IOT_SESSION_HOLDERS_MAX];
+    in_addr_t          net;
+    ngx_int_t          n, i;
+    ngx_iot_device_t  *e, *next;
+
+    /* writers are kept out by the writer mutex; readers may go on */
+
+    ngx_iot_zone_unlock(w->ctx);
+    n = ngx_iot_store_address_holders(w->store, addr, d->id.key, ids,
+                                      NGX_IOT_SESSION_HOLDERS_MAX, w->log);
+    ngx_iot_zone_lock(w->ctx);
+
+    if (n == NGX_ERROR) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    net = htonl(addr);
+
+    for (i = 0; i < n; i++) {
+        e = ngx_iot_device_find(w->ctx, ids[i]);
+
+        /* one that holds it only through the session: that is replaced */
+
+        if (e == NULL
+            || e->net_family != 4
+            || ngx_memcmp(e->net_addr, &net, 4) != 0)
+        {
+            continue;
+        }
+
+        next = &op->held_next[op->nheld];
+        *next = *e;
+        next->net_family = 0;
+        ngx_memzero(next->net_addr, sizeof(next->net_addr));
+        next->net_at = 0;
+
+        op->held[op->nheld++] = e;
+
+        ngx_iot_session_journal(w, NGX_IOT_ENTITY_DEVICE, e->id.key);
+    }
+
+    return NGX_IOT_OK;
+}
+
+
 static ngx_int_t
 ngx_iot_session_start_write(ngx_iot_write_t *w)
 {
     ngx_iot_session_op_t  *op = w->data;
+
+    ngx_uint_t  i;
 
     if (ngx_iot_store_begin(w->store, w->log) != NGX_OK) {
         return NGX_ERROR;
     }
 
     if (ngx_iot_store_session_put(w->store, &op->row, w->log) != NGX_OK
-        || ngx_iot_store_device_net(w->store, &op->next, w->log) != NGX_OK
-        || ngx_iot_store_commit(w->store, w->log) != NGX_OK)
+        || ngx_iot_store_device_net(w->store, &op->next, w->log) != NGX_OK)
     {
-        ngx_iot_store_rollback(w->store, w->log);
-        return NGX_ERROR;
+        goto failed;
     }
 
-    return NGX_OK;
+    for (i = 0; i < op->nheld; i++) {
+        if (ngx_iot_store_device_net(w->store, &op->held_next[i], w->log)
+            != NGX_OK)
+        {
+            goto failed;
+        }
+    }
+
+    if (ngx_iot_store_commit(w->store, w->log) == NGX_OK) {
+        return NGX_OK;
+    }
+
+failed:
+
+    ngx_iot_store_rollback(w->store, w->log);
+    return NGX_ERROR;
 }
 
 
@@ -422,8 +548,29 @@ ngx_iot_session_start_apply(ngx_iot_write_t *w)
 {
     ngx_iot_session_op_t  *op = w->data;
 
+    u_char      text[NGX_INET_ADDRSTRLEN];
+    u_char      id[NGX_IOT_ID_LEN], held[NGX_IOT_ID_LEN];
+    size_t      len;
+    in_addr_t   net;
+    ngx_uint_t  i;
+
     *op->s = op->row.session;
     *op->d = op->next;
+
+    for (i = 0; i < op->nheld; i++) {
+        *op->held[i] = op->held_next[i];
+
+        net = htonl(op->info->addr);
+        len = ngx_inet_ntop(AF_INET, &net, text, NGX_INET_ADDRSTRLEN);
+        (void) ngx_iot_id_encode(id, op->d->id.key);
+        (void) ngx_iot_id_encode(held, op->held[i]->id.key);
+
+        ngx_log_error(NGX_LOG_INFO, w->log, 0,
+                      "iot: address %*s is now device %*s's: device %*s "
+                      "no longer has it", len, text,
+                      (size_t) NGX_IOT_ID_LEN, id,
+                      (size_t) NGX_IOT_ID_LEN, held);
+    }
 
     if (op->fresh) {
         ngx_iot_index_insert(w->ctx->shpool, &w->ctx->sh->sessions,

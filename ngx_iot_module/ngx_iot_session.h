@@ -47,15 +47,18 @@ typedef struct {
 
 /*
  * Access-Request: NGX_IOT_OK with *addr set to the address of the device
- * with this IMSI, taken from the gateway's pool (the same address as last
- * time when it is still free), NGX_IOT_NOT_FOUND for an IMSI no device has
- * (Access-Reject), NGX_IOT_POOL_EXHAUSTED when the pool has no free
- * address (Access-Reject, logged), or a store/zone error.
+ * with this IMSI, a host of the gateway's pool that no other device holds
+ * (the same address as last time while that is so), NGX_IOT_NOT_FOUND for
+ * an IMSI no device has (Access-Reject), NGX_IOT_POOL_EXHAUSTED when the
+ * pool has no free address (Access-Reject, logged), or a store/zone error.
  */
 ngx_iot_rc_e ngx_iot_session_attach(ngx_cycle_t *cycle,
     ngx_iot_session_info_t *info, in_addr_t *addr, ngx_log_t *log);
 
-/* Accounting Start and Interim-Update: the address now means the device */
+/*
+ * Accounting Start and Interim-Update: the address now means the device,
+ * and every other device that had it as its address loses it
+ */
 ngx_iot_rc_e ngx_iot_session_start(ngx_cycle_t *cycle,
     ngx_iot_session_info_t *info, ngx_log_t *log);
 

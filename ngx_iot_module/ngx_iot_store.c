@@ -83,6 +83,21 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX downlinks_by_collection ON downlinks (collection_id, id);"
     "CREATE INDEX downlinks_by_device ON downlinks (device_id, id);",
 
+    /*
+     * 4: an address belongs to one device at a time.  Of the devices that
+     * show the same address, the one with the address's session keeps it,
+     * else the one that got it last; the others lose it.
+     */
+    "UPDATE devices SET net_ip = '', net_at = 0"
+    " WHERE net_ip != '' AND EXISTS (SELECT 1 FROM devices o"
+    "  WHERE o.net_ip = devices.net_ip AND o.id != devices.id"
+    "  AND (EXISTS (SELECT 1 FROM sessions s"
+    "    WHERE s.addr = o.net_ip AND s.device_id = o.id)"
+    "   OR (NOT EXISTS (SELECT 1 FROM sessions s"
+    "     WHERE s.addr = devices.net_ip AND s.device_id = devices.id)"
+    "    AND (o.net_at > devices.net_at"
+    "     OR (o.net_at = devices.net_at AND o.id > devices.id)))));",
+
     NULL
 };
 
@@ -154,7 +169,9 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
 
     "UPDATE devices SET net_ip = ?2, net_at = ?3, net_imeisv = ?4,"
     " net_msisdn = ?5 WHERE id = ?1",
-    "SELECT id FROM devices WHERE net_ip = ?1 LIMIT 1",
+    "SELECT id FROM devices WHERE net_ip = ?1 AND id != ?2"
+    " UNION SELECT device_id FROM sessions WHERE addr = ?1"
+    " AND device_id != ?2 LIMIT ?3",
     "INSERT OR REPLACE INTO sessions (addr, device_id, gateway, session_id,"
     " updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     "DELETE FROM sessions WHERE addr = ?1",
@@ -170,9 +187,9 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     " AND id < ?3)) AND received >= ?4 ORDER BY received DESC, id DESC"
     " LIMIT ?5",
     "SELECT " NGX_IOT_MESSAGE_COLUMNS " FROM messages"
-    " WHERE device_id = ?1 AND (received < ?2 OR (received = ?2"
-    " AND id < ?3)) AND received >= ?4 ORDER BY received DESC, id DESC"
-    " LIMIT ?5",
+    " WHERE device_id = ?1 AND (?6 = 0 OR collection_id = ?6)"
+    " AND (received < ?2 OR (received = ?2 AND id < ?3)) AND received >= ?4"
+    " ORDER BY received DESC, id DESC LIMIT ?5",
     "DELETE FROM messages WHERE id IN"
     " (SELECT id FROM messages WHERE received < ?1 LIMIT 10000)",
     "SELECT collection_id FROM messages GROUP BY collection_id"

@@ -63,15 +63,17 @@ typedef struct {
  *   DEVICES         the devices of collection scope (0: of all), by id
  *   TOKENS          every token, by hint
  *   SESSIONS        every session, by address
- *   HISTORY         the messages of collection scope, newest first,
- *                   received in [since, until] (until 0: no end)
- *   DEVICE_HISTORY  the same for the messages of device scope
+ *   HISTORY         the messages received in collection scope, newest
+ *                   first, received in [since, until] (until 0: no end)
+ *   DEVICE_HISTORY  the same for the messages of device scope, only those
+ *                   received while it was in collection (0: in any)
  *   DOWNLINKS       the downlinks of collection scope, newest first
  *   DEVICE_DOWNLINKS  the downlinks of device scope, newest first
  */
 typedef struct {
     ngx_iot_store_kind_e       kind;
     uint64_t                   scope;
+    uint64_t                   collection;    /* DEVICE_HISTORY */
     uint64_t                   since;
     uint64_t                   until;
 
@@ -145,9 +147,14 @@ ngx_int_t ngx_iot_store_session_put(ngx_iot_store_t *store,
 ngx_int_t ngx_iot_store_session_purge(ngx_iot_store_t *store,
     ngx_str_t *gateway, ngx_log_t *log);
 
-/* NGX_OK: a device holds the IPv4 address (host order), NGX_DECLINED */
-ngx_int_t ngx_iot_store_address_taken(ngx_iot_store_t *store,
-    in_addr_t addr, ngx_log_t *log);
+/*
+ * The devices other than except that hold the IPv4 address (host order):
+ * as their address, or through a session.  At most max ids in ids; the
+ * number found, or NGX_ERROR.
+ */
+ngx_int_t ngx_iot_store_address_holders(ngx_iot_store_t *store,
+    in_addr_t addr, uint64_t except, uint64_t *ids, ngx_uint_t max,
+    ngx_log_t *log);
 
 /* scans: ngx_iot_store_list.c */
 

@@ -104,6 +104,12 @@ ngx_iot_store_list_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->time);
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->id);
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->since);
+
+        if (cur->kind == NGX_IOT_STORE_DEVICE_HISTORY) {
+            /* after the limit (?5): a device may have moved */
+            sqlite3_bind_int64(st, 6, (sqlite3_int64) cur->collection);
+        }
+
         break;
 
     case NGX_IOT_STORE_DOWNLINKS:

@@ -587,11 +587,12 @@ ngx_iot_store_session_purge(ngx_iot_store_t *store, ngx_str_t *gateway,
 
 
 ngx_int_t
-ngx_iot_store_address_taken(ngx_iot_store_t *store, in_addr_t addr,
-    ngx_log_t *log)
+ngx_iot_store_address_holders(ngx_iot_store_t *store, in_addr_t addr,
+    uint64_t except, uint64_t *ids, ngx_uint_t max, ngx_log_t *log)
 {
     int            rc;
     u_char         text[NGX_INET_ADDRSTRLEN];
+    ngx_uint_t     n;
     sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, NGX_IOT_SQL_ADDRESS_TAKEN);
@@ -601,18 +602,21 @@ ngx_iot_store_address_taken(ngx_iot_store_t *store, in_addr_t addr,
     }
 
     ngx_iot_store_bind_addr(st, 1, addr, text);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) except);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) max);
 
-    rc = sqlite3_step(st);
+    n = 0;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+        ids[n++] = (uint64_t) sqlite3_column_int64(st, 0);
+    }
+
     sqlite3_reset(st);
 
-    if (rc == SQLITE_ROW) {
-        return NGX_OK;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, "finding an address", log);
+        return NGX_ERROR;
     }
 
-    if (rc == SQLITE_DONE) {
-        return NGX_DECLINED;
-    }
-
-    ngx_iot_store_log_error(store, "finding an address", log);
-    return NGX_ERROR;
+    return n;
 }
