@@ -53,6 +53,15 @@ typedef struct {
 } ngx_iot_session_op_t;
 
 
+/* a posted session write, until it is answered */
+typedef struct {
+    ngx_iot_write_t            w;
+    ngx_iot_session_op_t       op;
+    in_addr_t                 *addr;      /* attach: where the answer goes */
+    ngx_iot_wait_t            *wait;
+} ngx_iot_session_posted_t;
+
+
 static ngx_iot_device_t *ngx_iot_session_owner(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_session_info_t *info);
 static void ngx_iot_session_note(ngx_iot_device_t *d,
@@ -69,7 +78,9 @@ static void ngx_iot_session_journal(ngx_iot_write_t *w,
     ngx_iot_entity_e what, uint64_t id);
 static ngx_iot_rc_e ngx_iot_session_run(ngx_cycle_t *cycle,
     ngx_iot_session_op_t *op, ngx_iot_write_pt check,
-    ngx_iot_write_store_pt write, ngx_iot_write_pt apply, ngx_log_t *log);
+    ngx_iot_write_store_pt write, ngx_iot_write_pt apply, in_addr_t *addr,
+    ngx_log_t *log, ngx_iot_wait_t *wait);
+static void ngx_iot_session_done(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_session_attach_check(ngx_iot_write_t *w);
 static ngx_int_t ngx_iot_session_device_net(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_session_attach_apply(ngx_iot_write_t *w);
@@ -230,18 +241,70 @@ ngx_iot_session_journal(ngx_iot_write_t *w, ngx_iot_entity_e what,
 static ngx_iot_rc_e
 ngx_iot_session_run(ngx_cycle_t *cycle, ngx_iot_session_op_t *op,
     ngx_iot_write_pt check, ngx_iot_write_store_pt write,
-    ngx_iot_write_pt apply, ngx_log_t *log)
+    ngx_iot_write_pt apply, in_addr_t *addr, ngx_log_t *log,
+    ngx_iot_wait_t *wait)
 {
-    ngx_iot_write_t  w;
+    ngx_iot_rc_e               rc;
+    ngx_iot_write_t           *w, here;
+    ngx_iot_session_posted_t  *p;
 
-    ngx_memzero(&w, sizeof(ngx_iot_write_t));
-    w.check = check;
-    w.write = write;
-    w.apply = apply;
-    w.data = op;
-    w.log = log;
+    p = NULL;
 
-    return ngx_iot_write(cycle, &w);
+    if (wait) {
+        p = ngx_pcalloc(wait->pool, sizeof(ngx_iot_session_posted_t));
+        if (p == NULL) {
+            return NGX_IOT_STORE_ERROR;
+        }
+
+        p->op = *op;
+        p->addr = addr;
+        p->wait = wait;
+        op = &p->op;
+        w = &p->w;
+
+    } else {
+        ngx_memzero(&here, sizeof(ngx_iot_write_t));
+        w = &here;
+    }
+
+    w->check = check;
+    w->write = write;
+    w->apply = apply;
+    w->data = op;
+    w->log = log;
+
+    if (p) {
+        w->pool = wait->pool;
+        w->done = ngx_iot_session_done;
+        w->done_data = p;
+
+        rc = ngx_iot_write_post(cycle, w);
+
+    } else {
+        rc = ngx_iot_write(cycle, w);
+    }
+
+    if (rc == NGX_IOT_OK && addr) {
+        *addr = op->addr;
+    }
+
+    return rc;
+}
+
+
+/* on the event loop: a posted session write is answered */
+
+static void
+ngx_iot_session_done(ngx_iot_write_t *w)
+{
+    ngx_iot_session_posted_t  *p = w->done_data;
+
+    if (w->rc == NGX_IOT_OK && p->addr) {
+        *p->addr = p->op.addr;
+    }
+
+    p->wait->rc = w->rc;
+    p->wait->handler(p->wait);
 }
 
 
@@ -249,23 +312,16 @@ ngx_iot_session_run(ngx_cycle_t *cycle, ngx_iot_session_op_t *op,
 
 ngx_iot_rc_e
 ngx_iot_session_attach(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
-    in_addr_t *addr, ngx_log_t *log)
+    in_addr_t *addr, ngx_log_t *log, ngx_iot_wait_t *wait)
 {
-    ngx_iot_rc_e          rc;
     ngx_iot_session_op_t  op;
 
     ngx_memzero(&op, sizeof(ngx_iot_session_op_t));
     op.info = info;
 
-    rc = ngx_iot_session_run(cycle, &op, ngx_iot_session_attach_check,
-                             ngx_iot_session_device_net,
-                             ngx_iot_session_attach_apply, log);
-
-    if (rc == NGX_IOT_OK) {
-        *addr = op.addr;
-    }
-
-    return rc;
+    return ngx_iot_session_run(cycle, &op, ngx_iot_session_attach_check,
+                               ngx_iot_session_device_net,
+                               ngx_iot_session_attach_apply, addr, log, wait);
 }
 
 
@@ -343,7 +399,7 @@ ngx_iot_session_attach_apply(ngx_iot_write_t *w)
 
 ngx_iot_rc_e
 ngx_iot_session_start(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_iot_wait_t *wait)
 {
     ngx_iot_session_op_t  op;
 
@@ -356,7 +412,8 @@ ngx_iot_session_start(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
 
     return ngx_iot_session_run(cycle, &op, ngx_iot_session_start_check,
                                ngx_iot_session_start_write,
-                               ngx_iot_session_start_apply, log);
+                               ngx_iot_session_start_apply, NULL, log,
+                               wait);
 }
 
 
@@ -514,32 +571,23 @@ ngx_iot_session_start_write(ngx_iot_write_t *w)
 
     ngx_uint_t  i;
 
-    if (ngx_iot_store_begin(w->store, w->log) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    /* one transaction with the write sequence's (ngx_iot_write.h) */
 
     if (ngx_iot_store_session_put(w->store, &op->row, w->log) != NGX_OK
         || ngx_iot_store_device_net(w->store, &op->next, w->log) != NGX_OK)
     {
-        goto failed;
+        return NGX_ERROR;
     }
 
     for (i = 0; i < op->nheld; i++) {
         if (ngx_iot_store_device_net(w->store, &op->held_next[i], w->log)
             != NGX_OK)
         {
-            goto failed;
+            return NGX_ERROR;
         }
     }
 
-    if (ngx_iot_store_commit(w->store, w->log) == NGX_OK) {
-        return NGX_OK;
-    }
-
-failed:
-
-    ngx_iot_store_rollback(w->store, w->log);
-    return NGX_ERROR;
+    return NGX_OK;
 }
 
 
@@ -585,7 +633,7 @@ ngx_iot_session_start_apply(ngx_iot_write_t *w)
 
 ngx_iot_rc_e
 ngx_iot_session_stop(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_iot_wait_t *wait)
 {
     ngx_iot_session_op_t  op;
 
@@ -594,7 +642,8 @@ ngx_iot_session_stop(ngx_cycle_t *cycle, ngx_iot_session_info_t *info,
 
     return ngx_iot_session_run(cycle, &op, ngx_iot_session_stop_check,
                                ngx_iot_session_stop_write,
-                               ngx_iot_session_stop_apply, log);
+                               ngx_iot_session_stop_apply, NULL, log,
+                               wait);
 }
 
 
@@ -664,7 +713,7 @@ ngx_iot_session_stop_apply(ngx_iot_write_t *w)
 
 ngx_iot_rc_e
 ngx_iot_session_purge(ngx_cycle_t *cycle, ngx_iot_gateway_t *gateway,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_iot_wait_t *wait)
 {
     ngx_iot_session_op_t  op;
 
@@ -673,7 +722,8 @@ ngx_iot_session_purge(ngx_cycle_t *cycle, ngx_iot_gateway_t *gateway,
 
     return ngx_iot_session_run(cycle, &op, ngx_iot_session_purge_check,
                                ngx_iot_session_purge_write,
-                               ngx_iot_session_purge_apply, log);
+                               ngx_iot_session_purge_apply, NULL, log,
+                               wait);
 }
 
 

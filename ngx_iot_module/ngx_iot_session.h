@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 #include "ngx_iot.h"
 #include "ngx_iot_entity.h"
+#include "ngx_iot_registry.h"
 
 
 #define NGX_IOT_SESSION_ID_MAX     64
@@ -46,6 +47,14 @@ typedef struct {
 
 
 /*
+ * Each write may wait (ngx_iot_registry.h): with a wait it runs in this
+ * worker's writer, answers NGX_IOT_QUEUED and calls the wait's handler
+ * with rc once durable (attach: *addr is set first); what it points to
+ * (info and its strings, addr) must live until then.  Without a wait it
+ * runs here and now.
+ */
+
+/*
  * Access-Request: NGX_IOT_OK with *addr set to the address of the device
  * with this IMSI, a host of the gateway's pool that no other device holds
  * (the same address as last time while that is so), NGX_IOT_NOT_FOUND for
@@ -53,22 +62,23 @@ typedef struct {
  * pool has no free address (Access-Reject, logged), or a store/zone error.
  */
 ngx_iot_rc_e ngx_iot_session_attach(ngx_cycle_t *cycle,
-    ngx_iot_session_info_t *info, in_addr_t *addr, ngx_log_t *log);
+    ngx_iot_session_info_t *info, in_addr_t *addr, ngx_log_t *log,
+    ngx_iot_wait_t *wait);
 
 /*
  * Accounting Start and Interim-Update: the address now means the device,
  * and every other device that had it as its address loses it
  */
 ngx_iot_rc_e ngx_iot_session_start(ngx_cycle_t *cycle,
-    ngx_iot_session_info_t *info, ngx_log_t *log);
+    ngx_iot_session_info_t *info, ngx_log_t *log, ngx_iot_wait_t *wait);
 
 /* Accounting Stop: forgets the address if the session id matches */
 ngx_iot_rc_e ngx_iot_session_stop(ngx_cycle_t *cycle,
-    ngx_iot_session_info_t *info, ngx_log_t *log);
+    ngx_iot_session_info_t *info, ngx_log_t *log, ngx_iot_wait_t *wait);
 
 /* Accounting-On and -Off: the gateway restarted, all its sessions end */
 ngx_iot_rc_e ngx_iot_session_purge(ngx_cycle_t *cycle,
-    ngx_iot_gateway_t *gateway, ngx_log_t *log);
+    ngx_iot_gateway_t *gateway, ngx_log_t *log, ngx_iot_wait_t *wait);
 
 uint64_t ngx_iot_gateway_key(ngx_str_t *name);
 

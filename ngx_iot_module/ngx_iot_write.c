@@ -109,17 +109,27 @@ ngx_iot_write_step(ngx_iot_write_t *w, ngx_uint_t batch)
 
     ngx_iot_zone_unlock(ctx);
 
+    /* a lone write is a transaction, a batch's write a savepoint in one */
+
     broken = 0;
-    src = batch ? ngx_iot_store_write_begin(w->store, w->log) : NGX_OK;
+    src = batch ? ngx_iot_store_write_begin(w->store, w->log)
+                : ngx_iot_store_begin(w->store, w->log);
 
     if (src == NGX_OK) {
         src = w->write(w);
 
-        if (batch
-            && ngx_iot_store_write_end(w->store, src == NGX_OK, w->log)
-               != NGX_OK)
+        if (batch) {
+            if (ngx_iot_store_write_end(w->store, src == NGX_OK, w->log)
+                != NGX_OK)
+            {
+                broken = 1;
+            }
+
+        } else if (src != NGX_OK
+                   || ngx_iot_store_commit(w->store, w->log) != NGX_OK)
         {
-            broken = 1;
+            ngx_iot_store_rollback(w->store, w->log);
+            src = NGX_ERROR;
         }
     }
 
@@ -300,13 +310,20 @@ static void
 ngx_iot_writer_batch(ngx_iot_writer_t *wr, ngx_iot_zone_ctx_t *ctx,
     ngx_log_t *log)
 {
+    ngx_int_t         rc;
     ngx_uint_t        applied, broken, committed;
     ngx_queue_t      *q;
     ngx_iot_write_t  *w;
 
     ngx_iot_journal_begin(ctx);
 
-    if (ngx_iot_store_begin(wr->store, log) != NGX_OK) {
+    /* another process may hold the store's lock: readers go on meanwhile */
+
+    ngx_iot_zone_unlock(ctx);
+    rc = ngx_iot_store_begin(wr->store, log);
+    ngx_iot_zone_lock(ctx);
+
+    if (rc != NGX_OK) {
         ngx_iot_journal_abort(ctx);
         ngx_iot_writer_answer(wr, NGX_IOT_STORE_ERROR);
         return;

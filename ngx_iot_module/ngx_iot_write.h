@@ -46,8 +46,9 @@ struct ngx_iot_write_s {
 
     /*
      * The store's part, with the zone unlocked (the writer mutex keeps
-     * other writers out, readers go on and see the zone as it was).  One
-     * statement, or its own transaction.  NGX_OK or NGX_ERROR.
+     * other writers out, readers go on and see the zone as it was), in a
+     * transaction of the write sequence's: a lone write's own, or a
+     * savepoint of its batch's.  NGX_OK or NGX_ERROR.
      */
     ngx_iot_write_store_pt     write;
 

@@ -79,6 +79,30 @@ typedef struct {
 } ngx_stream_iot_radius_cache_t;
 
 
+/* a request the core has, until it answers */
+typedef struct {
+    ngx_queue_t                        queue;     /* in the session's */
+    ngx_stream_session_t              *session;
+    ngx_stream_iot_radius_gateway_t   *gw;
+    ngx_pool_t                        *pool;      /* its own */
+    ngx_iot_radius_packet_t            pkt;       /* in a copy of the data */
+    ngx_iot_session_info_t             info;
+    in_addr_t                          addr;      /* attach: the answer */
+    const char                        *what;      /* accounting: its kind */
+    ngx_iot_wait_t                     wait;
+    u_char                             key[NGX_STREAM_IOT_RADIUS_KEY_LEN];
+    u_char                             imeisv[NGX_IOT_IMEISV_MAX];
+    u_char                             msisdn[NGX_IOT_MSISDN_MAX];
+    unsigned                           refused:1; /* rejected before */
+} ngx_stream_iot_radius_req_t;
+
+
+/* a datagram session: its requests that wait for the core */
+typedef struct {
+    ngx_queue_t                        pending;
+} ngx_stream_iot_radius_ctx_t;
+
+
 typedef struct {
     ngx_array_t                        gateways;
     ngx_uint_t                         used;
@@ -89,12 +113,22 @@ typedef struct {
 
 
 static void ngx_stream_iot_radius_handler(ngx_stream_session_t *s);
-static ssize_t ngx_stream_iot_radius_access(ngx_stream_session_t *s,
-    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
-    u_char *out);
-static ssize_t ngx_stream_iot_radius_accounting(ngx_stream_session_t *s,
-    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
-    u_char *out);
+static void ngx_stream_iot_radius_read(ngx_event_t *rev);
+static void ngx_stream_iot_radius_finish(ngx_stream_session_t *s);
+static void ngx_stream_iot_radius_datagram(ngx_stream_session_t *s,
+    u_char *data, size_t len);
+static ngx_stream_iot_radius_req_t *ngx_stream_iot_radius_request(
+    ngx_stream_session_t *s, ngx_stream_iot_radius_gateway_t *gw,
+    u_char *data, size_t len, u_char *key);
+static void ngx_stream_iot_radius_answered(ngx_iot_wait_t *wait);
+static void ngx_stream_iot_radius_answer(ngx_stream_iot_radius_req_t *r,
+    ngx_iot_rc_e rc);
+static ngx_iot_rc_e ngx_stream_iot_radius_ask(
+    ngx_stream_iot_radius_req_t *r);
+static ssize_t ngx_stream_iot_radius_access_reply(
+    ngx_stream_iot_radius_req_t *r, ngx_iot_rc_e rc, u_char *out);
+static ssize_t ngx_stream_iot_radius_accounting_reply(
+    ngx_stream_iot_radius_req_t *r, ngx_iot_rc_e rc, u_char *out);
 static ngx_int_t ngx_stream_iot_radius_info(ngx_connection_t *c,
     ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
     ngx_iot_session_info_t *info, u_char *imeisv, u_char *msisdn);
@@ -234,26 +268,21 @@ ngx_module_t  ngx_stream_iot_radius_check_module = {
 
 
 /*
- * One datagram is one stream session: it is answered (or dropped) at once
- * and the session is finalized, so the next datagram from the same
- * address and port starts a session of its own.
+ * A datagram session belongs to one source address and port, which a
+ * gateway keeps for all its requests.  What needs no write (a reject, a
+ * retransmission, a drop) is answered at once.  What does (an attach, the
+ * accounting) is answered once the write is durable: until then the
+ * session stays, takes the gateway's next datagrams in its read handler,
+ * and is finalized when no request of it waits any more.
  */
 
 static void
 ngx_stream_iot_radius_handler(ngx_stream_session_t *s)
 {
-    ssize_t                              n;
-    ngx_buf_t                           *b;
-    ngx_uint_t                           counter;
-    const char                          *why;
-    ngx_connection_t                    *c;
-    ngx_iot_radius_rc_e                  rc;
-    ngx_iot_radius_packet_t              pkt;
-    ngx_stream_iot_radius_cached_t      *cached;
-    ngx_stream_iot_radius_gateway_t     *gw;
-    ngx_stream_iot_radius_main_conf_t   *mcf;
-    u_char                               key[NGX_STREAM_IOT_RADIUS_KEY_LEN];
-    u_char                               out[NGX_IOT_RADIUS_MAX_LEN];
+    ngx_buf_t                          *b;
+    ngx_connection_t                   *c;
+    ngx_stream_iot_radius_ctx_t        *ctx;
+    ngx_stream_iot_radius_main_conf_t  *mcf;
 
     c = s->connection;
     b = c->buffer;
@@ -262,12 +291,97 @@ ngx_stream_iot_radius_handler(ngx_stream_session_t *s)
 
     c->log->action = "handling a RADIUS request";
 
-    ngx_stream_iot_radius_count(mcf, NGX_STREAM_IOT_RADIUS_RECEIVED);
-
     if (c->type != SOCK_DGRAM || b == NULL) {
+        ngx_stream_iot_radius_count(mcf, NGX_STREAM_IOT_RADIUS_RECEIVED);
         ngx_stream_iot_radius_done(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    ctx = ngx_pcalloc(c->pool, sizeof(ngx_stream_iot_radius_ctx_t));
+    if (ctx == NULL) {
+        ngx_stream_iot_radius_done(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_queue_init(&ctx->pending);
+    ngx_stream_set_ctx(s, ctx, ngx_stream_iot_radius_module);
+
+    ngx_stream_iot_radius_datagram(s, b->pos, b->last - b->pos);
+
+    ngx_stream_iot_radius_finish(s);
+}
+
+
+/* the gateway's next datagrams while requests of the session wait */
+
+static void
+ngx_stream_iot_radius_read(ngx_event_t *rev)
+{
+    ssize_t                n;
+    ngx_connection_t      *c;
+    ngx_stream_session_t  *s;
+
+    static u_char          buf[65536];
+
+    c = rev->data;
+    s = c->data;
+
+    for ( ;; ) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN || n == NGX_ERROR) {
+            break;
+        }
+
+        ngx_stream_iot_radius_datagram(s, buf, n);
+    }
+
+    ngx_stream_iot_radius_finish(s);
+}
+
+
+/* the session ends once none of its requests waits for the core */
+
+static void
+ngx_stream_iot_radius_finish(ngx_stream_session_t *s)
+{
+    ngx_stream_iot_radius_ctx_t  *ctx;
+
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_iot_radius_module);
+
+    if (ngx_queue_empty(&ctx->pending)) {
+        ngx_stream_iot_radius_done(s, NGX_STREAM_OK);
+        return;
+    }
+
+    s->connection->read->handler = ngx_stream_iot_radius_read;
+}
+
+
+static void
+ngx_stream_iot_radius_datagram(ngx_stream_session_t *s, u_char *data,
+    size_t len)
+{
+    ngx_uint_t                           counter;
+    ngx_queue_t                         *q;
+    const char                          *why;
+    ngx_iot_rc_e                         irc;
+    ngx_connection_t                    *c;
+    ngx_iot_radius_rc_e                  rc;
+    ngx_iot_radius_packet_t              pkt;
+    ngx_stream_iot_radius_req_t         *r;
+    ngx_stream_iot_radius_ctx_t         *ctx;
+    ngx_stream_iot_radius_cached_t      *cached;
+    ngx_stream_iot_radius_gateway_t     *gw;
+    ngx_stream_iot_radius_main_conf_t   *mcf;
+    u_char                               key[NGX_STREAM_IOT_RADIUS_KEY_LEN];
+
+    c = s->connection;
+
+    mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_radius_module);
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_iot_radius_module);
+
+    ngx_stream_iot_radius_count(mcf, NGX_STREAM_IOT_RADIUS_RECEIVED);
 
     gw = ngx_stream_iot_radius_find_gateway(mcf, c->sockaddr);
 
@@ -277,11 +391,10 @@ ngx_stream_iot_radius_handler(ngx_stream_session_t *s)
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "radius: datagram from an address of no "
                       "iot_radius_gateway, dropped");
-        ngx_stream_iot_radius_done(s, NGX_STREAM_FORBIDDEN);
         return;
     }
 
-    rc = ngx_iot_radius_parse(b->pos, b->last - b->pos, &pkt, &why);
+    rc = ngx_iot_radius_parse(data, len, &pkt, &why);
 
     if (rc == NGX_IOT_RADIUS_OK
         && pkt.code == NGX_IOT_RADIUS_ACCOUNTING_REQUEST
@@ -295,9 +408,7 @@ ngx_stream_iot_radius_handler(ngx_stream_session_t *s)
         ngx_stream_iot_radius_count(mcf, NGX_STREAM_IOT_RADIUS_DROP_MALFORMED);
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "radius: malformed datagram from gateway \"%V\" "
-                      "(%uz bytes): %s, dropped",
-                      &gw->core.name, (size_t) (b->last - b->pos), why);
-        ngx_stream_iot_radius_done(s, NGX_STREAM_BAD_REQUEST);
+                      "(%uz bytes): %s, dropped", &gw->core.name, len, why);
         return;
     }
 
@@ -309,7 +420,6 @@ ngx_stream_iot_radius_handler(ngx_stream_session_t *s)
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "radius: code %ui from gateway \"%V\" is not "
                       "supported, dropped", pkt.code, &gw->core.name);
-        ngx_stream_iot_radius_done(s, NGX_STREAM_BAD_REQUEST);
         return;
     }
 
@@ -337,7 +447,6 @@ ngx_stream_iot_radius_handler(ngx_stream_session_t *s)
                       "radius: %s %ui from gateway \"%V\": %s, dropped",
                       ngx_iot_radius_code_name(pkt.code), pkt.id,
                       &gw->core.name, why);
-        ngx_stream_iot_radius_done(s, NGX_STREAM_BAD_REQUEST);
         return;
     }
 
@@ -353,22 +462,140 @@ ngx_stream_iot_radius_handler(ngx_stream_session_t *s)
                        "radius: %s %ui retransmitted, same reply sent",
                        ngx_iot_radius_code_name(pkt.code), pkt.id);
         ngx_stream_iot_radius_send(s, cached->reply, cached->len);
-        ngx_stream_iot_radius_done(s, NGX_STREAM_OK);
         return;
     }
 
-    if (pkt.code == NGX_IOT_RADIUS_ACCESS_REQUEST) {
-        n = ngx_stream_iot_radius_access(s, gw, &pkt, out);
+    /* ... and none while the core still has it: its reply is on its way */
+
+    for (q = ngx_queue_head(&ctx->pending);
+         q != ngx_queue_sentinel(&ctx->pending);
+         q = ngx_queue_next(q))
+    {
+        r = ngx_queue_data(q, ngx_stream_iot_radius_req_t, queue);
+
+        if (ngx_memcmp(r->key, key, NGX_STREAM_IOT_RADIUS_KEY_LEN) == 0) {
+            ngx_stream_iot_radius_count(mcf,
+                                        NGX_STREAM_IOT_RADIUS_RETRANSMITTED);
+            ngx_log_debug2(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                           "radius: %s %ui retransmitted while it is "
+                           "being answered",
+                           ngx_iot_radius_code_name(pkt.code), pkt.id);
+            return;
+        }
+    }
+
+    r = ngx_stream_iot_radius_request(s, gw, data, len, key);
+    if (r == NULL) {
+        ngx_stream_iot_radius_count(mcf,
+                                    NGX_STREAM_IOT_RADIUS_DROP_CORE_ERROR);
+        return;
+    }
+
+    irc = ngx_stream_iot_radius_ask(r);
+
+    if (irc == NGX_IOT_QUEUED) {
+        ngx_queue_insert_tail(&ctx->pending, &r->queue);
+        return;
+    }
+
+    ngx_stream_iot_radius_answer(r, irc);
+}
+
+
+/* a request to the core, with a copy of its datagram */
+
+static ngx_stream_iot_radius_req_t *
+ngx_stream_iot_radius_request(ngx_stream_session_t *s,
+    ngx_stream_iot_radius_gateway_t *gw, u_char *data, size_t len,
+    u_char *key)
+{
+    u_char                       *copy;
+    ngx_pool_t                   *pool;
+    const char                   *why;
+    ngx_connection_t             *c;
+    ngx_stream_iot_radius_req_t  *r;
+
+    c = s->connection;
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, c->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    r = ngx_pcalloc(pool, sizeof(ngx_stream_iot_radius_req_t));
+    copy = ngx_pnalloc(pool, len);
+    if (r == NULL || copy == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    ngx_memcpy(copy, data, len);
+
+    /* it parsed before: now its fields point into the copy */
+
+    if (ngx_iot_radius_parse(copy, len, &r->pkt, &why) != NGX_IOT_RADIUS_OK) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    r->session = s;
+    r->gw = gw;
+    r->pool = pool;
+    ngx_memcpy(r->key, key, NGX_STREAM_IOT_RADIUS_KEY_LEN);
+
+    r->wait.handler = ngx_stream_iot_radius_answered;
+    r->wait.data = r;
+    r->wait.pool = pool;
+
+    return r;
+}
+
+
+/* on the event loop: the core has a request's write */
+
+static void
+ngx_stream_iot_radius_answered(ngx_iot_wait_t *wait)
+{
+    ngx_stream_iot_radius_req_t *r = wait->data;
+
+    ngx_stream_session_t  *s;
+
+    s = r->session;
+
+    ngx_queue_remove(&r->queue);
+    ngx_stream_iot_radius_answer(r, wait->rc);
+
+    ngx_stream_iot_radius_finish(s);
+}
+
+
+/* the reply to a request, from the core's answer; the request is done */
+
+static void
+ngx_stream_iot_radius_answer(ngx_stream_iot_radius_req_t *r, ngx_iot_rc_e rc)
+{
+    ssize_t                              n;
+    ngx_uint_t                           counter;
+    ngx_stream_session_t                *s;
+    ngx_stream_iot_radius_main_conf_t   *mcf;
+    u_char                               out[NGX_IOT_RADIUS_MAX_LEN];
+
+    s = r->session;
+
+    mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_radius_module);
+
+    if (r->pkt.code == NGX_IOT_RADIUS_ACCESS_REQUEST) {
+        n = ngx_stream_iot_radius_access_reply(r, rc, out);
 
     } else {
-        n = ngx_stream_iot_radius_accounting(s, gw, &pkt, out);
+        n = ngx_stream_iot_radius_accounting_reply(r, rc, out);
     }
 
     if (n <= 0) {
         /* not answered: the gateway retries */
         ngx_stream_iot_radius_count(mcf,
                                     NGX_STREAM_IOT_RADIUS_DROP_CORE_ERROR);
-        ngx_stream_iot_radius_done(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        ngx_destroy_pool(r->pool);
         return;
     }
 
@@ -389,56 +616,127 @@ ngx_stream_iot_radius_handler(ngx_stream_session_t *s)
 
     ngx_stream_iot_radius_count(mcf, counter);
 
-    ngx_stream_iot_radius_cache_add(&mcf->cache, key, out, n, c->log);
+    ngx_stream_iot_radius_cache_add(&mcf->cache, r->key, out, n,
+                                    s->connection->log);
 
     ngx_stream_iot_radius_send(s, out, n);
-    ngx_stream_iot_radius_done(s, NGX_STREAM_OK);
+
+    ngx_destroy_pool(r->pool);
+}
+
+
+/*
+ * What the request asks of the core: NGX_IOT_QUEUED (the write is posted),
+ * or the answer here and now, for the reply.
+ */
+
+static ngx_iot_rc_e
+ngx_stream_iot_radius_ask(ngx_stream_iot_radius_req_t *r)
+{
+    ngx_int_t                         usable;
+    ngx_cycle_t                      *cycle;
+    ngx_connection_t                 *c;
+    ngx_iot_radius_packet_t          *pkt;
+    ngx_stream_iot_radius_gateway_t  *gw;
+
+    c = r->session->connection;
+    cycle = (ngx_cycle_t *) ngx_cycle;
+    pkt = &r->pkt;
+    gw = r->gw;
+
+    usable = ngx_stream_iot_radius_info(c, gw, pkt, &r->info, r->imeisv,
+                                        r->msisdn);
+
+    if (pkt->code == NGX_IOT_RADIUS_ACCESS_REQUEST) {
+
+        if (pkt->has_eap) {
+            /* this server authenticates by IMSI only, never by EAP */
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "radius: Access-Request %ui from gateway \"%V\" "
+                          "carries EAP, which is not supported: rejected",
+                          pkt->id, &gw->core.name);
+            r->refused = 1;
+            return NGX_IOT_NOT_FOUND;
+        }
+
+        if (usable != NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "radius: Access-Request %ui from gateway \"%V\" "
+                          "without a usable 3GPP-IMSI: rejected",
+                          pkt->id, &gw->core.name);
+            r->refused = 1;
+            return NGX_IOT_NOT_FOUND;
+        }
+
+        return ngx_iot_session_attach(cycle, &r->info, &r->addr, c->log,
+                                      &r->wait);
+    }
+
+    switch (pkt->acct_status_type) {
+
+    case NGX_IOT_RADIUS_ACCT_START:
+    case NGX_IOT_RADIUS_ACCT_INTERIM:
+        r->what = pkt->acct_status_type == NGX_IOT_RADIUS_ACCT_START
+                  ? "Start" : "Interim-Update";
+
+        if (usable != NGX_OK) {
+            /* nothing to record, but answered: else it comes forever */
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "radius: Accounting %s %ui from gateway \"%V\" "
+                          "without a usable 3GPP-IMSI: answered, ignored",
+                          r->what, pkt->id, &gw->core.name);
+            return NGX_IOT_OK;
+        }
+
+        return ngx_iot_session_start(cycle, &r->info, c->log, &r->wait);
+
+    case NGX_IOT_RADIUS_ACCT_STOP:
+        r->what = "Stop";
+
+        /* the core matches a Stop by address and session id */
+        return ngx_iot_session_stop(cycle, &r->info, c->log, &r->wait);
+
+    case NGX_IOT_RADIUS_ACCT_ON:
+    case NGX_IOT_RADIUS_ACCT_OFF:
+        r->what = pkt->acct_status_type == NGX_IOT_RADIUS_ACCT_ON
+                  ? "Accounting-On" : "Accounting-Off";
+
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: %s from gateway \"%V\": its sessions end",
+                      r->what, &gw->core.name);
+
+        return ngx_iot_session_purge(cycle, &gw->core, c->log, &r->wait);
+
+    default:
+        r->what = "of another type";
+
+        ngx_log_debug2(NGX_LOG_DEBUG_STREAM, c->log, 0,
+                       "radius: Acct-Status-Type %i from gateway \"%V\" "
+                       "answered, ignored", pkt->acct_status_type,
+                       &gw->core.name);
+        return NGX_IOT_OK;
+    }
 }
 
 
 /* the reply's length, or 0 when the core failed and nothing is sent */
 
 static ssize_t
-ngx_stream_iot_radius_access(ngx_stream_session_t *s,
-    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
-    u_char *out)
+ngx_stream_iot_radius_access_reply(ngx_stream_iot_radius_req_t *r,
+    ngx_iot_rc_e rc, u_char *out)
 {
-    ssize_t                  n;
-    in_addr_t                addr;
-    ngx_uint_t               code;
-    ngx_iot_rc_e             rc;
-    ngx_connection_t        *c;
-    ngx_iot_session_info_t   info;
-    u_char                   imeisv[NGX_IOT_IMEISV_MAX];
-    u_char                   msisdn[NGX_IOT_MSISDN_MAX];
-    u_char                   text[NGX_INET_ADDRSTRLEN];
+    ssize_t                           n;
+    in_addr_t                         addr;
+    ngx_uint_t                        code;
+    ngx_connection_t                 *c;
+    ngx_iot_radius_packet_t          *pkt;
+    ngx_stream_iot_radius_gateway_t  *gw;
+    u_char                            text[NGX_INET_ADDRSTRLEN];
 
-    c = s->connection;
+    c = r->session->connection;
+    pkt = &r->pkt;
+    gw = r->gw;
     addr = 0;
-
-    if (pkt->has_eap) {
-        /* this server authenticates by IMSI only, never by EAP */
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "radius: Access-Request %ui from gateway \"%V\" "
-                      "carries EAP, which is not supported: rejected",
-                      pkt->id, &gw->core.name);
-        code = NGX_IOT_RADIUS_ACCESS_REJECT;
-        goto reply;
-    }
-
-    if (ngx_stream_iot_radius_info(c, gw, pkt, &info, imeisv, msisdn)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "radius: Access-Request %ui from gateway \"%V\" "
-                      "without a usable 3GPP-IMSI: rejected",
-                      pkt->id, &gw->core.name);
-        code = NGX_IOT_RADIUS_ACCESS_REJECT;
-        goto reply;
-    }
-
-    rc = ngx_iot_session_attach((ngx_cycle_t *) ngx_cycle, &info, &addr,
-                                c->log);
 
     switch (rc) {
 
@@ -446,7 +744,7 @@ ngx_stream_iot_radius_access(ngx_stream_session_t *s,
         code = NGX_IOT_RADIUS_ACCESS_ACCEPT;
 
         /* the core speaks host byte order, the packet network order */
-        addr = htonl(addr);
+        addr = htonl(r->addr);
 
         n = ngx_inet_ntop(AF_INET, &addr, text, NGX_INET_ADDRSTRLEN);
 
@@ -458,9 +756,14 @@ ngx_stream_iot_radius_access(ngx_stream_session_t *s,
 
     case NGX_IOT_NOT_FOUND:
         code = NGX_IOT_RADIUS_ACCESS_REJECT;
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "radius: IMSI %V (gateway \"%V\") is no registered "
-                      "device: rejected", &pkt->imsi, &gw->core.name);
+
+        if (!r->refused) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "radius: IMSI %V (gateway \"%V\") is no "
+                          "registered device: rejected",
+                          &pkt->imsi, &gw->core.name);
+        }
+
         break;
 
     case NGX_IOT_POOL_EXHAUSTED:
@@ -478,8 +781,6 @@ ngx_stream_iot_radius_access(ngx_stream_session_t *s,
                       pkt->id, &pkt->imsi, &gw->core.name, (int) rc);
         return 0;
     }
-
-reply:
 
     n = ngx_iot_radius_reply(pkt, code,
                              code == NGX_IOT_RADIUS_ACCESS_ACCEPT
@@ -502,73 +803,17 @@ reply:
 
 
 static ssize_t
-ngx_stream_iot_radius_accounting(ngx_stream_session_t *s,
-    ngx_stream_iot_radius_gateway_t *gw, ngx_iot_radius_packet_t *pkt,
-    u_char *out)
+ngx_stream_iot_radius_accounting_reply(ngx_stream_iot_radius_req_t *r,
+    ngx_iot_rc_e rc, u_char *out)
 {
-    ssize_t                  n;
-    ngx_int_t                usable;
-    const char              *what;
-    ngx_iot_rc_e             rc;
-    ngx_connection_t        *c;
-    ngx_iot_session_info_t   info;
-    u_char                   imeisv[NGX_IOT_IMEISV_MAX];
-    u_char                   msisdn[NGX_IOT_MSISDN_MAX];
+    ssize_t                           n;
+    ngx_connection_t                 *c;
+    ngx_iot_radius_packet_t          *pkt;
+    ngx_stream_iot_radius_gateway_t  *gw;
 
-    c = s->connection;
-
-    usable = ngx_stream_iot_radius_info(c, gw, pkt, &info, imeisv, msisdn);
-
-    switch (pkt->acct_status_type) {
-
-    case NGX_IOT_RADIUS_ACCT_START:
-    case NGX_IOT_RADIUS_ACCT_INTERIM:
-        what = pkt->acct_status_type == NGX_IOT_RADIUS_ACCT_START
-               ? "Start" : "Interim-Update";
-
-        if (usable != NGX_OK) {
-            /* nothing to record, but answered: else it comes forever */
-            ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                          "radius: Accounting %s %ui from gateway \"%V\" "
-                          "without a usable 3GPP-IMSI: answered, ignored",
-                          what, pkt->id, &gw->core.name);
-            rc = NGX_IOT_OK;
-            break;
-        }
-
-        rc = ngx_iot_session_start((ngx_cycle_t *) ngx_cycle, &info, c->log);
-        break;
-
-    case NGX_IOT_RADIUS_ACCT_STOP:
-        what = "Stop";
-
-        /* the core matches a Stop by address and session id */
-        rc = ngx_iot_session_stop((ngx_cycle_t *) ngx_cycle, &info, c->log);
-        break;
-
-    case NGX_IOT_RADIUS_ACCT_ON:
-    case NGX_IOT_RADIUS_ACCT_OFF:
-        what = pkt->acct_status_type == NGX_IOT_RADIUS_ACCT_ON
-               ? "Accounting-On" : "Accounting-Off";
-
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "radius: %s from gateway \"%V\": its sessions end",
-                      what, &gw->core.name);
-
-        rc = ngx_iot_session_purge((ngx_cycle_t *) ngx_cycle, &gw->core,
-                                   c->log);
-        break;
-
-    default:
-        what = "of another type";
-
-        ngx_log_debug2(NGX_LOG_DEBUG_STREAM, c->log, 0,
-                       "radius: Acct-Status-Type %i from gateway \"%V\" "
-                       "answered, ignored", pkt->acct_status_type,
-                       &gw->core.name);
-        rc = NGX_IOT_OK;
-        break;
-    }
+    c = r->session->connection;
+    pkt = &r->pkt;
+    gw = r->gw;
 
     switch (rc) {
 
@@ -579,7 +824,7 @@ ngx_stream_iot_radius_accounting(ngx_stream_session_t *s,
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "radius: Accounting %s %ui from gateway \"%V\" for "
                       "IMSI \"%V\", session \"%V\": no such device or "
-                      "session, answered", what, pkt->id, &gw->core.name,
+                      "session, answered", r->what, pkt->id, &gw->core.name,
                       &pkt->imsi, &pkt->acct_session_id);
         break;
 
@@ -587,7 +832,7 @@ ngx_stream_iot_radius_accounting(ngx_stream_session_t *s,
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "radius: Accounting %s %ui from gateway \"%V\" "
                       "failed in the core (%d): not answered",
-                      what, pkt->id, &gw->core.name, (int) rc);
+                      r->what, pkt->id, &gw->core.name, (int) rc);
         return 0;
     }
 
@@ -603,7 +848,7 @@ ngx_stream_iot_radius_accounting(ngx_stream_session_t *s,
 
     ngx_log_debug3(NGX_LOG_DEBUG_STREAM, c->log, 0,
                    "radius: Accounting %s %ui answered, %z bytes",
-                   what, pkt->id, n);
+                   r->what, pkt->id, n);
 
     return n;
 }
@@ -675,13 +920,26 @@ ngx_stream_iot_radius_send(ngx_stream_session_t *s, u_char *buf, size_t len)
 
     c = s->connection;
 
+    mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_radius_module);
+
+    if (ngx_exiting) {
+        /*
+         * the listening socket is closed and its descriptor may be another
+         * file's by now; the gateway retransmits to a worker that listens
+         */
+        ngx_stream_iot_radius_count(mcf,
+                                    NGX_STREAM_IOT_RADIUS_DROP_SEND_FAILED);
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "radius: reply of %uz bytes not sent: the worker "
+                      "is exiting", len);
+        return;
+    }
+
     n = c->send(c, buf, len);
 
     if (n == (ssize_t) len) {
         return;
     }
-
-    mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_radius_module);
 
     ngx_stream_iot_radius_count(mcf, NGX_STREAM_IOT_RADIUS_DROP_SEND_FAILED);
 
