@@ -28,6 +28,9 @@ static ngx_int_t ngx_http_iot_collections_root(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_system(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+static ngx_int_t ngx_http_iot_collections_stream_allowed(
+    ngx_iot_principal_t *who, uint64_t cid, ngx_str_t *path,
+    ngx_pool_t *pool);
 
 
 ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect = {
@@ -43,7 +46,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect = {
         + NGX_IOT_ID_LEN + NGX_IOT_TOKEN_HINT_LEN,
     ngx_http_iot_collections_cursor,       /* list cursor */
     ngx_string("{\"type\":\"keepAlive\"}"), /* WebSocket keep-alive */
-    ngx_http_iot_collections_render        /* data messages */
+    ngx_http_iot_collections_render,       /* data messages */
+    ngx_http_iot_collections_stream_allowed  /* a stream's token changed */
 };
 
 
@@ -526,6 +530,24 @@ ngx_http_iot_collections_authorize(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A stream's token changed: its resource must still reach the collection
+ * and cover the stream's path, as when the stream was opened.
+ */
+
+static ngx_int_t
+ngx_http_iot_collections_stream_allowed(ngx_iot_principal_t *who,
+    uint64_t cid, ngx_str_t *path, ngx_pool_t *pool)
+{
+    if (ngx_http_iot_collections_scope(who, pool) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_iot_auth_allows(who, cid, 0)
+           && ngx_http_iot_collections_covers(who, path->data, path->len);
 }
 
 

@@ -513,6 +513,22 @@ ngx_http_iot_collections_tags(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
             return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
                                       "tag not found");
         }
+
+        /* a tag name is a JSON object's key: never stored if not UTF-8 */
+
+        v = json_stringn((char *) name.data, name.len);
+
+        if (v == NULL) {
+            if (r->method == NGX_HTTP_PATCH) {
+                return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "tag names must be UTF-8");
+            }
+
+            return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
+                                      "tag not found");
+        }
+
+        json_decref(v);
     }
 
     /* the current tags, to read or to check that a tag exists */

@@ -94,6 +94,18 @@ struct ngx_http_iot_dialect_s {
 
     /* a data message, for live streams (and the dialect's history) */
     ngx_iot_render_pt              render;
+
+    /*
+     * A live stream of collection cid opened at path (ctx->path, as
+     * authorize left it), checked again when a token changes: who is its
+     * token's principal as it is now (the core's part: write, resource).
+     * May it still read the stream?  1 or 0; NGX_ERROR.  NULL: a stream
+     * only ends when its token is deleted.
+     */
+    ngx_int_t                    (*stream_allowed)(ngx_iot_principal_t *who,
+                                                   uint64_t cid,
+                                                   ngx_str_t *path,
+                                                   ngx_pool_t *pool);
 };
 
 

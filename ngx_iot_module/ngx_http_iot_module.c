@@ -14,8 +14,11 @@
 #include <ngx_http.h>
 #include "ngx_http_iot.h"
 #include "ngx_http_iot_dialect.h"
+#include "ngx_http_iot_streams.h"
 
 
+static void *ngx_http_iot_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_iot_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_iot_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -38,6 +41,11 @@ static void ngx_http_iot_content_type(ngx_http_request_t *r,
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_conf_num_bounds_t  ngx_http_iot_streams_at_least_one = {
+    ngx_conf_check_num_bounds, 1, -1
+};
 
 
 static ngx_command_t  ngx_http_iot_commands[] = {
@@ -77,6 +85,27 @@ static ngx_command_t  ngx_http_iot_commands[] = {
       offsetof(ngx_http_iot_loc_conf_t, ws_send_buffer),
       NULL },
 
+    { ngx_string("iot_ws_streams_per_token"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iot_main_conf_t, per_token),
+      &ngx_http_iot_streams_at_least_one },
+
+    { ngx_string("iot_ws_streams_per_collection"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iot_main_conf_t, per_collection),
+      &ngx_http_iot_streams_at_least_one },
+
+    { ngx_string("iot_ws_streams_per_worker"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_iot_streams_per_worker,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -85,8 +114,8 @@ static ngx_http_module_t  ngx_http_iot_module_ctx = {
     NULL,                                  /* preconfiguration */
     ngx_http_iot_init,                     /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_iot_create_main_conf,         /* create main configuration */
+    ngx_http_iot_init_main_conf,           /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -110,6 +139,32 @@ ngx_module_t  ngx_http_iot_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static void *
+ngx_http_iot_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_iot_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_iot_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    mcf->per_token = NGX_CONF_UNSET_UINT;
+    mcf->per_collection = NGX_CONF_UNSET_UINT;
+    mcf->per_worker = NGX_CONF_UNSET_UINT;
+    mcf->per_worker_pct = NGX_CONF_UNSET_UINT;
+
+    return mcf;
+}
+
+
+static char *
+ngx_http_iot_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    return ngx_http_iot_streams_init_conf(cf, conf);
+}
 
 
 static void *

@@ -924,14 +924,6 @@ ngx_http_iot_ws_parse(ngx_http_iot_ws_t *ws, u_char *p, u_char *last)
             }
 
             ch &= 0x7f;
-
-            if ((ws->opcode & 0x08) && ch > NGX_HTTP_IOT_WS_CONTROL_MAX) {
-                return ngx_http_iot_ws_fail(ws,
-                                            NGX_HTTP_IOT_WS_PROTOCOL_ERROR,
-                                            "a control frame over 125 "
-                                            "bytes");
-            }
-
             ws->left = 0;
 
             if (ch == 126) {
@@ -967,6 +959,23 @@ ngx_http_iot_ws_parse(ngx_http_iot_ws_t *ws, u_char *p, u_char *last)
             break;
 
         case ngx_http_iot_ws_st_mask:
+
+            /*
+             * The payload's length, whatever form announced it: RFC 6455
+             * bounds a control frame's payload (5.5); writing a length
+             * in the fewest bytes (5.2) is the sender's duty, and a longer
+             * form changes nothing about the frame.
+             */
+
+            if (ws->need == 4 && (ws->opcode & 0x08)
+                && ws->left > NGX_HTTP_IOT_WS_CONTROL_MAX)
+            {
+                return ngx_http_iot_ws_fail(ws,
+                                            NGX_HTTP_IOT_WS_PROTOCOL_ERROR,
+                                            "a control frame over 125 "
+                                            "bytes");
+            }
+
             ws->mask[4 - ws->need] = *p++;
 
             if (--ws->need) {

@@ -11,7 +11,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_iot_auth.h"
+#include "ngx_iot.h"
 
 
 ngx_uint_t

@@ -17,6 +17,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+/* included by ngx_iot.h, after NGX_IOT_HASH_LEN */
+
 
 typedef struct {
     ngx_uint_t                 admin;
@@ -31,6 +33,16 @@ typedef struct {
      * keep finer rules of its own below the collection with it.
      */
     ngx_str_t                  resource;
+
+    /*
+     * The SHA-256 of the credential (an API token, the admin token): the
+     * streams of a credential are counted by it.  token: the credential
+     * is an API token of the registry, which may change or go while a
+     * stream it opened lives; the stream finds it again by its hash.  A
+     * dialect that fills a principal by itself sets both.
+     */
+    u_char                     hash[NGX_IOT_HASH_LEN];
+    ngx_uint_t                 token;
 } ngx_iot_principal_t;
 
 

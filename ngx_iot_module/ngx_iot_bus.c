@@ -78,6 +78,7 @@ struct ngx_iot_bus_s {
     uint64_t                   tail;      /* the oldest record */
     uint64_t                   next_seq;
     uint64_t                   tail_seq;
+    ngx_atomic_t               revision;  /* ngx_iot_bus_revise() */
     ngx_iot_bus_peer_t         peers[NGX_IOT_BUS_PEERS];
 };
 
@@ -103,9 +104,14 @@ struct ngx_iot_bus_local_s {
     size_t                     buf_size;
     ngx_pool_t                *pool;      /* renderings of one message */
     ngx_log_t                 *log;
+    ngx_atomic_uint_t          revision;  /* the last one handled */
 };
 
 
+static ngx_iot_bus_revised_pt  ngx_iot_bus_revised;
+
+
+static ngx_iot_bus_local_t *ngx_iot_bus_local(void);
 static void ngx_iot_bus_wake_handler(ngx_event_t *ev);
 static void ngx_iot_bus_wake_others(ngx_iot_bus_local_t *bl);
 static void ngx_iot_bus_read(ngx_iot_bus_local_t *bl);
@@ -263,6 +269,7 @@ ngx_iot_bus_init_process(ngx_cycle_t *cycle, ngx_iot_sh_t *sh,
     /* a new worker starts with what is published from now on */
     bl->pos = bus->head;
     bl->seq = bus->next_seq;
+    bl->revision = bus->revision;
 
     ngx_shmtx_unlock(&bus->mutex);
 
@@ -472,6 +479,42 @@ ngx_iot_bus_wake_handler(ngx_event_t *ev)
     }
 
     ngx_iot_bus_read(bl);
+
+    if (bl->revision != bl->bus->revision) {
+        bl->revision = bl->bus->revision;
+
+        if (ngx_iot_bus_revised) {
+            ngx_iot_bus_revised();
+        }
+    }
+}
+
+
+void
+ngx_iot_bus_revise(void)
+{
+    ngx_iot_bus_local_t  *bl;
+
+    bl = ngx_iot_bus_local();
+    if (bl == NULL) {
+        return;
+    }
+
+    /* before the wake-up, which then finds it */
+    bl->revision = ngx_atomic_fetch_add(&bl->bus->revision, 1) + 1;
+
+    ngx_iot_bus_wake_others(bl);
+
+    if (ngx_iot_bus_revised) {
+        ngx_iot_bus_revised();
+    }
+}
+
+
+void
+ngx_iot_bus_on_revise(ngx_iot_bus_revised_pt handler)
+{
+    ngx_iot_bus_revised = handler;
 }
 
 

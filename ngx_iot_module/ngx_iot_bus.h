@@ -46,6 +46,17 @@ struct ngx_iot_subscriber_s {
 };
 
 
+/*
+ * Something that live streams depend on has changed (a token): every
+ * worker runs its revised handler, this one's at once, the others' when
+ * the bus wakes them.
+ */
+typedef void (*ngx_iot_bus_revised_pt)(void);
+
+void ngx_iot_bus_revise(void);
+void ngx_iot_bus_on_revise(ngx_iot_bus_revised_pt handler);
+
+
 /* the caller fills collection_id, device_id, render, deliver, lost, data */
 void ngx_iot_bus_subscribe(ngx_iot_subscriber_t *s);
 void ngx_iot_bus_unsubscribe(ngx_iot_subscriber_t *s);

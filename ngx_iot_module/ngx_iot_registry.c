@@ -21,6 +21,7 @@
 #include "ngx_iot_write.h"
 #include "ngx_iot_registry.h"
 #include "ngx_iot_token.h"
+#include "ngx_iot_bus.h"
 
 
 /* one registry write: what it is asked, what it finds, what it makes */
@@ -71,6 +72,7 @@ static ngx_iot_rc_e ngx_iot_op_write(ngx_cycle_t *cycle, ngx_iot_op_t *op,
     ngx_iot_write_pt apply, ngx_pool_t *pool, ngx_log_t *log,
     ngx_iot_wait_t *wait);
 static void ngx_iot_op_done(ngx_iot_write_t *w);
+static void ngx_iot_op_revise(ngx_iot_op_t *op, ngx_iot_rc_e rc);
 static json_t *ngx_iot_op_change_tags(ngx_iot_op_t *op);
 static ngx_int_t ngx_iot_row_store(ngx_iot_write_t *w, ngx_uint_t fresh);
 static ngx_int_t ngx_iot_row_put(ngx_iot_write_t *w);
@@ -348,7 +350,9 @@ ngx_iot_op_write(ngx_cycle_t *cycle, ngx_iot_op_t *op, ngx_iot_write_pt check,
     pw->log = log;
 
     if (wait == NULL) {
-        return ngx_iot_write(cycle, pw);
+        rc = ngx_iot_write(cycle, pw);
+        ngx_iot_op_revise(op, rc);
+        return rc;
     }
 
     pw->done = ngx_iot_op_done;
@@ -363,6 +367,7 @@ ngx_iot_op_write(ngx_cycle_t *cycle, ngx_iot_op_t *op, ngx_iot_write_pt check,
     /* no writer: answered here and now */
 
     json_decref(ngx_iot_op_change_tags(op));
+    ngx_iot_op_revise(op, rc);
 
     if (rc == NGX_IOT_OK && out && out != (void *) &wait->out) {
         ngx_memcpy(out, &wait->out, ngx_iot_op_sizes[op->what][1]);
@@ -380,9 +385,24 @@ ngx_iot_op_done(ngx_iot_write_t *w)
     ngx_iot_posted_t  *p = w->done_data;
 
     json_decref(ngx_iot_op_change_tags(&p->op));
+    ngx_iot_op_revise(&p->op, w->rc);
 
     p->wait->rc = w->rc;
     p->wait->handler(p->wait);
+}
+
+
+/*
+ * A token changed or went: the live streams it opened, in every worker,
+ * check it again (ngx_iot_bus_revise).  The zone has the change by now.
+ */
+
+static void
+ngx_iot_op_revise(ngx_iot_op_t *op, ngx_iot_rc_e rc)
+{
+    if (rc == NGX_IOT_OK && op->what == NGX_IOT_ENTITY_TOKEN && op->hash) {
+        ngx_iot_bus_revise();
+    }
 }
 
 
@@ -1153,6 +1173,8 @@ ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
     } else {
         who->admin = 0;
         who->write = t->write;
+        ngx_memcpy(who->hash, hash, NGX_IOT_HASH_LEN);
+        who->token = 1;
         who->resource.len = t->resource.len;
         who->resource.data = ngx_pnalloc(pool, t->resource.len);
 

@@ -121,6 +121,7 @@ ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
         who->admin = 1;
         who->write = 1;
         who->all = 1;
+        ngx_memcpy(who->hash, hash, NGX_IOT_HASH_LEN);
         return NGX_OK;
     }
 

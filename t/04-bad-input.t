@@ -185,6 +185,14 @@ bad(400, 'PATCH tag: value a number', PATCH => "$curl/tags/name", { value => 5 }
 bad(400, 'PATCH tag: value a list', PATCH => "$durl/tags/name", { value => ['x'] }, qr/value/i);
 bad(400, 'PATCH tag: value too long', PATCH => "$durl/tags/name", { value => 'v' x 1025 }, qr/value|tag/i);
 bad(400, 'PATCH tag: name too long', PATCH => "$durl/tags/" . ('n' x 65), { value => 'v' }, qr/tag|name/i);
+# names that are not UTF-8 (a tag name is a JSON object's key)
+bad(400, 'PATCH tag: name %FF', PATCH => "$curl/tags/%FF", { value => 'v' }, qr/UTF-8/);
+bad(400, 'PATCH device tag: name %FF', PATCH => "$durl/tags/%FF", { value => 'v' }, qr/UTF-8/);
+bad(400, 'PATCH tag: name a%C3(', PATCH => "$curl/tags/a%C3(", { value => 'v' }, qr/UTF-8/);
+bad(400, 'PATCH device tag: overlong %C0%80', PATCH => "$durl/tags/%C0%80", { value => 'v' }, qr/UTF-8/);
+bad(400, 'PATCH tag: a surrogate %ED%A0%80', PATCH => "$curl/tags/%ED%A0%80", { value => 'v' }, qr/UTF-8/);
+bad(404, 'GET tag: name %FF', GET => "$curl/tags/%FF", undef, qr/tag/);
+bad(404, 'DELETE device tag: name %FF', DELETE => "$durl/tags/%FF", undef, qr/tag/);
 
 # tokens
 bad(400, 'POST /tokens: resource a number', POST => '/tokens', { resource => 5 }, qr/resource/i);

@@ -218,6 +218,20 @@ refused(ws(path => "/collections/$cid2/devices/$did/from"), 404,
     $f = $ws->recv_frame;
     is($f && $f->{payload}, $p125, 'ping of 125 bytes: the same pong');
 
+    # a length written in more bytes than needed is still the length: a
+    # control frame of 125 bytes or less is fine in any form (RFC 6455
+    # 5.5 bounds the payload; the fewest bytes of 5.2 bind the sender)
+    $ws->send_frame(opcode => PING, payload => $p125, len16 => 1);
+    $f = $ws->recv_frame;
+    ok($f && $f->{opcode} == PONG && $f->{payload} eq $p125,
+       'ping of 125 bytes with a 16-bit length: the same pong');
+    $ws->send_frame(opcode => PING, payload => 'p64', len64 => 1);
+    $f = $ws->recv_frame;
+    ok($f && $f->{opcode} == PONG && $f->{payload} eq 'p64',
+       'ping of 3 bytes with a 64-bit length: the same pong');
+    $ws->send_frame(opcode => PONG, payload => 'x' x 10, len16 => 1);
+    $ws->send_frame(opcode => TEXT, payload => 'short', len16 => 1);
+
     $ws->send_frame(opcode => PONG, payload => 'unasked');
     $ws->send_frame(opcode => BINARY, payload => "\x00\xff" x 100);
     $ws->send_text('{"type":"hello"}');
@@ -302,6 +316,10 @@ my @bad = (
       frame(opcode => PING, payload => 'p' x 126) ],
     [ 'close of 126 bytes', 1002, qr/125/,
       frame(opcode => CLOSE, payload => pack('n', 1000) . 'r' x 124) ],
+    [ 'ping of 126 bytes in a 64-bit length', 1002, qr/125/,
+      frame(opcode => PING, payload => 'p' x 126, len64 => 1) ],
+    [ 'pong announcing 2^40 bytes', 1002, qr/125/,
+      "\x8a\xff" . pack('Q>', 2**40) . "mask" ],
     [ 'fragmented ping', 1002, qr/fragmented control/,
       frame(opcode => PING, fin => 0, payload => 'x') ],
     [ 'fragmented close', 1002, qr/fragmented control/,

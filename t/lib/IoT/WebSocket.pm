@@ -150,8 +150,8 @@ sub send_raw {
 }
 
 # a frame as bytes: opcode, payload, fin (1), rsv (0..7), mask (1),
-# len (override the length field), len64 (a 64-bit length field whatever
-# the length), mask_key
+# len (override the length field), len16 and len64 (a 16-bit or 64-bit
+# length field whatever the length), mask_key
 sub frame {
     my (%o) = @_;
     my $payload = $o{payload} // '';
@@ -164,6 +164,8 @@ sub frame {
     my $m = $mask ? 0x80 : 0;
     if ($o{len64}) {
         $b .= chr($m | 127) . pack('Q>', $len);
+    } elsif ($o{len16}) {
+        $b .= chr($m | 126) . pack('n', $len);
     } elsif ($len < 126) {
         $b .= chr($m | $len);
     } elsif ($len < 65536) {
