@@ -22,8 +22,6 @@ static ngx_int_t ngx_http_iot_collections_credentials(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_authorize(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
-static ngx_int_t ngx_http_iot_collections_scope(ngx_iot_principal_t *who,
-    ngx_pool_t *pool);
 static ngx_int_t ngx_http_iot_collections_root(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_system(ngx_http_request_t *r,
@@ -43,7 +41,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect = {
         + NGX_IOT_ID_LEN + NGX_IOT_TOKEN_HINT_LEN,
     ngx_http_iot_collections_cursor,       /* list cursor */
     ngx_string("{\"type\":\"keepAlive\"}"), /* WebSocket keep-alive */
-    ngx_http_iot_collections_render        /* data messages */
+    ngx_http_iot_collections_render,       /* data messages */
+    ngx_null_string                        /* errors: content type */
 };
 
 
@@ -329,10 +328,11 @@ ngx_http_iot_collections_credentials(ngx_http_request_t *r,
  * reach every collection, "/collections/{cid}" and the paths below it
  * collection cid, any other resource none.  A resource below a collection
  * ("/collections/{cid}/devices/{did}") is narrower than the core can say:
- * the dialect checks the path against it too (covers).
+ * the dialect checks the path against it too (covers).  Tokens are this
+ * dialect's: the things dialect reads their resource through this too.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iot_collections_scope(ngx_iot_principal_t *who, ngx_pool_t *pool)
 {
     u_char     *p, *last, *start;

@@ -94,6 +94,9 @@ struct ngx_http_iot_dialect_s {
 
     /* a data message, for live streams (and the dialect's history) */
     ngx_iot_render_pt              render;
+
+    /* the content type of errors; empty: content_type */
+    ngx_str_t                      error_type;
 };
 
 

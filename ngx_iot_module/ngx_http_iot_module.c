@@ -27,7 +27,8 @@ static ngx_int_t ngx_http_iot_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
 
-static void ngx_http_iot_content_type(ngx_http_request_t *r);
+static void ngx_http_iot_content_type(ngx_http_request_t *r,
+    ngx_uint_t status);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -395,7 +396,7 @@ ngx_http_iot_send_chain(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     r->headers_out.status = status;
-    ngx_http_iot_content_type(r);
+    ngx_http_iot_content_type(r, status);
     r->headers_out.content_length_n = len;
 
     rc = ngx_http_send_header(r);
@@ -415,7 +416,7 @@ ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
     ngx_chain_t  out;
 
     r->headers_out.status = status;
-    ngx_http_iot_content_type(r);
+    ngx_http_iot_content_type(r, status);
 
     if (b == NULL || b->last == b->pos) {
         r->headers_out.content_length_n = 0;
@@ -441,16 +442,18 @@ ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
 }
 
 
-/* the content type of the location's dialect */
+/* the content type of the location's dialect (of its errors, if its own) */
 
 static void
-ngx_http_iot_content_type(ngx_http_request_t *r)
+ngx_http_iot_content_type(ngx_http_request_t *r, ngx_uint_t status)
 {
     ngx_http_iot_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
 
-    r->headers_out.content_type = lcf->dialect->content_type;
+    r->headers_out.content_type =
+        (status >= NGX_HTTP_BAD_REQUEST && lcf->dialect->error_type.len)
+        ? lcf->dialect->error_type : lcf->dialect->content_type;
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 }
 
@@ -551,7 +554,7 @@ ngx_http_iot_header_filter(ngx_http_request_t *r)
 
     ctx->replacement = b;
 
-    ngx_http_iot_content_type(r);
+    ngx_http_iot_content_type(r, r->err_status);
     r->headers_out.content_length_n = b->last - b->pos;
 
     if (r->headers_out.content_length) {

@@ -25,6 +25,8 @@ typedef struct {
 } ngx_iot_entity_ctx_t;
 
 
+static void ngx_iot_collection_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_collection_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, void *e, ngx_log_t *log);
 static void ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e);
@@ -47,12 +49,14 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       sizeof(ngx_iot_collection_t), offsetof(ngx_iot_sh_t, collections),
       0, 0, 0,
       { { offsetof(ngx_iot_collection_t, tags), 0 }, { 0, 0 } },
-      NULL, NULL, NULL, ngx_iot_collection_repaired },
+      NULL, ngx_iot_collection_link, ngx_iot_collection_unlink,
+      ngx_iot_collection_repaired },
 
     { ngx_string("device"), NGX_IOT_STORE_DEVICES,
       sizeof(ngx_iot_device_t), offsetof(ngx_iot_sh_t, devices),
       0, 0, 0,
-      { { offsetof(ngx_iot_device_t, tags), 0 }, { 0, 0 } },
+      { { offsetof(ngx_iot_device_t, tags), 0 },
+        { offsetof(ngx_iot_device_t, about), 0 } },
       NULL, ngx_iot_device_link, ngx_iot_device_unlink, NULL },
 
     { ngx_string("token"), NGX_IOT_STORE_TOKENS,
@@ -68,6 +72,28 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       { { 0, 0 }, { 0, 0 } },
       ngx_iot_session_row, NULL, NULL, NULL }
 };
+
+
+/* collections: their UUIDs */
+
+static void
+ngx_iot_collection_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_collection_t  *c = e;
+
+    c->uuid_link.key = ngx_iot_uuid_key(c->uuid);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->collection_uuids,
+                         &c->uuid_link);
+}
+
+
+static void
+ngx_iot_collection_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_collection_t  *c = e;
+
+    ngx_iot_index_remove(&ctx->sh->collection_uuids, &c->uuid_link);
+}
 
 
 /* collections: how many devices each has is derived from the devices */
@@ -87,7 +113,7 @@ ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 }
 
 
-/* devices: their identifiers, and their collection's count */
+/* devices: their UUIDs, identifiers, and their collection's count */
 
 static void
 ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e)
@@ -95,6 +121,10 @@ ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e)
     ngx_iot_device_t      *d = e;
     ngx_iot_collection_t  *c;
     ngx_iot_store_key_t    key;
+
+    d->uuid_link.key = ngx_iot_uuid_key(d->uuid);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->device_uuids,
+                         &d->uuid_link);
 
     ngx_iot_ident_link(ctx, d);
 
@@ -116,6 +146,7 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
     ngx_iot_collection_t  *c;
     ngx_iot_store_key_t    key;
 
+    ngx_iot_index_remove(&ctx->sh->device_uuids, &d->uuid_link);
     ngx_iot_ident_unlink(ctx, d);
 
     key.id = d->collection_id;
@@ -126,6 +157,32 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
     if (c && c->ndevices) {
         c->ndevices--;
     }
+}
+
+
+void
+ngx_iot_device_about(ngx_iot_device_t *d, ngx_str_t *description,
+    ngx_str_t *barcode)
+{
+    size_t  n;
+
+    n = ngx_min((size_t) d->description_len, (size_t) d->about.len);
+
+    description->data = d->about.data;
+    description->len = n;
+    barcode->data = d->about.data + n;
+    barcode->len = d->about.len - n;
+}
+
+
+uint64_t
+ngx_iot_uuid_key(u_char *uuid)
+{
+    uint64_t  key;
+
+    ngx_memcpy(&key, uuid, sizeof(uint64_t));
+
+    return key;
 }
 
 
@@ -360,6 +417,16 @@ ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         {
             return NGX_ERROR;
         }
+    }
+
+    if (ngx_iot_index_init(ctx->shpool, &ctx->sh->collection_uuids,
+                           n[NGX_IOT_ENTITY_COLLECTION])
+        != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->device_uuids,
+                              n[NGX_IOT_ENTITY_DEVICE])
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     for (i = 0; i < NGX_IOT_IDENT_LAST; i++) {

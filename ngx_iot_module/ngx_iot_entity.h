@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include "ngx_iot.h"
 #include "ngx_iot_index.h"
+#include "ngx_iot_id.h"
 
 
 /* tags are kept as the text of a compact JSON object of strings */
@@ -31,7 +32,15 @@ typedef struct {
     uint32_t                   field_mask;
     uint32_t                   ndevices;
     ngx_iot_text_t             tags;
+    ngx_iot_link_t             uuid_link;     /* ngx_iot_uuid_key(uuid) */
+    u_char                     uuid[NGX_IOT_UUID_SIZE];
 } ngx_iot_collection_t;
+
+
+/* a device's status, as the things dialect names it */
+#define NGX_IOT_STATUS_NONE        0
+#define NGX_IOT_STATUS_ACTIVE      1
+#define NGX_IOT_STATUS_INACTIVE    2
 
 
 typedef struct {
@@ -45,7 +54,24 @@ typedef struct {
     uint64_t                   net_imeisv;    /* ident keys, 0: unknown */
     uint64_t                   net_msisdn;
     u_char                     net_family;
+    u_char                     status;        /* NGX_IOT_STATUS_* */
+    uint16_t                   description_len;   /* in about */
     u_char                     net_addr[16];
+
+    /*
+     * Its UUID, and what the things dialect keeps of it: the device type,
+     * who made and last changed it (principal UUIDs, nil: unknown) and
+     * when (ms since the epoch), its description and barcode (one text,
+     * the description first, to keep a device in 256 bytes of the zone).
+     */
+    ngx_iot_link_t             uuid_link;     /* ngx_iot_uuid_key(uuid) */
+    u_char                     uuid[NGX_IOT_UUID_SIZE];
+    u_char                     spec[NGX_IOT_UUID_SIZE];
+    u_char                     created_by[NGX_IOT_UUID_SIZE];
+    u_char                     modified_by[NGX_IOT_UUID_SIZE];
+    uint64_t                   created_at;
+    uint64_t                   modified_at;
+    ngx_iot_text_t             about;
 } ngx_iot_device_t;
 
 
@@ -75,6 +101,16 @@ typedef struct {
     uint64_t                   imsi;
     uint64_t                   imei;
     json_t                    *tags;
+
+    /* who asks (a principal's UUID; nil: unknown) */
+    u_char                     by[NGX_IOT_UUID_SIZE];
+
+    /* the things dialect's fields, all of them replaced when things is set */
+    ngx_uint_t                 things;
+    ngx_uint_t                 status;
+    u_char                     spec[NGX_IOT_UUID_SIZE];
+    ngx_str_t                  description;
+    ngx_str_t                  barcode;
 } ngx_iot_device_change_t;
 
 
@@ -92,6 +128,13 @@ typedef struct {
     json_t                    *tags;
 } ngx_iot_token_change_t;
 
+
+/* a device's description and barcode, from its about */
+void ngx_iot_device_about(ngx_iot_device_t *d, ngx_str_t *description,
+    ngx_str_t *barcode);
+
+/* an index key of a UUID (random: its first 8 bytes) */
+uint64_t ngx_iot_uuid_key(u_char *uuid);
 
 /* the device's address as text, for the store and for JSON */
 u_char *ngx_iot_addr_text(u_char *p, ngx_iot_device_t *d);

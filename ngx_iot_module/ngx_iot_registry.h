@@ -82,6 +82,16 @@ ngx_iot_rc_e ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
 ngx_iot_rc_e ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash,
     ngx_log_t *log, ngx_iot_wait_t *wait);
 
+/* by UUID, or by an identifier (ngx_iot_ident_e) and its key */
+ngx_iot_rc_e ngx_iot_device_get_uuid(ngx_cycle_t *cycle, u_char *uuid,
+    ngx_pool_t *pool, ngx_iot_device_t *out);
+ngx_iot_rc_e ngx_iot_device_get_ident(ngx_cycle_t *cycle, ngx_uint_t which,
+    uint64_t key, ngx_pool_t *pool, ngx_iot_device_t *out);
+ngx_iot_rc_e ngx_iot_collection_uuid(ngx_cycle_t *cycle, uint64_t id,
+    u_char *uuid);
+ngx_iot_rc_e ngx_iot_collection_get_uuid(ngx_cycle_t *cycle, u_char *uuid,
+    ngx_pool_t *pool, ngx_iot_collection_t *out);
+
 /* for the core's other files; the caller holds a lock */
 ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);
 ngx_iot_rc_e ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,

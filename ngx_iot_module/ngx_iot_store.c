@@ -18,7 +18,21 @@
 
 #define NGX_IOT_DEVICE_COLUMNS                                                \
     "id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell,"          \
-    " net_imeisv, net_msisdn"
+    " net_imeisv, net_msisdn, uuid, description, barcode, status, spec,"      \
+    " created_at, created_by, modified_at, modified_by"
+
+#define NGX_IOT_COLLECTION_COLUMNS                                            \
+    "id, team_id, field_mask, tags, uuid"
+
+/* a random (version 4) UUID, for the rows that had none */
+#define NGX_IOT_SQL_UUID                                                      \
+    "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4'"           \
+    " || substr(hex(randomblob(2)), 2) || '-'"                                \
+    " || substr('89ab', 1 + (abs(random()) % 4), 1)"                          \
+    " || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+
+#define NGX_IOT_SQL_NOW_MS                                                    \
+    "(CAST(strftime('%s', 'now') AS INTEGER) * 1000)"
 
 
 static ngx_int_t ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql,
@@ -67,6 +81,49 @@ static const char  *ngx_iot_migrations[] = {
     "  session_id TEXT NOT NULL,"
     "  updated_at INTEGER NOT NULL);",
 
+    /*
+     * 3: UUIDs of teams, collections and devices (the things dialect's
+     * ids); the fields the things dialect keeps of a device; a device's
+     * IMSI and IMEI may be unknown (NULL: unique only when known), which
+     * SQLite changes only by copying the table
+     */
+    "ALTER TABLE teams ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE collections ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"
+    "UPDATE teams SET uuid = " NGX_IOT_SQL_UUID ";"
+    "UPDATE collections SET uuid = " NGX_IOT_SQL_UUID ";"
+    "CREATE UNIQUE INDEX collections_by_uuid ON collections (uuid);"
+    "CREATE TABLE devices_3 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL,"
+    "  imsi TEXT UNIQUE,"
+    "  imei TEXT UNIQUE,"
+    "  tags TEXT NOT NULL DEFAULT '{}',"
+    "  net_ip TEXT NOT NULL DEFAULT '',"
+    "  net_at INTEGER NOT NULL DEFAULT 0,"
+    "  net_cell INTEGER NOT NULL DEFAULT 0,"
+    "  net_imeisv TEXT NOT NULL DEFAULT '',"
+    "  net_msisdn TEXT NOT NULL DEFAULT '',"
+    "  uuid TEXT NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  barcode TEXT NOT NULL DEFAULT '',"
+    "  status INTEGER NOT NULL DEFAULT 0,"
+    "  spec TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL DEFAULT '',"
+    "  modified_at INTEGER NOT NULL,"
+    "  modified_by TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO devices_3 (id, collection_id, imsi, imei, tags, net_ip,"
+    "  net_at, net_cell, net_imeisv, net_msisdn, uuid, created_at,"
+    "  modified_at)"
+    "  SELECT id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell,"
+    "  net_imeisv, net_msisdn, " NGX_IOT_SQL_UUID ", " NGX_IOT_SQL_NOW_MS ","
+    "  " NGX_IOT_SQL_NOW_MS " FROM devices;"
+    "DROP TABLE devices;"
+    "ALTER TABLE devices_3 RENAME TO devices;"
+    "CREATE INDEX devices_by_collection ON devices (collection_id, id);"
+    "CREATE INDEX devices_by_address ON devices (net_ip) WHERE net_ip != '';"
+    "CREATE UNIQUE INDEX devices_by_uuid ON devices (uuid);",
+
     NULL
 };
 
@@ -104,18 +161,22 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "COMMIT",
     "ROLLBACK",
 
-    "INSERT INTO collections (id, team_id, field_mask, tags)"
-    " VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO collections (id, team_id, field_mask, tags, uuid)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)",
     "UPDATE collections SET team_id = ?2, field_mask = ?3, tags = ?4"
     " WHERE id = ?1",
     "DELETE FROM collections WHERE id = ?1",
-    "SELECT id, team_id, field_mask, tags FROM collections WHERE id = ?1",
-    "SELECT id, team_id, field_mask, tags FROM collections"
+    "SELECT " NGX_IOT_COLLECTION_COLUMNS " FROM collections WHERE id = ?1",
+    "SELECT " NGX_IOT_COLLECTION_COLUMNS " FROM collections"
     " WHERE id > ?1 ORDER BY id LIMIT ?2",
 
-    "INSERT INTO devices (id, collection_id, imsi, imei, tags)"
-    " VALUES (?1, ?2, ?3, ?4, ?5)",
-    "UPDATE devices SET collection_id = ?2, imsi = ?3, imei = ?4, tags = ?5"
+    "INSERT INTO devices (id, collection_id, imsi, imei, tags, uuid,"
+    " description, barcode, status, spec, created_at, created_by,"
+    " modified_at, modified_by)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    "UPDATE devices SET collection_id = ?2, imsi = ?3, imei = ?4, tags = ?5,"
+    " description = ?7, barcode = ?8, status = ?9, spec = ?10,"
+    " modified_at = ?13, modified_by = ?14"
     " WHERE id = ?1",
     "DELETE FROM devices WHERE id = ?1",
     "SELECT " NGX_IOT_DEVICE_COLUMNS " FROM devices WHERE id = ?1",
@@ -329,17 +390,19 @@ ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_uint_t history,
 }
 
 
-/* the installation's team, made at first start */
+/* the installation's team, made at first start, and its UUID */
 
 ngx_int_t
-ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, ngx_log_t *log)
+ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, u_char *uuid,
+    ngx_log_t *log)
 {
     int            rc;
+    u_char         text[NGX_IOT_UUID_LEN];
     uint64_t       id;
     sqlite3_stmt  *st;
 
     if (sqlite3_prepare_v2(store->db,
-                           "SELECT id FROM teams ORDER BY rowid LIMIT 1",
+                           "SELECT id, uuid FROM teams ORDER BY rowid LIMIT 1",
                            -1, &st, NULL)
         != SQLITE_OK)
     {
@@ -351,15 +414,33 @@ ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, ngx_log_t *log)
 
     if (rc == SQLITE_ROW) {
         *team_id = (uint64_t) sqlite3_column_int64(st, 0);
+
+        rc = ngx_iot_uuid_decode((u_char *) sqlite3_column_text(st, 1),
+                                 sqlite3_column_bytes(st, 1), uuid);
         sqlite3_finalize(st);
-        return NGX_OK;
+
+        if (rc == NGX_OK) {
+            return NGX_OK;
+        }
+
+        /* a team made before teams had UUIDs: it gets one now */
+        id = *team_id;
+
+    } else {
+        sqlite3_finalize(st);
+        id = 0;
     }
 
-    sqlite3_finalize(st);
+    if (ngx_iot_uuid_new(uuid) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno, "getrandom() failed");
+        return NGX_ERROR;
+    }
 
-    id = ngx_iot_id_new();
+    (void) ngx_iot_uuid_encode(text, uuid);
 
-    if (sqlite3_prepare_v2(store->db, "INSERT INTO teams (id) VALUES (?1)",
+    if (sqlite3_prepare_v2(store->db,
+                           id ? "UPDATE teams SET uuid = ?2 WHERE id = ?1"
+                              : "INSERT INTO teams (id, uuid) VALUES (?1, ?2)",
                            -1, &st, NULL)
         != SQLITE_OK)
     {
@@ -367,7 +448,12 @@ ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, ngx_log_t *log)
         return NGX_ERROR;
     }
 
+    if (id == 0) {
+        id = ngx_iot_id_new();
+    }
+
     sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+    sqlite3_bind_text(st, 2, (char *) text, NGX_IOT_UUID_LEN, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
 

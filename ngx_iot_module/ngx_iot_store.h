@@ -97,7 +97,7 @@ void ngx_iot_store_close(ngx_iot_store_t *store);
 ngx_int_t ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_uint_t history,
     ngx_log_t *log);
 ngx_int_t ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id,
-    ngx_log_t *log);
+    u_char *uuid, ngx_log_t *log);
 ngx_int_t ngx_iot_store_checkpoint(ngx_iot_store_t *store, ngx_log_t *log);
 /* by the writer after a write, holding the writer mutex: bounds the log */
 ngx_int_t ngx_iot_store_wal_restart(ngx_iot_store_t *store, ngx_log_t *log);

@@ -155,7 +155,7 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
             break;
 
         case NGX_IOT_STORE_DEVICES:
-            ngx_iot_store_row_device(st, &row.device);
+            ngx_iot_store_row_device(store, st, &row.device);
             id = row.device.id.key;
             break;
 

@@ -36,6 +36,20 @@ ngx_iot_store_text(sqlite3_stmt *st, int col, ngx_iot_text_t *text)
 }
 
 
+/* a UUID's text; none (or not one) reads as the nil UUID */
+
+static void
+ngx_iot_store_uuid(sqlite3_stmt *st, int col, u_char *uuid)
+{
+    if (ngx_iot_uuid_decode((u_char *) sqlite3_column_text(st, col),
+                            sqlite3_column_bytes(st, col), uuid)
+        != NGX_OK)
+    {
+        ngx_memzero(uuid, NGX_IOT_UUID_SIZE);
+    }
+}
+
+
 void
 ngx_iot_store_row_collection(sqlite3_stmt *st, ngx_iot_collection_t *c)
 {
@@ -45,11 +59,39 @@ ngx_iot_store_row_collection(sqlite3_stmt *st, ngx_iot_collection_t *c)
     c->team_id = (uint64_t) sqlite3_column_int64(st, 1);
     c->field_mask = (uint32_t) sqlite3_column_int(st, 2);
     ngx_iot_store_text(st, 3, &c->tags);
+    ngx_iot_store_uuid(st, 4, c->uuid);
+}
+
+
+/*
+ * A device's description and barcode, one text in the zone: put together
+ * in the store's buffer (a row lives until its handler returns).
+ */
+
+static void
+ngx_iot_store_about(ngx_iot_store_t *store, sqlite3_stmt *st, int col,
+    ngx_iot_device_t *d)
+{
+    u_char  *p;
+    size_t   dlen, blen;
+
+    dlen = ngx_min((size_t) sqlite3_column_bytes(st, col),
+                   NGX_IOT_STORE_ABOUT_MAX);
+    blen = ngx_min((size_t) sqlite3_column_bytes(st, col + 1),
+                   NGX_IOT_STORE_ABOUT_MAX);
+
+    p = ngx_cpymem(store->about, sqlite3_column_text(st, col), dlen);
+    p = ngx_cpymem(p, sqlite3_column_text(st, col + 1), blen);
+
+    d->description_len = (uint16_t) dlen;
+    d->about.data = (dlen + blen) ? store->about : NULL;
+    d->about.len = (uint32_t) (dlen + blen);
 }
 
 
 void
-ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d)
+ngx_iot_store_row_device(ngx_iot_store_t *store, sqlite3_stmt *st,
+    ngx_iot_device_t *d)
 {
     u_char     *p;
     size_t      len;
@@ -91,6 +133,15 @@ ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d)
                                 sqlite3_column_bytes(st, 8), &d->net_imeisv);
     (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 9),
                                 sqlite3_column_bytes(st, 9), &d->net_msisdn);
+
+    ngx_iot_store_uuid(st, 10, d->uuid);
+    ngx_iot_store_about(store, st, 11, d);
+    d->status = (u_char) sqlite3_column_int(st, 13);
+    ngx_iot_store_uuid(st, 14, d->spec);
+    d->created_at = (uint64_t) sqlite3_column_int64(st, 15);
+    ngx_iot_store_uuid(st, 16, d->created_by);
+    d->modified_at = (uint64_t) sqlite3_column_int64(st, 17);
+    ngx_iot_store_uuid(st, 18, d->modified_by);
 }
 
 
@@ -196,7 +247,10 @@ ngx_iot_store_bind_addr(sqlite3_stmt *st, int col, in_addr_t addr,
 }
 
 
-/* an identifier's digits; an unknown one (0) is empty when optional */
+/*
+ * An identifier's digits; an unknown one (0) is empty when optional, and
+ * NULL (unique only when known) otherwise.
+ */
 
 static void
 ngx_iot_store_bind_ident(sqlite3_stmt *st, int col, uint64_t key,
@@ -204,9 +258,35 @@ ngx_iot_store_bind_ident(sqlite3_stmt *st, int col, uint64_t key,
 {
     u_char  *last;
 
-    last = (key || !optional) ? ngx_iot_ident_encode(buf, key) : buf;
+    if (key == 0 && !optional) {
+        sqlite3_bind_null(st, col);
+        return;
+    }
+
+    last = key ? ngx_iot_ident_encode(buf, key) : buf;
 
     sqlite3_bind_text(st, col, (char *) buf, last - buf, SQLITE_STATIC);
+}
+
+
+/* a UUID as text; the nil UUID (unknown) as an empty text */
+
+static void
+ngx_iot_store_bind_uuid(sqlite3_stmt *st, int col, u_char *uuid, u_char *buf)
+{
+    u_char  *last;
+
+    last = ngx_iot_uuid_is_nil(uuid) ? buf : ngx_iot_uuid_encode(buf, uuid);
+
+    sqlite3_bind_text(st, col, (char *) buf, last - buf, SQLITE_STATIC);
+}
+
+
+static void
+ngx_iot_store_bind_str(sqlite3_stmt *st, int col, ngx_str_t *s)
+{
+    sqlite3_bind_text(st, col, s->len ? (char *) s->data : "", s->len,
+                      SQLITE_STATIC);
 }
 
 
@@ -314,7 +394,7 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         break;
 
     case NGX_IOT_STORE_DEVICES:
-        ngx_iot_store_row_device(st, &device);
+        ngx_iot_store_row_device(store, st, &device);
         hrc = handler(&device, data);
         break;
 
@@ -432,6 +512,7 @@ ngx_int_t
 ngx_iot_store_collection_put(ngx_iot_store_t *store, ngx_iot_collection_t *c,
     ngx_uint_t fresh, ngx_log_t *log)
 {
+    u_char         uuid[NGX_IOT_UUID_LEN];
     sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, fresh ? NGX_IOT_SQL_COLLECTION_INSERT
@@ -446,6 +527,10 @@ ngx_iot_store_collection_put(ngx_iot_store_t *store, ngx_iot_collection_t *c,
     sqlite3_bind_int(st, 3, (int) c->field_mask);
     ngx_iot_store_bind_tags(st, 4, &c->tags);
 
+    if (fresh) {
+        ngx_iot_store_bind_uuid(st, 5, c->uuid, uuid);
+    }
+
     return ngx_iot_store_step(store, st, fresh ? "adding a collection"
                                                : "changing a collection",
                               log);
@@ -458,6 +543,10 @@ ngx_iot_store_device_put(ngx_iot_store_t *store, ngx_iot_device_t *d,
 {
     u_char         imsi[NGX_IOT_IDENT_MAX_DIGITS];
     u_char         imei[NGX_IOT_IDENT_MAX_DIGITS];
+    u_char         uuid[NGX_IOT_UUID_LEN], spec[NGX_IOT_UUID_LEN];
+    u_char         created_by[NGX_IOT_UUID_LEN];
+    u_char         modified_by[NGX_IOT_UUID_LEN];
+    ngx_str_t      description, barcode;
     sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, fresh ? NGX_IOT_SQL_DEVICE_INSERT
@@ -472,6 +561,20 @@ ngx_iot_store_device_put(ngx_iot_store_t *store, ngx_iot_device_t *d,
     ngx_iot_store_bind_ident(st, 3, d->imsi.key, 0, imsi);
     ngx_iot_store_bind_ident(st, 4, d->imei.key, 0, imei);
     ngx_iot_store_bind_tags(st, 5, &d->tags);
+
+    if (fresh) {
+        ngx_iot_store_bind_uuid(st, 6, d->uuid, uuid);
+        sqlite3_bind_int64(st, 11, (sqlite3_int64) d->created_at);
+        ngx_iot_store_bind_uuid(st, 12, d->created_by, created_by);
+    }
+
+    ngx_iot_device_about(d, &description, &barcode);
+    ngx_iot_store_bind_str(st, 7, &description);
+    ngx_iot_store_bind_str(st, 8, &barcode);
+    sqlite3_bind_int(st, 9, (int) d->status);
+    ngx_iot_store_bind_uuid(st, 10, d->spec, spec);
+    sqlite3_bind_int64(st, 13, (sqlite3_int64) d->modified_at);
+    ngx_iot_store_bind_uuid(st, 14, d->modified_by, modified_by);
 
     return ngx_iot_store_step(store, st, fresh ? "adding a device"
                                                : "changing a device", log);

@@ -78,10 +78,15 @@ typedef enum {
 } ngx_iot_sql_e;
 
 
+/* a device's description or barcode as a row shows it, at most */
+#define NGX_IOT_STORE_ABOUT_MAX     1024
+
+
 struct ngx_iot_store_s {
     sqlite3                   *db;
     sqlite3_stmt              *stmt[NGX_IOT_SQL_LAST];
     ngx_uint_t                 wal_pages;   /* in the log after a commit */
+    u_char                     about[2 * NGX_IOT_STORE_ABOUT_MAX];
 };
 
 
@@ -92,7 +97,8 @@ void ngx_iot_store_log_error(ngx_iot_store_t *store, const char *what,
     ngx_log_t *log);
 void ngx_iot_store_row_collection(sqlite3_stmt *st,
     ngx_iot_collection_t *c);
-void ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d);
+void ngx_iot_store_row_device(ngx_iot_store_t *store, sqlite3_stmt *st,
+    ngx_iot_device_t *d);
 void ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t);
 void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
     ngx_str_t *gateway);

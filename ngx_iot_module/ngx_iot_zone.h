@@ -53,7 +53,10 @@ typedef struct {
     ngx_iot_index_t            imei;
     ngx_iot_index_t            tokens;
     ngx_iot_index_t            sessions;
+    ngx_iot_index_t            collection_uuids;
+    ngx_iot_index_t            device_uuids;
     uint64_t                   team_id;
+    u_char                     team_uuid[NGX_IOT_UUID_SIZE];
     ngx_iot_journal_t          journal;
     ngx_uint_t                 retired;   /* replaced by a new zone */
     ngx_shmtx_sh_t             writer_lock;
@@ -78,6 +81,7 @@ ngx_int_t ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 size_t ngx_iot_zone_size(ngx_iot_zone_ctx_t *ctx);
 size_t ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx);
 uint64_t ngx_iot_team_id(ngx_cycle_t *cycle);
+u_char *ngx_iot_team_uuid(ngx_cycle_t *cycle);
 
 /*
  * Locks: one writer at a time across all workers (the writer mutex), and
