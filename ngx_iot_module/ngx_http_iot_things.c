@@ -16,6 +16,7 @@
 #include "ngx_http_iot_things.h"
 #include "ngx_http_iot_collections.h"
 #include "ngx_iot_ident.h"
+#include "ngx_iot_adapters.h"
 
 
 static ngx_http_iot_route_t *ngx_http_iot_things_route(
@@ -51,6 +52,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_things_dialect = {
 typedef enum {
     NGX_HTTP_IOT_THINGS_R_DEVICES = 0,
     NGX_HTTP_IOT_THINGS_R_DEVICE,
+    NGX_HTTP_IOT_THINGS_R_ADAPTERS,
+    NGX_HTTP_IOT_THINGS_R_ADAPTER,
     NGX_HTTP_IOT_THINGS_R_NONE
 } ngx_http_iot_things_route_e;
 
@@ -62,7 +65,14 @@ static ngx_http_iot_route_t  ngx_http_iot_things_routes[] = {
 
     { NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE,
       ngx_string("GET, PUT, DELETE"),
-      ngx_http_iot_things_device, 0 }
+      ngx_http_iot_things_device, 0 },
+
+    { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
+      ngx_http_iot_things_adapters, 0 },
+
+    { NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_string("GET, PUT, DELETE"),
+      ngx_http_iot_things_adapters, 1 }
 };
 
 
@@ -79,13 +89,39 @@ ngx_http_iot_things_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     s = ctx->seg;
     route = NGX_HTTP_IOT_THINGS_R_NONE;
 
-    if (ctx->nseg >= 1 && ctx->nseg <= 2
-        && s[0].len == sizeof("devices") - 1
-        && ngx_strncmp(s[0].data, "devices", sizeof("devices") - 1) == 0)
-    {
-        route = (ctx->nseg == 1) ? NGX_HTTP_IOT_THINGS_R_DEVICES
-                                 : NGX_HTTP_IOT_THINGS_R_DEVICE;
+#define ngx_http_iot_things_is(n, name)                                       \
+    (s[n].len == sizeof(name) - 1                                             \
+     && ngx_strncmp(s[n].data, name, sizeof(name) - 1) == 0)
+
+    if (ctx->nseg >= 1 && ngx_http_iot_things_is(0, "devices")) {
+
+        switch (ctx->nseg) {
+
+        case 1:
+            route = NGX_HTTP_IOT_THINGS_R_DEVICES;
+            break;
+
+        case 2:
+            route = NGX_HTTP_IOT_THINGS_R_DEVICE;
+            break;
+
+        case 3:
+            if (ngx_http_iot_things_is(2, "network-adapters")) {
+                route = NGX_HTTP_IOT_THINGS_R_ADAPTERS;
+            }
+
+            break;
+
+        case 4:
+            if (ngx_http_iot_things_is(2, "network-adapters")) {
+                route = NGX_HTTP_IOT_THINGS_R_ADAPTER;
+            }
+
+            break;
+        }
     }
+
+#undef ngx_http_iot_things_is
 
     if (route == NGX_HTTP_IOT_THINGS_R_NONE) {
         return NULL;
@@ -289,7 +325,8 @@ ngx_http_iot_things_reject(ngx_http_request_t *r)
 /* the core's result codes, in this dialect's words */
 
 ngx_int_t
-ngx_http_iot_things_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc)
+ngx_http_iot_things_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
+    const char *what)
 {
     u_char           *p;
     ngx_iot_ident_t  *ident;
@@ -312,7 +349,18 @@ ngx_http_iot_things_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc)
     switch (rc) {
 
     case NGX_IOT_NOT_FOUND:
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "device not found");
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, what);
+
+    case NGX_IOT_EXISTS:
+        return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
+                                  "the device has a network adapter of this "
+                                  "type already");
+
+    case NGX_IOT_IMMUTABLE:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "the identifier of a network adapter "
+                                  "cannot change: delete the adapter and add "
+                                  "another");
 
     case NGX_IOT_COLLECTION_NOT_FOUND:
         return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
@@ -432,8 +480,12 @@ ngx_http_iot_things_device_ref(ngx_http_request_t *r, ngx_str_t *ref,
             }
         }
 
-        /* no device has a LoRa adapter (DevEUI) yet */
-        rc = NGX_IOT_NOT_FOUND;
+        ngx_memzero(uuid, NGX_IOT_UUID_SIZE);
+        (void) ngx_iot_hex_decode(uuid, s.data, s.len);
+
+        rc = ngx_iot_device_get_adapter((ngx_cycle_t *) ngx_cycle,
+                                        NGX_IOT_IDENT_DEVEUI, uuid, r->pool,
+                                        d);
         goto found;
     }
 
@@ -444,8 +496,9 @@ ngx_http_iot_things_device_ref(ngx_http_request_t *r, ngx_str_t *ref,
             goto invalid;
         }
 
-        /* no device has a generic adapter (DVN UUID) yet */
-        rc = NGX_IOT_NOT_FOUND;
+        rc = ngx_iot_device_get_adapter((ngx_cycle_t *) ngx_cycle,
+                                        NGX_IOT_IDENT_DVNUUID, uuid, r->pool,
+                                        d);
         goto found;
     }
 

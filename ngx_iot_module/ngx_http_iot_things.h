@@ -8,6 +8,7 @@
  *                                  and scopes, problem details, ids
  *   ngx_http_iot_things_devices.c  /devices: list, create, get, PUT,
  *                                  DELETE, and the JSON of a device
+ *   ngx_http_iot_things_adapters.c /devices/{id}/network-adapters
  */
 
 
@@ -41,7 +42,7 @@ ngx_int_t ngx_http_iot_things_invalid(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 ngx_int_t ngx_http_iot_things_reject(ngx_http_request_t *r);
 ngx_int_t ngx_http_iot_things_rc_error(ngx_http_request_t *r,
-    ngx_iot_rc_e rc);
+    ngx_iot_rc_e rc, const char *what);
 ngx_uint_t ngx_http_iot_things_reaches(ngx_iot_principal_t *who,
     uint64_t cid, ngx_uint_t write);
 ngx_int_t ngx_http_iot_things_device_ref(ngx_http_request_t *r,
@@ -67,6 +68,10 @@ json_t *ngx_http_iot_things_device_json(ngx_http_request_t *r,
 u_char *ngx_http_iot_things_list_tail(u_char *p, ngx_http_iot_list_t *list,
     ngx_uint_t more);
 u_char *ngx_http_iot_things_cursor(u_char *p, ngx_http_iot_list_t *list);
+
+/* ngx_http_iot_things_adapters.c */
+ngx_int_t ngx_http_iot_things_adapters(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_IOT_THINGS_H_INCLUDED_ */

@@ -172,7 +172,7 @@ ngx_http_iot_things_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
     o = ctx->answer_data;
 
     if (rc != NGX_IOT_OK) {
-        return ngx_http_iot_things_rc_error(r, rc);
+        return ngx_http_iot_things_rc_error(r, rc, "device not found");
     }
 
     if (o->status == NGX_HTTP_NO_CONTENT) {

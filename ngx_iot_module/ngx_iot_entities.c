@@ -31,6 +31,10 @@ static void ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, void *e, ngx_log_t *log);
 static void ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_device_repaired(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, void *e, ngx_log_t *log);
+static void ngx_iot_adapter_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_adapter_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void *ngx_iot_session_row(void *row);
 static ngx_int_t ngx_iot_entity_loaded(void *row, void *data);
 static ngx_int_t ngx_iot_entity_text_alloc(ngx_slab_pool_t *shpool,
@@ -56,8 +60,9 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       sizeof(ngx_iot_device_t), offsetof(ngx_iot_sh_t, devices),
       0, 0, 0,
       { { offsetof(ngx_iot_device_t, tags), 0 },
-        { offsetof(ngx_iot_device_t, about), 0 } },
-      NULL, ngx_iot_device_link, ngx_iot_device_unlink, NULL },
+        { offsetof(ngx_iot_device_t, about), NGX_IOT_TEXT_PLAIN } },
+      NULL, ngx_iot_device_link, ngx_iot_device_unlink,
+      ngx_iot_device_repaired },
 
     { ngx_string("token"), NGX_IOT_STORE_TOKENS,
       sizeof(ngx_iot_token_t), offsetof(ngx_iot_sh_t, tokens),
@@ -70,7 +75,14 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       sizeof(ngx_iot_session_t), offsetof(ngx_iot_sh_t, sessions),
       0, 0, 0,
       { { 0, 0 }, { 0, 0 } },
-      ngx_iot_session_row, NULL, NULL, NULL }
+      ngx_iot_session_row, NULL, NULL, NULL },
+
+    { ngx_string("adapter"), NGX_IOT_STORE_ADAPTERS,
+      sizeof(ngx_iot_adapter_t), offsetof(ngx_iot_sh_t, adapters),
+      1, offsetof(ngx_iot_adapter_t, key), NGX_IOT_ADAPTER_KEY_LEN,
+      { { offsetof(ngx_iot_adapter_t, iccid), NGX_IOT_TEXT_PLAIN },
+        { 0, 0 } },
+      NULL, ngx_iot_adapter_link, ngx_iot_adapter_unlink, NULL }
 };
 
 
@@ -143,11 +155,30 @@ static void
 ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
 {
     ngx_iot_device_t      *d = e;
+
+    u_char                 k[NGX_IOT_ADAPTER_KEY_LEN];
+    ngx_uint_t             i;
+    ngx_iot_adapter_t     *a;
     ngx_iot_collection_t  *c;
     ngx_iot_store_key_t    key;
 
     ngx_iot_index_remove(&ctx->sh->device_uuids, &d->uuid_link);
     ngx_iot_ident_unlink(ctx, d);
+
+    /* its adapters go with it */
+
+    for (i = 1; i <= NGX_IOT_ADAPTER_TYPES; i++) {
+        ngx_iot_adapter_key(k, d->id.key, i);
+
+        key.id = 0;
+        key.data = k;
+        key.len = NGX_IOT_ADAPTER_KEY_LEN;
+
+        a = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_ADAPTER, &key);
+        if (a) {
+            ngx_iot_entity_drop(ctx, NGX_IOT_ENTITY_ADAPTER, a);
+        }
+    }
 
     key.id = d->collection_id;
     key.data = NULL;
@@ -157,6 +188,54 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
     if (c && c->ndevices) {
         c->ndevices--;
     }
+}
+
+
+/* a device taken from the store again: its adapters too */
+
+static void
+ngx_iot_device_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    void *e, ngx_log_t *log)
+{
+    ngx_iot_device_t  *d = e;
+
+    u_char               k[NGX_IOT_ADAPTER_KEY_LEN];
+    ngx_uint_t           i;
+    ngx_iot_store_key_t  key;
+
+    for (i = 1; i <= NGX_IOT_ADAPTER_TYPES; i++) {
+        ngx_iot_adapter_key(k, d->id.key, i);
+
+        key.id = 0;
+        key.data = k;
+        key.len = NGX_IOT_ADAPTER_KEY_LEN;
+
+        ngx_iot_entity_repair(ctx, store, NGX_IOT_ENTITY_ADAPTER, &key, log);
+    }
+}
+
+
+/* adapters: their identifiers (DevEUI, DVN UUID) */
+
+static void
+ngx_iot_adapter_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_ident_adapter_link(ctx, e);
+}
+
+
+static void
+ngx_iot_adapter_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_ident_adapter_unlink(ctx, e);
+}
+
+
+void
+ngx_iot_adapter_key(u_char *key, uint64_t device_id, ngx_uint_t type)
+{
+    ngx_memcpy(key, &device_id, sizeof(uint64_t));
+    key[sizeof(uint64_t)] = (u_char) type;
 }
 
 
@@ -433,7 +512,9 @@ ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         if (ngx_iot_index_init(ctx->shpool,
                                (ngx_iot_index_t *) ((u_char *) ctx->sh
                                                    + ngx_iot_idents[i].index),
-                               n[NGX_IOT_ENTITY_DEVICE])
+                               n[ngx_iot_idents[i].adapter
+                                 ? NGX_IOT_ENTITY_ADAPTER
+                                 : NGX_IOT_ENTITY_DEVICE])
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -502,14 +583,33 @@ ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
 }
 
 
-/* a text that is kept even when empty ends with a NUL */
+/* a text that is kept even when empty ends with a NUL; a plain one is
+ * none when empty, tags when "{}" too */
 
 static ngx_int_t
 ngx_iot_entity_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
     ngx_iot_text_t *dst, ngx_uint_t always)
 {
-    if (!always) {
+    if (always == NGX_IOT_TEXT_TAGS) {
         return ngx_iot_text_alloc(shpool, src, dst);
+    }
+
+    if (always == NGX_IOT_TEXT_PLAIN) {
+        if (src->len == 0) {
+            dst->data = NULL;
+            dst->len = 0;
+            return NGX_OK;
+        }
+
+        dst->data = ngx_slab_alloc_locked(shpool, src->len);
+        if (dst->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(dst->data, src->data, src->len);
+        dst->len = (uint32_t) src->len;
+
+        return NGX_OK;
     }
 
     dst->data = ngx_slab_alloc_locked(shpool, src->len + 1);

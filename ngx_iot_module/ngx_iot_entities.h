@@ -3,7 +3,7 @@
  * Copyright (C) nginx-iot authors
  *
  * One description per entity of the registry (collection, device, token,
- * session): how it is loaded into the zone from a store row, found,
+ * session, network adapter): how it is loaded into the zone from a store row, found,
  * dropped and repaired.  The code that does it is written once, for all.
  */
 
@@ -25,6 +25,7 @@ typedef enum {
     NGX_IOT_ENTITY_DEVICE,
     NGX_IOT_ENTITY_TOKEN,
     NGX_IOT_ENTITY_SESSION,
+    NGX_IOT_ENTITY_ADAPTER,        /* after devices: loaded after them */
     NGX_IOT_ENTITY_LAST
 } ngx_iot_entity_e;
 
@@ -32,10 +33,18 @@ typedef enum {
 #define NGX_IOT_ENTITY_TEXTS  2
 
 
-/* a text field of an entity, copied into the zone */
+/*
+ * A text field of an entity, copied into the zone: tags ("{}" and empty
+ * are none), always kept (NUL-terminated, even empty), or plain (empty is
+ * none).
+ */
+#define NGX_IOT_TEXT_TAGS     0
+#define NGX_IOT_TEXT_ALWAYS   1
+#define NGX_IOT_TEXT_PLAIN    2
+
 typedef struct {
     size_t                     offset;    /* of its ngx_iot_text_t; 0: none */
-    ngx_uint_t                 always;    /* kept, NUL-terminated, if empty */
+    ngx_uint_t                 always;    /* NGX_IOT_TEXT_* */
 } ngx_iot_entity_text_t;
 
 

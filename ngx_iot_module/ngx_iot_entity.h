@@ -95,6 +95,34 @@ typedef struct {
 } ngx_iot_token_t;
 
 
+/*
+ * A network adapter of a device (the things dialect), one per type and
+ * device, keyed by both.  A cellular adapter's IMEI is its device's; a
+ * LoRa adapter has a DevEUI, a generic one a DVN UUID, each unique in the
+ * registry (ngx_iot_ident.h).  Secrets (shared secrets, JoinEUI, AppKey)
+ * are in the store only, never in the zone.
+ */
+#define NGX_IOT_ADAPTER_CELLULAR   1
+#define NGX_IOT_ADAPTER_LORA       2
+#define NGX_IOT_ADAPTER_GENERIC    3
+#define NGX_IOT_ADAPTER_TYPES      3
+
+#define NGX_IOT_ADAPTER_KEY_LEN    9      /* device id (8 bytes), type */
+
+typedef struct {
+    ngx_iot_slink_t            id;            /* key: key[] */
+    u_char                     key[NGX_IOT_ADAPTER_KEY_LEN];
+    u_char                     type;
+    u_char                     secret;        /* the store has a secret */
+    uint64_t                   device_id;
+    ngx_iot_link_t             ident;         /* DevEUI, DVN UUID */
+    u_char                     value[NGX_IOT_UUID_SIZE];
+    uint64_t                   created_at;
+    uint64_t                   modified_at;
+    ngx_iot_text_t             iccid;         /* cellular */
+} ngx_iot_adapter_t;
+
+
 /* what a caller asks to change; absent parts are left as they are */
 typedef struct {
     uint64_t                   collection_id;
@@ -112,6 +140,24 @@ typedef struct {
     ngx_str_t                  description;
     ngx_str_t                  barcode;
 } ngx_iot_device_change_t;
+
+
+/*
+ * An adapter as a caller sets it: all of it (a full update), but an empty
+ * secret keeps the one the store has.  The identifier of an adapter that
+ * exists cannot change.
+ */
+typedef struct {
+    uint64_t                   device_id;
+    uint64_t                   collection_id;   /* the device's */
+    ngx_uint_t                 type;
+    ngx_uint_t                 create;    /* none of its type may exist */
+    uint64_t                   imei;      /* cellular: an ident key */
+    u_char                     value[NGX_IOT_UUID_SIZE];  /* LoRa, generic */
+    ngx_str_t                  iccid;
+    ngx_str_t                  secret;    /* shared secret, or AppKey */
+    ngx_str_t                  join_eui;  /* LoRa: secret too */
+} ngx_iot_adapter_change_t;
 
 
 typedef struct {
@@ -132,6 +178,9 @@ typedef struct {
 /* a device's description and barcode, from its about */
 void ngx_iot_device_about(ngx_iot_device_t *d, ngx_str_t *description,
     ngx_str_t *barcode);
+
+/* an adapter's key: its device's id, its type */
+void ngx_iot_adapter_key(u_char *key, uint64_t device_id, ngx_uint_t type);
 
 /* an index key of a UUID (random: its first 8 bytes) */
 uint64_t ngx_iot_uuid_key(u_char *uuid);

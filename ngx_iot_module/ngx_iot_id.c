@@ -283,3 +283,43 @@ ngx_iot_uuid_is_nil(u_char *uuid)
 
     return 1;
 }
+
+
+/* hex digits, either case, into len / 2 bytes */
+
+ngx_int_t
+ngx_iot_hex_decode(u_char *dst, u_char *src, size_t len)
+{
+    u_char  c, v;
+    size_t  i;
+
+    if (len % 2) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = src[i];
+
+        if (c >= '0' && c <= '9') {
+            v = c - '0';
+
+        } else {
+            c |= 0x20;
+
+            if (c < 'a' || c > 'f') {
+                return NGX_ERROR;
+            }
+
+            v = c - 'a' + 10;
+        }
+
+        if (i & 1) {
+            dst[i / 2] |= v;
+
+        } else {
+            dst[i / 2] = v << 4;
+        }
+    }
+
+    return NGX_OK;
+}

@@ -31,6 +31,7 @@ ngx_int_t ngx_iot_uuid_new(u_char *uuid);
 u_char *ngx_iot_uuid_encode(u_char *p, u_char *uuid);
 ngx_int_t ngx_iot_uuid_decode(u_char *p, size_t len, u_char *uuid);
 ngx_uint_t ngx_iot_uuid_is_nil(u_char *uuid);
+ngx_int_t ngx_iot_hex_decode(u_char *dst, u_char *src, size_t len);
 
 
 #endif /* _NGX_IOT_ID_H_INCLUDED_ */

@@ -933,7 +933,9 @@ ngx_iot_device_things(ngx_iot_write_t *w, ngx_iot_op_t *op,
 
     op->description_len = (uint16_t) ch->description.len;
 
-    if (ngx_iot_journal_text(w->ctx, &about, 0, &op->about) != NGX_OK) {
+    if (ngx_iot_journal_text(w->ctx, &about, NGX_IOT_TEXT_PLAIN, &op->about)
+        != NGX_OK)
+    {
         return ngx_iot_zone_full(w->ctx, d ? "change a device"
                                            : "add a device", w->log);
     }

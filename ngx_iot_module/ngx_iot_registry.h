@@ -40,6 +40,7 @@ struct ngx_iot_wait_s {
         ngx_iot_collection_t   c;
         ngx_iot_device_t       d;
         ngx_iot_token_t        t;
+        ngx_iot_adapter_t      a;
     } out;
     u_char                     secret[NGX_IOT_TOKEN_LEN];
 };

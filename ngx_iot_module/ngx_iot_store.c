@@ -21,6 +21,10 @@
     " net_imeisv, net_msisdn, uuid, description, barcode, status, spec,"      \
     " created_at, created_by, modified_at, modified_by"
 
+#define NGX_IOT_ADAPTER_COLUMNS                                               \
+    "device_id, type, ident, iccid, created_at, modified_at, secret != '',"   \
+    " rowid"
+
 #define NGX_IOT_COLLECTION_COLUMNS                                            \
     "id, team_id, field_mask, tags, uuid"
 
@@ -37,6 +41,7 @@
 
 static ngx_int_t ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql,
     ngx_log_t *log);
+static ngx_int_t ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log);
 static int ngx_iot_store_wal_hook(void *data, sqlite3 *db, const char *name,
     int pages);
 
@@ -122,7 +127,19 @@ static const char  *ngx_iot_migrations[] = {
     "ALTER TABLE devices_3 RENAME TO devices;"
     "CREATE INDEX devices_by_collection ON devices (collection_id, id);"
     "CREATE INDEX devices_by_address ON devices (net_ip) WHERE net_ip != '';"
-    "CREATE UNIQUE INDEX devices_by_uuid ON devices (uuid);",
+    "CREATE UNIQUE INDEX devices_by_uuid ON devices (uuid);"
+    "CREATE TABLE adapters ("
+    "  device_id INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  ident TEXT NOT NULL DEFAULT '',"
+    "  iccid TEXT NOT NULL DEFAULT '',"
+    "  secret TEXT NOT NULL DEFAULT '',"
+    "  join_eui TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  modified_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (device_id, type));"
+    "CREATE UNIQUE INDEX adapters_by_ident ON adapters (type, ident)"
+    "  WHERE ident != '';",
 
     NULL
 };
@@ -231,11 +248,66 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "SELECT count(*) FROM tokens",
     "SELECT count(*) FROM sessions",
 
+    "INSERT INTO adapters (device_id, type, ident, iccid, secret, join_eui,"
+    " created_at, modified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT (device_id, type) DO UPDATE SET ident = excluded.ident,"
+    " iccid = excluded.iccid,"
+    " secret = CASE WHEN ?9 THEN excluded.secret ELSE adapters.secret END,"
+    " join_eui = CASE WHEN ?10 THEN excluded.join_eui"
+    " ELSE adapters.join_eui END,"
+    " modified_at = excluded.modified_at",
+    "SELECT " NGX_IOT_ADAPTER_COLUMNS " FROM adapters"
+    " WHERE device_id = ?1 AND type = ?2",
+    "DELETE FROM adapters WHERE device_id = ?1 AND type = ?2",
+    "DELETE FROM adapters WHERE device_id = ?1",
+    "SELECT " NGX_IOT_ADAPTER_COLUMNS " FROM adapters"
+    " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+    "SELECT count(*) FROM adapters",
+
     /* one write of a batch: ngx_iot_store_write_begin() */
     "SAVEPOINT w",
     "RELEASE w",
     "ROLLBACK TO w"
 };
+
+
+/*
+ * The store holds device secrets (adapters' shared secrets and keys): its
+ * files are for nginx's user alone.  SQLite makes the log and the shared
+ * memory file with the database file's permissions.
+ */
+
+static ngx_int_t
+ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log)
+{
+    u_char       name[NGX_MAX_PATH];
+    ngx_uint_t   i;
+    struct stat  st;
+
+    static char  *suffixes[] = { "", "-wal", "-shm", NULL };
+
+    if (path->len + sizeof("-wal") > sizeof(name)) {
+        return NGX_OK;
+    }
+
+    for (i = 0; suffixes[i]; i++) {
+        ngx_memcpy(name, path->data, path->len);
+        ngx_cpystrn(name + path->len, (u_char *) suffixes[i], sizeof("-wal"));
+
+        if (stat((char *) name, &st) == -1 || (st.st_mode & 0077) == 0) {
+            continue;
+        }
+
+        if (chmod((char *) name, st.st_mode & 0700) == -1) {
+            /* not its owner: it goes on, and says so */
+            ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                          "chmod(\"%s\", 0600) failed: the store holds "
+                          "device secrets", name);
+        }
+    }
+
+    return NGX_OK;
+}
 
 
 ngx_iot_store_t *
@@ -263,6 +335,11 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
     }
 
     sqlite3_busy_timeout(store->db, NGX_IOT_STORE_BUSY_TIMEOUT);
+
+    if (ngx_iot_store_private(path, log) != NGX_OK) {
+        ngx_iot_store_close(store);
+        return NULL;
+    }
 
     /*
      * WAL: readers never wait for the writer.  Checkpoints are not run

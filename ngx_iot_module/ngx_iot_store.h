@@ -28,7 +28,8 @@ typedef enum {
     NGX_IOT_STORE_TOKENS,            /* ngx_iot_token_t, by hint */
     NGX_IOT_STORE_SESSIONS,          /* ngx_iot_session_row_t, by address */
     NGX_IOT_STORE_HISTORY,           /* ngx_iot_message_t, newest first */
-    NGX_IOT_STORE_DEVICE_HISTORY     /* ngx_iot_message_t, newest first */
+    NGX_IOT_STORE_DEVICE_HISTORY,    /* ngx_iot_message_t, newest first */
+    NGX_IOT_STORE_ADAPTERS           /* ngx_iot_adapter_t, by device, type */
 } ngx_iot_store_kind_e;
 
 
@@ -42,7 +43,8 @@ typedef struct {
 /*
  * The key of one row: an id (a collection, a device; a session's IPv4
  * address in host byte order), or bytes (a token: its hash of
- * NGX_IOT_HASH_LEN bytes, or its hint of NGX_IOT_TOKEN_HINT_LEN).
+ * NGX_IOT_HASH_LEN bytes, or its hint of NGX_IOT_TOKEN_HINT_LEN; an
+ * adapter: ngx_iot_adapter_key(), NGX_IOT_ADAPTER_KEY_LEN).
  */
 typedef struct {
     uint64_t                   id;
@@ -60,6 +62,7 @@ typedef struct {
  *   DEVICES         the devices of collection scope (0: of all), by id
  *   TOKENS          every token, by hint
  *   SESSIONS        every session, by address
+ *   ADAPTERS        every network adapter (scope: of device scope only)
  *   HISTORY         the messages of collection scope, newest first,
  *                   received in [since, until] (until 0: no end)
  *   DEVICE_HISTORY  the same for the messages of device scope
@@ -131,6 +134,10 @@ ngx_int_t ngx_iot_store_device_put(ngx_iot_store_t *store,
     ngx_iot_device_t *d, ngx_uint_t fresh, ngx_log_t *log);
 ngx_int_t ngx_iot_store_token_put(ngx_iot_store_t *store,
     ngx_iot_token_t *t, ngx_uint_t fresh, ngx_log_t *log);
+/* an adapter, made or changed: its secrets when given (else kept) */
+ngx_int_t ngx_iot_store_adapter_put(ngx_iot_store_t *store,
+    ngx_iot_adapter_t *a, ngx_str_t *secret, ngx_str_t *join_eui,
+    ngx_log_t *log);
 
 /* the network fields of a device (address, net_at, IMEISV, MSISDN) */
 ngx_int_t ngx_iot_store_device_net(ngx_iot_store_t *store,

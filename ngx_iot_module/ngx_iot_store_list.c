@@ -21,6 +21,7 @@ typedef union {
     ngx_iot_token_t            token;
     ngx_iot_session_row_t      session;
     ngx_iot_message_t          message;
+    ngx_iot_adapter_t          adapter;
 } ngx_iot_store_any_t;
 
 
@@ -60,6 +61,10 @@ ngx_iot_store_list_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
 
     case NGX_IOT_STORE_DEVICE_HISTORY:
         sql = NGX_IOT_SQL_HISTORY_DEVICE_LIST;
+        break;
+
+    case NGX_IOT_STORE_ADAPTERS:
+        sql = NGX_IOT_SQL_ADAPTER_LIST;
         break;
 
     default:
@@ -169,6 +174,11 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
             ngx_iot_store_row_session(st, &row.session.session,
                                       &row.session.gateway);
             id = (uint64_t) sqlite3_column_int64(st, 4);
+            break;
+
+        case NGX_IOT_STORE_ADAPTERS:
+            ngx_iot_store_row_adapter(st, &row.adapter);
+            id = (uint64_t) sqlite3_column_int64(st, 7);
             break;
 
         default: /* the history */

@@ -219,6 +219,42 @@ ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t)
 }
 
 
+void
+ngx_iot_store_row_adapter(sqlite3_stmt *st, ngx_iot_adapter_t *a)
+{
+    u_char  *p;
+    size_t   len;
+
+    ngx_memzero(a, sizeof(ngx_iot_adapter_t));
+
+    a->device_id = (uint64_t) sqlite3_column_int64(st, 0);
+    a->type = (u_char) sqlite3_column_int(st, 1);
+    ngx_iot_adapter_key(a->key, a->device_id, a->type);
+    ngx_iot_index_key(&a->id, a->key, NGX_IOT_ADAPTER_KEY_LEN);
+
+    p = (u_char *) sqlite3_column_text(st, 2);
+    len = sqlite3_column_bytes(st, 2);
+
+    if (a->type == NGX_IOT_ADAPTER_LORA && len == 16) {
+        (void) ngx_iot_hex_decode(a->value, p, len);
+
+    } else if (a->type == NGX_IOT_ADAPTER_GENERIC) {
+        (void) ngx_iot_uuid_decode(p, len, a->value);
+    }
+
+    a->iccid.data = (u_char *) sqlite3_column_text(st, 3);
+    a->iccid.len = sqlite3_column_bytes(st, 3);
+
+    if (a->iccid.len == 0) {
+        a->iccid.data = NULL;
+    }
+
+    a->created_at = (uint64_t) sqlite3_column_int64(st, 4);
+    a->modified_at = (uint64_t) sqlite3_column_int64(st, 5);
+    a->secret = sqlite3_column_int(st, 6) ? 1 : 0;
+}
+
+
 /* binding */
 
 void
@@ -283,6 +319,14 @@ ngx_iot_store_bind_uuid(sqlite3_stmt *st, int col, u_char *uuid, u_char *buf)
 
 
 static void
+ngx_iot_store_bind_text(sqlite3_stmt *st, int col, ngx_iot_text_t *t)
+{
+    sqlite3_bind_text(st, col, t->len ? (char *) t->data : "", t->len,
+                      SQLITE_STATIC);
+}
+
+
+static void
 ngx_iot_store_bind_str(sqlite3_stmt *st, int col, ngx_str_t *s)
 {
     sqlite3_bind_text(st, col, s->len ? (char *) s->data : "", s->len,
@@ -296,6 +340,7 @@ static sqlite3_stmt *
 ngx_iot_store_keyed(ngx_iot_store_t *store, ngx_iot_sql_e sql,
     ngx_iot_store_key_t *key, u_char *buf)
 {
+    uint64_t       id;
     sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, sql);
@@ -320,6 +365,14 @@ ngx_iot_store_keyed(ngx_iot_store_t *store, ngx_iot_sql_e sql,
         ngx_iot_store_bind_addr(st, 1, (in_addr_t) key->id, buf);
         break;
 
+    case NGX_IOT_SQL_ADAPTER_GET:
+    case NGX_IOT_SQL_ADAPTER_DELETE:
+        /* ngx_iot_adapter_key(): the device's id, the type */
+        ngx_memcpy(&id, key->data, sizeof(uint64_t));
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+        sqlite3_bind_int(st, 2, key->data[sizeof(uint64_t)]);
+        break;
+
     default:
         sqlite3_bind_int64(st, 1, (sqlite3_int64) key->id);
         break;
@@ -341,6 +394,7 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
     ngx_iot_sql_e           sql;
     ngx_iot_token_t         token;
     ngx_iot_device_t        device;
+    ngx_iot_adapter_t       adapter;
     ngx_iot_collection_t    collection;
     ngx_iot_session_row_t   session;
 
@@ -361,6 +415,14 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
 
     case NGX_IOT_STORE_SESSIONS:
         sql = NGX_IOT_SQL_SESSION_GET;
+        break;
+
+    case NGX_IOT_STORE_ADAPTERS:
+        if (key->len != NGX_IOT_ADAPTER_KEY_LEN) {
+            return NGX_ERROR;
+        }
+
+        sql = NGX_IOT_SQL_ADAPTER_GET;
         break;
 
     default:
@@ -403,6 +465,11 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         hrc = handler(&token, data);
         break;
 
+    case NGX_IOT_STORE_ADAPTERS:
+        ngx_iot_store_row_adapter(st, &adapter);
+        hrc = handler(&adapter, data);
+        break;
+
     default: /* NGX_IOT_STORE_SESSIONS */
         ngx_iot_store_row_session(st, &session.session, &session.gateway);
         hrc = handler(&session, data);
@@ -439,6 +506,10 @@ ngx_iot_store_count(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
 
     case NGX_IOT_STORE_SESSIONS:
         sql = NGX_IOT_SQL_SESSION_COUNT;
+        break;
+
+    case NGX_IOT_STORE_ADAPTERS:
+        sql = NGX_IOT_SQL_ADAPTER_COUNT;
         break;
 
     default:
@@ -494,6 +565,14 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         sql = NGX_IOT_SQL_SESSION_DELETE;
         break;
 
+    case NGX_IOT_STORE_ADAPTERS:
+        if (key->len != NGX_IOT_ADAPTER_KEY_LEN) {
+            return NGX_ERROR;
+        }
+
+        sql = NGX_IOT_SQL_ADAPTER_DELETE;
+        break;
+
     default:
         return NGX_ERROR;
     }
@@ -504,7 +583,25 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         return NGX_ERROR;
     }
 
-    return ngx_iot_store_step(store, st, "deleting a row", log);
+    if (ngx_iot_store_step(store, st, "deleting a row", log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (kind != NGX_IOT_STORE_DEVICES) {
+        return NGX_OK;
+    }
+
+    /* a device's adapters go with it */
+
+    st = ngx_iot_store_keyed(store, NGX_IOT_SQL_ADAPTER_DELETE_DEVICE, key,
+                             buf);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "deleting a device's adapters", log);
+        return NGX_ERROR;
+    }
+
+    return ngx_iot_store_step(store, st, "deleting a device's adapters",
+                              log);
 }
 
 
@@ -614,6 +711,50 @@ ngx_iot_store_token_put(ngx_iot_store_t *store, ngx_iot_token_t *t,
 
     return ngx_iot_store_step(store, st, fresh ? "adding a token"
                                                : "changing a token", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_adapter_put(ngx_iot_store_t *store, ngx_iot_adapter_t *a,
+    ngx_str_t *secret, ngx_str_t *join_eui, ngx_log_t *log)
+{
+    u_char        *last;
+    u_char         ident[NGX_IOT_UUID_LEN];
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_ADAPTER_PUT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "writing an adapter", log);
+        return NGX_ERROR;
+    }
+
+    switch (a->type) {
+
+    case NGX_IOT_ADAPTER_LORA:
+        last = ngx_hex_dump(ident, a->value, 8);
+        break;
+
+    case NGX_IOT_ADAPTER_GENERIC:
+        last = ngx_iot_uuid_encode(ident, a->value);
+        break;
+
+    default:
+        last = ident;
+        break;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) a->device_id);
+    sqlite3_bind_int(st, 2, a->type);
+    sqlite3_bind_text(st, 3, (char *) ident, last - ident, SQLITE_STATIC);
+    ngx_iot_store_bind_text(st, 4, &a->iccid);
+    ngx_iot_store_bind_str(st, 5, secret);
+    ngx_iot_store_bind_str(st, 6, join_eui);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64) a->created_at);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64) a->modified_at);
+    sqlite3_bind_int(st, 9, secret->len != 0);
+    sqlite3_bind_int(st, 10, join_eui->len != 0);
+
+    return ngx_iot_store_step(store, st, "writing an adapter", log);
 }
 
 

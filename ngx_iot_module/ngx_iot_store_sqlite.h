@@ -71,6 +71,12 @@ typedef enum {
     NGX_IOT_SQL_DEVICE_COUNT_IN,
     NGX_IOT_SQL_TOKEN_COUNT,
     NGX_IOT_SQL_SESSION_COUNT,
+    NGX_IOT_SQL_ADAPTER_PUT,
+    NGX_IOT_SQL_ADAPTER_GET,
+    NGX_IOT_SQL_ADAPTER_DELETE,
+    NGX_IOT_SQL_ADAPTER_DELETE_DEVICE,
+    NGX_IOT_SQL_ADAPTER_LIST,
+    NGX_IOT_SQL_ADAPTER_COUNT,
     NGX_IOT_SQL_SAVEPOINT,
     NGX_IOT_SQL_RELEASE,
     NGX_IOT_SQL_ROLLBACK_TO,
@@ -100,6 +106,7 @@ void ngx_iot_store_row_collection(sqlite3_stmt *st,
 void ngx_iot_store_row_device(ngx_iot_store_t *store, sqlite3_stmt *st,
     ngx_iot_device_t *d);
 void ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t);
+void ngx_iot_store_row_adapter(sqlite3_stmt *st, ngx_iot_adapter_t *a);
 void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
     ngx_str_t *gateway);
 void ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m);

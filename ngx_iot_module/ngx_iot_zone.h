@@ -55,6 +55,9 @@ typedef struct {
     ngx_iot_index_t            sessions;
     ngx_iot_index_t            collection_uuids;
     ngx_iot_index_t            device_uuids;
+    ngx_iot_index_t            adapters;
+    ngx_iot_index_t            deveuis;
+    ngx_iot_index_t            dvnuuids;
     uint64_t                   team_id;
     u_char                     team_uuid[NGX_IOT_UUID_SIZE];
     ngx_iot_journal_t          journal;
