@@ -54,6 +54,12 @@ typedef enum {
     NGX_HTTP_IOT_THINGS_R_DEVICE,
     NGX_HTTP_IOT_THINGS_R_ADAPTERS,
     NGX_HTTP_IOT_THINGS_R_ADAPTER,
+    NGX_HTTP_IOT_THINGS_R_GROUPS,
+    NGX_HTTP_IOT_THINGS_R_GROUP,
+    NGX_HTTP_IOT_THINGS_R_MEMBERS,
+    NGX_HTTP_IOT_THINGS_R_MEMBER,
+    NGX_HTTP_IOT_THINGS_R_LINKS,
+    NGX_HTTP_IOT_THINGS_R_LINK,
     NGX_HTTP_IOT_THINGS_R_NONE
 } ngx_http_iot_things_route_e;
 
@@ -72,7 +78,26 @@ static ngx_http_iot_route_t  ngx_http_iot_things_routes[] = {
 
     { NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE,
       ngx_string("GET, PUT, DELETE"),
-      ngx_http_iot_things_adapters, 1 }
+      ngx_http_iot_things_adapters, 1 },
+
+    { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
+      ngx_http_iot_things_groups, 0 },
+
+    { NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_string("GET, PUT, DELETE"),
+      ngx_http_iot_things_group, 0 },
+
+    { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
+      ngx_http_iot_things_members, 0 },
+
+    { NGX_HTTP_GET|NGX_HTTP_DELETE, ngx_string("GET, DELETE"),
+      ngx_http_iot_things_members, 1 },
+
+    { NGX_HTTP_GET, ngx_string("GET"),
+      ngx_http_iot_things_links, 0 },
+
+    { NGX_HTTP_GET, ngx_string("GET"),
+      ngx_http_iot_things_links, 1 }
 };
 
 
@@ -108,6 +133,9 @@ ngx_http_iot_things_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         case 3:
             if (ngx_http_iot_things_is(2, "network-adapters")) {
                 route = NGX_HTTP_IOT_THINGS_R_ADAPTERS;
+
+            } else if (ngx_http_iot_things_is(2, "device-groups")) {
+                route = NGX_HTTP_IOT_THINGS_R_LINKS;
             }
 
             break;
@@ -115,6 +143,36 @@ ngx_http_iot_things_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         case 4:
             if (ngx_http_iot_things_is(2, "network-adapters")) {
                 route = NGX_HTTP_IOT_THINGS_R_ADAPTER;
+
+            } else if (ngx_http_iot_things_is(2, "device-groups")) {
+                route = NGX_HTTP_IOT_THINGS_R_LINK;
+            }
+
+            break;
+        }
+
+    } else if (ctx->nseg >= 1 && ngx_http_iot_things_is(0, "device-groups")) {
+
+        switch (ctx->nseg) {
+
+        case 1:
+            route = NGX_HTTP_IOT_THINGS_R_GROUPS;
+            break;
+
+        case 2:
+            route = NGX_HTTP_IOT_THINGS_R_GROUP;
+            break;
+
+        case 3:
+            if (ngx_http_iot_things_is(2, "devices")) {
+                route = NGX_HTTP_IOT_THINGS_R_MEMBERS;
+            }
+
+            break;
+
+        case 4:
+            if (ngx_http_iot_things_is(2, "devices")) {
+                route = NGX_HTTP_IOT_THINGS_R_MEMBER;
             }
 
             break;
@@ -355,6 +413,11 @@ ngx_http_iot_things_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
         return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
                                   "the device has a network adapter of this "
                                   "type already");
+
+    case NGX_IOT_OTHER_COLLECTION:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "deviceId: the device is not in the "
+                                  "group's project");
 
     case NGX_IOT_IMMUTABLE:
         return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,

@@ -9,6 +9,8 @@
  *   ngx_http_iot_things_devices.c  /devices: list, create, get, PUT,
  *                                  DELETE, and the JSON of a device
  *   ngx_http_iot_things_adapters.c /devices/{id}/network-adapters
+ *   ngx_http_iot_things_groups.c   /device-groups, their devices, and
+ *                                  /devices/{id}/device-groups
  */
 
 
@@ -35,6 +37,26 @@
 
 
 extern ngx_http_iot_dialect_t  ngx_http_iot_things_dialect;
+
+
+/* a list's filters, and the arguments its next link repeats */
+typedef enum {
+    NGX_HTTP_IOT_THINGS_LIST_DEVICES = 0,
+    NGX_HTTP_IOT_THINGS_LIST_GROUPS,
+    NGX_HTTP_IOT_THINGS_LIST_LINKS        /* createdBefore, createdSince */
+} ngx_http_iot_things_list_e;
+
+typedef struct {
+    ngx_http_iot_things_list_e   what;
+    ngx_str_t                    q;
+    ngx_str_t                    barcode;
+    ngx_array_t                  specs;     /* of u_char[16] */
+    uint64_t                     times[4];  /* ms: createdBefore, Since,
+                                               modifiedBefore, Since */
+    ngx_uint_t                   set;       /* which times are given */
+    ngx_uint_t                   none;      /* nothing can match */
+    ngx_str_t                    args;      /* without the cursor */
+} ngx_http_iot_things_filter_t;
 
 
 /* ngx_http_iot_things.c */
@@ -68,9 +90,26 @@ json_t *ngx_http_iot_things_device_json(ngx_http_request_t *r,
 u_char *ngx_http_iot_things_list_tail(u_char *p, ngx_http_iot_list_t *list,
     ngx_uint_t more);
 u_char *ngx_http_iot_things_cursor(u_char *p, ngx_http_iot_list_t *list);
+ngx_int_t ngx_http_iot_things_text(ngx_http_request_t *r, json_t *body,
+    const char *name, ngx_uint_t required, ngx_uint_t nonblank,
+    ngx_str_t *out);
+ngx_int_t ngx_http_iot_things_list_args(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_http_iot_things_filter_t *f);
+ngx_uint_t ngx_http_iot_things_contains(u_char *s, size_t len,
+    ngx_str_t *part);
 
 /* ngx_http_iot_things_adapters.c */
 ngx_int_t ngx_http_iot_things_adapters(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+
+/* ngx_http_iot_things_groups.c */
+ngx_int_t ngx_http_iot_things_groups(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_things_group(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_things_members(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_things_links(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 
 

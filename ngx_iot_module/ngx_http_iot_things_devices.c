@@ -15,18 +15,6 @@
 #include "ngx_http_iot_things.h"
 
 
-/* a list's filters, and the arguments its next link repeats */
-typedef struct {
-    ngx_str_t                  q;
-    ngx_str_t                  barcode;
-    ngx_array_t                specs;       /* of u_char[16] */
-    uint64_t                   times[4];    /* ms: as times[] names them */
-    ngx_uint_t                 set;         /* which times are given */
-    ngx_uint_t                 none;        /* clientId names another */
-    ngx_str_t                  args;        /* without the cursor */
-} ngx_http_iot_things_filter_t;
-
-
 /* how a write is answered */
 typedef struct {
     ngx_uint_t                 status;
@@ -45,20 +33,13 @@ static ngx_int_t ngx_http_iot_things_answer(ngx_http_request_t *r,
     ngx_iot_rc_e rc);
 static ngx_int_t ngx_http_iot_things_fields(ngx_http_request_t *r,
     json_t *body, ngx_iot_device_change_t *ch);
-static ngx_int_t ngx_http_iot_things_text(ngx_http_request_t *r,
-    json_t *body, const char *name, ngx_uint_t required,
-    ngx_uint_t nonblank, ngx_str_t *out);
 static void ngx_http_iot_things_json_cleanup(void *data);
 static ngx_int_t ngx_http_iot_things_list(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
-static ngx_int_t ngx_http_iot_things_list_args(ngx_http_request_t *r,
-    ngx_http_iot_ctx_t *ctx, ngx_http_iot_things_filter_t *f);
 static ngx_int_t ngx_http_iot_things_row(ngx_http_request_t *r,
     ngx_http_iot_list_t *list, void *row, ngx_buf_t *b);
 static ngx_uint_t ngx_http_iot_things_match(ngx_http_request_t *r,
     ngx_http_iot_things_filter_t *f, ngx_iot_device_t *d);
-static ngx_uint_t ngx_http_iot_things_contains(u_char *s, size_t len,
-    ngx_str_t *part);
 static ngx_int_t ngx_http_iot_things_name(ngx_http_request_t *r,
     ngx_iot_device_t *d, ngx_str_t *name);
 
@@ -321,7 +302,7 @@ ngx_http_iot_things_json_cleanup(void *data)
  * optional one counts as absent).
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iot_things_text(ngx_http_request_t *r, json_t *body,
     const char *name, ngx_uint_t required, ngx_uint_t nonblank,
     ngx_str_t *out)
@@ -566,9 +547,7 @@ ngx_http_iot_things_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_array_init(&f->specs, r->pool, 1, NGX_IOT_UUID_SIZE) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    f->what = NGX_HTTP_IOT_THINGS_LIST_DEVICES;
 
     ctx->answer_data = f;
     ctx->list.limit = NGX_HTTP_IOT_THINGS_LIMIT;
@@ -585,9 +564,12 @@ ngx_http_iot_things_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 }
 
 
-/* the query arguments, each checked; unknown ones are ignored */
+/*
+ * The query arguments of a list (f->what says which), each checked;
+ * unknown ones are ignored.
+ */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_http_iot_things_filter_t *f)
 {
@@ -609,6 +591,10 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     if (r->args.len > NGX_HTTP_IOT_THINGS_ARGS_MAX) {
         return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
                                            "the query is too long");
+    }
+
+    if (ngx_array_init(&f->specs, r->pool, 1, NGX_IOT_UUID_SIZE) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     kept = ngx_pnalloc(r->pool, r->args.len + 1);
@@ -703,7 +689,9 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
             ctx->list.limit = n;
 
-        } else if (ngx_http_iot_things_is("q")) {
+        } else if (ngx_http_iot_things_is("q")
+                   && f->what != NGX_HTTP_IOT_THINGS_LIST_LINKS)
+        {
             if (value.len == 0) {
                 return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
                                                    "q must not be empty");
@@ -711,10 +699,27 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
             f->q = value;
 
-        } else if (ngx_http_iot_things_is("barcode")) {
+        } else if (ngx_http_iot_things_is("barcode")
+                   && f->what == NGX_HTTP_IOT_THINGS_LIST_DEVICES)
+        {
             f->barcode = value;
 
-        } else if (ngx_http_iot_things_is("clientId")) {
+        } else if (ngx_http_iot_things_is("projectId")
+                   && f->what == NGX_HTTP_IOT_THINGS_LIST_GROUPS)
+        {
+            if (ngx_http_iot_things_project(r, value.data, value.len,
+                                            &ctx->list.cursor.scope)
+                != NGX_OK
+                || !ngx_http_iot_things_reaches(&ctx->who,
+                                                ctx->list.cursor.scope, 0))
+            {
+                /* an unknown project, or one not reached, has no groups */
+                f->none = 1;
+            }
+
+        } else if (ngx_http_iot_things_is("clientId")
+                   && f->what != NGX_HTTP_IOT_THINGS_LIST_LINKS)
+        {
             if (ngx_iot_uuid_decode(value.data, value.len, uuid) != NGX_OK
                 && ngx_iot_id_decode(value.data, value.len, &id) != NGX_OK)
             {
@@ -727,7 +732,9 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                 f->none = 1;
             }
 
-        } else if (ngx_http_iot_things_is("deviceSpecificationId")) {
+        } else if (ngx_http_iot_things_is("deviceSpecificationId")
+                   && f->what == NGX_HTTP_IOT_THINGS_LIST_DEVICES)
+        {
             spec = ngx_array_push(&f->specs);
             if (spec == NULL) {
                 return NGX_ERROR;
@@ -748,7 +755,11 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             }
 
         } else {
-            for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+            for (i = 0;
+                 i < (f->what == NGX_HTTP_IOT_THINGS_LIST_LINKS
+                      ? 2 : sizeof(times) / sizeof(times[0]));
+                 i++)
+            {
                 if (key.len != times[i].len
                     || ngx_strncmp(key.data, times[i].data, key.len) != 0)
                 {
@@ -892,7 +903,7 @@ ngx_http_iot_things_match(ngx_http_request_t *r,
 
 /* does s hold part, ignoring the case of ASCII letters? */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_iot_things_contains(u_char *s, size_t len, ngx_str_t *part)
 {
     size_t  i;

@@ -33,6 +33,16 @@ static void ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_device_repaired(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, void *e, ngx_log_t *log);
+static void ngx_iot_group_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_group_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_group_repaired(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, void *e, ngx_log_t *log);
+static void ngx_iot_member_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_member_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_members_reload(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, ngx_iot_store_kind_e kind, uint64_t scope,
+    ngx_log_t *log);
+static ngx_int_t ngx_iot_member_loaded(void *row, void *data);
 static void ngx_iot_adapter_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_adapter_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void *ngx_iot_session_row(void *row);
@@ -82,7 +92,21 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       1, offsetof(ngx_iot_adapter_t, key), NGX_IOT_ADAPTER_KEY_LEN,
       { { offsetof(ngx_iot_adapter_t, iccid), NGX_IOT_TEXT_PLAIN },
         { 0, 0 } },
-      NULL, ngx_iot_adapter_link, ngx_iot_adapter_unlink, NULL }
+      NULL, ngx_iot_adapter_link, ngx_iot_adapter_unlink, NULL },
+
+    { ngx_string("group"), NGX_IOT_STORE_GROUPS,
+      sizeof(ngx_iot_group_t), offsetof(ngx_iot_sh_t, groups),
+      0, 0, 0,
+      { { offsetof(ngx_iot_group_t, name), NGX_IOT_TEXT_PLAIN },
+        { offsetof(ngx_iot_group_t, description), NGX_IOT_TEXT_PLAIN } },
+      NULL, ngx_iot_group_link, ngx_iot_group_unlink,
+      ngx_iot_group_repaired },
+
+    { ngx_string("member"), NGX_IOT_STORE_MEMBERS,
+      sizeof(ngx_iot_member_t), offsetof(ngx_iot_sh_t, members),
+      1, offsetof(ngx_iot_member_t, key), NGX_IOT_MEMBER_KEY_LEN,
+      { { 0, 0 }, { 0, 0 } },
+      NULL, ngx_iot_member_link, ngx_iot_member_unlink, NULL }
 };
 
 
@@ -165,7 +189,9 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
     ngx_iot_index_remove(&ctx->sh->device_uuids, &d->uuid_link);
     ngx_iot_ident_unlink(ctx, d);
 
-    /* its adapters go with it */
+    /* its memberships and adapters go with it */
+
+    ngx_iot_members_drop(ctx, d->id.key, 0);
 
     for (i = 1; i <= NGX_IOT_ADAPTER_TYPES; i++) {
         ngx_iot_adapter_key(k, d->id.key, i);
@@ -191,7 +217,7 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
 }
 
 
-/* a device taken from the store again: its adapters too */
+/* a device taken from the store again: its adapters and memberships too */
 
 static void
 ngx_iot_device_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
@@ -203,6 +229,9 @@ ngx_iot_device_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
     ngx_uint_t           i;
     ngx_iot_store_key_t  key;
 
+    ngx_iot_members_reload(ctx, store, NGX_IOT_STORE_DEVICE_MEMBERS,
+                           d->id.key, log);
+
     for (i = 1; i <= NGX_IOT_ADAPTER_TYPES; i++) {
         ngx_iot_adapter_key(k, d->id.key, i);
 
@@ -212,6 +241,161 @@ ngx_iot_device_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 
         ngx_iot_entity_repair(ctx, store, NGX_IOT_ENTITY_ADAPTER, &key, log);
     }
+}
+
+
+/* groups: their UUIDs and their memberships */
+
+static void
+ngx_iot_group_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_group_t  *g = e;
+
+    g->uuid_link.key = ngx_iot_uuid_key(g->uuid);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->group_uuids, &g->uuid_link);
+}
+
+
+static void
+ngx_iot_group_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_group_t  *g = e;
+
+    ngx_iot_members_drop(ctx, g->id.key, 1);
+    ngx_iot_index_remove(&ctx->sh->group_uuids, &g->uuid_link);
+}
+
+
+static void
+ngx_iot_group_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    void *e, ngx_log_t *log)
+{
+    ngx_iot_group_t  *g = e;
+
+    ngx_iot_members_reload(ctx, store, NGX_IOT_STORE_GROUP_MEMBERS,
+                           g->id.key, log);
+}
+
+
+/* memberships: indexed by group and by device; a group counts its own */
+
+static void
+ngx_iot_member_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_member_t     *m = e;
+    ngx_iot_group_t      *g;
+    ngx_iot_store_key_t   key;
+
+    m->by_group.key = m->group_id;
+    m->by_device.key = m->device_id;
+
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->members_by_group,
+                         &m->by_group);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->members_by_device,
+                         &m->by_device);
+
+    key.id = m->group_id;
+    key.data = NULL;
+    key.len = 0;
+
+    g = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_GROUP, &key);
+    if (g) {
+        g->nmembers++;
+    }
+}
+
+
+static void
+ngx_iot_member_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_member_t     *m = e;
+    ngx_iot_group_t      *g;
+    ngx_iot_store_key_t   key;
+
+    ngx_iot_index_remove(&ctx->sh->members_by_group, &m->by_group);
+    ngx_iot_index_remove(&ctx->sh->members_by_device, &m->by_device);
+
+    key.id = m->group_id;
+    key.data = NULL;
+    key.len = 0;
+
+    g = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_GROUP, &key);
+    if (g && g->nmembers) {
+        g->nmembers--;
+    }
+}
+
+
+/* the memberships of a device (of_group 0) or of a group leave the zone */
+
+void
+ngx_iot_members_drop(ngx_iot_zone_ctx_t *ctx, uint64_t id,
+    ngx_uint_t of_group)
+{
+    ngx_iot_link_t    *link, *next;
+    ngx_iot_member_t  *m;
+
+    link = ngx_iot_index_find(of_group ? &ctx->sh->members_by_group
+                                       : &ctx->sh->members_by_device, id);
+
+    while (link) {
+        next = ngx_iot_index_find_next(link);
+
+        m = of_group ? ngx_iot_container_of(link, ngx_iot_member_t, by_group)
+                     : ngx_iot_container_of(link, ngx_iot_member_t,
+                                            by_device);
+
+        ngx_iot_entity_drop(ctx, NGX_IOT_ENTITY_MEMBER, m);
+
+        link = next;
+    }
+}
+
+
+/* the memberships of a device or a group, as the store has them */
+
+static void
+ngx_iot_members_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_iot_store_kind_e kind, uint64_t scope, ngx_log_t *log)
+{
+    ngx_iot_store_cursor_t  cur;
+
+    ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
+    cur.kind = kind;
+    cur.scope = scope;
+
+    (void) ngx_iot_store_list(store, &cur, 0, ngx_iot_member_loaded, ctx,
+                              log);
+}
+
+
+static ngx_int_t
+ngx_iot_member_loaded(void *row, void *data)
+{
+    ngx_iot_zone_ctx_t  *ctx = data;
+
+    ngx_iot_member_t     *m = row;
+    ngx_iot_store_key_t   key;
+
+    key.id = 0;
+    key.data = m->key;
+    key.len = NGX_IOT_MEMBER_KEY_LEN;
+
+    if (ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_MEMBER, &key) == NULL
+        && ngx_iot_entity_load(ctx, NGX_IOT_ENTITY_MEMBER, m) != NGX_OK)
+    {
+        return NGX_AGAIN;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iot_member_key(u_char *key, uint64_t group_id, uint64_t device_id)
+{
+    ngx_memcpy(key, &group_id, sizeof(uint64_t));
+    ngx_memcpy(key + sizeof(uint64_t), &device_id, sizeof(uint64_t));
 }
 
 
@@ -503,6 +687,15 @@ ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         != NGX_OK
         || ngx_iot_index_init(ctx->shpool, &ctx->sh->device_uuids,
                               n[NGX_IOT_ENTITY_DEVICE])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->group_uuids,
+                              n[NGX_IOT_ENTITY_GROUP])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->members_by_group,
+                              n[NGX_IOT_ENTITY_MEMBER])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->members_by_device,
+                              n[NGX_IOT_ENTITY_MEMBER])
            != NGX_OK)
     {
         return NGX_ERROR;

@@ -123,6 +123,49 @@ typedef struct {
 } ngx_iot_adapter_t;
 
 
+/*
+ * A device group (the things dialect): a set of devices of one collection
+ * (its project).  Its membership links are entities of their own, keyed
+ * by the group and the device, and indexed by either.
+ */
+typedef struct {
+    ngx_iot_link_t             id;
+    uint64_t                   collection_id;
+    ngx_iot_link_t             uuid_link;     /* ngx_iot_uuid_key(uuid) */
+    u_char                     uuid[NGX_IOT_UUID_SIZE];
+    u_char                     created_by[NGX_IOT_UUID_SIZE];
+    u_char                     modified_by[NGX_IOT_UUID_SIZE];
+    uint64_t                   created_at;
+    uint64_t                   modified_at;
+    uint32_t                   nmembers;
+    ngx_iot_text_t             name;
+    ngx_iot_text_t             description;
+} ngx_iot_group_t;
+
+
+#define NGX_IOT_MEMBER_KEY_LEN     16     /* group id, device id */
+
+typedef struct {
+    ngx_iot_slink_t            id;            /* key: key[] */
+    u_char                     key[NGX_IOT_MEMBER_KEY_LEN];
+    uint64_t                   group_id;
+    uint64_t                   device_id;
+    ngx_iot_link_t             by_group;      /* key: group_id */
+    ngx_iot_link_t             by_device;     /* key: device_id */
+    uint64_t                   created_at;
+    u_char                     created_by[NGX_IOT_UUID_SIZE];
+} ngx_iot_member_t;
+
+
+/* a group as a caller makes or changes it (all of it) */
+typedef struct {
+    uint64_t                   collection_id;
+    ngx_str_t                  name;
+    ngx_str_t                  description;
+    u_char                     by[NGX_IOT_UUID_SIZE];
+} ngx_iot_group_change_t;
+
+
 /* what a caller asks to change; absent parts are left as they are */
 typedef struct {
     uint64_t                   collection_id;
@@ -178,6 +221,9 @@ typedef struct {
 /* a device's description and barcode, from its about */
 void ngx_iot_device_about(ngx_iot_device_t *d, ngx_str_t *description,
     ngx_str_t *barcode);
+
+/* a membership's key: the group's id, the device's */
+void ngx_iot_member_key(u_char *key, uint64_t group_id, uint64_t device_id);
 
 /* an adapter's key: its device's id, its type */
 void ngx_iot_adapter_key(u_char *key, uint64_t device_id, ngx_uint_t type);

@@ -482,7 +482,23 @@ ngx_iot_row_store(ngx_iot_write_t *w, ngx_uint_t fresh)
                                             w->log);
 
     case NGX_IOT_ENTITY_DEVICE:
-        return ngx_iot_store_device_put(w->store, &op->row.d, fresh, w->log);
+        if (ngx_iot_store_device_put(w->store, &op->row.d, fresh, w->log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /* a device that moves to another collection leaves its groups */
+
+        if (!fresh
+            && op->row.d.collection_id
+               != ((ngx_iot_device_t *) op->e)->collection_id)
+        {
+            return ngx_iot_store_device_leave(w->store, op->row.d.id.key,
+                                              w->log);
+        }
+
+        return NGX_OK;
 
     default:
         /* a token: its public prefix may, very rarely, be taken */
@@ -1036,6 +1052,8 @@ ngx_iot_device_update_apply(ngx_iot_write_t *w)
     ngx_iot_ident_move(w->ctx, d, op->keys);
 
     if (op->row.d.collection_id != d->collection_id) {
+        ngx_iot_members_drop(w->ctx, d->id.key, 0);
+
         from = ngx_iot_collection_find(w->ctx, d->collection_id);
 
         if (from && from->ndevices) {
@@ -1127,6 +1145,33 @@ ngx_iot_device_get_ident(ngx_cycle_t *cycle, ngx_uint_t which, uint64_t key,
 
     d = ngx_iot_ident_find(ctx, which, key);
     rc = d ? ngx_iot_device_copy(d, pool, out) : NGX_IOT_NOT_FOUND;
+
+    ngx_iot_unlock_read(ctx);
+
+    return rc;
+}
+
+
+/* a device's UUID, by its id */
+
+ngx_iot_rc_e
+ngx_iot_device_uuid(ngx_cycle_t *cycle, uint64_t id, u_char *uuid)
+{
+    ngx_iot_rc_e         rc;
+    ngx_iot_device_t    *d;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    d = ngx_iot_device_find(ctx, id);
+
+    if (d) {
+        ngx_memcpy(uuid, d->uuid, NGX_IOT_UUID_SIZE);
+        rc = NGX_IOT_OK;
+
+    } else {
+        rc = NGX_IOT_NOT_FOUND;
+    }
 
     ngx_iot_unlock_read(ctx);
 

@@ -41,6 +41,8 @@ struct ngx_iot_wait_s {
         ngx_iot_device_t       d;
         ngx_iot_token_t        t;
         ngx_iot_adapter_t      a;
+        ngx_iot_group_t        g;
+        ngx_iot_member_t       m;
     } out;
     u_char                     secret[NGX_IOT_TOKEN_LEN];
 };
@@ -89,6 +91,8 @@ ngx_iot_rc_e ngx_iot_device_get_uuid(ngx_cycle_t *cycle, u_char *uuid,
 ngx_iot_rc_e ngx_iot_device_get_ident(ngx_cycle_t *cycle, ngx_uint_t which,
     uint64_t key, ngx_pool_t *pool, ngx_iot_device_t *out);
 ngx_iot_rc_e ngx_iot_collection_uuid(ngx_cycle_t *cycle, uint64_t id,
+    u_char *uuid);
+ngx_iot_rc_e ngx_iot_device_uuid(ngx_cycle_t *cycle, uint64_t id,
     u_char *uuid);
 ngx_iot_rc_e ngx_iot_collection_get_uuid(ngx_cycle_t *cycle, u_char *uuid,
     ngx_pool_t *pool, ngx_iot_collection_t *out);

@@ -25,6 +25,13 @@
     "device_id, type, ident, iccid, created_at, modified_at, secret != '',"   \
     " rowid"
 
+#define NGX_IOT_GROUP_COLUMNS                                                 \
+    "id, collection_id, uuid, name, description, created_at, created_by,"     \
+    " modified_at, modified_by"
+
+#define NGX_IOT_MEMBER_COLUMNS                                                \
+    "group_id, device_id, created_at, created_by"
+
 #define NGX_IOT_COLLECTION_COLUMNS                                            \
     "id, team_id, field_mask, tags, uuid"
 
@@ -139,7 +146,25 @@ static const char  *ngx_iot_migrations[] = {
     "  modified_at INTEGER NOT NULL,"
     "  PRIMARY KEY (device_id, type));"
     "CREATE UNIQUE INDEX adapters_by_ident ON adapters (type, ident)"
-    "  WHERE ident != '';",
+    "  WHERE ident != '';"
+    "CREATE TABLE groups ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL,"
+    "  uuid TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL DEFAULT '',"
+    "  modified_at INTEGER NOT NULL,"
+    "  modified_by TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX groups_by_collection ON groups (collection_id, id);"
+    "CREATE TABLE members ("
+    "  group_id INTEGER NOT NULL,"
+    "  device_id INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY (group_id, device_id));"
+    "CREATE INDEX members_by_device ON members (device_id, group_id);",
 
     NULL
 };
@@ -263,6 +288,34 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "SELECT " NGX_IOT_ADAPTER_COLUMNS " FROM adapters"
     " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
     "SELECT count(*) FROM adapters",
+
+    "INSERT INTO groups (id, collection_id, uuid, name, description,"
+    " created_at, created_by, modified_at, modified_by)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "UPDATE groups SET name = ?4, description = ?5, modified_at = ?8,"
+    " modified_by = ?9 WHERE id = ?1",
+    "SELECT " NGX_IOT_GROUP_COLUMNS " FROM groups WHERE id = ?1",
+    "DELETE FROM groups WHERE id = ?1",
+    "DELETE FROM members WHERE group_id = ?1",
+    "SELECT " NGX_IOT_GROUP_COLUMNS " FROM groups"
+    " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    "SELECT " NGX_IOT_GROUP_COLUMNS " FROM groups"
+    " WHERE collection_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+    "SELECT count(*) FROM groups",
+
+    "INSERT INTO members (group_id, device_id, created_at, created_by)"
+    " VALUES (?1, ?2, ?3, ?4)",
+    "SELECT " NGX_IOT_MEMBER_COLUMNS " FROM members"
+    " WHERE group_id = ?1 AND device_id = ?2",
+    "DELETE FROM members WHERE group_id = ?1 AND device_id = ?2",
+    "DELETE FROM members WHERE device_id = ?1",
+    "SELECT " NGX_IOT_MEMBER_COLUMNS ", rowid FROM members"
+    " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+    "SELECT " NGX_IOT_MEMBER_COLUMNS " FROM members"
+    " WHERE group_id = ?1 AND device_id > ?2 ORDER BY device_id LIMIT ?3",
+    "SELECT " NGX_IOT_MEMBER_COLUMNS " FROM members"
+    " WHERE device_id = ?1 AND group_id > ?2 ORDER BY group_id LIMIT ?3",
+    "SELECT count(*) FROM members",
 
     /* one write of a batch: ngx_iot_store_write_begin() */
     "SAVEPOINT w",

@@ -255,6 +255,45 @@ ngx_iot_store_row_adapter(sqlite3_stmt *st, ngx_iot_adapter_t *a)
 }
 
 
+void
+ngx_iot_store_row_group(sqlite3_stmt *st, ngx_iot_group_t *g)
+{
+    ngx_memzero(g, sizeof(ngx_iot_group_t));
+
+    g->id.key = (uint64_t) sqlite3_column_int64(st, 0);
+    g->collection_id = (uint64_t) sqlite3_column_int64(st, 1);
+    ngx_iot_store_uuid(st, 2, g->uuid);
+
+    g->name.data = (u_char *) sqlite3_column_text(st, 3);
+    g->name.len = sqlite3_column_bytes(st, 3);
+    g->description.data = (u_char *) sqlite3_column_text(st, 4);
+    g->description.len = sqlite3_column_bytes(st, 4);
+
+    if (g->description.len == 0) {
+        g->description.data = NULL;
+    }
+
+    g->created_at = (uint64_t) sqlite3_column_int64(st, 5);
+    ngx_iot_store_uuid(st, 6, g->created_by);
+    g->modified_at = (uint64_t) sqlite3_column_int64(st, 7);
+    ngx_iot_store_uuid(st, 8, g->modified_by);
+}
+
+
+void
+ngx_iot_store_row_member(sqlite3_stmt *st, ngx_iot_member_t *m)
+{
+    ngx_memzero(m, sizeof(ngx_iot_member_t));
+
+    m->group_id = (uint64_t) sqlite3_column_int64(st, 0);
+    m->device_id = (uint64_t) sqlite3_column_int64(st, 1);
+    ngx_iot_member_key(m->key, m->group_id, m->device_id);
+    ngx_iot_index_key(&m->id, m->key, NGX_IOT_MEMBER_KEY_LEN);
+    m->created_at = (uint64_t) sqlite3_column_int64(st, 2);
+    ngx_iot_store_uuid(st, 3, m->created_by);
+}
+
+
 /* binding */
 
 void
@@ -365,6 +404,15 @@ ngx_iot_store_keyed(ngx_iot_store_t *store, ngx_iot_sql_e sql,
         ngx_iot_store_bind_addr(st, 1, (in_addr_t) key->id, buf);
         break;
 
+    case NGX_IOT_SQL_MEMBER_GET:
+    case NGX_IOT_SQL_MEMBER_DELETE:
+        /* ngx_iot_member_key(): the group's id, the device's */
+        ngx_memcpy(&id, key->data, sizeof(uint64_t));
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+        ngx_memcpy(&id, key->data + sizeof(uint64_t), sizeof(uint64_t));
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) id);
+        break;
+
     case NGX_IOT_SQL_ADAPTER_GET:
     case NGX_IOT_SQL_ADAPTER_DELETE:
         /* ngx_iot_adapter_key(): the device's id, the type */
@@ -395,6 +443,8 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
     ngx_iot_token_t         token;
     ngx_iot_device_t        device;
     ngx_iot_adapter_t       adapter;
+    ngx_iot_group_t         group;
+    ngx_iot_member_t        member;
     ngx_iot_collection_t    collection;
     ngx_iot_session_row_t   session;
 
@@ -423,6 +473,18 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         }
 
         sql = NGX_IOT_SQL_ADAPTER_GET;
+        break;
+
+    case NGX_IOT_STORE_GROUPS:
+        sql = NGX_IOT_SQL_GROUP_GET;
+        break;
+
+    case NGX_IOT_STORE_MEMBERS:
+        if (key->len != NGX_IOT_MEMBER_KEY_LEN) {
+            return NGX_ERROR;
+        }
+
+        sql = NGX_IOT_SQL_MEMBER_GET;
         break;
 
     default:
@@ -470,6 +532,16 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         hrc = handler(&adapter, data);
         break;
 
+    case NGX_IOT_STORE_GROUPS:
+        ngx_iot_store_row_group(st, &group);
+        hrc = handler(&group, data);
+        break;
+
+    case NGX_IOT_STORE_MEMBERS:
+        ngx_iot_store_row_member(st, &member);
+        hrc = handler(&member, data);
+        break;
+
     default: /* NGX_IOT_STORE_SESSIONS */
         ngx_iot_store_row_session(st, &session.session, &session.gateway);
         hrc = handler(&session, data);
@@ -510,6 +582,14 @@ ngx_iot_store_count(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
 
     case NGX_IOT_STORE_ADAPTERS:
         sql = NGX_IOT_SQL_ADAPTER_COUNT;
+        break;
+
+    case NGX_IOT_STORE_GROUPS:
+        sql = NGX_IOT_SQL_GROUP_COUNT;
+        break;
+
+    case NGX_IOT_STORE_MEMBERS:
+        sql = NGX_IOT_SQL_MEMBER_COUNT;
         break;
 
     default:
@@ -573,6 +653,18 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         sql = NGX_IOT_SQL_ADAPTER_DELETE;
         break;
 
+    case NGX_IOT_STORE_GROUPS:
+        sql = NGX_IOT_SQL_GROUP_DELETE;
+        break;
+
+    case NGX_IOT_STORE_MEMBERS:
+        if (key->len != NGX_IOT_MEMBER_KEY_LEN) {
+            return NGX_ERROR;
+        }
+
+        sql = NGX_IOT_SQL_MEMBER_DELETE;
+        break;
+
     default:
         return NGX_ERROR;
     }
@@ -587,11 +679,25 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         return NGX_ERROR;
     }
 
+    if (kind == NGX_IOT_STORE_GROUPS) {
+        /* a group's memberships go with it */
+
+        st = ngx_iot_store_keyed(store, NGX_IOT_SQL_MEMBERS_DELETE_GROUP, key,
+                                 buf);
+        if (st == NULL) {
+            ngx_iot_store_log_error(store, "deleting a group's members", log);
+            return NGX_ERROR;
+        }
+
+        return ngx_iot_store_step(store, st, "deleting a group's members",
+                                  log);
+    }
+
     if (kind != NGX_IOT_STORE_DEVICES) {
         return NGX_OK;
     }
 
-    /* a device's adapters go with it */
+    /* a device's adapters and memberships go with it */
 
     st = ngx_iot_store_keyed(store, NGX_IOT_SQL_ADAPTER_DELETE_DEVICE, key,
                              buf);
@@ -600,8 +706,13 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         return NGX_ERROR;
     }
 
-    return ngx_iot_store_step(store, st, "deleting a device's adapters",
-                              log);
+    if (ngx_iot_store_step(store, st, "deleting a device's adapters", log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_iot_store_device_leave(store, key->id, log);
 }
 
 
@@ -755,6 +866,80 @@ ngx_iot_store_adapter_put(ngx_iot_store_t *store, ngx_iot_adapter_t *a,
     sqlite3_bind_int(st, 10, join_eui->len != 0);
 
     return ngx_iot_store_step(store, st, "writing an adapter", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_group_put(ngx_iot_store_t *store, ngx_iot_group_t *g,
+    ngx_uint_t fresh, ngx_log_t *log)
+{
+    u_char         uuid[NGX_IOT_UUID_LEN], by[NGX_IOT_UUID_LEN];
+    u_char         mby[NGX_IOT_UUID_LEN];
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, fresh ? NGX_IOT_SQL_GROUP_INSERT
+                                         : NGX_IOT_SQL_GROUP_UPDATE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "writing a group", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) g->id.key);
+
+    if (fresh) {
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) g->collection_id);
+        ngx_iot_store_bind_uuid(st, 3, g->uuid, uuid);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) g->created_at);
+        ngx_iot_store_bind_uuid(st, 7, g->created_by, by);
+    }
+
+    ngx_iot_store_bind_text(st, 4, &g->name);
+    ngx_iot_store_bind_text(st, 5, &g->description);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64) g->modified_at);
+    ngx_iot_store_bind_uuid(st, 9, g->modified_by, mby);
+
+    return ngx_iot_store_step(store, st, fresh ? "adding a group"
+                                               : "changing a group", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_member_put(ngx_iot_store_t *store, ngx_iot_member_t *m,
+    ngx_log_t *log)
+{
+    u_char         by[NGX_IOT_UUID_LEN];
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_MEMBER_INSERT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "adding a member", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) m->group_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) m->device_id);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) m->created_at);
+    ngx_iot_store_bind_uuid(st, 4, m->created_by, by);
+
+    return ngx_iot_store_step(store, st, "adding a member", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_device_leave(ngx_iot_store_t *store, uint64_t device_id,
+    ngx_log_t *log)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_MEMBERS_DELETE_DEVICE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "a device leaving its groups", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) device_id);
+
+    return ngx_iot_store_step(store, st, "a device leaving its groups", log);
 }
 
 

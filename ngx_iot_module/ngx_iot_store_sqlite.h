@@ -77,6 +77,22 @@ typedef enum {
     NGX_IOT_SQL_ADAPTER_DELETE_DEVICE,
     NGX_IOT_SQL_ADAPTER_LIST,
     NGX_IOT_SQL_ADAPTER_COUNT,
+    NGX_IOT_SQL_GROUP_INSERT,
+    NGX_IOT_SQL_GROUP_UPDATE,
+    NGX_IOT_SQL_GROUP_GET,
+    NGX_IOT_SQL_GROUP_DELETE,
+    NGX_IOT_SQL_MEMBERS_DELETE_GROUP,
+    NGX_IOT_SQL_GROUP_ALL,
+    NGX_IOT_SQL_GROUP_LIST,
+    NGX_IOT_SQL_GROUP_COUNT,
+    NGX_IOT_SQL_MEMBER_INSERT,
+    NGX_IOT_SQL_MEMBER_GET,
+    NGX_IOT_SQL_MEMBER_DELETE,
+    NGX_IOT_SQL_MEMBERS_DELETE_DEVICE,
+    NGX_IOT_SQL_MEMBER_ALL,
+    NGX_IOT_SQL_MEMBER_LIST_GROUP,
+    NGX_IOT_SQL_MEMBER_LIST_DEVICE,
+    NGX_IOT_SQL_MEMBER_COUNT,
     NGX_IOT_SQL_SAVEPOINT,
     NGX_IOT_SQL_RELEASE,
     NGX_IOT_SQL_ROLLBACK_TO,
@@ -107,6 +123,8 @@ void ngx_iot_store_row_device(ngx_iot_store_t *store, sqlite3_stmt *st,
     ngx_iot_device_t *d);
 void ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t);
 void ngx_iot_store_row_adapter(sqlite3_stmt *st, ngx_iot_adapter_t *a);
+void ngx_iot_store_row_group(sqlite3_stmt *st, ngx_iot_group_t *g);
+void ngx_iot_store_row_member(sqlite3_stmt *st, ngx_iot_member_t *m);
 void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
     ngx_str_t *gateway);
 void ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m);

@@ -58,6 +58,11 @@ typedef struct {
     ngx_iot_index_t            adapters;
     ngx_iot_index_t            deveuis;
     ngx_iot_index_t            dvnuuids;
+    ngx_iot_index_t            groups;
+    ngx_iot_index_t            group_uuids;
+    ngx_iot_index_t            members;
+    ngx_iot_index_t            members_by_group;
+    ngx_iot_index_t            members_by_device;
     uint64_t                   team_id;
     u_char                     team_uuid[NGX_IOT_UUID_SIZE];
     ngx_iot_journal_t          journal;

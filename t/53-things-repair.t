@@ -5,7 +5,8 @@
 # an adapter that was being added is not there and its identifier is free;
 # a cellular adapter's IMEI is not the device's; an adapter or a device
 # whose deletion never committed is there with its adapters; a device's
-# fields are as the store has them.
+# fields are as the store has them; a membership, a group's deletion and
+# a device's move (which takes it out of its groups) likewise.
 
 use strict;
 use warnings;
@@ -137,8 +138,36 @@ is(($api->call(DELETE => "/devices/$D->{id}"))[0], 204, 'it can be deleted');
 is_problem([ $api->call(GET => "/devices/deveui:$EUI") ], 404,
            'and its adapters went with it');
 
+# device groups: a membership, a group's deletion, a device's move
+my $E = $api->create_device($cid, { name => 'e' });
+my ($gs, $GR) = $api->call(POST => "/device-groups", body => {
+    name => 'g', clientId => $C->{teamId}, projectId => $cid });
+is($gs, 201, 'a group');
+my $members = "/device-groups/$GR->{id}/devices";
+sub in_group {
+    my ($s, $j) = $api->call(GET => $members);
+    return $s == 200 ? [ map { $_->{name} } @{ $j->{items} } ] : "status $s";
+}
+
+cut(POST => $members, { deviceId => $E->{id} });
+is_deeply(in_group(), [], 'the uncommitted membership is not there');
+is(($api->call(POST => $members, body => { deviceId => $E->{id} }))[0], 201,
+   'the device can join');
+
+cut(DELETE => "/device-groups/$GR->{id}");
+is_deeply(in_group(), ['e'], 'the group whose deletion never committed is '
+          . 'there with its member');
+
+my $C2 = $col->create_collection;
+cut(PUT => "/devices/$E->{id}",
+    $api->device_body($C2->{collectionId}, { name => 'e' }));
+is_deeply(in_group(), ['e'], 'a move that never committed: still a member');
+is_deeply([ map { $_->{deviceGroupId} }
+            @{ ($api->call(GET => "/devices/$E->{id}/device-groups"))[1]{items} } ],
+          [ $GR->{id} ], 'and the device has its group');
+
 my @repairs = $t->read_log =~ /died during a write, reloading that entity/g;
-ok(@repairs >= 5, 'the repairs are logged') or diag(scalar @repairs);
+ok(@repairs >= 8, 'the repairs are logged') or diag(scalar @repairs);
 
 $t->check_log('uncommitted', allow => [qr/exited on signal 9/,
                                        qr/was locked by/]);
