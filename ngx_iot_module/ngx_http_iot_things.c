@@ -343,7 +343,8 @@ ngx_http_iot_things_error(ngx_http_request_t *r, ngx_uint_t status,
         return NULL;
     }
 
-    b->last = ngx_sprintf(b->last, "{\"type\":\"about:blank\",\"title\":\"%V\","
+    b->last = ngx_sprintf(b->last,
+                          "{\"type\":\"about:blank\",\"title\":\"%V\","
                           "\"status\":%ui,\"detail\":\"", title, status);
     b->last = (u_char *) ngx_escape_json(b->last, (u_char *) message, len);
     b->last = ngx_cpymem(b->last, "\"}", 2);

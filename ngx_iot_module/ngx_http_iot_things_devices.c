@@ -773,11 +773,10 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                     != NGX_OK)
                 {
                     return ngx_http_iot_things_invalid(r,
-                                                 NGX_HTTP_BAD_REQUEST,
-                                                 "createdBefore, createdSince, "
-                                                 "modifiedBefore and "
-                                                 "modifiedSince must be ISO "
-                                                 "8601 date-times");
+                               NGX_HTTP_BAD_REQUEST,
+                               "createdBefore, createdSince, modifiedBefore "
+                               "and modifiedSince must be ISO 8601 "
+                               "date-times");
                 }
             }
         }

@@ -3,8 +3,9 @@
  * Copyright (C) nginx-iot authors
  *
  * One description per entity of the registry (collection, device, token,
- * session, network adapter, device group, membership): how it is loaded into the zone from a store row, found,
- * dropped and repaired.  The code that does it is written once, for all.
+ * session, network adapter, device group, membership): how it is loaded
+ * into the zone from a store row, found, dropped and repaired.  The code
+ * that does it is written once, for all.
  */
 
 

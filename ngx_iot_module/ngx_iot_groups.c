@@ -148,7 +148,8 @@ ngx_iot_group_get(ngx_cycle_t *cycle, uint64_t id, u_char *uuid,
 
     ctx = ngx_iot_lock_read(cycle);
 
-    g = uuid ? ngx_iot_group_find_uuid(ctx, uuid) : ngx_iot_group_find(ctx, id);
+    g = uuid ? ngx_iot_group_find_uuid(ctx, uuid)
+             : ngx_iot_group_find(ctx, id);
     rc = g ? ngx_iot_group_copy(g, pool, out) : NGX_IOT_NOT_FOUND;
 
     ngx_iot_unlock_read(ctx);
