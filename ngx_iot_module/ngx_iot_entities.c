@@ -132,7 +132,7 @@ ngx_iot_collection_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
 }
 
 
-/* collections: how many devices each has is derived from the devices */
+/* collections: how many devices and groups each has is derived */
 
 static void
 ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
@@ -145,6 +145,12 @@ ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         == NGX_OK)
     {
         c->ndevices = (uint32_t) n;
+    }
+
+    if (ngx_iot_store_count(store, NGX_IOT_STORE_GROUPS, c->id.key, &n, log)
+        == NGX_OK)
+    {
+        c->ngroups = (uint32_t) n;
     }
 }
 
@@ -251,8 +257,20 @@ ngx_iot_group_link(ngx_iot_zone_ctx_t *ctx, void *e)
 {
     ngx_iot_group_t  *g = e;
 
+    ngx_iot_collection_t  *c;
+    ngx_iot_store_key_t    key;
+
     g->uuid_link.key = ngx_iot_uuid_key(g->uuid);
     ngx_iot_index_insert(ctx->shpool, &ctx->sh->group_uuids, &g->uuid_link);
+
+    key.id = g->collection_id;
+    key.data = NULL;
+    key.len = 0;
+
+    c = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_COLLECTION, &key);
+    if (c) {
+        c->ngroups++;
+    }
 }
 
 
@@ -261,8 +279,20 @@ ngx_iot_group_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
 {
     ngx_iot_group_t  *g = e;
 
+    ngx_iot_collection_t  *c;
+    ngx_iot_store_key_t    key;
+
     ngx_iot_members_drop(ctx, g->id.key, 1);
     ngx_iot_index_remove(&ctx->sh->group_uuids, &g->uuid_link);
+
+    key.id = g->collection_id;
+    key.data = NULL;
+    key.len = 0;
+
+    c = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_COLLECTION, &key);
+    if (c && c->ngroups) {
+        c->ngroups--;
+    }
 }
 
 

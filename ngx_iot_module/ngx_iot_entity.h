@@ -34,6 +34,7 @@ typedef struct {
     ngx_iot_text_t             tags;
     ngx_iot_link_t             uuid_link;     /* ngx_iot_uuid_key(uuid) */
     u_char                     uuid[NGX_IOT_UUID_SIZE];
+    uint32_t                   ngroups;       /* device groups */
 } ngx_iot_collection_t;
 
 

@@ -771,6 +771,10 @@ ngx_iot_collection_delete_check(ngx_iot_write_t *w)
         return NGX_IOT_NOT_EMPTY;
     }
 
+    if (c->ngroups) {
+        return NGX_IOT_HAS_GROUPS;
+    }
+
     ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, op->id, NULL);
     op->e = c;
 

@@ -302,6 +302,7 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "SELECT " NGX_IOT_GROUP_COLUMNS " FROM groups"
     " WHERE collection_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
     "SELECT count(*) FROM groups",
+    "SELECT count(*) FROM groups WHERE collection_id = ?1",
 
     "INSERT INTO members (group_id, device_id, created_at, created_by)"
     " VALUES (?1, ?2, ?3, ?4)",

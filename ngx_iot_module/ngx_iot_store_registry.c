@@ -585,7 +585,7 @@ ngx_iot_store_count(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         break;
 
     case NGX_IOT_STORE_GROUPS:
-        sql = NGX_IOT_SQL_GROUP_COUNT;
+        sql = scope ? NGX_IOT_SQL_GROUP_COUNT_IN : NGX_IOT_SQL_GROUP_COUNT;
         break;
 
     case NGX_IOT_STORE_MEMBERS:

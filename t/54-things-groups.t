@@ -4,7 +4,8 @@
 # pages; membership (add by any device id form, remove, the link from both
 # sides with its own createdAt); a group takes only devices of its
 # project; a device that moves leaves its groups, one deleted leaves them
-# too, a deleted group lets its devices go; problem details for bad input
+# too, a deleted group lets its devices go, a collection with groups is
+# not deleted; problem details for bad input
 # with nothing stored; one project's token never reaching another's
 # groups; all of it after a restart.
 
@@ -275,6 +276,22 @@ is(($api->call(GET => "/devices/$D1->{id}"))[0], 200, 'the device stays');
 $t->restart;
 is_deeply(ids("/devices/$D1->{id}/device-groups"), [ $G2->{id} ],
           'after a restart too');
+
+# ---- a collection with groups stays until they are gone
+
+{
+    my $E = $col->create_collection;
+    my $GE = make_group($E->{collectionId}, { name => 'lone' });
+    is_error([ $col->call(DELETE => "/collections/$E->{collectionId}") ], 409,
+             'a collection with a group is not deleted', qr/group/);
+    $t->restart;
+    is_error([ $col->call(DELETE => "/collections/$E->{collectionId}") ], 409,
+             'nor after a restart');
+    is(($api->call(DELETE => "/device-groups/$GE->{id}"))[0], 204,
+       'its group deleted');
+    is(($col->call(DELETE => "/collections/$E->{collectionId}"))[0], 204,
+       'then the collection goes');
+}
 
 $t->finish;
 done_testing;
