@@ -42,7 +42,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect = {
     ngx_http_iot_collections_cursor,       /* list cursor */
     ngx_string("{\"type\":\"keepAlive\"}"), /* WebSocket keep-alive */
     ngx_http_iot_collections_render,       /* data messages */
-    ngx_null_string                        /* errors: content type */
+    ngx_null_string,                       /* errors: content type */
+    NULL                                   /* routes that read their body */
 };
 
 

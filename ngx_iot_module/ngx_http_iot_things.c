@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_iot_things_credentials(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_things_authorize(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+static ngx_uint_t ngx_http_iot_things_own_body(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_things_id_prefix(ngx_str_t *s,
     const char *prefix);
 static int64_t ngx_http_iot_things_days(ngx_int_t y, ngx_int_t m,
@@ -45,7 +47,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_things_dialect = {
     ngx_http_iot_things_cursor,            /* list cursor */
     ngx_null_string,                       /* WebSocket keep-alive */
     NULL,                                  /* data messages: none yet */
-    ngx_string("application/problem+json") /* errors */
+    ngx_string("application/problem+json"), /* errors */
+    ngx_http_iot_things_own_body           /* ingestion: signed bytes */
 };
 
 
@@ -60,6 +63,7 @@ typedef enum {
     NGX_HTTP_IOT_THINGS_R_MEMBER,
     NGX_HTTP_IOT_THINGS_R_LINKS,
     NGX_HTTP_IOT_THINGS_R_LINK,
+    NGX_HTTP_IOT_THINGS_R_INGEST,
     NGX_HTTP_IOT_THINGS_R_NONE
 } ngx_http_iot_things_route_e;
 
@@ -97,7 +101,10 @@ static ngx_http_iot_route_t  ngx_http_iot_things_routes[] = {
       ngx_http_iot_things_links, 0 },
 
     { NGX_HTTP_GET, ngx_string("GET"),
-      ngx_http_iot_things_links, 1 }
+      ngx_http_iot_things_links, 1 },
+
+    { NGX_HTTP_POST, ngx_string("POST"),
+      ngx_http_iot_things_ingest, 0 }
 };
 
 
@@ -151,6 +158,13 @@ ngx_http_iot_things_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
             break;
         }
 
+    } else if (ctx->nseg == 4 && ngx_http_iot_things_is(0, "ingestion")
+               && ngx_http_iot_things_is(1, "ip")
+               && ngx_http_iot_things_is(2, "senml")
+               && ngx_http_iot_things_is(3, "v1"))
+    {
+        route = NGX_HTTP_IOT_THINGS_R_INGEST;
+
     } else if (ctx->nseg >= 1 && ngx_http_iot_things_is(0, "device-groups")) {
 
         switch (ctx->nseg) {
@@ -198,6 +212,13 @@ ngx_http_iot_things_credentials(ngx_http_request_t *r,
     ngx_int_t         rc;
     ngx_str_t        *h, token;
     ngx_table_elt_t  *www;
+
+    if (ctx->route
+        == &ngx_http_iot_things_routes[NGX_HTTP_IOT_THINGS_R_INGEST])
+    {
+        /* a device signs what it sends (ngx_http_iot_things_ingest.c) */
+        return NGX_OK;
+    }
 
     h = ngx_http_iot_header(r, &ngx_http_iot_things_authorization);
 
@@ -260,7 +281,10 @@ unauthorized:
 static ngx_int_t
 ngx_http_iot_things_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+    if ((r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+        || ctx->route
+           == &ngx_http_iot_things_routes[NGX_HTTP_IOT_THINGS_R_INGEST])
+    {
         return NGX_OK;
     }
 
@@ -270,6 +294,16 @@ ngx_http_iot_things_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     return NGX_OK;
+}
+
+
+/* ingestion reads its body as bytes: the signature covers them */
+
+static ngx_uint_t
+ngx_http_iot_things_own_body(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    return ctx->route
+           == &ngx_http_iot_things_routes[NGX_HTTP_IOT_THINGS_R_INGEST];
 }
 
 

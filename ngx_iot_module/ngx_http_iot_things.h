@@ -11,6 +11,7 @@
  *   ngx_http_iot_things_adapters.c /devices/{id}/network-adapters
  *   ngx_http_iot_things_groups.c   /device-groups, their devices, and
  *                                  /devices/{id}/device-groups
+ *   ngx_http_iot_things_ingest.c   SenML from internet devices
  */
 
 
@@ -100,6 +101,10 @@ ngx_uint_t ngx_http_iot_things_contains(u_char *s, size_t len,
 
 /* ngx_http_iot_things_adapters.c */
 ngx_int_t ngx_http_iot_things_adapters(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+
+/* ngx_http_iot_things_ingest.c */
+ngx_int_t ngx_http_iot_things_ingest(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 
 /* ngx_http_iot_things_groups.c */

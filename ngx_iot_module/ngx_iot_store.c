@@ -288,6 +288,7 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "SELECT " NGX_IOT_ADAPTER_COLUMNS " FROM adapters"
     " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
     "SELECT count(*) FROM adapters",
+    "SELECT secret FROM adapters WHERE device_id = ?1 AND type = ?2",
 
     "INSERT INTO groups (id, collection_id, uuid, name, description,"
     " created_at, created_by, modified_at, modified_by)"

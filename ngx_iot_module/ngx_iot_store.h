@@ -150,6 +150,13 @@ ngx_int_t ngx_iot_store_member_put(ngx_iot_store_t *store,
 /* a device leaves all its groups (it moved to another collection) */
 ngx_int_t ngx_iot_store_device_leave(ngx_iot_store_t *store,
     uint64_t device_id, ngx_log_t *log);
+/*
+ * An adapter's secret (the shared secret; a LoRa adapter's AppKey) into
+ * buf (at most size bytes): NGX_OK and its length, NGX_DECLINED: none.
+ */
+ngx_int_t ngx_iot_store_adapter_secret(ngx_iot_store_t *store,
+    uint64_t device_id, ngx_uint_t type, u_char *buf, size_t size,
+    size_t *len, ngx_log_t *log);
 /* an adapter, made or changed: its secrets when given (else kept) */
 ngx_int_t ngx_iot_store_adapter_put(ngx_iot_store_t *store,
     ngx_iot_adapter_t *a, ngx_str_t *secret, ngx_str_t *join_eui,

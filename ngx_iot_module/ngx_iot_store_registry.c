@@ -944,6 +944,52 @@ ngx_iot_store_device_leave(ngx_iot_store_t *store, uint64_t device_id,
 
 
 ngx_int_t
+ngx_iot_store_adapter_secret(ngx_iot_store_t *store, uint64_t device_id,
+    ngx_uint_t type, u_char *buf, size_t size, size_t *len, ngx_log_t *log)
+{
+    int            rc;
+    size_t         n;
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_ADAPTER_SECRET);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "reading an adapter", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) device_id);
+    sqlite3_bind_int(st, 2, (int) type);
+
+    rc = sqlite3_step(st);
+
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+
+        if (rc == SQLITE_DONE) {
+            return NGX_DECLINED;
+        }
+
+        ngx_iot_store_log_error(store, "reading an adapter", log);
+        return NGX_ERROR;
+    }
+
+    n = sqlite3_column_bytes(st, 0);
+
+    if (n == 0 || n > size) {
+        sqlite3_reset(st);
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(buf, sqlite3_column_text(st, 0), n);
+    *len = n;
+
+    sqlite3_reset(st);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_iot_store_device_net(ngx_iot_store_t *store, ngx_iot_device_t *d,
     ngx_log_t *log)
 {

@@ -73,6 +73,8 @@ typedef struct {
     ngx_atomic_t               unknown;   /* from no known device */
     ngx_atomic_t               large;     /* over NGX_IOT_PAYLOAD_MAX */
     ngx_atomic_t               unrecorded; /* not in the history */
+    ngx_atomic_t               refused;   /* a wrong signature */
+    ngx_atomic_t               malformed; /* not a message at all */
     ngx_atomic_t               retained;  /* last retention run, s */
 } ngx_iot_sh_t;
 
