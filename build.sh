@@ -377,6 +377,8 @@ Try it:
   curl -s -H "X-API-Token: \$TOKEN" http://127.0.0.1:$IOT_HTTP_PORT/collections
   curl -s -H "X-API-Token: \$TOKEN" -X POST -d '{"tags":{"name":"demo"}}' \\
        http://127.0.0.1:$IOT_HTTP_PORT/collections
+  curl -s -H "Authorization: Bearer \$TOKEN" \\
+       http://127.0.0.1:$IOT_HTTP_PORT/devices      # KPN Things: docs/things.md
 
 Stop it with: ./build.sh stop
 TEXT

@@ -22,8 +22,6 @@ static ngx_int_t ngx_http_iot_collections_credentials(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_authorize(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
-static ngx_int_t ngx_http_iot_collections_scope(ngx_iot_principal_t *who,
-    ngx_pool_t *pool);
 static ngx_int_t ngx_http_iot_collections_root(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_system(ngx_http_request_t *r,
@@ -47,7 +45,9 @@ ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect = {
     ngx_http_iot_collections_cursor,       /* list cursor */
     ngx_string("{\"type\":\"keepAlive\"}"), /* WebSocket keep-alive */
     ngx_http_iot_collections_render,       /* data messages */
-    ngx_http_iot_collections_stream_allowed  /* a stream's token changed */
+    ngx_http_iot_collections_stream_allowed, /* a stream's token changed */
+    ngx_null_string,                       /* errors: content type */
+    NULL                                   /* routes that read their body */
 };
 
 
@@ -366,10 +366,11 @@ ngx_http_iot_collections_credentials(ngx_http_request_t *r,
  * reach every collection, "/collections/{cid}" and the paths below it
  * collection cid, any other resource none.  A resource below a collection
  * ("/collections/{cid}/devices/{did}") is narrower than the core can say:
- * the dialect checks the path against it too (covers).
+ * the dialect checks the path against it too (covers).  Tokens are this
+ * dialect's: the things dialect reads their resource through this too.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iot_collections_scope(ngx_iot_principal_t *who, ngx_pool_t *pool)
 {
     u_char     *p, *last, *start;
@@ -742,6 +743,12 @@ ngx_http_iot_collections_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
         return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
                                   "the collection still has devices: "
                                   "delete or move them first");
+
+    case NGX_IOT_HAS_GROUPS:
+        return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
+                                  "the collection still has device groups "
+                                  "(of the things dialect): delete them "
+                                  "first");
 
     case NGX_IOT_TOO_MANY_TAGS:
         return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,

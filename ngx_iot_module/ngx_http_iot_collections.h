@@ -62,6 +62,8 @@ ngx_uint_t ngx_http_iot_collections_covers(ngx_iot_principal_t *who,
 ngx_uint_t ngx_http_iot_collections_reaches(ngx_iot_principal_t *who,
     uint64_t cid);
 ngx_int_t ngx_http_iot_collections_resource_check(ngx_str_t *resource);
+ngx_int_t ngx_http_iot_collections_scope(ngx_iot_principal_t *who,
+    ngx_pool_t *pool);
 
 /* ngx_http_iot_collections_devices.c */
 ngx_int_t ngx_http_iot_collections_list(ngx_http_request_t *r,

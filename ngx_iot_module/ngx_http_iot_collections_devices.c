@@ -25,6 +25,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_iot_tags_answer(ngx_http_request_t *r,
     ngx_iot_rc_e rc);
+static void ngx_http_iot_collections_by(ngx_http_request_t *r,
+    ngx_iot_device_change_t *ch);
 
 
 static ngx_http_iot_collections_outcome_t  ngx_http_iot_collection_created =
@@ -271,6 +273,20 @@ ngx_http_iot_device_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 }
 
 
+/* who changes a device: the principal of the request's token */
+
+static void
+ngx_http_iot_collections_by(ngx_http_request_t *r,
+    ngx_iot_device_change_t *ch)
+{
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    ngx_memcpy(ch->by, ctx->who.id, NGX_IOT_UUID_SIZE);
+}
+
+
 static ngx_int_t
 ngx_http_iot_device_fields(ngx_http_request_t *r, json_t *body,
     ngx_iot_device_change_t *ch, ngx_uint_t create)
@@ -292,6 +308,7 @@ ngx_http_iot_device_fields(ngx_http_request_t *r, json_t *body,
     };
 
     ngx_memzero(ch, sizeof(ngx_iot_device_change_t));
+    ngx_http_iot_collections_by(r, ch);
 
     for (i = 0; i < sizeof(idents) / sizeof(idents[0]); i++) {
         key = (uint64_t *) ((u_char *) ch + idents[i].offset);
@@ -639,6 +656,7 @@ ngx_http_iot_collections_tags(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     if (device) {
         ngx_memzero(&dch, sizeof(ngx_iot_device_change_t));
+        ngx_http_iot_collections_by(r, &dch);
         dch.tags = patch;
         irc = ngx_iot_device_update(cycle, did, cid, &dch, r->pool,
                                     &wait->out.d, r->connection->log, wait);

@@ -279,6 +279,10 @@ ngx_http_iot_collections_message_write(u_char *p, ngx_iot_message_t *m,
         return ngx_cpymem(p, "\"}}", 3);
     }
 
+    if (m->transport == NGX_IOT_TRANSPORT_HTTP) {
+        return ngx_cpymem(p, "\"http\"}", sizeof("\"http\"}") - 1);
+    }
+
     return ngx_sprintf(p, "\"udp\",\"udpMetaData\":{\"localPort\":%ui,"
                        "\"remotePort\":%ui}}",
                        m->local_port, m->remote_port);

@@ -11,7 +11,8 @@
  *     methods      the route's methods, else 405 with its Allow header
  *     authorize    may the principal use the route with this method (403)
  *     body         methods in body_methods: a JSON object, read whole,
- *                  within client_max_body_size (413, 400)
+ *                  within client_max_body_size (413, 400), unless the
+ *                  route reads its body itself (own_body)
  *     handler      the route's handler, with ctx->who, ctx->body
  *
  * Every refusal on the way, and every error nginx answers by itself in
@@ -106,6 +107,16 @@ struct ngx_http_iot_dialect_s {
                                                    uint64_t cid,
                                                    ngx_str_t *path,
                                                    ngx_pool_t *pool);
+
+    /* the content type of errors; empty: content_type */
+    ngx_str_t                      error_type;
+
+    /*
+     * Does ctx->route read its request's body itself, as bytes (NULL: no
+     * route does)?  Its handler then reads it, and answers.
+     */
+    ngx_uint_t                   (*own_body)(ngx_http_request_t *r,
+                                             ngx_http_iot_ctx_t *ctx);
 };
 
 

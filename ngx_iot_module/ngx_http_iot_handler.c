@@ -89,6 +89,11 @@ ngx_http_iot_handler(ngx_http_request_t *r)
         return ngx_http_iot_refuse(r, ctx);
     }
 
+    if (d->own_body && d->own_body(r, ctx)) {
+        /* the route reads the body as it came (a signature covers it) */
+        return ctx->route->handler(r, ctx);
+    }
+
     if (r->method & d->body_methods) {
 
         if (ngx_http_iot_body_too_large(r)) {

@@ -357,6 +357,18 @@ ngx_http_iot_list_sent(ngx_http_iot_list_t *list, void *row)
         list->sent_key_len = NGX_IOT_TOKEN_HINT_LEN;
         break;
 
+    case NGX_IOT_STORE_GROUPS:
+        list->sent_id = ((ngx_iot_group_t *) row)->id.key;
+        break;
+
+    case NGX_IOT_STORE_GROUP_MEMBERS:
+        list->sent_id = ((ngx_iot_member_t *) row)->device_id;
+        break;
+
+    case NGX_IOT_STORE_DEVICE_MEMBERS:
+        list->sent_id = ((ngx_iot_member_t *) row)->group_id;
+        break;
+
     default:
         list->sent_id = ((ngx_iot_message_t *) row)->id;
         break;

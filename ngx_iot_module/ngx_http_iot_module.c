@@ -36,7 +36,7 @@ static ngx_int_t ngx_http_iot_body_filter(ngx_http_request_t *r,
 
 
 static void ngx_http_iot_content_type(ngx_http_request_t *r,
-    ngx_http_iot_dialect_t *d);
+    ngx_http_iot_dialect_t *d, ngx_uint_t status);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -497,7 +497,7 @@ ngx_http_iot_send_chain(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     r->headers_out.status = status;
-    ngx_http_iot_content_type(r, NULL);
+    ngx_http_iot_content_type(r, NULL, status);
     r->headers_out.content_length_n = len;
 
     rc = ngx_http_send_header(r);
@@ -517,7 +517,7 @@ ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
     ngx_chain_t  out;
 
     r->headers_out.status = status;
-    ngx_http_iot_content_type(r, NULL);
+    ngx_http_iot_content_type(r, NULL, status);
 
     if (b == NULL || b->last == b->pos) {
         r->headers_out.content_length_n = 0;
@@ -543,10 +543,11 @@ ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
 }
 
 
-/* the content type of a dialect (NULL: the location's) */
+/* the content type of a dialect (NULL: the location's), of its errors */
 
 static void
-ngx_http_iot_content_type(ngx_http_request_t *r, ngx_http_iot_dialect_t *d)
+ngx_http_iot_content_type(ngx_http_request_t *r, ngx_http_iot_dialect_t *d,
+    ngx_uint_t status)
 {
     ngx_http_iot_loc_conf_t  *lcf;
 
@@ -555,7 +556,9 @@ ngx_http_iot_content_type(ngx_http_request_t *r, ngx_http_iot_dialect_t *d)
         d = lcf->dialect;
     }
 
-    r->headers_out.content_type = d->content_type;
+    r->headers_out.content_type =
+        (status >= NGX_HTTP_BAD_REQUEST && d->error_type.len)
+        ? d->error_type : d->content_type;
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 }
 
@@ -679,7 +682,7 @@ ngx_http_iot_header_filter(ngx_http_request_t *r)
 
     ctx->replacement = b;
 
-    ngx_http_iot_content_type(r, d);
+    ngx_http_iot_content_type(r, d, r->err_status);
     r->headers_out.content_length_n = b->last - b->pos;
 
     if (r->headers_out.content_length) {

@@ -75,6 +75,12 @@ typedef enum {
     NGX_IOT_UNAVAILABLE,      /* downlink: nothing to send from */
     NGX_IOT_NO_ADDRESS,       /* downlink: the device cannot be reached */
     NGX_IOT_SEND_FAILED,
+    NGX_IOT_CONFLICT_DEVEUI,
+    NGX_IOT_CONFLICT_DVNUUID,
+    NGX_IOT_EXISTS,           /* the device has an adapter of that type */
+    NGX_IOT_IMMUTABLE,        /* an adapter's identifier cannot change */
+    NGX_IOT_OTHER_COLLECTION, /* a group takes devices of its own only */
+    NGX_IOT_HAS_GROUPS,       /* a collection with device groups stays */
     NGX_IOT_QUEUED            /* posted: the answer comes later */
 } ngx_iot_rc_e;
 

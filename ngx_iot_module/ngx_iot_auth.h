@@ -27,6 +27,9 @@ typedef struct {
     uint64_t                  *collections;   /* else these */
     ngx_uint_t                 ncollections;
 
+    /* a UUID that names the principal in createdBy and the like */
+    u_char                     id[16];
+
     /*
      * The credential's own scope as the dialect that issued it wrote it
      * (an API token's resource); the core never reads it.  A dialect may

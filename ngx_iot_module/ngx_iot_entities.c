@@ -25,10 +25,26 @@ typedef struct {
 } ngx_iot_entity_ctx_t;
 
 
+static void ngx_iot_collection_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_collection_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, void *e, ngx_log_t *log);
 static void ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_device_repaired(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, void *e, ngx_log_t *log);
+static void ngx_iot_group_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_group_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_group_repaired(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, void *e, ngx_log_t *log);
+static void ngx_iot_member_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_member_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_members_reload(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, ngx_iot_store_kind_e kind, uint64_t scope,
+    ngx_log_t *log);
+static ngx_int_t ngx_iot_member_loaded(void *row, void *data);
+static void ngx_iot_adapter_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_adapter_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void *ngx_iot_session_row(void *row);
 static ngx_int_t ngx_iot_entity_loaded(void *row, void *data);
 static ngx_int_t ngx_iot_entity_text_alloc(ngx_slab_pool_t *shpool,
@@ -47,13 +63,16 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       sizeof(ngx_iot_collection_t), offsetof(ngx_iot_sh_t, collections),
       0, 0, 0,
       { { offsetof(ngx_iot_collection_t, tags), 0 }, { 0, 0 } },
-      NULL, NULL, NULL, ngx_iot_collection_repaired },
+      NULL, ngx_iot_collection_link, ngx_iot_collection_unlink,
+      ngx_iot_collection_repaired },
 
     { ngx_string("device"), NGX_IOT_STORE_DEVICES,
       sizeof(ngx_iot_device_t), offsetof(ngx_iot_sh_t, devices),
       0, 0, 0,
-      { { offsetof(ngx_iot_device_t, tags), 0 }, { 0, 0 } },
-      NULL, ngx_iot_device_link, ngx_iot_device_unlink, NULL },
+      { { offsetof(ngx_iot_device_t, tags), 0 },
+        { offsetof(ngx_iot_device_t, about), NGX_IOT_TEXT_PLAIN } },
+      NULL, ngx_iot_device_link, ngx_iot_device_unlink,
+      ngx_iot_device_repaired },
 
     { ngx_string("token"), NGX_IOT_STORE_TOKENS,
       sizeof(ngx_iot_token_t), offsetof(ngx_iot_sh_t, tokens),
@@ -66,11 +85,54 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       sizeof(ngx_iot_session_t), offsetof(ngx_iot_sh_t, sessions),
       0, 0, 0,
       { { 0, 0 }, { 0, 0 } },
-      ngx_iot_session_row, NULL, NULL, NULL }
+      ngx_iot_session_row, NULL, NULL, NULL },
+
+    { ngx_string("adapter"), NGX_IOT_STORE_ADAPTERS,
+      sizeof(ngx_iot_adapter_t), offsetof(ngx_iot_sh_t, adapters),
+      1, offsetof(ngx_iot_adapter_t, key), NGX_IOT_ADAPTER_KEY_LEN,
+      { { offsetof(ngx_iot_adapter_t, iccid), NGX_IOT_TEXT_PLAIN },
+        { 0, 0 } },
+      NULL, ngx_iot_adapter_link, ngx_iot_adapter_unlink, NULL },
+
+    { ngx_string("group"), NGX_IOT_STORE_GROUPS,
+      sizeof(ngx_iot_group_t), offsetof(ngx_iot_sh_t, groups),
+      0, 0, 0,
+      { { offsetof(ngx_iot_group_t, name), NGX_IOT_TEXT_PLAIN },
+        { offsetof(ngx_iot_group_t, description), NGX_IOT_TEXT_PLAIN } },
+      NULL, ngx_iot_group_link, ngx_iot_group_unlink,
+      ngx_iot_group_repaired },
+
+    { ngx_string("member"), NGX_IOT_STORE_MEMBERS,
+      sizeof(ngx_iot_member_t), offsetof(ngx_iot_sh_t, members),
+      1, offsetof(ngx_iot_member_t, key), NGX_IOT_MEMBER_KEY_LEN,
+      { { 0, 0 }, { 0, 0 } },
+      NULL, ngx_iot_member_link, ngx_iot_member_unlink, NULL }
 };
 
 
-/* collections: how many devices each has is derived from the devices */
+/* collections: their UUIDs */
+
+static void
+ngx_iot_collection_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_collection_t  *c = e;
+
+    c->uuid_link.key = ngx_iot_uuid_key(c->uuid);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->collection_uuids,
+                         &c->uuid_link);
+}
+
+
+static void
+ngx_iot_collection_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_collection_t  *c = e;
+
+    ngx_iot_index_remove(&ctx->sh->collection_uuids, &c->uuid_link);
+}
+
+
+/* collections: how many devices and groups each has is derived */
 
 static void
 ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
@@ -84,10 +146,16 @@ ngx_iot_collection_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
     {
         c->ndevices = (uint32_t) n;
     }
+
+    if (ngx_iot_store_count(store, NGX_IOT_STORE_GROUPS, c->id.key, &n, log)
+        == NGX_OK)
+    {
+        c->ngroups = (uint32_t) n;
+    }
 }
 
 
-/* devices: their identifiers, and their collection's count */
+/* devices: their UUIDs, identifiers, and their collection's count */
 
 static void
 ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e)
@@ -95,6 +163,10 @@ ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e)
     ngx_iot_device_t      *d = e;
     ngx_iot_collection_t  *c;
     ngx_iot_store_key_t    key;
+
+    d->uuid_link.key = ngx_iot_uuid_key(d->uuid);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->device_uuids,
+                         &d->uuid_link);
 
     ngx_iot_ident_link(ctx, d);
 
@@ -113,10 +185,32 @@ static void
 ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
 {
     ngx_iot_device_t      *d = e;
+
+    u_char                 k[NGX_IOT_ADAPTER_KEY_LEN];
+    ngx_uint_t             i;
+    ngx_iot_adapter_t     *a;
     ngx_iot_collection_t  *c;
     ngx_iot_store_key_t    key;
 
+    ngx_iot_index_remove(&ctx->sh->device_uuids, &d->uuid_link);
     ngx_iot_ident_unlink(ctx, d);
+
+    /* its memberships and adapters go with it */
+
+    ngx_iot_members_drop(ctx, d->id.key, 0);
+
+    for (i = 1; i <= NGX_IOT_ADAPTER_TYPES; i++) {
+        ngx_iot_adapter_key(k, d->id.key, i);
+
+        key.id = 0;
+        key.data = k;
+        key.len = NGX_IOT_ADAPTER_KEY_LEN;
+
+        a = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_ADAPTER, &key);
+        if (a) {
+            ngx_iot_entity_drop(ctx, NGX_IOT_ENTITY_ADAPTER, a);
+        }
+    }
 
     key.id = d->collection_id;
     key.data = NULL;
@@ -126,6 +220,262 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
     if (c && c->ndevices) {
         c->ndevices--;
     }
+}
+
+
+/* a device taken from the store again: its adapters and memberships too */
+
+static void
+ngx_iot_device_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    void *e, ngx_log_t *log)
+{
+    ngx_iot_device_t  *d = e;
+
+    u_char               k[NGX_IOT_ADAPTER_KEY_LEN];
+    ngx_uint_t           i;
+    ngx_iot_store_key_t  key;
+
+    ngx_iot_members_reload(ctx, store, NGX_IOT_STORE_DEVICE_MEMBERS,
+                           d->id.key, log);
+
+    for (i = 1; i <= NGX_IOT_ADAPTER_TYPES; i++) {
+        ngx_iot_adapter_key(k, d->id.key, i);
+
+        key.id = 0;
+        key.data = k;
+        key.len = NGX_IOT_ADAPTER_KEY_LEN;
+
+        ngx_iot_entity_repair(ctx, store, NGX_IOT_ENTITY_ADAPTER, &key, log);
+    }
+}
+
+
+/* groups: their UUIDs and their memberships */
+
+static void
+ngx_iot_group_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_group_t  *g = e;
+
+    ngx_iot_collection_t  *c;
+    ngx_iot_store_key_t    key;
+
+    g->uuid_link.key = ngx_iot_uuid_key(g->uuid);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->group_uuids, &g->uuid_link);
+
+    key.id = g->collection_id;
+    key.data = NULL;
+    key.len = 0;
+
+    c = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_COLLECTION, &key);
+    if (c) {
+        c->ngroups++;
+    }
+}
+
+
+static void
+ngx_iot_group_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_group_t  *g = e;
+
+    ngx_iot_collection_t  *c;
+    ngx_iot_store_key_t    key;
+
+    ngx_iot_members_drop(ctx, g->id.key, 1);
+    ngx_iot_index_remove(&ctx->sh->group_uuids, &g->uuid_link);
+
+    key.id = g->collection_id;
+    key.data = NULL;
+    key.len = 0;
+
+    c = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_COLLECTION, &key);
+    if (c && c->ngroups) {
+        c->ngroups--;
+    }
+}
+
+
+static void
+ngx_iot_group_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    void *e, ngx_log_t *log)
+{
+    ngx_iot_group_t  *g = e;
+
+    ngx_iot_members_reload(ctx, store, NGX_IOT_STORE_GROUP_MEMBERS,
+                           g->id.key, log);
+}
+
+
+/* memberships: indexed by group and by device; a group counts its own */
+
+static void
+ngx_iot_member_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_member_t     *m = e;
+    ngx_iot_group_t      *g;
+    ngx_iot_store_key_t   key;
+
+    m->by_group.key = m->group_id;
+    m->by_device.key = m->device_id;
+
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->members_by_group,
+                         &m->by_group);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->members_by_device,
+                         &m->by_device);
+
+    key.id = m->group_id;
+    key.data = NULL;
+    key.len = 0;
+
+    g = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_GROUP, &key);
+    if (g) {
+        g->nmembers++;
+    }
+}
+
+
+static void
+ngx_iot_member_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_member_t     *m = e;
+    ngx_iot_group_t      *g;
+    ngx_iot_store_key_t   key;
+
+    ngx_iot_index_remove(&ctx->sh->members_by_group, &m->by_group);
+    ngx_iot_index_remove(&ctx->sh->members_by_device, &m->by_device);
+
+    key.id = m->group_id;
+    key.data = NULL;
+    key.len = 0;
+
+    g = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_GROUP, &key);
+    if (g && g->nmembers) {
+        g->nmembers--;
+    }
+}
+
+
+/* the memberships of a device (of_group 0) or of a group leave the zone */
+
+void
+ngx_iot_members_drop(ngx_iot_zone_ctx_t *ctx, uint64_t id,
+    ngx_uint_t of_group)
+{
+    ngx_iot_link_t    *link, *next;
+    ngx_iot_member_t  *m;
+
+    link = ngx_iot_index_find(of_group ? &ctx->sh->members_by_group
+                                       : &ctx->sh->members_by_device, id);
+
+    while (link) {
+        next = ngx_iot_index_find_next(link);
+
+        m = of_group ? ngx_iot_container_of(link, ngx_iot_member_t, by_group)
+                     : ngx_iot_container_of(link, ngx_iot_member_t,
+                                            by_device);
+
+        ngx_iot_entity_drop(ctx, NGX_IOT_ENTITY_MEMBER, m);
+
+        link = next;
+    }
+}
+
+
+/* the memberships of a device or a group, as the store has them */
+
+static void
+ngx_iot_members_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    ngx_iot_store_kind_e kind, uint64_t scope, ngx_log_t *log)
+{
+    ngx_iot_store_cursor_t  cur;
+
+    ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
+    cur.kind = kind;
+    cur.scope = scope;
+
+    (void) ngx_iot_store_list(store, &cur, 0, ngx_iot_member_loaded, ctx,
+                              log);
+}
+
+
+static ngx_int_t
+ngx_iot_member_loaded(void *row, void *data)
+{
+    ngx_iot_zone_ctx_t  *ctx = data;
+
+    ngx_iot_member_t     *m = row;
+    ngx_iot_store_key_t   key;
+
+    key.id = 0;
+    key.data = m->key;
+    key.len = NGX_IOT_MEMBER_KEY_LEN;
+
+    if (ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_MEMBER, &key) == NULL
+        && ngx_iot_entity_load(ctx, NGX_IOT_ENTITY_MEMBER, m) != NGX_OK)
+    {
+        return NGX_AGAIN;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iot_member_key(u_char *key, uint64_t group_id, uint64_t device_id)
+{
+    ngx_memcpy(key, &group_id, sizeof(uint64_t));
+    ngx_memcpy(key + sizeof(uint64_t), &device_id, sizeof(uint64_t));
+}
+
+
+/* adapters: their identifiers (DevEUI, DVN UUID) */
+
+static void
+ngx_iot_adapter_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_ident_adapter_link(ctx, e);
+}
+
+
+static void
+ngx_iot_adapter_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_ident_adapter_unlink(ctx, e);
+}
+
+
+void
+ngx_iot_adapter_key(u_char *key, uint64_t device_id, ngx_uint_t type)
+{
+    ngx_memcpy(key, &device_id, sizeof(uint64_t));
+    key[sizeof(uint64_t)] = (u_char) type;
+}
+
+
+void
+ngx_iot_device_about(ngx_iot_device_t *d, ngx_str_t *description,
+    ngx_str_t *barcode)
+{
+    size_t  n;
+
+    n = ngx_min((size_t) d->description_len, (size_t) d->about.len);
+
+    description->data = d->about.data;
+    description->len = n;
+    barcode->data = d->about.data + n;
+    barcode->len = d->about.len - n;
+}
+
+
+uint64_t
+ngx_iot_uuid_key(u_char *uuid)
+{
+    uint64_t  key;
+
+    ngx_memcpy(&key, uuid, sizeof(uint64_t));
+
+    return key;
 }
 
 
@@ -362,11 +712,32 @@ ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         }
     }
 
+    if (ngx_iot_index_init(ctx->shpool, &ctx->sh->collection_uuids,
+                           n[NGX_IOT_ENTITY_COLLECTION])
+        != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->device_uuids,
+                              n[NGX_IOT_ENTITY_DEVICE])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->group_uuids,
+                              n[NGX_IOT_ENTITY_GROUP])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->members_by_group,
+                              n[NGX_IOT_ENTITY_MEMBER])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->members_by_device,
+                              n[NGX_IOT_ENTITY_MEMBER])
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     for (i = 0; i < NGX_IOT_IDENT_LAST; i++) {
         if (ngx_iot_index_init(ctx->shpool,
                                (ngx_iot_index_t *) ((u_char *) ctx->sh
                                                    + ngx_iot_idents[i].index),
-                               n[NGX_IOT_ENTITY_DEVICE])
+                               n[ngx_iot_idents[i].adapter
+                                 ? NGX_IOT_ENTITY_ADAPTER
+                                 : NGX_IOT_ENTITY_DEVICE])
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -435,14 +806,33 @@ ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
 }
 
 
-/* a text that is kept even when empty ends with a NUL */
+/* a text that is kept even when empty ends with a NUL; a plain one is
+ * none when empty, tags when "{}" too */
 
 static ngx_int_t
 ngx_iot_entity_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,
     ngx_iot_text_t *dst, ngx_uint_t always)
 {
-    if (!always) {
+    if (always == NGX_IOT_TEXT_TAGS) {
         return ngx_iot_text_alloc(shpool, src, dst);
+    }
+
+    if (always == NGX_IOT_TEXT_PLAIN) {
+        if (src->len == 0) {
+            dst->data = NULL;
+            dst->len = 0;
+            return NGX_OK;
+        }
+
+        dst->data = ngx_slab_alloc_locked(shpool, src->len);
+        if (dst->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(dst->data, src->data, src->len);
+        dst->len = (uint32_t) src->len;
+
+        return NGX_OK;
     }
 
     dst->data = ngx_slab_alloc_locked(shpool, src->len + 1);

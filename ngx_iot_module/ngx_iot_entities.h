@@ -3,8 +3,9 @@
  * Copyright (C) nginx-iot authors
  *
  * One description per entity of the registry (collection, device, token,
- * session): how it is loaded into the zone from a store row, found,
- * dropped and repaired.  The code that does it is written once, for all.
+ * session, network adapter, device group, membership): how it is loaded
+ * into the zone from a store row, found, dropped and repaired.  The code
+ * that does it is written once, for all.
  */
 
 
@@ -25,6 +26,9 @@ typedef enum {
     NGX_IOT_ENTITY_DEVICE,
     NGX_IOT_ENTITY_TOKEN,
     NGX_IOT_ENTITY_SESSION,
+    NGX_IOT_ENTITY_ADAPTER,        /* after devices: loaded after them */
+    NGX_IOT_ENTITY_GROUP,
+    NGX_IOT_ENTITY_MEMBER,         /* after devices and groups */
     NGX_IOT_ENTITY_LAST
 } ngx_iot_entity_e;
 
@@ -32,10 +36,18 @@ typedef enum {
 #define NGX_IOT_ENTITY_TEXTS  2
 
 
-/* a text field of an entity, copied into the zone */
+/*
+ * A text field of an entity, copied into the zone: tags ("{}" and empty
+ * are none), always kept (NUL-terminated, even empty), or plain (empty is
+ * none).
+ */
+#define NGX_IOT_TEXT_TAGS     0
+#define NGX_IOT_TEXT_ALWAYS   1
+#define NGX_IOT_TEXT_PLAIN    2
+
 typedef struct {
     size_t                     offset;    /* of its ngx_iot_text_t; 0: none */
-    ngx_uint_t                 always;    /* kept, NUL-terminated, if empty */
+    ngx_uint_t                 always;    /* NGX_IOT_TEXT_* */
 } ngx_iot_entity_text_t;
 
 
@@ -90,6 +102,10 @@ ngx_int_t ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, ngx_uint_t *n, ngx_log_t *log);
 ngx_int_t ngx_iot_entities_load(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, ngx_log_t *log);
+
+/* the memberships of a device (of_group 0) or a group leave the zone */
+void ngx_iot_members_drop(ngx_iot_zone_ctx_t *ctx, uint64_t id,
+    ngx_uint_t of_group);
 
 /* texts in the zone and copies of them in a pool */
 ngx_int_t ngx_iot_text_alloc(ngx_slab_pool_t *shpool, ngx_str_t *src,

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include "ngx_iot.h"
 #include "ngx_iot_index.h"
+#include "ngx_iot_id.h"
 
 
 /* tags are kept as the text of a compact JSON object of strings */
@@ -31,7 +32,16 @@ typedef struct {
     uint32_t                   field_mask;
     uint32_t                   ndevices;
     ngx_iot_text_t             tags;
+    ngx_iot_link_t             uuid_link;     /* ngx_iot_uuid_key(uuid) */
+    u_char                     uuid[NGX_IOT_UUID_SIZE];
+    uint32_t                   ngroups;       /* device groups */
 } ngx_iot_collection_t;
+
+
+/* a device's status, as the things dialect names it */
+#define NGX_IOT_STATUS_NONE        0
+#define NGX_IOT_STATUS_ACTIVE      1
+#define NGX_IOT_STATUS_INACTIVE    2
 
 
 typedef struct {
@@ -45,7 +55,24 @@ typedef struct {
     uint64_t                   net_imeisv;    /* ident keys, 0: unknown */
     uint64_t                   net_msisdn;
     u_char                     net_family;
+    u_char                     status;        /* NGX_IOT_STATUS_* */
+    uint16_t                   description_len;   /* in about */
     u_char                     net_addr[16];
+
+    /*
+     * Its UUID, and what the things dialect keeps of it: the device type,
+     * who made and last changed it (principal UUIDs, nil: unknown) and
+     * when (ms since the epoch), its description and barcode (one text,
+     * the description first, to keep a device in 256 bytes of the zone).
+     */
+    ngx_iot_link_t             uuid_link;     /* ngx_iot_uuid_key(uuid) */
+    u_char                     uuid[NGX_IOT_UUID_SIZE];
+    u_char                     spec[NGX_IOT_UUID_SIZE];
+    u_char                     created_by[NGX_IOT_UUID_SIZE];
+    u_char                     modified_by[NGX_IOT_UUID_SIZE];
+    uint64_t                   created_at;
+    uint64_t                   modified_at;
+    ngx_iot_text_t             about;
 } ngx_iot_device_t;
 
 
@@ -69,13 +96,112 @@ typedef struct {
 } ngx_iot_token_t;
 
 
+/*
+ * A network adapter of a device (the things dialect), one per type and
+ * device, keyed by both.  A cellular adapter's IMEI is its device's; a
+ * LoRa adapter has a DevEUI, a generic one a DVN UUID, each unique in the
+ * registry (ngx_iot_ident.h).  Secrets (shared secrets, JoinEUI, AppKey)
+ * are in the store only, never in the zone.
+ */
+#define NGX_IOT_ADAPTER_CELLULAR   1
+#define NGX_IOT_ADAPTER_LORA       2
+#define NGX_IOT_ADAPTER_GENERIC    3
+#define NGX_IOT_ADAPTER_TYPES      3
+
+#define NGX_IOT_ADAPTER_KEY_LEN    9      /* device id (8 bytes), type */
+
+typedef struct {
+    ngx_iot_slink_t            id;            /* key: key[] */
+    u_char                     key[NGX_IOT_ADAPTER_KEY_LEN];
+    u_char                     type;
+    u_char                     secret;        /* the store has a secret */
+    uint64_t                   device_id;
+    ngx_iot_link_t             ident;         /* DevEUI, DVN UUID */
+    u_char                     value[NGX_IOT_UUID_SIZE];
+    uint64_t                   created_at;
+    uint64_t                   modified_at;
+    ngx_iot_text_t             iccid;         /* cellular */
+} ngx_iot_adapter_t;
+
+
+/*
+ * A device group (the things dialect): a set of devices of one collection
+ * (its project).  Its membership links are entities of their own, keyed
+ * by the group and the device, and indexed by either.
+ */
+typedef struct {
+    ngx_iot_link_t             id;
+    uint64_t                   collection_id;
+    ngx_iot_link_t             uuid_link;     /* ngx_iot_uuid_key(uuid) */
+    u_char                     uuid[NGX_IOT_UUID_SIZE];
+    u_char                     created_by[NGX_IOT_UUID_SIZE];
+    u_char                     modified_by[NGX_IOT_UUID_SIZE];
+    uint64_t                   created_at;
+    uint64_t                   modified_at;
+    uint32_t                   nmembers;
+    ngx_iot_text_t             name;
+    ngx_iot_text_t             description;
+} ngx_iot_group_t;
+
+
+#define NGX_IOT_MEMBER_KEY_LEN     16     /* group id, device id */
+
+typedef struct {
+    ngx_iot_slink_t            id;            /* key: key[] */
+    u_char                     key[NGX_IOT_MEMBER_KEY_LEN];
+    uint64_t                   group_id;
+    uint64_t                   device_id;
+    ngx_iot_link_t             by_group;      /* key: group_id */
+    ngx_iot_link_t             by_device;     /* key: device_id */
+    uint64_t                   created_at;
+    u_char                     created_by[NGX_IOT_UUID_SIZE];
+} ngx_iot_member_t;
+
+
+/* a group as a caller makes or changes it (all of it) */
+typedef struct {
+    uint64_t                   collection_id;
+    ngx_str_t                  name;
+    ngx_str_t                  description;
+    u_char                     by[NGX_IOT_UUID_SIZE];
+} ngx_iot_group_change_t;
+
+
 /* what a caller asks to change; absent parts are left as they are */
 typedef struct {
     uint64_t                   collection_id;
     uint64_t                   imsi;
     uint64_t                   imei;
     json_t                    *tags;
+
+    /* who asks (a principal's UUID; nil: unknown) */
+    u_char                     by[NGX_IOT_UUID_SIZE];
+
+    /* the things dialect's fields, all of them replaced when things is set */
+    ngx_uint_t                 things;
+    ngx_uint_t                 status;
+    u_char                     spec[NGX_IOT_UUID_SIZE];
+    ngx_str_t                  description;
+    ngx_str_t                  barcode;
 } ngx_iot_device_change_t;
+
+
+/*
+ * An adapter as a caller sets it: all of it (a full update), but an empty
+ * secret keeps the one the store has.  The identifier of an adapter that
+ * exists cannot change.
+ */
+typedef struct {
+    uint64_t                   device_id;
+    uint64_t                   collection_id;   /* the device's */
+    ngx_uint_t                 type;
+    ngx_uint_t                 create;    /* none of its type may exist */
+    uint64_t                   imei;      /* cellular: an ident key */
+    u_char                     value[NGX_IOT_UUID_SIZE];  /* LoRa, generic */
+    ngx_str_t                  iccid;
+    ngx_str_t                  secret;    /* shared secret, or AppKey */
+    ngx_str_t                  join_eui;  /* LoRa: secret too */
+} ngx_iot_adapter_change_t;
 
 
 typedef struct {
@@ -92,6 +218,19 @@ typedef struct {
     json_t                    *tags;
 } ngx_iot_token_change_t;
 
+
+/* a device's description and barcode, from its about */
+void ngx_iot_device_about(ngx_iot_device_t *d, ngx_str_t *description,
+    ngx_str_t *barcode);
+
+/* a membership's key: the group's id, the device's */
+void ngx_iot_member_key(u_char *key, uint64_t group_id, uint64_t device_id);
+
+/* an adapter's key: its device's id, its type */
+void ngx_iot_adapter_key(u_char *key, uint64_t device_id, ngx_uint_t type);
+
+/* an index key of a UUID (random: its first 8 bytes) */
+uint64_t ngx_iot_uuid_key(u_char *uuid);
 
 /* the device's address as text, for the store and for JSON */
 u_char *ngx_iot_addr_text(u_char *p, ngx_iot_device_t *d);

@@ -178,3 +178,148 @@ ngx_iot_now_ms(void)
 
     return (uint64_t) tp->sec * 1000 + tp->msec;
 }
+
+
+/*
+ * UUIDs (RFC 9562): 16 bytes, shown as 36 lowercase characters
+ * 8-4-4-4-12; read in either case.  New ones are random (version 4).
+ */
+
+ngx_int_t
+ngx_iot_uuid_new(u_char *uuid)
+{
+    if (ngx_iot_random(uuid, NGX_IOT_UUID_SIZE) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    uuid[6] = (uuid[6] & 0x0f) | 0x40;
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_iot_uuid_encode(u_char *p, u_char *uuid)
+{
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    for (i = 0; i < NGX_IOT_UUID_SIZE; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            *p++ = '-';
+        }
+
+        *p++ = hex[uuid[i] >> 4];
+        *p++ = hex[uuid[i] & 0x0f];
+    }
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_iot_uuid_decode(u_char *p, size_t len, u_char *uuid)
+{
+    u_char      c, v;
+    size_t      i;
+    ngx_uint_t  n;
+
+    if (len != NGX_IOT_UUID_LEN) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = p[i];
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (c >= '0' && c <= '9') {
+            v = c - '0';
+
+        } else {
+            c |= 0x20;
+
+            if (c < 'a' || c > 'f') {
+                return NGX_ERROR;
+            }
+
+            v = c - 'a' + 10;
+        }
+
+        if (n & 1) {
+            uuid[n / 2] |= v;
+
+        } else {
+            uuid[n / 2] = v << 4;
+        }
+
+        n++;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_iot_uuid_is_nil(u_char *uuid)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_IOT_UUID_SIZE; i++) {
+        if (uuid[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* hex digits, either case, into len / 2 bytes */
+
+ngx_int_t
+ngx_iot_hex_decode(u_char *dst, u_char *src, size_t len)
+{
+    u_char  c, v;
+    size_t  i;
+
+    if (len % 2) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = src[i];
+
+        if (c >= '0' && c <= '9') {
+            v = c - '0';
+
+        } else {
+            c |= 0x20;
+
+            if (c < 'a' || c > 'f') {
+                return NGX_ERROR;
+            }
+
+            v = c - 'a' + 10;
+        }
+
+        if (i & 1) {
+            dst[i / 2] |= v;
+
+        } else {
+            dst[i / 2] = v << 4;
+        }
+    }
+
+    return NGX_OK;
+}

@@ -80,6 +80,25 @@ ngx_iot_index_find(ngx_iot_index_t *idx, uint64_t key)
 }
 
 
+/* the next link after link with the same key (keys that may repeat) */
+
+ngx_iot_link_t *
+ngx_iot_index_find_next(ngx_iot_link_t *link)
+{
+    uint64_t  key;
+
+    key = link->key;
+
+    for (link = link->next; link; link = link->next) {
+        if (link->key == key) {
+            return link;
+        }
+    }
+
+    return NULL;
+}
+
+
 void
 ngx_iot_index_insert(ngx_slab_pool_t *shpool, ngx_iot_index_t *idx,
     ngx_iot_link_t *link)

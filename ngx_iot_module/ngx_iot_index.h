@@ -46,6 +46,7 @@ typedef struct {
 ngx_int_t ngx_iot_index_init(ngx_slab_pool_t *shpool, ngx_iot_index_t *idx,
     ngx_uint_t hint);
 ngx_iot_link_t *ngx_iot_index_find(ngx_iot_index_t *idx, uint64_t key);
+ngx_iot_link_t *ngx_iot_index_find_next(ngx_iot_link_t *link);
 void ngx_iot_index_insert(ngx_slab_pool_t *shpool, ngx_iot_index_t *idx,
     ngx_iot_link_t *link);
 void ngx_iot_index_remove(ngx_iot_index_t *idx, ngx_iot_link_t *link);

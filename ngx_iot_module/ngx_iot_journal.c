@@ -153,15 +153,18 @@ ngx_int_t
 ngx_iot_journal_text(ngx_iot_zone_ctx_t *ctx, ngx_str_t *src,
     ngx_uint_t always, ngx_iot_text_t *dst)
 {
-    if (!always
-        && (src->len == 0 || (src->len == 2 && src->data[0] == '{')))
+    if (always != NGX_IOT_TEXT_ALWAYS
+        && (src->len == 0
+            || (always == NGX_IOT_TEXT_TAGS && src->len == 2
+                && src->data[0] == '{')))
     {
         dst->data = NULL;
         dst->len = 0;
         return NGX_OK;
     }
 
-    dst->data = ngx_iot_journal_alloc(ctx, src->len + (always ? 1 : 0));
+    dst->data = ngx_iot_journal_alloc(ctx, src->len
+                                      + (always == NGX_IOT_TEXT_ALWAYS));
     if (dst->data == NULL) {
         return NGX_ERROR;
     }

@@ -18,6 +18,7 @@
 
 #define NGX_IOT_TRANSPORT_UDP      1
 #define NGX_IOT_TRANSPORT_COAP     2
+#define NGX_IOT_TRANSPORT_HTTP     3      /* SenML over HTTP (things) */
 
 #define NGX_IOT_PAYLOAD_MAX        2048
 

@@ -36,6 +36,8 @@ typedef struct {
     ngx_iot_collection_t          *target;    /* a device's new collection */
     ngx_iot_text_t                 text;      /* the new tags in the zone */
     ngx_iot_text_t                 resource;  /* a token's new resource */
+    ngx_iot_text_t                 about;     /* a device's new about */
+    uint16_t                       description_len;
     ngx_uint_t                     write;     /* a token's new write flag */
     uint64_t                       keys[NGX_IOT_IDENT_LAST];
     u_char                        *secret;    /* a new token's */
@@ -51,8 +53,14 @@ typedef struct {
 
 static ngx_iot_collection_t *ngx_iot_collection_find(ngx_iot_zone_ctx_t *ctx,
     uint64_t id);
+static ngx_iot_collection_t *ngx_iot_collection_find_uuid(
+    ngx_iot_zone_ctx_t *ctx, u_char *uuid);
+static ngx_iot_device_t *ngx_iot_device_find_uuid(ngx_iot_zone_ctx_t *ctx,
+    u_char *uuid);
 static ngx_iot_token_t *ngx_iot_token_find(ngx_iot_zone_ctx_t *ctx,
     u_char *hash);
+static ngx_iot_rc_e ngx_iot_device_things(ngx_iot_write_t *w,
+    ngx_iot_op_t *op, ngx_iot_device_t *d, ngx_iot_device_change_t *ch);
 static ngx_iot_rc_e ngx_iot_zone_full(ngx_iot_zone_ctx_t *ctx,
     const char *what, ngx_log_t *log);
 static ngx_iot_rc_e ngx_iot_tags_new(ngx_iot_text_t *cur, json_t *patch,
@@ -120,6 +128,52 @@ ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id)
     key.len = 0;
 
     return ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_DEVICE, &key);
+}
+
+
+/* by UUID: the index holds the first 8 bytes, the entity all 16 */
+
+static ngx_iot_collection_t *
+ngx_iot_collection_find_uuid(ngx_iot_zone_ctx_t *ctx, u_char *uuid)
+{
+    ngx_iot_link_t        *link;
+    ngx_iot_collection_t  *c;
+
+    for (link = ngx_iot_index_find(&ctx->sh->collection_uuids,
+                                   ngx_iot_uuid_key(uuid));
+         link;
+         link = ngx_iot_index_find_next(link))
+    {
+        c = ngx_iot_container_of(link, ngx_iot_collection_t, uuid_link);
+
+        if (ngx_memcmp(c->uuid, uuid, NGX_IOT_UUID_SIZE) == 0) {
+            return c;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_iot_device_t *
+ngx_iot_device_find_uuid(ngx_iot_zone_ctx_t *ctx, u_char *uuid)
+{
+    ngx_iot_link_t    *link;
+    ngx_iot_device_t  *d;
+
+    for (link = ngx_iot_index_find(&ctx->sh->device_uuids,
+                                   ngx_iot_uuid_key(uuid));
+         link;
+         link = ngx_iot_index_find_next(link))
+    {
+        d = ngx_iot_container_of(link, ngx_iot_device_t, uuid_link);
+
+        if (ngx_memcmp(d->uuid, uuid, NGX_IOT_UUID_SIZE) == 0) {
+            return d;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -245,8 +299,13 @@ ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
 {
     *out = *d;
 
-    return (ngx_iot_text_copy(pool, &d->tags, &out->tags) == NGX_OK)
-           ? NGX_IOT_OK : NGX_IOT_STORE_ERROR;
+    if (ngx_iot_text_copy(pool, &d->tags, &out->tags) != NGX_OK
+        || ngx_iot_text_copy(pool, &d->about, &out->about) != NGX_OK)
+    {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    return NGX_IOT_OK;
 }
 
 
@@ -443,7 +502,23 @@ ngx_iot_row_store(ngx_iot_write_t *w, ngx_uint_t fresh)
                                             w->log);
 
     case NGX_IOT_ENTITY_DEVICE:
-        return ngx_iot_store_device_put(w->store, &op->row.d, fresh, w->log);
+        if (ngx_iot_store_device_put(w->store, &op->row.d, fresh, w->log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /* a device that moves to another collection leaves its groups */
+
+        if (!fresh
+            && op->row.d.collection_id
+               != ((ngx_iot_device_t *) op->e)->collection_id)
+        {
+            return ngx_iot_store_device_leave(w->store, op->row.d.id.key,
+                                              w->log);
+        }
+
+        return NGX_OK;
 
     default:
         /* a token: its public prefix may, very rarely, be taken */
@@ -594,6 +669,14 @@ ngx_iot_collection_create_check(ngx_iot_write_t *w)
         id = ngx_iot_id_new();
     } while (ngx_iot_collection_find(w->ctx, id));
 
+    do {
+        if (ngx_iot_uuid_new(c->uuid) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, w->log, ngx_errno,
+                          "getrandom() failed");
+            return NGX_IOT_STORE_ERROR;
+        }
+    } while (ngx_iot_collection_find_uuid(w->ctx, c->uuid));
+
     c->id.key = id;
     c->team_id = w->ctx->sh->team_id;
     c->field_mask = ch->mask_value & ch->mask_set;
@@ -708,6 +791,10 @@ ngx_iot_collection_delete_check(ngx_iot_write_t *w)
         return NGX_IOT_NOT_EMPTY;
     }
 
+    if (c->ngroups) {
+        return NGX_IOT_HAS_GROUPS;
+    }
+
     ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, op->id, NULL);
     op->e = c;
 
@@ -797,10 +884,35 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
         id = ngx_iot_id_new();
     } while (ngx_iot_device_find(w->ctx, id));
 
+    do {
+        if (ngx_iot_uuid_new(d->uuid) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, w->log, ngx_errno,
+                          "getrandom() failed");
+            return NGX_IOT_STORE_ERROR;
+        }
+    } while (ngx_iot_device_find_uuid(w->ctx, d->uuid));
+
     d->id.key = id;
     d->collection_id = c->id.key;
     d->tags = op->text;
     ngx_iot_ident_set(d, op->keys);
+
+    d->created_at = ngx_iot_now_ms();
+    d->modified_at = d->created_at;
+    ngx_memcpy(d->created_by, ch->by, NGX_IOT_UUID_SIZE);
+    ngx_memcpy(d->modified_by, ch->by, NGX_IOT_UUID_SIZE);
+
+    rc = ngx_iot_device_things(w, op, NULL, ch);
+    if (rc != NGX_IOT_OK) {
+        return rc;
+    }
+
+    if (ch->things) {
+        d->status = (u_char) ch->status;
+        ngx_memcpy(d->spec, ch->spec, NGX_IOT_UUID_SIZE);
+        d->about = op->about;
+        d->description_len = op->description_len;
+    }
 
     ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, id, NULL);
 
@@ -814,6 +926,62 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
 
 
 
+
+
+/*
+ * A things write replaces the description and the barcode: one text in
+ * the zone, the description first (an unchanged one is kept, not copied).
+ */
+
+static ngx_iot_rc_e
+ngx_iot_device_things(ngx_iot_write_t *w, ngx_iot_op_t *op,
+    ngx_iot_device_t *d, ngx_iot_device_change_t *ch)
+{
+    u_char          *p;
+    ngx_str_t        about;
+    ngx_iot_text_t   none;
+
+    ngx_memzero(&none, sizeof(ngx_iot_text_t));
+
+    op->about = d ? d->about : none;
+    op->description_len = d ? d->description_len : 0;
+
+    if (!ch->things) {
+        return NGX_IOT_OK;
+    }
+
+    about.len = ch->description.len + ch->barcode.len;
+
+    if (about.len == op->about.len
+        && ch->description.len == op->description_len
+        && (about.len == 0
+            || (ngx_memcmp(op->about.data, ch->description.data,
+                           ch->description.len) == 0
+                && ngx_memcmp(op->about.data + ch->description.len,
+                              ch->barcode.data, ch->barcode.len) == 0)))
+    {
+        return NGX_IOT_OK;
+    }
+
+    about.data = ngx_pnalloc(w->pool, about.len + 1);
+    if (about.data == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    p = ngx_cpymem(about.data, ch->description.data, ch->description.len);
+    ngx_memcpy(p, ch->barcode.data, ch->barcode.len);
+
+    op->description_len = (uint16_t) ch->description.len;
+
+    if (ngx_iot_journal_text(w->ctx, &about, NGX_IOT_TEXT_PLAIN, &op->about)
+        != NGX_OK)
+    {
+        return ngx_iot_zone_full(w->ctx, d ? "change a device"
+                                           : "add a device", w->log);
+    }
+
+    return NGX_IOT_OK;
+}
 
 
 ngx_iot_rc_e
@@ -871,6 +1039,11 @@ ngx_iot_device_update_check(ngx_iot_write_t *w)
         return rc;
     }
 
+    rc = ngx_iot_device_things(w, op, d, ch);
+    if (rc != NGX_IOT_OK) {
+        return rc;
+    }
+
     ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, op->id, NULL);
 
     op->e = d;
@@ -879,6 +1052,15 @@ ngx_iot_device_update_check(ngx_iot_write_t *w)
     ngx_iot_ident_set(&op->row.d, op->keys);
     op->row.d.tags.data = op->tags.data;
     op->row.d.tags.len = (uint32_t) op->tags.len;
+    op->row.d.modified_at = ngx_iot_now_ms();
+    ngx_memcpy(op->row.d.modified_by, ch->by, NGX_IOT_UUID_SIZE);
+
+    if (ch->things) {
+        op->row.d.status = (u_char) ch->status;
+        ngx_memcpy(op->row.d.spec, ch->spec, NGX_IOT_UUID_SIZE);
+        op->row.d.about = op->about;
+        op->row.d.description_len = op->description_len;
+    }
 
     return NGX_IOT_OK;
 }
@@ -894,6 +1076,8 @@ ngx_iot_device_update_apply(ngx_iot_write_t *w)
     ngx_iot_ident_move(w->ctx, d, op->keys);
 
     if (op->row.d.collection_id != d->collection_id) {
+        ngx_iot_members_drop(w->ctx, d->id.key, 0);
+
         from = ngx_iot_collection_find(w->ctx, d->collection_id);
 
         if (from && from->ndevices) {
@@ -905,6 +1089,13 @@ ngx_iot_device_update_apply(ngx_iot_write_t *w)
     }
 
     ngx_iot_text_swap(w->ctx, &d->tags, &op->text);
+    ngx_iot_text_swap(w->ctx, &d->about, &op->row.d.about);
+
+    d->description_len = op->row.d.description_len;
+    d->status = op->row.d.status;
+    ngx_memcpy(d->spec, op->row.d.spec, NGX_IOT_UUID_SIZE);
+    d->modified_at = op->row.d.modified_at;
+    ngx_memcpy(d->modified_by, op->row.d.modified_by, NGX_IOT_UUID_SIZE);
 
     return ngx_iot_device_copy(d, w->pool, op->out);
 }
@@ -942,6 +1133,119 @@ ngx_iot_device_delete_check(ngx_iot_write_t *w)
     op->e = d;
 
     return NGX_IOT_OK;
+}
+
+
+/* the things dialect's look-ups: by UUID, by an identifier */
+
+ngx_iot_rc_e
+ngx_iot_device_get_uuid(ngx_cycle_t *cycle, u_char *uuid, ngx_pool_t *pool,
+    ngx_iot_device_t *out)
+{
+    ngx_iot_rc_e         rc;
+    ngx_iot_device_t    *d;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    d = ngx_iot_device_find_uuid(ctx, uuid);
+    rc = d ? ngx_iot_device_copy(d, pool, out) : NGX_IOT_NOT_FOUND;
+
+    ngx_iot_unlock_read(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_device_get_ident(ngx_cycle_t *cycle, ngx_uint_t which, uint64_t key,
+    ngx_pool_t *pool, ngx_iot_device_t *out)
+{
+    ngx_iot_rc_e         rc;
+    ngx_iot_device_t    *d;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    d = ngx_iot_ident_find(ctx, which, key);
+    rc = d ? ngx_iot_device_copy(d, pool, out) : NGX_IOT_NOT_FOUND;
+
+    ngx_iot_unlock_read(ctx);
+
+    return rc;
+}
+
+
+/* a device's UUID, by its id */
+
+ngx_iot_rc_e
+ngx_iot_device_uuid(ngx_cycle_t *cycle, uint64_t id, u_char *uuid)
+{
+    ngx_iot_rc_e         rc;
+    ngx_iot_device_t    *d;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    d = ngx_iot_device_find(ctx, id);
+
+    if (d) {
+        ngx_memcpy(uuid, d->uuid, NGX_IOT_UUID_SIZE);
+        rc = NGX_IOT_OK;
+
+    } else {
+        rc = NGX_IOT_NOT_FOUND;
+    }
+
+    ngx_iot_unlock_read(ctx);
+
+    return rc;
+}
+
+
+/* a collection's UUID, by its id: for what shows a device's projectId */
+
+ngx_iot_rc_e
+ngx_iot_collection_uuid(ngx_cycle_t *cycle, uint64_t id, u_char *uuid)
+{
+    ngx_iot_rc_e           rc;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    c = ngx_iot_collection_find(ctx, id);
+
+    if (c) {
+        ngx_memcpy(uuid, c->uuid, NGX_IOT_UUID_SIZE);
+        rc = NGX_IOT_OK;
+
+    } else {
+        rc = NGX_IOT_NOT_FOUND;
+    }
+
+    ngx_iot_unlock_read(ctx);
+
+    return rc;
+}
+
+
+ngx_iot_rc_e
+ngx_iot_collection_get_uuid(ngx_cycle_t *cycle, u_char *uuid,
+    ngx_pool_t *pool, ngx_iot_collection_t *out)
+{
+    ngx_iot_rc_e           rc;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    c = ngx_iot_collection_find_uuid(ctx, uuid);
+    rc = c ? ngx_iot_collection_copy(c, pool, out) : NGX_IOT_NOT_FOUND;
+
+    ngx_iot_unlock_read(ctx);
+
+    return rc;
 }
 
 

@@ -40,6 +40,9 @@ struct ngx_iot_wait_s {
         ngx_iot_collection_t   c;
         ngx_iot_device_t       d;
         ngx_iot_token_t        t;
+        ngx_iot_adapter_t      a;
+        ngx_iot_group_t        g;
+        ngx_iot_member_t       m;
     } out;
     u_char                     secret[NGX_IOT_TOKEN_LEN];
 };
@@ -81,6 +84,18 @@ ngx_iot_rc_e ngx_iot_token_update(ngx_cycle_t *cycle, u_char *hash,
     ngx_log_t *log, ngx_iot_wait_t *wait);
 ngx_iot_rc_e ngx_iot_token_delete(ngx_cycle_t *cycle, u_char *hash,
     ngx_log_t *log, ngx_iot_wait_t *wait);
+
+/* by UUID, or by an identifier (ngx_iot_ident_e) and its key */
+ngx_iot_rc_e ngx_iot_device_get_uuid(ngx_cycle_t *cycle, u_char *uuid,
+    ngx_pool_t *pool, ngx_iot_device_t *out);
+ngx_iot_rc_e ngx_iot_device_get_ident(ngx_cycle_t *cycle, ngx_uint_t which,
+    uint64_t key, ngx_pool_t *pool, ngx_iot_device_t *out);
+ngx_iot_rc_e ngx_iot_collection_uuid(ngx_cycle_t *cycle, uint64_t id,
+    u_char *uuid);
+ngx_iot_rc_e ngx_iot_device_uuid(ngx_cycle_t *cycle, uint64_t id,
+    u_char *uuid);
+ngx_iot_rc_e ngx_iot_collection_get_uuid(ngx_cycle_t *cycle, u_char *uuid,
+    ngx_pool_t *pool, ngx_iot_collection_t *out);
 
 /* for the core's other files; the caller holds a lock */
 ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);

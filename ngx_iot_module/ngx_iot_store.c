@@ -18,14 +18,39 @@
 
 #define NGX_IOT_DEVICE_COLUMNS                                                \
     "id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell,"          \
-    " net_imeisv, net_msisdn"
+    " net_imeisv, net_msisdn, uuid, description, barcode, status, spec,"      \
+    " created_at, created_by, modified_at, modified_by"
+
+#define NGX_IOT_ADAPTER_COLUMNS                                               \
+    "device_id, type, ident, iccid, created_at, modified_at, secret != '',"   \
+    " rowid"
+
+#define NGX_IOT_GROUP_COLUMNS                                                 \
+    "id, collection_id, uuid, name, description, created_at, created_by,"     \
+    " modified_at, modified_by"
+
+#define NGX_IOT_MEMBER_COLUMNS                                                \
+    "group_id, device_id, created_at, created_by"
+
+#define NGX_IOT_COLLECTION_COLUMNS                                            \
+    "id, team_id, field_mask, tags, uuid"
+
+/* a random (version 4) UUID, for the rows that had none */
+#define NGX_IOT_SQL_UUID                                                      \
+    "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4'"           \
+    " || substr(hex(randomblob(2)), 2) || '-'"                                \
+    " || substr('89ab', 1 + (abs(random()) % 4), 1)"                          \
+    " || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+
+#define NGX_IOT_SQL_NOW_MS                                                    \
+    "(CAST(strftime('%s', 'now') AS INTEGER) * 1000)"
 
 
 static ngx_int_t ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql,
     ngx_log_t *log);
+static ngx_int_t ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log);
 static int ngx_iot_store_wal_hook(void *data, sqlite3 *db, const char *name,
     int pages);
-static void ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log);
 
 
 /* each entry moves the schema one version up; never edit a released one */
@@ -84,7 +109,80 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX downlinks_by_device ON downlinks (device_id, id);",
 
     /*
-     * 4: an address belongs to one device at a time.  Of the devices that
+     * 4: UUIDs of teams, collections and devices (the things dialect's
+     * ids); the fields the things dialect keeps of a device; a device's
+     * IMSI and IMEI may be unknown (NULL: unique only when known), which
+     * SQLite changes only by copying the table
+     */
+    "ALTER TABLE teams ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE collections ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"
+    "UPDATE teams SET uuid = " NGX_IOT_SQL_UUID ";"
+    "UPDATE collections SET uuid = " NGX_IOT_SQL_UUID ";"
+    "CREATE UNIQUE INDEX collections_by_uuid ON collections (uuid);"
+    "CREATE TABLE devices_3 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL,"
+    "  imsi TEXT UNIQUE,"
+    "  imei TEXT UNIQUE,"
+    "  tags TEXT NOT NULL DEFAULT '{}',"
+    "  net_ip TEXT NOT NULL DEFAULT '',"
+    "  net_at INTEGER NOT NULL DEFAULT 0,"
+    "  net_cell INTEGER NOT NULL DEFAULT 0,"
+    "  net_imeisv TEXT NOT NULL DEFAULT '',"
+    "  net_msisdn TEXT NOT NULL DEFAULT '',"
+    "  uuid TEXT NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  barcode TEXT NOT NULL DEFAULT '',"
+    "  status INTEGER NOT NULL DEFAULT 0,"
+    "  spec TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL DEFAULT '',"
+    "  modified_at INTEGER NOT NULL,"
+    "  modified_by TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO devices_3 (id, collection_id, imsi, imei, tags, net_ip,"
+    "  net_at, net_cell, net_imeisv, net_msisdn, uuid, created_at,"
+    "  modified_at)"
+    "  SELECT id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell,"
+    "  net_imeisv, net_msisdn, " NGX_IOT_SQL_UUID ", " NGX_IOT_SQL_NOW_MS ","
+    "  " NGX_IOT_SQL_NOW_MS " FROM devices;"
+    "DROP TABLE devices;"
+    "ALTER TABLE devices_3 RENAME TO devices;"
+    "CREATE INDEX devices_by_collection ON devices (collection_id, id);"
+    "CREATE INDEX devices_by_address ON devices (net_ip) WHERE net_ip != '';"
+    "CREATE UNIQUE INDEX devices_by_uuid ON devices (uuid);"
+    "CREATE TABLE adapters ("
+    "  device_id INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  ident TEXT NOT NULL DEFAULT '',"
+    "  iccid TEXT NOT NULL DEFAULT '',"
+    "  secret TEXT NOT NULL DEFAULT '',"
+    "  join_eui TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  modified_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (device_id, type));"
+    "CREATE UNIQUE INDEX adapters_by_ident ON adapters (type, ident)"
+    "  WHERE ident != '';"
+    "CREATE TABLE groups ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL,"
+    "  uuid TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL DEFAULT '',"
+    "  modified_at INTEGER NOT NULL,"
+    "  modified_by TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX groups_by_collection ON groups (collection_id, id);"
+    "CREATE TABLE members ("
+    "  group_id INTEGER NOT NULL,"
+    "  device_id INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY (group_id, device_id));"
+    "CREATE INDEX members_by_device ON members (device_id, group_id);",
+
+    /*
+     * 5: an address belongs to one device at a time.  Of the devices that
      * show the same address, the one with the address's session keeps it,
      * else the one that got it last; the others lose it.
      */
@@ -140,18 +238,22 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "COMMIT",
     "ROLLBACK",
 
-    "INSERT INTO collections (id, team_id, field_mask, tags)"
-    " VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO collections (id, team_id, field_mask, tags, uuid)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)",
     "UPDATE collections SET team_id = ?2, field_mask = ?3, tags = ?4"
     " WHERE id = ?1",
     "DELETE FROM collections WHERE id = ?1",
-    "SELECT id, team_id, field_mask, tags FROM collections WHERE id = ?1",
-    "SELECT id, team_id, field_mask, tags FROM collections"
+    "SELECT " NGX_IOT_COLLECTION_COLUMNS " FROM collections WHERE id = ?1",
+    "SELECT " NGX_IOT_COLLECTION_COLUMNS " FROM collections"
     " WHERE id > ?1 ORDER BY id LIMIT ?2",
 
-    "INSERT INTO devices (id, collection_id, imsi, imei, tags)"
-    " VALUES (?1, ?2, ?3, ?4, ?5)",
-    "UPDATE devices SET collection_id = ?2, imsi = ?3, imei = ?4, tags = ?5"
+    "INSERT INTO devices (id, collection_id, imsi, imei, tags, uuid,"
+    " description, barcode, status, spec, created_at, created_by,"
+    " modified_at, modified_by)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    "UPDATE devices SET collection_id = ?2, imsi = ?3, imei = ?4, tags = ?5,"
+    " description = ?7, barcode = ?8, status = ?9, spec = ?10,"
+    " modified_at = ?13, modified_by = ?14"
     " WHERE id = ?1",
     "DELETE FROM devices WHERE id = ?1",
     "SELECT " NGX_IOT_DEVICE_COLUMNS " FROM devices WHERE id = ?1",
@@ -208,6 +310,52 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "SELECT count(*) FROM tokens",
     "SELECT count(*) FROM sessions",
 
+    "INSERT INTO adapters (device_id, type, ident, iccid, secret, join_eui,"
+    " created_at, modified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT (device_id, type) DO UPDATE SET ident = excluded.ident,"
+    " iccid = excluded.iccid,"
+    " secret = CASE WHEN ?9 THEN excluded.secret ELSE adapters.secret END,"
+    " join_eui = CASE WHEN ?10 THEN excluded.join_eui"
+    " ELSE adapters.join_eui END,"
+    " modified_at = excluded.modified_at",
+    "SELECT " NGX_IOT_ADAPTER_COLUMNS " FROM adapters"
+    " WHERE device_id = ?1 AND type = ?2",
+    "DELETE FROM adapters WHERE device_id = ?1 AND type = ?2",
+    "DELETE FROM adapters WHERE device_id = ?1",
+    "SELECT " NGX_IOT_ADAPTER_COLUMNS " FROM adapters"
+    " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+    "SELECT count(*) FROM adapters",
+    "SELECT secret FROM adapters WHERE device_id = ?1 AND type = ?2",
+
+    "INSERT INTO groups (id, collection_id, uuid, name, description,"
+    " created_at, created_by, modified_at, modified_by)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "UPDATE groups SET name = ?4, description = ?5, modified_at = ?8,"
+    " modified_by = ?9 WHERE id = ?1",
+    "SELECT " NGX_IOT_GROUP_COLUMNS " FROM groups WHERE id = ?1",
+    "DELETE FROM groups WHERE id = ?1",
+    "DELETE FROM members WHERE group_id = ?1",
+    "SELECT " NGX_IOT_GROUP_COLUMNS " FROM groups"
+    " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    "SELECT " NGX_IOT_GROUP_COLUMNS " FROM groups"
+    " WHERE collection_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+    "SELECT count(*) FROM groups",
+    "SELECT count(*) FROM groups WHERE collection_id = ?1",
+
+    "INSERT INTO members (group_id, device_id, created_at, created_by)"
+    " VALUES (?1, ?2, ?3, ?4)",
+    "SELECT " NGX_IOT_MEMBER_COLUMNS " FROM members"
+    " WHERE group_id = ?1 AND device_id = ?2",
+    "DELETE FROM members WHERE group_id = ?1 AND device_id = ?2",
+    "DELETE FROM members WHERE device_id = ?1",
+    "SELECT " NGX_IOT_MEMBER_COLUMNS ", rowid FROM members"
+    " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+    "SELECT " NGX_IOT_MEMBER_COLUMNS " FROM members"
+    " WHERE group_id = ?1 AND device_id > ?2 ORDER BY device_id LIMIT ?3",
+    "SELECT " NGX_IOT_MEMBER_COLUMNS " FROM members"
+    " WHERE device_id = ?1 AND group_id > ?2 ORDER BY group_id LIMIT ?3",
+    "SELECT count(*) FROM members",
+
     /* one write of a batch: ngx_iot_store_write_begin() */
     "SAVEPOINT w",
     "RELEASE w",
@@ -225,6 +373,45 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
     " WHERE device_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
 };
+
+
+/*
+ * The store holds device secrets (adapters' shared secrets and keys): its
+ * files are for nginx's user alone.  SQLite makes the log and the shared
+ * memory file with the database file's permissions.
+ */
+
+static ngx_int_t
+ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log)
+{
+    u_char       name[NGX_MAX_PATH];
+    ngx_uint_t   i;
+    struct stat  st;
+
+    static char  *suffixes[] = { "", "-wal", "-shm", NULL };
+
+    if (path->len + sizeof("-wal") > sizeof(name)) {
+        return NGX_OK;
+    }
+
+    for (i = 0; suffixes[i]; i++) {
+        ngx_memcpy(name, path->data, path->len);
+        ngx_cpystrn(name + path->len, (u_char *) suffixes[i], sizeof("-wal"));
+
+        if (stat((char *) name, &st) == -1 || (st.st_mode & 0077) == 0) {
+            continue;
+        }
+
+        if (chmod((char *) name, st.st_mode & 0700) == -1) {
+            /* not its owner: it goes on, and says so */
+            ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                          "chmod(\"%s\", 0600) failed: the store holds "
+                          "device secrets", name);
+        }
+    }
+
+    return NGX_OK;
+}
 
 
 ngx_iot_store_t *
@@ -252,6 +439,11 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
     }
 
     sqlite3_busy_timeout(store->db, NGX_IOT_STORE_BUSY_TIMEOUT);
+
+    if (ngx_iot_store_private(path, log) != NGX_OK) {
+        ngx_iot_store_close(store);
+        return NULL;
+    }
 
     /*
      * WAL: readers never wait for the writer.  Checkpoints are not run
@@ -282,50 +474,7 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
     /* how long the log is after each commit: ngx_iot_store_wal_restart() */
     (void) sqlite3_wal_hook(store->db, ngx_iot_store_wal_hook, store);
 
-    ngx_iot_store_private(path, log);
-
     return store;
-}
-
-
-/*
- * The store holds device secrets: its files are for nginx's user alone.
- * SQLite makes a new database as the umask says, and its log and index
- * files as the database is.
- */
-
-static void
-ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log)
-{
-    u_char           *p, *name;
-    ngx_uint_t        i;
-    ngx_file_info_t   fi;
-
-    static char  *suffixes[] = { "", "-wal", "-shm", NULL };
-
-    name = ngx_alloc(path->len + sizeof("-wal"), log);
-    if (name == NULL) {
-        return;
-    }
-
-    for (i = 0; suffixes[i]; i++) {
-        p = ngx_cpymem(name, path->data, path->len);
-        ngx_cpystrn(p, (u_char *) suffixes[i], sizeof("-wal"));
-
-        if (ngx_file_info(name, &fi) == NGX_FILE_ERROR
-            || (ngx_file_access(&fi) & 077) == 0)
-        {
-            continue;
-        }
-
-        if (chmod((char *) name, ngx_file_access(&fi) & 0700) == -1) {
-            ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
-                          "iot store: chmod(\"%s\") failed: other users "
-                          "may read it", name);
-        }
-    }
-
-    ngx_free(name);
 }
 
 
@@ -422,17 +571,19 @@ ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_uint_t history,
 }
 
 
-/* the installation's team, made at first start */
+/* the installation's team, made at first start, and its UUID */
 
 ngx_int_t
-ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, ngx_log_t *log)
+ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, u_char *uuid,
+    ngx_log_t *log)
 {
     int            rc;
+    u_char         text[NGX_IOT_UUID_LEN];
     uint64_t       id;
     sqlite3_stmt  *st;
 
     if (sqlite3_prepare_v2(store->db,
-                           "SELECT id FROM teams ORDER BY rowid LIMIT 1",
+                           "SELECT id, uuid FROM teams ORDER BY rowid LIMIT 1",
                            -1, &st, NULL)
         != SQLITE_OK)
     {
@@ -444,15 +595,33 @@ ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, ngx_log_t *log)
 
     if (rc == SQLITE_ROW) {
         *team_id = (uint64_t) sqlite3_column_int64(st, 0);
+
+        rc = ngx_iot_uuid_decode((u_char *) sqlite3_column_text(st, 1),
+                                 sqlite3_column_bytes(st, 1), uuid);
         sqlite3_finalize(st);
-        return NGX_OK;
+
+        if (rc == NGX_OK) {
+            return NGX_OK;
+        }
+
+        /* a team made before teams had UUIDs: it gets one now */
+        id = *team_id;
+
+    } else {
+        sqlite3_finalize(st);
+        id = 0;
     }
 
-    sqlite3_finalize(st);
+    if (ngx_iot_uuid_new(uuid) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno, "getrandom() failed");
+        return NGX_ERROR;
+    }
 
-    id = ngx_iot_id_new();
+    (void) ngx_iot_uuid_encode(text, uuid);
 
-    if (sqlite3_prepare_v2(store->db, "INSERT INTO teams (id) VALUES (?1)",
+    if (sqlite3_prepare_v2(store->db,
+                           id ? "UPDATE teams SET uuid = ?2 WHERE id = ?1"
+                              : "INSERT INTO teams (id, uuid) VALUES (?1, ?2)",
                            -1, &st, NULL)
         != SQLITE_OK)
     {
@@ -460,7 +629,12 @@ ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, ngx_log_t *log)
         return NGX_ERROR;
     }
 
+    if (id == 0) {
+        id = ngx_iot_id_new();
+    }
+
     sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+    sqlite3_bind_text(st, 2, (char *) text, NGX_IOT_UUID_LEN, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
 

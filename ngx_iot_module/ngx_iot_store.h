@@ -31,7 +31,12 @@ typedef enum {
     NGX_IOT_STORE_HISTORY,           /* ngx_iot_message_t, newest first */
     NGX_IOT_STORE_DEVICE_HISTORY,    /* ngx_iot_message_t, newest first */
     NGX_IOT_STORE_DOWNLINKS,         /* ngx_iot_downlink_row_t, newest */
-    NGX_IOT_STORE_DEVICE_DOWNLINKS   /* ngx_iot_downlink_row_t, newest */
+    NGX_IOT_STORE_DEVICE_DOWNLINKS,  /* ngx_iot_downlink_row_t, newest */
+    NGX_IOT_STORE_ADAPTERS,          /* ngx_iot_adapter_t, by device, type */
+    NGX_IOT_STORE_GROUPS,            /* ngx_iot_group_t, by id */
+    NGX_IOT_STORE_MEMBERS,           /* ngx_iot_member_t, by group, device */
+    NGX_IOT_STORE_GROUP_MEMBERS,     /* ngx_iot_member_t, by device id */
+    NGX_IOT_STORE_DEVICE_MEMBERS     /* ngx_iot_member_t, by group id */
 } ngx_iot_store_kind_e;
 
 
@@ -45,7 +50,9 @@ typedef struct {
 /*
  * The key of one row: an id (a collection, a device; a session's IPv4
  * address in host byte order), or bytes (a token: its hash of
- * NGX_IOT_HASH_LEN bytes, or its hint of NGX_IOT_TOKEN_HINT_LEN).
+ * NGX_IOT_HASH_LEN bytes, or its hint of NGX_IOT_TOKEN_HINT_LEN; an
+ * adapter: ngx_iot_adapter_key(), NGX_IOT_ADAPTER_KEY_LEN; a membership:
+ * ngx_iot_member_key(), NGX_IOT_MEMBER_KEY_LEN).
  */
 typedef struct {
     uint64_t                   id;
@@ -63,6 +70,11 @@ typedef struct {
  *   DEVICES         the devices of collection scope (0: of all), by id
  *   TOKENS          every token, by hint
  *   SESSIONS        every session, by address
+ *   ADAPTERS        every network adapter
+ *   GROUPS          the device groups of collection scope (0: of all), by id
+ *   MEMBERS         every membership
+ *   GROUP_MEMBERS   the memberships of group scope, by device id
+ *   DEVICE_MEMBERS  the memberships of device scope, by group id
  *   HISTORY         the messages received in collection scope, newest
  *                   first, received in [since, until] (until 0: no end)
  *   DEVICE_HISTORY  the same for the messages of device scope, only those
@@ -104,7 +116,7 @@ void ngx_iot_store_close(ngx_iot_store_t *store);
 ngx_int_t ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_uint_t history,
     ngx_log_t *log);
 ngx_int_t ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id,
-    ngx_log_t *log);
+    u_char *uuid, ngx_log_t *log);
 ngx_int_t ngx_iot_store_checkpoint(ngx_iot_store_t *store, ngx_log_t *log);
 /* by the writer after a write, holding the writer mutex: bounds the log */
 ngx_int_t ngx_iot_store_wal_restart(ngx_iot_store_t *store, ngx_log_t *log);
@@ -138,6 +150,24 @@ ngx_int_t ngx_iot_store_device_put(ngx_iot_store_t *store,
     ngx_iot_device_t *d, ngx_uint_t fresh, ngx_log_t *log);
 ngx_int_t ngx_iot_store_token_put(ngx_iot_store_t *store,
     ngx_iot_token_t *t, ngx_uint_t fresh, ngx_log_t *log);
+ngx_int_t ngx_iot_store_group_put(ngx_iot_store_t *store,
+    ngx_iot_group_t *g, ngx_uint_t fresh, ngx_log_t *log);
+ngx_int_t ngx_iot_store_member_put(ngx_iot_store_t *store,
+    ngx_iot_member_t *m, ngx_log_t *log);
+/* a device leaves all its groups (it moved to another collection) */
+ngx_int_t ngx_iot_store_device_leave(ngx_iot_store_t *store,
+    uint64_t device_id, ngx_log_t *log);
+/*
+ * An adapter's secret (the shared secret; a LoRa adapter's AppKey) into
+ * buf (at most size bytes): NGX_OK and its length, NGX_DECLINED: none.
+ */
+ngx_int_t ngx_iot_store_adapter_secret(ngx_iot_store_t *store,
+    uint64_t device_id, ngx_uint_t type, u_char *buf, size_t size,
+    size_t *len, ngx_log_t *log);
+/* an adapter, made or changed: its secrets when given (else kept) */
+ngx_int_t ngx_iot_store_adapter_put(ngx_iot_store_t *store,
+    ngx_iot_adapter_t *a, ngx_str_t *secret, ngx_str_t *join_eui,
+    ngx_log_t *log);
 
 /* the network fields of a device (address, net_at, IMEISV, MSISDN) */
 ngx_int_t ngx_iot_store_device_net(ngx_iot_store_t *store,

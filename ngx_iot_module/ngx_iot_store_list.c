@@ -22,6 +22,9 @@ typedef union {
     ngx_iot_session_row_t      session;
     ngx_iot_message_t          message;
     ngx_iot_downlink_row_t     downlink;
+    ngx_iot_adapter_t          adapter;
+    ngx_iot_group_t            group;
+    ngx_iot_member_t           member;
 } ngx_iot_store_any_t;
 
 
@@ -71,6 +74,26 @@ ngx_iot_store_list_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         sql = NGX_IOT_SQL_DOWNLINK_DEVICE_LIST;
         break;
 
+    case NGX_IOT_STORE_ADAPTERS:
+        sql = NGX_IOT_SQL_ADAPTER_LIST;
+        break;
+
+    case NGX_IOT_STORE_GROUPS:
+        sql = cur->scope ? NGX_IOT_SQL_GROUP_LIST : NGX_IOT_SQL_GROUP_ALL;
+        break;
+
+    case NGX_IOT_STORE_MEMBERS:
+        sql = NGX_IOT_SQL_MEMBER_ALL;
+        break;
+
+    case NGX_IOT_STORE_GROUP_MEMBERS:
+        sql = NGX_IOT_SQL_MEMBER_LIST_GROUP;
+        break;
+
+    case NGX_IOT_STORE_DEVICE_MEMBERS:
+        sql = NGX_IOT_SQL_MEMBER_LIST_DEVICE;
+        break;
+
     default:
         return NULL;
     }
@@ -86,10 +109,17 @@ ngx_iot_store_list_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
     switch (cur->kind) {
 
     case NGX_IOT_STORE_DEVICES:
+    case NGX_IOT_STORE_GROUPS:
         if (cur->scope) {
             sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->scope);
         }
 
+        sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->id);
+        break;
+
+    case NGX_IOT_STORE_GROUP_MEMBERS:
+    case NGX_IOT_STORE_DEVICE_MEMBERS:
+        sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->scope);
         sqlite3_bind_int64(st, col++, (sqlite3_int64) cur->id);
         break;
 
@@ -177,7 +207,7 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
             break;
 
         case NGX_IOT_STORE_DEVICES:
-            ngx_iot_store_row_device(st, &row.device);
+            ngx_iot_store_row_device(store, st, &row.device);
             id = row.device.id.key;
             break;
 
@@ -198,6 +228,31 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
             ngx_iot_store_row_downlink(st, &row.downlink);
             id = row.downlink.id;
             time = id;
+            break;
+
+        case NGX_IOT_STORE_ADAPTERS:
+            ngx_iot_store_row_adapter(st, &row.adapter);
+            id = (uint64_t) sqlite3_column_int64(st, 7);
+            break;
+
+        case NGX_IOT_STORE_GROUPS:
+            ngx_iot_store_row_group(st, &row.group);
+            id = row.group.id.key;
+            break;
+
+        case NGX_IOT_STORE_MEMBERS:
+            ngx_iot_store_row_member(st, &row.member);
+            id = (uint64_t) sqlite3_column_int64(st, 4);
+            break;
+
+        case NGX_IOT_STORE_GROUP_MEMBERS:
+            ngx_iot_store_row_member(st, &row.member);
+            id = row.member.device_id;
+            break;
+
+        case NGX_IOT_STORE_DEVICE_MEMBERS:
+            ngx_iot_store_row_member(st, &row.member);
+            id = row.member.group_id;
             break;
 
         default: /* the history */

@@ -36,6 +36,20 @@ ngx_iot_store_text(sqlite3_stmt *st, int col, ngx_iot_text_t *text)
 }
 
 
+/* a UUID's text; none (or not one) reads as the nil UUID */
+
+static void
+ngx_iot_store_uuid(sqlite3_stmt *st, int col, u_char *uuid)
+{
+    if (ngx_iot_uuid_decode((u_char *) sqlite3_column_text(st, col),
+                            sqlite3_column_bytes(st, col), uuid)
+        != NGX_OK)
+    {
+        ngx_memzero(uuid, NGX_IOT_UUID_SIZE);
+    }
+}
+
+
 void
 ngx_iot_store_row_collection(sqlite3_stmt *st, ngx_iot_collection_t *c)
 {
@@ -45,11 +59,39 @@ ngx_iot_store_row_collection(sqlite3_stmt *st, ngx_iot_collection_t *c)
     c->team_id = (uint64_t) sqlite3_column_int64(st, 1);
     c->field_mask = (uint32_t) sqlite3_column_int(st, 2);
     ngx_iot_store_text(st, 3, &c->tags);
+    ngx_iot_store_uuid(st, 4, c->uuid);
+}
+
+
+/*
+ * A device's description and barcode, one text in the zone: put together
+ * in the store's buffer (a row lives until its handler returns).
+ */
+
+static void
+ngx_iot_store_about(ngx_iot_store_t *store, sqlite3_stmt *st, int col,
+    ngx_iot_device_t *d)
+{
+    u_char  *p;
+    size_t   dlen, blen;
+
+    dlen = ngx_min((size_t) sqlite3_column_bytes(st, col),
+                   NGX_IOT_STORE_ABOUT_MAX);
+    blen = ngx_min((size_t) sqlite3_column_bytes(st, col + 1),
+                   NGX_IOT_STORE_ABOUT_MAX);
+
+    p = ngx_cpymem(store->about, sqlite3_column_text(st, col), dlen);
+    p = ngx_cpymem(p, sqlite3_column_text(st, col + 1), blen);
+
+    d->description_len = (uint16_t) dlen;
+    d->about.data = (dlen + blen) ? store->about : NULL;
+    d->about.len = (uint32_t) (dlen + blen);
 }
 
 
 void
-ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d)
+ngx_iot_store_row_device(ngx_iot_store_t *store, sqlite3_stmt *st,
+    ngx_iot_device_t *d)
 {
     u_char     *p;
     size_t      len;
@@ -91,6 +133,15 @@ ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d)
                                 sqlite3_column_bytes(st, 8), &d->net_imeisv);
     (void) ngx_iot_ident_decode((u_char *) sqlite3_column_text(st, 9),
                                 sqlite3_column_bytes(st, 9), &d->net_msisdn);
+
+    ngx_iot_store_uuid(st, 10, d->uuid);
+    ngx_iot_store_about(store, st, 11, d);
+    d->status = (u_char) sqlite3_column_int(st, 13);
+    ngx_iot_store_uuid(st, 14, d->spec);
+    d->created_at = (uint64_t) sqlite3_column_int64(st, 15);
+    ngx_iot_store_uuid(st, 16, d->created_by);
+    d->modified_at = (uint64_t) sqlite3_column_int64(st, 17);
+    ngx_iot_store_uuid(st, 18, d->modified_by);
 }
 
 
@@ -168,6 +219,81 @@ ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t)
 }
 
 
+void
+ngx_iot_store_row_adapter(sqlite3_stmt *st, ngx_iot_adapter_t *a)
+{
+    u_char  *p;
+    size_t   len;
+
+    ngx_memzero(a, sizeof(ngx_iot_adapter_t));
+
+    a->device_id = (uint64_t) sqlite3_column_int64(st, 0);
+    a->type = (u_char) sqlite3_column_int(st, 1);
+    ngx_iot_adapter_key(a->key, a->device_id, a->type);
+    ngx_iot_index_key(&a->id, a->key, NGX_IOT_ADAPTER_KEY_LEN);
+
+    p = (u_char *) sqlite3_column_text(st, 2);
+    len = sqlite3_column_bytes(st, 2);
+
+    if (a->type == NGX_IOT_ADAPTER_LORA && len == 16) {
+        (void) ngx_iot_hex_decode(a->value, p, len);
+
+    } else if (a->type == NGX_IOT_ADAPTER_GENERIC) {
+        (void) ngx_iot_uuid_decode(p, len, a->value);
+    }
+
+    a->iccid.data = (u_char *) sqlite3_column_text(st, 3);
+    a->iccid.len = sqlite3_column_bytes(st, 3);
+
+    if (a->iccid.len == 0) {
+        a->iccid.data = NULL;
+    }
+
+    a->created_at = (uint64_t) sqlite3_column_int64(st, 4);
+    a->modified_at = (uint64_t) sqlite3_column_int64(st, 5);
+    a->secret = sqlite3_column_int(st, 6) ? 1 : 0;
+}
+
+
+void
+ngx_iot_store_row_group(sqlite3_stmt *st, ngx_iot_group_t *g)
+{
+    ngx_memzero(g, sizeof(ngx_iot_group_t));
+
+    g->id.key = (uint64_t) sqlite3_column_int64(st, 0);
+    g->collection_id = (uint64_t) sqlite3_column_int64(st, 1);
+    ngx_iot_store_uuid(st, 2, g->uuid);
+
+    g->name.data = (u_char *) sqlite3_column_text(st, 3);
+    g->name.len = sqlite3_column_bytes(st, 3);
+    g->description.data = (u_char *) sqlite3_column_text(st, 4);
+    g->description.len = sqlite3_column_bytes(st, 4);
+
+    if (g->description.len == 0) {
+        g->description.data = NULL;
+    }
+
+    g->created_at = (uint64_t) sqlite3_column_int64(st, 5);
+    ngx_iot_store_uuid(st, 6, g->created_by);
+    g->modified_at = (uint64_t) sqlite3_column_int64(st, 7);
+    ngx_iot_store_uuid(st, 8, g->modified_by);
+}
+
+
+void
+ngx_iot_store_row_member(sqlite3_stmt *st, ngx_iot_member_t *m)
+{
+    ngx_memzero(m, sizeof(ngx_iot_member_t));
+
+    m->group_id = (uint64_t) sqlite3_column_int64(st, 0);
+    m->device_id = (uint64_t) sqlite3_column_int64(st, 1);
+    ngx_iot_member_key(m->key, m->group_id, m->device_id);
+    ngx_iot_index_key(&m->id, m->key, NGX_IOT_MEMBER_KEY_LEN);
+    m->created_at = (uint64_t) sqlite3_column_int64(st, 2);
+    ngx_iot_store_uuid(st, 3, m->created_by);
+}
+
+
 /* binding */
 
 void
@@ -196,7 +322,10 @@ ngx_iot_store_bind_addr(sqlite3_stmt *st, int col, in_addr_t addr,
 }
 
 
-/* an identifier's digits; an unknown one (0) is empty when optional */
+/*
+ * An identifier's digits; an unknown one (0) is empty when optional, and
+ * NULL (unique only when known) otherwise.
+ */
 
 static void
 ngx_iot_store_bind_ident(sqlite3_stmt *st, int col, uint64_t key,
@@ -204,9 +333,43 @@ ngx_iot_store_bind_ident(sqlite3_stmt *st, int col, uint64_t key,
 {
     u_char  *last;
 
-    last = (key || !optional) ? ngx_iot_ident_encode(buf, key) : buf;
+    if (key == 0 && !optional) {
+        sqlite3_bind_null(st, col);
+        return;
+    }
+
+    last = key ? ngx_iot_ident_encode(buf, key) : buf;
 
     sqlite3_bind_text(st, col, (char *) buf, last - buf, SQLITE_STATIC);
+}
+
+
+/* a UUID as text; the nil UUID (unknown) as an empty text */
+
+static void
+ngx_iot_store_bind_uuid(sqlite3_stmt *st, int col, u_char *uuid, u_char *buf)
+{
+    u_char  *last;
+
+    last = ngx_iot_uuid_is_nil(uuid) ? buf : ngx_iot_uuid_encode(buf, uuid);
+
+    sqlite3_bind_text(st, col, (char *) buf, last - buf, SQLITE_STATIC);
+}
+
+
+static void
+ngx_iot_store_bind_text(sqlite3_stmt *st, int col, ngx_iot_text_t *t)
+{
+    sqlite3_bind_text(st, col, t->len ? (char *) t->data : "", t->len,
+                      SQLITE_STATIC);
+}
+
+
+static void
+ngx_iot_store_bind_str(sqlite3_stmt *st, int col, ngx_str_t *s)
+{
+    sqlite3_bind_text(st, col, s->len ? (char *) s->data : "", s->len,
+                      SQLITE_STATIC);
 }
 
 
@@ -216,6 +379,7 @@ static sqlite3_stmt *
 ngx_iot_store_keyed(ngx_iot_store_t *store, ngx_iot_sql_e sql,
     ngx_iot_store_key_t *key, u_char *buf)
 {
+    uint64_t       id;
     sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, sql);
@@ -240,6 +404,23 @@ ngx_iot_store_keyed(ngx_iot_store_t *store, ngx_iot_sql_e sql,
         ngx_iot_store_bind_addr(st, 1, (in_addr_t) key->id, buf);
         break;
 
+    case NGX_IOT_SQL_MEMBER_GET:
+    case NGX_IOT_SQL_MEMBER_DELETE:
+        /* ngx_iot_member_key(): the group's id, the device's */
+        ngx_memcpy(&id, key->data, sizeof(uint64_t));
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+        ngx_memcpy(&id, key->data + sizeof(uint64_t), sizeof(uint64_t));
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) id);
+        break;
+
+    case NGX_IOT_SQL_ADAPTER_GET:
+    case NGX_IOT_SQL_ADAPTER_DELETE:
+        /* ngx_iot_adapter_key(): the device's id, the type */
+        ngx_memcpy(&id, key->data, sizeof(uint64_t));
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+        sqlite3_bind_int(st, 2, key->data[sizeof(uint64_t)]);
+        break;
+
     default:
         sqlite3_bind_int64(st, 1, (sqlite3_int64) key->id);
         break;
@@ -261,6 +442,9 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
     ngx_iot_sql_e           sql;
     ngx_iot_token_t         token;
     ngx_iot_device_t        device;
+    ngx_iot_adapter_t       adapter;
+    ngx_iot_group_t         group;
+    ngx_iot_member_t        member;
     ngx_iot_collection_t    collection;
     ngx_iot_session_row_t   session;
 
@@ -281,6 +465,26 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
 
     case NGX_IOT_STORE_SESSIONS:
         sql = NGX_IOT_SQL_SESSION_GET;
+        break;
+
+    case NGX_IOT_STORE_ADAPTERS:
+        if (key->len != NGX_IOT_ADAPTER_KEY_LEN) {
+            return NGX_ERROR;
+        }
+
+        sql = NGX_IOT_SQL_ADAPTER_GET;
+        break;
+
+    case NGX_IOT_STORE_GROUPS:
+        sql = NGX_IOT_SQL_GROUP_GET;
+        break;
+
+    case NGX_IOT_STORE_MEMBERS:
+        if (key->len != NGX_IOT_MEMBER_KEY_LEN) {
+            return NGX_ERROR;
+        }
+
+        sql = NGX_IOT_SQL_MEMBER_GET;
         break;
 
     default:
@@ -314,13 +518,28 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         break;
 
     case NGX_IOT_STORE_DEVICES:
-        ngx_iot_store_row_device(st, &device);
+        ngx_iot_store_row_device(store, st, &device);
         hrc = handler(&device, data);
         break;
 
     case NGX_IOT_STORE_TOKENS:
         ngx_iot_store_row_token(st, &token);
         hrc = handler(&token, data);
+        break;
+
+    case NGX_IOT_STORE_ADAPTERS:
+        ngx_iot_store_row_adapter(st, &adapter);
+        hrc = handler(&adapter, data);
+        break;
+
+    case NGX_IOT_STORE_GROUPS:
+        ngx_iot_store_row_group(st, &group);
+        hrc = handler(&group, data);
+        break;
+
+    case NGX_IOT_STORE_MEMBERS:
+        ngx_iot_store_row_member(st, &member);
+        hrc = handler(&member, data);
         break;
 
     default: /* NGX_IOT_STORE_SESSIONS */
@@ -359,6 +578,18 @@ ngx_iot_store_count(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
 
     case NGX_IOT_STORE_SESSIONS:
         sql = NGX_IOT_SQL_SESSION_COUNT;
+        break;
+
+    case NGX_IOT_STORE_ADAPTERS:
+        sql = NGX_IOT_SQL_ADAPTER_COUNT;
+        break;
+
+    case NGX_IOT_STORE_GROUPS:
+        sql = scope ? NGX_IOT_SQL_GROUP_COUNT_IN : NGX_IOT_SQL_GROUP_COUNT;
+        break;
+
+    case NGX_IOT_STORE_MEMBERS:
+        sql = NGX_IOT_SQL_MEMBER_COUNT;
         break;
 
     default:
@@ -414,6 +645,26 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         sql = NGX_IOT_SQL_SESSION_DELETE;
         break;
 
+    case NGX_IOT_STORE_ADAPTERS:
+        if (key->len != NGX_IOT_ADAPTER_KEY_LEN) {
+            return NGX_ERROR;
+        }
+
+        sql = NGX_IOT_SQL_ADAPTER_DELETE;
+        break;
+
+    case NGX_IOT_STORE_GROUPS:
+        sql = NGX_IOT_SQL_GROUP_DELETE;
+        break;
+
+    case NGX_IOT_STORE_MEMBERS:
+        if (key->len != NGX_IOT_MEMBER_KEY_LEN) {
+            return NGX_ERROR;
+        }
+
+        sql = NGX_IOT_SQL_MEMBER_DELETE;
+        break;
+
     default:
         return NGX_ERROR;
     }
@@ -424,7 +675,44 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         return NGX_ERROR;
     }
 
-    return ngx_iot_store_step(store, st, "deleting a row", log);
+    if (ngx_iot_store_step(store, st, "deleting a row", log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (kind == NGX_IOT_STORE_GROUPS) {
+        /* a group's memberships go with it */
+
+        st = ngx_iot_store_keyed(store, NGX_IOT_SQL_MEMBERS_DELETE_GROUP, key,
+                                 buf);
+        if (st == NULL) {
+            ngx_iot_store_log_error(store, "deleting a group's members", log);
+            return NGX_ERROR;
+        }
+
+        return ngx_iot_store_step(store, st, "deleting a group's members",
+                                  log);
+    }
+
+    if (kind != NGX_IOT_STORE_DEVICES) {
+        return NGX_OK;
+    }
+
+    /* a device's adapters and memberships go with it */
+
+    st = ngx_iot_store_keyed(store, NGX_IOT_SQL_ADAPTER_DELETE_DEVICE, key,
+                             buf);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "deleting a device's adapters", log);
+        return NGX_ERROR;
+    }
+
+    if (ngx_iot_store_step(store, st, "deleting a device's adapters", log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_iot_store_device_leave(store, key->id, log);
 }
 
 
@@ -432,6 +720,7 @@ ngx_int_t
 ngx_iot_store_collection_put(ngx_iot_store_t *store, ngx_iot_collection_t *c,
     ngx_uint_t fresh, ngx_log_t *log)
 {
+    u_char         uuid[NGX_IOT_UUID_LEN];
     sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, fresh ? NGX_IOT_SQL_COLLECTION_INSERT
@@ -446,6 +735,10 @@ ngx_iot_store_collection_put(ngx_iot_store_t *store, ngx_iot_collection_t *c,
     sqlite3_bind_int(st, 3, (int) c->field_mask);
     ngx_iot_store_bind_tags(st, 4, &c->tags);
 
+    if (fresh) {
+        ngx_iot_store_bind_uuid(st, 5, c->uuid, uuid);
+    }
+
     return ngx_iot_store_step(store, st, fresh ? "adding a collection"
                                                : "changing a collection",
                               log);
@@ -458,6 +751,10 @@ ngx_iot_store_device_put(ngx_iot_store_t *store, ngx_iot_device_t *d,
 {
     u_char         imsi[NGX_IOT_IDENT_MAX_DIGITS];
     u_char         imei[NGX_IOT_IDENT_MAX_DIGITS];
+    u_char         uuid[NGX_IOT_UUID_LEN], spec[NGX_IOT_UUID_LEN];
+    u_char         created_by[NGX_IOT_UUID_LEN];
+    u_char         modified_by[NGX_IOT_UUID_LEN];
+    ngx_str_t      description, barcode;
     sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, fresh ? NGX_IOT_SQL_DEVICE_INSERT
@@ -472,6 +769,20 @@ ngx_iot_store_device_put(ngx_iot_store_t *store, ngx_iot_device_t *d,
     ngx_iot_store_bind_ident(st, 3, d->imsi.key, 0, imsi);
     ngx_iot_store_bind_ident(st, 4, d->imei.key, 0, imei);
     ngx_iot_store_bind_tags(st, 5, &d->tags);
+
+    if (fresh) {
+        ngx_iot_store_bind_uuid(st, 6, d->uuid, uuid);
+        sqlite3_bind_int64(st, 11, (sqlite3_int64) d->created_at);
+        ngx_iot_store_bind_uuid(st, 12, d->created_by, created_by);
+    }
+
+    ngx_iot_device_about(d, &description, &barcode);
+    ngx_iot_store_bind_str(st, 7, &description);
+    ngx_iot_store_bind_str(st, 8, &barcode);
+    sqlite3_bind_int(st, 9, (int) d->status);
+    ngx_iot_store_bind_uuid(st, 10, d->spec, spec);
+    sqlite3_bind_int64(st, 13, (sqlite3_int64) d->modified_at);
+    ngx_iot_store_bind_uuid(st, 14, d->modified_by, modified_by);
 
     return ngx_iot_store_step(store, st, fresh ? "adding a device"
                                                : "changing a device", log);
@@ -511,6 +822,170 @@ ngx_iot_store_token_put(ngx_iot_store_t *store, ngx_iot_token_t *t,
 
     return ngx_iot_store_step(store, st, fresh ? "adding a token"
                                                : "changing a token", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_adapter_put(ngx_iot_store_t *store, ngx_iot_adapter_t *a,
+    ngx_str_t *secret, ngx_str_t *join_eui, ngx_log_t *log)
+{
+    u_char        *last;
+    u_char         ident[NGX_IOT_UUID_LEN];
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_ADAPTER_PUT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "writing an adapter", log);
+        return NGX_ERROR;
+    }
+
+    switch (a->type) {
+
+    case NGX_IOT_ADAPTER_LORA:
+        last = ngx_hex_dump(ident, a->value, 8);
+        break;
+
+    case NGX_IOT_ADAPTER_GENERIC:
+        last = ngx_iot_uuid_encode(ident, a->value);
+        break;
+
+    default:
+        last = ident;
+        break;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) a->device_id);
+    sqlite3_bind_int(st, 2, a->type);
+    sqlite3_bind_text(st, 3, (char *) ident, last - ident, SQLITE_STATIC);
+    ngx_iot_store_bind_text(st, 4, &a->iccid);
+    ngx_iot_store_bind_str(st, 5, secret);
+    ngx_iot_store_bind_str(st, 6, join_eui);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64) a->created_at);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64) a->modified_at);
+    sqlite3_bind_int(st, 9, secret->len != 0);
+    sqlite3_bind_int(st, 10, join_eui->len != 0);
+
+    return ngx_iot_store_step(store, st, "writing an adapter", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_group_put(ngx_iot_store_t *store, ngx_iot_group_t *g,
+    ngx_uint_t fresh, ngx_log_t *log)
+{
+    u_char         uuid[NGX_IOT_UUID_LEN], by[NGX_IOT_UUID_LEN];
+    u_char         mby[NGX_IOT_UUID_LEN];
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, fresh ? NGX_IOT_SQL_GROUP_INSERT
+                                         : NGX_IOT_SQL_GROUP_UPDATE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "writing a group", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) g->id.key);
+
+    if (fresh) {
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) g->collection_id);
+        ngx_iot_store_bind_uuid(st, 3, g->uuid, uuid);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) g->created_at);
+        ngx_iot_store_bind_uuid(st, 7, g->created_by, by);
+    }
+
+    ngx_iot_store_bind_text(st, 4, &g->name);
+    ngx_iot_store_bind_text(st, 5, &g->description);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64) g->modified_at);
+    ngx_iot_store_bind_uuid(st, 9, g->modified_by, mby);
+
+    return ngx_iot_store_step(store, st, fresh ? "adding a group"
+                                               : "changing a group", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_member_put(ngx_iot_store_t *store, ngx_iot_member_t *m,
+    ngx_log_t *log)
+{
+    u_char         by[NGX_IOT_UUID_LEN];
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_MEMBER_INSERT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "adding a member", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) m->group_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) m->device_id);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) m->created_at);
+    ngx_iot_store_bind_uuid(st, 4, m->created_by, by);
+
+    return ngx_iot_store_step(store, st, "adding a member", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_device_leave(ngx_iot_store_t *store, uint64_t device_id,
+    ngx_log_t *log)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_MEMBERS_DELETE_DEVICE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "a device leaving its groups", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) device_id);
+
+    return ngx_iot_store_step(store, st, "a device leaving its groups", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_adapter_secret(ngx_iot_store_t *store, uint64_t device_id,
+    ngx_uint_t type, u_char *buf, size_t size, size_t *len, ngx_log_t *log)
+{
+    int            rc;
+    size_t         n;
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_ADAPTER_SECRET);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "reading an adapter", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) device_id);
+    sqlite3_bind_int(st, 2, (int) type);
+
+    rc = sqlite3_step(st);
+
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+
+        if (rc == SQLITE_DONE) {
+            return NGX_DECLINED;
+        }
+
+        ngx_iot_store_log_error(store, "reading an adapter", log);
+        return NGX_ERROR;
+    }
+
+    n = sqlite3_column_bytes(st, 0);
+
+    if (n == 0 || n > size) {
+        sqlite3_reset(st);
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(buf, sqlite3_column_text(st, 0), n);
+    *len = n;
+
+    sqlite3_reset(st);
+
+    return NGX_OK;
 }
 
 

@@ -71,6 +71,30 @@ typedef enum {
     NGX_IOT_SQL_DEVICE_COUNT_IN,
     NGX_IOT_SQL_TOKEN_COUNT,
     NGX_IOT_SQL_SESSION_COUNT,
+    NGX_IOT_SQL_ADAPTER_PUT,
+    NGX_IOT_SQL_ADAPTER_GET,
+    NGX_IOT_SQL_ADAPTER_DELETE,
+    NGX_IOT_SQL_ADAPTER_DELETE_DEVICE,
+    NGX_IOT_SQL_ADAPTER_LIST,
+    NGX_IOT_SQL_ADAPTER_COUNT,
+    NGX_IOT_SQL_ADAPTER_SECRET,
+    NGX_IOT_SQL_GROUP_INSERT,
+    NGX_IOT_SQL_GROUP_UPDATE,
+    NGX_IOT_SQL_GROUP_GET,
+    NGX_IOT_SQL_GROUP_DELETE,
+    NGX_IOT_SQL_MEMBERS_DELETE_GROUP,
+    NGX_IOT_SQL_GROUP_ALL,
+    NGX_IOT_SQL_GROUP_LIST,
+    NGX_IOT_SQL_GROUP_COUNT,
+    NGX_IOT_SQL_GROUP_COUNT_IN,
+    NGX_IOT_SQL_MEMBER_INSERT,
+    NGX_IOT_SQL_MEMBER_GET,
+    NGX_IOT_SQL_MEMBER_DELETE,
+    NGX_IOT_SQL_MEMBERS_DELETE_DEVICE,
+    NGX_IOT_SQL_MEMBER_ALL,
+    NGX_IOT_SQL_MEMBER_LIST_GROUP,
+    NGX_IOT_SQL_MEMBER_LIST_DEVICE,
+    NGX_IOT_SQL_MEMBER_COUNT,
     NGX_IOT_SQL_SAVEPOINT,
     NGX_IOT_SQL_RELEASE,
     NGX_IOT_SQL_ROLLBACK_TO,
@@ -82,10 +106,15 @@ typedef enum {
 } ngx_iot_sql_e;
 
 
+/* a device's description or barcode as a row shows it, at most */
+#define NGX_IOT_STORE_ABOUT_MAX     1024
+
+
 struct ngx_iot_store_s {
     sqlite3                   *db;
     sqlite3_stmt              *stmt[NGX_IOT_SQL_LAST];
     ngx_uint_t                 wal_pages;   /* in the log after a commit */
+    u_char                     about[2 * NGX_IOT_STORE_ABOUT_MAX];
 };
 
 
@@ -96,8 +125,12 @@ void ngx_iot_store_log_error(ngx_iot_store_t *store, const char *what,
     ngx_log_t *log);
 void ngx_iot_store_row_collection(sqlite3_stmt *st,
     ngx_iot_collection_t *c);
-void ngx_iot_store_row_device(sqlite3_stmt *st, ngx_iot_device_t *d);
+void ngx_iot_store_row_device(ngx_iot_store_t *store, sqlite3_stmt *st,
+    ngx_iot_device_t *d);
 void ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t);
+void ngx_iot_store_row_adapter(sqlite3_stmt *st, ngx_iot_adapter_t *a);
+void ngx_iot_store_row_group(sqlite3_stmt *st, ngx_iot_group_t *g);
+void ngx_iot_store_row_member(sqlite3_stmt *st, ngx_iot_member_t *m);
 void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
     ngx_str_t *gateway);
 void ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m);

@@ -98,6 +98,32 @@ ngx_iot_token_find_hash(ngx_cycle_t *cycle, ngx_str_t *name, u_char *hash,
  * reaches.  NGX_DECLINED: not a token we know.
  */
 
+/*
+ * The UUID that names a token's principal (createdBy ...): a version 8
+ * UUID from a hash of the token's hash, so that it stays the same for as
+ * long as the token lives and says nothing about the token itself.
+ */
+
+static void
+ngx_iot_principal_id(u_char *hash, u_char *id)
+{
+    u_char        in[sizeof("nginx-iot principal") - 1 + NGX_IOT_HASH_LEN];
+    u_char        out[NGX_IOT_HASH_LEN];
+    unsigned int  n;
+
+    ngx_memcpy(in, "nginx-iot principal", sizeof("nginx-iot principal") - 1);
+    ngx_memcpy(in + sizeof("nginx-iot principal") - 1, hash,
+               NGX_IOT_HASH_LEN);
+
+    n = NGX_IOT_HASH_LEN;
+    (void) EVP_Digest(in, sizeof(in), out, &n, EVP_sha256(), NULL);
+
+    ngx_memcpy(id, out, NGX_IOT_UUID_SIZE);
+    id[6] = (id[6] & 0x0f) | 0x80;
+    id[8] = (id[8] & 0x3f) | 0x80;
+}
+
+
 ngx_int_t
 ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
     ngx_iot_principal_t *who)
@@ -112,6 +138,7 @@ ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
     }
 
     ngx_iot_token_hash(token->data, token->len, hash);
+    ngx_iot_principal_id(hash, who->id);
 
     conf = ngx_iot_get_conf(cycle);
 

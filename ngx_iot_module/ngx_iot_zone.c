@@ -116,7 +116,8 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     rc = ngx_iot_store_migrate(store, 0, shm_zone->shm.log);
 
     if (rc == NGX_OK) {
-        rc = ngx_iot_store_team(store, &ctx->sh->team_id, shm_zone->shm.log);
+        rc = ngx_iot_store_team(store, &ctx->sh->team_id,
+                                ctx->sh->team_uuid, shm_zone->shm.log);
     }
 
     if (rc == NGX_OK) {
@@ -268,6 +269,14 @@ ngx_iot_team_id(ngx_cycle_t *cycle)
 {
     /* set at start and never changed */
     return ngx_iot_zone_ctx(cycle)->sh->team_id;
+}
+
+
+u_char *
+ngx_iot_team_uuid(ngx_cycle_t *cycle)
+{
+    /* set at start and never changed */
+    return ngx_iot_zone_ctx(cycle)->sh->team_uuid;
 }
 
 

@@ -53,7 +53,18 @@ typedef struct {
     ngx_iot_index_t            imei;
     ngx_iot_index_t            tokens;
     ngx_iot_index_t            sessions;
+    ngx_iot_index_t            collection_uuids;
+    ngx_iot_index_t            device_uuids;
+    ngx_iot_index_t            adapters;
+    ngx_iot_index_t            deveuis;
+    ngx_iot_index_t            dvnuuids;
+    ngx_iot_index_t            groups;
+    ngx_iot_index_t            group_uuids;
+    ngx_iot_index_t            members;
+    ngx_iot_index_t            members_by_group;
+    ngx_iot_index_t            members_by_device;
     uint64_t                   team_id;
+    u_char                     team_uuid[NGX_IOT_UUID_SIZE];
     ngx_iot_journal_t          journal;
     ngx_uint_t                 retired;   /* replaced by a new zone */
     ngx_shmtx_sh_t             writer_lock;
@@ -62,6 +73,8 @@ typedef struct {
     ngx_atomic_t               unknown;   /* from no known device */
     ngx_atomic_t               large;     /* over NGX_IOT_PAYLOAD_MAX */
     ngx_atomic_t               unrecorded; /* not in the history */
+    ngx_atomic_t               refused;   /* a wrong signature */
+    ngx_atomic_t               malformed; /* not a message at all */
     ngx_atomic_t               retained;  /* last retention run, s */
 } ngx_iot_sh_t;
 
@@ -78,6 +91,7 @@ ngx_int_t ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 size_t ngx_iot_zone_size(ngx_iot_zone_ctx_t *ctx);
 size_t ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx);
 uint64_t ngx_iot_team_id(ngx_cycle_t *cycle);
+u_char *ngx_iot_team_uuid(ngx_cycle_t *cycle);
 
 /*
  * Locks: one writer at a time across all workers (the writer mutex), and

@@ -242,18 +242,20 @@ ngx_stream_iot_stats_variable(ngx_stream_session_t *s,
 
     sh = ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)->sh;
 
-    p = ngx_pnalloc(s->connection->pool, 4 * NGX_ATOMIC_T_LEN
+    p = ngx_pnalloc(s->connection->pool, 6 * NGX_ATOMIC_T_LEN
                     + sizeof("{\"received\":,\"unknown\":,\"large\":,"
-                             "\"unrecorded\":}"));
+                             "\"unrecorded\":,\"refused\":,"
+                             "\"malformed\":}"));
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     v->data = p;
     v->len = ngx_sprintf(p, "{\"received\":%uA,\"unknown\":%uA,"
-                         "\"large\":%uA,\"unrecorded\":%uA}",
+                         "\"large\":%uA,\"unrecorded\":%uA,"
+                         "\"refused\":%uA,\"malformed\":%uA}",
                          sh->received, sh->unknown, sh->large,
-                         sh->unrecorded)
+                         sh->unrecorded, sh->refused, sh->malformed)
              - p;
     v->valid = 1;
     v->no_cacheable = 1;

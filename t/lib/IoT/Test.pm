@@ -676,6 +676,8 @@ sub _write_suppressions {
     # The stacks are matched frame by frame inside the nginx
     # binary, so an allocation made by the module (whose frames lie in the
     # module or in libsqlite3/libjansson) is never suppressed.
+    # With PCRE2, nginx keeps one compile context per process for regular
+    # expressions (a regex location: the things dialect's, conf/).
     # glibc keeps each thread's TLS block (the thread pool's threads) where
     # valgrind calls it "possibly lost" once the thread has exited.
     print $fh <<"EOF";
@@ -688,6 +690,16 @@ sub _write_suppressions {
    fun:_dl_allocate_tls
    ...
    fun:pthread_create*
+}
+{
+   nginx_pcre2_compile_context_of_regex_locations
+   Memcheck:Leak
+   match-leak-kinds: definite,possible
+   fun:malloc
+   fun:ngx_alloc
+   obj:*libpcre2-8.so*
+   fun:pcre2_compile_context_create_8
+   fun:ngx_regex_compile
 }
 {
    nginx_crc32_table
