@@ -93,6 +93,8 @@ void ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx);
+/* any other lock of ours in the zone: freed when its holder died */
+void ngx_iot_shmtx_lock(ngx_shmtx_t *mtx);
 
 
 #endif /* _NGX_IOT_ZONE_H_INCLUDED_ */
