@@ -16,6 +16,7 @@
 #include "ngx_iot.h"
 #include "ngx_iot_index.h"
 #include "ngx_iot_entity.h"
+#include "ngx_iot_store.h"
 
 
 /* a batch of writes (NGX_IOT_WRITE_BATCH) names two entities each at most */
@@ -45,6 +46,18 @@ typedef struct {
 typedef struct ngx_iot_bus_s        ngx_iot_bus_t;
 
 
+/*
+ * A worker's messages taken in and not yet in the history: counted as
+ * unrecorded by the next worker to start when it was killed.
+ */
+#define NGX_IOT_HISTORY_PEERS      32
+
+typedef struct {
+    ngx_atomic_t               pid;
+    ngx_atomic_t               pending;
+} ngx_iot_history_peer_t;
+
+
 typedef struct {
     ngx_iot_bus_t             *bus;
     ngx_iot_index_t            collections;
@@ -63,6 +76,9 @@ typedef struct {
     ngx_atomic_t               large;     /* over NGX_IOT_PAYLOAD_MAX */
     ngx_atomic_t               unrecorded; /* not in the history */
     ngx_atomic_t               retained;  /* last retention run, s */
+    ngx_iot_store_fault_t      store_fault;    /* logged once */
+    ngx_iot_store_fault_t      history_fault;
+    ngx_iot_history_peer_t     history_peers[NGX_IOT_HISTORY_PEERS];
 } ngx_iot_sh_t;
 
 
