@@ -164,9 +164,10 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     " (SELECT id FROM messages WHERE received < ?1 LIMIT 10000)",
     "SELECT collection_id FROM messages GROUP BY collection_id"
     " HAVING count(*) > ?1",
-    "DELETE FROM messages WHERE collection_id = ?1 AND received <="
-    " (SELECT received FROM messages WHERE collection_id = ?1"
-    " ORDER BY received DESC LIMIT 1 OFFSET ?2)",
+    /* by id: messages received in the same millisecond are kept or not */
+    "DELETE FROM messages WHERE id IN"
+    " (SELECT id FROM messages WHERE collection_id = ?1"
+    " ORDER BY received DESC, id DESC LIMIT -1 OFFSET ?2)",
 
     "SELECT " NGX_IOT_DEVICE_COLUMNS " FROM devices"
     " WHERE id > ?1 ORDER BY id LIMIT ?2",
