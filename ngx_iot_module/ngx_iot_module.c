@@ -420,6 +420,8 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_iot_store_guard();
+
     if (ngx_iot_store_get(cycle, cycle->log) == NULL) {
         return NGX_ERROR;
     }

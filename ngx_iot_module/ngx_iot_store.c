@@ -192,6 +192,14 @@ static char  *ngx_iot_store_suffixes[] = { "", "-wal", "-shm", NULL };
 #define NGX_IOT_STORE_ALL_WRITABLE  7
 
 
+/*
+ * Set in a process that serves (a worker): its connections check their
+ * files (ngx_iot_store_ready()).  The master reads the store at start
+ * even when it cannot write it.
+ */
+static ngx_uint_t  ngx_iot_store_guarded;
+
+
 /* an error at start is fatal; in a worker it is an error it lives with */
 #define ngx_iot_store_level()                                                 \
     ((ngx_process == NGX_PROCESS_WORKER) ? NGX_LOG_ERR : NGX_LOG_EMERG)
@@ -227,7 +235,7 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
      * reads even a store it may not write.
      */
 
-    if (ngx_process == NGX_PROCESS_WORKER
+    if (ngx_iot_store_guarded
         && ngx_iot_store_files(store, &err, NULL)
            != NGX_IOT_STORE_ALL_WRITABLE)
     {
@@ -241,6 +249,13 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
     }
 
     return store;
+}
+
+
+void
+ngx_iot_store_guard(void)
+{
+    ngx_iot_store_guarded = 1;
 }
 
 
@@ -442,6 +457,10 @@ ngx_iot_store_ready(ngx_iot_store_t *store, ngx_log_t *log)
     ngx_err_t      err;
     ngx_uint_t     now;
     sqlite3_stmt  *st;
+
+    if (!ngx_iot_store_guarded && store->db) {
+        return NGX_OK;
+    }
 
     now = ngx_iot_store_files(store, &err, NULL);
 

@@ -113,6 +113,8 @@ void ngx_iot_store_close(ngx_iot_store_t *store);
  * written (so it is not used at all) or it cannot be opened
  */
 ngx_int_t ngx_iot_store_usable(ngx_iot_store_t *store, ngx_log_t *log);
+/* in a process that serves: connections check their files from now on */
+void ngx_iot_store_guard(void);
 /* the connection logs its trouble through fault (shared by processes) */
 void ngx_iot_store_watch(ngx_iot_store_t *store, ngx_iot_store_fault_t *fault,
     ngx_log_t *log);
