@@ -45,9 +45,24 @@ ngx_int_t
 ngx_http_iot_list_start(ngx_http_request_t *r, ngx_http_iot_list_t *list)
 {
     ngx_int_t            rc;
+    ngx_iot_store_t     *store;
     ngx_http_iot_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    /* once the header is out, a store that fails can only cut the answer */
+
+    store = list->store ? list->store
+                        : ngx_iot_store_get((ngx_cycle_t *) ngx_cycle,
+                                            r->connection->log);
+
+    if (store == NULL
+        || ngx_iot_store_usable(store, r->connection->log) != NGX_OK)
+    {
+        return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "the store cannot be read now, "
+                                  "try again later");
+    }
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_type = ctx->dialect->content_type;

@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include "ngx_iot.h"
 #include "ngx_iot_bus.h"
+#include "ngx_iot_zone.h"
 
 
 #define NGX_IOT_BUS_PEERS     64
@@ -248,7 +249,7 @@ ngx_iot_bus_init_process(ngx_cycle_t *cycle, ngx_iot_sh_t *sh,
 
     bl->wake = c;
 
-    ngx_shmtx_lock(&bus->mutex);
+    ngx_iot_shmtx_lock(&bus->mutex);
 
     peer = NULL;
 
@@ -339,7 +340,7 @@ ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, ngx_iot_message_t *m)
         return NGX_DECLINED;
     }
 
-    ngx_shmtx_lock(&bus->mutex);
+    ngx_iot_shmtx_lock(&bus->mutex);
 
     off = bus->head % bus->size;
 
@@ -537,7 +538,7 @@ ngx_iot_bus_read(ngx_iot_bus_local_t *bl)
         copied = 0;
         lost = 0;
 
-        ngx_shmtx_lock(&bus->mutex);
+        ngx_iot_shmtx_lock(&bus->mutex);
 
         if (bl->seq < bus->tail_seq) {
             lost = 1;

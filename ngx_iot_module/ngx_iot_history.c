@@ -23,6 +23,11 @@
 #define NGX_IOT_HISTORY_ROWS       1024        /* flushed at once */
 #define NGX_IOT_HISTORY_LIMIT      (16 * 1024 * 1024)
 #define NGX_IOT_HISTORY_RETENTION  10          /* s between runs, at most */
+#define NGX_IOT_HISTORY_TRIM       1           /* s, while messages come */
+
+
+#define ngx_iot_history_sh(h)                                                 \
+    (((ngx_iot_zone_ctx_t *) (h)->conf->shm_zone->data)->sh)
 
 
 /* a message waiting to be written, followed by its payload */
@@ -58,6 +63,8 @@ struct ngx_iot_history_s {
     ngx_uint_t                 busy;
     ngx_uint_t                 dropped;
     ngx_uint_t                 failures;  /* of the batch being written */
+    ngx_uint_t                 written;   /* since the last retention run */
+    ngx_iot_history_peer_t    *me;        /* in the zone, or NULL */
     ngx_event_t                timer;
     ngx_event_t                retention;
     ngx_log_t                 *log;
@@ -71,6 +78,8 @@ static void ngx_iot_history_flush(ngx_event_t *ev);
 static void ngx_iot_history_retention(ngx_event_t *ev);
 static void ngx_iot_history_write(void *data, ngx_log_t *log);
 static void ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log);
+static void ngx_iot_history_peer(ngx_iot_history_t *h);
+static void ngx_iot_history_lost(ngx_iot_history_t *h, ngx_uint_t n);
 #if (NGX_THREADS)
 static void ngx_iot_history_written(ngx_event_t *ev);
 #endif
@@ -134,9 +143,83 @@ ngx_iot_history_init_process(ngx_cycle_t *cycle, ngx_iot_conf_t *icf)
     h->task->event.log = cycle->log;
 #endif
 
+    ngx_iot_history_peer(h);
+
     icf->history = h;
 
     return NGX_OK;
+}
+
+
+/*
+ * A place among the workers for the count of this worker's messages that
+ * are not in the history yet.  A worker that was killed left its count
+ * behind: those messages were never recorded, and are counted so now.
+ */
+
+static void
+ngx_iot_history_peer(ngx_iot_history_t *h)
+{
+    ngx_pid_t                pid;
+    ngx_uint_t               i, n;
+    ngx_iot_sh_t            *sh;
+    ngx_iot_history_peer_t  *peer;
+
+    sh = ngx_iot_history_sh(h);
+
+    for (i = 0; i < NGX_IOT_HISTORY_PEERS; i++) {
+        peer = &sh->history_peers[i];
+        pid = (ngx_pid_t) peer->pid;
+
+        if (pid == 0 || pid == ngx_pid
+            || kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH)
+        {
+            continue;
+        }
+
+        n = peer->pending;
+
+        if (!ngx_atomic_cmp_set(&peer->pid, (ngx_atomic_uint_t) pid, 0)) {
+            continue;
+        }
+
+        peer->pending = 0;
+
+        if (n) {
+            (void) ngx_atomic_fetch_add(&sh->unrecorded, n);
+
+            ngx_log_error(NGX_LOG_WARN, h->log, 0,
+                          "iot history: %ui messages taken in by process "
+                          "%P, which is gone, were not recorded", n, pid);
+        }
+    }
+
+    for (i = 0; i < NGX_IOT_HISTORY_PEERS; i++) {
+        peer = &sh->history_peers[i];
+
+        if (ngx_atomic_cmp_set(&peer->pid, 0, (ngx_atomic_uint_t) ngx_pid)) {
+            peer->pending = 0;
+            h->me = peer;
+            return;
+        }
+    }
+}
+
+
+/* n messages taken in will never be in the history */
+
+static void
+ngx_iot_history_lost(ngx_iot_history_t *h, ngx_uint_t n)
+{
+    if (n == 0) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&ngx_iot_history_sh(h)->unrecorded, n);
+
+    if (h->me) {
+        (void) ngx_atomic_fetch_add(&h->me->pending, -n);
+    }
 }
 
 
@@ -159,6 +242,24 @@ ngx_iot_history_exit_process(ngx_iot_history_t *h)
     ngx_iot_history_write(h, h->log);
     h->filling ^= 1;
     ngx_iot_history_write(h, h->log);
+
+    /* what could not be written now never will be */
+
+    for (i = 0; i < 2; i++) {
+        if (h->batch[i].rows) {
+            ngx_log_error(NGX_LOG_ERR, h->log, 0,
+                          "iot history: %ui messages could not be recorded "
+                          "before the worker exited", h->batch[i].rows);
+            ngx_iot_history_lost(h, h->batch[i].rows);
+            h->batch[i].rows = 0;
+        }
+    }
+
+    if (h->me) {
+        h->me->pending = 0;
+        (void) ngx_atomic_cmp_set(&h->me->pid, (ngx_atomic_uint_t) ngx_pid, 0);
+        h->me = NULL;
+    }
 
     if (h->reader) {
         ngx_iot_store_close(h->reader);
@@ -256,6 +357,10 @@ ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m, ngx_log_t *log)
 
     b->used += need;
     b->rows++;
+
+    if (h->me) {
+        (void) ngx_atomic_fetch_add(&h->me->pending, 1);
+    }
 
     if (b->rows >= NGX_IOT_HISTORY_ROWS && !h->busy) {
         ngx_iot_history_flush(&h->timer);
@@ -370,6 +475,8 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
          */
 
         if (h->writer) {
+            ngx_iot_store_watch(h->writer,
+                                &ngx_iot_history_sh(h)->history_fault, log);
             (void) ngx_iot_store_autocheckpoint(h->writer, 1000, log);
         }
     }
@@ -422,6 +529,11 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
         goto failed;
     }
 
+    if (h->me) {
+        (void) ngx_atomic_fetch_add(&h->me->pending, -b->rows);
+    }
+
+    h->written += b->rows;
     b->used = 0;
     b->rows = 0;
     h->failures = 0;
@@ -440,9 +552,10 @@ failed:
      */
 
     if (++h->failures > 3) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "iot history: %ui messages could not be recorded",
-                      b->rows);
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "iot history: %ui messages could not be recorded",
+                       b->rows);
+        ngx_iot_history_lost(h, b->rows);
         b->used = 0;
         b->rows = 0;
         h->failures = 0;
@@ -479,12 +592,19 @@ ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log)
         every = ngx_max(1, ngx_min(every, icf->history_max_age / 4));
     }
 
+    /* the count, while messages come, to within a second of them */
+    if (icf->history_max_count && h->written) {
+        every = ngx_min(every, NGX_IOT_HISTORY_TRIM);
+    }
+
     if (now - last < every
         || !ngx_atomic_cmp_set(&ctx->sh->retained, (ngx_atomic_uint_t) last,
                                (ngx_atomic_uint_t) now))
     {
         return;
     }
+
+    h->written = 0;
 
     if (icf->history_max_age) {
         (void) ngx_iot_store_history_expire(store,
@@ -515,6 +635,11 @@ ngx_iot_history_reader(ngx_cycle_t *cycle, ngx_log_t *log)
 
     if (h->reader == NULL) {
         h->reader = ngx_iot_store_open(&h->path, h->conf->sync, log);
+
+        if (h->reader) {
+            ngx_iot_store_watch(h->reader,
+                                &ngx_iot_history_sh(h)->history_fault, log);
+        }
     }
 
     return h->reader;

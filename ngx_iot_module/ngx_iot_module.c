@@ -346,6 +346,7 @@ ngx_iot_init_module(ngx_cycle_t *cycle)
     size_t            len;
     ngx_uint_t        i;
     ngx_iot_conf_t   *icf;
+    ngx_file_info_t   sb;
     ngx_core_conf_t  *ccf;
 
     static char  *suffixes[] = { "", "-wal", "-shm", "-history",
@@ -373,6 +374,14 @@ ngx_iot_init_module(ngx_cycle_t *cycle)
     for (i = 0; suffixes[i]; i++) {
         p = ngx_cpymem(name, icf->store_path.data, len);
         ngx_cpystrn(p, (u_char *) suffixes[i], sizeof("-history-wal"));
+
+        /* as it was: a file made immutable (chattr +i) cannot be chowned */
+
+        if (stat((char *) name, &sb) == 0
+            && sb.st_uid == ccf->user && sb.st_gid == ccf->group)
+        {
+            continue;
+        }
 
         if (chown((char *) name, ccf->user, ccf->group) == -1
             && ngx_errno != NGX_ENOENT)
@@ -419,6 +428,8 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
     {
         return NGX_OK;
     }
+
+    ngx_iot_store_guard();
 
     if (ngx_iot_store_get(cycle, cycle->log) == NULL) {
         return NGX_ERROR;
@@ -550,6 +561,10 @@ ngx_iot_checkpoint_thread(void *data, ngx_log_t *log)
         if (icf->checkpoint_store == NULL) {
             return;
         }
+
+        ngx_iot_store_watch(icf->checkpoint_store,
+                            &ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)
+                                ->sh->store_fault, log);
     }
 
     (void) ngx_iot_store_checkpoint(icf->checkpoint_store, log);
@@ -607,6 +622,12 @@ ngx_iot_store_get(ngx_cycle_t *cycle, ngx_log_t *log)
 
     if (icf->store == NULL) {
         icf->store = ngx_iot_store_open(&icf->store_path, icf->sync, log);
+
+        if (icf->store) {
+            ngx_iot_store_watch(icf->store,
+                                &ngx_iot_zone_ctx(cycle)->sh->store_fault,
+                                log);
+        }
     }
 
     return icf->store;

@@ -46,6 +46,14 @@
     "(CAST(strftime('%s', 'now') AS INTEGER) * 1000)"
 
 
+static ngx_int_t ngx_iot_store_connect(ngx_iot_store_t *store,
+    ngx_log_t *log);
+static void ngx_iot_store_disconnect(ngx_iot_store_t *store);
+static ngx_uint_t ngx_iot_store_files(ngx_iot_store_t *store,
+    ngx_err_t *err, u_char **name);
+static ngx_int_t ngx_iot_store_ready(ngx_iot_store_t *store, ngx_log_t *log);
+static void ngx_iot_store_healed(ngx_iot_store_t *store, ngx_log_t *log);
+static void ngx_iot_store_unwritable(ngx_iot_store_t *store, ngx_log_t *log);
 static ngx_int_t ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql,
     ngx_log_t *log);
 static ngx_int_t ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log);
@@ -296,9 +304,10 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     " (SELECT id FROM messages WHERE received < ?1 LIMIT 10000)",
     "SELECT collection_id FROM messages GROUP BY collection_id"
     " HAVING count(*) > ?1",
-    "DELETE FROM messages WHERE collection_id = ?1 AND received <="
-    " (SELECT received FROM messages WHERE collection_id = ?1"
-    " ORDER BY received DESC LIMIT 1 OFFSET ?2)",
+    /* by id: messages received in the same millisecond are kept or not */
+    "DELETE FROM messages WHERE id IN"
+    " (SELECT id FROM messages WHERE collection_id = ?1"
+    " ORDER BY received DESC, id DESC LIMIT -1 OFFSET ?2)",
 
     "SELECT " NGX_IOT_DEVICE_COLUMNS " FROM devices"
     " WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -414,10 +423,29 @@ ngx_iot_store_private(ngx_str_t *path, ngx_log_t *log)
 }
 
 
+/* the files of a store, as suffixes of its path */
+static char  *ngx_iot_store_suffixes[] = { "", "-wal", "-shm", NULL };
+
+#define NGX_IOT_STORE_ALL_WRITABLE  7
+
+
+/*
+ * Set in a process that serves (a worker): its connections check their
+ * files (ngx_iot_store_ready()).  The master reads the store at start
+ * even when it cannot write it.
+ */
+static ngx_uint_t  ngx_iot_store_guarded;
+
+
+/* an error at start is fatal; in a worker it is an error it lives with */
+#define ngx_iot_store_level()                                                 \
+    ((ngx_process == NGX_PROCESS_WORKER) ? NGX_LOG_ERR : NGX_LOG_EMERG)
+
+
 ngx_iot_store_t *
 ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
 {
-    int               rc;
+    ngx_err_t         err;
     ngx_iot_store_t  *store;
 
     store = ngx_calloc(sizeof(ngx_iot_store_t), log);
@@ -425,24 +453,95 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
         return NULL;
     }
 
-    rc = sqlite3_open_v2((char *) path->data, &store->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                         | SQLITE_OPEN_NOMUTEX, NULL);
+    store->path.data = ngx_alloc(path->len + 1, log);
+    if (store->path.data == NULL) {
+        ngx_free(store);
+        return NULL;
+    }
 
-    if (rc != SQLITE_OK) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "iot store \"%V\" cannot be opened: %s", path,
-                      store->db ? sqlite3_errmsg(store->db)
-                                : sqlite3_errstr(rc));
+    ngx_memcpy(store->path.data, path->data, path->len);
+    store->path.data[path->len] = '\0';
+    store->path.len = path->len;
+    store->sync = sync;
+    store->fault = &store->own;
+
+    /*
+     * A worker does not open a store it may not write: another connection
+     * of the process may have its WAL index mapped for writing already
+     * (ngx_iot_store_ready() opens it once it may).  At start the master
+     * reads even a store it may not write.
+     */
+
+    if (ngx_iot_store_guarded
+        && ngx_iot_store_files(store, &err, NULL)
+           != NGX_IOT_STORE_ALL_WRITABLE)
+    {
+        /* said by ngx_iot_store_watch(), or at its first use */
+        return store;
+    }
+
+    if (ngx_iot_store_connect(store, log) != NGX_OK) {
         ngx_iot_store_close(store);
         return NULL;
     }
 
+    return store;
+}
+
+
+void
+ngx_iot_store_guard(void)
+{
+    ngx_iot_store_guarded = 1;
+}
+
+
+void
+ngx_iot_store_watch(ngx_iot_store_t *store, ngx_iot_store_fault_t *fault,
+    ngx_log_t *log)
+{
+    store->fault = fault;
+
+    if (store->db == NULL || store->writable != NGX_IOT_STORE_ALL_WRITABLE) {
+        /* not writable at start: say so, once */
+        ngx_iot_store_unwritable(store, log);
+    }
+}
+
+
+/*
+ * Opens the connection.  SQLite opens a file it may not write read-only,
+ * without a word, and maps its WAL index (the -shm file) read-only then
+ * too; which files were writable is kept (ngx_iot_store_ready()).
+ */
+
+static ngx_int_t
+ngx_iot_store_connect(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    int         rc;
+    ngx_err_t   err;
+    ngx_uint_t  before;
+
+    before = ngx_iot_store_files(store, &err, NULL);
+
+    rc = sqlite3_open_v2((char *) store->path.data, &store->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                         | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc != SQLITE_OK) {
+        ngx_log_error(ngx_iot_store_level(), log, 0,
+                      "iot store \"%V\" cannot be opened: %s", &store->path,
+                      store->db ? sqlite3_errmsg(store->db)
+                                : sqlite3_errstr(rc));
+        ngx_iot_store_disconnect(store);
+        return NGX_ERROR;
+    }
+
     sqlite3_busy_timeout(store->db, NGX_IOT_STORE_BUSY_TIMEOUT);
 
-    if (ngx_iot_store_private(path, log) != NGX_OK) {
-        ngx_iot_store_close(store);
-        return NULL;
+    if (ngx_iot_store_private(&store->path, log) != NGX_OK) {
+        ngx_iot_store_disconnect(store);
+        return NGX_ERROR;
     }
 
     /*
@@ -455,7 +554,7 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
      */
 
     if (ngx_iot_store_sql(store, "PRAGMA journal_mode=WAL", log) != NGX_OK
-        || ngx_iot_store_sql(store, sync == NGX_IOT_SYNC_FULL
+        || ngx_iot_store_sql(store, store->sync == NGX_IOT_SYNC_FULL
                                     ? "PRAGMA synchronous=FULL"
                                     : "PRAGMA synchronous=NORMAL", log)
            != NGX_OK
@@ -467,33 +566,285 @@ ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync, ngx_log_t *log)
         || ngx_iot_store_sql(store, "PRAGMA foreign_keys=OFF", log)
            != NGX_OK)
     {
-        ngx_iot_store_close(store);
-        return NULL;
+        ngx_iot_store_disconnect(store);
+        return NGX_ERROR;
+    }
+
+    if (store->autocheckpoint) {
+        (void) sqlite3_wal_autocheckpoint(store->db,
+                                          (int) store->autocheckpoint);
     }
 
     /* how long the log is after each commit: ngx_iot_store_wal_restart() */
     (void) sqlite3_wal_hook(store->db, ngx_iot_store_wal_hook, store);
 
-    return store;
+    /* what changed while opening is found on the next call */
+
+    store->writable = before & ngx_iot_store_files(store, &err, NULL);
+
+    if (sqlite3_db_readonly(store->db, "main") == 1) {
+        store->writable &= ~1;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iot_store_disconnect(ngx_iot_store_t *store)
+{
+    ngx_err_t   err;
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_IOT_SQL_LAST; i++) {
+        if (store->stmt[i]) {
+            sqlite3_finalize(store->stmt[i]);
+            store->stmt[i] = NULL;
+        }
+    }
+
+    if (store->db) {
+        if (store->writable != NGX_IOT_STORE_ALL_WRITABLE
+            || ngx_iot_store_files(store, &err, NULL)
+               != NGX_IOT_STORE_ALL_WRITABLE)
+        {
+            /*
+             * The last connection to close checkpoints the log, which
+             * writes to the WAL index: not into files that cannot be
+             * written.
+             */
+            (void) sqlite3_db_config(store->db,
+                                     SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+                                     NULL);
+        }
+
+        sqlite3_close(store->db);
+        store->db = NULL;
+    }
+
+    store->wal_pages = 0;
 }
 
 
 void
 ngx_iot_store_close(ngx_iot_store_t *store)
 {
-    ngx_uint_t  i;
+    ngx_iot_store_disconnect(store);
 
-    for (i = 0; i < NGX_IOT_SQL_LAST; i++) {
-        if (store->stmt[i]) {
-            sqlite3_finalize(store->stmt[i]);
-        }
-    }
-
-    if (store->db) {
-        sqlite3_close(store->db);
+    if (store->path.data) {
+        ngx_free(store->path.data);
     }
 
     ngx_free(store);
+}
+
+
+/*
+ * Which of the store's files may be written (a bit each; a file that is
+ * not there yet counts as writable): a file made immutable (chattr +i) or
+ * on a file system remounted read-only may not.
+ */
+
+static ngx_uint_t
+ngx_iot_store_files(ngx_iot_store_t *store, ngx_err_t *err, u_char **name)
+{
+    u_char      *p;
+    ngx_uint_t   i, mask;
+    u_char       file[NGX_MAX_PATH];
+
+    mask = 0;
+    *err = 0;
+
+    if (store->path.len + sizeof("-wal") > NGX_MAX_PATH) {
+        return NGX_IOT_STORE_ALL_WRITABLE;
+    }
+
+    for (i = 0; ngx_iot_store_suffixes[i]; i++) {
+        p = ngx_cpymem(file, store->path.data, store->path.len);
+        ngx_cpystrn(p, (u_char *) ngx_iot_store_suffixes[i], sizeof("-wal"));
+
+        if (access((char *) file, W_OK) == 0 || ngx_errno == NGX_ENOENT) {
+            mask |= 1 << i;
+            continue;
+        }
+
+        if (*err == 0) {
+            *err = ngx_errno;
+
+            if (name) {
+                *name = (u_char *) ngx_iot_store_suffixes[i];
+            }
+        }
+    }
+
+    return mask;
+}
+
+
+/*
+ * Before a connection starts a transaction.  SQLite maps a file's WAL
+ * index (the -shm file) for writing, once per process for all of its
+ * connections to the file; when the file is made immutable (chattr +i),
+ * a write there (a reader's mark, too) is a SIGBUS.  So while any of the
+ * files cannot be written the connection is closed and not used at all:
+ * reads and writes fail, and every other connection of the process does
+ * the same at its next use.  Once they can be written again it is opened
+ * again, so the store heals by itself.  Never closed while one of its
+ * statements is running.
+ */
+
+static ngx_int_t
+ngx_iot_store_ready(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    ngx_err_t      err;
+    ngx_uint_t     now;
+    sqlite3_stmt  *st;
+
+    if (!ngx_iot_store_guarded && store->db) {
+        return NGX_OK;
+    }
+
+    now = ngx_iot_store_files(store, &err, NULL);
+
+    if (store->db && now == NGX_IOT_STORE_ALL_WRITABLE
+        && store->writable == NGX_IOT_STORE_ALL_WRITABLE)
+    {
+        return NGX_OK;
+    }
+
+    if (store->db) {
+        for (st = sqlite3_next_stmt(store->db, NULL);
+             st;
+             st = sqlite3_next_stmt(store->db, st))
+        {
+            if (sqlite3_stmt_busy(st)) {
+                return NGX_OK;
+            }
+        }
+
+        ngx_iot_store_disconnect(store);
+    }
+
+    if (now != NGX_IOT_STORE_ALL_WRITABLE) {
+        ngx_iot_store_unwritable(store, log);
+        return NGX_ERROR;
+    }
+
+    if (ngx_iot_store_connect(store, log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (store->writable != NGX_IOT_STORE_ALL_WRITABLE) {
+        /* SQLite opened it read-only all the same */
+        ngx_iot_store_disconnect(store);
+        ngx_iot_store_unwritable(store, log);
+        return NGX_ERROR;
+    }
+
+    ngx_iot_store_healed(store, log);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_store_usable(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    return ngx_iot_store_ready(store, log);
+}
+
+
+/* said once, for every connection to the file in every process */
+
+static void
+ngx_iot_store_unwritable(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    u_char                 *name;
+    ngx_err_t               err;
+    ngx_atomic_uint_t       seen;
+    ngx_iot_store_fault_t  *f;
+
+    f = store->fault;
+
+    for ( ;; ) {
+        seen = f->seen;
+
+        if (seen & (1 << SQLITE_READONLY)) {
+            return;
+        }
+
+        if (ngx_atomic_cmp_set(&f->seen, seen,
+                               seen | (1 << SQLITE_READONLY)))
+        {
+            break;
+        }
+    }
+
+    if (seen == 0) {
+        f->since = ngx_time();
+        f->first = SQLITE_READONLY;
+    }
+
+    name = (u_char *) "";
+    (void) ngx_iot_store_files(store, &err, &name);
+
+    if (err) {
+        ngx_log_error(NGX_LOG_ERR, log, err,
+                      "iot store \"%V\" is not writable (\"%V%s\"): writes "
+                      "are refused and uplinks are not recorded until it "
+                      "is", &store->path, &store->path, name);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "iot store \"%V\" is not writable (SQLite opened it "
+                      "read-only): writes are refused and uplinks are not "
+                      "recorded until it is", &store->path);
+    }
+}
+
+
+/* the connection works: the end of whatever trouble its file had */
+
+static void
+ngx_iot_store_healed(ngx_iot_store_t *store, ngx_log_t *log)
+{
+    time_t                  since;
+    ngx_atomic_uint_t       seen, repeated;
+    ngx_iot_store_fault_t  *f;
+
+    f = store->fault;
+    seen = f->seen;
+
+    /* a commit with nothing written works on a read-only connection too */
+
+    if (seen == 0 || store->writable != NGX_IOT_STORE_ALL_WRITABLE
+        || !ngx_atomic_cmp_set(&f->seen, seen, 0))
+    {
+        return;
+    }
+
+    since = (time_t) f->since;
+    repeated = f->repeated;
+    (void) ngx_atomic_fetch_add(&f->repeated, -repeated);
+
+    if (seen & (1 << SQLITE_READONLY)) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "iot store \"%V\" is writable again after %T s; "
+                      "%uA more failures were not logged", &store->path,
+                      ngx_time() - since, repeated);
+        return;
+    }
+
+    if (seen == (1 << SQLITE_BUSY) && repeated == 0) {
+        /* a lock that was waited for too long once: said already */
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "iot store \"%V\" works again after %T s; %uA more "
+                  "failures were not logged (the first: \"%s\")",
+                  &store->path, ngx_time() - since, repeated,
+                  sqlite3_errstr((int) f->first));
 }
 
 
@@ -503,7 +854,8 @@ ngx_iot_store_sql(ngx_iot_store_t *store, const char *sql, ngx_log_t *log)
     char  *err;
 
     if (sqlite3_exec(store->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "iot store: \"%s\" failed: %s",
+        ngx_log_error(ngx_iot_store_level(), log, 0,
+                      "iot store \"%V\": \"%s\" failed: %s", &store->path,
                       sql, err ? err : "unknown error");
         sqlite3_free(err);
         return NGX_ERROR;
@@ -654,6 +1006,15 @@ ngx_iot_store_checkpoint(ngx_iot_store_t *store, ngx_log_t *log)
 {
     int  rc;
 
+    if (ngx_iot_store_ready(store, log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (store->writable != NGX_IOT_STORE_ALL_WRITABLE) {
+        /* nothing can be copied into a file that cannot be written */
+        return NGX_DECLINED;
+    }
+
     /* PASSIVE: it copies what it can and never holds up a writer */
 
     rc = sqlite3_wal_checkpoint_v2(store->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
@@ -672,6 +1033,14 @@ sqlite3_stmt *
 ngx_iot_store_stmt(ngx_iot_store_t *store, ngx_iot_sql_e sql)
 {
     sqlite3_stmt  *st;
+
+    /* a statement that starts a transaction: are the files as they were? */
+
+    if (store->db == NULL || sqlite3_get_autocommit(store->db)) {
+        if (ngx_iot_store_ready(store, ngx_cycle->log) != NGX_OK) {
+            return NULL;
+        }
+    }
 
     st = store->stmt[sql];
 
@@ -720,12 +1089,52 @@ ngx_iot_store_exec(ngx_iot_store_t *store, ngx_iot_sql_e sql, ngx_log_t *log)
 }
 
 
+/*
+ * An error is logged the first time its kind (SQLite's primary code) is
+ * seen while the file has trouble; repeats are counted, and the count is
+ * logged once the file works again (ngx_iot_store_healed()).  A disk full
+ * keeps the log's own lines from being written too: the line that says it
+ * works again comes after.
+ */
+
 void
 ngx_iot_store_log_error(ngx_iot_store_t *store, const char *what,
     ngx_log_t *log)
 {
-    ngx_log_error(NGX_LOG_ERR, log, 0, "iot store: %s: %s (%d)", what,
-                  sqlite3_errmsg(store->db), sqlite3_errcode(store->db));
+    int                     code;
+    ngx_atomic_uint_t       seen, bit;
+    ngx_iot_store_fault_t  *f;
+
+    /* not open: its files may not be written (said already), or worse */
+    code = store->db ? (sqlite3_errcode(store->db) & 0xff) : SQLITE_READONLY;
+    bit = (ngx_atomic_uint_t) 1 << (code & 31);
+    f = store->fault;
+
+    for ( ;; ) {
+        seen = f->seen;
+
+        if (seen & bit) {
+            (void) ngx_atomic_fetch_add(&f->repeated, 1);
+
+            ngx_log_debug3(NGX_LOG_DEBUG_CORE, log, 0,
+                           "iot store: %s: %s (%d), again", what,
+                           ngx_iot_store_error(store), code);
+            return;
+        }
+
+        if (ngx_atomic_cmp_set(&f->seen, seen, seen | bit)) {
+            break;
+        }
+    }
+
+    if (seen == 0) {
+        f->since = ngx_time();
+        f->first = (ngx_atomic_uint_t) code;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0, "iot store \"%V\": %s: %s (%d)",
+                  &store->path, what, ngx_iot_store_error(store),
+                  store->db ? sqlite3_extended_errcode(store->db) : code);
 }
 
 
@@ -739,15 +1148,41 @@ ngx_iot_store_begin(ngx_iot_store_t *store, ngx_log_t *log)
 ngx_int_t
 ngx_iot_store_commit(ngx_iot_store_t *store, ngx_log_t *log)
 {
-    return ngx_iot_store_exec(store, NGX_IOT_SQL_COMMIT, log);
+    if (ngx_iot_store_exec(store, NGX_IOT_SQL_COMMIT, log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_iot_store_healed(store, log);
+
+    return NGX_OK;
 }
 
 
 void
 ngx_iot_store_rollback(ngx_iot_store_t *store, ngx_log_t *log)
 {
-    if (!sqlite3_get_autocommit(store->db)) {
-        (void) ngx_iot_store_exec(store, NGX_IOT_SQL_ROLLBACK, log);
+    int            rc;
+    sqlite3_stmt  *st;
+
+    if (store->db == NULL || sqlite3_get_autocommit(store->db)) {
+        return;
+    }
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_ROLLBACK);
+    if (st == NULL) {
+        return;
+    }
+
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+
+    /*
+     * A COMMIT that failed on a full disk or an I/O error may have rolled
+     * the transaction back itself: then there is nothing to say.
+     */
+
+    if (rc != SQLITE_DONE && !sqlite3_get_autocommit(store->db)) {
+        ngx_iot_store_log_error(store, "ROLLBACK", log);
     }
 }
 
@@ -781,7 +1216,8 @@ ngx_iot_store_write_end(ngx_iot_store_t *store, ngx_uint_t keep,
 const char *
 ngx_iot_store_error(ngx_iot_store_t *store)
 {
-    return sqlite3_errmsg(store->db);
+    return store->db ? sqlite3_errmsg(store->db)
+                     : "its files may not be written";
 }
 
 
@@ -794,6 +1230,12 @@ ngx_int_t
 ngx_iot_store_autocheckpoint(ngx_iot_store_t *store, ngx_uint_t pages,
     ngx_log_t *log)
 {
+    store->autocheckpoint = pages;
+
+    if (store->db == NULL) {
+        return NGX_OK;
+    }
+
     if (sqlite3_wal_autocheckpoint(store->db, (int) pages) != SQLITE_OK) {
         ngx_iot_store_log_error(store, "wal_autocheckpoint", log);
         return NGX_ERROR;
@@ -853,7 +1295,9 @@ ngx_iot_store_wal_restart(ngx_iot_store_t *store, ngx_log_t *log)
 {
     int  rc, frames, copied;
 
-    if (store->wal_pages < NGX_IOT_STORE_WAL_PAGES) {
+    if (store->wal_pages < NGX_IOT_STORE_WAL_PAGES || store->db == NULL
+        || store->writable != NGX_IOT_STORE_ALL_WRITABLE)
+    {
         return NGX_DECLINED;
     }
 

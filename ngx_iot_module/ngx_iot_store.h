@@ -109,10 +109,34 @@ typedef struct {
 typedef ngx_int_t (*ngx_iot_store_row_pt)(void *row, void *data);
 
 
+/*
+ * The trouble of one file, shared by every connection to it in every
+ * process (in the zone), so that it is logged once: each kind of error
+ * once while it lasts (seen: a bit per SQLite primary code), and once
+ * when the file works again, with how many failures were not logged.
+ */
+typedef struct {
+    ngx_atomic_t               seen;
+    ngx_atomic_t               since;     /* s */
+    ngx_atomic_t               first;     /* SQLite's code */
+    ngx_atomic_t               repeated;
+} ngx_iot_store_fault_t;
+
+
 /* connections, schema, checkpoints: ngx_iot_store.c */
 ngx_iot_store_t *ngx_iot_store_open(ngx_str_t *path, ngx_uint_t sync,
     ngx_log_t *log);
 void ngx_iot_store_close(ngx_iot_store_t *store);
+/*
+ * NGX_OK: the connection can be used now; NGX_ERROR: its files cannot be
+ * written (so it is not used at all) or it cannot be opened
+ */
+ngx_int_t ngx_iot_store_usable(ngx_iot_store_t *store, ngx_log_t *log);
+/* in a process that serves: connections check their files from now on */
+void ngx_iot_store_guard(void);
+/* the connection logs its trouble through fault (shared by processes) */
+void ngx_iot_store_watch(ngx_iot_store_t *store, ngx_iot_store_fault_t *fault,
+    ngx_log_t *log);
 ngx_int_t ngx_iot_store_migrate(ngx_iot_store_t *store, ngx_uint_t history,
     ngx_log_t *log);
 ngx_int_t ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id,

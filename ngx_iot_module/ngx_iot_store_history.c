@@ -15,6 +15,8 @@
 
 
 /* expired rows are deleted this many at a time, in this many steps */
+/* collections trimmed in one run, at most */
+#define NGX_IOT_HISTORY_TRIM_BATCH  256
 #define NGX_IOT_HISTORY_EXPIRE_STEPS  100
 
 
@@ -120,42 +122,68 @@ ngx_iot_store_history_expire(ngx_iot_store_t *store, uint64_t before,
 }
 
 
+/*
+ * The collections over the limit are found first, and the statement that
+ * found them is done before any is trimmed: a delete made while a read
+ * of an older snapshot is still open cannot wait for another writer's
+ * commit (SQLite answers "database is locked" at once), and under load
+ * the other workers' history writers commit all the time.  Each delete
+ * is a transaction of its own, which waits for the lock as long as any.
+ */
+
 ngx_int_t
 ngx_iot_store_history_trim(ngx_iot_store_t *store, ngx_uint_t max,
     ngx_log_t *log)
 {
-    uint64_t       cid;
-    ngx_int_t      rc;
-    sqlite3_stmt  *st, *trim;
+    int            rc;
+    uint64_t       cid[NGX_IOT_HISTORY_TRIM_BATCH];
+    ngx_uint_t     i, n;
+    sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_CROWDED);
-    trim = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_TRIM);
-
-    if (st == NULL || trim == NULL) {
+    if (st == NULL) {
         ngx_iot_store_log_error(store, "trimming messages", log);
         return NGX_ERROR;
     }
 
     sqlite3_bind_int64(st, 1, (sqlite3_int64) max);
 
-    rc = NGX_OK;
+    n = 0;
 
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cid = (uint64_t) sqlite3_column_int64(st, 0);
+    while (n < NGX_IOT_HISTORY_TRIM_BATCH) {
+        rc = sqlite3_step(st);
 
-        sqlite3_reset(trim);
-        sqlite3_bind_int64(trim, 1, (sqlite3_int64) cid);
-        sqlite3_bind_int64(trim, 2, (sqlite3_int64) max);
-
-        if (sqlite3_step(trim) != SQLITE_DONE) {
-            ngx_iot_store_log_error(store, "trimming messages", log);
-            rc = NGX_ERROR;
+        if (rc != SQLITE_ROW) {
             break;
         }
+
+        cid[n++] = (uint64_t) sqlite3_column_int64(st, 0);
+    }
+
+    if (n < NGX_IOT_HISTORY_TRIM_BATCH && rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, "trimming messages", log);
+        sqlite3_reset(st);
+        return NGX_ERROR;
     }
 
     sqlite3_reset(st);
-    sqlite3_reset(trim);
 
-    return rc;
+    for (i = 0; i < n; i++) {
+        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_HISTORY_TRIM);
+        if (st == NULL) {
+            ngx_iot_store_log_error(store, "trimming messages", log);
+            return NGX_ERROR;
+        }
+
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) cid[i]);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) max);
+
+        if (ngx_iot_store_step(store, st, "trimming messages", log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }

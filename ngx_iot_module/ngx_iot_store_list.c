@@ -181,8 +181,12 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         cur->id = 0;
         cur->key_len = 0;
 
-        /* newest first: below (until + 1, 0) */
-        cur->time = cur->until ? cur->until + 1 : (uint64_t) INT64_MAX;
+        /*
+         * newest first: below (until + 1, 0); an until at the end of time
+         * (or past it) is no end
+         */
+        cur->time = (cur->until && cur->until < (uint64_t) INT64_MAX)
+                    ? cur->until + 1 : (uint64_t) INT64_MAX;
     }
 
     st = ngx_iot_store_list_stmt(store, cur, max);

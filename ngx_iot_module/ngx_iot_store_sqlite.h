@@ -111,10 +111,16 @@ typedef enum {
 
 
 struct ngx_iot_store_s {
-    sqlite3                   *db;
+    sqlite3                   *db;        /* NULL: to be opened again */
     sqlite3_stmt              *stmt[NGX_IOT_SQL_LAST];
     ngx_uint_t                 wal_pages;   /* in the log after a commit */
     u_char                     about[2 * NGX_IOT_STORE_ABOUT_MAX];
+    ngx_str_t                  path;      /* null-terminated */
+    ngx_uint_t                 sync;
+    ngx_uint_t                 autocheckpoint;   /* pages, 0: none */
+    ngx_uint_t                 writable;  /* of the files, when opened */
+    ngx_iot_store_fault_t     *fault;     /* shared, or &own */
+    ngx_iot_store_fault_t      own;
 };
 
 

@@ -281,6 +281,10 @@ ngx_iot_writer_thread(void *data, ngx_log_t *log)
             ngx_iot_writer_answer(wr, NGX_IOT_STORE_ERROR);
             return;
         }
+
+        ngx_iot_store_watch(wr->store,
+                            &ngx_iot_zone_ctx(wr->cycle)->sh->store_fault,
+                            log);
     }
 
     ctx = ngx_iot_lock_write(wr->cycle, wr->store, log, &rc);

@@ -286,19 +286,22 @@ ngx_iot_team_uuid(ngx_cycle_t *cycle)
  * Writers take the writer mutex, one at a time across all workers, and the
  * zone's mutex, which they let go while SQLite works: readers need only the
  * zone's mutex and so never wait for the disk.  nginx frees the zone's
- * mutex of a worker that died; the writer mutex is freed here.
+ * mutex of a worker that died; every other lock of ours in the zone (the
+ * writer mutex, the bus's) is taken with ngx_iot_shmtx_lock(), which frees
+ * it itself when its holder is gone.
  */
 
 /*
- * A waiting writer sleeps rather than yields: the holder keeps the lock
- * for a whole batch and its commit, and a waiter that spun or yielded all
- * that time would take the CPU from the event loops (on two cores, the
- * read latency of benchmark 2).  nginx's own semaphore wait is not used
- * because it never wakes if the holder dies.
+ * A waiter sleeps rather than yields once a short spin has not got the
+ * lock: the registry's writer keeps it for a whole batch and its commit,
+ * and a waiter that spun or yielded all that time would take the CPU from
+ * the event loops (on two cores, the read latency of benchmark 2).  Never
+ * nginx's semaphore wait: a holder killed with the lock would never post
+ * it.  The lock's value is its holder's pid.
  */
 
-static void
-ngx_iot_writer_lock(ngx_iot_sh_t *sh)
+void
+ngx_iot_shmtx_lock(ngx_shmtx_t *mtx)
 {
     ngx_pid_t        pid;
     ngx_uint_t       n, i;
@@ -306,15 +309,19 @@ ngx_iot_writer_lock(ngx_iot_sh_t *sh)
 
     for (n = 0; /* void */ ; n++) {
 
-        if (ngx_shmtx_trylock(&sh->writer)) {
+        if (ngx_shmtx_trylock(mtx)) {
             return;
         }
 
         if (n % 64 == 63) {
-            pid = (ngx_pid_t) sh->writer_lock.lock;
+            pid = (ngx_pid_t) *mtx->lock;
 
-            if (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH) {
-                (void) ngx_shmtx_force_unlock(&sh->writer, pid);
+            if (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH
+                && ngx_shmtx_force_unlock(mtx, pid))
+            {
+                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                              "iot zone: a lock held by process %P, which "
+                              "is gone, was taken back", pid);
                 continue;
             }
         }
@@ -344,7 +351,7 @@ ngx_iot_lock(ngx_cycle_t *cycle, ngx_iot_store_t *store, ngx_log_t *log)
 
     ctx = ngx_iot_zone_ctx(cycle);
 
-    ngx_iot_writer_lock(ctx->sh);
+    ngx_iot_shmtx_lock(&ctx->sh->writer);
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     if (ngx_iot_journal_orphaned(ctx, 1)) {

@@ -16,6 +16,7 @@
 #include "ngx_iot.h"
 #include "ngx_iot_index.h"
 #include "ngx_iot_entity.h"
+#include "ngx_iot_store.h"
 
 
 /* a batch of writes (NGX_IOT_WRITE_BATCH) names two entities each at most */
@@ -43,6 +44,18 @@ typedef struct {
 
 
 typedef struct ngx_iot_bus_s        ngx_iot_bus_t;
+
+
+/*
+ * A worker's messages taken in and not yet in the history: counted as
+ * unrecorded by the next worker to start when it was killed.
+ */
+#define NGX_IOT_HISTORY_PEERS      32
+
+typedef struct {
+    ngx_atomic_t               pid;
+    ngx_atomic_t               pending;
+} ngx_iot_history_peer_t;
 
 
 typedef struct {
@@ -76,6 +89,9 @@ typedef struct {
     ngx_atomic_t               refused;   /* a wrong signature */
     ngx_atomic_t               malformed; /* not a message at all */
     ngx_atomic_t               retained;  /* last retention run, s */
+    ngx_iot_store_fault_t      store_fault;    /* logged once */
+    ngx_iot_store_fault_t      history_fault;
+    ngx_iot_history_peer_t     history_peers[NGX_IOT_HISTORY_PEERS];
 } ngx_iot_sh_t;
 
 
@@ -107,6 +123,8 @@ void ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx);
+/* any other lock of ours in the zone: freed when its holder died */
+void ngx_iot_shmtx_lock(ngx_shmtx_t *mtx);
 
 
 #endif /* _NGX_IOT_ZONE_H_INCLUDED_ */

@@ -144,6 +144,11 @@ ok(@$dm >= 1 && !(grep { $_->{received} != $mid } @$dm),
    'since and until are inclusive');
 (undef, $dm) = data("/collections/$cid", '?since=' . ($msgs->[0]{received} + 1));
 is_deeply($dm, [], 'since after the newest: none');
+(undef, $dm) = data("/collections/$cid", '?until=9223372036854775807');
+is(scalar @$dm, 5, 'until at the end of time: all');
+(undef, $dm) = data("/collections/$cid/devices/$dev[0]{deviceId}",
+                    '?until=9223372036854775807&limit=0');
+is(scalar @$dm, 5, '... for the device too');
 
 for my $q ('?since=abc', '?until=-5', '?limit=x') {
     my @r = $api->call(GET => "/collections/$cid/data$q");
