@@ -309,9 +309,13 @@ bulk_load() {
 PRAGMA cache_size = -262144;
 BEGIN;
 WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $n)
-INSERT INTO devices (id, collection_id, imsi, imei)
+INSERT INTO devices (id, collection_id, imsi, imei, uuid, created_at,
+                     modified_at)
 SELECT abs(random() % 9223372036854775807) + 1, $cid,
-       printf('%015d', n), printf('35%013d', n) FROM s;
+       printf('%015d', n), printf('35%013d', n),
+       printf('00000000-0000-4000-8000-%012x', n),
+       CAST(strftime('%s', 'now') AS INTEGER) * 1000,
+       CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM s;
 COMMIT;
 PRAGMA wal_checkpoint(TRUNCATE);
 EOF
