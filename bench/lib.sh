@@ -393,6 +393,11 @@ stream {
 http {
     access_log off;
 ${ka:+    iot_ws_keepalive $ka;}
+    # one token holds every subscriber (benchmark 6: 10,000 of them), which
+    # the default limits exist to refuse
+    iot_ws_streams_per_token 100000;
+    iot_ws_streams_per_collection 100000;
+    iot_ws_streams_per_worker 90%;
     server {
         listen 127.0.0.1:$port;
         location / { iot_api collections; }

@@ -920,25 +920,33 @@ static ngx_int_t
 ngx_http_iot_collections_system(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx)
 {
-    ngx_buf_t  *b;
+    ngx_buf_t       *b;
+    ngx_iot_conf_t  *icf;
 
-    static u_char  system[] =
-        "{\"version\":\"" NGX_IOT_VERSION "\","
-        "\"buildDate\":\"" NGX_IOT_BUILD_DATE "\","
-        "\"releaseName\":\"nginx-iot\","
-        "\"defaultFieldMask\":{\"imsi\":false,\"imei\":false,"
-        "\"msisdn\":false,\"location\":false},"
-        "\"forcedFieldMask\":{\"imsi\":false,\"imei\":false,"
-        "\"msisdn\":false,\"location\":false}}";
+    icf = ngx_iot_get_conf((ngx_cycle_t *) ngx_cycle);
 
-    b = ngx_calloc_buf(r->pool);
+    b = ngx_create_temp_buf(r->pool, 256);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->pos = system;
-    b->last = system + sizeof(system) - 1;
-    b->memory = 1;
+    b->last = ngx_cpymem(b->last,
+                         "{\"version\":\"" NGX_IOT_VERSION "\","
+                         "\"buildDate\":\"" NGX_IOT_BUILD_DATE "\","
+                         "\"releaseName\":\"nginx-iot\","
+                         "\"defaultFieldMask\":",
+                         sizeof("{\"version\":\"" NGX_IOT_VERSION "\","
+                                "\"buildDate\":\"" NGX_IOT_BUILD_DATE "\","
+                                "\"releaseName\":\"nginx-iot\","
+                                "\"defaultFieldMask\":") - 1);
+    b->last = ngx_http_iot_collections_mask_write(b->last,
+                                                  icf->field_mask_default
+                                                  | icf->field_mask_forced);
+    b->last = ngx_cpymem(b->last, ",\"forcedFieldMask\":",
+                         sizeof(",\"forcedFieldMask\":") - 1);
+    b->last = ngx_http_iot_collections_mask_write(b->last,
+                                                  icf->field_mask_forced);
+    *b->last++ = '}';
 
     return ngx_http_iot_send(r, NGX_HTTP_OK, b);
 }

@@ -105,16 +105,17 @@ u_char *ngx_http_iot_collections_tags_write(u_char *p, ngx_iot_text_t *tags);
 size_t ngx_http_iot_collections_collection_len(ngx_iot_collection_t *c);
 u_char *ngx_http_iot_collections_collection_write(u_char *p,
     ngx_iot_collection_t *c);
+u_char *ngx_http_iot_collections_mask_write(u_char *p, ngx_uint_t mask);
 size_t ngx_http_iot_collections_device_len(ngx_iot_device_t *d);
 u_char *ngx_http_iot_collections_device_write(u_char *p,
-    ngx_iot_device_t *d);
+    ngx_iot_device_t *d, ngx_uint_t mask);
 size_t ngx_http_iot_collections_token_len(ngx_iot_token_t *t);
 u_char *ngx_http_iot_collections_token_write(u_char *p, ngx_iot_token_t *t,
     u_char *secret);
 size_t ngx_http_iot_collections_message_len(ngx_iot_message_t *m,
     ngx_iot_device_t *d);
 u_char *ngx_http_iot_collections_message_write(u_char *p,
-    ngx_iot_message_t *m, ngx_iot_device_t *d);
+    ngx_iot_message_t *m, ngx_iot_device_t *d, ngx_uint_t mask);
 void ngx_http_iot_collections_device_gone(ngx_iot_message_t *m,
     ngx_iot_device_t *d);
 ngx_int_t ngx_http_iot_collections_render(ngx_iot_message_t *m,

@@ -134,7 +134,9 @@ ngx_http_iot_message_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         return NGX_AGAIN;
     }
 
-    b->last = ngx_http_iot_collections_message_write(b->last, m, &d);
+    b->last = ngx_http_iot_collections_message_write(b->last, m, &d,
+                  ngx_iot_collection_mask((ngx_cycle_t *) ngx_cycle,
+                                          m->collection_id));
 
     return NGX_OK;
 }

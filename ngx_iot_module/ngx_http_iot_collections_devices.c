@@ -267,7 +267,9 @@ ngx_http_iot_device_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         return NGX_AGAIN;
     }
 
-    b->last = ngx_http_iot_collections_device_write(b->last, d);
+    b->last = ngx_http_iot_collections_device_write(b->last, d,
+                  ngx_iot_collection_mask((ngx_cycle_t *) ngx_cycle,
+                                          d->collection_id));
 
     return NGX_OK;
 }

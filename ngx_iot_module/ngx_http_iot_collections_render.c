@@ -127,28 +127,42 @@ ngx_http_iot_collections_collection_len(ngx_iot_collection_t *c)
 }
 
 
+/* a field mask: {"imsi":..,"imei":..,"msisdn":..,"location":..} */
+
+u_char *
+ngx_http_iot_collections_mask_write(u_char *p, ngx_uint_t mask)
+{
+    p = ngx_cpymem(p, "{\"imsi\":", sizeof("{\"imsi\":") - 1);
+    p = ngx_http_iot_collections_bool_write(p, mask & NGX_IOT_MASK_IMSI);
+    p = ngx_cpymem(p, ",\"imei\":", sizeof(",\"imei\":") - 1);
+    p = ngx_http_iot_collections_bool_write(p, mask & NGX_IOT_MASK_IMEI);
+    p = ngx_cpymem(p, ",\"msisdn\":", sizeof(",\"msisdn\":") - 1);
+    p = ngx_http_iot_collections_bool_write(p, mask & NGX_IOT_MASK_MSISDN);
+    p = ngx_cpymem(p, ",\"location\":", sizeof(",\"location\":") - 1);
+    p = ngx_http_iot_collections_bool_write(p, mask & NGX_IOT_MASK_LOCATION);
+    *p++ = '}';
+
+    return p;
+}
+
+
 u_char *
 ngx_http_iot_collections_collection_write(u_char *p, ngx_iot_collection_t *c)
 {
+    ngx_uint_t  mask;
+
+    /* the forced bits are set whatever the collection says */
+
+    mask = ngx_iot_field_mask((ngx_cycle_t *) ngx_cycle, c->field_mask);
+
     p = ngx_cpymem(p, "{\"collectionId\":\"",
                    sizeof("{\"collectionId\":\"") - 1);
     p = ngx_iot_id_encode(p, c->id.key);
     p = ngx_cpymem(p, "\",\"teamId\":\"", sizeof("\",\"teamId\":\"") - 1);
     p = ngx_iot_id_encode(p, c->team_id);
-    p = ngx_cpymem(p, "\",\"fieldMask\":{\"imsi\":",
-                   sizeof("\",\"fieldMask\":{\"imsi\":") - 1);
-    p = ngx_http_iot_collections_bool_write(p,
-                                        c->field_mask & NGX_IOT_MASK_IMSI);
-    p = ngx_cpymem(p, ",\"imei\":", sizeof(",\"imei\":") - 1);
-    p = ngx_http_iot_collections_bool_write(p,
-                                        c->field_mask & NGX_IOT_MASK_IMEI);
-    p = ngx_cpymem(p, ",\"msisdn\":", sizeof(",\"msisdn\":") - 1);
-    p = ngx_http_iot_collections_bool_write(p,
-                                        c->field_mask & NGX_IOT_MASK_MSISDN);
-    p = ngx_cpymem(p, ",\"location\":", sizeof(",\"location\":") - 1);
-    p = ngx_http_iot_collections_bool_write(p,
-                                        c->field_mask & NGX_IOT_MASK_LOCATION);
-    p = ngx_cpymem(p, "},\"tags\":", sizeof("},\"tags\":") - 1);
+    p = ngx_cpymem(p, "\",\"fieldMask\":", sizeof("\",\"fieldMask\":") - 1);
+    p = ngx_http_iot_collections_mask_write(p, mask);
+    p = ngx_cpymem(p, ",\"tags\":", sizeof(",\"tags\":") - 1);
     p = ngx_http_iot_collections_tags_write(p, &c->tags);
     *p++ = '}';
 
@@ -163,8 +177,14 @@ ngx_http_iot_collections_device_len(ngx_iot_device_t *d)
 }
 
 
+/*
+ * What a mask hides is shown empty (clients read every key): the IMSI,
+ * the IMEI, the MSISDN, and for "location" the cell id.
+ */
+
 u_char *
-ngx_http_iot_collections_device_write(u_char *p, ngx_iot_device_t *d)
+ngx_http_iot_collections_device_write(u_char *p, ngx_iot_device_t *d,
+    ngx_uint_t mask)
 {
     p = ngx_cpymem(p, "{\"deviceId\":\"", sizeof("{\"deviceId\":\"") - 1);
     p = ngx_iot_id_encode(p, d->id.key);
@@ -172,16 +192,25 @@ ngx_http_iot_collections_device_write(u_char *p, ngx_iot_device_t *d)
                    sizeof("\",\"collectionId\":\"") - 1);
     p = ngx_iot_id_encode(p, d->collection_id);
     p = ngx_cpymem(p, "\",\"imsi\":\"", sizeof("\",\"imsi\":\"") - 1);
-    p = ngx_iot_ident_encode(p, d->imsi.key);
+
+    if (!(mask & NGX_IOT_MASK_IMSI)) {
+        p = ngx_iot_ident_encode(p, d->imsi.key);
+    }
+
     p = ngx_cpymem(p, "\",\"imei\":\"", sizeof("\",\"imei\":\"") - 1);
-    p = ngx_iot_ident_encode(p, d->imei.key);
+
+    if (!(mask & NGX_IOT_MASK_IMEI)) {
+        p = ngx_iot_ident_encode(p, d->imei.key);
+    }
+
     p = ngx_cpymem(p, "\",\"tags\":", sizeof("\",\"tags\":") - 1);
     p = ngx_http_iot_collections_tags_write(p, &d->tags);
     p = ngx_cpymem(p, ",\"network\":{\"allocatedIp\":\"",
                    sizeof(",\"network\":{\"allocatedIp\":\"") - 1);
     p = ngx_iot_addr_text(p, d);
     p = ngx_sprintf(p, "\",\"allocatedAt\":%uL,\"cellId\":%uL,\"imeisv\":\"",
-                    d->net_at, d->net_cell);
+                    d->net_at,
+                    (mask & NGX_IOT_MASK_LOCATION) ? 0 : d->net_cell);
 
     if (d->net_imeisv) {
         p = ngx_iot_ident_encode(p, d->net_imeisv);
@@ -189,7 +218,7 @@ ngx_http_iot_collections_device_write(u_char *p, ngx_iot_device_t *d)
 
     p = ngx_cpymem(p, "\",\"msisdn\":\"", sizeof("\",\"msisdn\":\"") - 1);
 
-    if (d->net_msisdn) {
+    if (d->net_msisdn && !(mask & NGX_IOT_MASK_MSISDN)) {
         p = ngx_iot_ident_encode(p, d->net_msisdn);
     }
 
@@ -252,13 +281,13 @@ ngx_http_iot_collections_message_len(ngx_iot_message_t *m,
 
 u_char *
 ngx_http_iot_collections_message_write(u_char *p, ngx_iot_message_t *m,
-    ngx_iot_device_t *d)
+    ngx_iot_device_t *d, ngx_uint_t mask)
 {
     ngx_str_t  b64;
 
     p = ngx_cpymem(p, "{\"type\":\"data\",\"device\":",
                    sizeof("{\"type\":\"data\",\"device\":") - 1);
-    p = ngx_http_iot_collections_device_write(p, d);
+    p = ngx_http_iot_collections_device_write(p, d, mask);
     p = ngx_cpymem(p, ",\"payload\":\"", sizeof(",\"payload\":\"") - 1);
 
     b64.data = p;
@@ -400,7 +429,9 @@ ngx_http_iot_collections_render(ngx_iot_message_t *m, ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    out->len = ngx_http_iot_collections_message_write(out->data, m, &d)
+    out->len = ngx_http_iot_collections_message_write(out->data, m, &d,
+                   ngx_iot_collection_mask((ngx_cycle_t *) ngx_cycle,
+                                           m->collection_id))
                - out->data;
 
     return NGX_OK;
@@ -438,7 +469,9 @@ ngx_http_iot_collections_send_device(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_http_iot_collections_device_write(b->last, d);
+    b->last = ngx_http_iot_collections_device_write(b->last, d,
+                  ngx_iot_collection_mask((ngx_cycle_t *) ngx_cycle,
+                                          d->collection_id));
 
     return ngx_http_iot_send(r, status, b);
 }

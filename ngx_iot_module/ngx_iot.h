@@ -112,6 +112,8 @@ struct ngx_iot_conf_s {
     time_t                     history_max_age;
     ngx_uint_t                 history_max_count;
     ngx_uint_t                 downlink_keep;
+    ngx_uint_t                 field_mask_default;   /* NGX_IOT_MASK_* */
+    ngx_uint_t                 field_mask_forced;
     ngx_iot_store_t           *store;     /* this worker's connection */
     ngx_iot_history_t         *history;   /* this worker's */
     ngx_iot_bus_local_t       *bus;       /* this worker's side */

@@ -40,6 +40,10 @@ static ngx_conf_enum_t  ngx_iot_sync[] = {
 };
 
 
+static char *ngx_iot_field_mask_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 static ngx_command_t  ngx_iot_commands[] = {
 
     { ngx_string("iot_zone"),
@@ -82,6 +86,20 @@ static ngx_command_t  ngx_iot_commands[] = {
       ngx_conf_set_num_slot,
       0,
       offsetof(ngx_iot_conf_t, downlink_keep),
+      NULL },
+
+    { ngx_string("iot_field_mask_default"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_1MORE,
+      ngx_iot_field_mask_slot,
+      0,
+      offsetof(ngx_iot_conf_t, field_mask_default),
+      NULL },
+
+    { ngx_string("iot_field_mask_forced"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_1MORE,
+      ngx_iot_field_mask_slot,
+      0,
+      offsetof(ngx_iot_conf_t, field_mask_forced),
       NULL },
 
     { ngx_string("iot_bus_size"),
@@ -149,6 +167,8 @@ ngx_iot_create_conf(ngx_cycle_t *cycle)
     conf->history_max_age = NGX_CONF_UNSET;
     conf->history_max_count = NGX_CONF_UNSET_UINT;
     conf->downlink_keep = NGX_CONF_UNSET_UINT;
+    conf->field_mask_default = NGX_CONF_UNSET_UINT;
+    conf->field_mask_forced = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -171,6 +191,8 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_conf_init_value(icf->history_max_age, 30 * 86400);
     ngx_conf_init_uint_value(icf->history_max_count, 100000);
     ngx_conf_init_uint_value(icf->downlink_keep, 10000);
+    ngx_conf_init_uint_value(icf->field_mask_default, 0);
+    ngx_conf_init_uint_value(icf->field_mask_forced, 0);
 
     if (icf->shm_zone == NULL) {
         /* the module is loaded but not used */
@@ -631,4 +653,62 @@ ngx_iot_store_get(ngx_cycle_t *cycle, ngx_log_t *log)
     }
 
     return icf->store;
+}
+
+
+/* iot_field_mask_default, _forced: "none", or the fields a mask hides */
+
+static char *
+ngx_iot_field_mask_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, j, *mask;
+
+    static struct {
+        ngx_str_t   name;
+        ngx_uint_t  bit;
+    } fields[] = {
+        { ngx_string("imsi"), NGX_IOT_MASK_IMSI },
+        { ngx_string("imei"), NGX_IOT_MASK_IMEI },
+        { ngx_string("msisdn"), NGX_IOT_MASK_MSISDN },
+        { ngx_string("location"), NGX_IOT_MASK_LOCATION },
+        { ngx_string("none"), 0 }
+    };
+
+    mask = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*mask != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    *mask = 0;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
+            if (value[i].len == fields[j].name.len
+                && ngx_strncmp(value[i].data, fields[j].name.data,
+                               value[i].len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == sizeof(fields) / sizeof(fields[0])
+            || (fields[j].bit == 0 && cf->args->nelts > 2))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid field \"%V\": imsi, imei, msisdn, "
+                               "location, or none alone", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        *mask |= fields[j].bit;
+    }
+
+    return NGX_CONF_OK;
 }

@@ -679,7 +679,10 @@ ngx_iot_collection_create_check(ngx_iot_write_t *w)
 
     c->id.key = id;
     c->team_id = w->ctx->sh->team_id;
-    c->field_mask = ch->mask_value & ch->mask_set;
+    /* what the request does not say comes from iot_field_mask_default */
+    c->field_mask = (ngx_iot_get_conf((ngx_cycle_t *) ngx_cycle)
+                         ->field_mask_default & ~ch->mask_set)
+                    | (ch->mask_value & ch->mask_set);
     c->tags = op->text;
 
     ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, id, NULL);
@@ -1495,4 +1498,31 @@ ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
     ngx_iot_unlock_read(ctx);
 
     return rc;
+}
+
+
+/* what a collection's devices show of themselves: its mask and the forced */
+
+ngx_uint_t
+ngx_iot_field_mask(ngx_cycle_t *cycle, ngx_uint_t mask)
+{
+    return mask | ngx_iot_get_conf(cycle)->field_mask_forced;
+}
+
+
+ngx_uint_t
+ngx_iot_collection_mask(ngx_cycle_t *cycle, uint64_t cid)
+{
+    ngx_uint_t             mask;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    c = ngx_iot_collection_find(ctx, cid);
+    mask = c ? c->field_mask : 0;
+
+    ngx_iot_unlock_read(ctx);
+
+    return ngx_iot_field_mask(cycle, mask);
 }

@@ -97,6 +97,13 @@ ngx_iot_rc_e ngx_iot_device_uuid(ngx_cycle_t *cycle, uint64_t id,
 ngx_iot_rc_e ngx_iot_collection_get_uuid(ngx_cycle_t *cycle, u_char *uuid,
     ngx_pool_t *pool, ngx_iot_collection_t *out);
 
+/*
+ * Field masks (NGX_IOT_MASK_*): a collection's own with the forced bits
+ * of iot_field_mask_forced; of a collection by id (forced only if none)
+ */
+ngx_uint_t ngx_iot_field_mask(ngx_cycle_t *cycle, ngx_uint_t mask);
+ngx_uint_t ngx_iot_collection_mask(ngx_cycle_t *cycle, uint64_t cid);
+
 /* for the core's other files; the caller holds a lock */
 ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);
 ngx_iot_rc_e ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
