@@ -241,7 +241,8 @@ static const char  *ngx_iot_history_migrations[] = {
     " remote_port, payload, coap_method, coap_path"
 
 
-static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
+/* in the order of ngx_iot_sql_e, one for each (checked below) */
+static const char  *ngx_iot_store_statements[] = {
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -382,6 +383,11 @@ static const char  *ngx_iot_store_statements[NGX_IOT_SQL_LAST] = {
     "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
     " WHERE device_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
 };
+
+/* a statement added to ngx_iot_sql_e and not here (or the other way round) */
+typedef char  ngx_iot_store_statements_match[
+    (sizeof(ngx_iot_store_statements) / sizeof(char *) == NGX_IOT_SQL_LAST)
+    ? 1 : -1];
 
 
 /*
