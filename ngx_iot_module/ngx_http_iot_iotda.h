@@ -1,0 +1,54 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The iotda dialect (Huawei Cloud IoTDA v5): what its files share.
+ *
+ *   ngx_http_iot_iotda.c          the table, routes, the project, errors
+ *                                 (IOTDA.xxxxxx and X-Request-Id), and
+ *                                 credentials: X-Auth-Token, or AK/SK
+ *                                 request signatures checked over the
+ *                                 request's bytes
+ *   ngx_http_iot_iotda_sign.c     the signatures themselves (no nginx)
+ *   ngx_http_iot_iotda_devices.c  /devices/{device_id}
+ */
+
+
+#ifndef _NGX_HTTP_IOT_IOTDA_H_INCLUDED_
+#define _NGX_HTTP_IOT_IOTDA_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_iot.h"
+#include "ngx_http_iot_dialect.h"
+
+
+/*
+ * An error message of this dialect may start with its code:
+ * "IOTDA.014000 the device does not exist".  Without one the status
+ * chooses it (docs/iotda.md, "Errors").
+ */
+#define NGX_HTTP_IOT_IOTDA_CODE_LEN   (sizeof("IOTDA.000000") - 1)
+
+/* the clock skew of X-Sdk-Date that is accepted, seconds */
+#define NGX_HTTP_IOT_IOTDA_SKEW       900
+
+
+extern ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect;
+
+
+/* ngx_http_iot_iotda.c */
+ngx_int_t ngx_http_iot_iotda_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, json_t *json);
+ngx_uint_t ngx_http_iot_iotda_reaches(ngx_iot_principal_t *who,
+    uint64_t cid, ngx_uint_t write);
+u_char *ngx_http_iot_iotda_time(u_char *p, uint64_t ms);
+
+/* ngx_http_iot_iotda_devices.c */
+ngx_int_t ngx_http_iot_iotda_device(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_IOT_IOTDA_H_INCLUDED_ */
