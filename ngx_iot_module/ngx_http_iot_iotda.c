@@ -60,10 +60,7 @@ static ngx_int_t ngx_http_iot_iotda_verify(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, u_char *body_hash);
 static ngx_str_t *ngx_http_iot_iotda_header(ngx_http_request_t *r,
     u_char *name, size_t len);
-static ngx_int_t ngx_http_iot_iotda_date(ngx_str_t *date, time_t *t);
 static void ngx_http_iot_iotda_secret_key(u_char *hash, u_char *sk);
-static ngx_int_t ngx_http_iot_iotda_refuse(ngx_http_request_t *r,
-    ngx_http_iot_ctx_t *ctx, ngx_uint_t status, const char *message);
 
 
 ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect = {
@@ -86,7 +83,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect = {
 
 
 typedef enum {
-    NGX_HTTP_IOT_IOTDA_R_DEVICE = 0,
+    NGX_HTTP_IOT_IOTDA_R_DEVICES = 0,
+    NGX_HTTP_IOT_IOTDA_R_DEVICE,
     NGX_HTTP_IOT_IOTDA_R_NONE
 } ngx_http_iot_iotda_route_e;
 
@@ -94,6 +92,9 @@ typedef enum {
 /* every route goes through the entry, arg: its handler */
 
 static ngx_http_iot_route_t  ngx_http_iot_iotda_routes[] = {
+
+    { NGX_HTTP_GET, ngx_string("GET"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_DEVICES },
 
     { NGX_HTTP_GET, ngx_string("GET"),
       ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_DEVICE }
@@ -107,6 +108,7 @@ typedef struct {
 
 
 static ngx_http_iot_iotda_handler_t  ngx_http_iot_iotda_handlers[] = {
+    { ngx_http_iot_iotda_devices, 0 },
     { ngx_http_iot_iotda_device, 0 }
 };
 
@@ -144,7 +146,10 @@ ngx_http_iot_iotda_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     route = NGX_HTTP_IOT_IOTDA_R_NONE;
 
-    if (n == 3 && ngx_http_iot_iotda_is(1, "devices")) {
+    if (n == 2 && ngx_http_iot_iotda_is(1, "devices")) {
+        route = NGX_HTTP_IOT_IOTDA_R_DEVICES;
+
+    } else if (n == 3 && ngx_http_iot_iotda_is(1, "devices")) {
         route = NGX_HTTP_IOT_IOTDA_R_DEVICE;
     }
 
@@ -211,7 +216,9 @@ ngx_http_iot_iotda_credentials(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+/* a refusal noted, answered once by the caller: NGX_DECLINED */
+
+ngx_int_t
 ngx_http_iot_iotda_refuse(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_uint_t status, const char *message)
 {
@@ -219,6 +226,17 @@ ngx_http_iot_iotda_refuse(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ctx->message = message;
 
     return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_iot_iotda_invalid(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    return ngx_http_iot_iotda_refuse(r,
+                                     ngx_http_get_module_ctx(r,
+                                         ngx_http_iot_module),
+                                     status, message);
 }
 
 
@@ -707,9 +725,9 @@ ngx_http_iot_iotda_header(ngx_http_request_t *r, u_char *name, size_t len)
 }
 
 
-/* X-Sdk-Date: yyyyMMdd'T'HHmmss'Z' */
+/* X-Sdk-Date, and the times of lists: yyyyMMdd'T'HHmmss'Z' */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iot_iotda_date(ngx_str_t *date, time_t *t)
 {
     u_char      *p;

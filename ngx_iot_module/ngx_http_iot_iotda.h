@@ -10,7 +10,7 @@
  *                                 request signatures checked over the
  *                                 request's bytes
  *   ngx_http_iot_iotda_sign.c     the signatures themselves (no nginx)
- *   ngx_http_iot_iotda_devices.c  /devices/{device_id}
+ *   ngx_http_iot_iotda_devices.c  /devices, /devices/{device_id}
  */
 
 
@@ -32,6 +32,11 @@
  */
 #define NGX_HTTP_IOT_IOTDA_CODE_LEN   (sizeof("IOTDA.000000") - 1)
 
+/* lists: limit's default and maximum, offset's maximum */
+#define NGX_HTTP_IOT_IOTDA_LIMIT      10
+#define NGX_HTTP_IOT_IOTDA_LIMIT_MAX  50
+#define NGX_HTTP_IOT_IOTDA_OFFSET_MAX 500
+
 /* the clock skew of X-Sdk-Date that is accepted, seconds */
 #define NGX_HTTP_IOT_IOTDA_SKEW       900
 
@@ -40,13 +45,20 @@ extern ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect;
 
 
 /* ngx_http_iot_iotda.c */
+ngx_int_t ngx_http_iot_iotda_refuse(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_uint_t status, const char *message);
+ngx_int_t ngx_http_iot_iotda_invalid(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
 ngx_int_t ngx_http_iot_iotda_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *json);
 ngx_uint_t ngx_http_iot_iotda_reaches(ngx_iot_principal_t *who,
     uint64_t cid, ngx_uint_t write);
 u_char *ngx_http_iot_iotda_time(u_char *p, uint64_t ms);
+ngx_int_t ngx_http_iot_iotda_date(ngx_str_t *date, time_t *t);
 
 /* ngx_http_iot_iotda_devices.c */
+ngx_int_t ngx_http_iot_iotda_devices(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_iotda_device(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 
