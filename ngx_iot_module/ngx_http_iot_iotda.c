@@ -85,6 +85,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect = {
 typedef enum {
     NGX_HTTP_IOT_IOTDA_R_DEVICES = 0,
     NGX_HTTP_IOT_IOTDA_R_DEVICE,
+    NGX_HTTP_IOT_IOTDA_R_PRODUCTS,
+    NGX_HTTP_IOT_IOTDA_R_PRODUCT,
     NGX_HTTP_IOT_IOTDA_R_NONE
 } ngx_http_iot_iotda_route_e;
 
@@ -97,7 +99,13 @@ static ngx_http_iot_route_t  ngx_http_iot_iotda_routes[] = {
       ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_DEVICES },
 
     { NGX_HTTP_GET, ngx_string("GET"),
-      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_DEVICE }
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_DEVICE },
+
+    { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_PRODUCTS },
+
+    { NGX_HTTP_GET|NGX_HTTP_DELETE, ngx_string("GET, DELETE"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_PRODUCT }
 };
 
 
@@ -109,7 +117,9 @@ typedef struct {
 
 static ngx_http_iot_iotda_handler_t  ngx_http_iot_iotda_handlers[] = {
     { ngx_http_iot_iotda_devices, 0 },
-    { ngx_http_iot_iotda_device, 0 }
+    { ngx_http_iot_iotda_device, 0 },
+    { ngx_http_iot_iotda_products, NGX_HTTP_POST },
+    { ngx_http_iot_iotda_product, 0 }
 };
 
 
@@ -151,6 +161,12 @@ ngx_http_iot_iotda_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     } else if (n == 3 && ngx_http_iot_iotda_is(1, "devices")) {
         route = NGX_HTTP_IOT_IOTDA_R_DEVICE;
+
+    } else if (n == 2 && ngx_http_iot_iotda_is(1, "products")) {
+        route = NGX_HTTP_IOT_IOTDA_R_PRODUCTS;
+
+    } else if (n == 3 && ngx_http_iot_iotda_is(1, "products")) {
+        route = NGX_HTTP_IOT_IOTDA_R_PRODUCT;
     }
 
 #undef ngx_http_iot_iotda_is

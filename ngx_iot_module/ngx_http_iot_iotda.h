@@ -11,6 +11,7 @@
  *                                 request's bytes
  *   ngx_http_iot_iotda_sign.c     the signatures themselves (no nginx)
  *   ngx_http_iot_iotda_devices.c  /devices, /devices/{device_id}
+ *   ngx_http_iot_iotda_products.c /products, /products/{product_id}
  */
 
 
@@ -59,6 +60,23 @@ ngx_int_t ngx_http_iot_iotda_date(ngx_str_t *date, time_t *t);
 /* ngx_http_iot_iotda_devices.c */
 ngx_int_t ngx_http_iot_iotda_devices(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_next_arg(ngx_http_request_t *r, u_char **pos,
+    u_char *last, ngx_str_t *key, ngx_str_t *value);
+ngx_int_t ngx_http_iot_iotda_page_arg(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, uint64_t *after, ngx_uint_t *limit,
+    ngx_uint_t *offset);
+ngx_int_t ngx_http_iot_iotda_page_args(ngx_http_request_t *r,
+    uint64_t *after, ngx_uint_t *limit, ngx_uint_t *offset,
+    ngx_str_t *app_id);
+
+/* ngx_http_iot_iotda_products.c */
+ngx_int_t ngx_http_iot_iotda_products(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_product(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_text(ngx_http_request_t *r, json_t *obj,
+    const char *name, ngx_uint_t required, size_t max, ngx_uint_t id_chars,
+    ngx_str_t *out);
 ngx_int_t ngx_http_iot_iotda_device(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 

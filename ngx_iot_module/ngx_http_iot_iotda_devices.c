@@ -142,12 +142,11 @@ ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
     ngx_http_iot_iotda_filter_t *f, uint64_t *after, ngx_uint_t *limit,
     ngx_uint_t *offset)
 {
-    u_char       *p, *last, *start, *eq, *dst, *src;
+    u_char       *p, *last;
     time_t        t;
-    uint64_t      high, low;
-    ngx_int_t     n;
+    ngx_int_t     rc;
     ngx_str_t     key, value;
-    ngx_uint_t    i, cascade;
+    ngx_uint_t    cascade;
 
     *after = 0;
     *limit = NGX_HTTP_IOT_IOTDA_LIMIT;
@@ -158,77 +157,26 @@ ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
     last = p + r->args.len;
 
     while (p < last) {
-        start = p;
 
-        while (p < last && *p != '&') {
-            p++;
+        rc = ngx_http_iot_iotda_next_arg(r, &p, last, &key, &value);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
-        key.data = start;
-        eq = ngx_strlchr(start, p, '=');
-        key.len = (eq ? eq : p) - start;
-
-        value.len = 0;
-        value.data = (u_char *) "";
-
-        if (eq) {
-            value.data = ngx_pnalloc(r->pool, p - eq);
-            if (value.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            src = eq + 1;
-            dst = value.data;
-            ngx_unescape_uri(&dst, &src, p - eq - 1, NGX_UNESCAPE_URI);
-            value.len = dst - value.data;
+        rc = ngx_http_iot_iotda_page_arg(r, &key, &value, after, limit,
+                                         offset);
+        if (rc == NGX_ABORT) {
+            return NGX_DECLINED;
         }
 
-        p++;
+        if (rc == NGX_OK) {
+            continue;
+        }
 
 #define ngx_http_iot_iotda_is(k)                                              \
     (key.len == sizeof(k) - 1 && ngx_strncmp(key.data, k, key.len) == 0)
 
-        if (ngx_http_iot_iotda_is("limit")) {
-            n = ngx_atoi(value.data, value.len);
-
-            if (n == NGX_ERROR || n < 1 || n > NGX_HTTP_IOT_IOTDA_LIMIT_MAX) {
-                return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                          "IOTDA.000017 limit must be a "
-                                          "number from 1 to 50");
-            }
-
-            *limit = n;
-
-        } else if (ngx_http_iot_iotda_is("offset")) {
-            n = ngx_atoi(value.data, value.len);
-
-            if (n == NGX_ERROR || n > NGX_HTTP_IOT_IOTDA_OFFSET_MAX) {
-                return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                          "IOTDA.000006 offset must be a "
-                                          "number from 0 to 500");
-            }
-
-            *offset = n;
-
-        } else if (ngx_http_iot_iotda_is("marker")) {
-            for (i = 0; i < value.len && isxdigit(value.data[i]); i++) {
-                /* void */
-            }
-
-            if (value.len != 24 || i != 24) {
-                return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                          "IOTDA.000018 marker must be 24 "
-                                          "hex digits");
-            }
-
-            high = ngx_hextoi(value.data, 8);
-            low = (uint64_t) ngx_hextoi(value.data + 8, 8) << 32
-                  | (uint64_t) ngx_hextoi(value.data + 16, 8);
-
-            /* beyond every id (the default, all f): from the start */
-            *after = high ? 0 : low;
-
-        } else if (ngx_http_iot_iotda_is("app_id")) {
+        if (ngx_http_iot_iotda_is("app_id")) {
             if (!ngx_http_iot_iotda_id_chars(&value, 36)) {
                 return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
                                           "IOTDA.000006 app_id must be 1 to "
@@ -322,6 +270,173 @@ ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
         return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
                                   "IOTDA.000010 start_time is after "
                                   "end_time");
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The next argument of the query, its value decoded: NGX_OK, NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_iot_iotda_next_arg(ngx_http_request_t *r, u_char **pos,
+    u_char *last, ngx_str_t *key, ngx_str_t *value)
+{
+    u_char  *p, *start, *eq, *dst, *src;
+
+    p = *pos;
+    start = p;
+
+    while (p < last && *p != '&') {
+        p++;
+    }
+
+    key->data = start;
+    eq = ngx_strlchr(start, p, '=');
+    key->len = (eq ? eq : p) - start;
+
+    value->len = 0;
+    value->data = (u_char *) "";
+
+    if (eq) {
+        value->data = ngx_pnalloc(r->pool, p - eq);
+        if (value->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        src = eq + 1;
+        dst = value->data;
+        ngx_unescape_uri(&dst, &src, p - eq - 1, NGX_UNESCAPE_URI);
+        value->len = dst - value->data;
+    }
+
+    *pos = (p < last) ? p + 1 : p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * limit (1 to 50), marker (24 hex digits: after the id it names; above
+ * every id: from the start), offset (0 to 500).  NGX_OK: taken;
+ * NGX_DECLINED: another argument; NGX_ABORT: invalid, noted in ctx.
+ */
+
+ngx_int_t
+ngx_http_iot_iotda_page_arg(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, uint64_t *after, ngx_uint_t *limit,
+    ngx_uint_t *offset)
+{
+    uint64_t    high, low;
+    ngx_int_t   n;
+    ngx_uint_t  i;
+
+#define ngx_http_iot_iotda_key(k)                                             \
+    (key->len == sizeof(k) - 1 && ngx_strncmp(key->data, k, key->len) == 0)
+
+    if (ngx_http_iot_iotda_key("limit")) {
+        n = ngx_atoi(value->data, value->len);
+
+        if (n == NGX_ERROR || n < 1 || n > NGX_HTTP_IOT_IOTDA_LIMIT_MAX) {
+            (void) ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000017 limit must be a "
+                                              "number from 1 to 50");
+            return NGX_ABORT;
+        }
+
+        *limit = n;
+        return NGX_OK;
+    }
+
+    if (ngx_http_iot_iotda_key("offset")) {
+        n = ngx_atoi(value->data, value->len);
+
+        if (n == NGX_ERROR || n > NGX_HTTP_IOT_IOTDA_OFFSET_MAX) {
+            (void) ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 offset must be a "
+                                              "number from 0 to 500");
+            return NGX_ABORT;
+        }
+
+        *offset = n;
+        return NGX_OK;
+    }
+
+    if (ngx_http_iot_iotda_key("marker")) {
+        for (i = 0; i < value->len && isxdigit(value->data[i]); i++) {
+            /* void */
+        }
+
+        if (value->len != 24 || i != 24) {
+            (void) ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000018 marker must be "
+                                              "24 hex digits");
+            return NGX_ABORT;
+        }
+
+        high = ngx_hextoi(value->data, 8);
+        low = (uint64_t) ngx_hextoi(value->data + 8, 8) << 32
+              | (uint64_t) ngx_hextoi(value->data + 16, 8);
+
+        /* beyond every id (the default, all f): from the start */
+        *after = high ? 0 : low;
+
+        return NGX_OK;
+    }
+
+#undef ngx_http_iot_iotda_key
+
+    return NGX_DECLINED;
+}
+
+
+/* the paging arguments and app_id of a list (products) */
+
+ngx_int_t
+ngx_http_iot_iotda_page_args(ngx_http_request_t *r, uint64_t *after,
+    ngx_uint_t *limit, ngx_uint_t *offset, ngx_str_t *app_id)
+{
+    u_char     *p, *last;
+    ngx_int_t   rc;
+    ngx_str_t   key, value;
+
+    *after = 0;
+    *limit = NGX_HTTP_IOT_IOTDA_LIMIT;
+    *offset = 0;
+    ngx_str_null(app_id);
+
+    p = r->args.data;
+    last = p + r->args.len;
+
+    while (p < last) {
+
+        if (ngx_http_iot_iotda_next_arg(r, &p, last, &key, &value) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_iot_iotda_page_arg(r, &key, &value, after, limit,
+                                         offset);
+
+        if (rc == NGX_ABORT) {
+            return NGX_DECLINED;
+        }
+
+        if (rc == NGX_DECLINED
+            && key.len == sizeof("app_id") - 1
+            && ngx_strncmp(key.data, "app_id", key.len) == 0)
+        {
+            if (!ngx_http_iot_iotda_id_chars(&value, 36)) {
+                return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                  "IOTDA.000006 app_id must "
+                                                  "be 1 to 36 letters, "
+                                                  "digits, _ or -");
+            }
+
+            *app_id = value;
+        }
     }
 
     return NGX_OK;

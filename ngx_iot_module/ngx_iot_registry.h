@@ -43,6 +43,7 @@ struct ngx_iot_wait_s {
         ngx_iot_adapter_t      a;
         ngx_iot_group_t        g;
         ngx_iot_member_t       m;
+        ngx_iot_product_t      p;
     } out;
     u_char                     secret[NGX_IOT_TOKEN_LEN];
 };
