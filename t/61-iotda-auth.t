@@ -156,6 +156,38 @@ for my $api ($sign, $v11) {
     is($s3, 401, 'another path than signed: 401');
 }
 
+# ------------------------------------------------------------ bodies
+
+# too large: by Content-Length (the dialect), chunked (nginx, through the
+# header filter): both in the dialect's format with a request id
+is_iotda_error([$tok->call(POST => '/products',
+                           body => '{"a":"' . ('x' x (70 * 1024)) . '"}')],
+               413, 'IOTDA.000006', 'a body over client_max_body_size');
+{
+    my $chunk = 'x' x 8192;
+    my $raw = $t->raw_request([
+        "POST /v5/iot/$project/products HTTP/1.1\r\nHost: x\r\n"
+        . 'X-Auth-Token: ' . $t->admin_token . "\r\n"
+        . "Content-Type: application/json\r\n"
+        . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        (map { sprintf("%x\r\n%s\r\n", length $chunk, $chunk) } 1 .. 10),
+        "0\r\n\r\n" ], until => qr/\r\n\r\n.*\}/s);
+    my ($st, $h, $body) = IoT::Test::parse_response($raw);
+    is_iotda_error([$st, eval { JSON::XS::decode_json($body) }, $h, $body],
+                   413, 'IOTDA.000006', 'a chunked body over the limit');
+}
+is_iotda_error([$sign->call(POST => '/products', body => 'not json')],
+               400, 'IOTDA.000008', 'a signed body that is not JSON');
+is_iotda_error([$sign->call(POST => '/products', body => '[]')],
+               400, 'IOTDA.000008', 'a signed body that is not an object');
+is_iotda_error([$tok->call(GET => "/devices/$DA->{deviceId}",
+                           headers => { Authorization => 'Basic eA==' })],
+               401, 'IOTDA.000002', 'another Authorization scheme');
+is_iotda_error([$tok->call(GET => "/devices/$DA->{deviceId}",
+                           headers => { Authorization =>
+                                        'SDK-HMAC-SHA256 Access=x' })],
+               401, 'IOTDA.000002', 'a signature header without its parts');
+
 # ------------------------------------------------------------ isolation
 
 my $only_a = IoT::Iotda->new($t, project => $project, ak => $rak,
