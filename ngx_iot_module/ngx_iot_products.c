@@ -188,6 +188,29 @@ ngx_iot_product_select(ngx_cycle_t *cycle, uint64_t after,
 }
 
 
+/* a walk of the products: they are few, and a collection is seldom deleted */
+
+ngx_uint_t
+ngx_iot_products_in(ngx_iot_zone_ctx_t *ctx, uint64_t cid)
+{
+    ngx_uint_t        i;
+    ngx_iot_link_t   *link;
+    ngx_iot_index_t  *idx;
+
+    idx = &ctx->sh->products;
+
+    for (i = 0; idx->buckets && i <= idx->mask; i++) {
+        for (link = idx->buckets[i]; link; link = link->next) {
+            if (((ngx_iot_product_t *) link)->collection_id == cid) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 ngx_iot_product_note(ngx_iot_product_op_t *op, uint64_t id)
 {

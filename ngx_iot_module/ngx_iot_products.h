@@ -34,6 +34,9 @@ ngx_iot_rc_e ngx_iot_product_create(ngx_cycle_t *cycle,
 ngx_iot_rc_e ngx_iot_product_delete(ngx_cycle_t *cycle, ngx_str_t *pid,
     uint64_t cid, ngx_log_t *log, ngx_iot_wait_t *wait);
 
+/* does collection cid have products?  The caller holds the zone's lock */
+ngx_uint_t ngx_iot_products_in(ngx_iot_zone_ctx_t *ctx, uint64_t cid);
+
 /*
  * A page of products, as ngx_iot_device_select() gives devices: match()
  * sees each product of the zone under its read lock.

@@ -20,6 +20,7 @@
 #include "ngx_iot_journal.h"
 #include "ngx_iot_write.h"
 #include "ngx_iot_registry.h"
+#include "ngx_iot_products.h"
 #include "ngx_iot_token.h"
 #include "ngx_iot_bus.h"
 
@@ -793,6 +794,10 @@ ngx_iot_collection_delete_check(ngx_iot_write_t *w)
 
     if (c->ngroups) {
         return NGX_IOT_HAS_GROUPS;
+    }
+
+    if (ngx_iot_products_in(w->ctx, op->id)) {
+        return NGX_IOT_HAS_PRODUCTS;
     }
 
     ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, op->id, NULL);

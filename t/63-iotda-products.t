@@ -294,6 +294,21 @@ is_iotda_error([$api->call(DELETE => '/products/in-a')], 404, 'IOTDA.009002',
 is_iotda_error([$api->call(PUT => '/products/prod-1', body => {})], 405,
                'IOTDA.000005', 'no PUT yet');
 
+# a resource space with products stays until they are gone
+{
+    my $E = $c->create_collection({ tags => { name => 'empty' } });
+    my ($s) = $api->call(POST => '/products',
+                         body => product(product_id => 'in-e',
+                                         app_id => $E->{collectionId}));
+    is($s, 201, 'a product in a space without devices');
+    IoT::Collections::is_error([$c->call(DELETE => "/collections/$E->{collectionId}")],
+                               409, 'a collection with a product', qr/products/);
+    is(($api->call(GET => '/products/in-e'))[0], 200, '... the product stays');
+    is(($api->call(DELETE => '/products/in-e'))[0], 204, 'the product deleted');
+    is(($c->call(DELETE => "/collections/$E->{collectionId}"))[0], 204,
+       'then the collection');
+}
+
 # ------------------------------------------------------------ restart
 
 $t->restart;
