@@ -24,7 +24,8 @@ packages=(nginx nginx-dev libnginx-mod-stream libjansson-dev libsqlite3-dev
           wrk libprotocol-websocket-perl libwww-perl libjson-xs-perl
           libtest-base-perl python3-websocket libnginx-mod-nchan mosquitto
           valgrind gdb gcc make
-          libpcre2-dev zlib1g-dev debian-archive-keyring)   # nginx 1.26.3
+          libpcre2-dev zlib1g-dev debian-archive-keyring    # nginx 1.26.3
+          nodejs)       # npm with it: the Huawei Cloud SDK core for t/npm
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -255,6 +256,24 @@ build_next() {
     say "built $next_module (nginx $next_version: $next_nginx)"
 }
 
+# the official clients the tests drive the server with, into t/npm (never
+# globally): the Huawei Cloud SDK core signs the iotda dialect's requests
+install_test_clients() {
+    local dir="$top/t/npm"
+    if [ -d "$dir/node_modules/@huaweicloud/huaweicloud-sdk-core" ] \
+       && [ ! "$dir/package.json" -nt "$dir/node_modules" ]; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null; then
+        say "no npm (Debian: apt-get install npm): t/61 skips the SDK core"
+        return 0
+    fi
+    say "installing the test clients of t/npm/package.json into t/npm"
+    (cd "$dir" && npm install --no-audit --no-fund --no-package-lock \
+        >"$build/npm.log" 2>&1) || { tail -n 20 "$build/npm.log" >&2; exit 1; }
+    touch "$dir/node_modules"
+}
+
 # run_suite VERSION NGINX MODULE STREAM_MODULE
 run_suite() {
     say "== test suite against nginx $1 ($2)"
@@ -413,7 +432,8 @@ case "$cmd" in
            esac ;;
     run)   install_deps; build_module; run_server ;;
     stop)  stop_server ;;
-    test)  install_deps; test_versions "${2:-}" ;;
+    test)  install_deps; mkdir -p "$build"; install_test_clients
+           test_versions "${2:-}" ;;
     bench) install_deps; build_module; exec "$top/bench/run.sh" ;;
     *)     say "usage: $0 [build [1.22|1.26|all]|run|stop|test [1.22|1.26|all]|bench]"
            exit 2 ;;

@@ -750,6 +750,11 @@ ngx_http_iot_collections_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
                                   "(of the things dialect): delete them "
                                   "first");
 
+    case NGX_IOT_HAS_PRODUCTS:
+        return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
+                                  "the collection still has products (of "
+                                  "the iotda dialect): delete them first");
+
     case NGX_IOT_TOO_MANY_TAGS:
         return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
                                   "tags: at most 100 tags and 8192 bytes "

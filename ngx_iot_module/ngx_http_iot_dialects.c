@@ -14,10 +14,12 @@
 
 extern ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect;
 extern ngx_http_iot_dialect_t  ngx_http_iot_things_dialect;
+extern ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect;
 
 
 ngx_http_iot_dialect_t  *ngx_http_iot_dialects[] = {
     &ngx_http_iot_collections_dialect,
     &ngx_http_iot_things_dialect,
+    &ngx_http_iot_iotda_dialect,
     NULL
 };

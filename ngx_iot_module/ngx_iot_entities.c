@@ -43,6 +43,8 @@ static void ngx_iot_members_reload(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, ngx_iot_store_kind_e kind, uint64_t scope,
     ngx_log_t *log);
 static ngx_int_t ngx_iot_member_loaded(void *row, void *data);
+static void ngx_iot_product_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_product_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_adapter_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_adapter_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void *ngx_iot_session_row(void *row);
@@ -106,8 +108,36 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       sizeof(ngx_iot_member_t), offsetof(ngx_iot_sh_t, members),
       1, offsetof(ngx_iot_member_t, key), NGX_IOT_MEMBER_KEY_LEN,
       { { 0, 0 }, { 0, 0 } },
-      NULL, ngx_iot_member_link, ngx_iot_member_unlink, NULL }
+      NULL, ngx_iot_member_link, ngx_iot_member_unlink, NULL },
+
+    { ngx_string("product"), NGX_IOT_STORE_PRODUCTS,
+      sizeof(ngx_iot_product_t), offsetof(ngx_iot_sh_t, products),
+      0, 0, 0,
+      { { offsetof(ngx_iot_product_t, name), NGX_IOT_TEXT_PLAIN },
+        { offsetof(ngx_iot_product_t, model), NGX_IOT_TEXT_PLAIN } },
+      NULL, ngx_iot_product_link, ngx_iot_product_unlink, NULL }
 };
+
+
+/* products: by their product id too */
+
+static void
+ngx_iot_product_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_product_t  *p = e;
+
+    p->pid_link.key = ngx_iot_index_hash(p->pid, p->pid_len);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->product_ids, &p->pid_link);
+}
+
+
+static void
+ngx_iot_product_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_product_t  *p = e;
+
+    ngx_iot_index_remove(&ctx->sh->product_ids, &p->pid_link);
+}
 
 
 /* collections: their UUIDs */
@@ -726,6 +756,9 @@ ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
            != NGX_OK
         || ngx_iot_index_init(ctx->shpool, &ctx->sh->members_by_device,
                               n[NGX_IOT_ENTITY_MEMBER])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->product_ids,
+                              n[NGX_IOT_ENTITY_PRODUCT])
            != NGX_OK)
     {
         return NGX_ERROR;

@@ -3,7 +3,8 @@
  * Copyright (C) nginx-iot authors
  *
  * One description per entity of the registry (collection, device, token,
- * session, network adapter, device group, membership): how it is loaded
+ * session, network adapter, device group, membership, product): how it is
+ * loaded
  * into the zone from a store row, found, dropped and repaired.  The code
  * that does it is written once, for all.
  */
@@ -29,6 +30,7 @@ typedef enum {
     NGX_IOT_ENTITY_ADAPTER,        /* after devices: loaded after them */
     NGX_IOT_ENTITY_GROUP,
     NGX_IOT_ENTITY_MEMBER,         /* after devices and groups */
+    NGX_IOT_ENTITY_PRODUCT,
     NGX_IOT_ENTITY_LAST
 } ngx_iot_entity_e;
 

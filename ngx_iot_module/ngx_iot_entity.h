@@ -158,6 +158,35 @@ typedef struct {
 } ngx_iot_member_t;
 
 
+/*
+ * A product (a device type with its model), of one collection: an id of
+ * its own, its product id (text, unique in the registry), its name, and
+ * its model: a JSON object as the dialect that made it checked it (the
+ * services, their properties and commands, ...).
+ */
+#define NGX_IOT_PRODUCT_ID_MAX     36
+
+typedef struct {
+    ngx_iot_link_t             id;
+    uint64_t                   collection_id;
+    ngx_iot_link_t             pid_link;      /* ngx_iot_index_hash(pid) */
+    u_char                     pid[NGX_IOT_PRODUCT_ID_MAX];
+    uint32_t                   pid_len;
+    uint32_t                   ndevices;      /* devices of this product */
+    uint64_t                   created_at;
+    ngx_iot_text_t             name;
+    ngx_iot_text_t             model;
+} ngx_iot_product_t;
+
+
+typedef struct {
+    uint64_t                   collection_id;
+    ngx_str_t                  pid;
+    ngx_str_t                  name;
+    ngx_str_t                  model;
+} ngx_iot_product_change_t;
+
+
 /* a group as a caller makes or changes it (all of it) */
 typedef struct {
     uint64_t                   collection_id;

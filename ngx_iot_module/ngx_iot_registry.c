@@ -20,6 +20,7 @@
 #include "ngx_iot_journal.h"
 #include "ngx_iot_write.h"
 #include "ngx_iot_registry.h"
+#include "ngx_iot_products.h"
 #include "ngx_iot_token.h"
 #include "ngx_iot_bus.h"
 
@@ -798,6 +799,10 @@ ngx_iot_collection_delete_check(ngx_iot_write_t *w)
         return NGX_IOT_HAS_GROUPS;
     }
 
+    if (ngx_iot_products_in(w->ctx, op->id)) {
+        return NGX_IOT_HAS_PRODUCTS;
+    }
+
     ngx_iot_op_note(w, NGX_IOT_ENTITY_COLLECTION, op->id, NULL);
     op->e = c;
 
@@ -827,6 +832,83 @@ ngx_iot_device_get(ngx_cycle_t *cycle, uint64_t id, uint64_t cid,
     }
 
     ngx_iot_unlock_read(ctx);
+
+    return rc;
+}
+
+
+/*
+ * One walk of the zone's devices: every one that matches is counted, and
+ * the n with the smallest ids above after are kept in order (an insertion
+ * into at most n pointers), then copied.  The walk holds the read lock
+ * for as long as it takes: a list costs time in the number of devices.
+ */
+
+ngx_iot_rc_e
+ngx_iot_device_select(ngx_cycle_t *cycle, uint64_t after,
+    ngx_iot_device_match_pt match, void *data, ngx_pool_t *pool,
+    ngx_iot_device_t *out, ngx_uint_t n, ngx_uint_t *found,
+    ngx_uint_t *count)
+{
+    ngx_uint_t           i, k, kept;
+    ngx_iot_rc_e         rc;
+    ngx_iot_link_t      *link;
+    ngx_iot_index_t     *idx;
+    ngx_iot_device_t    *d, **page;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    *found = 0;
+    *count = 0;
+
+    page = ngx_palloc(pool, (n ? n : 1) * sizeof(ngx_iot_device_t *));
+    if (page == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    kept = 0;
+    rc = NGX_IOT_OK;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    idx = &ctx->sh->devices;
+
+    for (i = 0; idx->buckets && i <= idx->mask; i++) {
+
+        for (link = idx->buckets[i]; link; link = link->next) {
+            d = (ngx_iot_device_t *) link;
+
+            if (!match(d, data)) {
+                continue;
+            }
+
+            (*count)++;
+
+            if (d->id.key <= after || n == 0
+                || (kept == n && d->id.key >= page[n - 1]->id.key))
+            {
+                continue;
+            }
+
+            for (k = (kept < n) ? kept++ : n - 1;
+                 k > 0 && page[k - 1]->id.key > d->id.key;
+                 k--)
+            {
+                page[k] = page[k - 1];
+            }
+
+            page[k] = d;
+        }
+    }
+
+    for (k = 0; k < kept && rc == NGX_IOT_OK; k++) {
+        rc = ngx_iot_device_copy(page[k], pool, &out[k]);
+    }
+
+    ngx_iot_unlock_read(ctx);
+
+    if (rc == NGX_IOT_OK) {
+        *found = kept;
+    }
 
     return rc;
 }

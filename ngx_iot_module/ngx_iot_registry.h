@@ -43,6 +43,7 @@ struct ngx_iot_wait_s {
         ngx_iot_adapter_t      a;
         ngx_iot_group_t        g;
         ngx_iot_member_t       m;
+        ngx_iot_product_t      p;
     } out;
     u_char                     secret[NGX_IOT_TOKEN_LEN];
 };
@@ -103,6 +104,20 @@ ngx_iot_rc_e ngx_iot_collection_get_uuid(ngx_cycle_t *cycle, u_char *uuid,
  */
 ngx_uint_t ngx_iot_field_mask(ngx_cycle_t *cycle, ngx_uint_t mask);
 ngx_uint_t ngx_iot_collection_mask(ngx_cycle_t *cycle, uint64_t cid);
+
+/*
+ * A page of devices chosen in the zone: of those match() takes (a device
+ * of the zone, under the read lock: it keeps no pointer into it), how
+ * many there are (*count), and the first n by id above after, copied into
+ * out[] (*found of them).
+ */
+typedef ngx_uint_t (*ngx_iot_device_match_pt)(ngx_iot_device_t *d,
+    void *data);
+
+ngx_iot_rc_e ngx_iot_device_select(ngx_cycle_t *cycle, uint64_t after,
+    ngx_iot_device_match_pt match, void *data, ngx_pool_t *pool,
+    ngx_iot_device_t *out, ngx_uint_t n, ngx_uint_t *found,
+    ngx_uint_t *count);
 
 /* for the core's other files; the caller holds a lock */
 ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);

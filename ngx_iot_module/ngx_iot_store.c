@@ -32,6 +32,9 @@
 #define NGX_IOT_MEMBER_COLUMNS                                                \
     "group_id, device_id, created_at, created_by"
 
+#define NGX_IOT_PRODUCT_COLUMNS                                               \
+    "id, collection_id, product_id, name, model, created_at"
+
 #define NGX_IOT_COLLECTION_COLUMNS                                            \
     "id, team_id, field_mask, tags, uuid"
 
@@ -203,6 +206,21 @@ static const char  *ngx_iot_migrations[] = {
     "     WHERE s.addr = devices.net_ip AND s.device_id = devices.id)"
     "    AND (o.net_at > devices.net_at"
     "     OR (o.net_at = devices.net_at AND o.id > devices.id)))));",
+
+    /*
+     * 6: products (device types and their models), each of a collection;
+     * product ids unique in the registry.  Repeatable (t/33 runs the
+     * migrations from 5 on again).
+     */
+    "CREATE TABLE IF NOT EXISTS products ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL,"
+    "  product_id TEXT NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL,"
+    "  model TEXT NOT NULL DEFAULT '{}',"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS products_by_collection"
+    "  ON products (collection_id, id);",
 
     NULL
 };
@@ -381,7 +399,15 @@ static const char  *ngx_iot_store_statements[] = {
     "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
     " WHERE collection_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
     "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
-    " WHERE device_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+    " WHERE device_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+
+    "INSERT INTO products (id, collection_id, product_id, name, model,"
+    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "SELECT " NGX_IOT_PRODUCT_COLUMNS " FROM products WHERE id = ?1",
+    "DELETE FROM products WHERE id = ?1",
+    "SELECT " NGX_IOT_PRODUCT_COLUMNS " FROM products"
+    " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    "SELECT count(*) FROM products"
 };
 
 /* a statement added to ngx_iot_sql_e and not here (or the other way round) */

@@ -36,7 +36,8 @@ typedef enum {
     NGX_IOT_STORE_GROUPS,            /* ngx_iot_group_t, by id */
     NGX_IOT_STORE_MEMBERS,           /* ngx_iot_member_t, by group, device */
     NGX_IOT_STORE_GROUP_MEMBERS,     /* ngx_iot_member_t, by device id */
-    NGX_IOT_STORE_DEVICE_MEMBERS     /* ngx_iot_member_t, by group id */
+    NGX_IOT_STORE_DEVICE_MEMBERS,    /* ngx_iot_member_t, by group id */
+    NGX_IOT_STORE_PRODUCTS           /* ngx_iot_product_t, by id */
 } ngx_iot_store_kind_e;
 
 
@@ -75,6 +76,7 @@ typedef struct {
  *   MEMBERS         every membership
  *   GROUP_MEMBERS   the memberships of group scope, by device id
  *   DEVICE_MEMBERS  the memberships of device scope, by group id
+ *   PRODUCTS        every product, by id
  *   HISTORY         the messages received in collection scope, newest
  *                   first, received in [since, until] (until 0: no end)
  *   DEVICE_HISTORY  the same for the messages of device scope, only those
@@ -178,6 +180,10 @@ ngx_int_t ngx_iot_store_group_put(ngx_iot_store_t *store,
     ngx_iot_group_t *g, ngx_uint_t fresh, ngx_log_t *log);
 ngx_int_t ngx_iot_store_member_put(ngx_iot_store_t *store,
     ngx_iot_member_t *m, ngx_log_t *log);
+/* a new product */
+ngx_int_t ngx_iot_store_product_put(ngx_iot_store_t *store,
+    ngx_iot_product_t *p, ngx_log_t *log);
+
 /* a device leaves all its groups (it moved to another collection) */
 ngx_int_t ngx_iot_store_device_leave(ngx_iot_store_t *store,
     uint64_t device_id, ngx_log_t *log);

@@ -25,6 +25,7 @@ typedef union {
     ngx_iot_adapter_t          adapter;
     ngx_iot_group_t            group;
     ngx_iot_member_t           member;
+    ngx_iot_product_t          product;
 } ngx_iot_store_any_t;
 
 
@@ -92,6 +93,10 @@ ngx_iot_store_list_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
 
     case NGX_IOT_STORE_DEVICE_MEMBERS:
         sql = NGX_IOT_SQL_MEMBER_LIST_DEVICE;
+        break;
+
+    case NGX_IOT_STORE_PRODUCTS:
+        sql = NGX_IOT_SQL_PRODUCT_LIST;
         break;
 
     default:
@@ -257,6 +262,11 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         case NGX_IOT_STORE_DEVICE_MEMBERS:
             ngx_iot_store_row_member(st, &row.member);
             id = row.member.group_id;
+            break;
+
+        case NGX_IOT_STORE_PRODUCTS:
+            ngx_iot_store_row_product(st, &row.product);
+            id = row.product.id.key;
             break;
 
         default: /* the history */

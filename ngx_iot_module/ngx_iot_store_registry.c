@@ -294,6 +294,29 @@ ngx_iot_store_row_member(sqlite3_stmt *st, ngx_iot_member_t *m)
 }
 
 
+void
+ngx_iot_store_row_product(sqlite3_stmt *st, ngx_iot_product_t *p)
+{
+    size_t  len;
+
+    ngx_memzero(p, sizeof(ngx_iot_product_t));
+
+    p->id.key = (uint64_t) sqlite3_column_int64(st, 0);
+    p->collection_id = (uint64_t) sqlite3_column_int64(st, 1);
+
+    len = sqlite3_column_bytes(st, 2);
+    len = ngx_min(len, NGX_IOT_PRODUCT_ID_MAX);
+    ngx_memcpy(p->pid, sqlite3_column_text(st, 2), len);
+    p->pid_len = (uint32_t) len;
+
+    p->name.data = (u_char *) sqlite3_column_text(st, 3);
+    p->name.len = sqlite3_column_bytes(st, 3);
+    p->model.data = (u_char *) sqlite3_column_text(st, 4);
+    p->model.len = sqlite3_column_bytes(st, 4);
+    p->created_at = (uint64_t) sqlite3_column_int64(st, 5);
+}
+
+
 /* binding */
 
 void
@@ -445,10 +468,15 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
     ngx_iot_adapter_t       adapter;
     ngx_iot_group_t         group;
     ngx_iot_member_t        member;
+    ngx_iot_product_t       product;
     ngx_iot_collection_t    collection;
     ngx_iot_session_row_t   session;
 
     switch (kind) {
+
+    case NGX_IOT_STORE_PRODUCTS:
+        sql = NGX_IOT_SQL_PRODUCT_GET;
+        break;
 
     case NGX_IOT_STORE_COLLECTIONS:
         sql = NGX_IOT_SQL_COLLECTION_GET;
@@ -542,6 +570,11 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         hrc = handler(&member, data);
         break;
 
+    case NGX_IOT_STORE_PRODUCTS:
+        ngx_iot_store_row_product(st, &product);
+        hrc = handler(&product, data);
+        break;
+
     default: /* NGX_IOT_STORE_SESSIONS */
         ngx_iot_store_row_session(st, &session.session, &session.gateway);
         hrc = handler(&session, data);
@@ -590,6 +623,10 @@ ngx_iot_store_count(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
 
     case NGX_IOT_STORE_MEMBERS:
         sql = NGX_IOT_SQL_MEMBER_COUNT;
+        break;
+
+    case NGX_IOT_STORE_PRODUCTS:
+        sql = NGX_IOT_SQL_PRODUCT_COUNT;
         break;
 
     default:
@@ -663,6 +700,10 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         }
 
         sql = NGX_IOT_SQL_MEMBER_DELETE;
+        break;
+
+    case NGX_IOT_STORE_PRODUCTS:
+        sql = NGX_IOT_SQL_PRODUCT_DELETE;
         break;
 
     default:
@@ -1094,4 +1135,27 @@ ngx_iot_store_address_holders(ngx_iot_store_t *store, in_addr_t addr,
     }
 
     return n;
+}
+
+
+ngx_int_t
+ngx_iot_store_product_put(ngx_iot_store_t *store, ngx_iot_product_t *p,
+    ngx_log_t *log)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_PRODUCT_INSERT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "adding a product", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) p->id.key);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) p->collection_id);
+    sqlite3_bind_text(st, 3, (char *) p->pid, p->pid_len, SQLITE_STATIC);
+    ngx_iot_store_bind_text(st, 4, &p->name);
+    ngx_iot_store_bind_text(st, 5, &p->model);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64) p->created_at);
+
+    return ngx_iot_store_step(store, st, "adding a product", log);
 }

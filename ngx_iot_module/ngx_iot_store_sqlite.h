@@ -102,6 +102,11 @@ typedef enum {
     NGX_IOT_SQL_DOWNLINK_TRIM,
     NGX_IOT_SQL_DOWNLINK_LIST,
     NGX_IOT_SQL_DOWNLINK_DEVICE_LIST,
+    NGX_IOT_SQL_PRODUCT_INSERT,
+    NGX_IOT_SQL_PRODUCT_GET,
+    NGX_IOT_SQL_PRODUCT_DELETE,
+    NGX_IOT_SQL_PRODUCT_LIST,
+    NGX_IOT_SQL_PRODUCT_COUNT,
     NGX_IOT_SQL_LAST
 } ngx_iot_sql_e;
 
@@ -137,6 +142,7 @@ void ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t);
 void ngx_iot_store_row_adapter(sqlite3_stmt *st, ngx_iot_adapter_t *a);
 void ngx_iot_store_row_group(sqlite3_stmt *st, ngx_iot_group_t *g);
 void ngx_iot_store_row_member(sqlite3_stmt *st, ngx_iot_member_t *m);
+void ngx_iot_store_row_product(sqlite3_stmt *st, ngx_iot_product_t *p);
 void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
     ngx_str_t *gateway);
 void ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m);

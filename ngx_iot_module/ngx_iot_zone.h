@@ -76,6 +76,8 @@ typedef struct {
     ngx_iot_index_t            members;
     ngx_iot_index_t            members_by_group;
     ngx_iot_index_t            members_by_device;
+    ngx_iot_index_t            products;
+    ngx_iot_index_t            product_ids;
     uint64_t                   team_id;
     u_char                     team_uuid[NGX_IOT_UUID_SIZE];
     ngx_iot_journal_t          journal;

@@ -7,6 +7,7 @@
 use strict;
 use warnings;
 use Test::More;
+use HTTP::Tiny;
 use Cwd qw(getcwd);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -75,5 +76,17 @@ is($st, 0, './build.sh stop');
 is($st, 0, './build.sh run again, without the variable') or diag($out);
 ok(accounting($SECRET), '... keeps the secret');
 like($out, qr/\Q$SECRET\E/, '... and says which it is');
+
+# every dialect is served: the iotda dialect at /v5/iot/ (docs/iotda.md)
+{
+    open my $tf, '<', "$prefix/admin.token" or die $!;
+    chomp(my $admin = <$tf> // '');
+    my $res = HTTP::Tiny->new->get(
+        "http://127.0.0.1:$http/v5/iot/00000000000000000000000000000000/devices",
+        { headers => { 'X-Auth-Token' => $admin } });
+    is($res->{status}, 403, 'the iotda dialect answers at /v5/iot/');
+    like($res->{content}, qr/"error_code":"IOTDA\.000022"/,
+         '... in its own error format');
+}
 
 done_testing;

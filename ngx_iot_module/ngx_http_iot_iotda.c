@@ -1,0 +1,1178 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The iotda dialect: the device API of Huawei Cloud IoTDA v5, served at
+ * /v5/iot/{project_id}/...  Its table and routes; the project (the
+ * installation's team); its errors ({"error_code":"IOTDA.xxxxxx",
+ * "error_msg":...} and an X-Request-Id header on every answer); and its
+ * credentials: X-Auth-Token with an API token, or the AK/SK request
+ * signature of the Huawei Cloud SDKs (SDK-HMAC-SHA256, V11-HMAC-SHA256)
+ * made with an access key of an API token (docs/iotda.md).
+ *
+ * A signature covers the body as it was sent, so every route reads its
+ * body itself (own_body): the body is read, its hash checked with the
+ * signature, then it is parsed, then the route's handler runs.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+#include "ngx_http_iot_iotda.h"
+#include "ngx_http_iot_iotda_sign.h"
+#include "ngx_http_iot_collections.h"
+#include "ngx_iot_token.h"
+
+
+/* an Authorization header of a signed request, as sent */
+typedef struct {
+    ngx_uint_t                     v11;
+    ngx_str_t                      ak;
+    ngx_str_t                      info;        /* V11: date/region/iotdm */
+    ngx_str_t                      signed_headers;
+    ngx_str_t                      signature;
+} ngx_http_iot_iotda_auth_t;
+
+
+static ngx_http_iot_route_t *ngx_http_iot_iotda_route(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+static ngx_int_t ngx_http_iot_iotda_credentials(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+static ngx_int_t ngx_http_iot_iotda_authorize(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+static ngx_uint_t ngx_http_iot_iotda_own_body(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+static ngx_buf_t *ngx_http_iot_iotda_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+static ngx_int_t ngx_http_iot_iotda_entry(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+static void ngx_http_iot_iotda_body(ngx_http_request_t *r);
+static void ngx_http_iot_iotda_body_free(void *data);
+static ngx_int_t ngx_http_iot_iotda_request_id(ngx_http_request_t *r);
+static ngx_int_t ngx_http_iot_iotda_parse_auth(ngx_str_t *h,
+    ngx_http_iot_iotda_auth_t *auth);
+static ngx_int_t ngx_http_iot_iotda_signed(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_str_t *h);
+static ngx_int_t ngx_http_iot_iotda_verify(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, u_char *body_hash);
+static ngx_str_t *ngx_http_iot_iotda_header(ngx_http_request_t *r,
+    u_char *name, size_t len);
+static void ngx_http_iot_iotda_secret_key(u_char *hash, u_char *sk);
+
+
+ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect = {
+    ngx_string("iotda"),                   /* name */
+    ngx_string("application/json"),        /* content type */
+    ngx_http_iot_iotda_route,              /* route */
+    ngx_http_iot_iotda_credentials,        /* credentials */
+    ngx_http_iot_iotda_authorize,          /* authorize */
+    0,                                     /* body methods: read by own */
+    ngx_http_iot_iotda_error,              /* error */
+    NULL,                                  /* list tail: no list yet */
+    0,                                     /* list tail max */
+    NULL,                                  /* list cursor */
+    ngx_null_string,                       /* WebSocket keep-alive */
+    NULL,                                  /* data messages: none */
+    NULL,                                  /* streams: none */
+    ngx_null_string,                       /* errors: application/json */
+    ngx_http_iot_iotda_own_body            /* every body: it is signed */
+};
+
+
+typedef enum {
+    NGX_HTTP_IOT_IOTDA_R_DEVICES = 0,
+    NGX_HTTP_IOT_IOTDA_R_DEVICE,
+    NGX_HTTP_IOT_IOTDA_R_PRODUCTS,
+    NGX_HTTP_IOT_IOTDA_R_PRODUCT,
+    NGX_HTTP_IOT_IOTDA_R_NONE
+} ngx_http_iot_iotda_route_e;
+
+
+/* every route goes through the entry, arg: its handler */
+
+static ngx_http_iot_route_t  ngx_http_iot_iotda_routes[] = {
+
+    { NGX_HTTP_GET, ngx_string("GET"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_DEVICES },
+
+    { NGX_HTTP_GET, ngx_string("GET"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_DEVICE },
+
+    { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_PRODUCTS },
+
+    { NGX_HTTP_GET|NGX_HTTP_DELETE, ngx_string("GET, DELETE"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_PRODUCT }
+};
+
+
+typedef struct {
+    ngx_http_iot_route_pt          handler;
+    ngx_uint_t                     json;      /* methods with a JSON body */
+} ngx_http_iot_iotda_handler_t;
+
+
+static ngx_http_iot_iotda_handler_t  ngx_http_iot_iotda_handlers[] = {
+    { ngx_http_iot_iotda_devices, 0 },
+    { ngx_http_iot_iotda_device, 0 },
+    { ngx_http_iot_iotda_products, NGX_HTTP_POST },
+    { ngx_http_iot_iotda_product, 0 }
+};
+
+
+/*
+ * The segments below the location: {project_id}/devices/...  Mounted at
+ * "location /" the path still starts with v5/iot, which is skipped.
+ * ctx->seg[0] is then made the project.
+ */
+
+static ngx_http_iot_route_t *
+ngx_http_iot_iotda_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    ngx_str_t                   *s;
+    ngx_uint_t                   i, n;
+    ngx_http_iot_iotda_route_e   route;
+
+    s = ctx->seg;
+    n = ctx->nseg;
+
+#define ngx_http_iot_iotda_is(k, name)                                        \
+    (s[k].len == sizeof(name) - 1                                             \
+     && ngx_strncmp(s[k].data, name, sizeof(name) - 1) == 0)
+
+    if (n >= 2 && ngx_http_iot_iotda_is(0, "v5")
+        && ngx_http_iot_iotda_is(1, "iot"))
+    {
+        for (i = 2; i < n; i++) {
+            s[i - 2] = s[i];
+        }
+
+        n -= 2;
+        ctx->nseg = n;
+    }
+
+    route = NGX_HTTP_IOT_IOTDA_R_NONE;
+
+    if (n == 2 && ngx_http_iot_iotda_is(1, "devices")) {
+        route = NGX_HTTP_IOT_IOTDA_R_DEVICES;
+
+    } else if (n == 3 && ngx_http_iot_iotda_is(1, "devices")) {
+        route = NGX_HTTP_IOT_IOTDA_R_DEVICE;
+
+    } else if (n == 2 && ngx_http_iot_iotda_is(1, "products")) {
+        route = NGX_HTTP_IOT_IOTDA_R_PRODUCTS;
+
+    } else if (n == 3 && ngx_http_iot_iotda_is(1, "products")) {
+        route = NGX_HTTP_IOT_IOTDA_R_PRODUCT;
+    }
+
+#undef ngx_http_iot_iotda_is
+
+    if (route == NGX_HTTP_IOT_IOTDA_R_NONE) {
+        return NULL;
+    }
+
+    return &ngx_http_iot_iotda_routes[route];
+}
+
+
+/*
+ * X-Auth-Token: an API token (or the admin token).  Authorization:
+ * SDK-HMAC-SHA256 or V11-HMAC-SHA256 with an access key: the token it
+ * belongs to is found and its principal taken here; the signature is
+ * checked once the body is read (ngx_http_iot_iotda_verify()).
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_credentials(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx)
+{
+    ngx_int_t   rc;
+    ngx_str_t  *h;
+
+    static ngx_str_t  authorization = ngx_string("Authorization");
+    static ngx_str_t  auth_token = ngx_string("X-Auth-Token");
+
+    if (ngx_http_iot_iotda_request_id(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_http_iot_header(r, &authorization);
+
+    if (h) {
+        return ngx_http_iot_iotda_signed(r, ctx, h);
+    }
+
+    h = ngx_http_iot_header(r, &auth_token);
+
+    if (h == NULL) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                         "IOTDA.000002 an X-Auth-Token or "
+                                         "a signed Authorization header is "
+                                         "required");
+    }
+
+    rc = ngx_iot_authenticate((ngx_cycle_t *) ngx_cycle, h, r->pool,
+                              &ctx->who);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                         "IOTDA.000002 the X-Auth-Token is "
+                                         "not known");
+    }
+
+    return ngx_http_iot_collections_scope(&ctx->who, r->pool);
+}
+
+
+/* a refusal noted, answered once by the caller: NGX_DECLINED */
+
+ngx_int_t
+ngx_http_iot_iotda_refuse(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_uint_t status, const char *message)
+{
+    ctx->status = status;
+    ctx->message = message;
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_iot_iotda_invalid(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    return ngx_http_iot_iotda_refuse(r,
+                                     ngx_http_get_module_ctx(r,
+                                         ngx_http_iot_module),
+                                     status, message);
+}
+
+
+/* Authorization: <algorithm> Access=|Credential=, SignedHeaders=, Signature= */
+
+static ngx_int_t
+ngx_http_iot_iotda_parse_auth(ngx_str_t *h, ngx_http_iot_iotda_auth_t *auth)
+{
+    u_char     *p, *last, *name, *eq, *end;
+    size_t      len;
+    ngx_str_t   credential;
+
+    ngx_memzero(auth, sizeof(ngx_http_iot_iotda_auth_t));
+    ngx_str_null(&credential);
+
+    p = h->data;
+    last = h->data + h->len;
+
+    len = sizeof("SDK-HMAC-SHA256 ") - 1;
+
+    if (h->len > len
+        && ngx_strncmp(p, "SDK-HMAC-SHA256 ", len) == 0)
+    {
+        auth->v11 = 0;
+
+    } else if (h->len > len
+               && ngx_strncmp(p, "V11-HMAC-SHA256 ", len) == 0)
+    {
+        auth->v11 = 1;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    p += len;
+
+    while (p < last) {
+
+        while (p < last && (*p == ' ' || *p == ',')) {
+            p++;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        name = p;
+
+        eq = ngx_strlchr(p, last, '=');
+        if (eq == NULL) {
+            return NGX_DECLINED;
+        }
+
+        end = ngx_strlchr(eq, last, ',');
+        if (end == NULL) {
+            end = last;
+        }
+
+        len = eq - name;
+
+#define ngx_http_iot_iotda_param(k)                                           \
+    (len == sizeof(k) - 1 && ngx_strncmp(name, k, len) == 0)
+
+        if (ngx_http_iot_iotda_param("Access") && !auth->v11) {
+            auth->ak.data = eq + 1;
+            auth->ak.len = end - eq - 1;
+
+        } else if (ngx_http_iot_iotda_param("Credential") && auth->v11) {
+            credential.data = eq + 1;
+            credential.len = end - eq - 1;
+
+        } else if (ngx_http_iot_iotda_param("SignedHeaders")) {
+            auth->signed_headers.data = eq + 1;
+            auth->signed_headers.len = end - eq - 1;
+
+        } else if (ngx_http_iot_iotda_param("Signature")) {
+            auth->signature.data = eq + 1;
+            auth->signature.len = end - eq - 1;
+        }
+
+#undef ngx_http_iot_iotda_param
+
+        p = end;
+    }
+
+    if (auth->v11) {
+        /* Credential=<AK>/<yyyymmdd>/<region>/iotdm */
+
+        p = ngx_strlchr(credential.data, credential.data + credential.len,
+                        '/');
+        if (p == NULL) {
+            return NGX_DECLINED;
+        }
+
+        auth->ak.data = credential.data;
+        auth->ak.len = p - credential.data;
+        auth->info.data = p + 1;
+        auth->info.len = credential.data + credential.len - p - 1;
+
+        if (auth->info.len < sizeof("yyyymmdd/r/iotdm") - 1
+            || auth->info.len > 128
+            || ngx_strncmp(auth->info.data + auth->info.len
+                           - (sizeof("/iotdm") - 1), "/iotdm",
+                           sizeof("/iotdm") - 1)
+               != 0
+            || auth->info.data[8] != '/')
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (auth->ak.len == 0 || auth->signed_headers.len == 0
+        || auth->signature.len != NGX_HTTP_IOT_IOTDA_HEX_LEN)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * What can be checked before the body is read: the form of the header,
+ * the access key, the date and its skew, the signed headers (x-sdk-date
+ * among them, each of them sent), X-Project-Id.  Then the principal of
+ * the access key's token.
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_str_t *h)
+{
+    u_char                     *p, *last, *end;
+    u_char                      hash[NGX_IOT_HASH_LEN];
+    time_t                      t, now;
+    ngx_int_t                   rc;
+    ngx_str_t                  *date, *v;
+    ngx_uint_t                  has_date, i;
+    ngx_http_iot_iotda_auth_t   auth;
+
+    if (ngx_http_iot_iotda_parse_auth(h, &auth) != NGX_OK) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                         "IOTDA.000002 the Authorization "
+                                         "header is not an SDK-HMAC-SHA256 "
+                                         "or V11-HMAC-SHA256 signature");
+    }
+
+    /* an access key is the public prefix of an API token */
+
+    for (i = 0; i < auth.ak.len; i++) {
+        if (!((auth.ak.data[i] >= '0' && auth.ak.data[i] <= '9')
+              || (auth.ak.data[i] >= 'a' && auth.ak.data[i] <= 'f')))
+        {
+            break;
+        }
+    }
+
+    if (auth.ak.len != NGX_IOT_TOKEN_HINT_LEN || i != auth.ak.len) {
+        goto unknown;
+    }
+
+    rc = ngx_iot_token_find_hash((ngx_cycle_t *) ngx_cycle, &auth.ak, hash,
+                                 r->connection->log);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_iot_iotda_refuse(r, ctx,
+                                         NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "IOTDA.000003 the access key "
+                                         "cannot be read now");
+    }
+
+    if (rc != NGX_OK) {
+        goto unknown;
+    }
+
+    /* X-Sdk-Date: signed, and within the skew */
+
+    date = ngx_http_iot_iotda_header(r, (u_char *) "x-sdk-date",
+                                     sizeof("x-sdk-date") - 1);
+
+    if (date == NULL || ngx_http_iot_iotda_date(date, &t) != NGX_OK) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                         "IOTDA.000002 X-Sdk-Date is "
+                                         "missing or not "
+                                         "yyyyMMdd'T'HHmmss'Z'");
+    }
+
+    now = ngx_time();
+
+    if (t > now + NGX_HTTP_IOT_IOTDA_SKEW
+        || t < now - NGX_HTTP_IOT_IOTDA_SKEW)
+    {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                         "IOTDA.000002 X-Sdk-Date is more "
+                                         "than 15 minutes away from the "
+                                         "server's time");
+    }
+
+    if (auth.v11 && ngx_strncmp(auth.info.data, date->data, 8) != 0) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                         "IOTDA.000002 the credential's "
+                                         "date is not X-Sdk-Date's");
+    }
+
+    /* every signed header sent, x-sdk-date among them */
+
+    has_date = 0;
+    p = auth.signed_headers.data;
+    last = p + auth.signed_headers.len;
+
+    while (p <= last) {
+        end = ngx_strlchr(p, last, ';');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if (end - p == sizeof("x-sdk-date") - 1
+            && ngx_strncmp(p, "x-sdk-date", end - p) == 0)
+        {
+            has_date = 1;
+        }
+
+        if (end == p
+            || ngx_http_iot_iotda_header(r, p, end - p) == NULL)
+        {
+            return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                             "IOTDA.000002 a signed header "
+                                             "is missing from the request");
+        }
+
+        p = end + 1;
+    }
+
+    if (!has_date) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                         "IOTDA.000002 x-sdk-date must be "
+                                         "a signed header");
+    }
+
+    /* X-Project-Id, when sent, is the path's project */
+
+    v = ngx_http_iot_iotda_header(r, (u_char *) "x-project-id",
+                                  sizeof("x-project-id") - 1);
+
+    if (v && ctx->nseg
+        && (v->len != ctx->seg[0].len
+            || ngx_strncmp(v->data, ctx->seg[0].data, v->len) != 0))
+    {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                         "IOTDA.000022 X-Project-Id is not "
+                                         "the project of the path");
+    }
+
+    rc = ngx_iot_token_principal((ngx_cycle_t *) ngx_cycle, hash, r->pool,
+                                 &ctx->who);
+
+    ngx_explicit_memzero(hash, sizeof(hash));
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        goto unknown;
+    }
+
+    return ngx_http_iot_collections_scope(&ctx->who, r->pool);
+
+unknown:
+
+    return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                     "IOTDA.000002 the access key is not "
+                                     "known");
+}
+
+
+/*
+ * The signature, over the request as received and the hash of its body
+ * (or X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD, for an empty body only).
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_verify(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    u_char *body_hash)
+{
+    u_char                        *p, *last, *end, *scratch;
+    u_char                         sk[NGX_HTTP_IOT_IOTDA_HEX_LEN];
+    u_char                         key[NGX_HTTP_IOT_IOTDA_HEX_LEN];
+    u_char                         canonical[NGX_HTTP_IOT_IOTDA_HEX_LEN];
+    u_char                         sig[NGX_HTTP_IOT_IOTDA_HEX_LEN];
+    size_t                         size, n;
+    ngx_int_t                      rc;
+    ngx_str_t                     *h, *date, *v;
+    ngx_http_iot_iotda_auth_t      auth;
+    ngx_http_iot_iotda_bytes_t     b_date, b_sk, b_ak, b_info;
+    ngx_http_iot_iotda_request_t   req;
+
+    static ngx_str_t  authorization = ngx_string("Authorization");
+
+    h = ngx_http_iot_header(r, &authorization);
+
+    if (h == NULL) {
+        /* X-Auth-Token */
+        return NGX_OK;
+    }
+
+    if (ngx_http_iot_iotda_parse_auth(h, &auth) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    date = ngx_http_iot_iotda_header(r, (u_char *) "x-sdk-date",
+                                     sizeof("x-sdk-date") - 1);
+    if (date == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* the values of the signed headers, in the list's order */
+
+    n = 1;
+
+    for (p = auth.signed_headers.data;
+         p < auth.signed_headers.data + auth.signed_headers.len;
+         p++)
+    {
+        n += (*p == ';');
+    }
+
+    req.values = ngx_palloc(r->pool, n * sizeof(ngx_http_iot_iotda_bytes_t));
+    if (req.values == NULL) {
+        return NGX_ERROR;
+    }
+
+    req.nvalues = 0;
+    p = auth.signed_headers.data;
+    last = p + auth.signed_headers.len;
+
+    while (p <= last) {
+        end = ngx_strlchr(p, last, ';');
+        if (end == NULL) {
+            end = last;
+        }
+
+        v = ngx_http_iot_iotda_header(r, p, end - p);
+        if (v == NULL) {
+            return NGX_DECLINED;
+        }
+
+        req.values[req.nvalues].data = v->data;
+        req.values[req.nvalues].len = v->len;
+        req.nvalues++;
+
+        p = end + 1;
+    }
+
+    req.method.data = r->method_name.data;
+    req.method.len = r->method_name.len;
+
+    req.path.data = r->unparsed_uri.data;
+    end = ngx_strlchr(r->unparsed_uri.data,
+                      r->unparsed_uri.data + r->unparsed_uri.len, '?');
+    req.path.len = (end ? end : r->unparsed_uri.data + r->unparsed_uri.len)
+                   - r->unparsed_uri.data;
+
+    req.query.data = r->args.data;
+    req.query.len = r->args.len;
+    req.signed_headers.data = auth.signed_headers.data;
+    req.signed_headers.len = auth.signed_headers.len;
+    req.body_hash.data = body_hash;
+    req.body_hash.len = NGX_HTTP_IOT_IOTDA_HEX_LEN;
+
+    v = ngx_http_iot_iotda_header(r, (u_char *) "x-sdk-content-sha256",
+                                  sizeof("x-sdk-content-sha256") - 1);
+
+    if (v && v->len == sizeof("UNSIGNED-PAYLOAD") - 1
+        && ngx_strncmp(v->data, "UNSIGNED-PAYLOAD", v->len) == 0)
+    {
+        /* the body is not signed: only when there is none */
+
+        if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+            return NGX_DECLINED;
+        }
+
+        req.body_hash.data = v->data;
+        req.body_hash.len = v->len;
+    }
+
+    size = ngx_http_iot_iotda_scratch_size(&req);
+
+    scratch = ngx_pnalloc(r->pool, size);
+    if (scratch == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_iot_iotda_canonical_hash(&req, scratch, size, canonical)
+        != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_iot_iotda_secret_key(ctx->who.hash, sk);
+
+    b_date.data = date->data;
+    b_date.len = date->len;
+    b_sk.data = sk;
+    b_sk.len = sizeof(sk);
+
+    if (auth.v11) {
+        b_ak.data = auth.ak.data;
+        b_ak.len = auth.ak.len;
+        b_info.data = auth.info.data;
+        b_info.len = auth.info.len;
+
+        rc = (ngx_http_iot_iotda_v11_key(&b_ak, &b_sk, &b_info, key) == 0
+              && ngx_http_iot_iotda_v11_signature(canonical, &b_date,
+                                                  &b_info, key, sig)
+                 == 0)
+             ? NGX_OK : NGX_ERROR;
+
+        ngx_explicit_memzero(key, sizeof(key));
+
+    } else {
+        rc = (ngx_http_iot_iotda_sdk_signature(canonical, &b_date, &b_sk,
+                                               sig)
+              == 0)
+             ? NGX_OK : NGX_ERROR;
+    }
+
+    ngx_explicit_memzero(sk, sizeof(sk));
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_iot_iotda_equal(sig, auth.signature.data,
+                                    NGX_HTTP_IOT_IOTDA_HEX_LEN)
+           ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * The secret key of an access key: the hex HMAC-SHA256, keyed with the
+ * SHA-256 of its token (what the store keeps), of a fixed text.  Whoever
+ * holds the token computes it (docs/iotda.md); it is never sent.
+ */
+
+static void
+ngx_http_iot_iotda_secret_key(u_char *hash, u_char *sk)
+{
+    static u_char  label[] = "nginx-iot iotda secret key";
+
+    (void) ngx_http_iot_iotda_hmac_hex(hash, NGX_IOT_HASH_LEN, label,
+                                       sizeof(label) - 1, sk);
+}
+
+
+/* a request header by its lower-case name, its first value */
+
+static ngx_str_t *
+ngx_http_iot_iotda_header(ngx_http_request_t *r, u_char *name, size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, name, len) == 0)
+        {
+            return &h[i].value;
+        }
+    }
+}
+
+
+/* X-Sdk-Date, and the times of lists: yyyyMMdd'T'HHmmss'Z' */
+
+ngx_int_t
+ngx_http_iot_iotda_date(ngx_str_t *date, time_t *t)
+{
+    u_char      *p;
+    ngx_int_t    y, mo, d, h, mi, s;
+    ngx_uint_t   i;
+
+    static ngx_int_t  mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+                                  30, 31 };
+
+    p = date->data;
+
+    if (date->len != sizeof("yyyyMMddTHHmmssZ") - 1 || p[8] != 'T'
+        || p[15] != 'Z')
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 15; i++) {
+        if (i != 8 && (p[i] < '0' || p[i] > '9')) {
+            return NGX_ERROR;
+        }
+    }
+
+    y = ngx_atoi(p, 4);
+    mo = ngx_atoi(p + 4, 2);
+    d = ngx_atoi(p + 6, 2);
+    h = ngx_atoi(p + 9, 2);
+    mi = ngx_atoi(p + 11, 2);
+    s = ngx_atoi(p + 13, 2);
+
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]
+        || h > 23 || mi > 59 || s > 59)
+    {
+        return NGX_ERROR;
+    }
+
+    /* days since the epoch of a date of the Gregorian calendar */
+
+    y -= (mo <= 2);
+    *t = (time_t) ((y / 400) * 146097
+                   + (y % 400) * 365 + (y % 400) / 4 - (y % 400) / 100
+                   + (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+                   - 719468)
+         * 86400 + h * 3600 + mi * 60 + s;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The project: the installation's team, as Huawei writes project ids (its
+ * UUID's 32 hex digits), as a UUID, or as the collections dialect's
+ * teamId.  Writes need a token that may write.  Which resource spaces
+ * (collections) a principal reaches is checked by each route.
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    u_char       uuid[NGX_IOT_UUID_SIZE];
+    uint64_t     id;
+    ngx_str_t   *s;
+    ngx_uint_t   ours;
+
+    s = &ctx->seg[0];
+    ours = 0;
+
+    if (s->len == 2 * NGX_IOT_UUID_SIZE) {
+        ours = (ngx_iot_hex_decode(uuid, s->data, s->len) == NGX_OK);
+
+    } else if (ngx_iot_uuid_decode(s->data, s->len, uuid) == NGX_OK) {
+        ours = 1;
+
+    } else if (ngx_iot_id_decode(s->data, s->len, &id) == NGX_OK
+               && id == ngx_iot_team_id((ngx_cycle_t *) ngx_cycle))
+    {
+        ngx_memcpy(uuid, ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle),
+                   NGX_IOT_UUID_SIZE);
+        ours = 1;
+    }
+
+    if (!ours
+        || ngx_memcmp(uuid, ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle),
+                      NGX_IOT_UUID_SIZE)
+           != 0)
+    {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                         "IOTDA.000022 the credentials do "
+                                         "not own this project");
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) && !ctx->who.write) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                         "IOTDA.000022 the credentials are "
+                                         "read-only");
+    }
+
+    return NGX_OK;
+}
+
+
+/* every route reads its body itself: a signature covers its bytes */
+
+static ngx_uint_t
+ngx_http_iot_iotda_own_body(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_iot_iotda_entry(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (ngx_http_iot_body_too_large(r)) {
+        ngx_http_discard_request_body(r);
+        return ngx_http_iot_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "IOTDA.000006 the body is larger than "
+                                  "client_max_body_size");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_iot_iotda_body);
+
+    if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        return ngx_http_iot_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  "IOTDA.000006 the body is larger than "
+                                  "client_max_body_size");
+    }
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the body is here: its hash, the signature, its JSON, the handler */
+
+static void
+ngx_http_iot_iotda_body(ngx_http_request_t *r)
+{
+    u_char                        *data, *p;
+    u_char                         hash[NGX_HTTP_IOT_IOTDA_HEX_LEN];
+    size_t                         len;
+    ssize_t                        n;
+    ngx_int_t                      rc;
+    ngx_buf_t                     *b;
+    ngx_chain_t                   *cl;
+    json_error_t                   jerr;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_iot_ctx_t            *ctx;
+    ngx_http_iot_iotda_handler_t  *hd;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+    hd = &ngx_http_iot_iotda_handlers[ctx->route->arg];
+
+    len = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+            len += b->in_file ? (size_t) (b->file_last - b->file_pos)
+                              : (size_t) (b->last - b->pos);
+        }
+    }
+
+    data = ngx_pnalloc(r->pool, len + 1);
+    if (data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = data;
+
+    if (len) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (b->in_file) {
+                n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                                  b->file_pos);
+                if (n != b->file_last - b->file_pos) {
+                    ngx_http_finalize_request(r,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                    return;
+                }
+
+                p += n;
+
+            } else {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
+        }
+    }
+
+    ngx_http_iot_iotda_sha256_hex(data, len, hash);
+
+    rc = ngx_http_iot_iotda_verify(r, ctx, hash);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_finalize_request(r,
+            ngx_http_iot_error(r, NGX_HTTP_UNAUTHORIZED,
+                               "IOTDA.000002 the signature does not match "
+                               "the request"));
+        return;
+    }
+
+    if (r->method & hd->json) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        cln->handler = ngx_http_iot_iotda_body_free;
+        cln->data = ctx;
+
+        ctx->body = len ? json_loadb((char *) data, len,
+                                     JSON_REJECT_DUPLICATES, &jerr)
+                        : NULL;
+
+        if (ctx->body == NULL || !json_is_object(ctx->body)) {
+            ngx_http_finalize_request(r,
+                ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                   "IOTDA.000008 the body must be a JSON "
+                                   "object"));
+            return;
+        }
+    }
+
+    ngx_http_finalize_request(r, hd->handler(r, ctx));
+}
+
+
+static void
+ngx_http_iot_iotda_body_free(void *data)
+{
+    ngx_http_iot_ctx_t  *ctx = data;
+
+    json_decref(ctx->body);
+    ctx->body = NULL;
+}
+
+
+/* X-Request-Id: on every answer, 32 random hex digits */
+
+static ngx_int_t
+ngx_http_iot_iotda_request_id(ngx_http_request_t *r)
+{
+    u_char            raw[16];
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].key.len == sizeof("X-Request-Id") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
+                               h[i].key.len)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, 2 * sizeof(raw));
+    if (h->value.data == NULL) {
+        h->hash = 0;
+        return NGX_ERROR;
+    }
+
+    if (ngx_iot_random(raw, sizeof(raw)) != NGX_OK) {
+        ngx_memzero(raw, sizeof(raw));
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Request-Id");
+    h->value.len = ngx_hex_dump(h->value.data, raw, sizeof(raw))
+                   - h->value.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * {"error_code":"IOTDA.xxxxxx","error_msg":"..."}: the code the message
+ * starts with, or the status's (docs/iotda.md).
+ */
+
+static ngx_buf_t *
+ngx_http_iot_iotda_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    size_t       len, size;
+    ngx_buf_t   *b;
+    ngx_str_t    code;
+    ngx_uint_t   i;
+
+    static struct {
+        ngx_uint_t  status;
+        ngx_str_t   code;
+    } codes[] = {
+        { 400, ngx_string("IOTDA.000006") },
+        { 401, ngx_string("IOTDA.000002") },
+        { 403, ngx_string("IOTDA.000022") },
+        { 404, ngx_string("IOTDA.000004") },
+        { 405, ngx_string("IOTDA.000005") },
+        { 409, ngx_string("IOTDA.014031") },
+        { 413, ngx_string("IOTDA.000006") },
+        { 503, ngx_string("IOTDA.000003") },
+        { 0, ngx_string("IOTDA.000001") }
+    };
+
+    if (ngx_http_iot_iotda_request_id(r) != NGX_OK) {
+        return NULL;
+    }
+
+    len = ngx_strlen(message);
+
+    if (len > NGX_HTTP_IOT_IOTDA_CODE_LEN
+        && ngx_strncmp(message, "IOTDA.", sizeof("IOTDA.") - 1) == 0
+        && message[NGX_HTTP_IOT_IOTDA_CODE_LEN] == ' ')
+    {
+        code.data = (u_char *) message;
+        code.len = NGX_HTTP_IOT_IOTDA_CODE_LEN;
+        message += NGX_HTTP_IOT_IOTDA_CODE_LEN + 1;
+        len -= NGX_HTTP_IOT_IOTDA_CODE_LEN + 1;
+
+    } else {
+        for (i = 0; codes[i].status; i++) {
+            if (codes[i].status == status) {
+                break;
+            }
+        }
+
+        code = codes[i].code;
+    }
+
+    size = sizeof("{\"error_code\":\"\",\"error_msg\":\"\"}") + code.len
+           + len + ngx_escape_json(NULL, (u_char *) message, len);
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->last = ngx_sprintf(b->last, "{\"error_code\":\"%V\",\"error_msg\":\"",
+                          &code);
+    b->last = (u_char *) ngx_escape_json(b->last, (u_char *) message, len);
+    b->last = ngx_cpymem(b->last, "\"}", 2);
+
+    return b;
+}
+
+
+/*
+ * May who reach collection cid (write: and change it)?  A token narrower
+ * than a collection (one device of the collections dialect) reaches no
+ * resource space here.
+ */
+
+ngx_uint_t
+ngx_http_iot_iotda_reaches(ngx_iot_principal_t *who, uint64_t cid,
+    ngx_uint_t write)
+{
+    return ngx_iot_auth_allows(who, cid, write)
+           && ngx_http_iot_collections_reaches(who, cid);
+}
+
+
+/* create_time: yyyyMMdd'T'HHmmss'Z' */
+
+u_char *
+ngx_http_iot_iotda_time(u_char *p, uint64_t ms)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime((time_t) (ms / 1000), &tm);
+
+    return ngx_sprintf(p, "%4d%02d%02dT%02d%02d%02dZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+ngx_int_t
+ngx_http_iot_iotda_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *json)
+{
+    size_t      size;
+    ngx_buf_t  *b;
+
+    size = json_dumpb(json, NULL, 0, JSON_COMPACT);
+
+    b = ngx_create_temp_buf(r->pool, size ? size : 1);
+    if (b == NULL) {
+        json_decref(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last += json_dumpb(json, (char *) b->pos, size, JSON_COMPACT);
+    json_decref(json);
+
+    return ngx_http_iot_send(r, status, b);
+}

@@ -1,0 +1,84 @@
+
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * The iotda dialect (Huawei Cloud IoTDA v5): what its files share.
+ *
+ *   ngx_http_iot_iotda.c          the table, routes, the project, errors
+ *                                 (IOTDA.xxxxxx and X-Request-Id), and
+ *                                 credentials: X-Auth-Token, or AK/SK
+ *                                 request signatures checked over the
+ *                                 request's bytes
+ *   ngx_http_iot_iotda_sign.c     the signatures themselves (no nginx)
+ *   ngx_http_iot_iotda_devices.c  /devices, /devices/{device_id}
+ *   ngx_http_iot_iotda_products.c /products, /products/{product_id}
+ */
+
+
+#ifndef _NGX_HTTP_IOT_IOTDA_H_INCLUDED_
+#define _NGX_HTTP_IOT_IOTDA_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_iot.h"
+#include "ngx_http_iot_dialect.h"
+
+
+/*
+ * An error message of this dialect may start with its code:
+ * "IOTDA.014000 the device does not exist".  Without one the status
+ * chooses it (docs/iotda.md, "Errors").
+ */
+#define NGX_HTTP_IOT_IOTDA_CODE_LEN   (sizeof("IOTDA.000000") - 1)
+
+/* lists: limit's default and maximum, offset's maximum */
+#define NGX_HTTP_IOT_IOTDA_LIMIT      10
+#define NGX_HTTP_IOT_IOTDA_LIMIT_MAX  50
+#define NGX_HTTP_IOT_IOTDA_OFFSET_MAX 500
+
+/* the clock skew of X-Sdk-Date that is accepted, seconds */
+#define NGX_HTTP_IOT_IOTDA_SKEW       900
+
+
+extern ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect;
+
+
+/* ngx_http_iot_iotda.c */
+ngx_int_t ngx_http_iot_iotda_refuse(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_uint_t status, const char *message);
+ngx_int_t ngx_http_iot_iotda_invalid(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+ngx_int_t ngx_http_iot_iotda_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, json_t *json);
+ngx_uint_t ngx_http_iot_iotda_reaches(ngx_iot_principal_t *who,
+    uint64_t cid, ngx_uint_t write);
+u_char *ngx_http_iot_iotda_time(u_char *p, uint64_t ms);
+ngx_int_t ngx_http_iot_iotda_date(ngx_str_t *date, time_t *t);
+
+/* ngx_http_iot_iotda_devices.c */
+ngx_int_t ngx_http_iot_iotda_devices(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_next_arg(ngx_http_request_t *r, u_char **pos,
+    u_char *last, ngx_str_t *key, ngx_str_t *value);
+ngx_int_t ngx_http_iot_iotda_page_arg(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, uint64_t *after, ngx_uint_t *limit,
+    ngx_uint_t *offset);
+ngx_int_t ngx_http_iot_iotda_page_args(ngx_http_request_t *r,
+    uint64_t *after, ngx_uint_t *limit, ngx_uint_t *offset,
+    ngx_str_t *app_id);
+
+/* ngx_http_iot_iotda_products.c */
+ngx_int_t ngx_http_iot_iotda_products(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_product(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_text(ngx_http_request_t *r, json_t *obj,
+    const char *name, ngx_uint_t required, size_t max, ngx_uint_t id_chars,
+    ngx_str_t *out);
+ngx_int_t ngx_http_iot_iotda_device(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_IOT_IOTDA_H_INCLUDED_ */
