@@ -264,6 +264,15 @@ install_test_clients() {
        && [ ! "$dir/package.json" -nt "$dir/node_modules" ]; then
         return 0
     fi
+    if ! command -v npm >/dev/null && [ "$(id -u)" -eq 0 ]; then
+        # Debian's nodejs comes without npm (NodeSource's has it)
+        say "installing npm"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            --no-install-recommends npm >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null \
+                 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+                        --no-install-recommends npm >/dev/null; }
+    fi
     if ! command -v npm >/dev/null; then
         say "no npm (Debian: apt-get install npm): t/61 skips the SDK core"
         return 0
