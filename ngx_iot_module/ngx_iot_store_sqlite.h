@@ -106,6 +106,31 @@ typedef enum {
 } ngx_iot_sql_e;
 
 
+/* the columns of a row of each kind, as the row readers take them */
+#define NGX_IOT_DEVICE_COLUMNS                                                \
+    "id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell,"          \
+    " net_imeisv, net_msisdn, uuid, description, barcode, status, spec,"      \
+    " created_at, created_by, modified_at, modified_by"
+
+#define NGX_IOT_ADAPTER_COLUMNS                                               \
+    "device_id, type, ident, iccid, created_at, modified_at, secret != '',"   \
+    " rowid"
+
+#define NGX_IOT_GROUP_COLUMNS                                                 \
+    "id, collection_id, uuid, name, description, created_at, created_by,"     \
+    " modified_at, modified_by"
+
+#define NGX_IOT_MEMBER_COLUMNS                                                \
+    "group_id, device_id, created_at, created_by"
+
+#define NGX_IOT_COLLECTION_COLUMNS                                            \
+    "id, team_id, field_mask, tags, uuid"
+
+
+/* the statements of keyed scans a connection keeps */
+#define NGX_IOT_STORE_KEYED         16
+
+
 /* a device's description or barcode as a row shows it, at most */
 #define NGX_IOT_STORE_ABOUT_MAX     1024
 
@@ -113,6 +138,8 @@ typedef enum {
 struct ngx_iot_store_s {
     sqlite3                   *db;        /* NULL: to be opened again */
     sqlite3_stmt              *stmt[NGX_IOT_SQL_LAST];
+    sqlite3_stmt              *keyed[NGX_IOT_STORE_KEYED];
+    ngx_uint_t                 keyed_next;
     ngx_uint_t                 wal_pages;   /* in the log after a commit */
     u_char                     about[2 * NGX_IOT_STORE_ABOUT_MAX];
     ngx_str_t                  path;      /* null-terminated */
@@ -125,6 +152,8 @@ struct ngx_iot_store_s {
 
 
 sqlite3_stmt *ngx_iot_store_stmt(ngx_iot_store_t *store, ngx_iot_sql_e sql);
+sqlite3_stmt *ngx_iot_store_prepare(ngx_iot_store_t *store, u_char *sql,
+    size_t len);
 ngx_int_t ngx_iot_store_exec(ngx_iot_store_t *store, ngx_iot_sql_e sql,
     ngx_log_t *log);
 void ngx_iot_store_log_error(ngx_iot_store_t *store, const char *what,
