@@ -119,8 +119,6 @@ ngx_int_t ngx_http_iot_things_text(ngx_http_request_t *r, json_t *body,
     ngx_str_t *out);
 ngx_int_t ngx_http_iot_things_list_args(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_http_iot_things_filter_t *f);
-ngx_uint_t ngx_http_iot_things_contains(u_char *s, size_t len,
-    ngx_str_t *part);
 ngx_int_t ngx_http_iot_things_keyed(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_http_iot_things_filter_t *f);
 ngx_uint_t ngx_http_iot_things_scope(ngx_http_iot_ctx_t *ctx,

@@ -1406,27 +1406,6 @@ ngx_http_iot_things_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 }
 
 
-/* does s hold part, ignoring the case of ASCII letters? */
-
-ngx_uint_t
-ngx_http_iot_things_contains(u_char *s, size_t len, ngx_str_t *part)
-{
-    size_t  i;
-
-    if (part->len > len) {
-        return 0;
-    }
-
-    for (i = 0; i + part->len <= len; i++) {
-        if (ngx_strncasecmp(s + i, part->data, part->len) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
 /*
  * lists: {"items":[ rows ],"next":"?<the same query>&cursor=...",
  * "previous":"?...&cursor=..."}, each link only when there is a page
