@@ -23,24 +23,6 @@
     " || substr('89ab', 1 + (abs(random()) % 4), 1)"                          \
     " || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
 
-/* an id as its 13-character text (ngx_iot_id_encode()) */
-#define NGX_IOT_SQL_B32  "'0123456789abcdefghijklmnopqrstuv'"
-
-#define NGX_IOT_SQL_ID_TEXT                                                   \
-    "substr(" NGX_IOT_SQL_B32 ", (id >> 60 & 31) + 1, 1)"                     \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 55 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 50 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 45 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 40 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 35 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 30 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 25 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 20 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 15 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 10 & 31) + 1, 1)"                 \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 5 & 31) + 1, 1)"                  \
-    " || substr(" NGX_IOT_SQL_B32 ", (id >> 0 & 31) + 1, 1)"
-
 #define NGX_IOT_SQL_NOW_MS                                                    \
     "(CAST(strftime('%s', 'now') AS INTEGER) * 1000)"
 
@@ -204,34 +186,36 @@ static const char  *ngx_iot_migrations[] = {
     "     OR (o.net_at = devices.net_at AND o.id > devices.id)))));",
 
     /*
-     * 6: the things dialect's sorted lists.  A device's name is its
-     * tags.name, or its collections id when it has none (13 base32
-     * characters of its id, as ngx_iot_id_encode() writes them); names
-     * sort ignoring the case of ASCII letters.  Each sort key has an
-     * index of its own and one per collection (a token of one project),
-     * ending with the id, so that a page is a range of an index.
+     * 6: the things dialect's sorted lists.  Each sort key has an index
+     * of its own and one per collection (a token of one project), ending
+     * with the id, so that a page is a range of an index.  A device's
+     * name (NGX_IOT_SQL_DEVICE_NAME) is indexed as an expression, names
+     * ignoring the case of ASCII letters.  Repeatable.
      */
-    "ALTER TABLE devices ADD COLUMN name TEXT GENERATED ALWAYS AS"
-    " (coalesce(nullif(json_extract(tags, '$.name'), ''),"
-    NGX_IOT_SQL_ID_TEXT ")) VIRTUAL;"
-    "CREATE INDEX devices_by_created ON devices (created_at, id);"
-    "CREATE INDEX devices_by_modified ON devices (modified_at, id);"
-    "CREATE INDEX devices_by_name ON devices (name COLLATE NOCASE, id);"
-    "CREATE INDEX devices_in_by_created ON devices (collection_id,"
-    "  created_at, id);"
-    "CREATE INDEX devices_in_by_modified ON devices (collection_id,"
-    "  modified_at, id);"
-    "CREATE INDEX devices_in_by_name ON devices (collection_id,"
-    "  name COLLATE NOCASE, id);"
-    "CREATE INDEX groups_by_created ON groups (created_at, id);"
-    "CREATE INDEX groups_by_modified ON groups (modified_at, id);"
-    "CREATE INDEX groups_by_name ON groups (name COLLATE NOCASE, id);"
-    "CREATE INDEX groups_in_by_created ON groups (collection_id,"
-    "  created_at, id);"
-    "CREATE INDEX groups_in_by_modified ON groups (collection_id,"
-    "  modified_at, id);"
-    "CREATE INDEX groups_in_by_name ON groups (collection_id,"
-    "  name COLLATE NOCASE, id);",
+    "CREATE INDEX IF NOT EXISTS devices_by_created ON devices (created_at,"
+    "  id);"
+    "CREATE INDEX IF NOT EXISTS devices_by_modified ON devices (modified_at,"
+    "  id);"
+    "CREATE INDEX IF NOT EXISTS devices_by_name ON devices ("
+    NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE, id);"
+    "CREATE INDEX IF NOT EXISTS devices_in_by_created ON devices"
+    "  (collection_id, created_at, id);"
+    "CREATE INDEX IF NOT EXISTS devices_in_by_modified ON devices"
+    "  (collection_id, modified_at, id);"
+    "CREATE INDEX IF NOT EXISTS devices_in_by_name ON devices"
+    "  (collection_id, " NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE, id);"
+    "CREATE INDEX IF NOT EXISTS groups_by_created ON groups (created_at,"
+    "  id);"
+    "CREATE INDEX IF NOT EXISTS groups_by_modified ON groups (modified_at,"
+    "  id);"
+    "CREATE INDEX IF NOT EXISTS groups_by_name ON groups"
+    "  (name COLLATE NOCASE, id);"
+    "CREATE INDEX IF NOT EXISTS groups_in_by_created ON groups"
+    "  (collection_id, created_at, id);"
+    "CREATE INDEX IF NOT EXISTS groups_in_by_modified ON groups"
+    "  (collection_id, modified_at, id);"
+    "CREATE INDEX IF NOT EXISTS groups_in_by_name ON groups"
+    "  (collection_id, name COLLATE NOCASE, id);",
 
     NULL
 };

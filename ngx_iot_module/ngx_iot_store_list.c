@@ -45,7 +45,7 @@ static void ngx_iot_store_keyed_pos(sqlite3_stmt *st,
 
 
 /* a keyed scan's statement: its text at most, the LIKE patterns' */
-#define NGX_IOT_STORE_KEYED_SQL    4096
+#define NGX_IOT_STORE_KEYED_SQL    16384
 #define NGX_IOT_STORE_LIKE_MAX     2048
 
 /* the parameters of a keyed scan's statement */
@@ -59,8 +59,11 @@ static void ngx_iot_store_keyed_pos(sqlite3_stmt *st,
 #define NGX_IOT_KP_LIMIT           17
 
 
-static const char  *ngx_iot_store_sort_sql[] = {
-    "id", "created_at", "modified_at", "name COLLATE NOCASE"
+/* the sort fields, of devices and of groups */
+static const char  *ngx_iot_store_sort_sql[2][4] = {
+    { "id", "created_at", "modified_at",
+      NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE" },
+    { "id", "created_at", "modified_at", "name COLLATE NOCASE" }
 };
 
 static const char  *ngx_iot_store_sort_index[] = {
@@ -225,7 +228,8 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
 
     p = ngx_slprintf(p, last, "SELECT %s FROM %s",
                      groups ? NGX_IOT_GROUP_COLUMNS
-                            : NGX_IOT_DEVICE_COLUMNS ", name",
+                            : NGX_IOT_DEVICE_COLUMNS ", "
+                              NGX_IOT_SQL_DEVICE_NAME,
                      groups ? "groups" : "devices");
 
     first = sort->n ? sort->field[0] : 0;
@@ -262,8 +266,9 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
     if (f) {
         if (f->q.len) {
             p = ngx_slprintf(p, last,
-                             " AND (name LIKE ?%d ESCAPE '\\'"
+                             " AND (%s LIKE ?%d ESCAPE '\\'"
                              " OR description LIKE ?%d ESCAPE '\\')",
+                             groups ? "name" : NGX_IOT_SQL_DEVICE_NAME,
                              NGX_IOT_KP_Q, NGX_IOT_KP_Q);
         }
 
@@ -301,7 +306,7 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
     for (i = 0; i < sort->n; i++) {
         desc = sort->desc[i] ^ cur->reverse;
         p = ngx_slprintf(p, last, "%s %s, ",
-                         ngx_iot_store_sort_sql[sort->field[i]],
+                         ngx_iot_store_sort_sql[groups][sort->field[i]],
                          desc ? "DESC" : "ASC");
     }
 
@@ -373,11 +378,12 @@ ngx_iot_store_keyset(u_char *p, u_char *last, ngx_iot_store_cursor_t *cur,
     ngx_uint_t end)
 {
     int                    base;
-    ngx_uint_t             i, j, desc, after, inclusive;
+    ngx_uint_t             i, j, desc, after, inclusive, groups;
     const char            *op, *col;
     ngx_iot_store_sort_t  *sort;
 
     sort = &cur->sort;
+    groups = (cur->kind == NGX_IOT_STORE_GROUPS);
     base = end ? NGX_IOT_KP_END : NGX_IOT_KP_AT;
     inclusive = end ? cur->end_inclusive : cur->at_inclusive;
 
@@ -388,7 +394,7 @@ ngx_iot_store_keyset(u_char *p, u_char *last, ngx_iot_store_cursor_t *cur,
         desc = sort->desc[0] ^ cur->reverse;
         op = (desc ^ !after) ? "<=" : ">=";
         p = ngx_slprintf(p, last, " AND %s %s ?%d",
-                         ngx_iot_store_sort_sql[sort->field[0]], op,
+                         ngx_iot_store_sort_sql[groups][sort->field[0]], op,
                          base + sort->field[0]);
     }
 
@@ -404,13 +410,13 @@ ngx_iot_store_keyset(u_char *p, u_char *last, ngx_iot_store_cursor_t *cur,
 
         for (j = 0; j < i; j++) {
             p = ngx_slprintf(p, last, "%s = ?%d AND ",
-                             ngx_iot_store_sort_sql[sort->field[j]],
+                             ngx_iot_store_sort_sql[groups][sort->field[j]],
                              base + sort->field[j]);
         }
 
         if (i < sort->n) {
             desc = sort->desc[i] ^ cur->reverse;
-            col = ngx_iot_store_sort_sql[sort->field[i]];
+            col = ngx_iot_store_sort_sql[groups][sort->field[i]];
             op = (desc ^ !after) ? "<" : ">";
             p = ngx_slprintf(p, last, "%s %s ?%d)", col, op,
                              base + sort->field[i]);

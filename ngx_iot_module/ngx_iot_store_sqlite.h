@@ -127,6 +127,34 @@ typedef enum {
     "id, team_id, field_mask, tags, uuid"
 
 
+/* an id as its 13-character text (ngx_iot_id_encode()) */
+#define NGX_IOT_SQL_B32  "'0123456789abcdefghijklmnopqrstuv'"
+
+#define NGX_IOT_SQL_ID_TEXT                                                   \
+    "substr(" NGX_IOT_SQL_B32 ", (id >> 60 & 31) + 1, 1)"                     \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 55 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 50 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 45 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 40 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 35 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 30 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 25 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 20 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 15 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 10 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 5 & 31) + 1, 1)"                  \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 0 & 31) + 1, 1)"
+
+/*
+ * A device's name in the things dialect: its tags.name, or its collections
+ * id when it has none.  Written the same wherever it is used, so that
+ * SQLite finds its index (schema 6).
+ */
+#define NGX_IOT_SQL_DEVICE_NAME                                               \
+    "coalesce(nullif(json_extract(tags, '$.name'), ''), "                     \
+    NGX_IOT_SQL_ID_TEXT ")"
+
+
 /* the statements of keyed scans a connection keeps */
 #define NGX_IOT_STORE_KEYED         16
 
