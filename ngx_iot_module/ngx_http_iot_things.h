@@ -29,6 +29,9 @@
 /* the longest name, description and barcode, in characters */
 #define NGX_HTTP_IOT_THINGS_TEXT_MAX   255
 
+/* a time as the dialect writes it: 2024-12-31T23:00:00.000Z */
+#define NGX_HTTP_IOT_THINGS_TIME_LEN   (sizeof("2024-12-31T23:00:00.000Z") - 1)
+
 /* lists: limit's default and maximum */
 #define NGX_HTTP_IOT_THINGS_LIMIT      50
 #define NGX_HTTP_IOT_THINGS_LIMIT_MAX  1000
@@ -109,8 +112,8 @@ ngx_int_t ngx_http_iot_things_devices(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_things_device(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
-json_t *ngx_http_iot_things_device_json(ngx_http_request_t *r,
-    ngx_iot_device_t *d);
+ngx_int_t ngx_http_iot_things_device_put(ngx_http_request_t *r,
+    ngx_iot_device_t *d, ngx_buf_t *b, ngx_buf_t **out);
 u_char *ngx_http_iot_things_list_tail(u_char *p, ngx_http_iot_list_t *list,
     ngx_uint_t more);
 u_char *ngx_http_iot_things_cursor(u_char *p, ngx_http_iot_list_t *list);

@@ -88,7 +88,7 @@ ngx_http_iot_things_devices(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 ngx_int_t
 ngx_http_iot_things_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    json_t                   *json;
+    ngx_buf_t                *b;
     ngx_iot_rc_e              irc;
     ngx_cycle_t              *cycle;
     ngx_iot_wait_t           *wait;
@@ -110,12 +110,11 @@ ngx_http_iot_things_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (r->method == NGX_HTTP_GET) {
-        json = ngx_http_iot_things_device_json(r, &d);
-        if (json == NULL) {
+        if (ngx_http_iot_things_device_put(r, &d, NULL, &b) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_iot_things_send_json(r, NGX_HTTP_OK, json);
+        return ngx_http_iot_send(r, NGX_HTTP_OK, b);
     }
 
     if (r->method == NGX_HTTP_PUT) {
@@ -154,7 +153,7 @@ ngx_http_iot_things_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 static ngx_int_t
 ngx_http_iot_things_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
 {
-    json_t                         *json;
+    ngx_buf_t                      *b;
     ngx_http_iot_ctx_t             *ctx;
     ngx_http_iot_things_outcome_t  *o;
 
@@ -169,12 +168,13 @@ ngx_http_iot_things_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
         return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
     }
 
-    json = ngx_http_iot_things_device_json(r, &ctx->wait.out.d);
-    if (json == NULL) {
+    if (ngx_http_iot_things_device_put(r, &ctx->wait.out.d, NULL, &b)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_iot_things_send_json(r, o->status, json);
+    return ngx_http_iot_send(r, o->status, b);
 }
 
 
@@ -401,108 +401,128 @@ invalid:
 }
 
 
-/* a device's JSON */
+/*
+ * A device's JSON, written directly (no JSON object is built: a device
+ * is the most asked-for answer): into b, NGX_AGAIN when it does not fit;
+ * b NULL: into a buffer of its own, *out.
+ */
 
-json_t *
-ngx_http_iot_things_device_json(ngx_http_request_t *r, ngx_iot_device_t *d)
+ngx_int_t
+ngx_http_iot_things_device_put(ngx_http_request_t *r, ngx_iot_device_t *d,
+    ngx_buf_t *b, ngx_buf_t **out)
 {
-    u_char       text[NGX_IOT_UUID_LEN + sizeof("principal/")];
-    u_char       uuid[NGX_IOT_UUID_SIZE];
-    u_char      *last;
-    json_t      *o;
-    ngx_str_t    name, description, barcode;
-    ngx_uint_t   fail;
+    u_char     *p;
+    u_char      uuid[NGX_IOT_UUID_SIZE];
+    size_t      size;
+    ngx_str_t   name, description, barcode;
+    ngx_uint_t  project;
 
     if (ngx_http_iot_things_name(r, d, &name) != NGX_OK) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     ngx_iot_device_about(d, &description, &barcode);
 
-    o = json_object();
-    if (o == NULL) {
-        return NULL;
+    project = (ngx_iot_collection_uuid((ngx_cycle_t *) ngx_cycle,
+                                       d->collection_id, uuid)
+               == NGX_IOT_OK);
+
+    /* the longest it can be: every field, and the texts as escaped */
+
+    size = sizeof("{\"id\":\"\",\"name\":\"\",\"status\":\"INACTIVE\","
+                  "\"barcode\":\"\",\"description\":\"\",\"clientId\":\"\","
+                  "\"projectId\":\"\",\"deviceSpecificationId\":\"\","
+                  "\"createdAt\":\"\",\"createdBy\":\"principal/\","
+                  "\"modifiedAt\":\"\",\"modifiedBy\":\"principal/\"}")
+           + 7 * NGX_IOT_UUID_LEN + 2 * (NGX_HTTP_IOT_THINGS_TIME_LEN + 16)
+           + name.len + ngx_escape_json(NULL, name.data, name.len)
+           + description.len
+           + ngx_escape_json(NULL, description.data, description.len)
+           + barcode.len + ngx_escape_json(NULL, barcode.data, barcode.len);
+
+    if (b == NULL) {
+        b = ngx_create_temp_buf(r->pool, size);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        *out = b;
+
+    } else if ((size_t) (b->end - b->last) < size) {
+        return NGX_AGAIN;
     }
 
-    fail = 0;
+    p = ngx_cpymem(b->last, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
+    p = ngx_iot_uuid_encode(p, d->uuid);
 
-#define ngx_http_iot_things_set(key, value)                                   \
-    fail |= (json_object_set_new(o, key, value) != 0)
-
-    last = ngx_iot_uuid_encode(text, d->uuid);
-    ngx_http_iot_things_set("id", json_stringn((char *) text, last - text));
-
-    ngx_http_iot_things_set("name",
-                            json_stringn((char *) name.data, name.len));
+    p = ngx_cpymem(p, "\",\"name\":\"", sizeof("\",\"name\":\"") - 1);
+    p = (u_char *) ngx_escape_json(p, name.data, name.len);
+    *p++ = '"';
 
     if (d->status != NGX_IOT_STATUS_NONE) {
-        ngx_http_iot_things_set("status",
-                                json_string(d->status == NGX_IOT_STATUS_ACTIVE
-                                            ? "ACTIVE" : "INACTIVE"));
+        p = ngx_sprintf(p, ",\"status\":\"%s\"",
+                        d->status == NGX_IOT_STATUS_ACTIVE ? "ACTIVE"
+                                                           : "INACTIVE");
     }
 
     if (barcode.len) {
-        ngx_http_iot_things_set("barcode",
-                                json_stringn((char *) barcode.data,
-                                             barcode.len));
+        p = ngx_cpymem(p, ",\"barcode\":\"", sizeof(",\"barcode\":\"") - 1);
+        p = (u_char *) ngx_escape_json(p, barcode.data, barcode.len);
+        *p++ = '"';
     }
 
     if (description.len) {
-        ngx_http_iot_things_set("description",
-                                json_stringn((char *) description.data,
-                                             description.len));
+        p = ngx_cpymem(p, ",\"description\":\"",
+                       sizeof(",\"description\":\"") - 1);
+        p = (u_char *) ngx_escape_json(p, description.data, description.len);
+        *p++ = '"';
     }
 
-    last = ngx_iot_uuid_encode(text,
-                               ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle));
-    ngx_http_iot_things_set("clientId",
-                            json_stringn((char *) text, last - text));
+    p = ngx_cpymem(p, ",\"clientId\":\"", sizeof(",\"clientId\":\"") - 1);
+    p = ngx_iot_uuid_encode(p, ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle));
+    *p++ = '"';
 
-    if (ngx_iot_collection_uuid((ngx_cycle_t *) ngx_cycle, d->collection_id,
-                                uuid)
-        == NGX_IOT_OK)
-    {
-        last = ngx_iot_uuid_encode(text, uuid);
-        ngx_http_iot_things_set("projectId",
-                                json_stringn((char *) text, last - text));
+    if (project) {
+        p = ngx_cpymem(p, ",\"projectId\":\"",
+                       sizeof(",\"projectId\":\"") - 1);
+        p = ngx_iot_uuid_encode(p, uuid);
+        *p++ = '"';
     }
 
     if (!ngx_iot_uuid_is_nil(d->spec)) {
-        last = ngx_iot_uuid_encode(text, d->spec);
-        ngx_http_iot_things_set("deviceSpecificationId",
-                                json_stringn((char *) text, last - text));
+        p = ngx_cpymem(p, ",\"deviceSpecificationId\":\"",
+                       sizeof(",\"deviceSpecificationId\":\"") - 1);
+        p = ngx_iot_uuid_encode(p, d->spec);
+        *p++ = '"';
     }
 
-    last = ngx_http_iot_things_time(text, d->created_at);
-    ngx_http_iot_things_set("createdAt",
-                            json_stringn((char *) text, last - text));
+    p = ngx_cpymem(p, ",\"createdAt\":\"", sizeof(",\"createdAt\":\"") - 1);
+    p = ngx_http_iot_things_time(p, d->created_at);
+    *p++ = '"';
 
     if (!ngx_iot_uuid_is_nil(d->created_by)) {
-        last = ngx_cpymem(text, "principal/", sizeof("principal/") - 1);
-        last = ngx_iot_uuid_encode(last, d->created_by);
-        ngx_http_iot_things_set("createdBy",
-                                json_stringn((char *) text, last - text));
+        p = ngx_cpymem(p, ",\"createdBy\":\"principal/",
+                       sizeof(",\"createdBy\":\"principal/") - 1);
+        p = ngx_iot_uuid_encode(p, d->created_by);
+        *p++ = '"';
     }
 
-    last = ngx_http_iot_things_time(text, d->modified_at);
-    ngx_http_iot_things_set("modifiedAt",
-                            json_stringn((char *) text, last - text));
+    p = ngx_cpymem(p, ",\"modifiedAt\":\"", sizeof(",\"modifiedAt\":\"") - 1);
+    p = ngx_http_iot_things_time(p, d->modified_at);
+    *p++ = '"';
 
     if (!ngx_iot_uuid_is_nil(d->modified_by)) {
-        last = ngx_cpymem(text, "principal/", sizeof("principal/") - 1);
-        last = ngx_iot_uuid_encode(last, d->modified_by);
-        ngx_http_iot_things_set("modifiedBy",
-                                json_stringn((char *) text, last - text));
+        p = ngx_cpymem(p, ",\"modifiedBy\":\"principal/",
+                       sizeof(",\"modifiedBy\":\"principal/") - 1);
+        p = ngx_iot_uuid_encode(p, d->modified_by);
+        *p++ = '"';
     }
 
-#undef ngx_http_iot_things_set
+    *p++ = '}';
 
-    if (fail) {
-        json_decref(o);
-        return NULL;
-    }
+    b->last = p;
 
-    return o;
+    return NGX_OK;
 }
 
 
@@ -1368,8 +1388,6 @@ ngx_http_iot_things_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 {
     ngx_iot_device_t  *d = row;
 
-    size_t                         size;
-    json_t                        *json;
     ngx_http_iot_ctx_t            *ctx;
     ngx_http_iot_things_filter_t  *f;
 
@@ -1387,22 +1405,7 @@ ngx_http_iot_things_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         return NGX_OK;
     }
 
-    json = ngx_http_iot_things_device_json(r, d);
-    if (json == NULL) {
-        return NGX_ERROR;
-    }
-
-    size = json_dumpb(json, NULL, 0, JSON_COMPACT);
-
-    if ((size_t) (b->end - b->last) < size) {
-        json_decref(json);
-        return NGX_AGAIN;
-    }
-
-    b->last += json_dumpb(json, (char *) b->last, size, JSON_COMPACT);
-    json_decref(json);
-
-    return NGX_OK;
+    return ngx_http_iot_things_device_put(r, d, b, NULL);
 }
 
 

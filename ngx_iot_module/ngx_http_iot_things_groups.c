@@ -669,9 +669,7 @@ ngx_http_iot_things_member_row(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    return ngx_http_iot_things_put_json(b,
-                                        ngx_http_iot_things_device_json(r,
-                                                                        &d));
+    return ngx_http_iot_things_device_put(r, &d, b, NULL);
 }
 
 

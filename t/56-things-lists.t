@@ -362,6 +362,22 @@ for my $sort ('', 'name', '-createdAt', 'modifiedAt,-name') {
                'an unknown sort field');
 }
 
+# ---- texts written as JSON strings, in a device and in a list
+
+{
+    my $odd = "q\"uote \\ back\nnew\ttab \x01 \x{e9}\x{263a} </script>";
+    my $d = $api->create_device($PA, { name => $odd, description => $odd,
+                                       barcode => $odd });
+    is($d->{name}, $odd, 'a name with quotes, backslashes and controls');
+    my $g = ($api->call(GET => "/devices/$d->{id}"))[1];
+    is_deeply([ @$g{qw(name description barcode)} ], [ ($odd) x 3 ],
+              'read back as written');
+    my $l = fetch('/devices?q=uote&limit=1000');
+    is_deeply([ map { $_->{name} } @{ $l->{items} } ], [ $odd ],
+              'and in a list');
+    $api->call(DELETE => "/devices/$d->{id}");
+}
+
 # ---- one registry: lists of either dialect show the other's devices
 
 {
