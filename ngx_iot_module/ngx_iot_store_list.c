@@ -42,6 +42,10 @@ static ngx_int_t ngx_iot_store_bind_specs(sqlite3_stmt *st, int col,
     ngx_iot_store_filter_t *f);
 static void ngx_iot_store_keyed_pos(sqlite3_stmt *st,
     ngx_iot_store_cursor_t *cur, void *row);
+static ngx_uint_t ngx_iot_store_name_first(ngx_iot_store_cursor_t *cur);
+static ngx_int_t ngx_iot_store_pos_cmp(ngx_iot_store_cursor_t *cur,
+    ngx_iot_store_pos_t *a, ngx_iot_store_pos_t *b);
+static ngx_int_t ngx_iot_store_keyed_skip(ngx_iot_store_cursor_t *cur);
 
 
 /* a keyed scan's statement: its text at most, the LIKE patterns' */
@@ -396,6 +400,16 @@ ngx_iot_store_keyset(u_char *p, u_char *last, ngx_iot_store_cursor_t *cur,
         p = ngx_slprintf(p, last, " AND %s %s ?%d",
                          ngx_iot_store_sort_sql[groups][sort->field[0]], op,
                          base + sort->field[0]);
+
+        if (ngx_iot_store_name_first(cur)) {
+            /*
+             * A device's name is an expression that SQLite 3.40 computes
+             * from the row for every term but the index's range: the rows
+             * that share the position's name are told apart by
+             * ngx_iot_store_keyed_skip() instead.
+             */
+            return p;
+        }
     }
 
     p = ngx_slprintf(p, last, " AND (");
@@ -564,6 +578,113 @@ ngx_iot_store_keyed_pos(sqlite3_stmt *st, ngx_iot_store_cursor_t *cur,
 }
 
 
+/* does a keyed scan sort by a device's name first? */
+
+static ngx_uint_t
+ngx_iot_store_name_first(ngx_iot_store_cursor_t *cur)
+{
+    return cur->kind == NGX_IOT_STORE_DEVICES && cur->sort.n
+           && cur->sort.field[0] == NGX_IOT_SORT_NAME;
+}
+
+
+/* two positions in a keyed scan's order: <0, 0, >0 (names: NOCASE) */
+
+static ngx_int_t
+ngx_iot_store_pos_cmp(ngx_iot_store_cursor_t *cur, ngx_iot_store_pos_t *a,
+    ngx_iot_store_pos_t *b)
+{
+    u_char                 ca, cb;
+    size_t                 i, n;
+    ngx_int_t              c;
+    ngx_uint_t             k, desc;
+    ngx_iot_store_sort_t  *sort;
+
+    sort = &cur->sort;
+    desc = 0;
+
+    for (k = 0; k < sort->n; k++) {
+        desc = sort->desc[k] ^ cur->reverse;
+
+        switch (sort->field[k]) {
+
+        case NGX_IOT_SORT_CREATED:
+            c = (a->created_at > b->created_at)
+                - (a->created_at < b->created_at);
+            break;
+
+        case NGX_IOT_SORT_MODIFIED:
+            c = (a->modified_at > b->modified_at)
+                - (a->modified_at < b->modified_at);
+            break;
+
+        default:
+            /* SQLite's NOCASE: A-Z as a-z, then bytes, then the length */
+
+            c = 0;
+            n = ngx_min(a->name_len, b->name_len);
+
+            for (i = 0; i < n && c == 0; i++) {
+                ca = a->name[i];
+                cb = b->name[i];
+                ca = (ca >= 'A' && ca <= 'Z') ? (u_char) (ca | 0x20) : ca;
+                cb = (cb >= 'A' && cb <= 'Z') ? (u_char) (cb | 0x20) : cb;
+                c = (ngx_int_t) ca - (ngx_int_t) cb;
+            }
+
+            if (c == 0) {
+                c = (a->name_len > b->name_len) - (a->name_len < b->name_len);
+            }
+
+            break;
+        }
+
+        if (c) {
+            return desc ? -c : c;
+        }
+    }
+
+    if (sort->n == 0) {
+        desc = cur->reverse;
+    }
+
+    c = (a->id > b->id) - (a->id < b->id);
+
+    return desc ? -c : c;
+}
+
+
+/*
+ * A row of a scan by name that its statement could not tell apart from
+ * the position or the bound (ngx_iot_store_keyset()): NGX_DECLINED: not
+ * after the position, skip it; NGX_DONE: past the bound, stop; NGX_OK.
+ */
+
+static ngx_int_t
+ngx_iot_store_keyed_skip(ngx_iot_store_cursor_t *cur)
+{
+    ngx_int_t  c;
+
+    if (cur->started) {
+        c = ngx_iot_store_pos_cmp(cur, &cur->row, &cur->at);
+
+        if (c < 0 || (c == 0 && !cur->at_inclusive)) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (cur->bounded) {
+        c = ngx_iot_store_pos_cmp(cur, &cur->row, &cur->end);
+
+        if (c > 0 || (c == 0 && !cur->end_inclusive)) {
+            return NGX_DONE;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /* copies a position (the name as long as it is) */
 
 void
@@ -584,8 +705,8 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
     int                   rc;
     size_t                key_len;
     uint64_t              id, time;
-    ngx_int_t             hrc;
-    ngx_uint_t            n;
+    ngx_int_t             hrc, krc;
+    ngx_uint_t            n, seen;
     sqlite3_stmt         *st;
     ngx_iot_store_any_t   row;
 
@@ -614,6 +735,7 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
     }
 
     n = 0;
+    seen = 0;
     hrc = NGX_OK;
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -684,8 +806,25 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
             break;
         }
 
+        seen++;
+
         if (cur->keyed) {
             ngx_iot_store_keyed_pos(st, cur, &row);
+
+            if (ngx_iot_store_name_first(cur)) {
+                krc = ngx_iot_store_keyed_skip(cur);
+
+                if (krc == NGX_DECLINED) {
+                    continue;
+                }
+
+                if (krc == NGX_DONE) {
+                    /* past the bound: so is every row after it */
+                    rc = SQLITE_DONE;
+                    seen = 0;
+                    break;
+                }
+            }
         }
 
         hrc = handler(&row, data);
@@ -722,7 +861,7 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         return NGX_ERROR;
     }
 
-    if (rc == SQLITE_DONE && (max == 0 || n < max)) {
+    if (rc == SQLITE_DONE && (max == 0 || seen < max)) {
         cur->done = 1;
     }
 
