@@ -89,6 +89,60 @@ http {
 EOF
 }
 
+# mk_things_prefix DIR PORT ZONE_SIZE: the module with both dialects on one
+# server (the things dialect's paths by a regular expression location) and
+# no history limit, so that ingested messages can be counted
+mk_things_prefix() {
+    local dir=$1 port=$2 zone=$3
+    _prefix_dirs "$dir"
+    echo "$port" > "$dir/port"
+    cat > "$dir/conf/nginx.conf" <<EOF
+$(_stream_line)
+load_module $MODULE_SO;
+worker_processes ${BENCH_WORKERS:-2};
+daemon off;
+master_process on;
+pid logs/nginx.pid;
+error_log logs/error.log notice;
+events { worker_connections 4096; }
+iot_zone iot:$zone;
+iot_store var/iot.db;
+iot_admin_token_file var/admin.token;
+iot_store_sync normal;
+iot_history_max_count 0;
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$port;
+        location ~ ^/(devices|device-groups|ingestion)(/|\$) {
+            iot_api things;
+        }
+        location / { iot_api collections; }
+    }
+}
+EOF
+}
+
+# things_cursor SORT ID CREATED MODIFIED NAME -> the things dialect's cursor
+# for the page after that row (its bytes: docs/things.md, "Lists"), made
+# here so that a page deep in a list of 1,000,000 can be asked for without
+# walking to it
+things_cursor() {
+    perl -MMIME::Base64 -e '
+        my ($sort, $id, $c, $m, $name) = @ARGV;
+        my %f = (createdAt => 1, modifiedAt => 2, name => 3);
+        my @s = map { /^(-?)(.*)/; $f{$2} | ($1 ? 128 : 0) }
+                grep { length } split /,/, $sort;
+        my $has_name = grep { ($_ & 127) == 3 } @s;
+        $name = "" unless $has_name;
+        my $b = pack("CCC", 1, 0, scalar @s)
+              . pack("C3", @s, (0) x (3 - @s))
+              . pack("Q>Q>Q>n", $id, $c, $m, length $name) . $name;
+        my $t = encode_base64($b, "");
+        $t =~ tr{+/}{-_}; $t =~ s/=+$//;
+        print $t;' -- "$@"
+}
+
 # mk_ref_prefix DIR PORT BODY_FILE: stock nginx (same binary and worker
 # count, no module) answering every request with the bytes of BODY_FILE.
 mk_ref_prefix() {
@@ -294,28 +348,48 @@ db_count() {
     sqlite3 "$1/var/iot.db" 'select count(*) from devices'
 }
 
-# bulk_load DIR N: insert N devices into the only collection of a stopped
-# store, in one transaction (recursive CTE). Prints seconds taken.
+# a random (version 4) UUID in SQL, as the store makes them
+SQL_UUID="lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4'
+ || substr(hex(randomblob(2)), 2) || '-'
+ || substr('89ab', 1 + (abs(random()) % 4), 1)
+ || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+
+# bulk_load DIR N [things]: insert N devices into the only collection of a
+# stopped store, in one transaction (recursive CTE). Prints seconds taken.
+# Every device has a UUID and times (schema 4); with "things" it also has
+# what the things dialect lists and filters (benchmark 7): a name (tags,
+# "dev NNNNNNN", a permutation of n, so that name order is not creation
+# order), a barcode, one of four device types (n mod 4: the UUIDs
+# 0000000K-0000-4000-8000-000000000000), createdAt = 2026-01-01 + n ms,
+# modifiedAt later by another permutation of n.
 bulk_load() {
-    local dir=$1 n=$2 db=$1/var/iot.db owner cid t0
+    local dir=$1 n=$2 kind=${3-} db=$1/var/iot.db owner cid t0 cols vals
     owner=$(stat -c %u:%g "$db")
     cid=$(sqlite3 "$db" 'select id from collections limit 1')
     if [ -z "$cid" ]; then
         echo "bulk_load: no collection in $db" >&2
         return 1
     fi
+    cols="id, collection_id, imsi, imei, uuid, created_at, modified_at"
+    vals="abs(random() % 9223372036854775807) + 1, $cid,
+       printf('%015d', n), printf('35%013d', n), $SQL_UUID,
+       1767225600000 + n, 1767225600000 + n"
+    if [ "$kind" = things ]; then
+        cols="$cols, tags, barcode, spec, status"
+        vals="abs(random() % 9223372036854775807) + 1, $cid,
+       printf('%015d', n), printf('35%013d', n), $SQL_UUID,
+       1767225600000 + n, 1767225600000 + n + (n * 104729) % $n,
+       json_object('name', printf('dev %07d', (n * 7919) % $n)),
+       printf('%012d', (n * 31) % 1000000000000),
+       '0000000' || (n % 4) || '-0000-4000-8000-000000000000', 1"
+    fi
     t0=$(now)
     sqlite3 "$db" > /dev/null <<EOF || return 1
 PRAGMA cache_size = -262144;
 BEGIN;
 WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $n)
-INSERT INTO devices (id, collection_id, imsi, imei, uuid, created_at,
-                     modified_at)
-SELECT abs(random() % 9223372036854775807) + 1, $cid,
-       printf('%015d', n), printf('35%013d', n),
-       printf('00000000-0000-4000-8000-%012x', n),
-       CAST(strftime('%s', 'now') AS INTEGER) * 1000,
-       CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM s;
+INSERT INTO devices ($cols)
+SELECT $vals FROM s;
 COMMIT;
 PRAGMA wal_checkpoint(TRUNCATE);
 EOF

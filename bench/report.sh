@@ -195,6 +195,75 @@ gen_body() {
     fi
 
     gen_dataplane
+    gen_things
+}
+
+# benchmark 7: the things dialect
+gen_things() {
+    local sort filt pos
+    [ -n "${R[b7_done]:-}${R[b7_error]:-}" ] || return 0
+    echo "## 7. The things dialect, $(v b7_devices) devices"
+    echo
+    if [ -n "${R[b7_error]:-}" ]; then
+        echo "**Did not complete:** $(v b7_error)"
+        echo
+    fi
+    [ -n "${R[b7_done]:-}" ] || return 0
+    echo "$(v b7_devices) devices bulk-loaded in $(v b7_load_s) s (names, barcodes,"
+    echo "four device types, distinct times; schema 6 with its sort indexes)."
+    echo
+    echo "**List pages** (limit 50, admin token): p99 of the page at the start,"
+    echo "at the middle (the page after row N/2 of that order) and at the end (after"
+    echo "row N - 400), unfiltered and filtered by one device type of four. Deep"
+    echo "pages come from cursors made from the store's rows (bench/lib.sh"
+    echo "\`things_cursor\`), as a client walking there would have. Two rounds,"
+    echo "positions taking turns, the better p99 of each position. Target: the"
+    echo "deepest page's p99 at most 1.5x the first page's."
+    echo
+    echo "    $(v b7_cmd_list)"
+    echo
+    echo "| sort | filter | start p99 ms | middle p99 ms | end p99 ms | deepest / first | p50 ms (start/middle/end) | req/s (start/middle/end) | result |"
+    echo "|---|---|---:|---:|---:|---:|---|---|---|"
+    for sort in ${R[b7_sorts]}; do
+        for filt in all spec; do
+            echo "| $sort | $filt | $(ms b7_${sort}_${filt}_start_p99) | $(ms b7_${sort}_${filt}_middle_p99) | $(ms b7_${sort}_${filt}_end_p99) | $(v b7_${sort}_${filt}_ratio) | $(ms b7_${sort}_${filt}_start_p50) / $(ms b7_${sort}_${filt}_middle_p50) / $(ms b7_${sort}_${filt}_end_p50) | $(v b7_${sort}_${filt}_start_rps) / $(v b7_${sort}_${filt}_middle_rps) / $(v b7_${sort}_${filt}_end_rps) | $(pf "${R[b7_${sort}_${filt}_pass]:-}") |"
+        done
+    done
+    echo
+    echo "**GET /devices/imei:<imei>** over 1,000 devices, against stock nginx"
+    echo "\`return 200\` of one device's body ($(v b7_body_bytes) bytes), runs A B A B:"
+    echo
+    echo "    $(v b7_cmd_get)"
+    echo
+    echo "| run | module req/s | return 200 req/s |"
+    echo "|---|---:|---:|"
+    echo "| 1 | $(v b7_imei_A1_rps) | $(v b7_imei_B1_rps) |"
+    echo "| 2 | $(v b7_imei_A2_rps) | $(v b7_imei_B2_rps) |"
+    echo "| mean | $(v b7_imei_A) | $(v b7_imei_B) |"
+    echo
+    echo "Ratio $(v b7_imei_ratio), target >= 0.8: $(pf "${R[b7_imei_pass]:-}")."
+    echo
+    echo "**SenML ingestion** (\`POST /ingestion/ip/senml/v1\`, $(v b7_senml_devices) devices"
+    echo "with generic adapters, packs signed ahead, saturated closed loop):"
+    echo
+    echo "    $(v b7_cmd_senml)"
+    echo
+    echo "| measure | value |"
+    echo "|---|---:|"
+    echo "| taken (204) per s | $(v b7_senml_rate) |"
+    echo "| taken / stored in the history | $(v b7_senml_taken) / $(v b7_senml_stored) |"
+    echo "| refused (by status) | $(v b7_senml_other) |"
+    echo "| p99 | $(ms b7_senml_p99) ms |"
+    echo "| UDP uplinks sustained (benchmark 4, same run) | $(v b4_max) /s |"
+    echo "| SenML / UDP | $(v b7_senml_vs_udp) |"
+    echo
+    echo "The UDP figure is benchmark 4's highest sustained rate (every message"
+    echo "stored and streamed to a subscriber); without benchmark 4 in the run"
+    echo "(\`BENCH_ONLY=\"4 7\"\`) there is no ratio. A refused pack's first answer:"
+    echo "$(v b7_senml_first_error)."
+    echo
+    echo "Error log: module $(v b7_log_b7-iot); reference $(v b7_log_b7-ref)."
+    echo
 }
 
 # ladder_table PREFIX: the steps of a rate ladder (dp_ladder in run.sh)

@@ -60,6 +60,7 @@ struct ngx_http_iot_list_s {
     unsigned                   done:1;
 
     /* the last row sent, for the dialect's cursor */
+    ngx_iot_store_pos_t       *last;        /* keyed scans, when set */
     uint64_t                   sent_id;
     u_char                     sent_key[NGX_IOT_TOKEN_HINT_LEN];
     size_t                     sent_key_len;

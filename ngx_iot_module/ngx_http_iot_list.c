@@ -356,6 +356,10 @@ ngx_http_iot_list_take(void *row, void *data)
 static void
 ngx_http_iot_list_sent(ngx_http_iot_list_t *list, void *row)
 {
+    if (list->cursor.keyed && list->last) {
+        ngx_iot_store_pos_copy(list->last, &list->cursor.row);
+    }
+
     switch (list->cursor.kind) {
 
     case NGX_IOT_STORE_COLLECTIONS:

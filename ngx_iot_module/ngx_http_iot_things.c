@@ -42,8 +42,9 @@ ngx_http_iot_dialect_t  ngx_http_iot_things_dialect = {
     NGX_HTTP_POST|NGX_HTTP_PUT,            /* body methods */
     ngx_http_iot_things_error,             /* error */
     ngx_http_iot_things_list_tail,         /* list tail */
-    sizeof("],\"next\":\"?cursor=&\"}")     /* list tail max */
-        + NGX_IOT_ID_LEN + NGX_HTTP_IOT_THINGS_ARGS_MAX,
+    sizeof("],\"next\":\"?&cursor=\",\"previous\":\"?&cursor=\"}")
+        + 2 * (NGX_HTTP_IOT_THINGS_CURSOR_MAX                /* tail max */
+               + NGX_HTTP_IOT_THINGS_ARGS_MAX),
     ngx_http_iot_things_cursor,            /* list cursor */
     ngx_null_string,                       /* WebSocket keep-alive */
     NULL,                                  /* data messages: none yet */

@@ -29,12 +29,23 @@
 /* the longest name, description and barcode, in characters */
 #define NGX_HTTP_IOT_THINGS_TEXT_MAX   255
 
+/* a time as the dialect writes it: 2024-12-31T23:00:00.000Z */
+#define NGX_HTTP_IOT_THINGS_TIME_LEN   (sizeof("2024-12-31T23:00:00.000Z") - 1)
+
 /* lists: limit's default and maximum */
 #define NGX_HTTP_IOT_THINGS_LIMIT      50
 #define NGX_HTTP_IOT_THINGS_LIMIT_MAX  1000
 
-/* the query arguments a list's next link repeats, at most */
+/* the query arguments a list's links repeat, at most */
 #define NGX_HTTP_IOT_THINGS_ARGS_MAX   1024
+
+/*
+ * A list's cursor: its bytes (a version, flags, the sort, the id, the
+ * times and the name of a row) and their base64url text, at most
+ */
+#define NGX_HTTP_IOT_THINGS_CURSOR_HEAD  32
+#define NGX_HTTP_IOT_THINGS_CURSOR_MAX                                        \
+    ((NGX_HTTP_IOT_THINGS_CURSOR_HEAD + NGX_IOT_STORE_NAME_MAX + 2) / 3 * 4)
 
 
 extern ngx_http_iot_dialect_t  ngx_http_iot_things_dialect;
@@ -57,6 +68,21 @@ typedef struct {
     ngx_uint_t                   set;       /* which times are given */
     ngx_uint_t                   none;      /* nothing can match */
     ngx_str_t                    args;      /* without the cursor */
+
+    /* devices and groups: keyed pages (the store checks the filters) */
+    ngx_iot_store_filter_t       store;
+    ngx_iot_store_sort_t         sort;
+
+    /* the cursor given: the page after (or before) pos; NULL: none */
+    ngx_iot_store_pos_t         *pos;
+    ngx_uint_t                   before;
+    ngx_uint_t                   inclusive;
+
+    /* the page's links: is there a page before it, after its bound? */
+    ngx_uint_t                   prev;
+    ngx_uint_t                   next;
+    ngx_iot_store_pos_t         *prev_at;   /* previous: before it */
+    ngx_uint_t                   prev_inclusive;
 } ngx_http_iot_things_filter_t;
 
 
@@ -86,8 +112,8 @@ ngx_int_t ngx_http_iot_things_devices(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_things_device(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
-json_t *ngx_http_iot_things_device_json(ngx_http_request_t *r,
-    ngx_iot_device_t *d);
+ngx_int_t ngx_http_iot_things_device_put(ngx_http_request_t *r,
+    ngx_iot_device_t *d, ngx_buf_t *b, ngx_buf_t **out);
 u_char *ngx_http_iot_things_list_tail(u_char *p, ngx_http_iot_list_t *list,
     ngx_uint_t more);
 u_char *ngx_http_iot_things_cursor(u_char *p, ngx_http_iot_list_t *list);
@@ -96,8 +122,10 @@ ngx_int_t ngx_http_iot_things_text(ngx_http_request_t *r, json_t *body,
     ngx_str_t *out);
 ngx_int_t ngx_http_iot_things_list_args(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_http_iot_things_filter_t *f);
-ngx_uint_t ngx_http_iot_things_contains(u_char *s, size_t len,
-    ngx_str_t *part);
+ngx_int_t ngx_http_iot_things_keyed(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_http_iot_things_filter_t *f);
+ngx_uint_t ngx_http_iot_things_scope(ngx_http_iot_ctx_t *ctx,
+    uint64_t *scope);
 
 /* ngx_http_iot_things_adapters.c */
 ngx_int_t ngx_http_iot_things_adapters(ngx_http_request_t *r,

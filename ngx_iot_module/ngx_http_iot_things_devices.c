@@ -38,8 +38,17 @@ static ngx_int_t ngx_http_iot_things_list(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_things_row(ngx_http_request_t *r,
     ngx_http_iot_list_t *list, void *row, ngx_buf_t *b);
-static ngx_uint_t ngx_http_iot_things_match(ngx_http_request_t *r,
-    ngx_http_iot_things_filter_t *f, ngx_iot_device_t *d);
+static ngx_int_t ngx_http_iot_things_sort(ngx_http_request_t *r,
+    ngx_str_t *value, ngx_iot_store_sort_t *sort);
+static u_char *ngx_http_iot_things_cursor_write(u_char *p,
+    ngx_http_iot_things_filter_t *f, ngx_iot_store_pos_t *pos,
+    ngx_uint_t before, ngx_uint_t inclusive);
+static ngx_int_t ngx_http_iot_things_cursor_read(ngx_http_request_t *r,
+    ngx_http_iot_things_filter_t *f, ngx_str_t *text);
+static u_char *ngx_http_iot_things_put64(u_char *p, uint64_t v);
+static u_char *ngx_http_iot_things_link(u_char *p,
+    ngx_http_iot_things_filter_t *f, const char *name);
+static uint64_t ngx_http_iot_things_get64(u_char *p);
 static ngx_int_t ngx_http_iot_things_name(ngx_http_request_t *r,
     ngx_iot_device_t *d, ngx_str_t *name);
 
@@ -79,7 +88,7 @@ ngx_http_iot_things_devices(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 ngx_int_t
 ngx_http_iot_things_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    json_t                   *json;
+    ngx_buf_t                *b;
     ngx_iot_rc_e              irc;
     ngx_cycle_t              *cycle;
     ngx_iot_wait_t           *wait;
@@ -101,12 +110,11 @@ ngx_http_iot_things_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (r->method == NGX_HTTP_GET) {
-        json = ngx_http_iot_things_device_json(r, &d);
-        if (json == NULL) {
+        if (ngx_http_iot_things_device_put(r, &d, NULL, &b) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_iot_things_send_json(r, NGX_HTTP_OK, json);
+        return ngx_http_iot_send(r, NGX_HTTP_OK, b);
     }
 
     if (r->method == NGX_HTTP_PUT) {
@@ -145,7 +153,7 @@ ngx_http_iot_things_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 static ngx_int_t
 ngx_http_iot_things_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
 {
-    json_t                         *json;
+    ngx_buf_t                      *b;
     ngx_http_iot_ctx_t             *ctx;
     ngx_http_iot_things_outcome_t  *o;
 
@@ -160,12 +168,13 @@ ngx_http_iot_things_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
         return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
     }
 
-    json = ngx_http_iot_things_device_json(r, &ctx->wait.out.d);
-    if (json == NULL) {
+    if (ngx_http_iot_things_device_put(r, &ctx->wait.out.d, NULL, &b)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_iot_things_send_json(r, o->status, json);
+    return ngx_http_iot_send(r, o->status, b);
 }
 
 
@@ -392,108 +401,128 @@ invalid:
 }
 
 
-/* a device's JSON */
+/*
+ * A device's JSON, written directly (no JSON object is built: a device
+ * is the most asked-for answer): into b, NGX_AGAIN when it does not fit;
+ * b NULL: into a buffer of its own, *out.
+ */
 
-json_t *
-ngx_http_iot_things_device_json(ngx_http_request_t *r, ngx_iot_device_t *d)
+ngx_int_t
+ngx_http_iot_things_device_put(ngx_http_request_t *r, ngx_iot_device_t *d,
+    ngx_buf_t *b, ngx_buf_t **out)
 {
-    u_char       text[NGX_IOT_UUID_LEN + sizeof("principal/")];
-    u_char       uuid[NGX_IOT_UUID_SIZE];
-    u_char      *last;
-    json_t      *o;
-    ngx_str_t    name, description, barcode;
-    ngx_uint_t   fail;
+    u_char     *p;
+    u_char      uuid[NGX_IOT_UUID_SIZE];
+    size_t      size;
+    ngx_str_t   name, description, barcode;
+    ngx_uint_t  project;
 
     if (ngx_http_iot_things_name(r, d, &name) != NGX_OK) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     ngx_iot_device_about(d, &description, &barcode);
 
-    o = json_object();
-    if (o == NULL) {
-        return NULL;
+    project = (ngx_iot_collection_uuid((ngx_cycle_t *) ngx_cycle,
+                                       d->collection_id, uuid)
+               == NGX_IOT_OK);
+
+    /* the longest it can be: every field, and the texts as escaped */
+
+    size = sizeof("{\"id\":\"\",\"name\":\"\",\"status\":\"INACTIVE\","
+                  "\"barcode\":\"\",\"description\":\"\",\"clientId\":\"\","
+                  "\"projectId\":\"\",\"deviceSpecificationId\":\"\","
+                  "\"createdAt\":\"\",\"createdBy\":\"principal/\","
+                  "\"modifiedAt\":\"\",\"modifiedBy\":\"principal/\"}")
+           + 7 * NGX_IOT_UUID_LEN + 2 * (NGX_HTTP_IOT_THINGS_TIME_LEN + 16)
+           + name.len + ngx_escape_json(NULL, name.data, name.len)
+           + description.len
+           + ngx_escape_json(NULL, description.data, description.len)
+           + barcode.len + ngx_escape_json(NULL, barcode.data, barcode.len);
+
+    if (b == NULL) {
+        b = ngx_create_temp_buf(r->pool, size);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        *out = b;
+
+    } else if ((size_t) (b->end - b->last) < size) {
+        return NGX_AGAIN;
     }
 
-    fail = 0;
+    p = ngx_cpymem(b->last, "{\"id\":\"", sizeof("{\"id\":\"") - 1);
+    p = ngx_iot_uuid_encode(p, d->uuid);
 
-#define ngx_http_iot_things_set(key, value)                                   \
-    fail |= (json_object_set_new(o, key, value) != 0)
-
-    last = ngx_iot_uuid_encode(text, d->uuid);
-    ngx_http_iot_things_set("id", json_stringn((char *) text, last - text));
-
-    ngx_http_iot_things_set("name",
-                            json_stringn((char *) name.data, name.len));
+    p = ngx_cpymem(p, "\",\"name\":\"", sizeof("\",\"name\":\"") - 1);
+    p = (u_char *) ngx_escape_json(p, name.data, name.len);
+    *p++ = '"';
 
     if (d->status != NGX_IOT_STATUS_NONE) {
-        ngx_http_iot_things_set("status",
-                                json_string(d->status == NGX_IOT_STATUS_ACTIVE
-                                            ? "ACTIVE" : "INACTIVE"));
+        p = ngx_sprintf(p, ",\"status\":\"%s\"",
+                        d->status == NGX_IOT_STATUS_ACTIVE ? "ACTIVE"
+                                                           : "INACTIVE");
     }
 
     if (barcode.len) {
-        ngx_http_iot_things_set("barcode",
-                                json_stringn((char *) barcode.data,
-                                             barcode.len));
+        p = ngx_cpymem(p, ",\"barcode\":\"", sizeof(",\"barcode\":\"") - 1);
+        p = (u_char *) ngx_escape_json(p, barcode.data, barcode.len);
+        *p++ = '"';
     }
 
     if (description.len) {
-        ngx_http_iot_things_set("description",
-                                json_stringn((char *) description.data,
-                                             description.len));
+        p = ngx_cpymem(p, ",\"description\":\"",
+                       sizeof(",\"description\":\"") - 1);
+        p = (u_char *) ngx_escape_json(p, description.data, description.len);
+        *p++ = '"';
     }
 
-    last = ngx_iot_uuid_encode(text,
-                               ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle));
-    ngx_http_iot_things_set("clientId",
-                            json_stringn((char *) text, last - text));
+    p = ngx_cpymem(p, ",\"clientId\":\"", sizeof(",\"clientId\":\"") - 1);
+    p = ngx_iot_uuid_encode(p, ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle));
+    *p++ = '"';
 
-    if (ngx_iot_collection_uuid((ngx_cycle_t *) ngx_cycle, d->collection_id,
-                                uuid)
-        == NGX_IOT_OK)
-    {
-        last = ngx_iot_uuid_encode(text, uuid);
-        ngx_http_iot_things_set("projectId",
-                                json_stringn((char *) text, last - text));
+    if (project) {
+        p = ngx_cpymem(p, ",\"projectId\":\"",
+                       sizeof(",\"projectId\":\"") - 1);
+        p = ngx_iot_uuid_encode(p, uuid);
+        *p++ = '"';
     }
 
     if (!ngx_iot_uuid_is_nil(d->spec)) {
-        last = ngx_iot_uuid_encode(text, d->spec);
-        ngx_http_iot_things_set("deviceSpecificationId",
-                                json_stringn((char *) text, last - text));
+        p = ngx_cpymem(p, ",\"deviceSpecificationId\":\"",
+                       sizeof(",\"deviceSpecificationId\":\"") - 1);
+        p = ngx_iot_uuid_encode(p, d->spec);
+        *p++ = '"';
     }
 
-    last = ngx_http_iot_things_time(text, d->created_at);
-    ngx_http_iot_things_set("createdAt",
-                            json_stringn((char *) text, last - text));
+    p = ngx_cpymem(p, ",\"createdAt\":\"", sizeof(",\"createdAt\":\"") - 1);
+    p = ngx_http_iot_things_time(p, d->created_at);
+    *p++ = '"';
 
     if (!ngx_iot_uuid_is_nil(d->created_by)) {
-        last = ngx_cpymem(text, "principal/", sizeof("principal/") - 1);
-        last = ngx_iot_uuid_encode(last, d->created_by);
-        ngx_http_iot_things_set("createdBy",
-                                json_stringn((char *) text, last - text));
+        p = ngx_cpymem(p, ",\"createdBy\":\"principal/",
+                       sizeof(",\"createdBy\":\"principal/") - 1);
+        p = ngx_iot_uuid_encode(p, d->created_by);
+        *p++ = '"';
     }
 
-    last = ngx_http_iot_things_time(text, d->modified_at);
-    ngx_http_iot_things_set("modifiedAt",
-                            json_stringn((char *) text, last - text));
+    p = ngx_cpymem(p, ",\"modifiedAt\":\"", sizeof(",\"modifiedAt\":\"") - 1);
+    p = ngx_http_iot_things_time(p, d->modified_at);
+    *p++ = '"';
 
     if (!ngx_iot_uuid_is_nil(d->modified_by)) {
-        last = ngx_cpymem(text, "principal/", sizeof("principal/") - 1);
-        last = ngx_iot_uuid_encode(last, d->modified_by);
-        ngx_http_iot_things_set("modifiedBy",
-                                json_stringn((char *) text, last - text));
+        p = ngx_cpymem(p, ",\"modifiedBy\":\"principal/",
+                       sizeof(",\"modifiedBy\":\"principal/") - 1);
+        p = ngx_iot_uuid_encode(p, d->modified_by);
+        *p++ = '"';
     }
 
-#undef ngx_http_iot_things_set
+    *p++ = '}';
 
-    if (fail) {
-        json_decref(o);
-        return NULL;
-    }
+    b->last = p;
 
-    return o;
+    return NGX_OK;
 }
 
 
@@ -560,7 +589,247 @@ ngx_http_iot_things_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_things_reject(r);
     }
 
-    return ngx_http_iot_list_start(r, &ctx->list);
+    if (!ngx_http_iot_things_scope(ctx, &ctx->list.cursor.scope)) {
+        f->none = 1;
+    }
+
+    return ngx_http_iot_things_keyed(r, ctx, f);
+}
+
+
+/*
+ * The collection a list is of: the token's one collection (0: it reaches
+ * all, or several, which the rows are checked against).  0 when the token
+ * reaches none.
+ */
+
+ngx_uint_t
+ngx_http_iot_things_scope(ngx_http_iot_ctx_t *ctx, uint64_t *scope)
+{
+    ngx_iot_principal_t  *who;
+
+    who = &ctx->who;
+
+    if (who->all) {
+        return 1;
+    }
+
+    if (who->ncollections == 0) {
+        return 0;
+    }
+
+    if (who->ncollections == 1) {
+        if (*scope && *scope != who->collections[0]) {
+            return 0;
+        }
+
+        *scope = who->collections[0];
+    }
+
+    return 1;
+}
+
+
+/* a keyed scan's handler: does a row the caller may see come? */
+
+typedef struct {
+    ngx_http_request_t            *request;
+    ngx_http_iot_list_t           *list;
+    ngx_uint_t                     want;      /* this many rows */
+    ngx_uint_t                     seen;
+    ngx_iot_store_pos_t           *pos;       /* of the want-th row */
+    ngx_iot_store_cursor_t        *cursor;
+} ngx_http_iot_things_probe_t;
+
+
+static ngx_int_t
+ngx_http_iot_things_probe_row(void *row, void *data)
+{
+    ngx_http_iot_things_probe_t  *pr = data;
+
+    ngx_int_t  rc;
+
+    rc = pr->list->row(pr->request, pr->list, row, NULL);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (pr->seen++ == pr->want) {
+        return NGX_DONE;
+    }
+
+    if (pr->seen == pr->want && pr->pos) {
+        ngx_iot_store_pos_copy(pr->pos, &pr->cursor->row);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Scans cur for want visible rows and one more: NGX_OK and pr->seen (at
+ * most want + 1), the want-th row's position in pr->pos; NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_iot_things_probe(ngx_http_request_t *r, ngx_http_iot_list_t *list,
+    ngx_iot_store_cursor_t *cur, ngx_http_iot_things_probe_t *pr)
+{
+    ngx_int_t         rc;
+    ngx_iot_store_t  *store;
+
+    store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, r->connection->log);
+    if (store == NULL
+        || ngx_iot_store_usable(store, r->connection->log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    pr->request = r;
+    pr->list = list;
+    pr->cursor = cur;
+
+    do {
+        rc = ngx_iot_store_list(store, cur, 256, ngx_http_iot_things_probe_row,
+                                pr, r->connection->log);
+    } while (rc == NGX_OK && !cur->done);
+
+    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * A page of devices or groups in the order asked (f->sort), from the
+ * cursor given: after a row (the next page), or before one (the previous
+ * page: found backwards, then sent in order up to that row).  Whether a
+ * page lies before it (and, for a previous page, after it) is found
+ * before the answer starts, so the links are only there when there is a
+ * page to go to.
+ */
+
+ngx_int_t
+ngx_http_iot_things_keyed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_http_iot_things_filter_t *f)
+{
+    ngx_iot_store_pos_t          *y;
+    ngx_http_iot_list_t          *list;
+    ngx_iot_store_cursor_t        probe, *cur;
+    ngx_http_iot_things_probe_t   pr;
+
+    list = &ctx->list;
+    cur = &list->cursor;
+
+    cur->keyed = 1;
+    cur->sort = f->sort;
+    cur->filter = &f->store;
+
+    list->last = ngx_palloc(r->pool, sizeof(ngx_iot_store_pos_t));
+    if (list->last == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (f->none) {
+        cur->done = 1;
+        return ngx_http_iot_list_start(r, list);
+    }
+
+    if (f->pos == NULL) {
+        return ngx_http_iot_list_start(r, list);
+    }
+
+    /* the rows before the cursor's, backwards */
+
+    ngx_memzero(&pr, sizeof(ngx_http_iot_things_probe_t));
+
+    probe = *cur;
+    probe.reverse = 1;
+    probe.started = 1;
+    ngx_iot_store_pos_copy(&probe.at, f->pos);
+
+    if (!f->before) {
+        /* the page after the cursor: is there one before it? */
+
+        probe.at_inclusive = !f->inclusive;
+        pr.want = 0;
+
+        if (ngx_http_iot_things_probe(r, list, &probe, &pr) != NGX_OK) {
+            goto unreadable;
+        }
+
+        f->prev = (pr.seen > 0);
+        f->prev_at = f->pos;
+        f->prev_inclusive = !f->inclusive;
+
+        cur->started = 1;
+        cur->at_inclusive = f->inclusive;
+        ngx_iot_store_pos_copy(&cur->at, f->pos);
+
+        return ngx_http_iot_list_start(r, list);
+    }
+
+    /* the page before the cursor: where it starts, and one row more */
+
+    y = ngx_palloc(r->pool, sizeof(ngx_iot_store_pos_t));
+    if (y == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    probe.at_inclusive = f->inclusive;
+    pr.want = list->limit;
+    pr.pos = y;
+
+    if (ngx_http_iot_things_probe(r, list, &probe, &pr) != NGX_OK) {
+        goto unreadable;
+    }
+
+    f->prev = (pr.seen > list->limit);
+    f->prev_at = y;
+    f->prev_inclusive = 0;
+
+    if (pr.seen < list->limit) {
+        /* fewer rows than a page: the first of them is the first row */
+        y = NULL;
+    }
+
+    /* and after it? */
+
+    ngx_memzero(&pr, sizeof(ngx_http_iot_things_probe_t));
+
+    probe = *cur;
+    probe.started = 1;
+    probe.at_inclusive = !f->inclusive;
+    ngx_iot_store_pos_copy(&probe.at, f->pos);
+
+    if (ngx_http_iot_things_probe(r, list, &probe, &pr) != NGX_OK) {
+        goto unreadable;
+    }
+
+    f->next = (pr.seen > 0);
+
+    /* the page: from that row, in order, up to the cursor's */
+
+    if (y) {
+        cur->started = 1;
+        cur->at_inclusive = 1;
+        ngx_iot_store_pos_copy(&cur->at, y);
+    }
+
+    cur->bounded = 1;
+    cur->end_inclusive = f->inclusive;
+    ngx_iot_store_pos_copy(&cur->end, f->pos);
+
+    return ngx_http_iot_list_start(r, list);
+
+unreadable:
+
+    return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                              "the store cannot be read now, "
+                              "try again later");
 }
 
 
@@ -578,7 +847,7 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     size_t       klen;
     uint64_t     id;
     ngx_int_t    n;
-    ngx_str_t    key, value;
+    ngx_str_t    key, value, cursor;
     ngx_uint_t   i;
 
     static ngx_str_t  times[] = {
@@ -588,7 +857,10 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         ngx_string("modifiedSince")
     };
 
-    if (r->args.len > NGX_HTTP_IOT_THINGS_ARGS_MAX) {
+    if (r->args.len > NGX_HTTP_IOT_THINGS_ARGS_MAX
+                      + NGX_HTTP_IOT_THINGS_CURSOR_MAX
+                      + sizeof("&cursor=") - 1)
+    {
         return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
                                            "the query is too long");
     }
@@ -603,6 +875,9 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     }
 
     f->args.data = kept;
+
+    cursor.data = NULL;
+    cursor.len = 0;
 
     p = r->args.data;
     last = p + r->args.len;
@@ -644,6 +919,12 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     (key.len == sizeof(k) - 1 && ngx_strncmp(key.data, k, key.len) == 0)
 
         if (ngx_http_iot_things_is("cursor")) {
+            if (f->what != NGX_HTTP_IOT_THINGS_LIST_LINKS) {
+                cursor = value;
+                p++;
+                continue;
+            }
+
             if (ngx_iot_id_decode(value.data, value.len, &id) != NGX_OK) {
                 return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
                                                    "cursor is not valid");
@@ -697,11 +978,23 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                                    "q must not be empty");
             }
 
+            if (ngx_strlchr(value.data, value.data + value.len, '\0')) {
+                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                   "q must not hold NUL "
+                                                   "characters");
+            }
+
             f->q = value;
 
         } else if (ngx_http_iot_things_is("barcode")
                    && f->what == NGX_HTTP_IOT_THINGS_LIST_DEVICES)
         {
+            if (ngx_strlchr(value.data, value.data + value.len, '\0')) {
+                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                   "barcode must not hold "
+                                                   "NUL characters");
+            }
+
             f->barcode = value;
 
         } else if (ngx_http_iot_things_is("projectId")
@@ -747,11 +1040,18 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             }
 
         } else if (ngx_http_iot_things_is("sort")) {
-            if (value.len) {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "sort is not served yet: "
-                                                   "devices come in the "
-                                                   "registry's order");
+            if (f->what == NGX_HTTP_IOT_THINGS_LIST_LINKS) {
+                if (value.len) {
+                    return ngx_http_iot_things_invalid(r,
+                               NGX_HTTP_BAD_REQUEST,
+                               "sort is not served for this list: it comes "
+                               "in the registry's order");
+                }
+
+            } else if (ngx_http_iot_things_sort(r, &value, &f->sort)
+                       != NGX_OK)
+            {
+                return NGX_DECLINED;
             }
 
         } else {
@@ -788,7 +1088,297 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     f->args.len = kept - f->args.data;
 
+    if (f->args.len > NGX_HTTP_IOT_THINGS_ARGS_MAX) {
+        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                           "the query is too long");
+    }
+
+    /* what the store checks */
+
+    f->store.q = f->q;
+    f->store.barcode = f->barcode;
+    f->store.specs = f->specs.elts;
+    f->store.nspecs = f->specs.nelts;
+    f->store.times_set = f->set;
+    ngx_memcpy(f->store.times, f->times, sizeof(f->times));
+
+    if (cursor.data) {
+        return ngx_http_iot_things_cursor_read(r, f, &cursor);
+    }
+
     return NGX_OK;
+}
+
+
+/* sort: createdAt, modifiedAt, name, comma separated, "-": descending */
+
+static ngx_int_t
+ngx_http_iot_things_sort(ngx_http_request_t *r, ngx_str_t *value,
+    ngx_iot_store_sort_t *sort)
+{
+    u_char      *p, *last, *start;
+    ngx_str_t    name;
+    ngx_uint_t   i, field, desc;
+
+    ngx_memzero(sort, sizeof(ngx_iot_store_sort_t));
+
+    if (value->len == 0) {
+        return NGX_OK;
+    }
+
+    p = value->data;
+    last = p + value->len;
+
+    for ( ;; ) {
+        start = p;
+
+        while (p < last && *p != ',') {
+            p++;
+        }
+
+        name.data = start;
+        name.len = p - start;
+        desc = 0;
+
+        if (name.len && name.data[0] == '-') {
+            desc = 1;
+            name.data++;
+            name.len--;
+        }
+
+        if (name.len == sizeof("createdAt") - 1
+            && ngx_strncmp(name.data, "createdAt", name.len) == 0)
+        {
+            field = NGX_IOT_SORT_CREATED;
+
+        } else if (name.len == sizeof("modifiedAt") - 1
+                   && ngx_strncmp(name.data, "modifiedAt", name.len) == 0)
+        {
+            field = NGX_IOT_SORT_MODIFIED;
+
+        } else if (name.len == sizeof("name") - 1
+                   && ngx_strncmp(name.data, "name", name.len) == 0)
+        {
+            field = NGX_IOT_SORT_NAME;
+
+        } else {
+            return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                               "sort: each field must be "
+                                               "createdAt, modifiedAt or "
+                                               "name, with \"-\" before "
+                                               "it for descending");
+        }
+
+        for (i = 0; i < sort->n; i++) {
+            if (sort->field[i] == field) {
+                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                   "sort: a field is given "
+                                                   "twice");
+            }
+        }
+
+        sort->field[sort->n] = (u_char) field;
+        sort->desc[sort->n] = (u_char) desc;
+        sort->n++;
+
+        if (p == last) {
+            return NGX_OK;
+        }
+
+        p++;
+    }
+}
+
+
+/*
+ * A list's cursor: base64url of a version (1), flags (before, inclusive,
+ * the list), the sort (its length, then a field and a descending bit per
+ * byte), the id, createdAt, modifiedAt (8 bytes each, big-endian), the
+ * name's length (2 bytes) and the name.  It is the position of a row
+ * (which may be gone since): the page after it, or before it.
+ */
+
+#define NGX_HTTP_IOT_THINGS_CURSOR_V       1
+#define NGX_HTTP_IOT_THINGS_CURSOR_BEFORE  0x01
+#define NGX_HTTP_IOT_THINGS_CURSOR_INCL    0x02
+#define NGX_HTTP_IOT_THINGS_CURSOR_GROUPS  0x04
+
+
+static u_char *
+ngx_http_iot_things_cursor_write(u_char *p, ngx_http_iot_things_filter_t *f,
+    ngx_iot_store_pos_t *pos, ngx_uint_t before, ngx_uint_t inclusive)
+{
+    u_char      *b;
+    ngx_str_t    src, dst;
+    ngx_uint_t   i, name;
+    u_char       buf[NGX_HTTP_IOT_THINGS_CURSOR_HEAD
+                     + NGX_IOT_STORE_NAME_MAX];
+
+    b = buf;
+    *b++ = NGX_HTTP_IOT_THINGS_CURSOR_V;
+    *b++ = (before ? NGX_HTTP_IOT_THINGS_CURSOR_BEFORE : 0)
+           | (inclusive ? NGX_HTTP_IOT_THINGS_CURSOR_INCL : 0)
+           | (f->what == NGX_HTTP_IOT_THINGS_LIST_GROUPS
+              ? NGX_HTTP_IOT_THINGS_CURSOR_GROUPS : 0);
+    *b++ = (u_char) f->sort.n;
+
+    name = 0;
+
+    for (i = 0; i < NGX_IOT_SORT_MAX; i++) {
+        *b++ = (i < f->sort.n)
+               ? (u_char) (f->sort.field[i] | (f->sort.desc[i] << 7)) : 0;
+
+        if (i < f->sort.n && f->sort.field[i] == NGX_IOT_SORT_NAME) {
+            name = 1;
+        }
+    }
+
+    b = ngx_http_iot_things_put64(b, pos->id);
+    b = ngx_http_iot_things_put64(b, pos->created_at);
+    b = ngx_http_iot_things_put64(b, pos->modified_at);
+
+    i = name ? pos->name_len : 0;
+    *b++ = (u_char) (i >> 8);
+    *b++ = (u_char) i;
+    b = ngx_cpymem(b, pos->name, i);
+
+    src.data = buf;
+    src.len = b - buf;
+    dst.data = p;
+
+    ngx_encode_base64url(&dst, &src);
+
+    return p + dst.len;
+}
+
+
+static ngx_int_t
+ngx_http_iot_things_cursor_read(ngx_http_request_t *r,
+    ngx_http_iot_things_filter_t *f, ngx_str_t *text)
+{
+    u_char               *b;
+    size_t                len;
+    ngx_str_t             dst;
+    ngx_uint_t            i, field, flags;
+    ngx_iot_store_pos_t  *pos;
+    u_char                buf[NGX_HTTP_IOT_THINGS_CURSOR_HEAD
+                              + NGX_IOT_STORE_NAME_MAX + 4];
+
+    if (text->len == 0 || text->len > NGX_HTTP_IOT_THINGS_CURSOR_MAX) {
+        goto invalid;
+    }
+
+    dst.data = buf;
+
+    if (ngx_decode_base64url(&dst, text) != NGX_OK
+        || dst.len < NGX_HTTP_IOT_THINGS_CURSOR_HEAD)
+    {
+        goto invalid;
+    }
+
+    b = buf;
+
+    if (*b++ != NGX_HTTP_IOT_THINGS_CURSOR_V) {
+        goto invalid;
+    }
+
+    flags = *b++;
+
+    if ((flags & ~(NGX_HTTP_IOT_THINGS_CURSOR_BEFORE
+                   | NGX_HTTP_IOT_THINGS_CURSOR_INCL
+                   | NGX_HTTP_IOT_THINGS_CURSOR_GROUPS))
+        || ((flags & NGX_HTTP_IOT_THINGS_CURSOR_GROUPS) != 0)
+           != (f->what == NGX_HTTP_IOT_THINGS_LIST_GROUPS))
+    {
+        goto invalid;
+    }
+
+    /* the sort it was made for */
+
+    if (*b++ != f->sort.n) {
+        goto other;
+    }
+
+    for (i = 0; i < NGX_IOT_SORT_MAX; i++) {
+        field = (i < f->sort.n)
+                ? (ngx_uint_t) (f->sort.field[i] | (f->sort.desc[i] << 7))
+                : 0;
+
+        if (*b++ != field) {
+            goto other;
+        }
+    }
+
+    pos = ngx_palloc(r->pool, sizeof(ngx_iot_store_pos_t));
+    if (pos == NULL) {
+        return NGX_ERROR;
+    }
+
+    pos->id = ngx_http_iot_things_get64(b);
+    pos->created_at = ngx_http_iot_things_get64(b + 8);
+    pos->modified_at = ngx_http_iot_things_get64(b + 16);
+    b += 24;
+
+    len = ((size_t) b[0] << 8) | b[1];
+    b += 2;
+
+    if (len > NGX_IOT_STORE_NAME_MAX
+        || (size_t) (buf + dst.len - b) != len
+        || pos->id > (uint64_t) INT64_MAX
+        || pos->created_at > (uint64_t) INT64_MAX
+        || pos->modified_at > (uint64_t) INT64_MAX)
+    {
+        goto invalid;
+    }
+
+    pos->name_len = len;
+    ngx_memcpy(pos->name, b, len);
+
+    f->pos = pos;
+    f->before = (flags & NGX_HTTP_IOT_THINGS_CURSOR_BEFORE) ? 1 : 0;
+    f->inclusive = (flags & NGX_HTTP_IOT_THINGS_CURSOR_INCL) ? 1 : 0;
+
+    return NGX_OK;
+
+invalid:
+
+    return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                       "cursor is not valid");
+
+other:
+
+    return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                       "cursor is of another sort: follow "
+                                       "the links of the same query");
+}
+
+
+static u_char *
+ngx_http_iot_things_put64(u_char *p, uint64_t v)
+{
+    ngx_int_t  i;
+
+    for (i = 7; i >= 0; i--) {
+        *p++ = (u_char) (v >> (i * 8));
+    }
+
+    return p;
+}
+
+
+static uint64_t
+ngx_http_iot_things_get64(u_char *p)
+{
+    uint64_t    v;
+    ngx_uint_t  i;
+
+    v = 0;
+
+    for (i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+
+    return v;
 }
 
 
@@ -798,16 +1388,15 @@ ngx_http_iot_things_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 {
     ngx_iot_device_t  *d = row;
 
-    size_t                         size;
-    json_t                        *json;
     ngx_http_iot_ctx_t            *ctx;
     ngx_http_iot_things_filter_t  *f;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
     f = ctx->answer_data;
 
-    if (!ngx_http_iot_things_reaches(&ctx->who, d->collection_id, 0)
-        || !ngx_http_iot_things_match(r, f, d))
+    /* the filters are the store's (a keyed scan) */
+
+    if (f->none || !ngx_http_iot_things_reaches(&ctx->who, d->collection_id, 0))
     {
         return NGX_DECLINED;
     }
@@ -816,112 +1405,14 @@ ngx_http_iot_things_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
         return NGX_OK;
     }
 
-    json = ngx_http_iot_things_device_json(r, d);
-    if (json == NULL) {
-        return NGX_ERROR;
-    }
-
-    size = json_dumpb(json, NULL, 0, JSON_COMPACT);
-
-    if ((size_t) (b->end - b->last) < size) {
-        json_decref(json);
-        return NGX_AGAIN;
-    }
-
-    b->last += json_dumpb(json, (char *) b->last, size, JSON_COMPACT);
-    json_decref(json);
-
-    return NGX_OK;
+    return ngx_http_iot_things_device_put(r, d, b, NULL);
 }
 
 
-static ngx_uint_t
-ngx_http_iot_things_match(ngx_http_request_t *r,
-    ngx_http_iot_things_filter_t *f, ngx_iot_device_t *d)
-{
-    u_char      *spec;
-    ngx_str_t    name, description, barcode;
-    ngx_uint_t   i;
-
-    if (f->none) {
-        return 0;
-    }
-
-    /* createdBefore, createdSince, modifiedBefore, modifiedSince */
-
-    if (((f->set & 1) && d->created_at >= f->times[0])
-        || ((f->set & 2) && d->created_at < f->times[1])
-        || ((f->set & 4) && d->modified_at >= f->times[2])
-        || ((f->set & 8) && d->modified_at < f->times[3]))
-    {
-        return 0;
-    }
-
-    ngx_iot_device_about(d, &description, &barcode);
-
-    if (f->barcode.len
-        && !ngx_http_iot_things_contains(barcode.data, barcode.len,
-                                         &f->barcode))
-    {
-        return 0;
-    }
-
-    if (f->specs.nelts) {
-        spec = f->specs.elts;
-
-        for (i = 0; i < f->specs.nelts; i++) {
-            if (ngx_memcmp(spec + i * NGX_IOT_UUID_SIZE, d->spec,
-                           NGX_IOT_UUID_SIZE) == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == f->specs.nelts) {
-            return 0;
-        }
-    }
-
-    if (f->q.len) {
-        if (ngx_http_iot_things_contains(description.data, description.len,
-                                         &f->q))
-        {
-            return 1;
-        }
-
-        if (ngx_http_iot_things_name(r, d, &name) != NGX_OK
-            || !ngx_http_iot_things_contains(name.data, name.len, &f->q))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/* does s hold part, ignoring the case of ASCII letters? */
-
-ngx_uint_t
-ngx_http_iot_things_contains(u_char *s, size_t len, ngx_str_t *part)
-{
-    size_t  i;
-
-    if (part->len > len) {
-        return 0;
-    }
-
-    for (i = 0; i + part->len <= len; i++) {
-        if (ngx_strncasecmp(s + i, part->data, part->len) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/* lists: {"items":[ rows ],"next":"?<the same query>&cursor=..."} */
+/*
+ * lists: {"items":[ rows ],"next":"?<the same query>&cursor=...",
+ * "previous":"?...&cursor=..."}, each link only when there is a page
+ */
 
 u_char *
 ngx_http_iot_things_list_tail(u_char *p, ngx_http_iot_list_t *list,
@@ -932,25 +1423,65 @@ ngx_http_iot_things_list_tail(u_char *p, ngx_http_iot_list_t *list,
 
     *p++ = ']';
 
-    if (more) {
-        ctx = ngx_iot_container_of(list, ngx_http_iot_ctx_t, list);
-        f = ctx->answer_data;
+    ctx = ngx_iot_container_of(list, ngx_http_iot_ctx_t, list);
+    f = ctx->answer_data;
 
-        p = ngx_cpymem(p, ",\"next\":\"?", sizeof(",\"next\":\"?") - 1);
+    if (!list->cursor.keyed) {
+        /* the links of a device or a group: by id, a next page only */
 
-        if (f->args.len) {
-            p = ngx_cpymem(p, f->args.data, f->args.len);
-            *p++ = '&';
+        if (more) {
+            p = ngx_http_iot_things_link(p, f, "next");
+            p = ngx_http_iot_things_cursor(p, list);
+            *p++ = '"';
         }
 
-        p = ngx_cpymem(p, "cursor=", sizeof("cursor=") - 1);
-        p = ngx_http_iot_things_cursor(p, list);
+        *p++ = '}';
+
+        return p;
+    }
+
+    if (more || f->next) {
+        p = ngx_http_iot_things_link(p, f, "next");
+
+        if (list->sent) {
+            p = ngx_http_iot_things_cursor_write(p, f, list->last, 0, 0);
+
+        } else {
+            /* an empty previous page: the rows from its cursor's on */
+            p = ngx_http_iot_things_cursor_write(p, f, f->pos, 0,
+                                                 !f->inclusive);
+        }
+
+        *p++ = '"';
+    }
+
+    if (f->prev) {
+        p = ngx_http_iot_things_link(p, f, "previous");
+        p = ngx_http_iot_things_cursor_write(p, f, f->prev_at, 1,
+                                             f->prev_inclusive);
         *p++ = '"';
     }
 
     *p++ = '}';
 
     return p;
+}
+
+
+/* ,"name":"?<the query>&cursor= */
+
+static u_char *
+ngx_http_iot_things_link(u_char *p, ngx_http_iot_things_filter_t *f,
+    const char *name)
+{
+    p = ngx_sprintf(p, ",\"%s\":\"?", name);
+
+    if (f->args.len) {
+        p = ngx_cpymem(p, f->args.data, f->args.len);
+        *p++ = '&';
+    }
+
+    return ngx_cpymem(p, "cursor=", sizeof("cursor=") - 1);
 }
 
 

@@ -560,7 +560,17 @@ ngx_http_iot_things_list_of(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         return ngx_http_iot_things_reject(r);
     }
 
-    return ngx_http_iot_list_start(r, &ctx->list);
+    if (what != NGX_HTTP_IOT_THINGS_LIST_GROUPS) {
+        return ngx_http_iot_list_start(r, &ctx->list);
+    }
+
+    /* groups: of projectId, or of the token's project */
+
+    if (!ngx_http_iot_things_scope(ctx, &ctx->list.cursor.scope)) {
+        f->none = 1;
+    }
+
+    return ngx_http_iot_things_keyed(r, ctx, f);
 }
 
 
@@ -612,13 +622,10 @@ ngx_http_iot_things_group_row(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
     f = ctx->answer_data;
 
+    /* the filters are the store's (a keyed scan) */
+
     if (f->none
-        || !ngx_http_iot_things_reaches(&ctx->who, g->collection_id, 0)
-        || !ngx_http_iot_things_times(f, g->created_at, g->modified_at)
-        || (f->q.len
-            && !ngx_http_iot_things_contains(g->name.data, g->name.len, &f->q)
-            && !ngx_http_iot_things_contains(g->description.data,
-                                             g->description.len, &f->q)))
+        || !ngx_http_iot_things_reaches(&ctx->who, g->collection_id, 0))
     {
         return NGX_DECLINED;
     }
@@ -662,9 +669,7 @@ ngx_http_iot_things_member_row(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    return ngx_http_iot_things_put_json(b,
-                                        ngx_http_iot_things_device_json(r,
-                                                                        &d));
+    return ngx_http_iot_things_device_put(r, &d, b, NULL);
 }
 
 

@@ -16,28 +16,6 @@
 #include "ngx_iot_id.h"
 
 
-#define NGX_IOT_DEVICE_COLUMNS                                                \
-    "id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell,"          \
-    " net_imeisv, net_msisdn, uuid, description, barcode, status, spec,"      \
-    " created_at, created_by, modified_at, modified_by"
-
-#define NGX_IOT_ADAPTER_COLUMNS                                               \
-    "device_id, type, ident, iccid, created_at, modified_at, secret != '',"   \
-    " rowid"
-
-#define NGX_IOT_GROUP_COLUMNS                                                 \
-    "id, collection_id, uuid, name, description, created_at, created_by,"     \
-    " modified_at, modified_by"
-
-#define NGX_IOT_MEMBER_COLUMNS                                                \
-    "group_id, device_id, created_at, created_by"
-
-#define NGX_IOT_PRODUCT_COLUMNS                                               \
-    "id, collection_id, product_id, name, model, created_at"
-
-#define NGX_IOT_COLLECTION_COLUMNS                                            \
-    "id, team_id, field_mask, tags, uuid"
-
 /* a random (version 4) UUID, for the rows that had none */
 #define NGX_IOT_SQL_UUID                                                      \
     "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4'"           \
@@ -221,6 +199,38 @@ static const char  *ngx_iot_migrations[] = {
     "  created_at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS products_by_collection"
     "  ON products (collection_id, id);",
+
+    /*
+     * 7: the things dialect's sorted lists.  Each sort key has an index
+     * of its own and one per collection (a token of one project), ending
+     * with the id, so that a page is a range of an index.  A device's
+     * name (NGX_IOT_SQL_DEVICE_NAME) is indexed as an expression, names
+     * ignoring the case of ASCII letters.  Repeatable.
+     */
+    "CREATE INDEX IF NOT EXISTS devices_by_created ON devices (created_at,"
+    "  id);"
+    "CREATE INDEX IF NOT EXISTS devices_by_modified ON devices (modified_at,"
+    "  id);"
+    "CREATE INDEX IF NOT EXISTS devices_by_name ON devices ("
+    NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE, id);"
+    "CREATE INDEX IF NOT EXISTS devices_in_by_created ON devices"
+    "  (collection_id, created_at, id);"
+    "CREATE INDEX IF NOT EXISTS devices_in_by_modified ON devices"
+    "  (collection_id, modified_at, id);"
+    "CREATE INDEX IF NOT EXISTS devices_in_by_name ON devices"
+    "  (collection_id, " NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE, id);"
+    "CREATE INDEX IF NOT EXISTS groups_by_created ON groups (created_at,"
+    "  id);"
+    "CREATE INDEX IF NOT EXISTS groups_by_modified ON groups (modified_at,"
+    "  id);"
+    "CREATE INDEX IF NOT EXISTS groups_by_name ON groups"
+    "  (name COLLATE NOCASE, id);"
+    "CREATE INDEX IF NOT EXISTS groups_in_by_created ON groups"
+    "  (collection_id, created_at, id);"
+    "CREATE INDEX IF NOT EXISTS groups_in_by_modified ON groups"
+    "  (collection_id, modified_at, id);"
+    "CREATE INDEX IF NOT EXISTS groups_in_by_name ON groups"
+    "  (collection_id, name COLLATE NOCASE, id);",
 
     NULL
 };
@@ -632,6 +642,13 @@ ngx_iot_store_disconnect(ngx_iot_store_t *store)
         if (store->stmt[i]) {
             sqlite3_finalize(store->stmt[i]);
             store->stmt[i] = NULL;
+        }
+    }
+
+    for (i = 0; i < NGX_IOT_STORE_KEYED; i++) {
+        if (store->keyed[i]) {
+            sqlite3_finalize(store->keyed[i]);
+            store->keyed[i] = NULL;
         }
     }
 
@@ -1090,6 +1107,59 @@ ngx_iot_store_stmt(ngx_iot_store_t *store, ngx_iot_sql_e sql)
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }
+
+    return st;
+}
+
+
+/*
+ * A statement made for a keyed scan (its text depends on the sort and the
+ * filters), kept among the last few made: a list's pages use the same.
+ */
+
+sqlite3_stmt *
+ngx_iot_store_prepare(ngx_iot_store_t *store, u_char *sql, size_t len)
+{
+    const char    *text;
+    ngx_uint_t     i;
+    sqlite3_stmt  *st;
+
+    if (store->db == NULL || sqlite3_get_autocommit(store->db)) {
+        if (ngx_iot_store_ready(store, ngx_cycle->log) != NGX_OK) {
+            return NULL;
+        }
+    }
+
+    for (i = 0; i < NGX_IOT_STORE_KEYED; i++) {
+        st = store->keyed[i];
+
+        if (st == NULL) {
+            continue;
+        }
+
+        text = sqlite3_sql(st);
+
+        if (ngx_strlen(text) == len && ngx_strncmp(text, sql, len) == 0) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+    }
+
+    if (sqlite3_prepare_v3(store->db, (char *) sql, (int) len,
+                           SQLITE_PREPARE_PERSISTENT, &st, NULL)
+        != SQLITE_OK)
+    {
+        return NULL;
+    }
+
+    i = store->keyed_next++ % NGX_IOT_STORE_KEYED;
+
+    if (store->keyed[i]) {
+        sqlite3_finalize(store->keyed[i]);
+    }
+
+    store->keyed[i] = st;
 
     return st;
 }

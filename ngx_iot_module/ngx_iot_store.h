@@ -63,6 +63,52 @@ typedef struct {
 
 
 /*
+ * Keyed scans (the things dialect's lists of DEVICES and GROUPS): in the
+ * order of up to three sort fields, each ascending or descending, then by
+ * id (in the direction of the last field; by id alone when there is
+ * none), filtered by the store.
+ */
+#define NGX_IOT_SORT_CREATED       1
+#define NGX_IOT_SORT_MODIFIED      2
+#define NGX_IOT_SORT_NAME          3    /* ignoring the case of A-Z */
+#define NGX_IOT_SORT_MAX           3
+
+/* a device's name (its tags.name, or its id's text), in bytes, at most */
+#define NGX_IOT_STORE_NAME_MAX     NGX_IOT_TAG_VALUE_MAX
+
+typedef struct {
+    ngx_uint_t                 n;
+    u_char                     field[NGX_IOT_SORT_MAX];  /* NGX_IOT_SORT_* */
+    u_char                     desc[NGX_IOT_SORT_MAX];
+} ngx_iot_store_sort_t;
+
+/* where a keyed scan is: a row's sort key and id */
+typedef struct {
+    uint64_t                   id;
+    uint64_t                   created_at;
+    uint64_t                   modified_at;
+    size_t                     name_len;
+    u_char                     name[NGX_IOT_STORE_NAME_MAX];
+} ngx_iot_store_pos_t;
+
+/*
+ * What the rows of a keyed scan match (all that is set): q in the name or
+ * the description, barcode in the barcode (both ignoring the case of
+ * A-Z), one of the device types specs (nspecs UUIDs of 16 bytes), the
+ * times (ms: created before, created since, modified before, modified
+ * since; bit i of times_set for times[i]).
+ */
+typedef struct {
+    ngx_str_t                  q;
+    ngx_str_t                  barcode;
+    u_char                    *specs;
+    ngx_uint_t                 nspecs;
+    uint64_t                   times[4];
+    ngx_uint_t                 times_set;
+} ngx_iot_store_filter_t;
+
+
+/*
  * A scan in key order (history: newest first), a batch at a time.  Zeroed
  * and given kind (and scope, since, until), it starts at the beginning;
  * each row a handler takes moves it on.
@@ -99,6 +145,26 @@ typedef struct {
 
     unsigned                   started:1;
     unsigned                   done:1;    /* no row is left */
+
+    /*
+     * A keyed scan (keyed set; DEVICES and GROUPS, of collection scope or
+     * of all): in sort's order, or backwards (reverse), from the start or
+     * (started) after the row at at (from it, at_inclusive), up to the row
+     * at end (bounded; to it, end_inclusive), with the rows that match
+     * filter (NULL: all).  row is where the row handed to the handler is
+     * (its sort key), at where the scan goes on from.
+     */
+    unsigned                   keyed:1;
+    unsigned                   reverse:1;
+    unsigned                   at_inclusive:1;
+    unsigned                   bounded:1;
+    unsigned                   end_inclusive:1;
+
+    ngx_iot_store_sort_t       sort;
+    ngx_iot_store_filter_t    *filter;
+    ngx_iot_store_pos_t        at;
+    ngx_iot_store_pos_t        end;
+    ngx_iot_store_pos_t        row;
 } ngx_iot_store_cursor_t;
 
 
@@ -226,6 +292,10 @@ ngx_int_t ngx_iot_store_address_holders(ngx_iot_store_t *store,
 ngx_int_t ngx_iot_store_list(ngx_iot_store_t *store,
     ngx_iot_store_cursor_t *cursor, ngx_uint_t max,
     ngx_iot_store_row_pt handler, void *data, ngx_log_t *log);
+
+/* a keyed scan's position, copied (its name as long as it is) */
+void ngx_iot_store_pos_copy(ngx_iot_store_pos_t *dst,
+    ngx_iot_store_pos_t *src);
 
 /* downlinks: ngx_iot_store_downlink.c */
 

@@ -111,6 +111,62 @@ typedef enum {
 } ngx_iot_sql_e;
 
 
+/* the columns of a row of each kind, as the row readers take them */
+#define NGX_IOT_DEVICE_COLUMNS                                                \
+    "id, collection_id, imsi, imei, tags, net_ip, net_at, net_cell,"          \
+    " net_imeisv, net_msisdn, uuid, description, barcode, status, spec,"      \
+    " created_at, created_by, modified_at, modified_by"
+
+#define NGX_IOT_ADAPTER_COLUMNS                                               \
+    "device_id, type, ident, iccid, created_at, modified_at, secret != '',"   \
+    " rowid"
+
+#define NGX_IOT_GROUP_COLUMNS                                                 \
+    "id, collection_id, uuid, name, description, created_at, created_by,"     \
+    " modified_at, modified_by"
+
+#define NGX_IOT_MEMBER_COLUMNS                                                \
+    "group_id, device_id, created_at, created_by"
+
+#define NGX_IOT_PRODUCT_COLUMNS                                               \
+    "id, collection_id, product_id, name, model, created_at"
+
+#define NGX_IOT_COLLECTION_COLUMNS                                            \
+    "id, team_id, field_mask, tags, uuid"
+
+
+/* an id as its 13-character text (ngx_iot_id_encode()) */
+#define NGX_IOT_SQL_B32  "'0123456789abcdefghijklmnopqrstuv'"
+
+#define NGX_IOT_SQL_ID_TEXT                                                   \
+    "substr(" NGX_IOT_SQL_B32 ", (id >> 60 & 31) + 1, 1)"                     \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 55 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 50 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 45 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 40 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 35 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 30 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 25 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 20 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 15 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 10 & 31) + 1, 1)"                 \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 5 & 31) + 1, 1)"                  \
+    " || substr(" NGX_IOT_SQL_B32 ", (id >> 0 & 31) + 1, 1)"
+
+/*
+ * A device's name in the things dialect: its tags.name, or its collections
+ * id when it has none.  Written the same wherever it is used, so that
+ * SQLite finds its index (schema 6).
+ */
+#define NGX_IOT_SQL_DEVICE_NAME                                               \
+    "coalesce(nullif(json_extract(tags, '$.name'), ''), "                     \
+    NGX_IOT_SQL_ID_TEXT ")"
+
+
+/* the statements of keyed scans a connection keeps */
+#define NGX_IOT_STORE_KEYED         16
+
+
 /* a device's description or barcode as a row shows it, at most */
 #define NGX_IOT_STORE_ABOUT_MAX     1024
 
@@ -118,6 +174,8 @@ typedef enum {
 struct ngx_iot_store_s {
     sqlite3                   *db;        /* NULL: to be opened again */
     sqlite3_stmt              *stmt[NGX_IOT_SQL_LAST];
+    sqlite3_stmt              *keyed[NGX_IOT_STORE_KEYED];
+    ngx_uint_t                 keyed_next;
     ngx_uint_t                 wal_pages;   /* in the log after a commit */
     u_char                     about[2 * NGX_IOT_STORE_ABOUT_MAX];
     ngx_str_t                  path;      /* null-terminated */
@@ -130,6 +188,8 @@ struct ngx_iot_store_s {
 
 
 sqlite3_stmt *ngx_iot_store_stmt(ngx_iot_store_t *store, ngx_iot_sql_e sql);
+sqlite3_stmt *ngx_iot_store_prepare(ngx_iot_store_t *store, u_char *sql,
+    size_t len);
 ngx_int_t ngx_iot_store_exec(ngx_iot_store_t *store, ngx_iot_sql_e sql,
     ngx_log_t *log);
 void ngx_iot_store_log_error(ngx_iot_store_t *store, const char *what,

@@ -412,7 +412,8 @@ ok($pages >= @$all / 3, 'in pages of 3');
 for my $q ('limit=0', 'limit=1001', 'limit=x', 'cursor=nope', 'q=',
            'createdSince=yesterday', 'createdBefore=2024-02-30T00:00:00Z',
            'modifiedSince=2024-01-01', 'clientId=x',
-           'deviceSpecificationId=x', 'sort=name')
+           'deviceSpecificationId=x', 'sort=color', 'sort=name,-name',
+           'sort=-', 'sort=name,', 'cursor=AQ')
 {
     is_problem([ $api->call(GET => "/devices?$q") ], 400, "GET /devices?$q");
 }

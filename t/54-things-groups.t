@@ -220,7 +220,8 @@ my $all = ids('/device-groups?limit=1000');
 is_deeply(ids('/device-groups?limit=1'), $all, 'pages of 1: the same');
 is_deeply(ids('/device-groups?createdSince=2999-01-01T00:00:00Z'), [],
           'createdSince the future');
-for my $q ('limit=0', 'cursor=x', 'q=', 'modifiedBefore=z', 'sort=name') {
+for my $q ('limit=0', 'cursor=x', 'q=', 'modifiedBefore=z', 'sort=title',
+           'sort=-createdAt,createdAt') {
     is_problem([ $api->call(GET => "/device-groups?$q") ], 400, "?$q");
 }
 

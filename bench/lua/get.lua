@@ -8,6 +8,9 @@
 -- formatting requests (both sides of a comparison use this same script).
 -- Each thread starts at a different offset of the list.
 --
+-- WRK_AUTH=bearer (environment): send the token as "Authorization: Bearer"
+-- (the things dialect).
+--
 -- WRK_DELAY_MS (environment, default 0): each connection waits that long
 -- after an answer before its next request, so that the load has a bounded
 -- rate (at most connections * 1000 / WRK_DELAY_MS requests/s) instead of
@@ -42,9 +45,16 @@ function init(args)
         paths[1] = "/"
     end
 
+    -- WRK_AUTH=bearer (environment): the token as Authorization: Bearer
+    -- (the things dialect) instead of X-API-Token
+    local headers = { ["X-API-Token"] = token }
+    if os.getenv("WRK_AUTH") == "bearer" then
+        headers = { ["Authorization"] = "Bearer " .. token }
+    end
+
     reqs = {}
     for i, p in ipairs(paths) do
-        reqs[i] = wrk.format("GET", p, { ["X-API-Token"] = token })
+        reqs[i] = wrk.format("GET", p, headers)
     end
     nreqs = #reqs
     counter = ((tid or 0) * 7919) % nreqs + 1
