@@ -565,7 +565,8 @@ ngx_http_iot_to_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
         return ngx_http_iot_error(r, (to->sent == NGX_IOT_NO_ADDRESS)
                                      ? NGX_HTTP_CONFLICT
                                      : NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  ngx_http_iot_collections_downlink_error(to->sent));
+                                  ngx_http_iot_collections_downlink_error(
+                                      to->sent));
     }
 }
 
