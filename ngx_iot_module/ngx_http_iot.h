@@ -132,6 +132,11 @@ ngx_int_t ngx_http_iot_handler(ngx_http_request_t *r);
  */
 ngx_int_t ngx_http_iot_redact(ngx_http_request_t *r, ngx_str_t *secret);
 
+/* a validator's refusal, noted (NGX_DECLINED) and then answered */
+ngx_int_t ngx_http_iot_invalid(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message);
+ngx_int_t ngx_http_iot_reject(ngx_http_request_t *r);
+
 ngx_iot_wait_t *ngx_http_iot_waiter(ngx_http_request_t *r,
     ngx_http_iot_answer_pt answer, void *data);
 ngx_int_t ngx_http_iot_answer(ngx_http_request_t *r, ngx_iot_rc_e rc);

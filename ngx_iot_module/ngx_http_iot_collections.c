@@ -333,9 +333,9 @@ ngx_http_iot_collections_credentials(ngx_http_request_t *r,
     }
 
     if (token == NULL) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_UNAUTHORIZED,
-                                                "an X-API-Token header is "
-                                                "required");
+        return ngx_http_iot_invalid(r, NGX_HTTP_UNAUTHORIZED,
+                                    "an X-API-Token header is "
+                                    "required");
     }
 
     rc = ngx_iot_authenticate((ngx_cycle_t *) ngx_cycle, token, r->pool,
@@ -346,15 +346,15 @@ ngx_http_iot_collections_credentials(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_UNAUTHORIZED,
-                                                "the API token is not known");
+        return ngx_http_iot_invalid(r, NGX_HTTP_UNAUTHORIZED,
+                                    "the API token is not known");
     }
 
     if (query && ctx->who.write) {
         /* a token in a URL ends up in logs: it may only read */
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "tokens in WebSockets must "
-                                                "be read-only");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "tokens in WebSockets must "
+                                    "be read-only");
     }
 
     return ngx_http_iot_collections_scope(&ctx->who, r->pool);
@@ -520,14 +520,14 @@ ngx_http_iot_collections_authorize(ngx_http_request_t *r,
         || !ngx_http_iot_collections_covers(who, ctx->path.data,
                                             ctx->path.len))
     {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_FORBIDDEN,
-                                                "the API token does not "
-                                                "reach this resource");
+        return ngx_http_iot_invalid(r, NGX_HTTP_FORBIDDEN,
+                                    "the API token does not "
+                                    "reach this resource");
     }
 
     if (write && !(known ? ngx_iot_auth_allows(who, cid, 1) : who->write)) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_FORBIDDEN,
-                                                "the API token is read-only");
+        return ngx_http_iot_invalid(r, NGX_HTTP_FORBIDDEN,
+                                    "the API token is read-only");
     }
 
     return NGX_OK;
@@ -623,34 +623,6 @@ ngx_http_iot_collections_resource_check(ngx_str_t *resource)
     }
 
     return NGX_OK;
-}
-
-
-/* a validator notes what is wrong; the request is answered with it once */
-
-ngx_int_t
-ngx_http_iot_collections_invalid(ngx_http_request_t *r, ngx_uint_t status,
-    const char *message)
-{
-    ngx_http_iot_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
-
-    ctx->status = status;
-    ctx->message = message;
-
-    return NGX_DECLINED;
-}
-
-
-ngx_int_t
-ngx_http_iot_collections_reject(ngx_http_request_t *r)
-{
-    ngx_http_iot_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
-
-    return ngx_http_iot_error(r, ctx->status, ctx->message);
 }
 
 
@@ -834,7 +806,7 @@ ngx_http_iot_collections_tags_field(ngx_http_request_t *r, json_t *body,
     }
 
     if (ngx_iot_tags_check(*tags, &err) != NGX_OK) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST, err);
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST, err);
     }
 
     return NGX_OK;

@@ -44,9 +44,6 @@ extern ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect;
 
 
 /* ngx_http_iot_collections.c */
-ngx_int_t ngx_http_iot_collections_invalid(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message);
-ngx_int_t ngx_http_iot_collections_reject(ngx_http_request_t *r);
 ngx_int_t ngx_http_iot_collections_rc_error(ngx_http_request_t *r,
     ngx_iot_rc_e rc, const char *what);
 ngx_int_t ngx_http_iot_collections_path_id(ngx_str_t *seg, uint64_t *id);

@@ -58,22 +58,22 @@ ngx_http_iot_target(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     *did = 0;
 
     if (ngx_http_iot_collections_path_id(&ctx->seg[1], cid) != NGX_OK) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_NOT_FOUND,
-                                                "collection not found");
+        return ngx_http_iot_invalid(r, NGX_HTTP_NOT_FOUND,
+                                    "collection not found");
     }
 
     if (!device) {
         return ngx_iot_collection_exists(cycle, *cid)
                ? NGX_OK
-               : ngx_http_iot_collections_invalid(r, NGX_HTTP_NOT_FOUND,
-                                                  "collection not found");
+               : ngx_http_iot_invalid(r, NGX_HTTP_NOT_FOUND,
+                                      "collection not found");
     }
 
     if (ngx_http_iot_collections_path_id(&ctx->seg[3], did) != NGX_OK
         || ngx_iot_device_get(cycle, *did, *cid, r->pool, d) != NGX_IOT_OK)
     {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_NOT_FOUND,
-                                                "device not found");
+        return ngx_http_iot_invalid(r, NGX_HTTP_NOT_FOUND,
+                                    "device not found");
     }
 
     return NGX_OK;
@@ -92,7 +92,7 @@ ngx_http_iot_collections_from(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
 
     if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
-        return ngx_http_iot_collections_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     return ngx_http_iot_stream(r, cid, did);
@@ -179,7 +179,7 @@ ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
 
     if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
-        return ngx_http_iot_collections_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (ngx_http_iot_time_arg(r, "since", &since) != NGX_OK) {
@@ -329,9 +329,9 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     if (v) {
         if (!json_is_string(v)) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "transport must be udp, "
-                                                    "coap-push or coap-pull");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "transport must be udp, "
+                                        "coap-push or coap-pull");
         }
 
         name.data = (u_char *) json_string_value(v);
@@ -341,9 +341,9 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                      : NGX_IOT_DOWNLINK_UDP;
 
         if (t == NGX_ERROR) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "transport must be udp, "
-                                                    "coap-push or coap-pull");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "transport must be udp, "
+                                        "coap-push or coap-pull");
         }
 
         *transport = (ngx_iot_downlink_e) t;
@@ -354,9 +354,9 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     if (v == NULL || !json_is_integer(v)
         || (n = json_integer_value(v)) < 1 || n > 65535)
     {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "port must be a number from 1 "
-                                                "to 65535");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "port must be a number from 1 "
+                                    "to 65535");
     }
 
     m->port = (ngx_uint_t) n;
@@ -364,18 +364,18 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     v = ngx_http_iot_collections_field(ctx->body, "payload");
 
     if (v == NULL || !json_is_string(v) || json_string_length(v) == 0) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "payload must be base64 of 1 "
-                                                "to 2048 bytes");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "payload must be base64 of 1 "
+                                    "to 2048 bytes");
     }
 
     b64.data = (u_char *) json_string_value(v);
     b64.len = json_string_length(v);
 
     if (ngx_base64_decoded_length(b64.len) > NGX_IOT_PAYLOAD_MAX + 2) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "payload must be base64 of 1 "
-                                                "to 2048 bytes");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "payload must be base64 of 1 "
+                                    "to 2048 bytes");
     }
 
     payload->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(b64.len));
@@ -386,9 +386,9 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     if (ngx_decode_base64(payload, &b64) != NGX_OK
         || payload->len == 0 || payload->len > NGX_IOT_PAYLOAD_MAX)
     {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "payload must be base64 of 1 "
-                                                "to 2048 bytes");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "payload must be base64 of 1 "
+                                    "to 2048 bytes");
     }
 
     return NGX_OK;
@@ -416,7 +416,7 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
 
     if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
-        return ngx_http_iot_collections_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     /* the batch keeps the message until the store has it */
@@ -435,7 +435,7 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_iot_collections_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     irc = ngx_iot_downlink_ready((ngx_cycle_t *) ngx_cycle, transport);
@@ -606,7 +606,7 @@ ngx_http_iot_collections_downlinks(ngx_http_request_t *r,
     device = ctx->route->arg & NGX_HTTP_IOT_ARG_DEVICE;
 
     if (ngx_http_iot_target(r, ctx, device, &cid, &did, &d) != NGX_OK) {
-        return ngx_http_iot_collections_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     ctx->list.cursor.kind = device ? NGX_IOT_STORE_DEVICE_DOWNLINKS

@@ -99,9 +99,9 @@ ngx_http_iot_mask_field(ngx_http_request_t *r, json_t *body,
     }
 
     if (!json_is_object(mask)) {
-        return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                "fieldMask must be an object "
-                                                "of booleans");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "fieldMask must be an object "
+                                    "of booleans");
     }
 
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -112,9 +112,9 @@ ngx_http_iot_mask_field(ngx_http_request_t *r, json_t *body,
         }
 
         if (!json_is_boolean(v)) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "fieldMask values must be "
-                                                    "booleans");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "fieldMask values must be "
+                                        "booleans");
         }
 
         ch->mask_set |= fields[i].bit;
@@ -157,8 +157,8 @@ ngx_http_iot_collection_fields(ngx_http_request_t *r, json_t *body,
                != NGX_OK
             || team != ngx_iot_team_id((ngx_cycle_t *) ngx_cycle))
         {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "teamId: no such team");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "teamId: no such team");
         }
 
         ch->team_id = team;
@@ -186,7 +186,7 @@ ngx_http_iot_collections_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     rc = ngx_http_iot_collection_fields(r, ctx->body, &ch);
     if (rc != NGX_OK) {
-        return ngx_http_iot_collections_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     wait = ngx_http_iot_collections_waiter(r,
@@ -223,7 +223,7 @@ ngx_http_iot_collections_item(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     } else if (r->method == NGX_HTTP_PATCH) {
         rc = ngx_http_iot_collection_fields(r, ctx->body, &ch);
         if (rc != NGX_OK) {
-            return ngx_http_iot_collections_reject(r);
+            return ngx_http_iot_reject(r);
         }
 
         wait = ngx_http_iot_collections_waiter(r,
@@ -318,13 +318,13 @@ ngx_http_iot_device_fields(ngx_http_request_t *r, json_t *body,
         rc = ngx_http_iot_collections_ident_field(body, idents[i].name, key);
 
         if (rc == NGX_ERROR) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    idents[i].bad);
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        idents[i].bad);
         }
 
         if (rc == NGX_DECLINED && create) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    idents[i].missing);
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        idents[i].missing);
         }
     }
 
@@ -380,7 +380,7 @@ ngx_http_iot_collections_devices(ngx_http_request_t *r,
 
     rc = ngx_http_iot_device_fields(r, ctx->body, &ch, 1);
     if (rc != NGX_OK) {
-        return ngx_http_iot_collections_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     ch.collection_id = cid;
@@ -421,7 +421,7 @@ ngx_http_iot_collections_device(ngx_http_request_t *r,
     } else if (r->method == NGX_HTTP_PATCH) {
         rc = ngx_http_iot_device_fields(r, ctx->body, &ch, 0);
         if (rc != NGX_OK) {
-            return ngx_http_iot_collections_reject(r);
+            return ngx_http_iot_reject(r);
         }
 
         v = ngx_http_iot_collections_field(ctx->body, "collectionId");

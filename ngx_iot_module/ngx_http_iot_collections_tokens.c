@@ -76,34 +76,34 @@ ngx_http_iot_token_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     if (v == NULL) {
         if (create) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "resource is required");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "resource is required");
         }
 
     } else {
         if (!json_is_string(v)) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "resource must be a path "
-                                                    "starting with /");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "resource must be a path "
+                                        "starting with /");
         }
 
         ch->resource.data = (u_char *) json_string_value(v);
         ch->resource.len = json_string_length(v);
 
         if (ngx_http_iot_collections_resource_check(&ch->resource) != NGX_OK) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "resource must be a path "
-                                                    "starting with /, at most "
-                                                    "512 printable characters");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "resource must be a path "
+                                        "starting with /, at most "
+                                        "512 printable characters");
         }
 
         if (!ngx_http_iot_collections_covers(&ctx->who, ch->resource.data,
                                              ch->resource.len))
         {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_FORBIDDEN,
-                                                    "a token cannot reach "
-                                                    "further than the token "
-                                                    "that makes it");
+            return ngx_http_iot_invalid(r, NGX_HTTP_FORBIDDEN,
+                                        "a token cannot reach "
+                                        "further than the token "
+                                        "that makes it");
         }
     }
 
@@ -111,8 +111,8 @@ ngx_http_iot_token_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     if (v) {
         if (!json_is_boolean(v)) {
-            return ngx_http_iot_collections_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                    "write must be a boolean");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "write must be a boolean");
         }
 
         ch->write = json_is_true(v) ? 1 : 0;
@@ -150,7 +150,7 @@ ngx_http_iot_collections_tokens(ngx_http_request_t *r,
 
     rc = ngx_http_iot_token_fields(r, ctx, &ch, 1);
     if (rc != NGX_OK) {
-        return ngx_http_iot_collections_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     tn = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_token_new_t));
@@ -269,7 +269,7 @@ ngx_http_iot_collections_token(ngx_http_request_t *r,
 
     rc = ngx_http_iot_token_fields(r, ctx, &ch, 0);
     if (rc != NGX_OK) {
-        return ngx_http_iot_collections_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     wait = ngx_http_iot_collections_waiter(r, &ngx_http_iot_token_changed);

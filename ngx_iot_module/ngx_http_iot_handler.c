@@ -245,3 +245,34 @@ ngx_http_iot_answered(ngx_iot_wait_t *wait)
     ngx_http_finalize_request(r, ctx->answer(r, wait->rc));
     ngx_http_run_posted_requests(c);
 }
+
+
+/*
+ * A validator of any dialect notes what is wrong (NGX_DECLINED); the
+ * request is then answered with it once, in the dialect's error format.
+ */
+
+ngx_int_t
+ngx_http_iot_invalid(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    ctx->status = status;
+    ctx->message = message;
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_iot_reject(ngx_http_request_t *r)
+{
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+
+    return ngx_http_iot_error(r, ctx->status, ctx->message);
+}

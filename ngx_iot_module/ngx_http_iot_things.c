@@ -251,8 +251,8 @@ ngx_http_iot_things_credentials(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_UNAUTHORIZED,
-                                           "the bearer token is not known");
+        return ngx_http_iot_invalid(r, NGX_HTTP_UNAUTHORIZED,
+                                    "the bearer token is not known");
     }
 
     return ngx_http_iot_collections_scope(&ctx->who, r->pool);
@@ -268,9 +268,9 @@ unauthorized:
     ngx_str_set(&www->key, "WWW-Authenticate");
     ngx_str_set(&www->value, "Bearer");
 
-    return ngx_http_iot_things_invalid(r, NGX_HTTP_UNAUTHORIZED,
-                                       "an Authorization header with a "
-                                       "Bearer token is required");
+    return ngx_http_iot_invalid(r, NGX_HTTP_UNAUTHORIZED,
+                                "an Authorization header with a "
+                                "Bearer token is required");
 }
 
 
@@ -291,8 +291,8 @@ ngx_http_iot_things_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (!ctx->who.write) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_FORBIDDEN,
-                                           "the token is read-only");
+        return ngx_http_iot_invalid(r, NGX_HTTP_FORBIDDEN,
+                                    "the token is read-only");
     }
 
     return NGX_OK;
@@ -386,34 +386,6 @@ ngx_http_iot_things_error(ngx_http_request_t *r, ngx_uint_t status,
     b->last = ngx_cpymem(b->last, "\"}", 2);
 
     return b;
-}
-
-
-/* a validator notes what is wrong; the request is answered with it once */
-
-ngx_int_t
-ngx_http_iot_things_invalid(ngx_http_request_t *r, ngx_uint_t status,
-    const char *message)
-{
-    ngx_http_iot_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
-
-    ctx->status = status;
-    ctx->message = message;
-
-    return NGX_DECLINED;
-}
-
-
-ngx_int_t
-ngx_http_iot_things_reject(ngx_http_request_t *r)
-{
-    ngx_http_iot_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
-
-    return ngx_http_iot_error(r, ctx->status, ctx->message);
 }
 
 
@@ -604,20 +576,20 @@ ngx_http_iot_things_device_ref(ngx_http_request_t *r, ngx_str_t *ref,
 
 invalid:
 
-    return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                       "deviceId: not a UUID, imei:, "
-                                       "deveui:, dvnuuid: or urn:dev: id");
+    return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                "deviceId: not a UUID, imei:, "
+                                "deveui:, dvnuuid: or urn:dev: id");
 
 found:
 
     if (rc == NGX_IOT_NOT_FOUND) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_NOT_FOUND,
-                                           "device not found");
+        return ngx_http_iot_invalid(r, NGX_HTTP_NOT_FOUND,
+                                    "device not found");
     }
 
     if (rc != NGX_IOT_OK) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "the device cannot be read");
+        return ngx_http_iot_invalid(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "the device cannot be read");
     }
 
     return NGX_OK;

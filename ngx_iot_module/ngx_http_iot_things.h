@@ -87,9 +87,6 @@ typedef struct {
 
 
 /* ngx_http_iot_things.c */
-ngx_int_t ngx_http_iot_things_invalid(ngx_http_request_t *r,
-    ngx_uint_t status, const char *message);
-ngx_int_t ngx_http_iot_things_reject(ngx_http_request_t *r);
 ngx_int_t ngx_http_iot_things_rc_error(ngx_http_request_t *r,
     ngx_iot_rc_e rc, const char *what);
 ngx_uint_t ngx_http_iot_things_reaches(ngx_iot_principal_t *who,

@@ -63,7 +63,7 @@ ngx_http_iot_things_adapters(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_http_iot_things_adapter_answer_t  *ans;
 
     if (ngx_http_iot_things_device_ref(r, &ctx->seg[1], &dev) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (!ngx_http_iot_things_reaches(&ctx->who, dev.collection_id,
@@ -192,7 +192,7 @@ ngx_http_iot_things_adapters(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                            r->method == NGX_HTTP_POST, &ch)
         != NGX_OK)
     {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     ch.device_id = d.id.key;
@@ -361,14 +361,14 @@ ngx_http_iot_things_adapter_fields(ngx_http_request_t *r, json_t *body,
     t = ngx_http_iot_things_type(&s);
 
     if (t == 0) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "type must be cellular, lora or "
-                                           "generic");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "type must be cellular, lora or "
+                                    "generic");
     }
 
     if (type && (ngx_uint_t) t != type) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "type must be the adapter's");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "type must be the adapter's");
     }
 
     ch->type = t;
@@ -381,9 +381,9 @@ ngx_http_iot_things_adapter_fields(ngx_http_request_t *r, json_t *body,
         }
 
         if (!ngx_http_iot_things_chars(&s, 15, 16, 0)) {
-            return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                               "imei must be 15 or 16 "
-                                               "digits");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "imei must be 15 or 16 "
+                                        "digits");
         }
 
         (void) ngx_iot_ident_decode(s.data, s.len, &ch->imei);
@@ -396,9 +396,9 @@ ngx_http_iot_things_adapter_fields(ngx_http_request_t *r, json_t *body,
 
         if (ch->iccid.len && !ngx_http_iot_things_chars(&ch->iccid, 18, 22, 0))
         {
-            return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                               "iccid must be 18 to 22 "
-                                               "digits");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "iccid must be 18 to 22 "
+                                        "digits");
         }
 
         break;
@@ -412,9 +412,9 @@ ngx_http_iot_things_adapter_fields(ngx_http_request_t *r, json_t *body,
             || ngx_iot_hex_decode(ch->value, s.data, s.len) != NGX_OK
             || ngx_iot_uuid_is_nil(ch->value))
         {
-            return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                               "devEui must be 16 hex "
-                                               "digits, not all zero");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "devEui must be 16 hex "
+                                        "digits, not all zero");
         }
 
         if (ngx_http_iot_things_string(r, body, "joinEui", 0, &ch->join_eui)
@@ -426,9 +426,9 @@ ngx_http_iot_things_adapter_fields(ngx_http_request_t *r, json_t *body,
         if (ch->join_eui.len
             && !ngx_http_iot_things_chars(&ch->join_eui, 16, 16, 1))
         {
-            return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                               "joinEui must be 16 hex "
-                                               "digits");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "joinEui must be 16 hex "
+                                        "digits");
         }
 
         if (ngx_http_iot_things_string(r, body, "appKey", 0, &ch->secret)
@@ -440,9 +440,9 @@ ngx_http_iot_things_adapter_fields(ngx_http_request_t *r, json_t *body,
         if (ch->secret.len
             && !ngx_http_iot_things_chars(&ch->secret, 32, 32, 1))
         {
-            return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                               "appKey must be 32 hex "
-                                               "digits");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "appKey must be 32 hex "
+                                        "digits");
         }
 
         return NGX_OK;
@@ -453,8 +453,8 @@ ngx_http_iot_things_adapter_fields(ngx_http_request_t *r, json_t *body,
         }
 
         if (ngx_iot_uuid_decode(s.data, s.len, ch->value) != NGX_OK) {
-            return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                               "dvnUuid must be a UUID");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "dvnUuid must be a UUID");
         }
 
         break;
@@ -472,9 +472,9 @@ ngx_http_iot_things_adapter_fields(ngx_http_request_t *r, json_t *body,
 
     if (ch->secret.len && !ngx_http_iot_things_chars(&ch->secret, 30, 100, 2))
     {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "sharedSecret must be 30 to 100 "
-                                           "letters and digits");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "sharedSecret must be 30 to 100 "
+                                    "letters and digits");
     }
 
     return NGX_OK;
@@ -512,8 +512,8 @@ ngx_http_iot_things_string(ngx_http_request_t *r, json_t *body,
                            (v == NULL || json_is_null(v))
                            ? "is required" : "must be a string");
 
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           (char *) msg);
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    (char *) msg);
     }
 
     out->data = (u_char *) json_string_value(v);

@@ -67,7 +67,7 @@ ngx_http_iot_things_devices(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (ngx_http_iot_things_fields(r, ctx->body, &ch) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     wait = ngx_http_iot_waiter(r, ngx_http_iot_things_answer,
@@ -98,7 +98,7 @@ ngx_http_iot_things_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     cycle = (ngx_cycle_t *) ngx_cycle;
 
     if (ngx_http_iot_things_device_ref(r, &ctx->seg[1], &d) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     /* a device the token does not reach is one that does not exist */
@@ -119,7 +119,7 @@ ngx_http_iot_things_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     if (r->method == NGX_HTTP_PUT) {
         if (ngx_http_iot_things_fields(r, ctx->body, &ch) != NGX_OK) {
-            return ngx_http_iot_things_reject(r);
+            return ngx_http_iot_reject(r);
         }
 
         wait = ngx_http_iot_waiter(r, ngx_http_iot_things_answer,
@@ -224,9 +224,9 @@ ngx_http_iot_things_fields(ngx_http_request_t *r, json_t *body,
             ch->status = NGX_IOT_STATUS_INACTIVE;
 
         } else {
-            return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                               "status must be ACTIVE or "
-                                               "INACTIVE");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "status must be ACTIVE or "
+                                        "INACTIVE");
         }
     }
 
@@ -237,8 +237,8 @@ ngx_http_iot_things_fields(ngx_http_request_t *r, json_t *body,
     }
 
     if (ngx_http_iot_things_client(s.data, s.len) != NGX_OK) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "clientId: no such client");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "clientId: no such client");
     }
 
     /* projectId: a collection the token may change */
@@ -251,8 +251,8 @@ ngx_http_iot_things_fields(ngx_http_request_t *r, json_t *body,
         != NGX_OK
         || !ngx_http_iot_things_reaches(&ctx->who, ch->collection_id, 1))
     {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "projectId: no such project");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "projectId: no such project");
     }
 
     /* deviceSpecificationId: a UUID, kept as it is */
@@ -264,9 +264,9 @@ ngx_http_iot_things_fields(ngx_http_request_t *r, json_t *body,
     }
 
     if (ngx_iot_uuid_decode(s.data, s.len, ch->spec) != NGX_OK) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "deviceSpecificationId must be "
-                                           "a UUID");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "deviceSpecificationId must be "
+                                    "a UUID");
     }
 
     /* the name is the collections dialect's tags.name */
@@ -396,8 +396,8 @@ invalid:
 
     (void) ngx_sprintf(msg, "%s %s%Z", name, why);
 
-    return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                       (char *) msg);
+    return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                (char *) msg);
 }
 
 
@@ -586,7 +586,7 @@ ngx_http_iot_things_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_str_set(&ctx->list.head, "{\"items\":[");
 
     if (ngx_http_iot_things_list_args(r, ctx, f) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (!ngx_http_iot_things_scope(ctx, &ctx->list.cursor.scope)) {
@@ -861,8 +861,8 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                       + NGX_HTTP_IOT_THINGS_CURSOR_MAX
                       + sizeof("&cursor=") - 1)
     {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "the query is too long");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "the query is too long");
     }
 
     if (ngx_array_init(&f->specs, r->pool, 1, NGX_IOT_UUID_SIZE) != NGX_OK) {
@@ -926,8 +926,8 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             }
 
             if (ngx_iot_id_decode(value.data, value.len, &id) != NGX_OK) {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "cursor is not valid");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "cursor is not valid");
             }
 
             ctx->list.cursor.id = id;
@@ -944,10 +944,10 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             if (*start <= 0x20 || *start >= 0x7f || *start == '"'
                 || *start == '\\')
             {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "the query has characters "
-                                                   "that must be "
-                                                   "percent-encoded");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "the query has characters "
+                                            "that must be "
+                                            "percent-encoded");
             }
         }
 
@@ -963,9 +963,9 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             if (n == NGX_ERROR || n < 1
                 || n > NGX_HTTP_IOT_THINGS_LIMIT_MAX)
             {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "limit must be a number "
-                                                   "from 1 to 1000");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "limit must be a number "
+                                            "from 1 to 1000");
             }
 
             ctx->list.limit = n;
@@ -974,14 +974,14 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                    && f->what != NGX_HTTP_IOT_THINGS_LIST_LINKS)
         {
             if (value.len == 0) {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "q must not be empty");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "q must not be empty");
             }
 
             if (ngx_strlchr(value.data, value.data + value.len, '\0')) {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "q must not hold NUL "
-                                                   "characters");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "q must not hold NUL "
+                                            "characters");
             }
 
             f->q = value;
@@ -990,9 +990,9 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                    && f->what == NGX_HTTP_IOT_THINGS_LIST_DEVICES)
         {
             if (ngx_strlchr(value.data, value.data + value.len, '\0')) {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "barcode must not hold "
-                                                   "NUL characters");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "barcode must not hold "
+                                            "NUL characters");
             }
 
             f->barcode = value;
@@ -1016,8 +1016,8 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             if (ngx_iot_uuid_decode(value.data, value.len, uuid) != NGX_OK
                 && ngx_iot_id_decode(value.data, value.len, &id) != NGX_OK)
             {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "clientId must be a UUID");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "clientId must be a UUID");
             }
 
             if (ngx_http_iot_things_client(value.data, value.len) != NGX_OK)
@@ -1034,15 +1034,15 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             }
 
             if (ngx_iot_uuid_decode(value.data, value.len, spec) != NGX_OK) {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "deviceSpecificationId "
-                                                   "must be a UUID");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "deviceSpecificationId "
+                                            "must be a UUID");
             }
 
         } else if (ngx_http_iot_things_is("sort")) {
             if (f->what == NGX_HTTP_IOT_THINGS_LIST_LINKS) {
                 if (value.len) {
-                    return ngx_http_iot_things_invalid(r,
+                    return ngx_http_iot_invalid(r,
                                NGX_HTTP_BAD_REQUEST,
                                "sort is not served for this list: it comes "
                                "in the registry's order");
@@ -1072,7 +1072,7 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                                    &f->times[i])
                     != NGX_OK)
                 {
-                    return ngx_http_iot_things_invalid(r,
+                    return ngx_http_iot_invalid(r,
                                NGX_HTTP_BAD_REQUEST,
                                "createdBefore, createdSince, modifiedBefore "
                                "and modifiedSince must be ISO 8601 "
@@ -1089,8 +1089,8 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     f->args.len = kept - f->args.data;
 
     if (f->args.len > NGX_HTTP_IOT_THINGS_ARGS_MAX) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "the query is too long");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "the query is too long");
     }
 
     /* what the store checks */
@@ -1162,18 +1162,18 @@ ngx_http_iot_things_sort(ngx_http_request_t *r, ngx_str_t *value,
             field = NGX_IOT_SORT_NAME;
 
         } else {
-            return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                               "sort: each field must be "
-                                               "createdAt, modifiedAt or "
-                                               "name, with \"-\" before "
-                                               "it for descending");
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "sort: each field must be "
+                                        "createdAt, modifiedAt or "
+                                        "name, with \"-\" before "
+                                        "it for descending");
         }
 
         for (i = 0; i < sort->n; i++) {
             if (sort->field[i] == field) {
-                return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                   "sort: a field is given "
-                                                   "twice");
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "sort: a field is given "
+                                            "twice");
             }
         }
 
@@ -1342,14 +1342,14 @@ ngx_http_iot_things_cursor_read(ngx_http_request_t *r,
 
 invalid:
 
-    return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                       "cursor is not valid");
+    return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                "cursor is not valid");
 
 other:
 
-    return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                       "cursor is of another sort: follow "
-                                       "the links of the same query");
+    return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                "cursor is of another sort: follow "
+                                "the links of the same query");
 }
 
 

@@ -66,7 +66,7 @@ ngx_http_iot_things_groups(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (ngx_http_iot_things_group_fields(r, ctx->body, &ch) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     ans = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_things_group_answer_t));
@@ -101,7 +101,7 @@ ngx_http_iot_things_group(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_http_iot_things_group_answer_t  *ans;
 
     if (ngx_http_iot_things_group_ref(r, &ctx->seg[1], &g) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (r->method == NGX_HTTP_GET) {
@@ -133,7 +133,7 @@ ngx_http_iot_things_group(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (ngx_http_iot_things_group_fields(r, ctx->body, &ch) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (ch.collection_id != g.collection_id) {
@@ -175,7 +175,7 @@ ngx_http_iot_things_members(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_http_iot_things_group_answer_t  *ans;
 
     if (ngx_http_iot_things_group_ref(r, &ctx->seg[1], &g) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (!ctx->route->arg && r->method == NGX_HTTP_GET) {
@@ -194,11 +194,11 @@ ngx_http_iot_things_members(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     } else if (ngx_http_iot_things_text(r, ctx->body, "deviceId", 1, 0, &ref)
                != NGX_OK)
     {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (ngx_http_iot_things_device_ref(r, &ref, &d) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (!ngx_http_iot_things_reaches(&ctx->who, d.collection_id, 0)) {
@@ -274,7 +274,7 @@ ngx_http_iot_things_links(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_iot_device_t   d;
 
     if (ngx_http_iot_things_device_ref(r, &ctx->seg[1], &d) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (!ngx_http_iot_things_reaches(&ctx->who, d.collection_id, 0)) {
@@ -290,7 +290,7 @@ ngx_http_iot_things_links(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (ngx_http_iot_things_group_ref(r, &ctx->seg[3], &g) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (ngx_iot_member_get((ngx_cycle_t *) ngx_cycle, g.id.key, d.id.key, &m)
@@ -324,8 +324,8 @@ ngx_http_iot_things_group_ref(ngx_http_request_t *r, ngx_str_t *seg,
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
 
     if (ngx_iot_uuid_decode(seg->data, seg->len, uuid) != NGX_OK) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "deviceGroupId must be a UUID");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "deviceGroupId must be a UUID");
     }
 
     if (ngx_iot_group_get((ngx_cycle_t *) ngx_cycle, 0, uuid, r->pool, g)
@@ -333,8 +333,8 @@ ngx_http_iot_things_group_ref(ngx_http_request_t *r, ngx_str_t *seg,
         || !ngx_http_iot_things_reaches(&ctx->who, g->collection_id,
                                         r->method != NGX_HTTP_GET))
     {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_NOT_FOUND,
-                                           "device group not found");
+        return ngx_http_iot_invalid(r, NGX_HTTP_NOT_FOUND,
+                                    "device group not found");
     }
 
     return NGX_OK;
@@ -365,8 +365,8 @@ ngx_http_iot_things_group_fields(ngx_http_request_t *r, json_t *body,
     }
 
     if (ngx_http_iot_things_client(s.data, s.len) != NGX_OK) {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "clientId: no such client");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "clientId: no such client");
     }
 
     if (ngx_http_iot_things_text(r, body, "projectId", 1, 0, &s) != NGX_OK) {
@@ -377,8 +377,8 @@ ngx_http_iot_things_group_fields(ngx_http_request_t *r, json_t *body,
         != NGX_OK
         || !ngx_http_iot_things_reaches(&ctx->who, ch->collection_id, 1))
     {
-        return ngx_http_iot_things_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                           "projectId: no such project");
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "projectId: no such project");
     }
 
     return NGX_OK;
@@ -557,7 +557,7 @@ ngx_http_iot_things_list_of(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_str_set(&ctx->list.head, "{\"items\":[");
 
     if (ngx_http_iot_things_list_args(r, ctx, f) != NGX_OK) {
-        return ngx_http_iot_things_reject(r);
+        return ngx_http_iot_reject(r);
     }
 
     if (what != NGX_HTTP_IOT_THINGS_LIST_GROUPS) {
