@@ -25,7 +25,9 @@ packages=(nginx nginx-dev libnginx-mod-stream libjansson-dev libsqlite3-dev
           libtest-base-perl python3-websocket libnginx-mod-nchan mosquitto
           valgrind gdb gcc make
           libpcre2-dev zlib1g-dev debian-archive-keyring    # nginx 1.26.3
-          nodejs)       # npm with it: the Huawei Cloud SDK core for t/npm
+          nodejs        # npm with it: the Huawei Cloud SDK core for t/npm
+          python3-pytest python3-pytest-asyncio python3-websockets
+          python3-requests)     # nbiot-python's own suite (t/95)
 
 say() { printf '%s\n' "$*" >&2; }
 
