@@ -11,6 +11,8 @@
 #                        against Debian's nginx 1.22, then nginx 1.26.3;
 #                        `./build.sh test 1.22` or `test 1.26`: only one
 #   ./build.sh bench     build and run the benchmarks (bench/RESULTS.md)
+#   ./build.sh deb       build the Debian package build/libnginx-mod-iot_*.deb
+#                        (docs/operations.md)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")" && pwd)
@@ -432,6 +434,66 @@ stop_server() {
     say "stopped (TERM)"
 }
 
+# ------------------------------------------------------------- the package
+
+# build_deb: build/libnginx-mod-iot_<version>_<arch>.deb, the module for
+# Debian's nginx, laid out as Debian's libnginx-mod-* packages are
+# (packaging/deb/, docs/operations.md)
+build_deb() {
+    local pkg="$build/deb" version arch abi deps=() lib p v so size
+    build_module
+    command -v dpkg-deb >/dev/null || { say "no dpkg-deb"; exit 1; }
+
+    version=$(sed -n 's/^#define NGX_IOT_VERSION *"\(.*\)"/\1/p' \
+              "$top/ngx_iot_module/ngx_iot.h")
+    arch=$(dpkg --print-architecture)
+    # Debian's nginx provides nginx-abi-<version>: the module loads into
+    # that nginx only
+    abi=$(dpkg-query -W -f='${Provides}' nginx 2>/dev/null \
+          | tr ',' '\n' | sed -n 's/^ *\(nginx-abi-[^ ]*\).*/\1/p')
+    [ -n "$abi" ] || { say "Debian's nginx is not installed"; exit 1; }
+    deps+=("$abi" libnginx-mod-stream)
+
+    # the libraries the module links: each one's package, at least the
+    # version built against
+    so="$build/ngx_iot_module.so"
+    for lib in $(objdump -p "$so" | awk '/NEEDED/ { print $2 }'); do
+        p=$(dpkg -S "*/$lib" 2>/dev/null | head -n 1 | cut -d: -f1)
+        [ -n "$p" ] || continue
+        v=$(dpkg-query -W -f='${Version}' "$p")
+        deps+=("$p (>= ${v%%-*})")
+    done
+
+    rm -rf "$pkg"
+    install -d -m 0755 "$pkg/DEBIAN" "$pkg/usr/lib/nginx/modules" \
+        "$pkg/usr/share/nginx/modules-available" \
+        "$pkg/usr/share/doc/libnginx-mod-iot/examples"
+    install -m 0644 "$so" "$pkg/usr/lib/nginx/modules/ngx_iot_module.so"
+    strip --strip-unneeded "$pkg/usr/lib/nginx/modules/ngx_iot_module.so"
+    install -m 0644 "$top/packaging/deb/mod-iot.conf" \
+        "$pkg/usr/share/nginx/modules-available/"
+    install -m 0644 "$top/packaging/deb/copyright" "$top/README.md" \
+        "$top"/docs/*.md "$pkg/usr/share/doc/libnginx-mod-iot/"
+    install -m 0644 "$top/packaging/deb/iot.conf" \
+        "$top/packaging/deb/iot-site.conf" \
+        "$pkg/usr/share/doc/libnginx-mod-iot/examples/"
+    install -m 0755 "$top/packaging/deb/postinst" \
+        "$top/packaging/deb/prerm" "$top/packaging/deb/postrm" \
+        "$pkg/DEBIAN/"
+
+    size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
+    sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" \
+        -e "s/@SIZE@/$size/" \
+        -e "s/@DEPENDS@/$(IFS=,; printf '%s' "${deps[*]}" | sed 's/,/, /g')/" \
+        "$top/packaging/deb/control.in" > "$pkg/DEBIAN/control"
+    (cd "$pkg" && find usr -type f -exec md5sum {} + > DEBIAN/md5sums)
+
+    rm -f "$build"/libnginx-mod-iot_*.deb
+    dpkg-deb --root-owner-group --build "$pkg" \
+        "$build/libnginx-mod-iot_${version}_$arch.deb" >/dev/null
+    say "built $build/libnginx-mod-iot_${version}_$arch.deb"
+}
+
 cmd=${1:-build}
 case "$cmd" in
     build) install_deps
@@ -446,6 +508,7 @@ case "$cmd" in
     test)  install_deps; mkdir -p "$build"; install_test_clients
            test_versions "${2:-}" ;;
     bench) install_deps; build_module; exec "$top/bench/run.sh" ;;
-    *)     say "usage: $0 [build [1.22|1.26|all]|run|stop|test [1.22|1.26|all]|bench]"
+    deb)   install_deps; build_deb ;;
+    *)     say "usage: $0 [build [1.22|1.26|all]|run|stop|test [1.22|1.26|all]|bench|deb]"
            exit 2 ;;
 esac

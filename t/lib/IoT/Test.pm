@@ -60,6 +60,7 @@ sub new {
         zone        => '16m',
         zone_name   => 'iot',
         store       => 'var/iot.db',
+        load_conf   => '',    # the first lines (before any directive)
         main_conf   => '',
         stream_conf => '',    # a whole stream { } body, when given
         http_conf   => '',
@@ -130,6 +131,8 @@ sub write_config {
             if $STREAM_MODULE && -f $STREAM_MODULE;
         $load .= "load_module $MODULE;\n";
     }
+    # lines that must come first, e.g. a Debian modules-enabled include
+    $load .= $self->{load_conf} if $self->{load_conf};
 
     my $iot = '';
     if ($self->{module}) {
