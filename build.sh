@@ -11,6 +11,9 @@
 #                        against Debian's nginx 1.22, then nginx 1.26.3;
 #                        `./build.sh test 1.22` or `test 1.26`: only one
 #   ./build.sh bench     build and run the benchmarks (bench/RESULTS.md)
+#   IOT_SANITIZE=1 ./build.sh test
+#                        the suite against nginx 1.26.3 and the module built
+#                        with ASan and UBSan (build/nginx-1.26.3-san/)
 #   ./build.sh deb       build the Debian package build/libnginx-mod-iot_*.deb
 #                        (docs/operations.md)
 set -euo pipefail
@@ -65,7 +68,7 @@ sources_newer_than() {
 configure_tree() {
     local tree=$1 source=$2 log=$3 date=$4 stamp
     shift 4
-    stamp=$(printf '%s\n%s' "$source" "$*")
+    stamp=$(printf '%s\n%s\n%s' "$source" "$*" "$san_cc")
     if [ -f "$tree/objs/Makefile" ] && [ ! "$top/config" -nt "$tree/objs/Makefile" ] \
        && [ "$(cat "$tree/.iot-source" 2>/dev/null)" = "$stamp" ]; then
         return 0
@@ -74,7 +77,8 @@ configure_tree() {
     cp -r "$source" "$tree"
     printf '%s\n' "$stamp" > "$tree/.iot-source"
     (cd "$tree" && ./configure "$@" --with-stream=dynamic \
-        --with-cc-opt="-Wall -Wextra -Werror -Wno-unused-parameter -g -O2 -fPIC -DNGX_IOT_BUILD_DATE=$date" \
+        --with-cc-opt="-Wall -Wextra -Werror -Wno-unused-parameter -g -O2 -fPIC -DNGX_IOT_BUILD_DATE=$date${san_cc:+ $san_cc}" \
+        ${san_ld:+--with-ld-opt="$san_ld"} \
         --add-dynamic-module="$top" >"$log" 2>&1) || {
         tail -n 30 "$log" >&2; exit 1; }
 }
@@ -112,7 +116,8 @@ build_module() {
     else
         flags=(--with-compat --with-threads)
     fi
-    configure_tree "$tree" "$nginx_src" "$build/configure.log" \
+    # never with the sanitizers: Debian's nginx binary is not instrumented
+    san_cc="" san_ld="" configure_tree "$tree" "$nginx_src" "$build/configure.log" \
         "'\"$(date -u +%Y-%m-%d)\"'" "${flags[@]}"
     make_tree "$tree" "$build/make.log" objs/ngx_iot_module.so
     install_file "$tree/objs/ngx_iot_module.so" "$so"
@@ -133,6 +138,22 @@ next_nginx="$next_dir/sbin/nginx"
 next_stream_module="$next_dir/modules/ngx_stream_module.so"
 next_module="$next_dir/ngx_iot_module.so"
 next_suite=trixie
+
+# IOT_SANITIZE=1: nginx 1.26.3 and the module compiled with AddressSanitizer
+# and UndefinedBehaviorSanitizer (gcc's), in a tree of their own; nginx's
+# pools give each allocation its own malloc (NGX_DEBUG_PALLOC) so that
+# ASan sees their bounds.  Only against nginx 1.26.3: Debian's nginx
+# binary is not instrumented.  docs/building.md.
+san_cc=""
+san_ld=""
+if [ -n "${IOT_SANITIZE:-}" ]; then
+    san_cc="-fsanitize=address,undefined -fno-omit-frame-pointer -DNGX_DEBUG_PALLOC=1"
+    san_ld="-fsanitize=address,undefined"
+    next_dir="$build/nginx-$next_version-san"
+    next_nginx="$next_dir/sbin/nginx"
+    next_stream_module="$next_dir/modules/ngx_stream_module.so"
+    next_module="$next_dir/ngx_iot_module.so"
+fi
 apt_dir="$build/apt"
 next_tarball="$apt_dir/archives/nginx_$next_version.orig.tar.gz"
 
@@ -291,7 +312,7 @@ install_test_clients() {
 run_suite() {
     say "== test suite against nginx $1 ($2)"
     (cd "$top" && IOT_TEST_NGINX=$2 IOT_TEST_MODULE=$3 \
-        IOT_TEST_STREAM_MODULE=$4 \
+        IOT_TEST_STREAM_MODULE=$4 IOT_TEST_SANITIZE=${IOT_SANITIZE:-} \
         prove -I t/lib -r ${IOT_PROVE_JOBS:+-j "$IOT_PROVE_JOBS"} t/)
 }
 
@@ -302,6 +323,10 @@ test_versions() {
     case "$want" in
         all|both) want="1.22 1.26" ;;
     esac
+    if [ -n "${IOT_SANITIZE:-}" ] && [ "$want" != 1.26 ]; then
+        say "IOT_SANITIZE: only nginx 1.26.3 is built with the sanitizers"
+        want=1.26
+    fi
     for v in $want; do
         case "$v" in
             1.22|1.26) ;;

@@ -479,6 +479,7 @@ ngx_http_iot_iotda_match(ngx_iot_device_t *d, void *data)
     u_char      text[NGX_IOT_ID_LEN + NGX_IOT_IDENT_MAX_DIGITS];
     u_char     *last;
     ngx_int_t   rc;
+    ngx_uint_t  match;
     ngx_str_t   name;
 
     static ngx_str_t  key = ngx_string("name");
@@ -504,11 +505,15 @@ ngx_http_iot_iotda_match(ngx_iot_device_t *d, void *data)
 
     if (f->device_name.len) {
         rc = ngx_iot_tags_get(&d->tags, &key, f->tmp, &name);
+
+        match = (rc == NGX_OK && name.len == f->device_name.len
+                 && ngx_strncmp(name.data, f->device_name.data, name.len)
+                    == 0);
+
+        /* the name is in the pool: compared before the pool lets it go */
         ngx_reset_pool(f->tmp);
 
-        if (rc != NGX_OK || name.len != f->device_name.len
-            || ngx_strncmp(name.data, f->device_name.data, name.len) != 0)
-        {
+        if (!match) {
             return 0;
         }
     }

@@ -35,6 +35,9 @@ my $ROOT = Cwd::abs_path(
 );
 
 our $VALGRIND = $ENV{IOT_TEST_VALGRIND} ? 1 : 0;
+# the module and nginx built with ASan and UBSan (IOT_SANITIZE=1 ./build.sh
+# test): their reports go to san/asan.<pid> and san/ubsan.<pid>
+our $SANITIZE = $ENV{IOT_TEST_SANITIZE} ? 1 : 0;
 our $NGINX    = $ENV{IOT_TEST_NGINX}  || '/usr/sbin/nginx';
 # IOT_TEST_MODULE=static: the module is built into IOT_TEST_NGINX
 our $MODULE   = $ENV{IOT_TEST_MODULE} || "$ROOT/build/ngx_iot_module.so";
@@ -83,6 +86,11 @@ sub new {
     for my $d (qw(conf logs var)) {
         mkdir "$self->{dir}/$d", 0755 or die "mkdir $d: $!";
         chmod 0755, "$self->{dir}/$d";
+    }
+    if ($SANITIZE) {
+        # the workers (the user directive's user) write their reports too
+        mkdir "$self->{dir}/san" or die "mkdir san: $!";
+        chmod 01777, "$self->{dir}/san";
     }
 
     $self->{port} = $self->{port} || free_port('tcp');
@@ -208,6 +216,17 @@ sub _spawn {
     die "fork: $!" unless defined $pid;
     $self->{last_pid} = $pid if $pid;
     if ($pid == 0) {
+        if ($SANITIZE) {
+            # leaks are valgrind's part (IOT_TEST_VALGRIND): nginx leaves
+            # its pools to the exit of a process
+            # nginx's dynamic modules each define ngx_module_names: an
+            # "ODR violation" by design
+            $ENV{ASAN_OPTIONS} = "log_path=$d/san/asan:detect_leaks=0"
+                . ':abort_on_error=0:detect_odr_violation=0';
+            $ENV{UBSAN_OPTIONS} = "log_path=$d/san/ubsan"
+                . ':print_stacktrace=1:halt_on_error=0'
+                . ":suppressions=$ROOT/t/sanitizers/ubsan.supp";
+        }
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$d/logs/stdout.log";
         open STDERR, '>>', "$d/logs/stderr.log";
@@ -774,17 +793,52 @@ sub check_valgrind {
     return $ok;
 }
 
-# stop nginx, check the rest of the error log and the valgrind logs
+sub _sanitizer_reports {
+    my ($self) = @_;
+    return () unless $SANITIZE && $self->{dir};
+    return glob "$self->{dir}/san/asan.* $self->{dir}/san/ubsan.*";
+}
+
+sub _show_reports {
+    for my $f (@_) {
+        open my $fh, '<', $f or next;
+        my @l = <$fh>;
+        close $fh;
+        Test::More->builder->diag("$f:\n"
+            . join '', @l[0 .. ($#l > 80 ? 80 : $#l)]);
+    }
+}
+
+sub check_sanitizers {
+    my ($self) = @_;
+    return 1 unless $SANITIZE;
+    my @reports = $self->_sanitizer_reports;
+    my $ok = ok(!@reports, 'sanitizers: no reports');
+    _show_reports(@reports);
+    $self->{sanitizers_checked} = 1;
+    return $ok;
+}
+
+# stop nginx, check the rest of the error log, the valgrind logs and the
+# sanitizers' reports
 sub finish {
     my ($self, %o) = @_;
     $self->stop;
     $self->check_log('end', %o);
     $self->check_valgrind;
+    $self->check_sanitizers;
 }
 
 sub _cleanup {
     my ($self, $exit) = @_;
     $self->stop if $self->{pid};
+    # a test that did not call finish still fails on a sanitizer's report
+    if (!$self->{sanitizers_checked} && (my @r = $self->_sanitizer_reports))
+    {
+        Test::More->builder->diag('sanitizer reports:');
+        _show_reports(@r);
+        $exit = $self->{sanitizer_failed} = 1;
+    }
     my $passing = Test::More->builder->is_passing && !$exit;
     if (!$passing || ($ENV{IOT_TEST_KEEP} // '') eq 'always') {
         if ($ENV{IOT_TEST_KEEP}) {
@@ -799,7 +853,10 @@ sub _cleanup {
 
 END {
     my $st = $?;
-    $_->_cleanup($st) for @INSTANCES;
+    for my $t (@INSTANCES) {
+        $t->_cleanup($st);
+        $st ||= $t->{sanitizer_failed} ? 1 : 0;
+    }
     @INSTANCES = ();
     $? = $st;
 }
