@@ -232,6 +232,39 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX IF NOT EXISTS groups_in_by_name ON groups"
     "  (collection_id, name COLLATE NOCASE, id);",
 
+    /*
+     * 8: users and teams.  Every user has a private team (users.team_id);
+     * a team's members and their roles (1: Admin, 0: Member); invites by
+     * code; the user a token belongs to (a token without a row here
+     * belongs to the installation's first user, made with its first team
+     * by ngx_iot_store_team()).  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  team_id INTEGER NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  email TEXT NOT NULL DEFAULT '',"
+    "  phone TEXT NOT NULL DEFAULT '',"
+    "  avatar_url TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS team_members ("
+    "  team_id INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL,"
+    "  role INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (team_id, user_id));"
+    "CREATE INDEX IF NOT EXISTS team_members_by_user"
+    "  ON team_members (user_id, team_id);"
+    "CREATE TABLE IF NOT EXISTS invites ("
+    "  code TEXT PRIMARY KEY,"
+    "  team_id INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS invites_by_team ON invites (team_id, code);"
+    "CREATE TABLE IF NOT EXISTS token_users ("
+    "  hash BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS token_users_gone AFTER DELETE ON tokens"
+    "  BEGIN DELETE FROM token_users WHERE hash = old.hash; END;",
+
     NULL
 };
 
@@ -301,9 +334,9 @@ static const char  *ngx_iot_store_statements[] = {
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     "UPDATE tokens SET resource = ?2, write = ?3, tags = ?4 WHERE hash = ?1",
     "DELETE FROM tokens WHERE hash = ?1",
-    "SELECT hash, hint, resource, write, tags FROM tokens WHERE hash = ?1",
-    "SELECT hash, hint, resource, write, tags FROM tokens WHERE hint = ?1",
-    "SELECT hash, hint, resource, write, tags FROM tokens"
+    "SELECT " NGX_IOT_TOKEN_COLUMNS " FROM tokens WHERE hash = ?1",
+    "SELECT " NGX_IOT_TOKEN_COLUMNS " FROM tokens WHERE hint = ?1",
+    "SELECT " NGX_IOT_TOKEN_COLUMNS " FROM tokens"
     " WHERE hint > ?1 ORDER BY hint LIMIT ?2",
 
     "UPDATE devices SET net_ip = ?2, net_at = ?3, net_imeisv = ?4,"

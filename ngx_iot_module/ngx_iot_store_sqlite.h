@@ -163,6 +163,21 @@ typedef enum {
     NGX_IOT_SQL_ID_TEXT ")"
 
 
+/*
+ * A token's columns: its user (a token of a store before schema 8, or of
+ * the admin, belongs to the first user) and that user's private team.
+ */
+#define NGX_IOT_TOKEN_USER                                                    \
+    "coalesce((SELECT user_id FROM token_users u"                             \
+    " WHERE u.hash = tokens.hash),"                                           \
+    " (SELECT id FROM users ORDER BY rowid LIMIT 1), 0)"
+
+#define NGX_IOT_TOKEN_COLUMNS                                                 \
+    "hash, hint, resource, write, tags, " NGX_IOT_TOKEN_USER ","              \
+    " coalesce((SELECT team_id FROM users WHERE id = " NGX_IOT_TOKEN_USER     \
+    "), 0)"
+
+
 /* the statements of keyed scans a connection keeps */
 #define NGX_IOT_STORE_KEYED         16
 

@@ -121,6 +121,11 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     if (rc == NGX_OK) {
+        rc = ngx_iot_store_first_user(store, ctx->sh->team_id,
+                                      &ctx->sh->user_id, shm_zone->shm.log);
+    }
+
+    if (rc == NGX_OK) {
         rc = ngx_iot_registry_load(ctx, store, shm_zone->shm.log);
     }
 
@@ -269,6 +274,13 @@ ngx_iot_team_id(ngx_cycle_t *cycle)
 {
     /* set at start and never changed */
     return ngx_iot_zone_ctx(cycle)->sh->team_id;
+}
+
+
+uint64_t
+ngx_iot_first_user(ngx_cycle_t *cycle)
+{
+    return ngx_iot_zone_ctx(cycle)->sh->user_id;
 }
 
 
