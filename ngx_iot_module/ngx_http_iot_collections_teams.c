@@ -306,7 +306,7 @@ ngx_http_iot_teams_path(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         != NGX_OK
         || ngx_iot_auth_role(&ctx->who, *team_id) == NGX_DECLINED)
     {
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "team not found");
+        return NGX_DECLINED;
     }
 
     return NGX_OK;
@@ -764,12 +764,10 @@ ngx_http_iot_collections_team(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
     json_t             *tags;
     uint64_t            team_id;
-    ngx_int_t           rc;
     ngx_iot_team_op_t  *op;
 
-    rc = ngx_http_iot_teams_path(r, ctx, &team_id);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_iot_teams_path(r, ctx, &team_id) != NGX_OK) {
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "team not found");
     }
 
     if (r->method & NGX_HTTP_IOT_M_GET) {
@@ -812,9 +810,8 @@ ngx_http_iot_collections_team_tags(ngx_http_request_t *r,
     const char         *err;
     ngx_iot_team_op_t  *op;
 
-    rc = ngx_http_iot_teams_path(r, ctx, &team_id);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_iot_teams_path(r, ctx, &team_id) != NGX_OK) {
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "team not found");
     }
 
     name.len = 0;
@@ -929,9 +926,8 @@ ngx_http_iot_collections_teams_member(ngx_http_request_t *r,
     ngx_iot_team_op_t         *op;
     ngx_http_iot_teams_acc_t   acc;
 
-    rc = ngx_http_iot_teams_path(r, ctx, &team_id);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_iot_teams_path(r, ctx, &team_id) != NGX_OK) {
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "team not found");
     }
 
     user_id = 0;
@@ -1032,9 +1028,8 @@ ngx_http_iot_collections_teams_invite(ngx_http_request_t *r,
         }
     }
 
-    rc = ngx_http_iot_teams_path(r, ctx, &team_id);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_iot_teams_path(r, ctx, &team_id) != NGX_OK) {
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "team not found");
     }
 
     if (ngx_iot_auth_role(&ctx->who, team_id) != NGX_IOT_ROLE_ADMIN) {
