@@ -198,6 +198,6 @@ $t->restart;
     is($c->{teamId}, $own->{teamId}, 'a collection keeps its team');
 }
 
-$t->check_log;
+$t->check_log('the end');
 $t->finish;
 done_testing;
