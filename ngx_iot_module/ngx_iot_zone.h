@@ -122,6 +122,7 @@ uint64_t ngx_iot_first_user(ngx_cycle_t *cycle);
 ngx_iot_zone_ctx_t *ngx_iot_lock_write(ngx_cycle_t *cycle,
     ngx_iot_store_t *store, ngx_log_t *log, ngx_iot_rc_e *rc);
 ngx_iot_zone_ctx_t *ngx_iot_lock_read(ngx_cycle_t *cycle);
+ngx_uint_t ngx_iot_zone_read_held(void);
 void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx);
