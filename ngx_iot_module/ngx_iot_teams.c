@@ -35,6 +35,7 @@ typedef struct {
     u_char                    *roles;
     ngx_uint_t                 n;
     ngx_uint_t                 max;
+    ngx_pool_t                *pool;
 } ngx_iot_team_list_t;
 
 
@@ -69,6 +70,7 @@ ngx_iot_auth_teams(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
 
     list.max = 16;
     list.n = 0;
+    list.pool = pool;
     list.teams = ngx_palloc(pool, list.max * sizeof(uint64_t));
     list.roles = ngx_palloc(pool, list.max);
 
@@ -116,23 +118,16 @@ ngx_iot_team_membership(void *row, void *data)
     u_char    *roles;
 
     if (list->n == list->max) {
-        teams = ngx_alloc(2 * list->max * sizeof(uint64_t), ngx_cycle->log);
-        roles = ngx_alloc(2 * list->max, ngx_cycle->log);
+        /* a user of many teams: twice the room, from the request's pool */
+        teams = ngx_palloc(list->pool, 2 * list->max * sizeof(uint64_t));
+        roles = ngx_palloc(list->pool, 2 * list->max);
 
         if (teams == NULL || roles == NULL) {
-            ngx_free(teams);
-            ngx_free(roles);
             return NGX_ERROR;
         }
 
-        /* rare (a user of many teams): moved to memory of its own size */
         ngx_memcpy(teams, list->teams, list->n * sizeof(uint64_t));
         ngx_memcpy(roles, list->roles, list->n);
-
-        if (list->max > 16) {
-            ngx_free(list->teams);
-            ngx_free(list->roles);
-        }
 
         list->teams = teams;
         list->roles = roles;
@@ -539,6 +534,7 @@ ngx_iot_team_found(void *row, void *data)
     /* the tags' text outlives the statement: the thread's own copy */
     p = ngx_alloc(t->tags.len + 1, ngx_cycle->log);
     if (p == NULL) {
+        out->tags.data = NULL;
         return NGX_ERROR;
     }
 
