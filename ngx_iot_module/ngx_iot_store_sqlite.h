@@ -107,6 +107,7 @@ typedef enum {
     NGX_IOT_SQL_PRODUCT_DELETE,
     NGX_IOT_SQL_PRODUCT_LIST,
     NGX_IOT_SQL_PRODUCT_COUNT,
+    NGX_IOT_SQL_MEMBERSHIPS,
     NGX_IOT_SQL_LAST
 } ngx_iot_sql_e;
 
@@ -170,7 +171,7 @@ typedef enum {
 #define NGX_IOT_TOKEN_USER                                                    \
     "coalesce((SELECT user_id FROM token_users u"                             \
     " WHERE u.hash = tokens.hash),"                                           \
-    " (SELECT id FROM users ORDER BY rowid LIMIT 1), 0)"
+    " (SELECT user_id FROM installation WHERE id = 1), 0)"
 
 #define NGX_IOT_TOKEN_COLUMNS                                                 \
     "hash, hint, resource, write, tags, " NGX_IOT_TOKEN_USER ","              \

@@ -32,6 +32,8 @@ static void ngx_iot_store_row_team(sqlite3_stmt *st, void *out);
 static void ngx_iot_store_row_membership(sqlite3_stmt *st, void *out);
 static void ngx_iot_store_row_invite(sqlite3_stmt *st, void *out);
 static void ngx_iot_store_str(sqlite3_stmt *st, int col, ngx_str_t *s);
+static ngx_int_t ngx_iot_store_first_user_named(ngx_iot_store_t *store,
+    uint64_t id, ngx_log_t *log);
 
 
 static sqlite3_stmt *
@@ -193,8 +195,12 @@ ngx_iot_store_first_user(ngx_iot_store_t *store, uint64_t team_id,
     uint64_t       id;
     sqlite3_stmt  *st;
 
+    /* the installation's own row names it; or the user of its team */
+
     if (sqlite3_prepare_v2(store->db,
-                           "SELECT id FROM users ORDER BY rowid LIMIT 1",
+                           "SELECT coalesce(nullif(i.user_id, 0), u.id, 0)"
+                           " FROM installation i"
+                           " LEFT JOIN users u ON u.team_id = i.team_id",
                            -1, &st, NULL)
         != SQLITE_OK)
     {
@@ -213,7 +219,7 @@ ngx_iot_store_first_user(ngx_iot_store_t *store, uint64_t team_id,
 
     if (id) {
         *user_id = id;
-        return NGX_OK;
+        return ngx_iot_store_first_user_named(store, id, log);
     }
 
     id = ngx_iot_id_new();
@@ -261,6 +267,36 @@ ngx_iot_store_first_user(ngx_iot_store_t *store, uint64_t team_id,
 
     *user_id = id;
 
+    return ngx_iot_store_first_user_named(store, id, log);
+}
+
+
+static ngx_int_t
+ngx_iot_store_first_user_named(ngx_iot_store_t *store, uint64_t id,
+    ngx_log_t *log)
+{
+    int            rc;
+    sqlite3_stmt  *st;
+
+    if (sqlite3_prepare_v2(store->db,
+                           "UPDATE installation SET user_id = ?1"
+                           " WHERE id = 1 AND user_id != ?1",
+                           -1, &st, NULL)
+        != SQLITE_OK)
+    {
+        ngx_iot_store_log_error(store, "naming the first user", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+
+    if (rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, "naming the first user", log);
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -294,10 +330,9 @@ ngx_iot_store_memberships(ngx_iot_store_t *store, uint64_t user_id,
     sqlite3_stmt          *st;
     ngx_iot_membership_t   m;
 
-    st = ngx_iot_store_teams_sql(store,
-             "SELECT team_id, role FROM team_members WHERE user_id = ?1"
-             " ORDER BY team_id", "reading memberships", log);
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_MEMBERSHIPS);
     if (st == NULL) {
+        ngx_iot_store_log_error(store, "reading memberships", log);
         return NGX_ERROR;
     }
 

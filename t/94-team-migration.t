@@ -38,6 +38,7 @@ $t->stop;
 is(sql('PRAGMA user_version') >= 8, 1, 'the store is at schema 8 or later');
 sql('DROP TRIGGER token_users_gone; DROP TABLE token_users;'
     . ' DROP TABLE invites; DROP TABLE team_members; DROP TABLE users;'
+    . ' DROP TABLE installation;'
     . ' PRAGMA user_version = 7');
 is(sql("SELECT count(*) FROM sqlite_master WHERE name = 'users'"), 0,
    'a store of schema 7');
@@ -80,18 +81,23 @@ for my $tok ([$all, 'a token of /'], [$one, 'a token of one collection']) {
              'which cannot be deleted', qr/own team/);
 }
 
-# ---- repeatable: schema 8 again on a store that has it
-my (undef, $tm) = $api->call(POST => '/teams', body => {});
-my $u = $api->call(POST => '/users', body => { name => 'later' });
+# ---- repeatable: schema 8 again on a store that has it.  Ids are random:
+# with eight teams and users more, the first is not the lowest of them
+$api->call(POST => '/teams', body => {}) for 1 .. 8;
+$api->call(POST => '/users', body => { name => "later$_" }) for 1 .. 8;
 $t->stop;
 sql('PRAGMA user_version = 7');
 $t->start;
-is(sql('SELECT count(*) FROM users'), 2, 'the migration again makes no user');
+is(sql('SELECT count(*) FROM users'), 9, 'the migration again makes no user');
 {
     my (undef, $p) = $api->call(GET => '/profile');
     is($p->{userId}, $me->{userId}, 'the first user is the same');
+    is($p->{privateTeamId}, $c1->{teamId}, 'and so is the installation\'s team');
     my (undef, $l) = $api->call(GET => '/teams');
-    is(scalar @{ $l->{teams} }, 2, 'its teams are kept');
+    is(scalar @{ $l->{teams} }, 9, 'its teams are kept');
+    my (undef, $n) = $api->call(POST => '/collections', body => {});
+    is($n->{teamId}, $c1->{teamId},
+       'a new collection of the admin token is in the same team');
     my ($s) = $api->call(GET => "/collections/$cid", token => $one->{token});
     is($s, 200, 'old tokens still reach');
 }
