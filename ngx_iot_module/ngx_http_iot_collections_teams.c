@@ -111,6 +111,9 @@ ngx_http_iot_teams_send(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     b->last = ngx_cpymem(b->last, text, len);
+
+    /* a new user's answer holds its first token */
+    ngx_explicit_memzero(text, len);
     free(text);
 
     return ngx_http_iot_send(r, status, b);
@@ -599,8 +602,6 @@ static ngx_int_t
 ngx_http_iot_teams_token_made(ngx_http_request_t *r, ngx_iot_rc_e rc)
 {
     json_t              *j;
-    ngx_int_t            n;
-    ngx_iot_store_t     *store;
     ngx_iot_team_op_t   *op;
     ngx_http_iot_ctx_t  *ctx;
 
@@ -608,16 +609,14 @@ ngx_http_iot_teams_token_made(ngx_http_request_t *r, ngx_iot_rc_e rc)
     op = ctx->answer_data;
 
     if (rc != NGX_IOT_OK) {
-        /* the user is made: its admin may make it a token later */
+        /* the user is made, without a token (docs/collections.md) */
         ngx_explicit_memzero(ctx->wait.secret, NGX_IOT_TOKEN_LEN);
         return ngx_http_iot_collections_rc_error(r, rc, "user not found");
     }
 
-    store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, r->connection->log);
-
     j = ngx_http_iot_teams_user_json(&op->user);
 
-    if (j == NULL || store == NULL
+    if (j == NULL
         || json_object_set_new(j, "userId",
                                ngx_http_iot_teams_id(op->user_id)) != 0
         || json_object_set_new(j, "privateTeamId",
@@ -633,9 +632,7 @@ ngx_http_iot_teams_token_made(ngx_http_request_t *r, ngx_iot_rc_e rc)
 
     ngx_explicit_memzero(ctx->wait.secret, NGX_IOT_TOKEN_LEN);
 
-    n = ngx_http_iot_teams_send(r, NGX_HTTP_CREATED, j);
-
-    return n;
+    return ngx_http_iot_teams_send(r, NGX_HTTP_CREATED, j);
 }
 
 

@@ -603,8 +603,8 @@ ngx_iot_store_team_add(ngx_iot_store_t *store, ngx_iot_team_t *t,
         return NGX_ERROR;
     }
 
-    return ngx_iot_store_team_member_put(store, t->id, creator, NGX_IOT_ROLE_ADMIN,
-                                    log);
+    return ngx_iot_store_team_member_put(store, t->id, creator,
+                                         NGX_IOT_ROLE_ADMIN, log);
 }
 
 

@@ -220,6 +220,10 @@ my $ib = IoT::Iotda->new($t, project => $pb);
     is_iotda_error([$it->call(GET => "/devices/$da->{deviceId}",
                               token => $A->{token})],
                    404, 'IOTDA.014000', 'iotda: A\'s device is not in T');
+    my ($sn, $jn) = $it->call(GET => "/devices/$dt->{deviceId}",
+                              token => $A->{token});
+    is($sn, 200, 'iotda: a device without a name tag (C made it)');
+    is($jn->{device_name}, '', 'iotda: its device_name is empty');
     my ($st) = $it->call(GET => '/devices', token => $A->{token},
                          project => $T->{teamId});
     is($st, 200, 'iotda: a project as a teamId');
