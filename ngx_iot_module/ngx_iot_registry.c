@@ -453,14 +453,23 @@ ngx_iot_op_done(ngx_iot_write_t *w)
 
 
 /*
- * A token changed or went: the live streams it opened, in every worker,
- * check it again (ngx_iot_bus_revise).  The zone has the change by now.
+ * A token changed or went, or a collection changed team: the live
+ * streams it concerns, in every worker, are checked again
+ * (ngx_iot_bus_revise).  The zone has the change by now.
  */
 
 static void
 ngx_iot_op_revise(ngx_iot_op_t *op, ngx_iot_rc_e rc)
 {
     if (rc == NGX_IOT_OK && op->what == NGX_IOT_ENTITY_TOKEN && op->hash) {
+        ngx_iot_bus_revise();
+    }
+
+    /* a collection moved to another team: its streams are checked too */
+    if (rc == NGX_IOT_OK && op->what == NGX_IOT_ENTITY_COLLECTION
+        && op->id && op->change
+        && ((ngx_iot_collection_change_t *) op->change)->team_id)
+    {
         ngx_iot_bus_revise();
     }
 }

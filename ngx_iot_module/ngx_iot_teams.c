@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 #include "ngx_iot.h"
 #include "ngx_iot_write.h"
+#include "ngx_iot_bus.h"
 #include "ngx_iot_teams.h"
 
 
@@ -205,6 +206,11 @@ static void
 ngx_iot_team_done(ngx_iot_write_t *w)
 {
     ngx_iot_team_posted_t  *p = w->done_data;
+
+    if (w->rc == NGX_IOT_OK && p->op->what == NGX_IOT_TEAM_OP_LEAVE) {
+        /* the user's live streams of the team's collections close */
+        ngx_iot_bus_revise();
+    }
 
     p->wait->rc = w->rc;
     p->wait->handler(p->wait);

@@ -12,6 +12,7 @@ use lib 't/lib';
 use IoT::Test;
 use IoT::Collections;
 use IoT::JSON;
+use IoT::WebSocket;
 
 my $t = IoT::Test->new;
 my $api = IoT::Collections->new($t);
@@ -174,11 +175,47 @@ is_error([$api->call(DELETE => "/teams/$tid/members/$alice->{userId}",
     is($sd, 204, 'bob deletes his team');
 }
 
+# ---- a collection moved out of the team: the member's streams of it close
+{
+    my $c2 = $api->create_collection({ teamId => $tid }, token => $ta);
+    my $ws = IoT::WebSocket->connect(port => $t->port,
+                                     path => "/collections/$c2->{collectionId}/from",
+                                     token => $tb);
+    is($ws->{status}, 101, 'bob streams another collection of the team');
+    my ($s) = $api->call(PATCH => "/collections/$c2->{collectionId}",
+                         body => { teamId => $alice->{privateTeamId} },
+                         token => $ta);
+    is($s, 200, 'alice moves it to her own team');
+    my $c = $ws->wait_close;
+    is($c && $c->{code}, 1008, 'bob\'s stream of it closes with 1008');
+    $ws->send_close(1008);
+    is_error([$api->call(GET => "/collections/$c2->{collectionId}", token => $tb)],
+             403, 'bob no longer reaches it');
+}
+
 # ---- an Admin removes a member: he reaches nothing of it any more
 {
+    my $ws = IoT::WebSocket->connect(port => $t->port,
+                                     path => "/collections/$cid/from",
+                                     token => $tb);
+    is($ws->{status}, 101, 'bob streams the team\'s collection');
+    my $mine = $api->create_collection({}, token => $tb);
+    my $ws2 = IoT::WebSocket->connect(port => $t->port,
+                                      path => "/collections/$mine->{collectionId}/from",
+                                      token => $tb);
+    is($ws2->{status}, 101, 'and one of his own');
+
     my ($s) = $api->call(DELETE => "/teams/$tid/members/$bob->{userId}",
                          token => $ta);
     is($s, 204, 'an Admin removes bob');
+    my $c = $ws->wait_close;
+    ok($c, 'his stream of the team\'s collection is closed');
+    is($c && $c->{code}, 1008, 'with 1008');
+    $ws->send_close(1008);
+    $ws2->send_frame(opcode => 9, payload => 'still');
+    my $f = $ws2->recv_frame;
+    ok($f && $f->{opcode} == 10, 'his own stream goes on');
+    $ws2->close;
     is_error([$api->call(GET => "/collections/$cid", token => $tb)], 403,
              'bob no longer reaches the collection');
     is_error([$api->call(GET => "/teams/$tid", token => $tb)], 404,
