@@ -686,7 +686,8 @@ ngx_http_iot_collections_teams(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     if (r->method & NGX_HTTP_IOT_M_GET) {
         list = json_array();
-        if (list == NULL) {
+        if (list == NULL || ngx_iot_auth_load(&ctx->who) != NGX_OK) {
+            json_decref(list);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 

@@ -809,7 +809,7 @@ ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
     u_char      uuid[NGX_IOT_UUID_SIZE];
     uint64_t    team;
-    ngx_int_t   rc, role;
+    ngx_int_t   rc;
     ngx_str_t  *s;
 
     s = &ctx->seg[0];
@@ -829,12 +829,10 @@ ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                          "not own this project");
     }
 
-    role = ngx_iot_auth_role(&ctx->who, team);
-
-    if (!ctx->who.admin) {
-        ctx->who.teams[0] = team;
-        ctx->who.roles[0] = (u_char) role;
-        ctx->who.nteams = 1;
+    if (!ctx->who.admin && ngx_iot_auth_only(&ctx->who, team) != NGX_OK) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                         "IOTDA.000022 the credentials do "
+                                         "not own this project");
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) && !ctx->who.write) {

@@ -68,6 +68,16 @@ ngx_iot_auth_role(ngx_iot_principal_t *who, uint64_t team_id)
 {
     ngx_uint_t  i;
 
+    /* the user's own team: its one member, and its Admin */
+
+    if (team_id && team_id == who->team_id) {
+        return NGX_IOT_ROLE_ADMIN;
+    }
+
+    if (ngx_iot_auth_load(who) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
     for (i = 0; i < who->nteams; i++) {
         if (who->teams[i] == team_id) {
             return who->roles[i];

@@ -59,6 +59,8 @@ typedef struct {
     uint64_t                  *teams;
     u_char                    *roles;
     ngx_uint_t                 nteams;
+    ngx_uint_t                 loaded;    /* teams and roles are read */
+    ngx_pool_t                *pool;      /* for them */
 } ngx_iot_principal_t;
 
 
@@ -72,9 +74,16 @@ ngx_uint_t ngx_iot_auth_allows(ngx_iot_principal_t *who,
 /* who's role in team_id (NGX_IOT_ROLE_*), or NGX_DECLINED: not a member */
 ngx_int_t ngx_iot_auth_role(ngx_iot_principal_t *who, uint64_t team_id);
 
-/* ngx_iot_teams.c: who's user's memberships, from the store */
+/*
+ * ngx_iot_teams.c: who's user's memberships, from the store.  teams
+ * prepares who (they are read when first needed, into pool); load reads
+ * them (a store that cannot be read: the user's own team only); only
+ * makes who act within one team of its user's (NGX_DECLINED: not one).
+ */
 ngx_int_t ngx_iot_auth_teams(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
     ngx_pool_t *pool);
+ngx_int_t ngx_iot_auth_load(ngx_iot_principal_t *who);
+ngx_int_t ngx_iot_auth_only(ngx_iot_principal_t *who, uint64_t team);
 
 
 #endif /* _NGX_IOT_AUTH_H_INCLUDED_ */

@@ -59,15 +59,47 @@ static ngx_int_t ngx_iot_team_role_found(void *row, void *data);
 static ngx_int_t ngx_iot_team_invite_found(void *row, void *data);
 
 
-/* the teams of who's user, as the store has them now */
+/*
+ * who's memberships are read from the store when first needed (a team
+ * other than the user's own, whose one member the user always is): most
+ * requests never need them.
+ */
 
 ngx_int_t
 ngx_iot_auth_teams(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
     ngx_pool_t *pool)
 {
+    who->pool = pool;
+    who->loaded = 0;
+    who->teams = NULL;
+    who->roles = NULL;
+    who->nteams = 0;
+
+    return NGX_OK;
+}
+
+
+/* the teams of who's user, as the store has them now */
+
+ngx_int_t
+ngx_iot_auth_load(ngx_iot_principal_t *who)
+{
     ngx_int_t             rc;
+    ngx_pool_t           *pool;
+    ngx_cycle_t          *cycle;
     ngx_iot_store_t      *store;
     ngx_iot_team_list_t   list;
+
+    if (who->loaded) {
+        return NGX_OK;
+    }
+
+    cycle = (ngx_cycle_t *) ngx_cycle;
+    pool = who->pool;
+
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
 
     list.max = 16;
     list.n = 0;
@@ -104,6 +136,36 @@ ngx_iot_auth_teams(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
     who->teams = list.teams;
     who->roles = list.roles;
     who->nteams = list.n;
+    who->loaded = 1;
+
+    return NGX_OK;
+}
+
+
+/* who acts within team alone (the iotda dialect's project) */
+
+ngx_int_t
+ngx_iot_auth_only(ngx_iot_principal_t *who, uint64_t team)
+{
+    ngx_int_t  role;
+
+    if (ngx_iot_auth_load(who) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    role = ngx_iot_auth_role(who, team);
+
+    if (role == NGX_DECLINED) {
+        return NGX_DECLINED;
+    }
+
+    who->teams[0] = team;
+    who->roles[0] = (u_char) role;
+    who->nteams = 1;
+
+    if (team != who->team_id) {
+        who->team_id = 0;
+    }
 
     return NGX_OK;
 }
