@@ -610,7 +610,7 @@ ngx_http_iot_collections_authorize(ngx_http_request_t *r,
         p = ngx_cpymem(p, ctx->seg[i].data, ctx->seg[i].len);
     }
 
-    if (route >= NGX_HTTP_IOT_R_USERS) {
+    if (route >= NGX_HTTP_IOT_R_USERS && route <= NGX_HTTP_IOT_R_INVITE) {
         /* users and teams: the handlers check roles; the token's scope */
         known = 0;
     }
