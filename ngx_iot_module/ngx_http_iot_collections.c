@@ -26,6 +26,8 @@ static ngx_int_t ngx_http_iot_collections_root(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_system(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+static ngx_uint_t ngx_http_iot_collections_own_body(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_stream_allowed(
     ngx_iot_principal_t *who, uint64_t cid, ngx_str_t *path,
     ngx_pool_t *pool);
@@ -47,7 +49,7 @@ ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect = {
     ngx_http_iot_collections_render,       /* data messages */
     ngx_http_iot_collections_stream_allowed, /* a stream's token changed */
     ngx_null_string,                       /* errors: content type */
-    NULL                                   /* routes that read their body */
+    ngx_http_iot_collections_own_body      /* routes that read their body */
 };
 
 
@@ -74,6 +76,17 @@ typedef enum {
     NGX_HTTP_IOT_R_DEVICE_TO,
     NGX_HTTP_IOT_R_DOWNLINKS,
     NGX_HTTP_IOT_R_DEVICE_DOWNLINKS,
+    NGX_HTTP_IOT_R_USERS,
+    NGX_HTTP_IOT_R_PROFILE,
+    NGX_HTTP_IOT_R_TEAMS,
+    NGX_HTTP_IOT_R_TEAMS_ACCEPT,
+    NGX_HTTP_IOT_R_TEAM,
+    NGX_HTTP_IOT_R_TEAM_TAGS,
+    NGX_HTTP_IOT_R_TEAM_TAG,
+    NGX_HTTP_IOT_R_MEMBERS,
+    NGX_HTTP_IOT_R_MEMBER,
+    NGX_HTTP_IOT_R_INVITES,
+    NGX_HTTP_IOT_R_INVITE,
     NGX_HTTP_IOT_R_NONE
 } ngx_http_iot_route_e;
 
@@ -141,7 +154,40 @@ static ngx_http_iot_route_t  ngx_http_iot_collections_routes[] = {
       ngx_http_iot_collections_downlinks, 0 },
 
     { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD"),
-      ngx_http_iot_collections_downlinks, NGX_HTTP_IOT_DEV }
+      ngx_http_iot_collections_downlinks, NGX_HTTP_IOT_DEV },
+
+    { NGX_HTTP_IOT_M_LIST, ngx_string("GET, HEAD, POST"),
+      ngx_http_iot_collections_users, 0 },
+
+    { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD"),
+      ngx_http_iot_collections_profile, 0 },
+
+    { NGX_HTTP_IOT_M_LIST, ngx_string("GET, HEAD, POST"),
+      ngx_http_iot_collections_teams, 0 },
+
+    { NGX_HTTP_POST, ngx_string("POST"),
+      ngx_http_iot_collections_teams_accept, 0 },
+
+    { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE"),
+      ngx_http_iot_collections_team, 0 },
+
+    { NGX_HTTP_IOT_M_TAGS, ngx_string("GET, HEAD, PATCH"),
+      ngx_http_iot_collections_team_tags, 0 },
+
+    { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE"),
+      ngx_http_iot_collections_team_tags, NGX_HTTP_IOT_ONE },
+
+    { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD"),
+      ngx_http_iot_collections_teams_member, 0 },
+
+    { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE"),
+      ngx_http_iot_collections_teams_member, 0 },
+
+    { NGX_HTTP_IOT_M_LIST, ngx_string("GET, HEAD, POST"),
+      ngx_http_iot_collections_teams_invite, 0 },
+
+    { NGX_HTTP_IOT_M_GET|NGX_HTTP_DELETE, ngx_string("GET, HEAD, DELETE"),
+      ngx_http_iot_collections_teams_invite, 0 }
 };
 
 
@@ -170,6 +216,18 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
             return NGX_HTTP_IOT_R_SYSTEM;
         }
 
+        if (ngx_http_iot_is(0, "users")) {
+            return NGX_HTTP_IOT_R_USERS;
+        }
+
+        if (ngx_http_iot_is(0, "profile")) {
+            return NGX_HTTP_IOT_R_PROFILE;
+        }
+
+        if (ngx_http_iot_is(0, "teams")) {
+            return NGX_HTTP_IOT_R_TEAMS;
+        }
+
         if (ngx_http_iot_is(0, "collections")) {
             return NGX_HTTP_IOT_R_COLLECTIONS;
         }
@@ -187,6 +245,29 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
 
         if (ngx_http_iot_is(0, "tokens")) {
             return NGX_HTTP_IOT_R_TOKEN;
+        }
+
+        if (ngx_http_iot_is(0, "teams")) {
+            return ngx_http_iot_is(1, "accept") ? NGX_HTTP_IOT_R_TEAMS_ACCEPT
+                                                : NGX_HTTP_IOT_R_TEAM;
+        }
+
+        return NGX_HTTP_IOT_R_NONE;
+    }
+
+    if (ngx_http_iot_is(0, "teams")) {
+        if (ctx->nseg == 3) {
+            return ngx_http_iot_is(2, "tags") ? NGX_HTTP_IOT_R_TEAM_TAGS
+                   : ngx_http_iot_is(2, "members") ? NGX_HTTP_IOT_R_MEMBERS
+                   : ngx_http_iot_is(2, "invites") ? NGX_HTTP_IOT_R_INVITES
+                   : NGX_HTTP_IOT_R_NONE;
+        }
+
+        if (ctx->nseg == 4) {
+            return ngx_http_iot_is(2, "tags") ? NGX_HTTP_IOT_R_TEAM_TAG
+                   : ngx_http_iot_is(2, "members") ? NGX_HTTP_IOT_R_MEMBER
+                   : ngx_http_iot_is(2, "invites") ? NGX_HTTP_IOT_R_INVITE
+                   : NGX_HTTP_IOT_R_NONE;
         }
 
         return NGX_HTTP_IOT_R_NONE;
@@ -289,6 +370,18 @@ ngx_http_iot_collections_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     return &ngx_http_iot_collections_routes[route];
+}
+
+
+/* POST /teams/{tid}/invites takes any body, or none */
+
+static ngx_uint_t
+ngx_http_iot_collections_own_body(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx)
+{
+    return ctx->route
+           == &ngx_http_iot_collections_routes[NGX_HTTP_IOT_R_INVITES]
+           && r->method == NGX_HTTP_POST;
 }
 
 
@@ -468,6 +561,7 @@ ngx_http_iot_collections_authorize(ngx_http_request_t *r,
 
     case NGX_HTTP_IOT_R_ROOT:
     case NGX_HTTP_IOT_R_SYSTEM:
+    case NGX_HTTP_IOT_R_PROFILE:
     case NGX_HTTP_IOT_R_TOKENS:
     case NGX_HTTP_IOT_R_TOKEN:
         return NGX_OK;
@@ -514,6 +608,11 @@ ngx_http_iot_collections_authorize(ngx_http_request_t *r,
     for (i = 0; i < ctx->nseg; i++) {
         *p++ = '/';
         p = ngx_cpymem(p, ctx->seg[i].data, ctx->seg[i].len);
+    }
+
+    if (route >= NGX_HTTP_IOT_R_USERS && route <= NGX_HTTP_IOT_R_INVITE) {
+        /* users and teams: the handlers check roles; the token's scope */
+        known = 0;
     }
 
     if ((known && !ngx_iot_auth_allows(who, cid, 0))

@@ -8,6 +8,7 @@
  *                                       scopes, errors, request fields
  *   ngx_http_iot_collections_devices.c  collections, devices, their tags
  *   ngx_http_iot_collections_tokens.c   API tokens
+ *   ngx_http_iot_collections_teams.c    users, teams, members, invites
  *   ngx_http_iot_collections_data.c     /data, /from, /to
  *   ngx_http_iot_collections_render.c   the JSON of every answer and of
  *                                       data messages
@@ -78,6 +79,24 @@ ngx_int_t ngx_http_iot_collections_tags(ngx_http_request_t *r,
 ngx_int_t ngx_http_iot_collections_tokens(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_collections_token(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+
+/* ngx_http_iot_collections_teams.c */
+ngx_int_t ngx_http_iot_collections_users(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_profile(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_teams(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_teams_accept(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_team(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_team_tags(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_teams_member(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_teams_invite(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 
 /* ngx_http_iot_collections_data.c */

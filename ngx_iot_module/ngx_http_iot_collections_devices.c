@@ -11,6 +11,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_iot_collections.h"
+#include "ngx_iot_teams.h"
 
 
 /* how each write is answered */
@@ -129,12 +130,15 @@ ngx_http_iot_mask_field(ngx_http_request_t *r, json_t *body,
 
 
 static ngx_int_t
-ngx_http_iot_collection_fields(ngx_http_request_t *r, json_t *body,
+ngx_http_iot_collection_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_iot_collection_change_t *ch)
 {
-    json_t     *v;
+    u_char      uuid[NGX_IOT_UUID_SIZE];
+    json_t     *v, *body;
     uint64_t    team;
     ngx_int_t   rc;
+
+    body = ctx->body;
 
     ngx_memzero(ch, sizeof(ngx_iot_collection_change_t));
 
@@ -151,12 +155,19 @@ ngx_http_iot_collection_fields(ngx_http_request_t *r, json_t *body,
     v = ngx_http_iot_collections_field(body, "teamId");
 
     if (v) {
-        if (!json_is_string(v)
-            || ngx_iot_id_decode((u_char *) json_string_value(v),
-                                 json_string_length(v), &team)
-               != NGX_OK
-            || team != ngx_iot_team_id((ngx_cycle_t *) ngx_cycle))
-        {
+        /* a team the caller is a member of (ngx_iot_teams.h) */
+        rc = json_is_string(v)
+             ? ngx_iot_team_resolve((ngx_cycle_t *) ngx_cycle, &ctx->who,
+                                    (u_char *) json_string_value(v),
+                                    json_string_length(v), &team, uuid)
+             : NGX_DECLINED;
+
+        if (rc == NGX_ERROR) {
+            return ngx_http_iot_invalid(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "the store cannot be read");
+        }
+
+        if (rc != NGX_OK) {
             return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
                                         "teamId: no such team");
         }
@@ -184,9 +195,14 @@ ngx_http_iot_collections_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_collections_list_page(r, &ctx->list);
     }
 
-    rc = ngx_http_iot_collection_fields(r, ctx->body, &ch);
+    rc = ngx_http_iot_collection_fields(r, ctx, &ch);
     if (rc != NGX_OK) {
         return ngx_http_iot_reject(r);
+    }
+
+    /* without a teamId: the caller's own team */
+    if (ch.team_id == 0) {
+        ch.team_id = ctx->who.team_id;
     }
 
     wait = ngx_http_iot_collections_waiter(r,
@@ -221,7 +237,7 @@ ngx_http_iot_collections_item(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         irc = ngx_iot_collection_get(cycle, id, r->pool, &c);
 
     } else if (r->method == NGX_HTTP_PATCH) {
-        rc = ngx_http_iot_collection_fields(r, ctx->body, &ch);
+        rc = ngx_http_iot_collection_fields(r, ctx, &ch);
         if (rc != NGX_OK) {
             return ngx_http_iot_reject(r);
         }

@@ -3,7 +3,8 @@
  * Copyright (C) nginx-iot authors
  *
  * The collections dialect: /tokens and /tokens/{token}.  A token sees,
- * makes and changes only tokens whose resource lies inside its own.
+ * makes and changes only tokens of its own user whose resource lies
+ * inside its own.
  */
 
 
@@ -42,8 +43,9 @@ ngx_http_iot_token_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
 
-    if (!ngx_http_iot_collections_covers(&ctx->who, t->resource.data,
-                                         t->resource.len))
+    if (t->user_id != ctx->who.user_id
+        || !ngx_http_iot_collections_covers(&ctx->who, t->resource.data,
+                                            t->resource.len))
     {
         return NGX_DECLINED;
     }
@@ -160,6 +162,10 @@ ngx_http_iot_collections_tokens(ngx_http_request_t *r,
 
     tn->change = ch;
 
+    /* a token is its maker's user's, and never reaches more than it */
+    tn->change.user_id = ctx->who.user_id;
+    tn->change.team_id = ctx->who.team_id;
+
     return ngx_http_iot_token_create(r, tn);
 }
 
@@ -247,10 +253,11 @@ ngx_http_iot_collections_token(ngx_http_request_t *r,
         return ngx_http_iot_collections_rc_error(r, irc, "token not found");
     }
 
-    /* a token outside the caller's reach is not there for it */
+    /* a token outside the caller's reach (or another user's) is not there */
 
-    if (!ngx_http_iot_collections_covers(&ctx->who, t.resource.data,
-                                         t.resource.len))
+    if (t.user_id != ctx->who.user_id
+        || !ngx_http_iot_collections_covers(&ctx->who, t.resource.data,
+                                            t.resource.len))
     {
         return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND, "token not found");
     }

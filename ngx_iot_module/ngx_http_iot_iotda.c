@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include "ngx_http_iot_iotda.h"
+#include "ngx_iot_teams.h"
 #include "ngx_http_iot_iotda_sign.h"
 #include "ngx_http_iot_collections.h"
 #include "ngx_iot_token.h"
@@ -794,42 +795,41 @@ ngx_http_iot_iotda_date(ngx_str_t *date, time_t *t)
 
 
 /*
- * The project: the installation's team, as Huawei writes project ids (its
- * UUID's 32 hex digits), as a UUID, or as the collections dialect's
- * teamId.  Writes need a token that may write.  Which resource spaces
- * (collections) a principal reaches is checked by each route.
+ * The project: a team of the credentials' user (ngx_iot_team_resolve:
+ * its UUID's 32 hex digits as Huawei writes project ids, the UUID, or the
+ * collections dialect's teamId).  The request then acts within that team
+ * alone: the principal keeps only that membership, so the core's check
+ * refuses every resource space (collection) of the user's other teams.
+ * Writes need a token that may write.  Which resource spaces a principal
+ * reaches is checked by each route.
  */
 
 static ngx_int_t
 ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    u_char       uuid[NGX_IOT_UUID_SIZE];
-    uint64_t     id;
-    ngx_str_t   *s;
-    ngx_uint_t   ours;
+    u_char      uuid[NGX_IOT_UUID_SIZE];
+    uint64_t    team;
+    ngx_int_t   rc;
+    ngx_str_t  *s;
 
     s = &ctx->seg[0];
-    ours = 0;
 
-    if (s->len == 2 * NGX_IOT_UUID_SIZE) {
-        ours = (ngx_iot_hex_decode(uuid, s->data, s->len) == NGX_OK);
+    rc = ngx_iot_team_resolve((ngx_cycle_t *) ngx_cycle, &ctx->who, s->data,
+                              s->len, &team, uuid);
 
-    } else if (ngx_iot_uuid_decode(s->data, s->len, uuid) == NGX_OK) {
-        ours = 1;
-
-    } else if (ngx_iot_id_decode(s->data, s->len, &id) == NGX_OK
-               && id == ngx_iot_team_id((ngx_cycle_t *) ngx_cycle))
-    {
-        ngx_memcpy(uuid, ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle),
-                   NGX_IOT_UUID_SIZE);
-        ours = 1;
+    if (rc == NGX_ERROR) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                         "IOTDA.000003 the store cannot be "
+                                         "read");
     }
 
-    if (!ours
-        || ngx_memcmp(uuid, ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle),
-                      NGX_IOT_UUID_SIZE)
-           != 0)
-    {
+    if (rc != NGX_OK) {
+        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                         "IOTDA.000022 the credentials do "
+                                         "not own this project");
+    }
+
+    if (!ctx->who.admin && ngx_iot_auth_only(&ctx->who, team) != NGX_OK) {
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                                          "IOTDA.000022 the credentials do "
                                          "not own this project");

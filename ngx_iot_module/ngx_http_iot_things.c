@@ -14,6 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_iot_things.h"
+#include "ngx_iot_teams.h"
 #include "ngx_http_iot_collections.h"
 #include "ngx_iot_ident.h"
 #include "ngx_iot_adapters.h"
@@ -631,31 +632,62 @@ ngx_http_iot_things_project(ngx_http_request_t *r, u_char *s, size_t len,
 
 
 /*
- * clientId: the installation's team, by its UUID or by its id in the
- * collections dialect (teamId).  NGX_OK, NGX_DECLINED: another.
+ * clientId: a team of the caller's user, by its UUID or by its id in the
+ * collections dialect (teamId), through the core's one mapping
+ * (ngx_iot_team_resolve).  NGX_OK, NGX_DECLINED: no such client for who.
  */
 
 ngx_int_t
-ngx_http_iot_things_client(u_char *s, size_t len)
+ngx_http_iot_things_client(ngx_iot_principal_t *who, u_char *s, size_t len,
+    uint64_t *team)
+{
+    u_char  uuid[NGX_IOT_UUID_SIZE];
+
+    return ngx_iot_team_resolve((ngx_cycle_t *) ngx_cycle, who, s, len, team,
+                                uuid) == NGX_OK ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* a project (collection cid) must be of the client given (team) */
+
+ngx_int_t
+ngx_http_iot_things_client_of(ngx_http_request_t *r, uint64_t team,
+    uint64_t cid)
+{
+    if (ngx_iot_collection_team((ngx_cycle_t *) ngx_cycle, cid) != team) {
+        return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                    "clientId: the project is not "
+                                    "this client's");
+    }
+
+    return NGX_OK;
+}
+
+
+/* "clientId":"<uuid>" of collection cid's team; NGX_DECLINED: none */
+
+ngx_int_t
+ngx_http_iot_things_client_put(u_char *p, uint64_t cid, u_char **out)
 {
     u_char       uuid[NGX_IOT_UUID_SIZE];
-    uint64_t     id;
+    uint64_t     team;
     ngx_cycle_t  *cycle;
 
     cycle = (ngx_cycle_t *) ngx_cycle;
 
-    if (ngx_iot_uuid_decode(s, len, uuid) == NGX_OK) {
-        return ngx_memcmp(uuid, ngx_iot_team_uuid(cycle), NGX_IOT_UUID_SIZE)
-               == 0 ? NGX_OK : NGX_DECLINED;
+    team = ngx_iot_collection_team(cycle, cid);
+
+    if (team == 0 || ngx_iot_team_uuid_of(cycle, team, uuid) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
-    if (ngx_iot_id_decode(s, len, &id) == NGX_OK
-        && id == ngx_iot_team_id(cycle))
-    {
-        return NGX_OK;
-    }
+    p = ngx_cpymem(p, ",\"clientId\":\"", sizeof(",\"clientId\":\"") - 1);
+    p = ngx_iot_uuid_encode(p, uuid);
+    *p++ = '"';
 
-    return NGX_DECLINED;
+    *out = p;
+
+    return NGX_OK;
 }
 
 

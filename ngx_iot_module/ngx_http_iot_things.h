@@ -67,6 +67,7 @@ typedef struct {
                                                modifiedBefore, Since */
     ngx_uint_t                   set;       /* which times are given */
     ngx_uint_t                   none;      /* nothing can match */
+    uint64_t                     team;      /* clientId given; 0: any */
     ngx_str_t                    args;      /* without the cursor */
 
     /* devices and groups: keyed pages (the store checks the filters) */
@@ -95,7 +96,12 @@ ngx_int_t ngx_http_iot_things_device_ref(ngx_http_request_t *r,
     ngx_str_t *ref, ngx_iot_device_t *d);
 ngx_int_t ngx_http_iot_things_project(ngx_http_request_t *r, u_char *s,
     size_t len, uint64_t *cid);
-ngx_int_t ngx_http_iot_things_client(u_char *s, size_t len);
+ngx_int_t ngx_http_iot_things_client(ngx_iot_principal_t *who, u_char *s,
+    size_t len, uint64_t *team);
+ngx_int_t ngx_http_iot_things_client_of(ngx_http_request_t *r,
+    uint64_t team, uint64_t cid);
+ngx_int_t ngx_http_iot_things_client_put(u_char *p, uint64_t cid,
+    u_char **out);
 u_char *ngx_http_iot_things_time(u_char *p, uint64_t ms);
 ngx_int_t ngx_http_iot_things_parse_time(u_char *s, size_t len,
     uint64_t *ms);

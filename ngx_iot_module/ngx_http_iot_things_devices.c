@@ -13,6 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_iot_things.h"
+#include "ngx_iot_teams.h"
 
 
 /* how a write is answered */
@@ -188,6 +189,7 @@ ngx_http_iot_things_fields(ngx_http_request_t *r, json_t *body,
     ngx_iot_device_change_t *ch)
 {
     json_t              *v, *tags;
+    uint64_t             team;
     ngx_str_t            name, s;
     ngx_pool_cleanup_t  *cln;
     ngx_http_iot_ctx_t  *ctx;
@@ -230,13 +232,15 @@ ngx_http_iot_things_fields(ngx_http_request_t *r, json_t *body,
         }
     }
 
-    /* clientId: the installation's team */
+    /* clientId: a team of the caller's user, the project's */
 
     if (ngx_http_iot_things_text(r, body, "clientId", 1, 0, &s) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    if (ngx_http_iot_things_client(s.data, s.len) != NGX_OK) {
+    if (ngx_http_iot_things_client(&ctx->who, s.data, s.len, &team)
+        != NGX_OK)
+    {
         return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
                                     "clientId: no such client");
     }
@@ -253,6 +257,10 @@ ngx_http_iot_things_fields(ngx_http_request_t *r, json_t *body,
     {
         return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
                                     "projectId: no such project");
+    }
+
+    if (ngx_http_iot_things_client_of(r, team, ch->collection_id) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     /* deviceSpecificationId: a UUID, kept as it is */
@@ -478,9 +486,8 @@ ngx_http_iot_things_device_put(ngx_http_request_t *r, ngx_iot_device_t *d,
         *p++ = '"';
     }
 
-    p = ngx_cpymem(p, ",\"clientId\":\"", sizeof(",\"clientId\":\"") - 1);
-    p = ngx_iot_uuid_encode(p, ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle));
-    *p++ = '"';
+    /* the client: the team of the device's collection */
+    (void) ngx_http_iot_things_client_put(p, d->collection_id, &p);
 
     if (project) {
         p = ngx_cpymem(p, ",\"projectId\":\"",
@@ -1020,7 +1027,9 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                             "clientId must be a UUID");
             }
 
-            if (ngx_http_iot_things_client(value.data, value.len) != NGX_OK)
+            if (ngx_http_iot_things_client(&ctx->who, value.data, value.len,
+                                           &f->team)
+                != NGX_OK)
             {
                 f->none = 1;
             }
@@ -1396,7 +1405,10 @@ ngx_http_iot_things_row(ngx_http_request_t *r, ngx_http_iot_list_t *list,
 
     /* the filters are the store's (a keyed scan) */
 
-    if (f->none || !ngx_http_iot_things_reaches(&ctx->who, d->collection_id, 0))
+    if (f->none || !ngx_http_iot_things_reaches(&ctx->who, d->collection_id, 0)
+        || (f->team
+            && ngx_iot_collection_team((ngx_cycle_t *) ngx_cycle,
+                                       d->collection_id) != f->team))
     {
         return NGX_DECLINED;
     }

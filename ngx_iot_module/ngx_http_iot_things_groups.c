@@ -13,6 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_iot_things.h"
+#include "ngx_iot_teams.h"
 #include "ngx_iot_groups.h"
 
 
@@ -347,6 +348,7 @@ static ngx_int_t
 ngx_http_iot_things_group_fields(ngx_http_request_t *r, json_t *body,
     ngx_iot_group_change_t *ch)
 {
+    uint64_t             team;
     ngx_str_t            s;
     ngx_http_iot_ctx_t  *ctx;
 
@@ -364,7 +366,9 @@ ngx_http_iot_things_group_fields(ngx_http_request_t *r, json_t *body,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_iot_things_client(s.data, s.len) != NGX_OK) {
+    if (ngx_http_iot_things_client(&ctx->who, s.data, s.len, &team)
+        != NGX_OK)
+    {
         return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
                                     "clientId: no such client");
     }
@@ -381,7 +385,7 @@ ngx_http_iot_things_group_fields(ngx_http_request_t *r, json_t *body,
                                     "projectId: no such project");
     }
 
-    return NGX_OK;
+    return ngx_http_iot_things_client_of(r, team, ch->collection_id);
 }
 
 
@@ -473,8 +477,15 @@ ngx_http_iot_things_group_json(ngx_iot_group_t *g)
                                              g->description.len));
     }
 
-    ngx_http_iot_things_set_uuid("clientId",
-                                 ngx_iot_team_uuid((ngx_cycle_t *) ngx_cycle));
+    /* the client: the team of the group's collection */
+    if (ngx_iot_team_uuid_of((ngx_cycle_t *) ngx_cycle,
+                             ngx_iot_collection_team((ngx_cycle_t *) ngx_cycle,
+                                                     g->collection_id),
+                             uuid)
+        == NGX_OK)
+    {
+        ngx_http_iot_things_set_uuid("clientId", uuid);
+    }
 
     if (ngx_iot_collection_uuid((ngx_cycle_t *) ngx_cycle, g->collection_id,
                                 uuid)
@@ -625,7 +636,10 @@ ngx_http_iot_things_group_row(ngx_http_request_t *r,
     /* the filters are the store's (a keyed scan) */
 
     if (f->none
-        || !ngx_http_iot_things_reaches(&ctx->who, g->collection_id, 0))
+        || !ngx_http_iot_things_reaches(&ctx->who, g->collection_id, 0)
+        || (f->team
+            && ngx_iot_collection_team((ngx_cycle_t *) ngx_cycle,
+                                       g->collection_id) != f->team))
     {
         return NGX_DECLINED;
     }

@@ -3,8 +3,9 @@
  * Copyright (C) nginx-iot authors
  *
  * The one access check of the core.  An administrator may do anything.
- * Anyone else needs write access to change something, and must reach the
- * collection: every collection, or one of its set.  What concerns the
+ * Anyone else needs write access to change something, must be a member
+ * of the collection's team, and must reach the collection: every
+ * collection (of its teams), or one of its set.  What concerns the
  * installation as a whole (collection_id 0) needs every collection.
  */
 
@@ -18,6 +19,7 @@ ngx_uint_t
 ngx_iot_auth_allows(ngx_iot_principal_t *who, uint64_t collection_id,
     ngx_uint_t write)
 {
+    uint64_t    team;
     ngx_uint_t  i;
 
     if (who->admin) {
@@ -26,6 +28,20 @@ ngx_iot_auth_allows(ngx_iot_principal_t *who, uint64_t collection_id,
 
     if (write && !who->write) {
         return 0;
+    }
+
+    /*
+     * The collection's team: its members only.  A collection that does
+     * not exist has none (0); its handler answers that it is not found.
+     */
+
+    if (collection_id) {
+        team = ngx_iot_collection_team((ngx_cycle_t *) ngx_cycle,
+                                       collection_id);
+
+        if (team && ngx_iot_auth_role(who, team) == NGX_DECLINED) {
+            return 0;
+        }
     }
 
     if (who->all) {
@@ -45,3 +61,28 @@ ngx_iot_auth_allows(ngx_iot_principal_t *who, uint64_t collection_id,
     return 0;
 }
 
+
+
+ngx_int_t
+ngx_iot_auth_role(ngx_iot_principal_t *who, uint64_t team_id)
+{
+    ngx_uint_t  i;
+
+    /* the user's own team: its one member, and its Admin */
+
+    if (team_id && team_id == who->team_id) {
+        return NGX_IOT_ROLE_ADMIN;
+    }
+
+    if (ngx_iot_auth_load(who) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < who->nteams; i++) {
+        if (who->teams[i] == team_id) {
+            return who->roles[i];
+        }
+    }
+
+    return NGX_DECLINED;
+}

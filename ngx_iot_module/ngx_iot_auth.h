@@ -46,6 +46,21 @@ typedef struct {
      */
     u_char                     hash[NGX_IOT_HASH_LEN];
     ngx_uint_t                 token;
+
+    /*
+     * The user it acts for (the admin token: the installation's first
+     * user), that user's own team, and the teams the user is a member
+     * of with its role in each (NGX_IOT_ROLE_*), as the store had them
+     * when the request came.  A collection of a team the user is not a
+     * member of is out of reach, whatever the credential says.
+     */
+    uint64_t                   user_id;
+    uint64_t                   team_id;
+    uint64_t                  *teams;
+    u_char                    *roles;
+    ngx_uint_t                 nteams;
+    ngx_uint_t                 loaded;    /* teams and roles are read */
+    ngx_pool_t                *pool;      /* for them */
 } ngx_iot_principal_t;
 
 
@@ -55,6 +70,20 @@ typedef struct {
  */
 ngx_uint_t ngx_iot_auth_allows(ngx_iot_principal_t *who,
     uint64_t collection_id, ngx_uint_t write);
+
+/* who's role in team_id (NGX_IOT_ROLE_*), or NGX_DECLINED: not a member */
+ngx_int_t ngx_iot_auth_role(ngx_iot_principal_t *who, uint64_t team_id);
+
+/*
+ * ngx_iot_teams.c: who's user's memberships, from the store.  teams
+ * prepares who (they are read when first needed, into pool); load reads
+ * them (a store that cannot be read: the user's own team only); only
+ * makes who act within one team of its user's (NGX_DECLINED: not one).
+ */
+ngx_int_t ngx_iot_auth_teams(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
+    ngx_pool_t *pool);
+ngx_int_t ngx_iot_auth_load(ngx_iot_principal_t *who);
+ngx_int_t ngx_iot_auth_only(ngx_iot_principal_t *who, uint64_t team);
 
 
 #endif /* _NGX_IOT_AUTH_H_INCLUDED_ */

@@ -93,6 +93,8 @@ typedef struct {
     ngx_uint_t                 write;
     ngx_iot_text_t             resource;
     ngx_iot_text_t             tags;
+    uint64_t                   user_id;       /* whose token it is */
+    uint64_t                   team_id;       /* that user's own team */
 } ngx_iot_token_t;
 
 
@@ -245,6 +247,8 @@ typedef struct {
     ngx_str_t                  resource;
     ngx_int_t                  write;     /* -1 unchanged */
     json_t                    *tags;
+    uint64_t                   user_id;   /* a new token's user */
+    uint64_t                   team_id;   /* and that user's own team */
 } ngx_iot_token_change_t;
 
 

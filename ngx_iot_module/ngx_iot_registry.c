@@ -453,14 +453,23 @@ ngx_iot_op_done(ngx_iot_write_t *w)
 
 
 /*
- * A token changed or went: the live streams it opened, in every worker,
- * check it again (ngx_iot_bus_revise).  The zone has the change by now.
+ * A token changed or went, or a collection changed team: the live
+ * streams it concerns, in every worker, are checked again
+ * (ngx_iot_bus_revise).  The zone has the change by now.
  */
 
 static void
 ngx_iot_op_revise(ngx_iot_op_t *op, ngx_iot_rc_e rc)
 {
     if (rc == NGX_IOT_OK && op->what == NGX_IOT_ENTITY_TOKEN && op->hash) {
+        ngx_iot_bus_revise();
+    }
+
+    /* a collection moved to another team: its streams are checked too */
+    if (rc == NGX_IOT_OK && op->what == NGX_IOT_ENTITY_COLLECTION
+        && op->id && op->change
+        && ((ngx_iot_collection_change_t *) op->change)->team_id)
+    {
         ngx_iot_bus_revise();
     }
 }
@@ -679,7 +688,7 @@ ngx_iot_collection_create_check(ngx_iot_write_t *w)
     } while (ngx_iot_collection_find_uuid(w->ctx, c->uuid));
 
     c->id.key = id;
-    c->team_id = w->ctx->sh->team_id;
+    c->team_id = ch->team_id ? ch->team_id : w->ctx->sh->team_id;
     /* what the request does not say comes from iot_field_mask_default */
     c->field_mask = (ngx_iot_get_conf((ngx_cycle_t *) ngx_cycle)
                          ->field_mask_default & ~ch->mask_set)
@@ -744,6 +753,11 @@ ngx_iot_collection_update_check(ngx_iot_write_t *w)
     op->row.c = *c;
     op->row.c.field_mask = (c->field_mask & ~ch->mask_set)
                            | (ch->mask_value & ch->mask_set);
+
+    if (ch->team_id) {
+        /* moved to another team (the caller is a member of both) */
+        op->row.c.team_id = ch->team_id;
+    }
     op->row.c.tags.data = op->tags.data;
     op->row.c.tags.len = (uint32_t) op->tags.len;
 
@@ -758,6 +772,7 @@ ngx_iot_collection_update_apply(ngx_iot_write_t *w)
     ngx_iot_collection_t  *c = op->e;
 
     c->field_mask = op->row.c.field_mask;
+    c->team_id = op->row.c.team_id;
     ngx_iot_text_swap(w->ctx, &c->tags, &op->text);
 
     return ngx_iot_collection_copy(c, w->pool, op->out);
@@ -1410,6 +1425,8 @@ ngx_iot_token_create_check(ngx_iot_write_t *w)
     t->resource.data[t->resource.len] = '\0';
     t->write = (ch->write == 1);
     t->tags = op->text;
+    t->user_id = ch->user_id;
+    t->team_id = ch->team_id;
 
     ngx_iot_token_hash(op->secret, NGX_IOT_TOKEN_LEN, t->hash);
     ngx_memcpy(t->hint, op->secret, NGX_IOT_TOKEN_HINT_LEN);
@@ -1562,6 +1579,8 @@ ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
     } else {
         who->admin = 0;
         who->write = t->write;
+        who->user_id = t->user_id;
+        who->team_id = t->team_id;
         ngx_memcpy(who->hash, hash, NGX_IOT_HASH_LEN);
         who->token = 1;
         who->resource.len = t->resource.len;
@@ -1579,7 +1598,11 @@ ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash, ngx_pool_t *pool,
 
     ngx_iot_unlock_read(ctx);
 
-    return rc;
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_iot_auth_teams(cycle, who, pool);
 }
 
 
@@ -1589,6 +1612,24 @@ ngx_uint_t
 ngx_iot_field_mask(ngx_cycle_t *cycle, ngx_uint_t mask)
 {
     return mask | ngx_iot_get_conf(cycle)->field_mask_forced;
+}
+
+
+uint64_t
+ngx_iot_collection_team(ngx_cycle_t *cycle, uint64_t cid)
+{
+    uint64_t               team;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    c = ngx_iot_collection_find(ctx, cid);
+    team = c ? c->team_id : 0;
+
+    ngx_iot_unlock_read(ctx);
+
+    return team;
 }
 
 

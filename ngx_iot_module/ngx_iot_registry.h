@@ -53,6 +53,8 @@ ngx_int_t ngx_iot_token_principal(ngx_cycle_t *cycle, u_char *hash,
     ngx_pool_t *pool, ngx_iot_principal_t *who);
 
 ngx_uint_t ngx_iot_collection_exists(ngx_cycle_t *cycle, uint64_t id);
+/* a collection's team; 0: no such collection */
+uint64_t ngx_iot_collection_team(ngx_cycle_t *cycle, uint64_t id);
 ngx_iot_rc_e ngx_iot_collection_get(ngx_cycle_t *cycle, uint64_t id,
     ngx_pool_t *pool, ngx_iot_collection_t *out);
 ngx_iot_rc_e ngx_iot_collection_create(ngx_cycle_t *cycle,

@@ -232,6 +232,48 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX IF NOT EXISTS groups_in_by_name ON groups"
     "  (collection_id, name COLLATE NOCASE, id);",
 
+    /*
+     * 8: users and teams.  Every user has a private team (users.team_id);
+     * a team's members and their roles (1: Admin, 0: Member); invites by
+     * code; the user a token belongs to (a token without a row here
+     * belongs to the installation's first user, made with its first team
+     * by ngx_iot_store_first_user()).  The installation's team and first
+     * user are named in a row of their own: ids are random, so the
+     * lowest is not the first.  A store from before has one team: that
+     * is the installation's.  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS installation ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  team_id INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL DEFAULT 0);"
+    "INSERT OR IGNORE INTO installation (id, team_id)"
+    "  SELECT 1, id FROM teams ORDER BY rowid LIMIT 1;"
+    "CREATE TABLE IF NOT EXISTS users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  team_id INTEGER NOT NULL UNIQUE,"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  email TEXT NOT NULL DEFAULT '',"
+    "  phone TEXT NOT NULL DEFAULT '',"
+    "  avatar_url TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS team_members ("
+    "  team_id INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL,"
+    "  role INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (team_id, user_id));"
+    "CREATE INDEX IF NOT EXISTS team_members_by_user"
+    "  ON team_members (user_id, team_id);"
+    "CREATE TABLE IF NOT EXISTS invites ("
+    "  code TEXT PRIMARY KEY,"
+    "  team_id INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS invites_by_team ON invites (team_id, code);"
+    "CREATE TABLE IF NOT EXISTS token_users ("
+    "  hash BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS token_users_gone AFTER DELETE ON tokens"
+    "  BEGIN DELETE FROM token_users WHERE hash = old.hash; END;",
+
     NULL
 };
 
@@ -301,9 +343,9 @@ static const char  *ngx_iot_store_statements[] = {
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     "UPDATE tokens SET resource = ?2, write = ?3, tags = ?4 WHERE hash = ?1",
     "DELETE FROM tokens WHERE hash = ?1",
-    "SELECT hash, hint, resource, write, tags FROM tokens WHERE hash = ?1",
-    "SELECT hash, hint, resource, write, tags FROM tokens WHERE hint = ?1",
-    "SELECT hash, hint, resource, write, tags FROM tokens"
+    "SELECT " NGX_IOT_TOKEN_COLUMNS " FROM tokens WHERE hash = ?1",
+    "SELECT " NGX_IOT_TOKEN_COLUMNS " FROM tokens WHERE hint = ?1",
+    "SELECT " NGX_IOT_TOKEN_COLUMNS " FROM tokens"
     " WHERE hint > ?1 ORDER BY hint LIMIT ?2",
 
     "UPDATE devices SET net_ip = ?2, net_at = ?3, net_imeisv = ?4,"
@@ -417,7 +459,11 @@ static const char  *ngx_iot_store_statements[] = {
     "DELETE FROM products WHERE id = ?1",
     "SELECT " NGX_IOT_PRODUCT_COLUMNS " FROM products"
     " WHERE id > ?1 ORDER BY id LIMIT ?2",
-    "SELECT count(*) FROM products"
+    "SELECT count(*) FROM products",
+
+    /* a user's teams: read for every request (ngx_iot_auth_teams) */
+    "SELECT team_id, role FROM team_members WHERE user_id = ?1"
+    " ORDER BY team_id"
 };
 
 /* a statement added to ngx_iot_sql_e and not here (or the other way round) */
@@ -984,7 +1030,8 @@ ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, u_char *uuid,
     sqlite3_stmt  *st;
 
     if (sqlite3_prepare_v2(store->db,
-                           "SELECT id, uuid FROM teams ORDER BY rowid LIMIT 1",
+                           "SELECT t.id, t.uuid FROM installation i"
+                           " JOIN teams t ON t.id = i.team_id",
                            -1, &st, NULL)
         != SQLITE_OK)
     {
@@ -1036,6 +1083,26 @@ ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id, u_char *uuid,
 
     sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
     sqlite3_bind_text(st, 2, (char *) text, NGX_IOT_UUID_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+
+    if (rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, "making the team", log);
+        return NGX_ERROR;
+    }
+
+    /* the installation's team from now on */
+
+    if (sqlite3_prepare_v2(store->db,
+                           "INSERT OR IGNORE INTO installation (id, team_id)"
+                           " VALUES (1, ?1)", -1, &st, NULL)
+        != SQLITE_OK)
+    {
+        ngx_iot_store_log_error(store, "making the team", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
 

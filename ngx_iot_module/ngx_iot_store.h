@@ -321,6 +321,87 @@ ngx_int_t ngx_iot_store_history_trim(ngx_iot_store_t *store,
     ngx_uint_t max, ngx_log_t *log);
 
 
+/*
+ * Users and teams (schema 8, ngx_iot_store_teams.c).  Rows handed to a
+ * handler point into the store's memory, as other rows do.
+ */
+#define NGX_IOT_ROLE_MEMBER        0
+#define NGX_IOT_ROLE_ADMIN         1
+
+#define NGX_IOT_INVITE_LEN         32     /* hex digits */
+
+typedef struct {
+    uint64_t                   id;
+    uint64_t                   team_id;   /* the user's own team */
+    ngx_str_t                  name;
+    ngx_str_t                  email;
+    ngx_str_t                  phone;
+    ngx_str_t                  avatar_url;
+} ngx_iot_user_t;
+
+typedef struct {
+    uint64_t                   id;
+    u_char                     uuid[NGX_IOT_UUID_SIZE];
+    uint64_t                   owner;     /* a user's own team: the user */
+    ngx_str_t                  tags;      /* a JSON object's text */
+} ngx_iot_team_t;
+
+/* a member of a team (with the user, where the call says so) */
+typedef struct {
+    uint64_t                   team_id;
+    ngx_uint_t                 role;      /* NGX_IOT_ROLE_* */
+    ngx_iot_user_t             user;
+} ngx_iot_membership_t;
+
+typedef struct {
+    u_char                     code[NGX_IOT_INVITE_LEN];
+    uint64_t                   team_id;
+    uint64_t                   created_at;    /* ms */
+} ngx_iot_invite_t;
+
+/* the installation's first user, made with its first team */
+ngx_int_t ngx_iot_store_first_user(ngx_iot_store_t *store, uint64_t team_id,
+    uint64_t *user_id, ngx_log_t *log);
+ngx_int_t ngx_iot_store_token_user(ngx_iot_store_t *store, u_char *hash,
+    uint64_t user_id, ngx_log_t *log);
+
+/* reads: NGX_OK, NGX_DECLINED (none for a find), NGX_ERROR */
+ngx_int_t ngx_iot_store_memberships(ngx_iot_store_t *store,
+    uint64_t user_id, ngx_iot_store_row_pt handler, void *data,
+    ngx_log_t *log);
+ngx_int_t ngx_iot_store_team_find(ngx_iot_store_t *store, uint64_t id,
+    u_char *uuid, ngx_iot_store_row_pt handler, void *data, ngx_log_t *log);
+ngx_int_t ngx_iot_store_team_members(ngx_iot_store_t *store,
+    uint64_t team_id, uint64_t user_id, ngx_iot_store_row_pt handler,
+    void *data, ngx_log_t *log);
+ngx_int_t ngx_iot_store_user_find(ngx_iot_store_t *store, uint64_t id,
+    ngx_iot_store_row_pt handler, void *data, ngx_log_t *log);
+ngx_int_t ngx_iot_store_users(ngx_iot_store_t *store,
+    ngx_iot_store_row_pt handler, void *data, ngx_log_t *log);
+ngx_int_t ngx_iot_store_invites(ngx_iot_store_t *store, uint64_t team_id,
+    u_char *code, ngx_iot_store_row_pt handler, void *data, ngx_log_t *log);
+ngx_int_t ngx_iot_store_team_collections(ngx_iot_store_t *store,
+    uint64_t team_id, ngx_uint_t *n, ngx_log_t *log);
+
+/* writes, in a write's transaction */
+ngx_int_t ngx_iot_store_user_add(ngx_iot_store_t *store, ngx_iot_user_t *u,
+    u_char *team_uuid, ngx_log_t *log);
+ngx_int_t ngx_iot_store_team_add(ngx_iot_store_t *store, ngx_iot_team_t *t,
+    uint64_t creator, ngx_log_t *log);
+ngx_int_t ngx_iot_store_team_tags(ngx_iot_store_t *store, uint64_t id,
+    ngx_str_t *tags, ngx_log_t *log);
+ngx_int_t ngx_iot_store_team_delete(ngx_iot_store_t *store, uint64_t id,
+    ngx_log_t *log);
+ngx_int_t ngx_iot_store_team_member_put(ngx_iot_store_t *store,
+    uint64_t team_id, uint64_t user_id, ngx_uint_t role, ngx_log_t *log);
+ngx_int_t ngx_iot_store_team_member_delete(ngx_iot_store_t *store,
+    uint64_t team_id, uint64_t user_id, ngx_log_t *log);
+ngx_int_t ngx_iot_store_invite_add(ngx_iot_store_t *store,
+    ngx_iot_invite_t *inv, ngx_log_t *log);
+ngx_int_t ngx_iot_store_invite_delete(ngx_iot_store_t *store, u_char *code,
+    ngx_log_t *log);
+
+
 /* this process's connection to the registry's store (ngx_iot_module.c) */
 ngx_iot_store_t *ngx_iot_store_get(ngx_cycle_t *cycle, ngx_log_t *log);
 

@@ -216,6 +216,8 @@ ngx_iot_store_row_token(sqlite3_stmt *st, ngx_iot_token_t *t)
     t->resource.len = sqlite3_column_bytes(st, 2);
     t->write = sqlite3_column_int(st, 3) ? 1 : 0;
     ngx_iot_store_text(st, 4, &t->tags);
+    t->user_id = (uint64_t) sqlite3_column_int64(st, 5);
+    t->team_id = (uint64_t) sqlite3_column_int64(st, 6);
 }
 
 
@@ -861,8 +863,19 @@ ngx_iot_store_token_put(ngx_iot_store_t *store, ngx_iot_token_t *t,
         ngx_iot_store_bind_tags(st, 4, &t->tags);
     }
 
-    return ngx_iot_store_step(store, st, fresh ? "adding a token"
-                                               : "changing a token", log);
+    if (ngx_iot_store_step(store, st, fresh ? "adding a token"
+                                            : "changing a token", log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!fresh || t->user_id == 0) {
+        return NGX_OK;
+    }
+
+    /* whose it is: ngx_iot_store_teams.c */
+    return ngx_iot_store_token_user(store, t->hash, t->user_id, log);
 }
 
 

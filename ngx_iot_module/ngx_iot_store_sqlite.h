@@ -107,6 +107,7 @@ typedef enum {
     NGX_IOT_SQL_PRODUCT_DELETE,
     NGX_IOT_SQL_PRODUCT_LIST,
     NGX_IOT_SQL_PRODUCT_COUNT,
+    NGX_IOT_SQL_MEMBERSHIPS,
     NGX_IOT_SQL_LAST
 } ngx_iot_sql_e;
 
@@ -161,6 +162,21 @@ typedef enum {
 #define NGX_IOT_SQL_DEVICE_NAME                                               \
     "coalesce(nullif(json_extract(tags, '$.name'), ''), "                     \
     NGX_IOT_SQL_ID_TEXT ")"
+
+
+/*
+ * A token's columns: its user (a token of a store before schema 8, or of
+ * the admin, belongs to the first user) and that user's private team.
+ */
+#define NGX_IOT_TOKEN_USER                                                    \
+    "coalesce((SELECT user_id FROM token_users u"                             \
+    " WHERE u.hash = tokens.hash),"                                           \
+    " (SELECT user_id FROM installation WHERE id = 1), 0)"
+
+#define NGX_IOT_TOKEN_COLUMNS                                                 \
+    "hash, hint, resource, write, tags, " NGX_IOT_TOKEN_USER ","              \
+    " coalesce((SELECT team_id FROM users WHERE id = " NGX_IOT_TOKEN_USER     \
+    "), 0)"
 
 
 /* the statements of keyed scans a connection keeps */

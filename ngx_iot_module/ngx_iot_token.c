@@ -149,7 +149,12 @@ ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
         who->write = 1;
         who->all = 1;
         ngx_memcpy(who->hash, hash, NGX_IOT_HASH_LEN);
-        return NGX_OK;
+
+        /* it acts for the installation's first user where a user is meant */
+        who->user_id = ngx_iot_first_user(cycle);
+        who->team_id = ngx_iot_team_id(cycle);
+
+        return ngx_iot_auth_teams(cycle, who, pool);
     }
 
     return ngx_iot_token_principal(cycle, hash, pool, who);

@@ -121,6 +121,11 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     if (rc == NGX_OK) {
+        rc = ngx_iot_store_first_user(store, ctx->sh->team_id,
+                                      &ctx->sh->user_id, shm_zone->shm.log);
+    }
+
+    if (rc == NGX_OK) {
         rc = ngx_iot_registry_load(ctx, store, shm_zone->shm.log);
     }
 
@@ -272,6 +277,13 @@ ngx_iot_team_id(ngx_cycle_t *cycle)
 }
 
 
+uint64_t
+ngx_iot_first_user(ngx_cycle_t *cycle)
+{
+    return ngx_iot_zone_ctx(cycle)->sh->user_id;
+}
+
+
 u_char *
 ngx_iot_team_uuid(ngx_cycle_t *cycle)
 {
@@ -413,12 +425,31 @@ ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx)
 }
 
 
+/*
+ * How many read locks of the zone this thread holds: code that runs
+ * under one (a scan's filter) and asks the registry again reads without
+ * taking the lock a second time (ngx_iot_collection_team).
+ */
+static __thread ngx_uint_t  ngx_iot_zone_reading;
+
+
+ngx_uint_t
+ngx_iot_zone_read_held(void)
+{
+    return ngx_iot_zone_reading;
+}
+
+
 ngx_iot_zone_ctx_t *
 ngx_iot_lock_read(ngx_cycle_t *cycle)
 {
     ngx_iot_zone_ctx_t  *ctx;
 
     ctx = ngx_iot_zone_ctx(cycle);
+
+    if (ngx_iot_zone_reading++) {
+        return ctx;
+    }
 
     if (ngx_iot_journal_orphaned(ctx, 0)) {
         /* a writer died half way: repair before reading */
@@ -434,5 +465,9 @@ ngx_iot_lock_read(ngx_cycle_t *cycle)
 void
 ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx)
 {
+    if (--ngx_iot_zone_reading) {
+        return;
+    }
+
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }

@@ -80,6 +80,7 @@ typedef struct {
     ngx_iot_index_t            product_ids;
     uint64_t                   team_id;
     u_char                     team_uuid[NGX_IOT_UUID_SIZE];
+    uint64_t                   user_id;       /* the first user, its own */
     ngx_iot_journal_t          journal;
     ngx_uint_t                 retired;   /* replaced by a new zone */
     ngx_shmtx_sh_t             writer_lock;
@@ -110,6 +111,7 @@ size_t ngx_iot_zone_size(ngx_iot_zone_ctx_t *ctx);
 size_t ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx);
 uint64_t ngx_iot_team_id(ngx_cycle_t *cycle);
 u_char *ngx_iot_team_uuid(ngx_cycle_t *cycle);
+uint64_t ngx_iot_first_user(ngx_cycle_t *cycle);
 
 /*
  * Locks: one writer at a time across all workers (the writer mutex), and
@@ -120,6 +122,7 @@ u_char *ngx_iot_team_uuid(ngx_cycle_t *cycle);
 ngx_iot_zone_ctx_t *ngx_iot_lock_write(ngx_cycle_t *cycle,
     ngx_iot_store_t *store, ngx_log_t *log, ngx_iot_rc_e *rc);
 ngx_iot_zone_ctx_t *ngx_iot_lock_read(ngx_cycle_t *cycle);
+ngx_uint_t ngx_iot_zone_read_held(void);
 void ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx);
 void ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx);
