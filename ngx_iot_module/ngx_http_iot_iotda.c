@@ -177,10 +177,12 @@ ngx_http_iot_iotda_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     route = NGX_HTTP_IOT_IOTDA_R_NONE;
 
-    if (ngx_http_iot_iotda_iam(r)) {
+    i = ngx_http_iot_iotda_iam(r);
+
+    if (i && n) {
         /* /v3.0/OS-CREDENTIAL/credentials[/{access_key}] */
-        route = (n && ngx_http_iot_iotda_is(n - 1, "credentials"))
-                ? NGX_HTTP_IOT_IOTDA_R_KEYS : NGX_HTTP_IOT_IOTDA_R_KEY;
+        route = (i == 1) ? NGX_HTTP_IOT_IOTDA_R_KEYS
+                         : NGX_HTTP_IOT_IOTDA_R_KEY;
 
     } else if (n == 2 && ngx_http_iot_iotda_is(1, "devices")) {
         route = NGX_HTTP_IOT_IOTDA_R_DEVICES;
@@ -1034,11 +1036,11 @@ static ngx_int_t
 ngx_http_iot_iotda_stats(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    u_char          *p;
-    ngx_uint_t       i;
-    ngx_atomic_t    *n;
-    ngx_atomic_uint_t total;
-    ngx_iot_conf_t  *icf;
+    u_char             *p;
+    ngx_uint_t          i;
+    ngx_atomic_t       *n;
+    ngx_iot_conf_t     *icf;
+    ngx_atomic_uint_t   total;
 
     icf = ngx_iot_get_conf((ngx_cycle_t *) ngx_cycle);
 

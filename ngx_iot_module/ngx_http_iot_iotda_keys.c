@@ -74,9 +74,9 @@ static ngx_str_t  ngx_http_iot_iotda_iam_path =
 
 
 /*
- * Is this a path of the credentials endpoint: /v3.0/OS-CREDENTIAL/
- * credentials, or one more segment (an access key)?  Wherever the
- * location is: the path is IAM's, which clients know.
+ * Is this a path of the credentials endpoint: 1 for /v3.0/OS-CREDENTIAL/
+ * credentials, 2 with one more segment (an access key), else 0.
+ * Wherever the location is: the path is IAM's, which clients know.
  */
 
 ngx_uint_t
@@ -104,7 +104,7 @@ ngx_http_iot_iotda_iam(ngx_http_request_t *r)
         return 0;
     }
 
-    return ngx_strlchr(p, last, '/') == NULL;
+    return (ngx_strlchr(p, last, '/') == NULL) ? 2 : 0;
 }
 
 
