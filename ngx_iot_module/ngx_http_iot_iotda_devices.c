@@ -592,6 +592,9 @@ ngx_http_iot_iotda_device_json(ngx_http_request_t *r, ngx_iot_device_t *d,
 
     static ngx_str_t  key = ngx_string("name");
 
+    /* a device without a name has none: tags_get leaves name alone */
+    ngx_str_null(&name);
+
     if (ngx_iot_tags_get(&d->tags, &key, r->pool, &name) == NGX_ERROR) {
         return NULL;
     }

@@ -382,6 +382,13 @@ ngx_http_iot_iotda_key_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                   "exist");
     }
 
+    v = json_object_get(cred, "description");
+
+    if (v && json_is_string(v) && json_string_length(v) == 0) {
+        /* an empty description is none */
+        (void) json_object_del(cred, "description");
+    }
+
     if (ngx_http_iot_iotda_text(r, cred, "description", 0,
                                 NGX_HTTP_IOT_IOTDA_DESCRIPTION_MAX, 0,
                                 &op->k.description)

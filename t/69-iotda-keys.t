@@ -77,10 +77,11 @@ like($hd->{'x-request-id'} // '', qr/^[0-9a-f]{32}\z/, '... X-Request-Id');
 my ($ak, $sk) = @$cred{qw(access secret)};
 
 ($s, $j) = iam(POST => $IAM, body => {
-    credential => { user_id => $uuid, write => JSON::XS::false } });
+    credential => { user_id => $uuid, write => JSON::XS::false,
+                    description => '' } });
 is($s, 201, 'a read-only key (user_id as a UUID)');
 is($j->{credential}{write}, JSON::XS::false, '... write false');
-is($j->{credential}{description}, '', '... no description');
+is($j->{credential}{description}, '', '... an empty description');
 my ($rak, $rsk) = @{ $j->{credential} }{qw(access secret)};
 isnt($rak, $ak, '... another AK');
 
@@ -170,6 +171,7 @@ for my $alg ('SDK-HMAC-SHA256', 'V11-HMAC-SHA256') {
 
     ($s, $j) = $w->call(GET => "/devices/$DA->{deviceId}");
     is($s, 200, "$alg: a key of the team reads a device");
+    is($j->{device_name}, '', "$alg: ... without a name: device_name ''");
     ($s) = $w->call(GET => "/devices/$DB->{deviceId}");
     is($s, 200, "$alg: ... of every resource space");
     ($s, $j) = $w->call(POST => '/products', body => {
