@@ -960,6 +960,8 @@ ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
     uint64_t  team;
 
+    static ngx_str_t  authorization = ngx_string("Authorization");
+
     if (ctx->route->arg == NGX_HTTP_IOT_IOTDA_R_KEYS
         || ctx->route->arg == NGX_HTTP_IOT_IOTDA_R_KEY)
     {
@@ -974,6 +976,13 @@ ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (ngx_http_iot_iotda_project(&ctx->seg[0], &team) != NGX_OK) {
+
+        if (ngx_http_iot_header(r, &authorization)) {
+            /* a signed request: its key does not own the project */
+            ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_PROJECT,
+                                     NULL);
+        }
+
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                                          "IOTDA.000022 the credentials do "
                                          "not own this project");

@@ -227,6 +227,9 @@ my ($dak, $dsk) = access_key($full->{token});
 ($s) = IoT::Iotda->new($t, project => $project, ak => $dak, sk => $dsk)
     ->call(GET => "/devices/$DA->{deviceId}");
 is($s, 200, "an API token's derived key still signs");
+is_iotda_error([IoT::Iotda->new($t, project => 'e' x 32, ak => $dak,
+                                sk => $dsk)->call(GET => '/devices')],
+               403, 'IOTDA.000022', '... not on another project');
 
 # ------------------------------------------------------------ the SDK
 
@@ -268,7 +271,7 @@ SKIP: {
 my $stats = stats();
 ok($stats->{refused} >= 12, '$iot_iotda_stats: the refusals counted')
     or diag(explain $stats);
-is($stats->{project}, 3, '... 3 on a project not the key\'s');
+is($stats->{project}, 4, '... 4 on a project not the key\'s');
 ok($stats->{signature} >= 5, '... wrong secrets and changed bodies');
 is($stats->{date}, 2, '... 2 stale dates');
 is($stats->{header}, 2, '... 2 signed headers dropped');
