@@ -209,6 +209,16 @@ is(decode_base64($cj->{downlinks}[1]{payload}), "\x00\x01\xffbin",
    '... with the bytes sent');
 is($cj->{downlinks}[0]{port}, $port, '... to iot_iotda_message_port');
 
+# a downlink of the collections dialect is no message of this one
+my @to = $c->call(POST => "/collections/$A->{collectionId}/devices/"
+                         . "$on->{deviceId}/to",
+                  body => { port => $port + 0, payload => 'aGk=' });
+is($to[0], 204, 'a downlink through the collections dialect')
+    or diag($to[3]);
+is(received(), 'hi', '... received');
+is(scalar @{ ($api->call(GET => $ON))[1]{messages} }, 5,
+   '... not among the messages (it has no message_id)');
+
 # ------------------------------------------------------------ refusals
 
 my $before = count($ON);
