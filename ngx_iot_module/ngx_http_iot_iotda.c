@@ -617,7 +617,8 @@ unknown:
 
 /*
  * The signature, over the request as received and the hash of its body
- * (or X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD, for an empty body only).
+ * (or X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD, for an empty body only):
+ * NGX_OK, NGX_DECLINED (refused), NGX_BUSY (the key cannot be read now).
  */
 
 static ngx_int_t
@@ -744,7 +745,8 @@ ngx_http_iot_iotda_verify(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         rc = ngx_http_iot_iotda_access_key(r, &auth.ak, NULL, NULL, sk,
                                            sizeof(sk), &sk_len);
         if (rc != NGX_OK) {
-            return rc;
+            /* NGX_ERROR: the store cannot be read now */
+            return (rc == NGX_ERROR) ? NGX_BUSY : rc;
         }
 
     } else {
@@ -1216,6 +1218,14 @@ ngx_http_iot_iotda_body(ngx_http_request_t *r)
 
     if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc == NGX_BUSY) {
+        ngx_http_finalize_request(r,
+            ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "IOTDA.000003 the access key cannot be read "
+                               "now"));
         return;
     }
 

@@ -282,6 +282,25 @@ my $log = $t->read_log;
 like($log, qr/\[info\].*iot iotda: signed request refused: X-Sdk-Date missing, malformed or stale \(access key "$ak"\)/,
      '... each logged at info with its access key');
 
+# a store that cannot be read: 503, and the key works again after
+SKIP: {
+    skip 'chattr needs root and /usr/bin/chattr', 6
+        unless $> == 0 && -x '/usr/bin/chattr';
+    my @f = grep { -e } map { $t->dir . '/' . $t->{store} . $_ }
+                            '', '-wal', '-shm';
+    system('/usr/bin/chattr', '+i', @f) == 0 or die 'chattr failed';
+    system('sync', @f);
+    my $w = IoT::Iotda->new($t, project => $project, ak => $ak, sk => $sk);
+    my @r = $w->call(GET => "/devices/$DA->{deviceId}");
+    system('/usr/bin/chattr', '-i', @f) == 0 or die 'chattr failed';
+    is_iotda_error(\@r, 503, 'IOTDA.000003',
+                   'a key while the store cannot be read')
+        or diag($r[3]);
+    ok(IoT::Test::wait_until(sub {
+        ($w->call(GET => "/devices/$DA->{deviceId}"))[0] == 200 }, 15),
+       '... and once it can, the key signs again');
+}
+
 # ------------------------------------------------------------ restart, delete
 
 $t->restart;
