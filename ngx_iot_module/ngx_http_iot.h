@@ -33,6 +33,7 @@ typedef struct {
     ngx_msec_t                 ws_keepalive;      /* iot_ws_keepalive */
     size_t                     ws_max_message;    /* iot_ws_max_message */
     size_t                     ws_send_buffer;    /* iot_ws_send_buffer */
+    ngx_uint_t                 message_port;  /* iot_iotda_message_port */
 } ngx_http_iot_loc_conf_t;
 
 

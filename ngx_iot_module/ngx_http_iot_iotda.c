@@ -88,6 +88,10 @@ typedef enum {
     NGX_HTTP_IOT_IOTDA_R_DEVICE,
     NGX_HTTP_IOT_IOTDA_R_PRODUCTS,
     NGX_HTTP_IOT_IOTDA_R_PRODUCT,
+    NGX_HTTP_IOT_IOTDA_R_MESSAGES,
+    NGX_HTTP_IOT_IOTDA_R_MESSAGE,
+    NGX_HTTP_IOT_IOTDA_R_KEYS,
+    NGX_HTTP_IOT_IOTDA_R_KEY,
     NGX_HTTP_IOT_IOTDA_R_NONE
 } ngx_http_iot_iotda_route_e;
 
@@ -105,8 +109,21 @@ static ngx_http_iot_route_t  ngx_http_iot_iotda_routes[] = {
     { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
       ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_PRODUCTS },
 
+    { NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_string("GET, PUT, DELETE"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_PRODUCT },
+
+    { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_MESSAGES },
+
+    { NGX_HTTP_GET, ngx_string("GET"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_MESSAGE },
+
+    { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_KEYS },
+
     { NGX_HTTP_GET|NGX_HTTP_DELETE, ngx_string("GET, DELETE"),
-      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_PRODUCT }
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_KEY }
 };
 
 
@@ -120,7 +137,11 @@ static ngx_http_iot_iotda_handler_t  ngx_http_iot_iotda_handlers[] = {
     { ngx_http_iot_iotda_devices, 0 },
     { ngx_http_iot_iotda_device, 0 },
     { ngx_http_iot_iotda_products, NGX_HTTP_POST },
-    { ngx_http_iot_iotda_product, 0 }
+    { ngx_http_iot_iotda_product, NGX_HTTP_PUT },
+    { ngx_http_iot_iotda_messages, NGX_HTTP_POST },
+    { ngx_http_iot_iotda_message, 0 },
+    { ngx_http_iot_iotda_keys, NGX_HTTP_POST },
+    { ngx_http_iot_iotda_key, 0 }
 };
 
 
@@ -157,7 +178,14 @@ ngx_http_iot_iotda_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     route = NGX_HTTP_IOT_IOTDA_R_NONE;
 
-    if (n == 2 && ngx_http_iot_iotda_is(1, "devices")) {
+    i = ngx_http_iot_iotda_iam(r);
+
+    if (i && n) {
+        /* /v3.0/OS-CREDENTIAL/credentials[/{access_key}] */
+        route = (i == 1) ? NGX_HTTP_IOT_IOTDA_R_KEYS
+                         : NGX_HTTP_IOT_IOTDA_R_KEY;
+
+    } else if (n == 2 && ngx_http_iot_iotda_is(1, "devices")) {
         route = NGX_HTTP_IOT_IOTDA_R_DEVICES;
 
     } else if (n == 3 && ngx_http_iot_iotda_is(1, "devices")) {
@@ -168,6 +196,16 @@ ngx_http_iot_iotda_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     } else if (n == 3 && ngx_http_iot_iotda_is(1, "products")) {
         route = NGX_HTTP_IOT_IOTDA_R_PRODUCT;
+
+    } else if (n == 4 && ngx_http_iot_iotda_is(1, "devices")
+               && ngx_http_iot_iotda_is(3, "messages"))
+    {
+        route = NGX_HTTP_IOT_IOTDA_R_MESSAGES;
+
+    } else if (n == 5 && ngx_http_iot_iotda_is(1, "devices")
+               && ngx_http_iot_iotda_is(3, "messages"))
+    {
+        route = NGX_HTTP_IOT_IOTDA_R_MESSAGE;
     }
 
 #undef ngx_http_iot_iotda_is
@@ -389,19 +427,33 @@ ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     u_char                     *p, *last, *end;
     u_char                      hash[NGX_IOT_HASH_LEN];
     time_t                      t, now;
+    uint64_t                    team, path_team;
     ngx_int_t                   rc;
     ngx_str_t                  *date, *v;
-    ngx_uint_t                  has_date, i;
+    ngx_uint_t                  has_date, i, iam;
     ngx_http_iot_iotda_auth_t   auth;
 
     if (ngx_http_iot_iotda_parse_auth(h, &auth) != NGX_OK) {
+        ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_FORM, NULL);
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                          "IOTDA.000002 the Authorization "
                                          "header is not an SDK-HMAC-SHA256 "
                                          "or V11-HMAC-SHA256 signature");
     }
 
-    /* an access key is the public prefix of an API token */
+    /*
+     * An access key made at the credentials endpoint (IAM's form), or
+     * the public prefix of an API token.
+     */
+
+    team = 0;
+    iam = ngx_http_iot_iotda_iam_ak(&auth.ak);
+
+    if (iam) {
+        rc = ngx_http_iot_iotda_access_key(r, &auth.ak, &ctx->who, &team,
+                                           NULL, 0, NULL);
+        goto found;
+    }
 
     for (i = 0; i < auth.ak.len; i++) {
         if (!((auth.ak.data[i] >= '0' && auth.ak.data[i] <= '9')
@@ -417,6 +469,8 @@ ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     rc = ngx_iot_token_find_hash((ngx_cycle_t *) ngx_cycle, &auth.ak, hash,
                                  r->connection->log);
+
+found:
 
     if (rc == NGX_ERROR) {
         return ngx_http_iot_iotda_refuse(r, ctx,
@@ -435,6 +489,8 @@ ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                      sizeof("x-sdk-date") - 1);
 
     if (date == NULL || ngx_http_iot_iotda_date(date, &t) != NGX_OK) {
+        ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_DATE,
+                                 &auth.ak);
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                          "IOTDA.000002 X-Sdk-Date is "
                                          "missing or not "
@@ -446,6 +502,8 @@ ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     if (t > now + NGX_HTTP_IOT_IOTDA_SKEW
         || t < now - NGX_HTTP_IOT_IOTDA_SKEW)
     {
+        ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_DATE,
+                                 &auth.ak);
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                          "IOTDA.000002 X-Sdk-Date is more "
                                          "than 15 minutes away from the "
@@ -453,6 +511,8 @@ ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     }
 
     if (auth.v11 && ngx_strncmp(auth.info.data, date->data, 8) != 0) {
+        ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_DATE,
+                                 &auth.ak);
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                          "IOTDA.000002 the credential's "
                                          "date is not X-Sdk-Date's");
@@ -479,6 +539,8 @@ ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         if (end == p
             || ngx_http_iot_iotda_header(r, p, end - p) == NULL)
         {
+            ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_HEADER,
+                                     &auth.ak);
             return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                              "IOTDA.000002 a signed header "
                                              "is missing from the request");
@@ -488,6 +550,8 @@ ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     }
 
     if (!has_date) {
+        ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_HEADER,
+                                 &auth.ak);
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                          "IOTDA.000002 x-sdk-date must be "
                                          "a signed header");
@@ -498,13 +562,49 @@ ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     v = ngx_http_iot_iotda_header(r, (u_char *) "x-project-id",
                                   sizeof("x-project-id") - 1);
 
-    if (v && ctx->nseg
+    if (v && ctx->nseg && !ngx_http_iot_iotda_iam(r)
         && (v->len != ctx->seg[0].len
             || ngx_strncmp(v->data, ctx->seg[0].data, v->len) != 0))
     {
+        ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_PROJECT,
+                                 &auth.ak);
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                                          "IOTDA.000022 X-Project-Id is not "
                                          "the project of the path");
+    }
+
+    if (iam) {
+        /* the key's team must be the path's project */
+
+        if (ctx->nseg && !ngx_http_iot_iotda_iam(r)
+            && (ngx_http_iot_iotda_project(&ctx->seg[0], &path_team)
+                != NGX_OK
+                || path_team != team))
+        {
+            ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_PROJECT,
+                                     &auth.ak);
+            return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                             "IOTDA.000022 the access key "
+                                             "does not own this project");
+        }
+
+        /* the key acts within its team alone, as a member of it */
+
+        ctx->who.pool = r->pool;
+        ctx->who.team_id = team;
+        ctx->who.teams = ngx_palloc(r->pool, sizeof(uint64_t));
+        ctx->who.roles = ngx_palloc(r->pool, 1);
+
+        if (ctx->who.teams == NULL || ctx->who.roles == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->who.teams[0] = team;
+        ctx->who.roles[0] = NGX_IOT_ROLE_MEMBER;
+        ctx->who.nteams = 1;
+        ctx->who.loaded = 1;
+
+        return NGX_OK;
     }
 
     rc = ngx_iot_token_principal((ngx_cycle_t *) ngx_cycle, hash, r->pool,
@@ -524,6 +624,8 @@ ngx_http_iot_iotda_signed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
 unknown:
 
+    ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_KEY, &auth.ak);
+
     return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                      "IOTDA.000002 the access key is not "
                                      "known");
@@ -532,7 +634,8 @@ unknown:
 
 /*
  * The signature, over the request as received and the hash of its body
- * (or X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD, for an empty body only).
+ * (or X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD, for an empty body only):
+ * NGX_OK, NGX_DECLINED (refused), NGX_BUSY (the key cannot be read now).
  */
 
 static ngx_int_t
@@ -544,7 +647,7 @@ ngx_http_iot_iotda_verify(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     u_char                         key[NGX_HTTP_IOT_IOTDA_HEX_LEN];
     u_char                         canonical[NGX_HTTP_IOT_IOTDA_HEX_LEN];
     u_char                         sig[NGX_HTTP_IOT_IOTDA_HEX_LEN];
-    size_t                         size, n;
+    size_t                         size, n, sk_len;
     ngx_int_t                      rc;
     ngx_str_t                     *h, *date, *v;
     ngx_http_iot_iotda_auth_t      auth;
@@ -653,12 +756,25 @@ ngx_http_iot_iotda_verify(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    ngx_http_iot_iotda_secret_key(ctx->who.hash, sk);
+    if (ngx_http_iot_iotda_iam_ak(&auth.ak)) {
+        /* read again: the key may have been deleted meanwhile */
+
+        rc = ngx_http_iot_iotda_access_key(r, &auth.ak, NULL, NULL, sk,
+                                           sizeof(sk), &sk_len);
+        if (rc != NGX_OK) {
+            /* NGX_ERROR: the store cannot be read now */
+            return (rc == NGX_ERROR) ? NGX_BUSY : rc;
+        }
+
+    } else {
+        ngx_http_iot_iotda_secret_key(ctx->who.hash, sk);
+        sk_len = sizeof(sk);
+    }
 
     b_date.data = date->data;
     b_date.len = date->len;
     b_sk.data = sk;
-    b_sk.len = sizeof(sk);
+    b_sk.len = sk_len;
 
     if (auth.v11) {
         b_ak.data = auth.ak.data;
@@ -795,13 +911,52 @@ ngx_http_iot_iotda_date(ngx_str_t *date, time_t *t)
 
 
 /*
- * The project: a team of the credentials' user (ngx_iot_team_resolve:
- * its UUID's 32 hex digits as Huawei writes project ids, the UUID, or the
- * collections dialect's teamId).  The request then acts within that team
- * alone: the principal keeps only that membership, so the core's check
- * refuses every resource space (collection) of the user's other teams.
- * Writes need a token that may write.  Which resource spaces a principal
- * reaches is checked by each route.
+ * A project id of the path (or an access key's user_id): the team it
+ * names, written as Huawei writes project ids (the team UUID's 32 hex
+ * digits), as a UUID, or as the collections dialect's teamId, through the
+ * core's one mapping (ngx_iot_team_resolve).  Any team of the
+ * installation: whether the credentials reach it is for the caller to
+ * check.  NGX_OK; NGX_DECLINED for a project of no team here; NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_iot_iotda_project(ngx_str_t *s, uint64_t *team_id)
+{
+    u_char               uuid[NGX_IOT_UUID_SIZE];
+    ngx_iot_principal_t  any;
+
+    ngx_memzero(&any, sizeof(ngx_iot_principal_t));
+    any.admin = 1;
+
+    return ngx_iot_team_resolve((ngx_cycle_t *) ngx_cycle, &any, s->data,
+                                s->len, team_id, uuid);
+}
+
+
+/* a team's project id: its UUID's 32 hex digits (out: 32 bytes) */
+
+void
+ngx_http_iot_iotda_project_id(uint64_t team_id, u_char *out)
+{
+    u_char  uuid[NGX_IOT_UUID_SIZE];
+
+    if (ngx_iot_team_uuid_of((ngx_cycle_t *) ngx_cycle, team_id, uuid)
+        != NGX_OK)
+    {
+        ngx_memzero(uuid, NGX_IOT_UUID_SIZE);
+    }
+
+    (void) ngx_hex_dump(out, uuid, NGX_IOT_UUID_SIZE);
+}
+
+
+/*
+ * The project: a team of the credentials' user (ngx_iot_team_resolve).
+ * The request then acts within that team alone: the principal keeps only
+ * that membership, so the core's check refuses every resource space
+ * (collection) of the user's other teams.  Writes need credentials that
+ * may write.  Which resource spaces a principal reaches is checked by
+ * each route.  The credentials endpoint is the administrator's.
  */
 
 static ngx_int_t
@@ -811,6 +966,21 @@ ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     uint64_t    team;
     ngx_int_t   rc;
     ngx_str_t  *s;
+
+    static ngx_str_t  authorization = ngx_string("Authorization");
+
+    if (ctx->route->arg == NGX_HTTP_IOT_IOTDA_R_KEYS
+        || ctx->route->arg == NGX_HTTP_IOT_IOTDA_R_KEY)
+    {
+        if (!ctx->who.admin) {
+            return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                             "IAM.0003 only the "
+                                             "administrator manages access "
+                                             "keys");
+        }
+
+        return NGX_OK;
+    }
 
     s = &ctx->seg[0];
 
@@ -823,13 +993,15 @@ ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                          "read");
     }
 
-    if (rc != NGX_OK) {
-        return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
-                                         "IOTDA.000022 the credentials do "
-                                         "not own this project");
-    }
+    if (rc != NGX_OK
+        || (!ctx->who.admin && ngx_iot_auth_only(&ctx->who, team) != NGX_OK))
+    {
+        if (ngx_http_iot_header(r, &authorization)) {
+            /* a signed request: its key does not own the project */
+            ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_PROJECT,
+                                     NULL);
+        }
 
-    if (!ctx->who.admin && ngx_iot_auth_only(&ctx->who, team) != NGX_OK) {
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                                          "IOTDA.000022 the credentials do "
                                          "not own this project");
@@ -840,6 +1012,120 @@ ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                          "IOTDA.000022 the credentials are "
                                          "read-only");
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A refused signature: counted in the zone ($iot_iotda_stats) and logged
+ * at info with its access key (public; never a secret).
+ */
+
+void
+ngx_http_iot_iotda_count(ngx_http_request_t *r,
+    ngx_http_iot_iotda_refused_e why, ngx_str_t *ak)
+{
+    ngx_iot_conf_t  *icf;
+
+    static const char  *reasons[] = {
+        "not a signature",
+        "an unknown access key",
+        "X-Sdk-Date missing, malformed or stale",
+        "a signed header missing",
+        "a project the key does not own",
+        "a signature that does not match the request"
+    };
+
+    icf = ngx_iot_get_conf((ngx_cycle_t *) ngx_cycle);
+
+    if (icf && icf->shm_zone) {
+        (void) ngx_atomic_fetch_add(
+                   &ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)->sh
+                       ->signatures[why], 1);
+    }
+
+    if (ak && ak->len <= 64) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iot iotda: signed request refused: %s "
+                      "(access key \"%V\")", reasons[why], ak);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iot iotda: signed request refused: %s",
+                      reasons[why]);
+    }
+}
+
+
+/* $iot_iotda_stats: the refused signatures of every worker, as JSON */
+
+static ngx_int_t
+ngx_http_iot_iotda_stats(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char             *p;
+    ngx_uint_t          i;
+    ngx_atomic_t       *n;
+    ngx_iot_conf_t     *icf;
+    ngx_atomic_uint_t   total;
+
+    icf = ngx_iot_get_conf((ngx_cycle_t *) ngx_cycle);
+
+    if (icf == NULL || icf->shm_zone == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    n = ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)->sh->signatures;
+
+    total = 0;
+
+    for (i = 0; i < NGX_HTTP_IOT_IOTDA_REFUSED_LAST; i++) {
+        total += n[i];
+    }
+
+    p = ngx_pnalloc(r->pool, 7 * NGX_ATOMIC_T_LEN
+                    + sizeof("{\"refused\":,\"form\":,\"unknown_key\":,"
+                             "\"date\":,\"header\":,\"project\":,"
+                             "\"signature\":}"));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_sprintf(p, "{\"refused\":%uA,\"form\":%uA,"
+                         "\"unknown_key\":%uA,\"date\":%uA,"
+                         "\"header\":%uA,\"project\":%uA,"
+                         "\"signature\":%uA}",
+                         total, n[NGX_HTTP_IOT_IOTDA_REFUSED_FORM],
+                         n[NGX_HTTP_IOT_IOTDA_REFUSED_KEY],
+                         n[NGX_HTTP_IOT_IOTDA_REFUSED_DATE],
+                         n[NGX_HTTP_IOT_IOTDA_REFUSED_HEADER],
+                         n[NGX_HTTP_IOT_IOTDA_REFUSED_PROJECT],
+                         n[NGX_HTTP_IOT_IOTDA_REFUSED_SIGNATURE])
+             - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_iot_iotda_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+
+    static ngx_str_t  name = ngx_string("iot_iotda_stats");
+
+    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_iot_iotda_stats;
 
     return NGX_OK;
 }
@@ -952,7 +1238,17 @@ ngx_http_iot_iotda_body(ngx_http_request_t *r)
         return;
     }
 
+    if (rc == NGX_BUSY) {
+        ngx_http_finalize_request(r,
+            ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "IOTDA.000003 the access key cannot be read "
+                               "now"));
+        return;
+    }
+
     if (rc == NGX_DECLINED) {
+        ngx_http_iot_iotda_count(r, NGX_HTTP_IOT_IOTDA_REFUSED_SIGNATURE,
+                                 NULL);
         ngx_http_finalize_request(r,
             ngx_http_iot_error(r, NGX_HTTP_UNAUTHORIZED,
                                "IOTDA.000002 the signature does not match "
@@ -1098,6 +1394,16 @@ ngx_http_iot_iotda_error(ngx_http_request_t *r, ngx_uint_t status,
         code.len = NGX_HTTP_IOT_IOTDA_CODE_LEN;
         message += NGX_HTTP_IOT_IOTDA_CODE_LEN + 1;
         len -= NGX_HTTP_IOT_IOTDA_CODE_LEN + 1;
+
+    } else if (len > NGX_HTTP_IOT_IOTDA_IAM_CODE_LEN
+               && ngx_strncmp(message, "IAM.", sizeof("IAM.") - 1) == 0
+               && message[NGX_HTTP_IOT_IOTDA_IAM_CODE_LEN] == ' ')
+    {
+        /* the credentials endpoint's: IAM.xxxx */
+        code.data = (u_char *) message;
+        code.len = NGX_HTTP_IOT_IOTDA_IAM_CODE_LEN;
+        message += NGX_HTTP_IOT_IOTDA_IAM_CODE_LEN + 1;
+        len -= NGX_HTTP_IOT_IOTDA_IAM_CODE_LEN + 1;
 
     } else {
         for (i = 0; codes[i].status; i++) {

@@ -12,6 +12,9 @@
  *   ngx_http_iot_iotda_sign.c     the signatures themselves (no nginx)
  *   ngx_http_iot_iotda_devices.c  /devices, /devices/{device_id}
  *   ngx_http_iot_iotda_products.c /products, /products/{product_id}
+ *   ngx_http_iot_iotda_messages.c /devices/{device_id}/messages[/{id}]
+ *   ngx_http_iot_iotda_keys.c     /v3.0/OS-CREDENTIAL/credentials: access
+ *                                 keys made like IAM's permanent ones
  */
 
 
@@ -32,6 +35,18 @@
  * chooses it (docs/iotda.md, "Errors").
  */
 #define NGX_HTTP_IOT_IOTDA_CODE_LEN   (sizeof("IOTDA.000000") - 1)
+#define NGX_HTTP_IOT_IOTDA_IAM_CODE_LEN  (sizeof("IAM.0000") - 1)
+
+/* why a signed request was refused: the counters of $iot_iotda_stats */
+typedef enum {
+    NGX_HTTP_IOT_IOTDA_REFUSED_FORM = 0,   /* not a signature header */
+    NGX_HTTP_IOT_IOTDA_REFUSED_KEY,        /* an unknown access key */
+    NGX_HTTP_IOT_IOTDA_REFUSED_DATE,       /* X-Sdk-Date missing or stale */
+    NGX_HTTP_IOT_IOTDA_REFUSED_HEADER,     /* a signed header missing */
+    NGX_HTTP_IOT_IOTDA_REFUSED_PROJECT,    /* not the key's project */
+    NGX_HTTP_IOT_IOTDA_REFUSED_SIGNATURE,  /* does not match the request */
+    NGX_HTTP_IOT_IOTDA_REFUSED_LAST
+} ngx_http_iot_iotda_refused_e;
 
 /* lists: limit's default and maximum, offset's maximum */
 #define NGX_HTTP_IOT_IOTDA_LIMIT      10
@@ -40,6 +55,10 @@
 
 /* the clock skew of X-Sdk-Date that is accepted, seconds */
 #define NGX_HTTP_IOT_IOTDA_SKEW       900
+
+/* an access key made at the credentials endpoint: AK and SK lengths */
+#define NGX_HTTP_IOT_IOTDA_AK_LEN     20
+#define NGX_HTTP_IOT_IOTDA_SK_LEN     40
 
 
 extern ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect;
@@ -56,6 +75,11 @@ ngx_uint_t ngx_http_iot_iotda_reaches(ngx_iot_principal_t *who,
     uint64_t cid, ngx_uint_t write);
 u_char *ngx_http_iot_iotda_time(u_char *p, uint64_t ms);
 ngx_int_t ngx_http_iot_iotda_date(ngx_str_t *date, time_t *t);
+ngx_int_t ngx_http_iot_iotda_project(ngx_str_t *project, uint64_t *team_id);
+void ngx_http_iot_iotda_count(ngx_http_request_t *r,
+    ngx_http_iot_iotda_refused_e why, ngx_str_t *ak);
+ngx_int_t ngx_http_iot_iotda_add_variables(ngx_conf_t *cf);
+void ngx_http_iot_iotda_project_id(uint64_t team_id, u_char *out);
 
 /* ngx_http_iot_iotda_devices.c */
 ngx_int_t ngx_http_iot_iotda_devices(ngx_http_request_t *r,
@@ -78,6 +102,23 @@ ngx_int_t ngx_http_iot_iotda_text(ngx_http_request_t *r, json_t *obj,
     const char *name, ngx_uint_t required, size_t max, ngx_uint_t id_chars,
     ngx_str_t *out);
 ngx_int_t ngx_http_iot_iotda_device(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+
+/* ngx_http_iot_iotda_messages.c */
+ngx_int_t ngx_http_iot_iotda_messages(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_message(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+
+/* ngx_http_iot_iotda_keys.c */
+ngx_uint_t ngx_http_iot_iotda_iam(ngx_http_request_t *r);
+ngx_uint_t ngx_http_iot_iotda_iam_ak(ngx_str_t *ak);
+ngx_int_t ngx_http_iot_iotda_access_key(ngx_http_request_t *r,
+    ngx_str_t *ak, ngx_iot_principal_t *who, uint64_t *team_id, u_char *sk,
+    size_t sk_max, size_t *sk_len);
+ngx_int_t ngx_http_iot_iotda_keys(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_key(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 
 

@@ -3,7 +3,7 @@
  * Copyright (C) nginx-iot authors
  *
  * The iotda dialect's products (/v5/iot/{project_id}/products): create,
- * list, show, delete.  A product is a product of the registry
+ * list, show, update, delete.  A product is a product of the registry
  * (ngx_iot_products.h) of one resource space (collection); its model (the
  * fields below and its service capabilities) is checked here and kept as
  * a JSON object.
@@ -49,6 +49,8 @@ static ngx_int_t ngx_http_iot_iotda_app(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_str_t *app_id, ngx_uint_t write,
     uint64_t *cid);
 static void ngx_http_iot_iotda_json_cleanup(void *data);
+static ngx_int_t ngx_http_iot_iotda_product_update(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_iot_product_t *p);
 
 
 /* a text field: 1 to max characters (UTF-8), no control characters */
@@ -145,7 +147,7 @@ ngx_http_iot_iotda_products(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 }
 
 
-/* GET, DELETE /products/{product_id} */
+/* GET, PUT, DELETE /products/{product_id} */
 
 ngx_int_t
 ngx_http_iot_iotda_product(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
@@ -160,7 +162,7 @@ ngx_http_iot_iotda_product(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     if (rc == NGX_IOT_OK
         && !ngx_http_iot_iotda_reaches(&ctx->who, p.collection_id,
-                                       r->method == NGX_HTTP_DELETE))
+                                       r->method != NGX_HTTP_GET))
     {
         rc = NGX_IOT_NOT_FOUND;
     }
@@ -184,6 +186,10 @@ ngx_http_iot_iotda_product(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         }
 
         return ngx_http_iot_iotda_send_json(r, NGX_HTTP_OK, json);
+    }
+
+    if (r->method == NGX_HTTP_PUT) {
+        return ngx_http_iot_iotda_product_update(r, ctx, &p);
     }
 
     wait = ngx_http_iot_waiter(r, ngx_http_iot_iotda_product_answer,
@@ -1024,4 +1030,158 @@ ngx_http_iot_iotda_pmatch(ngx_iot_product_t *p, void *data)
 
     return (f->cid == 0 || p->collection_id == f->cid)
            && ngx_http_iot_iotda_reaches(f->who, p->collection_id, 0);
+}
+
+
+/*
+ * PUT: the fields given replace the product's (those absent or null
+ * stay), and the product that results is checked as a new one is.
+ * product_id and app_id, when given, must be the product's own.
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_product_update(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_iot_product_t *p)
+{
+    u_char                     text[NGX_IOT_ID_LEN];
+    size_t                     size;
+    json_t                    *cur, *merged, *model, *v;
+    ngx_int_t                  checked;
+    ngx_str_t                  s;
+    ngx_uint_t                 i;
+    ngx_iot_rc_e               rc;
+    json_error_t               err;
+    ngx_iot_wait_t            *wait;
+    ngx_pool_cleanup_t        *cln;
+    ngx_iot_product_change_t   ch;
+
+    static const char  *fields[] = {
+        "name", "device_type", "protocol_type", "data_format",
+        "service_capabilities", "manufacturer_name", "industry",
+        "description", NULL
+    };
+
+    if (ngx_http_iot_iotda_text(r, ctx->body, "product_id", 0,
+                                NGX_IOT_PRODUCT_ID_MAX, 1, &s)
+        != NGX_OK)
+    {
+        return ngx_http_iot_error(r, ctx->status, ctx->message);
+    }
+
+    if (s.len && (s.len != p->pid_len || ngx_memcmp(s.data, p->pid, s.len)))
+    {
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.000006 product_id is the path's: "
+                                  "a product's id does not change");
+    }
+
+    if (ngx_http_iot_iotda_text(r, ctx->body, "app_id", 0, 36, 1, &s)
+        != NGX_OK)
+    {
+        return ngx_http_iot_error(r, ctx->status, ctx->message);
+    }
+
+    if (s.len
+        && (s.len != (size_t) (ngx_iot_id_encode(text, p->collection_id)
+                               - text)
+            || ngx_memcmp(s.data, text, s.len) != 0))
+    {
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.000006 app_id is the product's "
+                                  "resource space: a product does not "
+                                  "move");
+    }
+
+    model = json_object();
+    cur = json_loadb((char *) p->model.data, p->model.len, 0, &err);
+
+    if (cur == NULL || !json_is_object(cur)) {
+        json_decref(cur);
+        cur = json_object();
+    }
+
+    merged = json_deep_copy(cur);
+    json_decref(cur);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (model == NULL || merged == NULL || cln == NULL) {
+        json_decref(model);
+        json_decref(merged);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_iot_iotda_json_cleanup;
+    cln->data = model;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        json_decref(merged);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_iot_iotda_json_cleanup;
+    cln->data = merged;
+
+    for (i = 0; fields[i]; i++) {
+        v = json_object_get(ctx->body, fields[i]);
+
+        if (v && !json_is_null(v)
+            && json_object_set(merged, fields[i], v) != 0)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    checked = ngx_http_iot_iotda_model(r, merged, model);
+
+    if (checked == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (checked != NGX_OK) {
+        return ngx_http_iot_error(r, ctx->status, ctx->message);
+    }
+
+    ngx_memzero(&ch, sizeof(ngx_iot_product_change_t));
+
+    ch.pid.data = p->pid;
+    ch.pid.len = p->pid_len;
+
+    v = json_object_get(model, "name");
+    ch.name.data = (u_char *) json_string_value(v);
+    ch.name.len = json_string_length(v);
+
+    size = json_dumpb(model, NULL, 0, JSON_COMPACT);
+
+    ch.model.data = ngx_pnalloc(r->pool, size ? size : 1);
+    if (ch.model.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ch.model.len = json_dumpb(model, (char *) ch.model.data, size,
+                              JSON_COMPACT);
+
+    /* the name lives in the pool: model goes at the request's end */
+
+    s.data = ngx_pnalloc(r->pool, ch.name.len ? ch.name.len : 1);
+    if (s.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s.len = ch.name.len;
+    ngx_memcpy(s.data, ch.name.data, s.len);
+    ch.name = s;
+
+    wait = ngx_http_iot_waiter(r, ngx_http_iot_iotda_product_answer,
+                               (void *) NGX_HTTP_OK);
+    if (wait == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_iot_product_update((ngx_cycle_t *) ngx_cycle, &ch,
+                                p->collection_id, r->pool, &wait->out.p,
+                                r->connection->log, wait);
+
+    return ngx_http_iot_answer(r, rc);
 }

@@ -15,6 +15,7 @@
 #include "ngx_http_iot.h"
 #include "ngx_http_iot_dialect.h"
 #include "ngx_http_iot_streams.h"
+#include "ngx_http_iot_iotda.h"
 
 
 static void *ngx_http_iot_create_main_conf(ngx_conf_t *cf);
@@ -45,6 +46,11 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 static ngx_conf_num_bounds_t  ngx_http_iot_streams_at_least_one = {
     ngx_conf_check_num_bounds, 1, -1
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_iot_port_bounds = {
+    ngx_conf_check_num_bounds, 1, 65535
 };
 
 
@@ -106,12 +112,19 @@ static ngx_command_t  ngx_http_iot_commands[] = {
       0,
       NULL },
 
+    { ngx_string("iot_iotda_message_port"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iot_loc_conf_t, message_port),
+      &ngx_http_iot_port_bounds },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_iot_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_iot_iotda_add_variables,      /* preconfiguration */
     ngx_http_iot_init,                     /* postconfiguration */
 
     ngx_http_iot_create_main_conf,         /* create main configuration */
@@ -182,6 +195,7 @@ ngx_http_iot_create_loc_conf(ngx_conf_t *cf)
     conf->ws_keepalive = NGX_CONF_UNSET_MSEC;
     conf->ws_max_message = NGX_CONF_UNSET_SIZE;
     conf->ws_send_buffer = NGX_CONF_UNSET_SIZE;
+    conf->message_port = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -200,6 +214,7 @@ ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               64 * 1024);
     ngx_conf_merge_size_value(conf->ws_send_buffer, prev->ws_send_buffer,
                               1024 * 1024);
+    ngx_conf_merge_uint_value(conf->message_port, prev->message_port, 5683);
 
     return NGX_CONF_OK;
 }

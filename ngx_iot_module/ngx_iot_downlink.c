@@ -167,6 +167,8 @@ ngx_iot_downlink_batch_init(ngx_iot_downlink_batch_t *b, ngx_pool_t *pool,
     b->transport = transport;
     b->message = m;
     b->wait = NULL;
+    b->also = NULL;
+    b->also_data = NULL;
 
     return ngx_array_init(&b->rows, pool, 1, sizeof(ngx_iot_downlink_row_t));
 }
@@ -279,9 +281,15 @@ ngx_iot_downlink_store(ngx_iot_write_t *w)
 {
     ngx_iot_downlink_write_t  *dw = w->data;
 
-    return ngx_iot_store_downlink_add(w->store, dw->batch->rows.elts,
-                                      dw->batch->rows.nelts, dw->keep,
-                                      w->log);
+    if (ngx_iot_store_downlink_add(w->store, dw->batch->rows.elts,
+                                   dw->batch->rows.nelts, dw->keep, w->log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return dw->batch->also ? dw->batch->also(w->store, dw->batch, w->log)
+                           : NGX_OK;
 }
 
 

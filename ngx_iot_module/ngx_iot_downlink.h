@@ -92,13 +92,25 @@ typedef struct {
 } ngx_iot_downlink_row_t;
 
 
+typedef struct ngx_iot_downlink_batch_s  ngx_iot_downlink_batch_t;
+
+/*
+ * What a dialect keeps of its own beside the batch's rows (the iotda
+ * dialect: a message's id and fields), written in the same transaction
+ * once the rows have their ids.  NGX_OK or NGX_ERROR.
+ */
+typedef ngx_int_t (*ngx_iot_downlink_also_pt)(ngx_iot_store_t *store,
+    ngx_iot_downlink_batch_t *b, ngx_log_t *log);
+
 /* one message sent to one or more devices, until the store has it */
-typedef struct {
+struct ngx_iot_downlink_batch_s {
     ngx_iot_downlink_e         transport;
     ngx_iot_downlink_t        *message;
     ngx_array_t                rows;      /* ngx_iot_downlink_row_t */
     ngx_iot_wait_t            *wait;
-} ngx_iot_downlink_batch_t;
+    ngx_iot_downlink_also_pt   also;      /* NULL: nothing more */
+    void                      *also_data;
+};
 
 
 /* "udp", "coap-push", "coap-pull": the transport, or NGX_ERROR */

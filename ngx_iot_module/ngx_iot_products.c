@@ -53,6 +53,8 @@ static ngx_iot_rc_e ngx_iot_product_create_apply(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_product_delete_check(ngx_iot_write_t *w);
 static ngx_int_t ngx_iot_product_delete_store(ngx_iot_write_t *w);
 static ngx_iot_rc_e ngx_iot_product_delete_apply(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_product_update_check(ngx_iot_write_t *w);
+static ngx_iot_rc_e ngx_iot_product_update_apply(ngx_iot_write_t *w);
 
 
 static ngx_iot_product_t *
@@ -473,4 +475,83 @@ ngx_iot_product_delete_apply(ngx_iot_write_t *w)
     ngx_iot_entity_drop(w->ctx, NGX_IOT_ENTITY_PRODUCT, op->p);
 
     return NGX_IOT_OK;
+}
+
+
+/* a product's name and model changed; its id, space and time stay */
+
+ngx_iot_rc_e
+ngx_iot_product_update(ngx_cycle_t *cycle, ngx_iot_product_change_t *ch,
+    uint64_t cid, ngx_pool_t *pool, ngx_iot_product_t *out, ngx_log_t *log,
+    ngx_iot_wait_t *wait)
+{
+    ngx_iot_product_op_t  op;
+
+    if (ch->pid.len == 0 || ch->pid.len > NGX_IOT_PRODUCT_ID_MAX) {
+        return NGX_IOT_NOT_FOUND;
+    }
+
+    ngx_memzero(&op, sizeof(ngx_iot_product_op_t));
+    op.ch = *ch;
+    ngx_memcpy(op.pid, ch->pid.data, ch->pid.len);
+    op.pid_len = ch->pid.len;
+    op.cid = cid;
+    op.out = out;
+
+    return ngx_iot_product_run(cycle, &op, ngx_iot_product_update_check,
+                               ngx_iot_product_create_store,
+                               ngx_iot_product_update_apply, pool, log,
+                               wait);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_product_update_check(ngx_iot_write_t *w)
+{
+    ngx_iot_product_op_t  *op = w->data;
+
+    op->p = ngx_iot_product_find(w->ctx, op->pid, op->pid_len);
+
+    if (op->p == NULL || (op->cid && op->p->collection_id != op->cid)) {
+        return NGX_IOT_NOT_FOUND;
+    }
+
+    op->row = *op->p;
+
+    if (ngx_iot_journal_text(w->ctx, &op->ch.name, NGX_IOT_TEXT_PLAIN,
+                             &op->row.name)
+        != NGX_OK
+        || ngx_iot_journal_text(w->ctx, &op->ch.model, NGX_IOT_TEXT_PLAIN,
+                                &op->row.model)
+           != NGX_OK)
+    {
+        return ngx_iot_product_full(w);
+    }
+
+    ngx_iot_product_note(op, op->p->id.key);
+
+    return NGX_IOT_OK;
+}
+
+
+/* the new texts in place first, then the old ones freed */
+
+static ngx_iot_rc_e
+ngx_iot_product_update_apply(ngx_iot_write_t *w)
+{
+    ngx_iot_product_op_t  *op = w->data;
+
+    ngx_iot_text_t  name, model;
+
+    name = op->p->name;
+    model = op->p->model;
+
+    op->p->name = op->row.name;
+    op->p->model = op->row.model;
+
+    ngx_iot_text_free(w->ctx->shpool, &name);
+    ngx_iot_text_free(w->ctx->shpool, &model);
+
+    return op->out ? ngx_iot_product_copy(op->p, w->pool, op->out)
+                   : NGX_IOT_OK;
 }

@@ -30,6 +30,14 @@ ngx_iot_rc_e ngx_iot_product_create(ngx_cycle_t *cycle,
     ngx_iot_product_change_t *ch, ngx_pool_t *pool, ngx_iot_product_t *out,
     ngx_log_t *log, ngx_iot_wait_t *wait);
 
+/*
+ * A product's name and model (ch->pid names it; ch->collection_id is not
+ * read): NGX_IOT_NOT_FOUND (of collection cid, 0: any).
+ */
+ngx_iot_rc_e ngx_iot_product_update(ngx_cycle_t *cycle,
+    ngx_iot_product_change_t *ch, uint64_t cid, ngx_pool_t *pool,
+    ngx_iot_product_t *out, ngx_log_t *log, ngx_iot_wait_t *wait);
+
 /* NGX_IOT_NOT_FOUND (of collection cid, 0: any); NGX_IOT_NOT_EMPTY: used */
 ngx_iot_rc_e ngx_iot_product_delete(ngx_cycle_t *cycle, ngx_str_t *pid,
     uint64_t cid, ngx_log_t *log, ngx_iot_wait_t *wait);

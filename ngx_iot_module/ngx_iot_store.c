@@ -274,6 +274,30 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE TRIGGER IF NOT EXISTS token_users_gone AFTER DELETE ON tokens"
     "  BEGIN DELETE FROM token_users WHERE hash = old.hash; END;",
 
+    /*
+     * 9: the iotda dialect's messages (what it keeps of a downlink beside
+     * the downlink: its message_id, unique per device, and its fields as
+     * a JSON text), gone with their downlink; and access keys made like
+     * Huawei IAM's permanent ones, bound to a team.  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS iotda_messages ("
+    "  downlink_id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  fields TEXT NOT NULL DEFAULT '{}');"
+    "CREATE UNIQUE INDEX IF NOT EXISTS iotda_messages_by_id"
+    "  ON iotda_messages (device_id, message_id);"
+    "CREATE TRIGGER IF NOT EXISTS iotda_messages_gone"
+    "  AFTER DELETE ON downlinks BEGIN"
+    "  DELETE FROM iotda_messages WHERE downlink_id = OLD.id; END;"
+    "CREATE TABLE IF NOT EXISTS access_keys ("
+    "  ak TEXT PRIMARY KEY,"
+    "  team_id INTEGER NOT NULL,"
+    "  sk TEXT NOT NULL,"
+    "  write INTEGER NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL);",
+
     NULL
 };
 
@@ -454,7 +478,9 @@ static const char  *ngx_iot_store_statements[] = {
     " WHERE device_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
 
     "INSERT INTO products (id, collection_id, product_id, name, model,"
-    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+    " model = excluded.model",
     "SELECT " NGX_IOT_PRODUCT_COLUMNS " FROM products WHERE id = ?1",
     "DELETE FROM products WHERE id = ?1",
     "SELECT " NGX_IOT_PRODUCT_COLUMNS " FROM products"

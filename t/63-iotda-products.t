@@ -291,8 +291,8 @@ is_iotda_error([$api->call(GET => '/products/in-a')], 404, 'IOTDA.009002',
                'deleted');
 is_iotda_error([$api->call(DELETE => '/products/in-a')], 404, 'IOTDA.009002',
                'deleted twice');
-is_iotda_error([$api->call(PUT => '/products/prod-1', body => {})], 405,
-               'IOTDA.000005', 'no PUT yet');
+is_iotda_error([$api->call(PATCH => '/products/prod-1', body => {})], 405,
+               'IOTDA.000005', 'no PATCH (PUT changes a product: t/49)');
 
 # a resource space with products stays until they are gone
 {

@@ -4,7 +4,7 @@
 # killed (by gdb, in its writer thread at the batch's commit) after the
 # write changed the zone.  The next worker reloads the product from the
 # store: one being made is not there and its product_id is free; one
-# being deleted is there as it was.
+# being deleted or changed is there as it was.
 
 use strict;
 use warnings;
@@ -95,8 +95,17 @@ is($s, 200, 'a product whose deletion never committed is there');
 is($j->{service_capabilities}[0]{service_id}, 's', '... with its model');
 is(($api->call(DELETE => '/products/kept'))[0], 204, '... and deleted now');
 
+cut(PUT => '/products/cut', { name => 'changed',
+                              service_capabilities => [{ service_id => 't' }] });
+($s, $j) = $api->call(GET => '/products/cut');
+is($s, 200, 'a product whose change never committed is there');
+is($j->{name}, 'meter', '... with its name as it was');
+is($j->{service_capabilities}[0]{service_id}, 's', '... and its model');
+($s, $j) = $api->call(PUT => '/products/cut', body => { name => 'changed' });
+is($j->{name}, 'changed', '... and changed now');
+
 my @repairs = $t->read_log =~ /died during a write, reloading that entity/g;
-ok(@repairs >= 2, 'the repairs are logged') or diag(scalar @repairs);
+ok(@repairs >= 3, 'the repairs are logged') or diag(scalar @repairs);
 $t->check_log('cut', allow => [qr/exited on signal 9/, qr/was locked by/]);
 
 $t->restart;

@@ -31,6 +31,7 @@ our @EXPORT = qw(is_iotda_error access_key sdk_date);
 # a server with the three dialects, as conf/nginx.conf.example has them
 our $LOCATIONS =
     "location /v5/iot/ {\n    iot_api iotda;\n}\n"
+  . "location /v3.0/OS-CREDENTIAL/ {\n    iot_api iotda;\n}\n"
   . "location ~ ^/(devices|device-groups|ingestion)(/|\$) {\n"
   . "    iot_api things;\n}\n"
   . "location / {\n    iot_api collections;\n}\n";
