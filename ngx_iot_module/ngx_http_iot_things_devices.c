@@ -1025,21 +1025,8 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     (key.len == sizeof(k) - 1 && ngx_strncmp(key.data, k, key.len) == 0)
 
         if (ngx_http_iot_things_is("cursor")) {
-            if (f->what != NGX_HTTP_IOT_THINGS_LIST_LINKS) {
-                cursor = value;
-                p++;
-                continue;
-            }
-
-            if (ngx_iot_id_decode(value.data, value.len, &id) != NGX_OK) {
-                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                            "cursor is not valid");
-            }
-
-            ctx->list.cursor.id = id;
-            ctx->list.cursor.started = 1;
-
-            /* the next link has a cursor of its own */
+            /* the links have cursors of their own */
+            cursor = value;
             p++;
             continue;
         }
@@ -1146,18 +1133,19 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             }
 
         } else if (ngx_http_iot_things_is("sort")) {
-            if (f->what == NGX_HTTP_IOT_THINGS_LIST_LINKS) {
-                if (value.len) {
-                    return ngx_http_iot_invalid(r,
-                               NGX_HTTP_BAD_REQUEST,
-                               "sort is not served for this list: it comes "
-                               "in the registry's order");
-                }
-
-            } else if (ngx_http_iot_things_sort(r, &value, &f->sort)
-                       != NGX_OK)
-            {
+            if (ngx_http_iot_things_sort(r, &value, &f->sort) != NGX_OK) {
                 return NGX_DECLINED;
+            }
+
+            if (f->what == NGX_HTTP_IOT_THINGS_LIST_LINKS
+                && (f->sort.n > 1
+                    || (f->sort.n && f->sort.field[0]
+                                     != NGX_IOT_SORT_CREATED)))
+            {
+                /* a link has one time and no name */
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "sort: memberships sort by "
+                                            "createdAt only");
             }
 
         } else {
@@ -1307,7 +1295,6 @@ ngx_http_iot_things_sort(ngx_http_request_t *r, ngx_str_t *value,
 #define NGX_HTTP_IOT_THINGS_CURSOR_V       1
 #define NGX_HTTP_IOT_THINGS_CURSOR_BEFORE  0x01
 #define NGX_HTTP_IOT_THINGS_CURSOR_INCL    0x02
-#define NGX_HTTP_IOT_THINGS_CURSOR_GROUPS  0x04
 
 
 static u_char *
@@ -1324,8 +1311,7 @@ ngx_http_iot_things_cursor_write(u_char *p, ngx_http_iot_things_filter_t *f,
     *b++ = NGX_HTTP_IOT_THINGS_CURSOR_V;
     *b++ = (before ? NGX_HTTP_IOT_THINGS_CURSOR_BEFORE : 0)
            | (inclusive ? NGX_HTTP_IOT_THINGS_CURSOR_INCL : 0)
-           | (f->what == NGX_HTTP_IOT_THINGS_LIST_GROUPS
-              ? NGX_HTTP_IOT_THINGS_CURSOR_GROUPS : 0);
+           | (u_char) f->list;
     *b++ = (u_char) f->sort.n;
 
     name = 0;
@@ -1392,9 +1378,8 @@ ngx_http_iot_things_cursor_read(ngx_http_request_t *r,
 
     if ((flags & ~(NGX_HTTP_IOT_THINGS_CURSOR_BEFORE
                    | NGX_HTTP_IOT_THINGS_CURSOR_INCL
-                   | NGX_HTTP_IOT_THINGS_CURSOR_GROUPS))
-        || ((flags & NGX_HTTP_IOT_THINGS_CURSOR_GROUPS) != 0)
-           != (f->what == NGX_HTTP_IOT_THINGS_LIST_GROUPS))
+                   | NGX_HTTP_IOT_THINGS_CURSOR_LISTS))
+        || (flags & NGX_HTTP_IOT_THINGS_CURSOR_LISTS) != f->list)
     {
         goto invalid;
     }

@@ -232,6 +232,15 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX IF NOT EXISTS groups_in_by_name ON groups"
     "  (collection_id, name COLLATE NOCASE, id);",
 
+    /*
+     * 8: the lists of memberships sorted by when a device joined: a
+     * group's and a device's, each a range of an index.  Repeatable.
+     */
+    "CREATE INDEX IF NOT EXISTS members_of_group_by_created ON members"
+    "  (group_id, created_at, device_id);"
+    "CREATE INDEX IF NOT EXISTS members_of_device_by_created ON members"
+    "  (device_id, created_at, group_id);",
+
     NULL
 };
 
