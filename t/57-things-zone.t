@@ -85,6 +85,25 @@ cmp_ok($per, '<', 256,
        sprintf('%.1f bytes of the zone per device (the device, its index'
                . ' entries and its share of the index arrays)', $per));
 
+# ---- the name the store indexes for a device without one (schema 9: one
+# char() call) is its collections id, as schema 7's 13 substr() made it
+
+my $old = join ' || ', map {
+    "substr('0123456789abcdefghijklmnopqrstuv', (id >> $_ & 31) + 1, 1)"
+} map { 60 - 5 * $_ } 0 .. 12;
+my $new = 'char(' . join(', ', map {
+    "(id >> $_ & 31) + 48 + (id >> $_ & 31 > 9) * 39"
+} map { 60 - 5 * $_ } 0 .. 12) . ')';
+is(sql("SELECT count(*) FROM devices WHERE $new = $old"), $N + 0,
+   'every device\'s id text: the same by both expressions');
+is(sql("WITH RECURSIVE s(n, id) AS (SELECT 1, 1 UNION ALL SELECT n + 1,"
+       . " abs(random() % 9223372036854775807) + 1 FROM s WHERE n < 20000)"
+       . " SELECT count(*) FROM s WHERE $new = $old"
+       . " AND length($new) = 13"), 20000,
+   'and for 20,000 random 63-bit ids');
+like(sql("SELECT sql FROM sqlite_master WHERE name = 'devices_by_name'"),
+     qr/char\(\(id >> 60 & 31\) \+ 48/, 'the name index is schema 9\'s');
+
 # ---- the shared UUIDs of loaded devices
 
 my ($st, $A) = $api->call(GET => '/devices/imei:352990000000001');
