@@ -14,6 +14,8 @@
 # Kinds: the things dialect's GET /devices/imei:<imei> (Bearer), the
 # collections dialect's GET /collections/{cid}/devices/{did} (X-API-Token),
 # both over 1,000 of 10,000 bulk-loaded devices (bulk_load ... things),
+# the collections dialect's creation of a device with an IMSI and an IMEI
+# (benchmark 2's request; each run from the same store),
 # an unknown path of the collections dialect (404: what every request
 # costs before its resource), and nginx's own return 200 of a body of a
 # device's size in the same server (the reference of benchmarks 1 and 7). Requests go one at a time over keep-alive
@@ -91,10 +93,26 @@ awk -v n="$N" -v port="$port" '{ p[k++] = $0 } END {
                "output = \"/dev/null\"\n", port, p[i % k]
 }' "$DIR/paths.txt" > "$pcol"
 
-# one run: nginx under callgrind, the first M requests of FILE, a stop;
-# prints the worker's Ir
+# the collections dialect's creation (benchmark 2's request): a device
+# with a new IMSI and IMEI each, into the store as it was before the run
+awk -v n="$N" -v port="$port" -v cid="$cid" -v tok="$tok" 'BEGIN {
+    for (i = 0; i < n + 200; i++)
+        printf "%s\nurl = \"http://127.0.0.1:%d/collections/%s/devices\"\n" \
+               "output = \"/dev/null\"\n" \
+               "header = \"X-API-Token: %s\"\n" \
+               "header = \"Content-Type: application/json\"\n" \
+               "data = \"{\\\"imsi\\\":\\\"24297%010d\\\"," \
+               "\\\"imei\\\":\\\"35297%010d\\\"}\"\n", \
+               i ? "next" : "# one request a group", port, cid, tok, i, i
+}' > "$DIR/create.curl"
+cp -a "$DIR/var" "$DIR/var.before"
+
+# one run: nginx under callgrind, the first M requests of FILE (LINES
+# lines each), a stop; prints the worker's Ir (its threads included)
 one() {
-    local kind=$1 file=$2 hdr=$3 m=$4 master worker i ir
+    local kind=$1 file=$2 hdr=$3 m=$4 lines=${5:-2} master worker i ir
+    rm -rf "$DIR/var"
+    cp -a "$DIR/var.before" "$DIR/var"
     valgrind --tool=callgrind --trace-children=yes \
         --callgrind-out-file="$DIR/cg/callgrind.%p" \
         "$NGINX" -p "$DIR/" -c "$DIR/conf/nginx.conf" \
@@ -106,7 +124,7 @@ one() {
         sleep 0.1
     done
     worker=$(pgrep -P "$master" | head -n1)
-    curl -s -K <(head -n $((2 * m)) "$file") -H "$hdr" > /dev/null
+    curl -s -K <(head -n $((lines * m)) "$file") -H "$hdr" > /dev/null
     ngx_stop "$DIR"
     mv "$DIR/cg/callgrind.$worker" "$DIR/callgrind.$kind.$m"
     rm -f "$DIR"/cg/callgrind.[0-9]*
@@ -115,18 +133,23 @@ one() {
     echo "${ir:-0}"
 }
 
-# run KIND FILE HEADER
+# run KIND FILE HEADER [LINES]
 run() {
-    local kind=$1 file=$2 hdr=$3 a b
-    a=$(one "$kind" "$file" "$hdr" 200)
-    b=$(one "$kind" "$file" "$hdr" $((200 + N)))
+    local kind=$1 file=$2 hdr=$3 lines=${4:-2} a b
+    a=$(one "$kind" "$file" "$hdr" 200 "$lines")
+    b=$(one "$kind" "$file" "$hdr" $((200 + N)) "$lines")
     printf '%-12s %6d requests  Ir %12d - %12d  Ir/request %8d\n' \
         "$kind" "$N" "$b" "$a" $(((b - a) / N))
 }
 
-run things "$ptr" "Authorization: Bearer $tok"
-run collections "$pcol" "X-API-Token: $tok"
-run 404 "$p404" "X-API-Token: $tok"
-run return200 "$DIR/ref.curl" "X-API-Token: $tok"
+for kind in ${ICOUNT_KINDS:-things collections 404 return200 create}; do
+    case $kind in
+        things) run things "$ptr" "Authorization: Bearer $tok" ;;
+        collections) run collections "$pcol" "X-API-Token: $tok" ;;
+        404) run 404 "$p404" "X-API-Token: $tok" ;;
+        return200) run return200 "$DIR/ref.curl" "X-API-Token: $tok" ;;
+        create) run create "$DIR/create.curl" "X-Nothing: 1" 6 ;;
+    esac
+done
 
 echo "callgrind files: $DIR/callgrind.*"
