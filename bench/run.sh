@@ -953,13 +953,14 @@ bench6() {
 # against nginx's return 200 of the same body; SenML ingestion per second
 
 # a device's name as the store indexes it (NGX_IOT_SQL_DEVICE_NAME in
-# ngx_iot_store_sqlite.h): its tags.name, or its id's 13 characters
+# ngx_iot_store_sqlite.h, schema 11): its tags.name, or its id's 13
+# characters (base32hex: each 5 bits as '0' to '9', 'a' to 'v')
 b7_name_sql() {
     local i s=
     for i in 60 55 50 45 40 35 30 25 20 15 10 5 0; do
-        s="$s${s:+ || }substr('0123456789abcdefghijklmnopqrstuv', (id >> $i & 31) + 1, 1)"
+        s="$s${s:+, }(id >> $i & 31) + 48 + (id >> $i & 31 > 9) * 39"
     done
-    echo "coalesce(nullif(json_extract(tags, '\$.name'), ''), $s)"
+    echo "coalesce(nullif(json_extract(tags, '\$.name'), ''), char($s))"
 }
 
 # b7_order SORT -> the SQL order of the things dialect's sort (the store's

@@ -30,6 +30,7 @@ static ngx_uint_t ngx_http_iot_things_own_body(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_things_id_prefix(ngx_str_t *s,
     const char *prefix);
+static u_char *ngx_http_iot_things_two(u_char *p, ngx_uint_t n);
 static int64_t ngx_http_iot_things_days(ngx_int_t y, ngx_int_t m,
     ngx_int_t d);
 
@@ -696,14 +697,55 @@ ngx_http_iot_things_client_put(u_char *p, uint64_t cid, u_char **out)
 u_char *
 ngx_http_iot_things_time(u_char *p, uint64_t ms)
 {
-    ngx_tm_t  tm;
+    ngx_uint_t  y, f;
+    ngx_tm_t    tm;
 
     ngx_gmtime((time_t) (ms / 1000), &tm);
 
-    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                       (int) (ms % 1000));
+    /* digits written directly: every device in an answer has two */
+
+    y = (ngx_uint_t) tm.ngx_tm_year;
+
+    if (y > 9999) {
+        return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                           (int) (ms % 1000));
+    }
+
+    f = (ngx_uint_t) (ms % 1000);
+
+    *p++ = (u_char) ('0' + y / 1000);
+    *p++ = (u_char) ('0' + y / 100 % 10);
+    *p++ = (u_char) ('0' + y / 10 % 10);
+    *p++ = (u_char) ('0' + y % 10);
+    *p++ = '-';
+    p = ngx_http_iot_things_two(p, tm.ngx_tm_mon);
+    *p++ = '-';
+    p = ngx_http_iot_things_two(p, tm.ngx_tm_mday);
+    *p++ = 'T';
+    p = ngx_http_iot_things_two(p, tm.ngx_tm_hour);
+    *p++ = ':';
+    p = ngx_http_iot_things_two(p, tm.ngx_tm_min);
+    *p++ = ':';
+    p = ngx_http_iot_things_two(p, tm.ngx_tm_sec);
+    *p++ = '.';
+    *p++ = (u_char) ('0' + f / 100);
+    *p++ = (u_char) ('0' + f / 10 % 10);
+    *p++ = (u_char) ('0' + f % 10);
+    *p++ = 'Z';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_iot_things_two(u_char *p, ngx_uint_t n)
+{
+    *p++ = (u_char) ('0' + n / 10 % 10);
+    *p++ = (u_char) ('0' + n % 10);
+
+    return p;
 }
 
 

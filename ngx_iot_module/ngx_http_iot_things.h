@@ -58,8 +58,16 @@ typedef enum {
     NGX_HTTP_IOT_THINGS_LIST_LINKS        /* createdBefore, createdSince */
 } ngx_http_iot_things_list_e;
 
+/* which list a cursor is of (a flag of its second byte) */
+#define NGX_HTTP_IOT_THINGS_CURSOR_DEVICES  0x00
+#define NGX_HTTP_IOT_THINGS_CURSOR_GROUPS   0x04
+#define NGX_HTTP_IOT_THINGS_CURSOR_MEMBERS  0x08    /* a group's devices */
+#define NGX_HTTP_IOT_THINGS_CURSOR_LINKS    0x10    /* a device's groups */
+#define NGX_HTTP_IOT_THINGS_CURSOR_LISTS    0x1c
+
 typedef struct {
     ngx_http_iot_things_list_e   what;
+    ngx_uint_t                   list;      /* its cursors' flag */
     ngx_str_t                    q;
     ngx_str_t                    barcode;
     ngx_array_t                  specs;     /* of u_char[16] */
@@ -70,7 +78,7 @@ typedef struct {
     uint64_t                     team;      /* clientId given; 0: any */
     ngx_str_t                    args;      /* without the cursor */
 
-    /* devices and groups: keyed pages (the store checks the filters) */
+    /* keyed pages (the store checks the filters) */
     ngx_iot_store_filter_t       store;
     ngx_iot_store_sort_t         sort;
 

@@ -50,6 +50,8 @@ static u_char *ngx_http_iot_things_put64(u_char *p, uint64_t v);
 static u_char *ngx_http_iot_things_link(u_char *p,
     ngx_http_iot_things_filter_t *f, const char *name);
 static uint64_t ngx_http_iot_things_get64(u_char *p);
+static ngx_int_t ngx_http_iot_things_tag_name(ngx_iot_text_t *tags,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_iot_things_name(ngx_http_request_t *r,
     ngx_iot_device_t *d, ngx_str_t *name);
 
@@ -467,10 +469,13 @@ ngx_http_iot_things_device_put(ngx_http_request_t *r, ngx_iot_device_t *d,
     p = (u_char *) ngx_escape_json(p, name.data, name.len);
     *p++ = '"';
 
-    if (d->status != NGX_IOT_STATUS_NONE) {
-        p = ngx_sprintf(p, ",\"status\":\"%s\"",
-                        d->status == NGX_IOT_STATUS_ACTIVE ? "ACTIVE"
-                                                           : "INACTIVE");
+    if (d->status == NGX_IOT_STATUS_ACTIVE) {
+        p = ngx_cpymem(p, ",\"status\":\"ACTIVE\"",
+                       sizeof(",\"status\":\"ACTIVE\"") - 1);
+
+    } else if (d->status != NGX_IOT_STATUS_NONE) {
+        p = ngx_cpymem(p, ",\"status\":\"INACTIVE\"",
+                       sizeof(",\"status\":\"INACTIVE\"") - 1);
     }
 
     if (barcode.len) {
@@ -534,6 +539,103 @@ ngx_http_iot_things_device_put(ngx_http_request_t *r, ngx_iot_device_t *d,
 
 
 /*
+ * The name tag read from the tags' text without parsing it into objects:
+ * the text is a compact JSON object of strings, as the registry keeps it.
+ * NGX_OK: the name, pointing into the text (a name with no escapes);
+ * NGX_DECLINED: no name tag; NGX_AGAIN: anything else (escapes, another
+ * form, the key twice): read it with jansson.
+ */
+
+static ngx_int_t
+ngx_http_iot_things_tag_name(ngx_iot_text_t *tags, ngx_str_t *name)
+{
+    u_char      *p, *last, *k, *v;
+    size_t       klen, vlen;
+    ngx_uint_t   found, escaped;
+
+    if (tags->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    p = tags->data;
+    last = p + tags->len;
+    found = 0;
+
+    if (*p++ != '{') {
+        return NGX_AGAIN;
+    }
+
+    if (p < last && *p == '}') {
+        return (p + 1 == last) ? NGX_DECLINED : NGX_AGAIN;
+    }
+
+    for ( ;; ) {
+
+        /* "key":"value", each string up to its unescaped quote */
+
+        if (p == last || *p++ != '"') {
+            return NGX_AGAIN;
+        }
+
+        for (k = p; p < last && *p != '"'; p++) {
+            if (*p == '\\') {
+                return NGX_AGAIN;
+            }
+        }
+
+        klen = p - k;
+
+        if (last - p < 3 || p[1] != ':' || p[2] != '"') {
+            return NGX_AGAIN;
+        }
+
+        p += 3;
+        escaped = 0;
+
+        for (v = p; p < last && *p != '"'; p++) {
+            if (*p == '\\') {
+                escaped = 1;
+
+                if (++p == last) {
+                    return NGX_AGAIN;
+                }
+            }
+        }
+
+        if (p == last) {
+            return NGX_AGAIN;
+        }
+
+        vlen = p - v;
+        p++;
+
+        if (klen == 4 && ngx_strncmp(k, "name", 4) == 0) {
+            if (found || escaped) {
+                return NGX_AGAIN;
+            }
+
+            found = 1;
+            name->data = v;
+            name->len = vlen;
+        }
+
+        if (p == last) {
+            return NGX_AGAIN;
+        }
+
+        if (*p == '}') {
+            return (p + 1 == last) ? (found ? NGX_OK : NGX_DECLINED)
+                                   : NGX_AGAIN;
+        }
+
+        if (*p++ != ',') {
+            return NGX_AGAIN;
+        }
+    }
+}
+
+
+/*
  * A device's name: its tags.name, or, for a device made without one in
  * the collections dialect, its id there (a name is never empty here).
  */
@@ -546,7 +648,11 @@ ngx_http_iot_things_name(ngx_http_request_t *r, ngx_iot_device_t *d,
 
     static ngx_str_t  key = ngx_string("name");
 
-    rc = ngx_iot_tags_get(&d->tags, &key, r->pool, name);
+    rc = ngx_http_iot_things_tag_name(&d->tags, name);
+
+    if (rc == NGX_AGAIN) {
+        rc = ngx_iot_tags_get(&d->tags, &key, r->pool, name);
+    }
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -926,21 +1032,8 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     (key.len == sizeof(k) - 1 && ngx_strncmp(key.data, k, key.len) == 0)
 
         if (ngx_http_iot_things_is("cursor")) {
-            if (f->what != NGX_HTTP_IOT_THINGS_LIST_LINKS) {
-                cursor = value;
-                p++;
-                continue;
-            }
-
-            if (ngx_iot_id_decode(value.data, value.len, &id) != NGX_OK) {
-                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                            "cursor is not valid");
-            }
-
-            ctx->list.cursor.id = id;
-            ctx->list.cursor.started = 1;
-
-            /* the next link has a cursor of its own */
+            /* the links have cursors of their own */
+            cursor = value;
             p++;
             continue;
         }
@@ -1049,18 +1142,19 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
             }
 
         } else if (ngx_http_iot_things_is("sort")) {
-            if (f->what == NGX_HTTP_IOT_THINGS_LIST_LINKS) {
-                if (value.len) {
-                    return ngx_http_iot_invalid(r,
-                               NGX_HTTP_BAD_REQUEST,
-                               "sort is not served for this list: it comes "
-                               "in the registry's order");
-                }
-
-            } else if (ngx_http_iot_things_sort(r, &value, &f->sort)
-                       != NGX_OK)
-            {
+            if (ngx_http_iot_things_sort(r, &value, &f->sort) != NGX_OK) {
                 return NGX_DECLINED;
+            }
+
+            if (f->what == NGX_HTTP_IOT_THINGS_LIST_LINKS
+                && (f->sort.n > 1
+                    || (f->sort.n && f->sort.field[0]
+                                     != NGX_IOT_SORT_CREATED)))
+            {
+                /* a link has one time and no name */
+                return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                            "sort: memberships sort by "
+                                            "createdAt only");
             }
 
         } else {
@@ -1210,7 +1304,6 @@ ngx_http_iot_things_sort(ngx_http_request_t *r, ngx_str_t *value,
 #define NGX_HTTP_IOT_THINGS_CURSOR_V       1
 #define NGX_HTTP_IOT_THINGS_CURSOR_BEFORE  0x01
 #define NGX_HTTP_IOT_THINGS_CURSOR_INCL    0x02
-#define NGX_HTTP_IOT_THINGS_CURSOR_GROUPS  0x04
 
 
 static u_char *
@@ -1227,8 +1320,7 @@ ngx_http_iot_things_cursor_write(u_char *p, ngx_http_iot_things_filter_t *f,
     *b++ = NGX_HTTP_IOT_THINGS_CURSOR_V;
     *b++ = (before ? NGX_HTTP_IOT_THINGS_CURSOR_BEFORE : 0)
            | (inclusive ? NGX_HTTP_IOT_THINGS_CURSOR_INCL : 0)
-           | (f->what == NGX_HTTP_IOT_THINGS_LIST_GROUPS
-              ? NGX_HTTP_IOT_THINGS_CURSOR_GROUPS : 0);
+           | (u_char) f->list;
     *b++ = (u_char) f->sort.n;
 
     name = 0;
@@ -1295,9 +1387,8 @@ ngx_http_iot_things_cursor_read(ngx_http_request_t *r,
 
     if ((flags & ~(NGX_HTTP_IOT_THINGS_CURSOR_BEFORE
                    | NGX_HTTP_IOT_THINGS_CURSOR_INCL
-                   | NGX_HTTP_IOT_THINGS_CURSOR_GROUPS))
-        || ((flags & NGX_HTTP_IOT_THINGS_CURSOR_GROUPS) != 0)
-           != (f->what == NGX_HTTP_IOT_THINGS_LIST_GROUPS))
+                   | NGX_HTTP_IOT_THINGS_CURSOR_LISTS))
+        || (flags & NGX_HTTP_IOT_THINGS_CURSOR_LISTS) != f->list)
     {
         goto invalid;
     }

@@ -559,6 +559,11 @@ ngx_http_iot_things_list_of(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     }
 
     f->what = what;
+    f->list = (what == NGX_HTTP_IOT_THINGS_LIST_GROUPS)
+              ? NGX_HTTP_IOT_THINGS_CURSOR_GROUPS
+              : (kind == NGX_IOT_STORE_GROUP_MEMBERS)
+                ? NGX_HTTP_IOT_THINGS_CURSOR_MEMBERS
+                : NGX_HTTP_IOT_THINGS_CURSOR_LINKS;
 
     ctx->answer_data = f;
     ctx->list.limit = NGX_HTTP_IOT_THINGS_LIMIT;
@@ -572,7 +577,8 @@ ngx_http_iot_things_list_of(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     }
 
     if (what != NGX_HTTP_IOT_THINGS_LIST_GROUPS) {
-        return ngx_http_iot_list_start(r, &ctx->list);
+        /* of one group or device, the token's (checked by the caller) */
+        return ngx_http_iot_things_keyed(r, ctx, f);
     }
 
     /* groups: of projectId, or of the token's project */

@@ -441,7 +441,7 @@ ngx_iot_adapter_put_check(ngx_iot_write_t *w)
     }
 
     if (op->imei) {
-        op->drow = *op->d;
+        ngx_iot_device_unpack(op->d, &op->drow);
         ngx_iot_ident_keys(op->d, NULL, op->keys);
         op->keys[NGX_IOT_IDENT_IMEI] = ch->imei;
         ngx_iot_ident_set(&op->drow, op->keys);
@@ -558,7 +558,7 @@ ngx_iot_adapter_delete_check(ngx_iot_write_t *w)
     }
 
     if (op->imei) {
-        op->drow = *op->d;
+        ngx_iot_device_unpack(op->d, &op->drow);
         ngx_iot_ident_keys(op->d, NULL, op->keys);
         op->keys[NGX_IOT_IDENT_IMEI] = 0;
         ngx_iot_ident_set(&op->drow, op->keys);

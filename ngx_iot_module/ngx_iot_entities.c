@@ -17,6 +17,8 @@
 #include "ngx_iot_ident.h"
 #include "ngx_iot_entities.h"
 #include "ngx_iot_session.h"
+#include "ngx_iot_fixed.h"
+#include "ngx_iot_intern.h"
 
 
 typedef struct {
@@ -47,7 +49,13 @@ static void ngx_iot_product_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_product_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_adapter_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_adapter_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static ngx_int_t ngx_iot_device_intern(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_device_t *d, ngx_iot_device_t *row);
 static void *ngx_iot_session_row(void *row);
+static void *ngx_iot_entity_alloc(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_entity_e what);
+static void ngx_iot_entity_free(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_entity_e what, void *e);
 static ngx_int_t ngx_iot_entity_loaded(void *row, void *data);
 static ngx_int_t ngx_iot_entity_text_alloc(ngx_slab_pool_t *shpool,
     ngx_str_t *src, ngx_iot_text_t *dst, ngx_uint_t always);
@@ -69,7 +77,7 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       ngx_iot_collection_repaired },
 
     { ngx_string("device"), NGX_IOT_STORE_DEVICES,
-      sizeof(ngx_iot_device_t), offsetof(ngx_iot_sh_t, devices),
+      NGX_IOT_DEVICE_ZONE_SIZE, offsetof(ngx_iot_sh_t, devices),
       0, 0, 0,
       { { offsetof(ngx_iot_device_t, tags), 0 },
         { offsetof(ngx_iot_device_t, about), NGX_IOT_TEXT_PLAIN } },
@@ -200,6 +208,10 @@ ngx_iot_device_link(ngx_iot_zone_ctx_t *ctx, void *e)
 
     ngx_iot_ident_link(ctx, d);
 
+    ngx_iot_intern_hold(ctx->shpool, d->spec_ref);
+    ngx_iot_intern_hold(ctx->shpool, d->created_ref);
+    ngx_iot_intern_hold(ctx->shpool, d->modified_ref);
+
     key.id = d->collection_id;
     key.data = NULL;
     key.len = 0;
@@ -224,6 +236,11 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
 
     ngx_iot_index_remove(&ctx->sh->device_uuids, &d->uuid_link);
     ngx_iot_ident_unlink(ctx, d);
+
+    ngx_iot_intern_release(ctx->shpool, &ctx->sh->interned, d->spec_ref);
+    ngx_iot_intern_release(ctx->shpool, &ctx->sh->interned, d->created_ref);
+    ngx_iot_intern_release(ctx->shpool, &ctx->sh->interned,
+                           d->modified_ref);
 
     /* its memberships and adapters go with it */
 
@@ -250,6 +267,30 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
     if (c && c->ndevices) {
         c->ndevices--;
     }
+}
+
+
+/* the shared UUIDs of a store row, as handles (held once linked) */
+
+static ngx_int_t
+ngx_iot_device_intern(ngx_iot_zone_ctx_t *ctx, ngx_iot_device_t *d,
+    ngx_iot_device_t *row)
+{
+    ngx_iot_index_t  *idx;
+
+    idx = &ctx->sh->interned;
+
+    if (ngx_iot_intern(ctx->shpool, idx, row->spec, &d->spec_ref) != NGX_OK
+        || ngx_iot_intern(ctx->shpool, idx, row->created_by, &d->created_ref)
+           != NGX_OK
+        || ngx_iot_intern(ctx->shpool, idx, row->modified_by,
+                          &d->modified_ref)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -564,12 +605,19 @@ ngx_iot_entity_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
         return NGX_OK;
     }
 
-    e = ngx_slab_alloc_locked(ctx->shpool, ent->size);
+    e = ngx_iot_entity_alloc(ctx, what);
     if (e == NULL) {
         return NGX_ERROR;
     }
 
     ngx_memcpy(e, row, ent->size);
+
+    if (what == NGX_IOT_ENTITY_DEVICE
+        && ngx_iot_device_intern(ctx, e, row) != NGX_OK)
+    {
+        ngx_iot_entity_free(ctx, what, e);
+        return NGX_ERROR;
+    }
 
     for (i = 0; i < NGX_IOT_ENTITY_TEXTS && ent->texts[i].offset; i++) {
         et = &ent->texts[i];
@@ -587,7 +635,7 @@ ngx_iot_entity_load(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
                                                       ent->texts[i].offset));
             }
 
-            ngx_slab_free_locked(ctx->shpool, e);
+            ngx_iot_entity_free(ctx, what, e);
             return NGX_ERROR;
         }
     }
@@ -636,6 +684,31 @@ ngx_iot_entity_drop(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what, void *e)
     for (i = 0; i < NGX_IOT_ENTITY_TEXTS && ent->texts[i].offset; i++) {
         ngx_iot_text_free(ctx->shpool,
                           ngx_iot_entity_text(e, ent->texts[i].offset));
+    }
+
+    ngx_iot_entity_free(ctx, what, e);
+}
+
+
+/* devices are objects of their exact size, the others the slab's */
+
+static void *
+ngx_iot_entity_alloc(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what)
+{
+    if (what == NGX_IOT_ENTITY_DEVICE) {
+        return ngx_iot_fixed_alloc(&ctx->sh->device_mem);
+    }
+
+    return ngx_slab_alloc_locked(ctx->shpool, ngx_iot_entities[what].size);
+}
+
+
+static void
+ngx_iot_entity_free(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what, void *e)
+{
+    if (what == NGX_IOT_ENTITY_DEVICE) {
+        ngx_iot_fixed_free(e);
+        return;
     }
 
     ngx_slab_free_locked(ctx->shpool, e);
@@ -740,6 +813,13 @@ ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
         {
             return NGX_ERROR;
         }
+    }
+
+    ngx_iot_fixed_init(&ctx->sh->device_mem, ctx->shpool,
+                       NGX_IOT_DEVICE_ZONE_SIZE);
+
+    if (ngx_iot_intern_init(ctx->shpool, &ctx->sh->interned) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (ngx_iot_index_init(ctx->shpool, &ctx->sh->collection_uuids,

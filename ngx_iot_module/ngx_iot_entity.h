@@ -44,6 +44,14 @@ typedef struct {
 #define NGX_IOT_STATUS_INACTIVE    2
 
 
+/*
+ * A device.  The zone keeps its first NGX_IOT_DEVICE_ZONE_SIZE bytes
+ * (objects of exactly that size, ngx_iot_fixed.h): there the UUIDs that
+ * devices share (its device type, who made and last changed it) are
+ * handles (ngx_iot_intern.h).  Copies out of the zone and the store's rows
+ * have the UUIDs themselves in the fields after it; a device in the zone
+ * has no such fields: read them from a copy (ngx_iot_device_copy()).
+ */
 typedef struct {
     ngx_iot_link_t             id;
     ngx_iot_link_t             imsi;
@@ -54,26 +62,35 @@ typedef struct {
     uint64_t                   net_cell;
     uint64_t                   net_imeisv;    /* ident keys, 0: unknown */
     uint64_t                   net_msisdn;
-    u_char                     net_family;
-    u_char                     status;        /* NGX_IOT_STATUS_* */
-    uint16_t                   description_len;   /* in about */
-    u_char                     net_addr[16];
 
     /*
-     * Its UUID, and what the things dialect keeps of it: the device type,
-     * who made and last changed it (principal UUIDs, nil: unknown) and
-     * when (ms since the epoch), its description and barcode (one text,
-     * the description first, to keep a device in 256 bytes of the zone).
+     * Its UUID, and what the things dialect keeps of it: when it was made
+     * and last changed (ms since the epoch), its description and barcode
+     * (one text, the description first).
      */
     ngx_iot_link_t             uuid_link;     /* ngx_iot_uuid_key(uuid) */
     u_char                     uuid[NGX_IOT_UUID_SIZE];
-    u_char                     spec[NGX_IOT_UUID_SIZE];
-    u_char                     created_by[NGX_IOT_UUID_SIZE];
-    u_char                     modified_by[NGX_IOT_UUID_SIZE];
     uint64_t                   created_at;
     uint64_t                   modified_at;
     ngx_iot_text_t             about;
+    u_char                     net_addr[16];
+    u_char                     net_family;
+    u_char                     status;        /* NGX_IOT_STATUS_* */
+    uint16_t                   description_len;   /* in about */
+
+    /* in the zone: handles of the UUIDs below (0: nil) */
+    uint32_t                   spec_ref;
+    uint32_t                   created_ref;
+    uint32_t                   modified_ref;
+
+    /* not in the zone: its device type, the principals (nil: unknown) */
+    u_char                     spec[NGX_IOT_UUID_SIZE];
+    u_char                     created_by[NGX_IOT_UUID_SIZE];
+    u_char                     modified_by[NGX_IOT_UUID_SIZE];
 } ngx_iot_device_t;
+
+
+#define NGX_IOT_DEVICE_ZONE_SIZE   offsetof(ngx_iot_device_t, spec)
 
 
 /* the device behind an address, from RADIUS accounting */

@@ -14,6 +14,7 @@
 #include "ngx_iot_store.h"
 #include "ngx_iot_entities.h"
 #include "ngx_iot_journal.h"
+#include "ngx_iot_fixed.h"
 
 
 #define NGX_IOT_JOURNAL_ALLOCS  8
@@ -21,6 +22,7 @@
 
 static ngx_int_t ngx_iot_journal_record(ngx_iot_zone_ctx_t *ctx, void *p);
 static void ngx_iot_journal_clear(ngx_iot_journal_t *j);
+static void ngx_iot_journal_free(ngx_iot_zone_ctx_t *ctx, void *p);
 static void ngx_iot_journal_reload(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, ngx_log_t *log);
 
@@ -147,6 +149,49 @@ ngx_iot_journal_alloc(ngx_iot_zone_ctx_t *ctx, size_t size)
 }
 
 
+/*
+ * An object of a fixed-size allocator: recorded with its lowest bit set
+ * (objects are word-aligned), so that it is freed to its allocator.
+ */
+
+void *
+ngx_iot_journal_alloc_fixed(ngx_iot_zone_ctx_t *ctx, ngx_iot_fixed_t *f)
+{
+    void       *p;
+    ngx_int_t   rc;
+
+    p = ngx_iot_fixed_alloc(f);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    rc = ngx_iot_journal_record(ctx, (u_char *) p + 1);
+
+    if (rc == NGX_AGAIN) {
+        rc = ngx_iot_journal_record(ctx, (u_char *) p + 1);
+    }
+
+    if (rc != NGX_OK) {
+        ngx_iot_fixed_free(p);
+        return NULL;
+    }
+
+    return p;
+}
+
+
+static void
+ngx_iot_journal_free(ngx_iot_zone_ctx_t *ctx, void *p)
+{
+    if ((uintptr_t) p & 1) {
+        ngx_iot_fixed_free((u_char *) p - 1);
+        return;
+    }
+
+    ngx_slab_free_locked(ctx->shpool, p);
+}
+
+
 /* tags ("{}" and empty: none), or a text kept even when empty */
 
 ngx_int_t
@@ -216,7 +261,7 @@ ngx_iot_journal_abort_to(ngx_iot_zone_ctx_t *ctx,
     j = &ctx->sh->journal;
 
     for (i = mark->nalloc; i < j->nalloc; i++) {
-        ngx_slab_free_locked(ctx->shpool, j->alloc[i]);
+        ngx_iot_journal_free(ctx, j->alloc[i]);
     }
 
     j->nalloc = mark->nalloc;
@@ -300,7 +345,7 @@ static void
 ngx_iot_journal_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
     ngx_log_t *log)
 {
-    void                   *e;
+    void                   *e, *p;
     ngx_uint_t              i, k, owned;
     ngx_iot_journal_t      *j;
     ngx_iot_store_key_t     key;
@@ -310,6 +355,7 @@ ngx_iot_journal_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 
     for (i = 0; i < j->nalloc; i++) {
         owned = 0;
+        p = (void *) ((uintptr_t) j->alloc[i] & ~(uintptr_t) 1);
 
         for (k = 0; k < j->nkeys && !owned; k++) {
             jk = &j->keys[k];
@@ -319,11 +365,11 @@ ngx_iot_journal_reload(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
             key.len = jk->len;
 
             e = ngx_iot_entity_find(ctx, jk->entity, &key);
-            owned = (e && ngx_iot_entity_owns(jk->entity, e, j->alloc[i]));
+            owned = (e && ngx_iot_entity_owns(jk->entity, e, p));
         }
 
         if (!owned) {
-            ngx_slab_free_locked(ctx->shpool, j->alloc[i]);
+            ngx_iot_journal_free(ctx, j->alloc[i]);
         }
     }
 

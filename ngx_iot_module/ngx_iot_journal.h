@@ -40,6 +40,9 @@ void ngx_iot_journal_note(ngx_iot_zone_ctx_t *ctx, ngx_iot_entity_e what,
 
 /* zone memory for the write, zeroed and recorded; NULL: the zone is full */
 void *ngx_iot_journal_alloc(ngx_iot_zone_ctx_t *ctx, size_t size);
+/* the same from a fixed-size allocator of the zone (ngx_iot_fixed.h) */
+void *ngx_iot_journal_alloc_fixed(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_fixed_t *f);
 /* always: NGX_IOT_TEXT_TAGS, _ALWAYS or _PLAIN (ngx_iot_entities.h) */
 ngx_int_t ngx_iot_journal_text(ngx_iot_zone_ctx_t *ctx, ngx_str_t *src,
     ngx_uint_t always, ngx_iot_text_t *dst);

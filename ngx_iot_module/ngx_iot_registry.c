@@ -18,6 +18,7 @@
 #include "ngx_iot_entities.h"
 #include "ngx_iot_ident.h"
 #include "ngx_iot_journal.h"
+#include "ngx_iot_intern.h"
 #include "ngx_iot_write.h"
 #include "ngx_iot_registry.h"
 #include "ngx_iot_products.h"
@@ -294,11 +295,34 @@ ngx_iot_collection_copy(ngx_iot_collection_t *c, ngx_pool_t *pool,
 }
 
 
+/*
+ * A device of the zone as a whole struct: its zone part and the UUIDs its
+ * handles stand for (the texts still point into the zone).
+ */
+
+void
+ngx_iot_device_unpack(ngx_iot_device_t *d, ngx_iot_device_t *out)
+{
+    ngx_slab_pool_t  *shpool;
+
+    shpool = ngx_iot_fixed_pool(d);
+
+    ngx_memcpy(out, d, NGX_IOT_DEVICE_ZONE_SIZE);
+    ngx_memcpy(out->spec, ngx_iot_intern_uuid(shpool, d->spec_ref),
+               NGX_IOT_UUID_SIZE);
+    ngx_memcpy(out->created_by, ngx_iot_intern_uuid(shpool, d->created_ref),
+               NGX_IOT_UUID_SIZE);
+    ngx_memcpy(out->modified_by,
+               ngx_iot_intern_uuid(shpool, d->modified_ref),
+               NGX_IOT_UUID_SIZE);
+}
+
+
 ngx_iot_rc_e
 ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
     ngx_iot_device_t *out)
 {
-    *out = *d;
+    ngx_iot_device_unpack(d, out);
 
     if (ngx_iot_text_copy(pool, &d->tags, &out->tags) != NGX_OK
         || ngx_iot_text_copy(pool, &d->about, &out->about) != NGX_OK)
@@ -975,7 +999,7 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
         return rc;
     }
 
-    d = ngx_iot_journal_alloc(w->ctx, sizeof(ngx_iot_device_t));
+    d = ngx_iot_journal_alloc_fixed(w->ctx, &w->ctx->sh->device_mem);
     if (d == NULL) {
         return ngx_iot_zone_full(w->ctx, "add a device", w->log);
     }
@@ -999,17 +1023,27 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
 
     d->created_at = ngx_iot_now_ms();
     d->modified_at = d->created_at;
-    ngx_memcpy(d->created_by, ch->by, NGX_IOT_UUID_SIZE);
-    ngx_memcpy(d->modified_by, ch->by, NGX_IOT_UUID_SIZE);
 
     rc = ngx_iot_device_things(w, op, NULL, ch);
     if (rc != NGX_IOT_OK) {
         return rc;
     }
 
+    if (ngx_iot_intern(w->ctx->shpool, &w->ctx->sh->interned, ch->by,
+                       &d->created_ref)
+        != NGX_OK
+        || (ch->things
+            && ngx_iot_intern(w->ctx->shpool, &w->ctx->sh->interned,
+                              ch->spec, &d->spec_ref)
+               != NGX_OK))
+    {
+        return ngx_iot_zone_full(w->ctx, "add a device", w->log);
+    }
+
+    d->modified_ref = d->created_ref;
+
     if (ch->things) {
         d->status = (u_char) ch->status;
-        ngx_memcpy(d->spec, ch->spec, NGX_IOT_UUID_SIZE);
         d->about = op->about;
         d->description_len = op->description_len;
     }
@@ -1017,7 +1051,14 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
     ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, id, NULL);
 
     op->e = d;
-    op->row.d = *d;
+    ngx_memcpy(&op->row.d, d, NGX_IOT_DEVICE_ZONE_SIZE);
+    ngx_memcpy(op->row.d.created_by, ch->by, NGX_IOT_UUID_SIZE);
+    ngx_memcpy(op->row.d.modified_by, ch->by, NGX_IOT_UUID_SIZE);
+
+    if (ch->things) {
+        ngx_memcpy(op->row.d.spec, ch->spec, NGX_IOT_UUID_SIZE);
+    }
+
     op->row.d.tags.data = op->tags.data;
     op->row.d.tags.len = (uint32_t) op->tags.len;
 
@@ -1147,7 +1188,20 @@ ngx_iot_device_update_check(ngx_iot_write_t *w)
     ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, op->id, NULL);
 
     op->e = d;
-    op->row.d = *d;
+    ngx_iot_device_unpack(d, &op->row.d);
+
+    /* the handles the zone will hold (apply), of the UUIDs it will have */
+
+    if (ngx_iot_intern(w->ctx->shpool, &w->ctx->sh->interned, ch->by,
+                       &op->row.d.modified_ref)
+        != NGX_OK
+        || (ch->things
+            && ngx_iot_intern(w->ctx->shpool, &w->ctx->sh->interned,
+                              ch->spec, &op->row.d.spec_ref)
+               != NGX_OK))
+    {
+        return ngx_iot_zone_full(w->ctx, "change a device", w->log);
+    }
     op->row.d.collection_id = to;
     ngx_iot_ident_set(&op->row.d, op->keys);
     op->row.d.tags.data = op->tags.data;
@@ -1193,9 +1247,19 @@ ngx_iot_device_update_apply(ngx_iot_write_t *w)
 
     d->description_len = op->row.d.description_len;
     d->status = op->row.d.status;
-    ngx_memcpy(d->spec, op->row.d.spec, NGX_IOT_UUID_SIZE);
     d->modified_at = op->row.d.modified_at;
-    ngx_memcpy(d->modified_by, op->row.d.modified_by, NGX_IOT_UUID_SIZE);
+
+    /* held before the old ones are let go: they may be the same */
+
+    ngx_iot_intern_hold(w->ctx->shpool, op->row.d.spec_ref);
+    ngx_iot_intern_hold(w->ctx->shpool, op->row.d.modified_ref);
+    ngx_iot_intern_release(w->ctx->shpool, &w->ctx->sh->interned,
+                           d->spec_ref);
+    ngx_iot_intern_release(w->ctx->shpool, &w->ctx->sh->interned,
+                           d->modified_ref);
+
+    d->spec_ref = op->row.d.spec_ref;
+    d->modified_ref = op->row.d.modified_ref;
 
     return ngx_iot_device_copy(d, w->pool, op->out);
 }

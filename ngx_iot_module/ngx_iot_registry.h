@@ -123,6 +123,8 @@ ngx_iot_rc_e ngx_iot_device_select(ngx_cycle_t *cycle, uint64_t after,
 
 /* for the core's other files; the caller holds a lock */
 ngx_iot_device_t *ngx_iot_device_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);
+/* a device of the zone, its shared UUIDs resolved (texts in the zone) */
+void ngx_iot_device_unpack(ngx_iot_device_t *d, ngx_iot_device_t *out);
 ngx_iot_rc_e ngx_iot_device_copy(ngx_iot_device_t *d, ngx_pool_t *pool,
     ngx_iot_device_t *out);
 

@@ -359,7 +359,7 @@ ngx_iot_session_attach_check(ngx_iot_write_t *w)
     /* the store first, as the registry does; readers see the old one */
 
     op->d = d;
-    op->next = *d;
+    ngx_memcpy(&op->next, d, NGX_IOT_DEVICE_ZONE_SIZE);
     op->addr = cur;
 
     net = htonl(cur);
@@ -389,7 +389,7 @@ ngx_iot_session_attach_apply(ngx_iot_write_t *w)
 {
     ngx_iot_session_op_t  *op = w->data;
 
-    *op->d = op->next;
+    ngx_memcpy(op->d, &op->next, NGX_IOT_DEVICE_ZONE_SIZE);
 
     return NGX_IOT_OK;
 }
@@ -463,7 +463,7 @@ ngx_iot_session_start_check(ngx_iot_write_t *w)
 
     op->d = d;
     op->s = s;
-    op->next = *d;
+    ngx_memcpy(&op->next, d, NGX_IOT_DEVICE_ZONE_SIZE);
 
     net = htonl(info->addr);
     moved = (d->net_family != 4 || ngx_memcmp(d->net_addr, &net, 4) != 0);
@@ -550,7 +550,7 @@ ngx_iot_session_holders(ngx_iot_write_t *w, ngx_iot_session_op_t *op,
         }
 
         next = &op->held_next[op->nheld];
-        *next = *e;
+        ngx_memcpy(next, e, NGX_IOT_DEVICE_ZONE_SIZE);
         next->net_family = 0;
         ngx_memzero(next->net_addr, sizeof(next->net_addr));
         next->net_at = 0;
@@ -603,10 +603,11 @@ ngx_iot_session_start_apply(ngx_iot_write_t *w)
     ngx_uint_t  i;
 
     *op->s = op->row.session;
-    *op->d = op->next;
+    ngx_memcpy(op->d, &op->next, NGX_IOT_DEVICE_ZONE_SIZE);
 
     for (i = 0; i < op->nheld; i++) {
-        *op->held[i] = op->held_next[i];
+        ngx_memcpy(op->held[i], &op->held_next[i],
+                   NGX_IOT_DEVICE_ZONE_SIZE);
 
         net = htonl(op->info->addr);
         len = ngx_inet_ntop(AF_INET, &net, text, NGX_INET_ADDRSTRLEN);

@@ -204,7 +204,7 @@ static const char  *ngx_iot_migrations[] = {
      * 7: the things dialect's sorted lists.  Each sort key has an index
      * of its own and one per collection (a token of one project), ending
      * with the id, so that a page is a range of an index.  A device's
-     * name (NGX_IOT_SQL_DEVICE_NAME) is indexed as an expression, names
+     * name (NGX_IOT_SQL_DEVICE_NAME_V7) is indexed as an expression, names
      * ignoring the case of ASCII letters.  Repeatable.
      */
     "CREATE INDEX IF NOT EXISTS devices_by_created ON devices (created_at,"
@@ -212,13 +212,13 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX IF NOT EXISTS devices_by_modified ON devices (modified_at,"
     "  id);"
     "CREATE INDEX IF NOT EXISTS devices_by_name ON devices ("
-    NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE, id);"
+    NGX_IOT_SQL_DEVICE_NAME_V7 " COLLATE NOCASE, id);"
     "CREATE INDEX IF NOT EXISTS devices_in_by_created ON devices"
     "  (collection_id, created_at, id);"
     "CREATE INDEX IF NOT EXISTS devices_in_by_modified ON devices"
     "  (collection_id, modified_at, id);"
     "CREATE INDEX IF NOT EXISTS devices_in_by_name ON devices"
-    "  (collection_id, " NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE, id);"
+    "  (collection_id, " NGX_IOT_SQL_DEVICE_NAME_V7 " COLLATE NOCASE, id);"
     "CREATE INDEX IF NOT EXISTS groups_by_created ON groups (created_at,"
     "  id);"
     "CREATE INDEX IF NOT EXISTS groups_by_modified ON groups (modified_at,"
@@ -297,6 +297,27 @@ static const char  *ngx_iot_migrations[] = {
     "  write INTEGER NOT NULL,"
     "  description TEXT NOT NULL DEFAULT '',"
     "  created_at INTEGER NOT NULL);",
+
+    /*
+     * 10: the lists of memberships sorted by when a device joined: a
+     * group's and a device's, each a range of an index.  Repeatable.
+     */
+    "CREATE INDEX IF NOT EXISTS members_of_group_by_created ON members"
+    "  (group_id, created_at, device_id);"
+    "CREATE INDEX IF NOT EXISTS members_of_device_by_created ON members"
+    "  (device_id, created_at, group_id);",
+
+    /*
+     * 11: a device's name indexed by the expression of schema 11
+     * (NGX_IOT_SQL_DEVICE_NAME): the same text, made by one call instead
+     * of 25 for a device without a name tag.  Repeatable.
+     */
+    "DROP INDEX IF EXISTS devices_by_name;"
+    "DROP INDEX IF EXISTS devices_in_by_name;"
+    "CREATE INDEX devices_by_name ON devices ("
+    NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE, id);"
+    "CREATE INDEX devices_in_by_name ON devices"
+    "  (collection_id, " NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE, id);",
 
     NULL
 };

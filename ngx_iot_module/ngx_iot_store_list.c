@@ -64,12 +64,71 @@ static ngx_int_t ngx_iot_store_keyed_skip(ngx_iot_store_cursor_t *cur);
 #define NGX_IOT_KP_LIMIT           17
 
 
-/* the sort fields, of devices and of groups */
-static const char  *ngx_iot_store_sort_sql[2][4] = {
+/*
+ * The sort fields, of devices, of groups and of memberships (only their
+ * createdAt; "id" stands for the other side's id, ngx_iot_store_keyed_t)
+ */
+static const char  *ngx_iot_store_sort_sql[3][4] = {
     { "id", "created_at", "modified_at",
       NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE" },
-    { "id", "created_at", "modified_at", "name COLLATE NOCASE" }
+    { "id", "created_at", "modified_at", "name COLLATE NOCASE" },
+    { "id", "created_at", "created_at", "created_at" }
 };
+
+
+/* what a keyed scan reads, per kind */
+typedef struct {
+    ngx_uint_t                 sql;       /* ngx_iot_store_sort_sql[sql] */
+    const char                *columns;
+    const char                *table;
+    const char                *scope;     /* its column */
+    const char                *id;        /* the rows' order after the sort */
+    const char                *by_id;     /* the index of scope and id */
+    const char                *by_sort;   /* of scope and the first field */
+} ngx_iot_store_keyed_t;
+
+
+static ngx_iot_store_keyed_t  ngx_iot_store_keyed_devices = {
+    0, NGX_IOT_DEVICE_COLUMNS ", " NGX_IOT_SQL_DEVICE_NAME, "devices",
+    "collection_id", "id", "devices_by_collection", "devices_in_by_"
+};
+
+static ngx_iot_store_keyed_t  ngx_iot_store_keyed_groups = {
+    1, NGX_IOT_GROUP_COLUMNS, "groups", "collection_id", "id",
+    "groups_by_collection", "groups_in_by_"
+};
+
+/* a group's members: by device; a device's links: by group */
+
+static ngx_iot_store_keyed_t  ngx_iot_store_keyed_group_members = {
+    2, NGX_IOT_MEMBER_COLUMNS, "members", "group_id", "device_id",
+    NULL, "members_of_group_by_"
+};
+
+static ngx_iot_store_keyed_t  ngx_iot_store_keyed_device_members = {
+    2, NGX_IOT_MEMBER_COLUMNS, "members", "device_id", "group_id",
+    "members_by_device", "members_of_device_by_"
+};
+
+
+static ngx_iot_store_keyed_t *
+ngx_iot_store_keyed_of(ngx_iot_store_cursor_t *cur)
+{
+    switch (cur->kind) {
+
+    case NGX_IOT_STORE_GROUPS:
+        return &ngx_iot_store_keyed_groups;
+
+    case NGX_IOT_STORE_GROUP_MEMBERS:
+        return &ngx_iot_store_keyed_group_members;
+
+    case NGX_IOT_STORE_DEVICE_MEMBERS:
+        return &ngx_iot_store_keyed_device_members;
+
+    default:
+        return &ngx_iot_store_keyed_devices;
+    }
+}
 
 static const char  *ngx_iot_store_sort_index[] = {
     "", "created", "modified", "name"
@@ -222,45 +281,44 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
 {
     int                      limit;
     u_char                  *p, *last;
-    ngx_uint_t               i, groups, desc, first;
+    ngx_uint_t               i, groups, desc, first, members;
     sqlite3_stmt            *st;
     ngx_iot_store_sort_t    *sort;
+    ngx_iot_store_keyed_t   *k;
     ngx_iot_store_filter_t  *f;
     u_char                   sql[NGX_IOT_STORE_KEYED_SQL];
 
     sort = &cur->sort;
     f = cur->filter;
+    k = ngx_iot_store_keyed_of(cur);
     groups = (cur->kind == NGX_IOT_STORE_GROUPS);
+    members = (k->sql == 2);
 
     p = sql;
     last = sql + sizeof(sql);
 
-    p = ngx_slprintf(p, last, "SELECT %s FROM %s",
-                     groups ? NGX_IOT_GROUP_COLUMNS
-                            : NGX_IOT_DEVICE_COLUMNS ", "
-                              NGX_IOT_SQL_DEVICE_NAME,
-                     groups ? "groups" : "devices");
+    p = ngx_slprintf(p, last, "SELECT %s FROM %s", k->columns, k->table);
 
     first = sort->n ? sort->field[0] : 0;
 
     if (first) {
-        p = ngx_slprintf(p, last, " INDEXED BY %s_%sby_%s",
-                         groups ? "groups" : "devices",
-                         cur->scope ? "in_" : "",
+        p = ngx_slprintf(p, last, " INDEXED BY %s%s",
+                         (cur->scope || members) ? k->by_sort
+                                                 : groups ? "groups_by_"
+                                                          : "devices_by_",
                          ngx_iot_store_sort_index[first]);
 
-    } else if (cur->scope) {
-        p = ngx_slprintf(p, last, " INDEXED BY %s_by_collection",
-                         groups ? "groups" : "devices");
+    } else if (cur->scope && k->by_id) {
+        p = ngx_slprintf(p, last, " INDEXED BY %s", k->by_id);
 
-    } else {
+    } else if (!cur->scope) {
         p = ngx_slprintf(p, last, " NOT INDEXED");
     }
 
     p = ngx_slprintf(p, last, " WHERE 1");
 
     if (cur->scope) {
-        p = ngx_slprintf(p, last, " AND collection_id = ?%d",
+        p = ngx_slprintf(p, last, " AND %s = ?%d", k->scope,
                          NGX_IOT_KP_SCOPE);
     }
 
@@ -273,7 +331,7 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
     }
 
     if (f) {
-        if (f->q.len) {
+        if (f->q.len && !members) {
             p = ngx_slprintf(p, last,
                              " AND (%s LIKE ?%d ESCAPE '\\'"
                              " OR description LIKE ?%d ESCAPE '\\')",
@@ -281,12 +339,12 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
                              NGX_IOT_KP_Q, NGX_IOT_KP_Q);
         }
 
-        if (f->barcode.len && !groups) {
+        if (f->barcode.len && !groups && !members) {
             p = ngx_slprintf(p, last, " AND barcode LIKE ?%d ESCAPE '\\'",
                              NGX_IOT_KP_BARCODE);
         }
 
-        if (f->nspecs && !groups) {
+        if (f->nspecs && !groups && !members) {
             p = ngx_slprintf(p, last,
                              " AND spec IN (SELECT value FROM json_each(?%d))",
                              NGX_IOT_KP_SPECS);
@@ -295,7 +353,8 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         for (i = 0; i < 4; i++) {
             if (f->times_set & (1 << i)) {
                 p = ngx_slprintf(p, last, " AND %s %s ?%d",
-                                 (i < 2) ? "created_at" : "modified_at",
+                                 (i < 2 || members) ? "created_at"
+                                                    : "modified_at",
                                  (i % 2) ? ">=" : "<",
                                  (int) (NGX_IOT_KP_TIMES + i));
             }
@@ -305,8 +364,8 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
     p = ngx_slprintf(p, last, " ORDER BY ");
 
     if (cur->scope && !first) {
-        /* the index of the collection: ordered by it, then by id */
-        p = ngx_slprintf(p, last, "collection_id %s, ",
+        /* the index of the scope: ordered by it, then by id */
+        p = ngx_slprintf(p, last, "%s %s, ", k->scope,
                          cur->reverse ? "DESC" : "ASC");
     }
 
@@ -315,7 +374,7 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
     for (i = 0; i < sort->n; i++) {
         desc = sort->desc[i] ^ cur->reverse;
         p = ngx_slprintf(p, last, "%s %s, ",
-                         ngx_iot_store_sort_sql[groups][sort->field[i]],
+                         ngx_iot_store_sort_sql[k->sql][sort->field[i]],
                          desc ? "DESC" : "ASC");
     }
 
@@ -323,7 +382,7 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         desc = cur->reverse;
     }
 
-    p = ngx_slprintf(p, last, "id %s LIMIT ?%d", desc ? "DESC" : "ASC",
+    p = ngx_slprintf(p, last, "%s %s LIMIT ?%d", k->id, desc ? "DESC" : "ASC",
                      NGX_IOT_KP_LIMIT);
 
     if (p == last) {
@@ -348,13 +407,13 @@ ngx_iot_store_keyed_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
     }
 
     if (f) {
-        if ((f->q.len
+        if ((f->q.len && !members
              && ngx_iot_store_bind_like(st, NGX_IOT_KP_Q, &f->q) != NGX_OK)
-            || (f->barcode.len && !groups
+            || (f->barcode.len && !groups && !members
                 && ngx_iot_store_bind_like(st, NGX_IOT_KP_BARCODE,
                                            &f->barcode)
                    != NGX_OK)
-            || (f->nspecs && !groups
+            || (f->nspecs && !groups && !members
                 && ngx_iot_store_bind_specs(st, NGX_IOT_KP_SPECS, f)
                    != NGX_OK))
         {
@@ -386,13 +445,15 @@ static u_char *
 ngx_iot_store_keyset(u_char *p, u_char *last, ngx_iot_store_cursor_t *cur,
     ngx_uint_t end)
 {
-    int                    base;
-    ngx_uint_t             i, j, desc, after, inclusive, groups;
-    const char            *op, *col;
-    ngx_iot_store_sort_t  *sort;
+    int                     base;
+    ngx_uint_t              i, j, desc, after, inclusive, groups;
+    const char             *op, *col;
+    ngx_iot_store_sort_t   *sort;
+    ngx_iot_store_keyed_t  *k;
 
     sort = &cur->sort;
-    groups = (cur->kind == NGX_IOT_STORE_GROUPS);
+    k = ngx_iot_store_keyed_of(cur);
+    groups = k->sql;
     base = end ? NGX_IOT_KP_END : NGX_IOT_KP_AT;
     inclusive = end ? cur->end_inclusive : cur->at_inclusive;
 
@@ -452,7 +513,7 @@ ngx_iot_store_keyset(u_char *p, u_char *last, ngx_iot_store_cursor_t *cur,
             op = inclusive ? ">=" : ">";
         }
 
-        p = ngx_slprintf(p, last, "id %s ?%d)", op, base);
+        p = ngx_slprintf(p, last, "%s %s ?%d)", k->id, op, base);
     }
 
     return ngx_slprintf(p, last, ")");
@@ -554,10 +615,23 @@ ngx_iot_store_keyed_pos(sqlite3_stmt *st, ngx_iot_store_cursor_t *cur,
 {
     int                   col;
     ngx_iot_group_t      *g;
+    ngx_iot_member_t     *m;
     ngx_iot_device_t     *d;
     ngx_iot_store_pos_t  *pos;
 
     pos = &cur->row;
+
+    if (cur->kind == NGX_IOT_STORE_GROUP_MEMBERS
+        || cur->kind == NGX_IOT_STORE_DEVICE_MEMBERS)
+    {
+        m = row;
+        pos->id = (cur->kind == NGX_IOT_STORE_GROUP_MEMBERS) ? m->device_id
+                                                              : m->group_id;
+        pos->created_at = m->created_at;
+        pos->modified_at = m->created_at;
+        pos->name_len = 0;
+        return;
+    }
 
     if (cur->kind == NGX_IOT_STORE_GROUPS) {
         g = row;

