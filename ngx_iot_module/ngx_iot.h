@@ -82,6 +82,7 @@ typedef enum {
     NGX_IOT_OTHER_COLLECTION, /* a group takes devices of its own only */
     NGX_IOT_HAS_GROUPS,       /* a collection with device groups stays */
     NGX_IOT_HAS_PRODUCTS,     /* a collection with products stays */
+    NGX_IOT_HAS_CHILDREN,     /* a device with child devices stays */
     NGX_IOT_QUEUED            /* posted: the answer comes later */
 } ngx_iot_rc_e;
 

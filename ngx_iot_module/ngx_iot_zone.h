@@ -78,6 +78,10 @@ typedef struct {
     ngx_iot_index_t            members_by_device;
     ngx_iot_index_t            products;
     ngx_iot_index_t            product_ids;
+    ngx_iot_index_t            iotda;         /* ngx_iot_iotda_t */
+    ngx_iot_index_t            iotda_dids;
+    ngx_iot_index_t            iotda_nodes;
+    ngx_iot_index_t            iotda_children;
     uint64_t                   team_id;
     u_char                     team_uuid[NGX_IOT_UUID_SIZE];
     ngx_iot_journal_t          journal;
