@@ -1556,6 +1556,10 @@ ngx_http_iot_iotda_view_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v,
 
     d = &v->d;
 
+    /* a device without a name: "" (tags_get leaves name as it is) */
+
+    ngx_str_null(&name);
+
     if (ngx_iot_tags_get(&d->tags, &key, r->pool, &name) == NGX_ERROR) {
         return NULL;
     }

@@ -35,6 +35,8 @@ static ngx_iot_rc_e ngx_iot_iotda_fill(ngx_iot_zone_ctx_t *ctx,
 static ngx_int_t ngx_iot_iotda_str(ngx_pool_t *pool, u_char *p, size_t len,
     ngx_str_t *out);
 static ngx_uint_t ngx_iot_iotda_same(ngx_str_t *s, ngx_iot_text_t *t);
+static ngx_iot_rc_e ngx_iot_iotda_reported(ngx_iot_iotda_op_t *op);
+static void ngx_iot_iotda_reported_done(ngx_iot_wait_t *wait);
 
 
 ngx_iot_iotda_t *
@@ -691,4 +693,257 @@ ngx_iot_iotda_same(ngx_str_t *s, ngx_iot_text_t *t)
 {
     return s->len == t->len
            && (s->len == 0 || ngx_memcmp(s->data, t->data, s->len) == 0);
+}
+
+
+/* a frozen device's uplinks are refused; no part, no lock */
+
+ngx_uint_t
+ngx_iot_iotda_frozen(ngx_cycle_t *cycle, uint64_t device_id)
+{
+    ngx_uint_t           frozen;
+    ngx_iot_iotda_t     *x;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    if (ngx_iot_zone_ctx(cycle)->sh->iotda.nelts == 0) {
+        return 0;
+    }
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    x = ngx_iot_iotda_find(ctx, device_id);
+    frozen = (x && (x->flags & NGX_IOT_IOTDA_FROZEN));
+
+    ngx_iot_unlock_read(ctx);
+
+    return frozen;
+}
+
+
+/*
+ * A device reports its properties: an uplink whose payload is a JSON
+ * object {"services":[{"service_id", "properties":{...}, "event_time"}]}
+ * (IoTDA's property report) from a device with a product whose model has
+ * those services sets their reported properties in its shadow (those the
+ * model has; the others are left out).  Posted to the writer, answered
+ * to no one: its pool goes with the answer.
+ */
+
+void
+ngx_iot_iotda_report(ngx_cycle_t *cycle, ngx_iot_message_t *m,
+    ngx_log_t *log)
+{
+    u_char              *p;
+    ngx_pool_t          *pool;
+    ngx_iot_wait_t      *wait;
+    ngx_iot_iotda_op_t  *op;
+
+    if (ngx_iot_zone_ctx(cycle)->sh->iotda.nelts == 0
+        || m->payload.len < sizeof("{\"services\":[]}") - 1)
+    {
+        return;
+    }
+
+    for (p = m->payload.data;
+         p < m->payload.data + m->payload.len
+         && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n');
+         p++)
+    {
+        /* void */
+    }
+
+    if (p == m->payload.data + m->payload.len || *p != '{'
+        || ngx_strlcasestrn(p, m->payload.data + m->payload.len,
+                            (u_char *) "\"services\"",
+                            sizeof("\"services\"") - 2)
+           == NULL)
+    {
+        return;
+    }
+
+    pool = ngx_create_pool(1024, log);
+    if (pool == NULL) {
+        return;
+    }
+
+    op = ngx_pcalloc(pool, sizeof(ngx_iot_iotda_op_t));
+    wait = ngx_pcalloc(pool, sizeof(ngx_iot_wait_t));
+    p = ngx_pnalloc(pool, m->payload.len);
+
+    if (op == NULL || wait == NULL || p == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    ngx_memcpy(p, m->payload.data, m->payload.len);
+
+    op->device_id = m->device_id;
+    op->edit = ngx_iot_iotda_reported;
+    op->secret.data = p;                  /* the payload, for the edit */
+    op->secret.len = m->payload.len;
+
+    wait->handler = ngx_iot_iotda_reported_done;
+    wait->data = pool;
+    wait->pool = pool;
+
+    if (ngx_iot_iotda_write(cycle, op, pool, log, wait) != NGX_IOT_QUEUED) {
+        ngx_destroy_pool(pool);
+    }
+}
+
+
+static void
+ngx_iot_iotda_reported_done(ngx_iot_wait_t *wait)
+{
+    ngx_destroy_pool(wait->data);
+}
+
+
+static ngx_iot_rc_e
+ngx_iot_iotda_reported(ngx_iot_iotda_op_t *op)
+{
+    u_char               *p, time[sizeof("yyyyMMddTHHmmssZ")];
+    size_t                i, j, size;
+    json_t               *report, *services, *svc, *doc, *model, *shadow;
+    json_t               *entry, *reported, *props, *v, *mprops, *caps;
+    ngx_tm_t              tm;
+    ngx_uint_t            changed;
+    const char           *sid, *key, *name;
+    ngx_iot_product_t    *pr;
+    ngx_iot_store_key_t   k;
+
+    /* the payload travels in op->secret: nothing is set as a secret */
+
+    report = json_loadb((char *) op->secret.data, op->secret.len, 0, NULL);
+    ngx_str_null(&op->secret);
+
+    services = json_object_get(report, "services");
+
+    k.id = op->cur ? op->cur->product : 0;
+    k.data = NULL;
+    k.len = 0;
+
+    pr = k.id ? ngx_iot_entity_find(op->ctx, NGX_IOT_ENTITY_PRODUCT, &k)
+              : NULL;
+
+    model = pr ? json_loadb((char *) pr->model.data, pr->model.len, 0, NULL)
+               : NULL;
+    doc = json_loadb((char *) op->doc.data, op->doc.len, 0, NULL);
+
+    changed = 0;
+    caps = json_object_get(model, "service_capabilities");
+    shadow = json_object_get(doc, "shadow");
+
+    if (!json_is_array(services) || !json_is_array(caps)
+        || !json_is_object(doc))
+    {
+        goto done;
+    }
+
+    if (!json_is_array(shadow)) {
+        shadow = json_array();
+        (void) json_object_set_new(doc, "shadow", shadow);
+    }
+
+    ngx_gmtime(ngx_time(), &tm);
+    (void) ngx_sprintf(time, "%4d%02d%02dT%02d%02d%02dZ%Z",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+
+    for (i = 0; i < json_array_size(services); i++) {
+        svc = json_array_get(services, i);
+        sid = json_string_value(json_object_get(svc, "service_id"));
+        props = json_object_get(svc, "properties");
+
+        if (sid == NULL || !json_is_object(props)) {
+            continue;
+        }
+
+        /* the model's service and its properties */
+
+        mprops = NULL;
+
+        for (j = 0; j < json_array_size(caps); j++) {
+            name = json_string_value(json_object_get(json_array_get(caps, j),
+                                                     "service_id"));
+            if (name && ngx_strcmp(name, sid) == 0) {
+                mprops = json_object_get(json_array_get(caps, j),
+                                         "properties");
+                break;
+            }
+        }
+
+        if (!json_is_array(mprops)) {
+            continue;
+        }
+
+        entry = NULL;
+
+        for (j = 0; j < json_array_size(shadow); j++) {
+            name = json_string_value(
+                       json_object_get(json_array_get(shadow, j),
+                                       "service_id"));
+            if (name && ngx_strcmp(name, sid) == 0) {
+                entry = json_array_get(shadow, j);
+                break;
+            }
+        }
+
+        if (entry == NULL) {
+            entry = json_pack("{s:s, s:I}", "service_id", sid, "version",
+                              (json_int_t) 0);
+            if (entry == NULL || json_array_append_new(shadow, entry) != 0) {
+                continue;
+            }
+        }
+
+        reported = json_object_get(entry, "reported");
+
+        if (!json_is_object(reported)) {
+            reported = json_pack("{s:{}}", "properties");
+            (void) json_object_set_new(entry, "reported", reported);
+        }
+
+        json_object_foreach(props, key, v) {
+            for (j = 0; j < json_array_size(mprops); j++) {
+                name = json_string_value(
+                           json_object_get(json_array_get(mprops, j),
+                                           "property_name"));
+
+                if (name && ngx_strcmp(name, key) == 0) {
+                    (void) json_object_set(json_object_get(reported,
+                                                           "properties"),
+                                           key, v);
+                    changed = 1;
+                    break;
+                }
+            }
+        }
+
+        v = json_object_get(svc, "event_time");
+        (void) json_object_set_new(reported, "event_time",
+                                   json_is_string(v) ? json_copy(v)
+                                   : json_string((char *) time));
+    }
+
+done:
+
+    if (changed) {
+        size = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+        p = ngx_pnalloc(op->pool, size ? size : 1);
+
+        if (p) {
+            op->doc.data = p;
+            op->doc.len = json_dumpb(doc, (char *) p, size, JSON_COMPACT);
+        }
+
+    } else {
+        op->unchanged = 1;
+    }
+
+    json_decref(report);
+    json_decref(model);
+    json_decref(doc);
+
+    return NGX_IOT_OK;
 }

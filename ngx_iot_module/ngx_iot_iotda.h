@@ -23,6 +23,7 @@
 #include "ngx_iot_zone.h"
 #include "ngx_iot_write.h"
 #include "ngx_iot_registry.h"
+#include "ngx_iot_message.h"
 
 
 /* what a refusal of an edit is about (op->why) */
@@ -138,6 +139,13 @@ ngx_uint_t ngx_iot_iotda_node_taken(ngx_iot_zone_ctx_t *ctx, u_char *node,
 /* is a device id text taken (by a part, or as a device's own id)? */
 ngx_uint_t ngx_iot_iotda_did_taken(ngx_iot_zone_ctx_t *ctx, u_char *did,
     size_t len, uint64_t self);
+
+/* is the device frozen (its uplinks are refused)? */
+ngx_uint_t ngx_iot_iotda_frozen(ngx_cycle_t *cycle, uint64_t device_id);
+
+/* an uplink of a device with a part: its reported properties (a write) */
+void ngx_iot_iotda_report(ngx_cycle_t *cycle, ngx_iot_message_t *m,
+    ngx_log_t *log);
 
 /* a node id that is an IMEI (15 digits): its identifier key, else 0 */
 uint64_t ngx_iot_iotda_imei(u_char *node, size_t len);
