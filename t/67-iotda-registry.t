@@ -1,0 +1,169 @@
+#!/usr/bin/perl
+
+# One registry under the three dialects: a device made in the iotda
+# dialect is a device of the collections and things dialects (device_name
+# is tags.name and the things name, an IMEI-shaped node_id its IMEI, its
+# description the things description), and one made elsewhere is a device
+# of the iotda dialect; a change in one is seen in the others; the ids of
+# every dialect name the same device; a gateway with children is not
+# deleted in any dialect; a device deleted elsewhere takes its iotda part
+# (its ids, its product's count) with it.
+
+use strict;
+use warnings;
+
+use Test::More;
+use JSON::XS ();
+use IoT::Test;
+use IoT::Collections;
+use IoT::Iotda;
+
+my $t = IoT::Test->new(location => $IoT::Iotda::LOCATIONS);
+$t->start;
+
+my $c = IoT::Collections->new($t);
+my $A = $c->create_collection({ tags => { name => 'space-a' } });
+my $made = $c->create_device($A->{collectionId},
+                             { tags => { name => 'from-collections' } });
+
+my ($st, $h, $raw) = $t->http(GET => '/devices',
+    headers => { Authorization => 'Bearer ' . $t->admin_token });
+my ($uuid) = $raw =~ /"clientId":"([0-9a-f-]{36})"/;
+(my $project = $uuid) =~ s/-//g;
+my $api = IoT::Iotda->new($t, project => $project);
+
+sub things {
+    my ($method, $path, $body) = @_;
+    my ($s, $hh, $r) = $t->http($method, $path,
+        headers => { Authorization => 'Bearer ' . $t->admin_token,
+                     ($body ? ('Content-Type' => 'application/json') : ()) },
+        ($body ? (body => JSON::XS::encode_json($body)) : ()));
+    return ($s, (eval { JSON::XS::decode_json($r) } || undef));
+}
+
+my ($s, $j) = $api->call(POST => '/products', body => {
+    product_id => 'p1', name => 'P', device_type => 'T',
+    protocol_type => 'CoAP', data_format => 'json',
+    app_id => $A->{collectionId},
+    service_capabilities => [{ service_id => 's' }] });
+is($s, 201, 'a product');
+
+# ------------------------------------------------------------ iotda -> others
+
+my $imei = $t->next_imei;
+($s, $j) = $api->call(POST => '/devices', body => {
+    node_id => $imei, product_id => 'p1', device_name => 'gw one',
+    description => 'made in iotda' });
+is($s, 201, 'a device made in the iotda dialect') or diag(explain $j);
+my $gw = $j;
+
+my ($cs, $cl) = $c->call(GET => "/collections/$A->{collectionId}/devices");
+my ($cd) = grep { ($_->{imei} // '') eq $imei } @{ $cl->{devices} };
+ok($cd, 'collections: the device, by its IMEI');
+is($cd->{tags}{name}, 'gw one', 'collections: tags.name is device_name');
+
+($s, $j) = things(GET => "/devices/imei:$imei");
+is($s, 200, 'things: the device by imei:');
+is($j->{name}, 'gw one', 'things: name is device_name');
+is($j->{description}, 'made in iotda', 'things: the description');
+my $thing = $j->{id};
+
+($s, $j) = $api->call(GET => "/devices/$cd->{deviceId}");
+is($j->{device_id}, $gw->{device_id}, "iotda: the collections id names it");
+($s, $j) = things(GET => "/devices/$thing");
+is($j->{name}, 'gw one', 'things: its UUID names it');
+
+# a change elsewhere is seen here, and the other way
+is(($c->call(PATCH => "/collections/$A->{collectionId}/devices/"
+                      . $cd->{deviceId},
+             body => { tags => { name => 'renamed in collections' } }))[0],
+   200, 'collections: renamed');
+($s, $j) = $api->call(GET => "/devices/$gw->{device_id}");
+is($j->{device_name}, 'renamed in collections', 'iotda: the new name');
+is($j->{product_id}, 'p1', 'iotda: its part unchanged');
+($s, $j) = $api->call(PUT => "/devices/$gw->{device_id}",
+                      body => { device_name => 'renamed in iotda',
+                                description => 'changed in iotda' });
+is($s, 200, 'iotda: renamed');
+($s, $j) = things(GET => "/devices/$thing");
+is($j->{name}, 'renamed in iotda', 'things: the new name');
+is($j->{description}, 'changed in iotda', 'things: the new description');
+($s, $j) = $c->call(GET => "/collections/$A->{collectionId}/devices/"
+                           . $cd->{deviceId});
+is($j->{tags}{name}, 'renamed in iotda', 'collections: the new name');
+
+# ------------------------------------------------------------ others -> iotda
+
+($s, $j) = $api->call(GET => "/devices/$made->{deviceId}");
+is($s, 200, 'iotda: a device of the collections dialect');
+is($j->{device_id}, $made->{deviceId}, 'its device_id: its id');
+is($j->{node_id}, $made->{imei}, 'its node_id: its IMEI');
+is($j->{device_name}, 'from-collections', 'its device_name: tags.name');
+is($j->{product_id}, '', 'no product');
+($s, $j) = $api->call(GET => '/devices', query => "node_id=$made->{imei}");
+is($j->{page}{count}, 1, 'iotda: found by node_id');
+($s, $j) = $api->call(PUT => "/devices/$made->{deviceId}",
+                      body => { device_name => 'named by iotda',
+                                extension_info => { x => 1 } });
+is($s, 200, 'iotda: a device of the collections dialect changed');
+is_deeply($j->{extension_info}, { x => 1 }, 'with a part of its own now');
+is($j->{device_id}, $made->{deviceId}, 'its device_id still its id');
+($s, $j) = $c->call(GET => "/collections/$A->{collectionId}/devices/"
+                           . $made->{deviceId});
+is($j->{tags}{name}, 'named by iotda', 'collections: tags.name');
+
+# a child of a device made elsewhere
+($s, $j) = $api->call(POST => '/devices', body => {
+    node_id => 'child-x', product_id => 'p1',
+    gateway_id => $made->{deviceId} });
+is($s, 201, 'a child of a device of the collections dialect');
+is($j->{gateway_id}, $made->{deviceId}, 'its gateway_id');
+
+# ------------------------------------------------------------ deletes
+
+($s, $j) = $api->call(POST => '/devices', body => {
+    node_id => 'child-g', product_id => 'p1',
+    gateway_id => $gw->{device_id} });
+is($s, 201, 'a child of the iotda device');
+is(($c->call(DELETE => "/collections/$A->{collectionId}/devices/"
+                       . $cd->{deviceId}))[0], 409,
+   'collections: a gateway with children stays');
+($s, $j) = things(DELETE => "/devices/$thing");
+is($s, 409, 'things: a gateway with children stays');
+like($j && $j->{detail} // $j && $j->{title} // '', qr/child/i,
+     'things: the problem names the children');
+my $child_rid;
+for my $d (@{ ($c->call(GET => "/collections/$A->{collectionId}/devices"))[1]
+              {devices} })
+{
+    my ($gs, $gj) = $api->call(GET => "/devices/$d->{deviceId}");
+    $child_rid = $d->{deviceId} if $gj->{device_id} eq 'p1_child-g';
+}
+ok($child_rid, 'the child in the collections dialect');
+is(($c->call(DELETE => "/collections/$A->{collectionId}/devices/"
+                       . $child_rid))[0], 204,
+   'collections: the child deleted');
+is_iotda_error([$api->call(GET => '/devices/p1_child-g')], 404,
+               'IOTDA.014000', 'iotda: the child is gone, its ids too');
+($s) = things(DELETE => "/devices/$thing");
+is($s, 204, 'things: the gateway deleted once its child is gone');
+is_iotda_error([$api->call(GET => "/devices/$gw->{device_id}")], 404,
+               'IOTDA.014000', 'iotda: the gateway is gone');
+($s, $j) = $api->call(POST => '/devices', body => {
+    node_id => $imei, product_id => 'p1' });
+is($s, 201, 'its node_id (the IMEI) is free again');
+
+# the product's devices counted: it goes once they have
+is_iotda_error([$api->call(DELETE => '/products/p1')], 409, 'IOTDA.009003',
+               'the product is used');
+for my $id ($j->{device_id}, 'p1_child-x') {
+    is(($api->call(DELETE => "/devices/$id"))[0], 204, "$id deleted");
+}
+is(($c->call(DELETE => "/collections/$A->{collectionId}/devices/"
+                       . $made->{deviceId}))[0], 204,
+   'collections: the device with a part deleted');
+is(($api->call(DELETE => '/products/p1'))[0], 204,
+   'the product, used by none, deleted');
+
+$t->finish;
+done_testing;
