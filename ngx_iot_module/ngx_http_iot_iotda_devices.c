@@ -62,6 +62,12 @@ static ngx_int_t ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
     ngx_uint_t *offset);
 static ngx_uint_t ngx_http_iot_iotda_match(ngx_iot_device_t *d,
     ngx_iot_iotda_t *x, uint64_t grand, void *data);
+static ngx_int_t ngx_http_iot_iotda_page(ngx_http_request_t *r,
+    ngx_http_iot_iotda_filter_t *f, uint64_t after, ngx_uint_t offset,
+    ngx_uint_t limit, ngx_iot_iotda_view_t *out, ngx_uint_t *found,
+    ngx_uint_t *count);
+static ngx_uint_t ngx_http_iot_iotda_reach(uint64_t cid, void *data);
+static ngx_int_t ngx_http_iot_iotda_scanned(void *row, void *data);
 static u_char *ngx_http_iot_iotda_node_id(u_char *p, ngx_iot_device_t *d,
     ngx_iot_iotda_t *x);
 static ngx_int_t ngx_http_iot_iotda_create(ngx_http_request_t *r,
@@ -135,16 +141,26 @@ ngx_http_iot_iotda_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    f.tmp = ngx_create_pool(1024, r->connection->log);
-    if (f.tmp == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (!f.none && f.product == 0 && f.gateway == 0 && f.node_id.len == 0
+        && f.device_name.len == 0 && !f.has_start && !f.has_end)
+    {
+        /* no filter but app_id: the counts of the zone, a page of the store */
+
+        rc = ngx_http_iot_iotda_page(r, &f, after, offset, limit, out, &found,
+                                     &count);
+
+    } else {
+        f.tmp = ngx_create_pool(1024, r->connection->log);
+        if (f.tmp == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_iot_iotda_select((ngx_cycle_t *) ngx_cycle, after,
+                                  ngx_http_iot_iotda_match, &f, r->pool, out,
+                                  offset + limit, &found, &count);
+
+        ngx_destroy_pool(f.tmp);
     }
-
-    rc = ngx_iot_iotda_select((ngx_cycle_t *) ngx_cycle, after,
-                              ngx_http_iot_iotda_match, &f, r->pool, out,
-                              offset + limit, &found, &count);
-
-    ngx_destroy_pool(f.tmp);
 
     if (rc != NGX_IOT_OK) {
         return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -539,6 +555,118 @@ ngx_http_iot_iotda_id_chars(ngx_str_t *s, size_t max)
     }
 
     return 1;
+}
+
+
+/*
+ * A list without filters (but app_id): page.count from the collections'
+ * counts of devices, the page from the store in id order (as the
+ * collections dialect's lists): its cost is the page's, not the
+ * registry's.  out[] holds offset + found views as the walk would.
+ */
+
+typedef struct {
+    ngx_http_iot_iotda_filter_t   *f;
+    uint64_t                      *ids;
+    ngx_uint_t                     n;
+    ngx_uint_t                     want;
+    ngx_uint_t                     skip;
+} ngx_http_iot_iotda_scan_t;
+
+
+static ngx_int_t
+ngx_http_iot_iotda_page(ngx_http_request_t *r, ngx_http_iot_iotda_filter_t *f,
+    uint64_t after, ngx_uint_t offset, ngx_uint_t limit,
+    ngx_iot_iotda_view_t *out, ngx_uint_t *found, ngx_uint_t *count)
+{
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, k;
+    ngx_iot_store_t            *store;
+    ngx_iot_store_cursor_t      cur;
+    ngx_http_iot_iotda_scan_t   s;
+
+    *found = 0;
+    *count = ngx_iot_iotda_count((ngx_cycle_t *) ngx_cycle, f->cid,
+                                 ngx_http_iot_iotda_reach, f->who);
+
+    store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, r->connection->log);
+
+    if (store == NULL
+        || ngx_iot_store_usable(store, r->connection->log) != NGX_OK)
+    {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    s.f = f;
+    s.ids = ngx_palloc(r->pool, (limit + 1) * sizeof(uint64_t));
+    s.n = 0;
+    s.want = limit;
+    s.skip = offset;
+
+    if (s.ids == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
+    cur.kind = NGX_IOT_STORE_DEVICES;
+    cur.scope = f->cid;
+    cur.id = after;
+    cur.started = 1;           /* from after, not from the start */
+
+    do {
+        rc = ngx_iot_store_list(store, &cur, 64, ngx_http_iot_iotda_scanned,
+                                &s, r->connection->log);
+    } while (rc == NGX_OK && !cur.done);
+
+    if (rc == NGX_ERROR) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    /* the devices as the zone has them now (one deleted meanwhile: not) */
+
+    k = offset;
+
+    for (i = 0; i < s.n; i++) {
+        if (ngx_iot_iotda_view((ngx_cycle_t *) ngx_cycle, s.ids[i], r->pool,
+                               0, &out[k])
+            == NGX_IOT_OK)
+        {
+            k++;
+        }
+    }
+
+    *found = (k > offset) ? k : 0;
+
+    return NGX_IOT_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_iot_iotda_reach(uint64_t cid, void *data)
+{
+    return ngx_http_iot_iotda_reaches(data, cid, 0);
+}
+
+
+static ngx_int_t
+ngx_http_iot_iotda_scanned(void *row, void *data)
+{
+    ngx_http_iot_iotda_scan_t  *s = data;
+
+    ngx_iot_device_t  *d = row;
+
+    if (!ngx_http_iot_iotda_reaches(s->f->who, d->collection_id, 0)) {
+        return NGX_OK;
+    }
+
+    if (s->skip) {
+        s->skip--;
+        return NGX_OK;
+    }
+
+    s->ids[s->n++] = d->id.key;
+
+    return (s->n == s->want) ? NGX_DONE : NGX_OK;
 }
 
 

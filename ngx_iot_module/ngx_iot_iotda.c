@@ -947,3 +947,37 @@ done:
 
     return NGX_IOT_OK;
 }
+
+
+/* how many devices the collections that reach() takes have (cid: one) */
+
+ngx_uint_t
+ngx_iot_iotda_count(ngx_cycle_t *cycle, uint64_t cid,
+    ngx_iot_iotda_reach_pt reach, void *data)
+{
+    ngx_uint_t             i, n;
+    ngx_iot_link_t        *link;
+    ngx_iot_index_t       *idx;
+    ngx_iot_zone_ctx_t    *ctx;
+    ngx_iot_collection_t  *c;
+
+    n = 0;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    idx = &ctx->sh->collections;
+
+    for (i = 0; idx->buckets && i <= idx->mask; i++) {
+        for (link = idx->buckets[i]; link; link = link->next) {
+            c = (ngx_iot_collection_t *) link;
+
+            if ((cid == 0 || c->id.key == cid) && reach(c->id.key, data)) {
+                n += c->ndevices;
+            }
+        }
+    }
+
+    ngx_iot_unlock_read(ctx);
+
+    return n;
+}

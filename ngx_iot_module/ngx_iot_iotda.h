@@ -128,6 +128,12 @@ ngx_iot_rc_e ngx_iot_iotda_select(ngx_cycle_t *cycle, uint64_t after,
     ngx_iot_iotda_view_t *out, ngx_uint_t n, ngx_uint_t *found,
     ngx_uint_t *count);
 
+/* how many devices the collections reach() takes have (cid: that one) */
+typedef ngx_uint_t (*ngx_iot_iotda_reach_pt)(uint64_t cid, void *data);
+
+ngx_uint_t ngx_iot_iotda_count(ngx_cycle_t *cycle, uint64_t cid,
+    ngx_iot_iotda_reach_pt reach, void *data);
+
 /* the caller holds the zone's lock */
 ngx_iot_iotda_t *ngx_iot_iotda_find(ngx_iot_zone_ctx_t *ctx, uint64_t id);
 ngx_iot_iotda_t *ngx_iot_iotda_find_did(ngx_iot_zone_ctx_t *ctx,
