@@ -55,6 +55,15 @@ typedef struct {
 
 
 static json_t *ngx_http_iot_iotda_string(u_char *p, size_t len);
+static json_t *ngx_http_iot_iotda_item_json(ngx_http_request_t *r,
+    ngx_iot_iotda_view_t *v, ngx_uint_t summary, ngx_str_t *app);
+static ngx_int_t ngx_http_iot_iotda_member(u_char *p, size_t len,
+    const char *key, ngx_str_t *value);
+static u_char *ngx_http_iot_iotda_esc(u_char *p, const char *name,
+    ngx_str_t *s);
+static ngx_buf_t *ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
+    ngx_iot_iotda_view_t *out, ngx_uint_t offset, ngx_uint_t found,
+    ngx_uint_t count);
 static ngx_int_t ngx_http_iot_iotda_list(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
@@ -114,11 +123,10 @@ ngx_http_iot_iotda_devices(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 static ngx_int_t
 ngx_http_iot_iotda_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    u_char                        marker[sizeof("00000000") - 1 + 16];
-    json_t                       *o, *list, *page, *item;
     uint64_t                      after;
     ngx_int_t                     rc;
-    ngx_uint_t                    limit, offset, found, count, i, fail;
+    ngx_buf_t                    *b;
+    ngx_uint_t                    limit, offset, found, count;
     ngx_iot_iotda_view_t         *out;
     ngx_http_iot_iotda_filter_t   f;
 
@@ -168,44 +176,321 @@ ngx_http_iot_iotda_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                   "now");
     }
 
-    o = json_object();
-    list = json_array();
-    page = json_object();
-
-    if (o == NULL || list == NULL || page == NULL) {
-        json_decref(o);
-        json_decref(list);
-        json_decref(page);
+    b = ngx_http_iot_iotda_list_body(r, out, offset, found, count);
+    if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    fail = (json_object_set_new(o, "devices", list) != 0);
+    return ngx_http_iot_send(r, NGX_HTTP_OK, b);
+}
+
+
+/*
+ * Lists are written directly (strings escaped with ngx_escape_json()),
+ * not built and dumped with jansson: a page costs what the collections
+ * dialect's does.  A device's name is taken from its tags as the bytes
+ * of the JSON string (tags are a compact object of strings, so the
+ * escaped bytes are valid in the answer as they are), the IoTDA tags as
+ * the bytes of the part's "tags" value.
+ */
+
+/* the raw bytes of a top-level member's value of a JSON object text */
+
+static ngx_int_t
+ngx_http_iot_iotda_member(u_char *p, size_t len, const char *key,
+    ngx_str_t *value)
+{
+    u_char     *last, *start, *kstart;
+    size_t      klen;
+    ngx_uint_t  depth, in_string, is_key;
+
+    last = p + len;
+    klen = ngx_strlen(key);
+    depth = 0;
+    in_string = 0;
+    is_key = 0;
+    kstart = NULL;
+    start = NULL;
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (in_string) {
+            if (*p == '\\') {
+                p++;
+                continue;
+            }
+
+            if (*p == '"') {
+                in_string = 0;
+
+                if (depth == 1 && kstart && start == NULL) {
+                    /* the end of a key: is it ours? */
+                    is_key = ((size_t) (p - kstart) == klen
+                              && ngx_strncmp(kstart, key, klen) == 0);
+                    kstart = NULL;
+                }
+
+                if (start && depth == 1) {
+                    value->data = start;
+                    value->len = p + 1 - start;
+                    return NGX_OK;
+                }
+            }
+
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+            in_string = 1;
+
+            if (depth == 1 && start == NULL && !is_key) {
+                kstart = p + 1;
+
+            } else if (depth == 1 && is_key && start == NULL) {
+                start = p;
+            }
+
+            break;
+
+        case '{':
+        case '[':
+            if (depth == 1 && is_key && start == NULL) {
+                start = p;
+            }
+
+            depth++;
+            break;
+
+        case '}':
+        case ']':
+            depth--;
+
+            if (start && depth == 1) {
+                value->data = start;
+                value->len = p + 1 - start;
+                return NGX_OK;
+            }
+
+            break;
+
+        case ',':
+            if (depth == 1) {
+                is_key = 0;
+            }
+
+            break;
+
+        default:
+            if (depth == 1 && is_key && start == NULL && *p != ':'
+                && *p != ' ')
+            {
+                /* a number, true, false, null */
+                start = p;
+
+                while (p < last && *p != ',' && *p != '}') {
+                    p++;
+                }
+
+                value->data = start;
+                value->len = p - start;
+                return NGX_OK;
+            }
+
+            break;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the length of a string escaped, with its quotes */
+
+#define ngx_http_iot_iotda_esc_len(s)                                         \
+    ((s).len + ngx_escape_json(NULL, (s).data, (s).len) + 2)
+
+static u_char *
+ngx_http_iot_iotda_esc(u_char *p, const char *name, ngx_str_t *s)
+{
+    p = ngx_sprintf(p, ",\"%s\":\"", name);
+
+    if (s->len) {
+        p = (u_char *) ngx_escape_json(p, s->data, s->len);
+    }
+
+    *p++ = '"';
+
+    return p;
+}
+
+
+static ngx_buf_t *
+ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
+    ngx_iot_iotda_view_t *out, ngx_uint_t offset, ngx_uint_t found,
+    ngx_uint_t count)
+{
+    u_char                *p;
+    size_t                 size;
+    uint64_t               app_cid;
+    ngx_str_t              app, name, tags, description, barcode;
+    ngx_buf_t             *b;
+    ngx_uint_t             i;
+    ngx_iot_device_t      *d;
+    ngx_iot_iotda_view_t  *v;
+    ngx_iot_collection_t   c;
+
+    static ngx_str_t  name_key = ngx_string("name");
+
+    /* the names of the page's resource spaces, once each (escaped) */
+
+    size = sizeof("{\"devices\":[],\"page\":{\"count\":,\"marker\":\""
+                  "000000000000000000000000\"}}") + NGX_INT_T_LEN;
 
     for (i = offset; i < found; i++) {
-        item = ngx_http_iot_iotda_view_json(r, &out[i], 1);
-        fail |= (item == NULL || json_array_append_new(list, item) != 0);
+        v = &out[i];
+        d = &v->d;
+
+        ngx_iot_device_about(d, &description, &barcode);
+
+        size += sizeof("{\"app_id\":\"\",\"app_name\":,\"device_id\":,"
+                       "\"node_id\":,\"gateway_id\":,\"device_name\":\"\","
+                       "\"node_type\":\"GATEWAY\",\"description\":,"
+                       "\"fw_version\":\"\",\"sw_version\":\"\","
+                       "\"device_sdk_version\":\"\",\"product_id\":,"
+                       "\"product_name\":,\"status\":\"INACTIVE\","
+                       "\"tags\":},")
+                + NGX_IOT_ID_LEN
+                + ngx_http_iot_iotda_esc_len(v->device_id)
+                + ngx_http_iot_iotda_esc_len(v->node_id)
+                + ngx_http_iot_iotda_esc_len(v->gateway_id)
+                + ngx_http_iot_iotda_esc_len(description)
+                + ngx_http_iot_iotda_esc_len(v->product_id)
+                + ngx_http_iot_iotda_esc_len(v->product_name)
+                + d->tags.len + v->doc.len + 16;
     }
 
-    fail |= (json_object_set_new(page, "count", json_integer(count)) != 0);
+    app_cid = 0;
+    ngx_str_null(&app);
+
+    /* one space's name per change of space: bounded by the page */
+
+    for (i = offset; i < found; i++) {
+        if (out[i].d.collection_id == app_cid) {
+            continue;
+        }
+
+        app_cid = out[i].d.collection_id;
+        ngx_str_null(&app);
+
+        if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, app_cid,
+                                   r->pool, &c)
+            == NGX_IOT_OK
+            && ngx_iot_tags_get(&c.tags, &name_key, r->pool, &app)
+               == NGX_ERROR)
+        {
+            return NULL;
+        }
+
+        size += ngx_http_iot_iotda_esc_len(app);
+    }
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(b->last, "{\"devices\":[", sizeof("{\"devices\":[") - 1);
+
+    app_cid = 0;
+    ngx_str_null(&app);
+
+    for (i = offset; i < found; i++) {
+        v = &out[i];
+        d = &v->d;
+
+        if (d->collection_id != app_cid) {
+            app_cid = d->collection_id;
+            ngx_str_null(&app);
+
+            if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, app_cid,
+                                       r->pool, &c)
+                == NGX_IOT_OK
+                && ngx_iot_tags_get(&c.tags, &name_key, r->pool, &app)
+                   == NGX_ERROR)
+            {
+                return NULL;
+            }
+        }
+
+        ngx_iot_device_about(d, &description, &barcode);
+
+        /* the name's bytes as its tags have them, quotes and all */
+
+        ngx_str_set(&name, "\"\"");
+
+        if (d->tags.len
+            && ngx_http_iot_iotda_member(d->tags.data, d->tags.len, "name",
+                                         &name)
+               == NGX_OK
+            && name.data[0] != '"')
+        {
+            ngx_str_set(&name, "\"\"");
+        }
+
+        ngx_str_set(&tags, "[]");
+
+        if (v->doc.len
+            && ngx_http_iot_iotda_member(v->doc.data, v->doc.len, "tags",
+                                         &tags)
+               == NGX_OK
+            && tags.data[0] != '[')
+        {
+            ngx_str_set(&tags, "[]");
+        }
+
+        if (i > offset) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, "{\"app_id\":\"", sizeof("{\"app_id\":\"") - 1);
+        p = ngx_iot_id_encode(p, d->collection_id);
+        *p++ = '"';
+        p = ngx_http_iot_iotda_esc(p, "app_name", &app);
+        p = ngx_http_iot_iotda_esc(p, "device_id", &v->device_id);
+        p = ngx_http_iot_iotda_esc(p, "node_id", &v->node_id);
+        p = ngx_http_iot_iotda_esc(p, "gateway_id", &v->gateway_id);
+        p = ngx_sprintf(p, ",\"device_name\":%V,\"node_type\":\"%s\"",
+                        &name, v->x.gateway ? "ENDPOINT" : "GATEWAY");
+        p = ngx_http_iot_iotda_esc(p, "description", &description);
+        p = ngx_cpymem(p, ",\"fw_version\":\"\",\"sw_version\":\"\","
+                       "\"device_sdk_version\":\"\"",
+                       sizeof(",\"fw_version\":\"\",\"sw_version\":\"\","
+                              "\"device_sdk_version\":\"\"") - 1);
+        p = ngx_http_iot_iotda_esc(p, "product_id", &v->product_id);
+        p = ngx_http_iot_iotda_esc(p, "product_name", &v->product_name);
+        p = ngx_sprintf(p, ",\"status\":\"%s\",\"tags\":%V}",
+                        (v->x.flags & NGX_IOT_IOTDA_FROZEN) ? "FROZEN"
+                        : d->net_family ? "ONLINE"
+                        : d->net_at ? "OFFLINE" : "INACTIVE",
+                        &tags);
+    }
+
+    p = ngx_sprintf(p, "],\"page\":{\"count\":%ui", count);
 
     if (found > offset) {
-        (void) ngx_sprintf(marker, "00000000%016xL",
-                           out[found - 1].d.id.key);
-        fail |= (json_object_set_new(page, "marker",
-                                     json_stringn((char *) marker,
-                                                  sizeof(marker)))
-                 != 0);
+        p = ngx_sprintf(p, ",\"marker\":\"00000000%016xL\"",
+                        out[found - 1].d.id.key);
     }
 
-    fail |= (json_object_set_new(o, "page", page) != 0);
+    p = ngx_cpymem(p, "}}", 2);
 
-    if (fail) {
-        json_decref(o);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    b->last = p;
 
-    return ngx_http_iot_iotda_send_json(r, NGX_HTTP_OK, o);
+    return b;
 }
+
 
 
 /*
@@ -580,7 +865,7 @@ ngx_http_iot_iotda_page(ngx_http_request_t *r, ngx_http_iot_iotda_filter_t *f,
     ngx_iot_iotda_view_t *out, ngx_uint_t *found, ngx_uint_t *count)
 {
     ngx_int_t                   rc;
-    ngx_uint_t                  i, k;
+    ngx_uint_t                  k;
     ngx_iot_store_t            *store;
     ngx_iot_store_cursor_t      cur;
     ngx_http_iot_iotda_scan_t   s;
@@ -624,18 +909,14 @@ ngx_http_iot_iotda_page(ngx_http_request_t *r, ngx_http_iot_iotda_filter_t *f,
 
     /* the devices as the zone has them now (one deleted meanwhile: not) */
 
-    k = offset;
-
-    for (i = 0; i < s.n; i++) {
-        if (ngx_iot_iotda_view((ngx_cycle_t *) ngx_cycle, s.ids[i], r->pool,
-                               0, &out[k])
-            == NGX_IOT_OK)
-        {
-            k++;
-        }
+    if (ngx_iot_iotda_views((ngx_cycle_t *) ngx_cycle, s.ids, s.n, r->pool,
+                            out + offset, &k)
+        != NGX_IOT_OK)
+    {
+        return NGX_IOT_STORE_ERROR;
     }
 
-    *found = (k > offset) ? k : 0;
+    *found = k ? offset + k : 0;
 
     return NGX_IOT_OK;
 }
@@ -1671,6 +1952,16 @@ json_t *
 ngx_http_iot_iotda_view_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v,
     ngx_uint_t summary)
 {
+    return ngx_http_iot_iotda_item_json(r, v, summary, NULL);
+}
+
+
+/* app: the name of the device's resource space when known (lists) */
+
+static json_t *
+ngx_http_iot_iotda_item_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v,
+    ngx_uint_t summary, ngx_str_t *app)
+{
     u_char                 text[sizeof("yyyyMMddTHHmmssZ") + NGX_IOT_ID_LEN];
     u_char                *last;
     json_t                *o, *auth, *doc, *fp, *t;
@@ -1694,10 +1985,14 @@ ngx_http_iot_iotda_view_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v,
 
     ngx_str_null(&app_name);
 
-    if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, d->collection_id,
-                               r->pool, &c)
-        == NGX_IOT_OK
-        && ngx_iot_tags_get(&c.tags, &key, r->pool, &app_name) == NGX_ERROR)
+    if (app) {
+        app_name = *app;
+
+    } else if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle,
+                                      d->collection_id, r->pool, &c)
+               == NGX_IOT_OK
+               && ngx_iot_tags_get(&c.tags, &key, r->pool, &app_name)
+                  == NGX_ERROR)
     {
         return NULL;
     }

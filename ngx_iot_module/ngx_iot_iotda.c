@@ -981,3 +981,36 @@ ngx_iot_iotda_count(ngx_cycle_t *cycle, uint64_t cid,
 
     return n;
 }
+
+
+/* the devices of ids[] (those still there) into out[], under one lock */
+
+ngx_iot_rc_e
+ngx_iot_iotda_views(ngx_cycle_t *cycle, uint64_t *ids, ngx_uint_t n,
+    ngx_pool_t *pool, ngx_iot_iotda_view_t *out, ngx_uint_t *found)
+{
+    ngx_uint_t           i, k;
+    ngx_iot_rc_e         rc;
+    ngx_iot_device_t    *d;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    k = 0;
+    rc = NGX_IOT_OK;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    for (i = 0; i < n && rc == NGX_IOT_OK; i++) {
+        d = ngx_iot_device_find(ctx, ids[i]);
+
+        if (d) {
+            rc = ngx_iot_iotda_fill(ctx, d, pool, 0, &out[k]);
+            k++;
+        }
+    }
+
+    ngx_iot_unlock_read(ctx);
+
+    *found = k;
+
+    return rc;
+}

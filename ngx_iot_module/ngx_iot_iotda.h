@@ -115,6 +115,11 @@ ngx_iot_rc_e ngx_iot_iotda_resolve(ngx_cycle_t *cycle, ngx_str_t *did,
 ngx_iot_rc_e ngx_iot_iotda_view(ngx_cycle_t *cycle, uint64_t id,
     ngx_pool_t *pool, ngx_uint_t model, ngx_iot_iotda_view_t *v);
 
+/* the devices of ids[] that are there, in that order, under one lock */
+ngx_iot_rc_e ngx_iot_iotda_views(ngx_cycle_t *cycle, uint64_t *ids,
+    ngx_uint_t n, ngx_pool_t *pool, ngx_iot_iotda_view_t *out,
+    ngx_uint_t *found);
+
 /*
  * A page of devices as ngx_iot_device_select() makes it: match() sees
  * each device, its part (NULL: none) and its gateway's gateway (0: none)

@@ -112,6 +112,28 @@ is($j->{device_id}, $made->{deviceId}, 'its device_id still its id');
                            . $made->{deviceId});
 is($j->{tags}{name}, 'named by iotda', 'collections: tags.name');
 
+# texts with quotes, backslashes, controls and other scripts, in lists too
+my $odd = "a \"quoted\" \\ name\twith \x{e9}t\x{e9} {\"x\":[1]}";
+is(($c->call(PATCH => "/collections/$A->{collectionId}/devices/"
+                      . $made->{deviceId},
+             body => { tags => { name => $odd, other => '"name"' } }))[0],
+   200, 'collections: a name with quotes and backslashes');
+($s, $j) = $api->call(GET => '/devices', query => 'limit=50');
+my ($item) = grep { $_->{device_id} eq $made->{deviceId} } @{ $j->{devices} };
+is($item && $item->{device_name}, $odd, 'iotda list: the name as it is');
+($s, $j) = $api->call(GET => "/devices/$made->{deviceId}");
+is($j->{device_name}, $odd, 'iotda show: the name as it is');
+is(($api->call(POST => '/tags/bind-resource', body => {
+        resource_type => 'device', resource_id => $made->{deviceId},
+        tags => [{ tag_key => 'k.1', tag_value => 'v-1' }] }))[0], 200,
+   'an IoTDA tag');
+($s, $j) = $api->call(GET => '/devices', query => 'limit=50');
+($item) = grep { $_->{device_id} eq $made->{deviceId} } @{ $j->{devices} };
+is_deeply($item && $item->{tags}, [{ tag_key => 'k.1', tag_value => 'v-1' }],
+          'iotda list: the IoTDA tags');
+is_deeply($item && $item->{extension_info}, undef,
+          'iotda list: no extension_info');
+
 # a child of a device made elsewhere
 ($s, $j) = $api->call(POST => '/devices', body => {
     node_id => 'child-x', product_id => 'p1',
