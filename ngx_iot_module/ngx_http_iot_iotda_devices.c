@@ -1226,19 +1226,31 @@ ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         }
     }
 
-    /* the shadow: the product's defaults, then the request's */
+    /*
+     * the shadow: the product's defaults, then the request's; a model
+     * without defaults and a request without a shadow need no parsing
+     */
 
-    model = prod.model.len ? json_loadb((char *) prod.model.data,
-                                        prod.model.len, 0, &jerr)
-                           : NULL;
+    v = json_object_get(body, "shadow");
+    model = NULL;
 
-    if (ngx_http_iot_iotda_json_keep(r, model) == NULL && prod.model.len) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (prod.model.len
+        && ((v && !json_is_null(v))
+            || ngx_strlcasestrn(prod.model.data,
+                                prod.model.data + prod.model.len,
+                                (u_char *) "\"default_value\"",
+                                sizeof("\"default_value\"") - 2)
+               != NULL))
+    {
+        model = ngx_http_iot_iotda_json_keep(r,
+                    json_loadb((char *) prod.model.data, prod.model.len, 0,
+                               &jerr));
+        if (model == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
-    n = ngx_http_iot_iotda_shadow_initial(r, model,
-                                          json_object_get(body, "shadow"),
-                                          doc);
+    n = ngx_http_iot_iotda_shadow_initial(r, model, v, doc);
     if (n == NGX_DECLINED) {
         return ngx_http_iot_error(r, ctx->status, ctx->message);
     }
