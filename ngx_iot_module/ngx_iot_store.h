@@ -259,8 +259,9 @@ ngx_int_t ngx_iot_store_product_put(ngx_iot_store_t *store,
     ngx_iot_product_t *p, ngx_log_t *log);
 
 /*
- * The iotda dialect's part of a device, made or changed (ngx_iot_store_iotda.c):
- * node_id, the node id when it is not the device's IMEI (empty: it is);
+ * The iotda dialect's part of a device, made or changed
+ * (ngx_iot_store_iotda.c): node_id, the node id when it is not the
+ * device's IMEI (empty: it is);
  * the secrets are written when set_* is set (empty: none), never read
  * back into a row.
  */

@@ -7,7 +7,8 @@
 # of the iotda dialect; a change in one is seen in the others; the ids of
 # every dialect name the same device; a gateway with children is not
 # deleted in any dialect; a device deleted elsewhere takes its iotda part
-# (its ids, its product's count) with it.
+# (its ids, its product's count) with it; writes of a device and its part
+# cut at their commit (gdb) leave nothing half done.
 
 use strict;
 use warnings;
@@ -17,6 +18,9 @@ use JSON::XS ();
 use IoT::Test;
 use IoT::Collections;
 use IoT::Iotda;
+use IoT::JSON;
+use POSIX ();
+use IO::Socket::INET;
 
 my $t = IoT::Test->new(location => $IoT::Iotda::LOCATIONS);
 $t->start;
@@ -188,4 +192,88 @@ is(($api->call(DELETE => '/products/p1'))[0], 204,
    'the product, used by none, deleted');
 
 $t->finish;
+
+# ------------------------------------------------------------ cut writes
+
+# a worker killed (by gdb, in its writer thread at the batch's commit)
+# after a write of a device and its part changed the zone: the next
+# worker takes both from the store again
+SKIP: {
+    skip 'gdb is not installed', 20 unless -x $IoT::Test::GDB;
+    skip 'not under valgrind', 20 if $ENV{IOT_TEST_VALGRIND};
+
+    my $u = IoT::Test->new(workers => 1, location => $IoT::Iotda::LOCATIONS);
+    $u->start;
+    my $uc = IoT::Collections->new($u);
+    my $U = $uc->create_collection({ tags => { name => 'space-u' } });
+    my $uapi = IoT::Iotda->new($u, project => $U->{teamId});
+    is(($uapi->call(POST => '/products', body => {
+            product_id => 'p', name => 'P', device_type => 'T',
+            protocol_type => 'CoAP', data_format => 'json',
+            app_id => $U->{collectionId},
+            service_capabilities => [{ service_id => 's' }] }))[0], 201,
+       'cut: a product');
+    is(($uapi->call(POST => '/devices', body => {
+            node_id => 'kept', product_id => 'p' }))[0], 201,
+       'cut: a device');
+
+    my $cut = sub {
+        my ($method, $path, $body) = @_;
+        my ($w) = $u->workers;
+        my $gdb = $u->gdb($w, ['break ngx_iot_store_commit', 'continue',
+                               'kill'], timeout => 60);
+        ok(IoT::Test::wait_until(sub { $u->traced_by($w) }, 30),
+           'gdb attached');
+        sleep 2;
+        my $kid = fork // die;
+        if ($kid == 0) {
+            my $json = defined $body ? json_encode($body) : '';
+            my $so = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                           PeerPort => $u->port,
+                                           Proto => 'tcp')
+                or POSIX::_exit(1);
+            print $so "$method /v5/iot/$U->{teamId}$path HTTP/1.0\r\n"
+                      . "X-Auth-Token: " . $u->admin_token . "\r\n"
+                      . "Content-Type: application/json\r\n"
+                      . "Content-Length: " . length($json)
+                      . "\r\n\r\n$json";
+            my $answer = do { local $/; <$so> };
+            POSIX::_exit(0);
+        }
+        my $out = do { local $/; <$gdb> };
+        close $gdb;
+        waitpid $kid, 0;
+        like($out, qr/ngx_iot_store_commit/, "$method $path: cut");
+        ok(IoT::Test::wait_until(sub {
+            my @w = $u->workers;
+            return @w == 1 && $w[0] != $w
+                   && (($uapi->call(GET => '/devices'))[0] // 0) == 200;
+        }, 30), 'a new worker');
+    };
+
+    $cut->(POST => '/devices', { node_id => 'cut', product_id => 'p',
+                                 gateway_id => 'p_kept' });
+    is_iotda_error([$uapi->call(GET => '/devices/p_cut')], 404,
+                   'IOTDA.014000', 'a device made in a cut write is not there');
+    is(($uapi->call(GET => '/devices'))[1]{page}{count}, 1,
+       '... nor counted');
+    is(($uapi->call(DELETE => '/devices/p_kept'))[0], 204,
+       '... nor a child of its gateway');
+    is(($uapi->call(POST => '/devices', body => {
+            node_id => 'kept', product_id => 'p' }))[0], 201,
+       'the gateway again');
+    $cut->(POST => '/devices/p_kept/freeze');
+    is(($uapi->call(GET => '/devices/p_kept'))[1]{status}, 'INACTIVE',
+       'a cut freeze: not frozen');
+    $cut->(DELETE => '/devices/p_kept');
+    my ($us, $uj) = $uapi->call(GET => '/devices/p_kept');
+    is($us, 200, 'a cut delete: the device is there');
+    is($uj->{product_id}, 'p', '... with its part');
+    is_iotda_error([$uapi->call(DELETE => '/products/p')], 409,
+                   'IOTDA.009003', "... counted by its product");
+    $u->check_log('cut', allow => [qr/exited on signal 9/,
+                                   qr/was locked by/]);
+    $u->finish;
+}
+
 done_testing;
