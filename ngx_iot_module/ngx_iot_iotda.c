@@ -734,9 +734,12 @@ ngx_iot_iotda_report(ngx_cycle_t *cycle, ngx_iot_message_t *m,
     ngx_log_t *log)
 {
     u_char              *p;
+    uint64_t             product;
     ngx_pool_t          *pool;
     ngx_iot_wait_t      *wait;
+    ngx_iot_iotda_t     *x;
     ngx_iot_iotda_op_t  *op;
+    ngx_iot_zone_ctx_t  *ctx;
 
     if (ngx_iot_zone_ctx(cycle)->sh->iotda.nelts == 0
         || m->payload.len < sizeof("{\"services\":[]}") - 1)
@@ -758,6 +761,17 @@ ngx_iot_iotda_report(ngx_cycle_t *cycle, ngx_iot_message_t *m,
                             sizeof("\"services\"") - 2)
            == NULL)
     {
+        return;
+    }
+
+    /* only a device with a product has a model to report against */
+
+    ctx = ngx_iot_lock_read(cycle);
+    x = ngx_iot_iotda_find(ctx, m->device_id);
+    product = x ? x->product : 0;
+    ngx_iot_unlock_read(ctx);
+
+    if (product == 0) {
         return;
     }
 
