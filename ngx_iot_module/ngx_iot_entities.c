@@ -45,6 +45,8 @@ static void ngx_iot_members_reload(ngx_iot_zone_ctx_t *ctx,
 static ngx_int_t ngx_iot_member_loaded(void *row, void *data);
 static void ngx_iot_product_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_product_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_product_repaired(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, void *e, ngx_log_t *log);
 static void ngx_iot_iotda_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_iotda_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static void *ngx_iot_iotda_row(void *row);
@@ -118,7 +120,8 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       0, 0, 0,
       { { offsetof(ngx_iot_product_t, name), NGX_IOT_TEXT_PLAIN },
         { offsetof(ngx_iot_product_t, model), NGX_IOT_TEXT_PLAIN } },
-      NULL, ngx_iot_product_link, ngx_iot_product_unlink, NULL },
+      NULL, ngx_iot_product_link, ngx_iot_product_unlink,
+      ngx_iot_product_repaired },
 
     { ngx_string("iotda device"), NGX_IOT_STORE_IOTDA,
       sizeof(ngx_iot_iotda_t), offsetof(ngx_iot_sh_t, iotda),
@@ -204,6 +207,31 @@ static void *
 ngx_iot_iotda_row(void *row)
 {
     return &((ngx_iot_iotda_row_t *) row)->e;
+}
+
+
+/* products: how many devices (their iotda parts) use one is derived */
+
+static void
+ngx_iot_product_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    void *e, ngx_log_t *log)
+{
+    ngx_iot_product_t  *p = e;
+
+    ngx_uint_t        i;
+    ngx_iot_link_t   *link;
+    ngx_iot_index_t  *idx;
+
+    p->ndevices = 0;
+    idx = &ctx->sh->iotda;
+
+    for (i = 0; idx->buckets && i <= idx->mask; i++) {
+        for (link = idx->buckets[i]; link; link = link->next) {
+            if (((ngx_iot_iotda_t *) link)->product == p->id.key) {
+                p->ndevices++;
+            }
+        }
+    }
 }
 
 

@@ -775,6 +775,13 @@ ngx_iot_iotda_report(ngx_cycle_t *cycle, ngx_iot_message_t *m,
         return;
     }
 
+    /*
+     * the write outlives the uplink's connection (and its log): the
+     * cycle's log for the pool and the write
+     */
+
+    log = cycle->log;
+
     pool = ngx_create_pool(1024, log);
     if (pool == NULL) {
         return;
