@@ -89,7 +89,7 @@ ngx_int_t ngx_http_iot_iotda_target(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_uint_t write, ngx_uint_t model,
     ngx_iot_iotda_view_t *v);
 json_t *ngx_http_iot_iotda_view_json(ngx_http_request_t *r,
-    ngx_iot_iotda_view_t *v, ngx_uint_t summary);
+    ngx_iot_iotda_view_t *v);
 ngx_int_t ngx_http_iot_iotda_write_error(ngx_http_request_t *r,
     ngx_iot_rc_e rc, ngx_iot_iotda_op_t *op);
 ngx_uint_t ngx_http_iot_iotda_id_chars(ngx_str_t *s, size_t max);

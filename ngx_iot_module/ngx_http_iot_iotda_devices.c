@@ -55,8 +55,6 @@ typedef struct {
 
 
 static json_t *ngx_http_iot_iotda_string(u_char *p, size_t len);
-static json_t *ngx_http_iot_iotda_item_json(ngx_http_request_t *r,
-    ngx_iot_iotda_view_t *v, ngx_uint_t summary, ngx_str_t *app);
 static ngx_int_t ngx_http_iot_iotda_member(u_char *p, size_t len,
     const char *key, ngx_str_t *value);
 static u_char *ngx_http_iot_iotda_esc(u_char *p, const char *name,
@@ -1106,7 +1104,7 @@ ngx_http_iot_iotda_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_iotda_delete(r, ctx, v);
     }
 
-    json = ngx_http_iot_iotda_view_json(r, v, 0);
+    json = ngx_http_iot_iotda_view_json(r, v);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1659,7 +1657,7 @@ ngx_http_iot_iotda_created(ngx_http_request_t *r, ngx_iot_rc_e rc)
                                   "cannot be read now");
     }
 
-    json = ngx_http_iot_iotda_view_json(r, &v, 0);
+    json = ngx_http_iot_iotda_view_json(r, &v);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1956,23 +1954,13 @@ ngx_http_iot_iotda_write_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
 
 
 /*
- * A device; summary: as lists show it, without auth_info, times, modules
- * and extension_info.  Secrets are never shown; a fingerprint is masked.
+ * A device, as it is shown, made and changed (lists write theirs
+ * directly, without auth_info, times, modules and extension_info).
+ * Secrets are never shown; a fingerprint is masked.
  */
 
 json_t *
-ngx_http_iot_iotda_view_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v,
-    ngx_uint_t summary)
-{
-    return ngx_http_iot_iotda_item_json(r, v, summary, NULL);
-}
-
-
-/* app: the name of the device's resource space when known (lists) */
-
-static json_t *
-ngx_http_iot_iotda_item_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v,
-    ngx_uint_t summary, ngx_str_t *app)
+ngx_http_iot_iotda_view_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v)
 {
     u_char                 text[sizeof("yyyyMMddTHHmmssZ") + NGX_IOT_ID_LEN];
     u_char                *last;
@@ -1997,14 +1985,10 @@ ngx_http_iot_iotda_item_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v,
 
     ngx_str_null(&app_name);
 
-    if (app) {
-        app_name = *app;
-
-    } else if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle,
-                                      d->collection_id, r->pool, &c)
-               == NGX_IOT_OK
-               && ngx_iot_tags_get(&c.tags, &key, r->pool, &app_name)
-                  == NGX_ERROR)
+    if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, d->collection_id,
+                               r->pool, &c)
+        == NGX_IOT_OK
+        && ngx_iot_tags_get(&c.tags, &key, r->pool, &app_name) == NGX_ERROR)
     {
         return NULL;
     }
@@ -2083,12 +2067,7 @@ ngx_http_iot_iotda_item_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v,
                                           & NGX_IOT_IOTDA_INSECURE)));
     ngx_http_iot_iotda_set(auth, "timeout", json_integer(v->x.timeout));
 
-    if (summary) {
-        json_decref(auth);
-
-    } else {
-        ngx_http_iot_iotda_set(o, "auth_info", auth);
-    }
+    ngx_http_iot_iotda_set(o, "auth_info", auth);
 
     ngx_http_iot_iotda_set(o, "product_id",
                            ngx_http_iot_iotda_str(v->product_id));
@@ -2107,19 +2086,16 @@ ngx_http_iot_iotda_item_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v,
     t = doc ? json_object_get(doc, "tags") : NULL;
     ngx_http_iot_iotda_set(o, "tags", t ? json_deep_copy(t) : json_array());
 
-    if (!summary) {
-        last = ngx_http_iot_iotda_time(text, d->created_at);
-        ngx_http_iot_iotda_set(o, "create_time",
-                               ngx_http_iot_iotda_string(text, last - text));
-        ngx_http_iot_iotda_set(o, "connection_status_update_time",
-                               json_null());
-        ngx_http_iot_iotda_set(o, "active_time", json_null());
-        ngx_http_iot_iotda_set(o, "modules", json_array());
+    last = ngx_http_iot_iotda_time(text, d->created_at);
+    ngx_http_iot_iotda_set(o, "create_time",
+                           ngx_http_iot_iotda_string(text, last - text));
+    ngx_http_iot_iotda_set(o, "connection_status_update_time", json_null());
+    ngx_http_iot_iotda_set(o, "active_time", json_null());
+    ngx_http_iot_iotda_set(o, "modules", json_array());
 
-        t = doc ? json_object_get(doc, "extension_info") : NULL;
-        ngx_http_iot_iotda_set(o, "extension_info",
-                               t ? json_deep_copy(t) : json_object());
-    }
+    t = doc ? json_object_get(doc, "extension_info") : NULL;
+    ngx_http_iot_iotda_set(o, "extension_info",
+                           t ? json_deep_copy(t) : json_object());
 
 #undef ngx_http_iot_iotda_set
 #undef ngx_http_iot_iotda_str
