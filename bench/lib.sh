@@ -123,6 +123,40 @@ http {
 EOF
 }
 
+# mk_iotda_prefix DIR PORT ZONE: the three dialects, as
+# conf/nginx.conf.example mounts them (benchmark 8)
+mk_iotda_prefix() {
+    local dir=$1 port=$2 zone=$3
+    _prefix_dirs "$dir"
+    echo "$port" > "$dir/port"
+    cat > "$dir/conf/nginx.conf" <<EOF
+$(_stream_line)
+load_module $MODULE_SO;
+worker_processes ${BENCH_WORKERS:-2};
+daemon off;
+master_process on;
+pid logs/nginx.pid;
+error_log logs/error.log notice;
+events { worker_connections 4096; }
+iot_zone iot:$zone;
+iot_store var/iot.db;
+iot_admin_token_file var/admin.token;
+iot_store_sync normal;
+iot_history_max_count 0;
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$port;
+        location /v5/iot/ { iot_api iotda; }
+        location ~ ^/(devices|device-groups|ingestion)(/|\$) {
+            iot_api things;
+        }
+        location / { iot_api collections; }
+    }
+}
+EOF
+}
+
 # things_cursor SORT ID CREATED MODIFIED NAME -> the things dialect's cursor
 # for the page after that row (its bytes: docs/things.md, "Lists"), made
 # here so that a page deep in a list of 1,000,000 can be asked for without

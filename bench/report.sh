@@ -196,7 +196,52 @@ gen_body() {
 
     gen_dataplane
     gen_things
+    gen_iotda
 }
+# benchmark 8: the iotda dialect
+gen_iotda() {
+    local k
+    [ -n "${R[b8_done]:-}${R[b8_error]:-}" ] || return 0
+    echo "## 8. The iotda dialect"
+    echo
+    if [ -n "${R[b8_error]:-}" ]; then
+        echo "**Did not complete:** $(v b8_error)"
+        echo
+    fi
+    [ -n "${R[b8_done]:-}" ] || return 0
+    echo "One server with the three dialects, runs A B A B (A: the iotda dialect)."
+    echo
+    echo "**Create** (A: \`POST /v5/iot/{project}/devices\` of a product, X-Auth-Token;"
+    echo "B: \`POST /collections/{id}/devices\`, X-API-Token), devices made per second:"
+    echo
+    echo "    A: $(v b8_cmd_create_a)"
+    echo "    B: $(v b8_cmd_create_b)"
+    echo
+    echo "**List**, the first page of 50 of the $(v b8_list_devices) devices made above"
+    echo "(A: \`GET /v5/iot/{project}/devices?limit=50\`, whose \`page.count\` counts"
+    echo "every device; B: \`GET /collections/{id}/devices?limit=50\`), requests/s:"
+    echo
+    echo "    $(v b8_cmd_list)"
+    echo
+    echo "**GET device**, $(v b8_paths) devices: A signed with an API token's access key"
+    echo "(SDK-HMAC-SHA256, signed ahead; every signature is checked), B the same GETs"
+    echo "with that token as X-Auth-Token, requests/s:"
+    echo
+    echo "    A: $(v b8_cmd_signed)"
+    echo "    B: $(v b8_cmd_token)"
+    echo
+    echo "| measure | A 1 | B 1 | A 2 | B 2 | mean A | mean B | A / B | target >= 0.8 |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+    for k in create list get; do
+        echo "| $k | $(v b8_${k}_A1) | $(v b8_${k}_B1) | $(v b8_${k}_A2) | $(v b8_${k}_B2) | $(v b8_${k}_A) | $(v b8_${k}_B) | $(v b8_${k}_ratio) | $(pf "${R[b8_${k}_pass]:-}") |"
+    done
+    echo
+    echo "Creations refused (by status): iotda $(v b8_create_A1_other), $(v b8_create_A2_other);"
+    echo "collections $(v b8_create_B1_other), $(v b8_create_B2_other)."
+    echo "Error log: $(v b8_log_b8-iot)."
+    echo
+}
+
 
 # benchmark 7: the things dialect
 gen_things() {

@@ -64,7 +64,11 @@ B7_WRK=${B7_WRK:--t1 -c4}
 B7_SORTS=${B7_SORTS:-id createdAt -createdAt modifiedAt -modifiedAt name -name}
 B7_SENML_DEVICES=${B7_SENML_DEVICES:-50}
 B7_SENML_WRK=${B7_SENML_WRK:--t2 -c32}
-ALL="1 2 3 4 5 6 7"
+# benchmark 8: the iotda dialect
+B8_WRK=${B8_WRK:--t2 -c32}
+B8_GET_WRK=${B8_GET_WRK:--t2 -c50}
+B8_PATHS=${B8_PATHS:-200}
+ALL="1 2 3 4 5 6 7 8"
 ONLY=${BENCH_ONLY:-$ALL}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/RESULTS.md}
 
@@ -1176,6 +1180,152 @@ bench7() {
     R[b7_done]=1
 }
 
+# ---------------------------------------------------------------------------
+# 8. The iotda dialect: create and list next to the collections dialect,
+#    signed GET next to X-Auth-Token
+
+# b8_run NAME FILE CMD...: one wrk run into FILE
+b8_run() {
+    local name=$1 f=$2
+    shift 2
+    log "b8: $name: $(wrk_cmd_str "$@")"
+    "$@" > "$f" 2>&1
+}
+
+# b8_mean KEY: the mean of runs 1 and 2 of A and B, their ratio and result
+b8_mean() {
+    local k=$1 a b
+    a=$(calc "(${R[${k}_A1]} + ${R[${k}_A2]}) / 2" %.1f)
+    b=$(calc "(${R[${k}_B1]} + ${R[${k}_B2]}) / 2" %.1f)
+    R[${k}_A]=$a
+    R[${k}_B]=$b
+    R[${k}_ratio]=$(calc "$a / $b")
+    R[${k}_pass]=$(awk -v r="${R[${k}_ratio]}" \
+                   'BEGIN { print (r >= 0.8) ? "PASS" : "FAIL" }')
+}
+
+bench8() {
+    local P=$TMP/b8-iot port url tok cid project code i side f r
+    local token p d h
+
+    mk_iotda_prefix "$P" "$(free_port)" "$ZONE"
+    ngx_start "$P" > /dev/null || { fail b8 "nginx with the module did not start"; return 1; }
+    cid=$(create_collection "$P") || { fail b8 "POST /collections failed"; return 1; }
+    tok=$(admin_token "$P")
+    CUR_TOKEN=$tok
+    port=$(cat "$P/port")
+    url=http://127.0.0.1:$port
+    project=$(api "$P" GET "/collections/$cid" |
+              grep -o '"teamId":"[0-9a-v]*"' | cut -d'"' -f4)
+    code=$(curl -s -o "$OUT/b8-product.json" -w '%{http_code}' \
+        -H "X-Auth-Token: $tok" -H 'Content-Type: application/json' \
+        --data-binary "{\"product_id\":\"bench\",\"name\":\"bench\",\"device_type\":\"meter\",\"protocol_type\":\"UDP\",\"data_format\":\"json\",\"app_id\":\"$cid\",\"service_capabilities\":[{\"service_id\":\"s\",\"properties\":[{\"property_name\":\"t\",\"data_type\":\"int\",\"default_value\":1}]}]}" \
+        "$url/v5/iot/$project/products")
+    [ "$code" = 201 ] || { fail b8 "POST products: $code $(head -c 200 "$OUT/b8-product.json")"; return 1; }
+
+    # creation: runs A (iotda) B (collections) A B, each its own run id
+    R[b8_cmd_create_a]="wrk $B8_WRK -d${DUR}s -s bench/lua/iotda-create.lua URL -- \$TOKEN /v5/iot/PROJECT/devices RUNID bench"
+    R[b8_cmd_create_b]="wrk $B8_WRK -d${DUR}s -s bench/lua/create.lua URL -- \$TOKEN /collections/CID/devices RUNID"
+    r=1
+    for i in 1 2; do
+        for side in A B; do
+            f=$OUT/b8-create-$side$i.txt
+            if [ $side = A ]; then
+                # shellcheck disable=SC2086
+                b8_run "create $side$i" "$f" wrk $B8_WRK -d"${DUR}s" \
+                    -s "$BENCH_DIR/lua/iotda-create.lua" "$url" -- "$tok" \
+                    "/v5/iot/$project/devices" "$r" bench
+            else
+                # shellcheck disable=SC2086
+                b8_run "create $side$i" "$f" wrk $B8_WRK -d"${DUR}s" \
+                    -s "$BENCH_DIR/lua/create.lua" "$url" -- "$tok" \
+                    "/collections/$cid/devices" "$r"
+            fi
+            r=$((r + 1))
+            R[b8_create_${side}${i}]=$(rv "$f" created_per_s)
+            R[b8_create_${side}${i}_other]=$(rv "$f" non201_by_status)
+        done
+    done
+    b8_mean b8_create
+
+    # lists: the first page of 50 of the devices made above
+    R[b8_list_devices]=$(curl -s -H "X-Auth-Token: $tok" \
+        "$url/v5/iot/$project/devices?limit=1" |
+        grep -o '"count":[0-9]*' | cut -d: -f2)
+    echo "/v5/iot/$project/devices?limit=50" > "$OUT/b8-list-A.path"
+    echo "/collections/$cid/devices?limit=50" > "$OUT/b8-list-B.path"
+    R[b8_cmd_list]="wrk $B8_GET_WRK -d${DUR}s -s bench/lua/get.lua URL -- \$TOKEN PAGE_PATH (A: WRK_AUTH=iotda)"
+    for i in 1 2; do
+        for side in A B; do
+            f=$OUT/b8-list-$side$i.txt
+            # shellcheck disable=SC2086
+            WRK_AUTH=$([ $side = A ] && echo iotda || echo token) \
+                b8_run "list $side$i" "$f" wrk $B8_GET_WRK -d"${DUR}s" \
+                -s "$BENCH_DIR/lua/get.lua" "$url" -- "$tok" \
+                "$OUT/b8-list-$side.path"
+            R[b8_list_${side}${i}]=$(rv "$f" rps)
+            R[b8_list_${side}${i}_non2xx]=$(rv "$f" non2xx)
+        done
+    done
+    b8_mean b8_list
+
+    # GET device: signed with an API token's access key (signed ahead:
+    # the server checks each signature as a new one) against the same
+    # GETs with that token as X-Auth-Token
+    token=$(api "$P" POST /tokens '{"resource":"/","write":true}' |
+            grep -o '"token":"[0-9a-f]*"' | cut -d'"' -f4)
+    [ -n "$token" ] || { fail b8 "POST /tokens failed"; return 1; }
+    CUR_TOKEN=$token
+    device_paths "$P" "$cid" "$B8_PATHS" "$OUT/b8-paths.txt" ||
+        { fail b8 "no device ids"; return 1; }
+    sed -i "s|^/collections/$cid/devices/|/v5/iot/$project/devices/|" \
+        "$OUT/b8-paths.txt"
+    perl -I "$ROOT/t/lib" -MIoT::Iotda -MDigest::SHA=sha256_hex -e '
+        my ($token, $host) = @ARGV;
+        my ($ak, $sk) = IoT::Iotda::access_key($token);
+        my $date = IoT::Iotda::sdk_date();
+        while (my $path = <STDIN>) {
+            chomp $path;
+            my $c = IoT::Iotda::canonical_hash("GET", $path, "",
+                "host;x-sdk-date", { host => $host, "x-sdk-date" => $date },
+                sha256_hex(""));
+            my ($sig) = IoT::Iotda::signature(algorithm => "SDK-HMAC-SHA256",
+                date => $date, sk => $sk, canonical => $c);
+            print "$path\t$date\tSDK-HMAC-SHA256 Access=$ak, "
+                . "SignedHeaders=host;x-sdk-date, Signature=$sig\n";
+        }' "$token" "127.0.0.1:$port" < "$OUT/b8-paths.txt" \
+        > "$OUT/b8-signed.txt" || { fail b8 "signing failed"; return 1; }
+    IFS=$'\t' read -r p d h < "$OUT/b8-signed.txt"
+    code=$(curl -s -o "$OUT/b8-device.json" -w '%{http_code}' \
+           -H "X-Sdk-Date: $d" -H "Authorization: $h" "$url$p")
+    [ "$code" = 200 ] || { fail b8 "signed GET: $code $(head -c 200 "$OUT/b8-device.json")"; return 1; }
+    R[b8_paths]=$(wc -l < "$OUT/b8-paths.txt")
+    R[b8_cmd_signed]="wrk $B8_GET_WRK -d${DUR}s -s bench/lua/iotda-signed.lua URL -- b8-signed.txt"
+    R[b8_cmd_token]="WRK_AUTH=iotda wrk $B8_GET_WRK -d${DUR}s -s bench/lua/get.lua URL -- \$TOKEN b8-paths.txt"
+    for i in 1 2; do
+        for side in A B; do
+            f=$OUT/b8-get-$side$i.txt
+            if [ $side = A ]; then
+                # shellcheck disable=SC2086
+                b8_run "get $side$i" "$f" wrk $B8_GET_WRK -d"${DUR}s" \
+                    -s "$BENCH_DIR/lua/iotda-signed.lua" "$url" -- \
+                    "$OUT/b8-signed.txt"
+            else
+                # shellcheck disable=SC2086
+                WRK_AUTH=iotda b8_run "get $side$i" "$f" wrk $B8_GET_WRK \
+                    -d"${DUR}s" -s "$BENCH_DIR/lua/get.lua" "$url" -- \
+                    "$token" "$OUT/b8-paths.txt"
+            fi
+            R[b8_get_${side}${i}]=$(rv "$f" rps)
+            R[b8_get_${side}${i}_non2xx]=$(rv "$f" non2xx)
+        done
+    done
+    b8_mean b8_get
+    ngx_stop "$P"
+    problems b8 "$P"
+    R[b8_done]=1
+}
+
 machine() {
     R[nproc]=$(nproc)
     R[cpu]=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -1219,6 +1369,7 @@ main() {
             5) bench5 || rc=1 ;;
             6) bench6 || rc=1 ;;
             7) bench7 || rc=1 ;;
+            8) bench8 || rc=1 ;;
             *) echo "bench: unknown benchmark $b" >&2; rc=1 ;;
         esac
     done

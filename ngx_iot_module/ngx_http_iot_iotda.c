@@ -92,6 +92,10 @@ typedef enum {
     NGX_HTTP_IOT_IOTDA_R_MESSAGE,
     NGX_HTTP_IOT_IOTDA_R_KEYS,
     NGX_HTTP_IOT_IOTDA_R_KEY,
+    NGX_HTTP_IOT_IOTDA_R_ACTION,
+    NGX_HTTP_IOT_IOTDA_R_FREEZE,
+    NGX_HTTP_IOT_IOTDA_R_SHADOW,
+    NGX_HTTP_IOT_IOTDA_R_TAGS,
     NGX_HTTP_IOT_IOTDA_R_NONE
 } ngx_http_iot_iotda_route_e;
 
@@ -100,10 +104,11 @@ typedef enum {
 
 static ngx_http_iot_route_t  ngx_http_iot_iotda_routes[] = {
 
-    { NGX_HTTP_GET, ngx_string("GET"),
+    { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
       ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_DEVICES },
 
-    { NGX_HTTP_GET, ngx_string("GET"),
+    { NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_string("GET, PUT, DELETE"),
       ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_DEVICE },
 
     { NGX_HTTP_GET|NGX_HTTP_POST, ngx_string("GET, POST"),
@@ -123,25 +128,43 @@ static ngx_http_iot_route_t  ngx_http_iot_iotda_routes[] = {
       ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_KEYS },
 
     { NGX_HTTP_GET|NGX_HTTP_DELETE, ngx_string("GET, DELETE"),
-      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_KEY }
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_KEY },
+
+    { NGX_HTTP_POST, ngx_string("POST"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_ACTION },
+
+    { NGX_HTTP_POST, ngx_string("POST"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_FREEZE },
+
+    { NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE,
+      ngx_string("GET, PUT, DELETE"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_SHADOW },
+
+    { NGX_HTTP_POST, ngx_string("POST"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_TAGS }
 };
 
 
 typedef struct {
     ngx_http_iot_route_pt          handler;
     ngx_uint_t                     json;      /* methods with a JSON body */
+    ngx_uint_t                     optional;  /* it may be empty */
 } ngx_http_iot_iotda_handler_t;
 
 
 static ngx_http_iot_iotda_handler_t  ngx_http_iot_iotda_handlers[] = {
-    { ngx_http_iot_iotda_devices, 0 },
-    { ngx_http_iot_iotda_device, 0 },
-    { ngx_http_iot_iotda_products, NGX_HTTP_POST },
-    { ngx_http_iot_iotda_product, NGX_HTTP_PUT },
-    { ngx_http_iot_iotda_messages, NGX_HTTP_POST },
-    { ngx_http_iot_iotda_message, 0 },
-    { ngx_http_iot_iotda_keys, NGX_HTTP_POST },
-    { ngx_http_iot_iotda_key, 0 }
+    { ngx_http_iot_iotda_devices, NGX_HTTP_POST, 0 },
+    { ngx_http_iot_iotda_device, NGX_HTTP_PUT, 0 },
+    { ngx_http_iot_iotda_products, NGX_HTTP_POST, 0 },
+    { ngx_http_iot_iotda_product, NGX_HTTP_PUT, 0 },
+    { ngx_http_iot_iotda_messages, NGX_HTTP_POST, 0 },
+    { ngx_http_iot_iotda_message, 0, 0 },
+    { ngx_http_iot_iotda_keys, NGX_HTTP_POST, 0 },
+    { ngx_http_iot_iotda_key, 0, 0 },
+    { ngx_http_iot_iotda_action, NGX_HTTP_POST, 1 },
+    { ngx_http_iot_iotda_freeze, 0, 0 },
+    { ngx_http_iot_iotda_shadow, NGX_HTTP_PUT, 0 },
+    { ngx_http_iot_iotda_tags, NGX_HTTP_POST, 0 }
 };
 
 
@@ -206,6 +229,21 @@ ngx_http_iot_iotda_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                && ngx_http_iot_iotda_is(3, "messages"))
     {
         route = NGX_HTTP_IOT_IOTDA_R_MESSAGE;
+
+    } else if (n == 4 && ngx_http_iot_iotda_is(1, "devices")) {
+        route = ngx_http_iot_iotda_is(3, "action")
+                ? NGX_HTTP_IOT_IOTDA_R_ACTION
+                : (ngx_http_iot_iotda_is(3, "freeze")
+                   || ngx_http_iot_iotda_is(3, "unfreeze"))
+                ? NGX_HTTP_IOT_IOTDA_R_FREEZE
+                : ngx_http_iot_iotda_is(3, "shadow")
+                ? NGX_HTTP_IOT_IOTDA_R_SHADOW : NGX_HTTP_IOT_IOTDA_R_NONE;
+
+    } else if (n == 3 && ngx_http_iot_iotda_is(1, "tags")
+               && (ngx_http_iot_iotda_is(2, "bind-resource")
+                   || ngx_http_iot_iotda_is(2, "unbind-resource")))
+    {
+        route = NGX_HTTP_IOT_IOTDA_R_TAGS;
     }
 
 #undef ngx_http_iot_iotda_is
@@ -1256,7 +1294,7 @@ ngx_http_iot_iotda_body(ngx_http_request_t *r)
         return;
     }
 
-    if (r->method & hd->json) {
+    if ((r->method & hd->json) && !(len == 0 && hd->optional)) {
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -15,6 +15,8 @@
  *   ngx_http_iot_iotda_messages.c /devices/{device_id}/messages[/{id}]
  *   ngx_http_iot_iotda_keys.c     /v3.0/OS-CREDENTIAL/credentials: access
  *                                 keys made like IAM's permanent ones
+ *   ngx_http_iot_iotda_shadow.c   /devices/{device_id}/shadow, /action,
+ *                                 /freeze, /unfreeze; /tags/...-resource
  */
 
 
@@ -27,6 +29,7 @@
 #include <ngx_http.h>
 #include "ngx_http_iot.h"
 #include "ngx_http_iot_dialect.h"
+#include "ngx_iot_iotda.h"
 
 
 /*
@@ -103,6 +106,36 @@ ngx_int_t ngx_http_iot_iotda_text(ngx_http_request_t *r, json_t *obj,
     ngx_str_t *out);
 ngx_int_t ngx_http_iot_iotda_device(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_default(json_t *prop, json_t *v);
+
+/* ngx_http_iot_iotda_devices.c: the device a path names, reached */
+ngx_int_t ngx_http_iot_iotda_target(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_uint_t write, ngx_uint_t model,
+    ngx_iot_iotda_view_t *v);
+json_t *ngx_http_iot_iotda_view_json(ngx_http_request_t *r,
+    ngx_iot_iotda_view_t *v);
+ngx_int_t ngx_http_iot_iotda_write_error(ngx_http_request_t *r,
+    ngx_iot_rc_e rc, ngx_iot_iotda_op_t *op);
+ngx_uint_t ngx_http_iot_iotda_id_chars(ngx_str_t *s, size_t max);
+
+/* ngx_http_iot_iotda_shadow.c */
+ngx_int_t ngx_http_iot_iotda_action(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_freeze(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_shadow(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_iotda_tags(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+/*
+ * A device's first shadow (doc's "shadow"): the product's defaults, then
+ * the create request's shadow, checked against the model.  NGX_OK,
+ * NGX_DECLINED (noted in ctx), NGX_ERROR.
+ */
+ngx_int_t ngx_http_iot_iotda_shadow_initial(ngx_http_request_t *r,
+    json_t *model, json_t *request, json_t *doc);
+json_t *ngx_http_iot_iotda_shadow_json(ngx_http_request_t *r,
+    ngx_iot_iotda_view_t *v);
 
 /* ngx_http_iot_iotda_messages.c */
 ngx_int_t ngx_http_iot_iotda_messages(ngx_http_request_t *r,

@@ -3,9 +3,12 @@
  * Copyright (C) nginx-iot authors
  *
  * The iotda dialect's devices: a device of the one registry as IoTDA
- * shows it.  Its device_id is its id in the collections dialect, its
- * app_id (resource space) its collection, its device_name its tags.name,
- * its node_id its IMEI (else its IMSI).
+ * shows it, made, changed and deleted.  Its app_id (resource space) is
+ * its collection, its device_name its tags.name, its description the
+ * things dialect's; its device_id, node_id (when not its IMEI), product,
+ * gateway, auth_info, tags and extension_info are its iotda part
+ * (ngx_iot_iotda.h).  A device made elsewhere has none: its device_id is
+ * its id, its node_id its IMEI (else its IMSI, else its id).
  */
 
 
@@ -13,6 +16,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_iot_iotda.h"
+#include "ngx_iot_entities.h"
+#include "ngx_iot_products.h"
 
 
 /* what a list takes */
@@ -26,19 +31,74 @@ typedef struct {
     ngx_uint_t                     has_start;
     ngx_uint_t                     has_end;
     ngx_uint_t                     none;        /* nothing can match */
+    uint64_t                       product;     /* product_id's */
+    uint64_t                       gateway;     /* gateway_id's device */
+    ngx_uint_t                     cascade;
     ngx_pool_t                    *tmp;
 } ngx_http_iot_iotda_filter_t;
 
 
-static json_t *ngx_http_iot_iotda_device_json(ngx_http_request_t *r,
-    ngx_iot_device_t *d, ngx_uint_t summary);
+/* what a device write asks of its part */
+typedef struct {
+    ngx_str_t                      did;
+    ngx_str_t                      node;        /* kept: not an IMEI */
+    ngx_str_t                      gateway;     /* gateway_id, as given */
+    ngx_str_t                      doc;
+    uint64_t                       product;
+    uint64_t                       cid;
+    u_char                         flags;
+    uint32_t                       timeout;
+    ngx_uint_t                     set_flags;   /* update: flags, timeout */
+    ngx_uint_t                     set_timeout;
+    json_t                        *extension;   /* update: the new one */
+} ngx_http_iot_iotda_make_t;
+
+
 static json_t *ngx_http_iot_iotda_string(u_char *p, size_t len);
+static ngx_int_t ngx_http_iot_iotda_member(u_char *p, size_t len,
+    const char *key, ngx_str_t *value);
+static u_char *ngx_http_iot_iotda_esc(u_char *p, const char *name,
+    ngx_str_t *s);
+static ngx_buf_t *ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
+    ngx_iot_iotda_view_t *out, ngx_uint_t offset, ngx_uint_t found,
+    ngx_uint_t count);
+static ngx_int_t ngx_http_iot_iotda_list(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
     ngx_http_iot_iotda_filter_t *f, uint64_t *after, ngx_uint_t *limit,
     ngx_uint_t *offset);
-static ngx_uint_t ngx_http_iot_iotda_match(ngx_iot_device_t *d, void *data);
-static u_char *ngx_http_iot_iotda_node_id(u_char *p, ngx_iot_device_t *d);
-static ngx_uint_t ngx_http_iot_iotda_id_chars(ngx_str_t *s, size_t max);
+static ngx_uint_t ngx_http_iot_iotda_match(ngx_iot_device_t *d,
+    ngx_iot_iotda_t *x, uint64_t grand, void *data);
+static ngx_int_t ngx_http_iot_iotda_page(ngx_http_request_t *r,
+    ngx_http_iot_iotda_filter_t *f, uint64_t after, ngx_uint_t offset,
+    ngx_uint_t limit, ngx_iot_iotda_view_t *out, ngx_uint_t *found,
+    ngx_uint_t *count);
+static ngx_uint_t ngx_http_iot_iotda_reach(uint64_t cid, void *data);
+static ngx_int_t ngx_http_iot_iotda_scanned(void *row, void *data);
+static u_char *ngx_http_iot_iotda_node_id(u_char *p, ngx_iot_device_t *d,
+    ngx_iot_iotda_t *x);
+static ngx_int_t ngx_http_iot_iotda_create(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+static ngx_int_t ngx_http_iot_iotda_auth_info(ngx_http_request_t *r,
+    json_t *auth, ngx_http_iot_iotda_make_t *mk, json_t *doc,
+    ngx_str_t *secret);
+static ngx_int_t ngx_http_iot_iotda_name_text(ngx_http_request_t *r,
+    json_t *obj, const char *name, size_t max, ngx_str_t *out);
+static ngx_int_t ngx_http_iot_iotda_extension(ngx_http_request_t *r,
+    json_t *body, json_t **out);
+static ngx_iot_rc_e ngx_http_iot_iotda_make_edit(ngx_iot_iotda_op_t *op);
+static ngx_iot_rc_e ngx_http_iot_iotda_update_edit(ngx_iot_iotda_op_t *op);
+static ngx_int_t ngx_http_iot_iotda_created(ngx_http_request_t *r,
+    ngx_iot_rc_e rc);
+static ngx_int_t ngx_http_iot_iotda_update(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_iot_iotda_view_t *v);
+static ngx_int_t ngx_http_iot_iotda_delete(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_iot_iotda_view_t *v);
+static ngx_int_t ngx_http_iot_iotda_deleted(ngx_http_request_t *r,
+    ngx_iot_rc_e rc);
+static void ngx_http_iot_iotda_json_free(void *data);
+static json_t *ngx_http_iot_iotda_json_keep(ngx_http_request_t *r,
+    json_t *json);
 
 
 /*
@@ -50,12 +110,22 @@ static ngx_uint_t ngx_http_iot_iotda_id_chars(ngx_str_t *s, size_t max);
 ngx_int_t
 ngx_http_iot_iotda_devices(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    u_char                        marker[sizeof("00000000") - 1 + 16];
-    json_t                       *o, *list, *page, *item;
+    if (r->method == NGX_HTTP_POST) {
+        return ngx_http_iot_iotda_create(r, ctx);
+    }
+
+    return ngx_http_iot_iotda_list(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_iot_iotda_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
     uint64_t                      after;
     ngx_int_t                     rc;
-    ngx_uint_t                    limit, offset, found, count, i, fail;
-    ngx_iot_device_t             *out;
+    ngx_buf_t                    *b;
+    ngx_uint_t                    limit, offset, found, count;
+    ngx_iot_iotda_view_t         *out;
     ngx_http_iot_iotda_filter_t   f;
 
     ngx_memzero(&f, sizeof(ngx_http_iot_iotda_filter_t));
@@ -71,21 +141,32 @@ ngx_http_iot_iotda_devices(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_error(r, ctx->status, ctx->message);
     }
 
-    out = ngx_palloc(r->pool, (offset + limit) * sizeof(ngx_iot_device_t));
+    out = ngx_palloc(r->pool,
+                     (offset + limit) * sizeof(ngx_iot_iotda_view_t));
     if (out == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    f.tmp = ngx_create_pool(1024, r->connection->log);
-    if (f.tmp == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (!f.none && f.product == 0 && f.gateway == 0 && f.node_id.len == 0
+        && f.device_name.len == 0 && !f.has_start && !f.has_end)
+    {
+        /* no filter but app_id: the counts of the zone, a page of the store */
+
+        rc = ngx_http_iot_iotda_page(r, &f, after, offset, limit, out, &found,
+                                     &count);
+
+    } else {
+        f.tmp = ngx_create_pool(1024, r->connection->log);
+        if (f.tmp == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_iot_iotda_select((ngx_cycle_t *) ngx_cycle, after,
+                                  ngx_http_iot_iotda_match, &f, r->pool, out,
+                                  offset + limit, &found, &count);
+
+        ngx_destroy_pool(f.tmp);
     }
-
-    rc = ngx_iot_device_select((ngx_cycle_t *) ngx_cycle, after,
-                               ngx_http_iot_iotda_match, &f, r->pool, out,
-                               offset + limit, &found, &count);
-
-    ngx_destroy_pool(f.tmp);
 
     if (rc != NGX_IOT_OK) {
         return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -93,43 +174,321 @@ ngx_http_iot_iotda_devices(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                   "now");
     }
 
-    o = json_object();
-    list = json_array();
-    page = json_object();
-
-    if (o == NULL || list == NULL || page == NULL) {
-        json_decref(o);
-        json_decref(list);
-        json_decref(page);
+    b = ngx_http_iot_iotda_list_body(r, out, offset, found, count);
+    if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    fail = (json_object_set_new(o, "devices", list) != 0);
+    return ngx_http_iot_send(r, NGX_HTTP_OK, b);
+}
+
+
+/*
+ * Lists are written directly (strings escaped with ngx_escape_json()),
+ * not built and dumped with jansson: a page costs what the collections
+ * dialect's does.  A device's name is taken from its tags as the bytes
+ * of the JSON string (tags are a compact object of strings, so the
+ * escaped bytes are valid in the answer as they are), the IoTDA tags as
+ * the bytes of the part's "tags" value.
+ */
+
+/* the raw bytes of a top-level member's value of a JSON object text */
+
+static ngx_int_t
+ngx_http_iot_iotda_member(u_char *p, size_t len, const char *key,
+    ngx_str_t *value)
+{
+    u_char     *last, *start, *kstart;
+    size_t      klen;
+    ngx_uint_t  depth, in_string, is_key;
+
+    last = p + len;
+    klen = ngx_strlen(key);
+    depth = 0;
+    in_string = 0;
+    is_key = 0;
+    kstart = NULL;
+    start = NULL;
+
+    for ( /* void */ ; p < last; p++) {
+
+        if (in_string) {
+            if (*p == '\\') {
+                p++;
+                continue;
+            }
+
+            if (*p == '"') {
+                in_string = 0;
+
+                if (depth == 1 && kstart && start == NULL) {
+                    /* the end of a key: is it ours? */
+                    is_key = ((size_t) (p - kstart) == klen
+                              && ngx_strncmp(kstart, key, klen) == 0);
+                    kstart = NULL;
+                }
+
+                if (start && depth == 1) {
+                    value->data = start;
+                    value->len = p + 1 - start;
+                    return NGX_OK;
+                }
+            }
+
+            continue;
+        }
+
+        switch (*p) {
+
+        case '"':
+            in_string = 1;
+
+            if (depth == 1 && start == NULL && !is_key) {
+                kstart = p + 1;
+
+            } else if (depth == 1 && is_key && start == NULL) {
+                start = p;
+            }
+
+            break;
+
+        case '{':
+        case '[':
+            if (depth == 1 && is_key && start == NULL) {
+                start = p;
+            }
+
+            depth++;
+            break;
+
+        case '}':
+        case ']':
+            depth--;
+
+            if (start && depth == 1) {
+                value->data = start;
+                value->len = p + 1 - start;
+                return NGX_OK;
+            }
+
+            break;
+
+        case ',':
+            if (depth == 1) {
+                is_key = 0;
+            }
+
+            break;
+
+        default:
+            if (depth == 1 && is_key && start == NULL && *p != ':'
+                && *p != ' ')
+            {
+                /* a number, true, false, null */
+                start = p;
+
+                while (p < last && *p != ',' && *p != '}') {
+                    p++;
+                }
+
+                value->data = start;
+                value->len = p - start;
+                return NGX_OK;
+            }
+
+            break;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the length of a string escaped, with its quotes */
+
+#define ngx_http_iot_iotda_esc_len(s)                                         \
+    ((s).len + ngx_escape_json(NULL, (s).data, (s).len) + 2)
+
+static u_char *
+ngx_http_iot_iotda_esc(u_char *p, const char *name, ngx_str_t *s)
+{
+    p = ngx_sprintf(p, ",\"%s\":\"", name);
+
+    if (s->len) {
+        p = (u_char *) ngx_escape_json(p, s->data, s->len);
+    }
+
+    *p++ = '"';
+
+    return p;
+}
+
+
+static ngx_buf_t *
+ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
+    ngx_iot_iotda_view_t *out, ngx_uint_t offset, ngx_uint_t found,
+    ngx_uint_t count)
+{
+    u_char                *p;
+    size_t                 size;
+    uint64_t               app_cid;
+    ngx_str_t              app, name, tags, description, barcode;
+    ngx_buf_t             *b;
+    ngx_uint_t             i;
+    ngx_iot_device_t      *d;
+    ngx_iot_iotda_view_t  *v;
+    ngx_iot_collection_t   c;
+
+    static ngx_str_t  name_key = ngx_string("name");
+
+    /* the names of the page's resource spaces, once each (escaped) */
+
+    size = sizeof("{\"devices\":[],\"page\":{\"count\":,\"marker\":\""
+                  "000000000000000000000000\"}}") + NGX_INT_T_LEN;
 
     for (i = offset; i < found; i++) {
-        item = ngx_http_iot_iotda_device_json(r, &out[i], 1);
-        fail |= (item == NULL || json_array_append_new(list, item) != 0);
+        v = &out[i];
+        d = &v->d;
+
+        ngx_iot_device_about(d, &description, &barcode);
+
+        size += sizeof("{\"app_id\":\"\",\"app_name\":,\"device_id\":,"
+                       "\"node_id\":,\"gateway_id\":,\"device_name\":\"\","
+                       "\"node_type\":\"GATEWAY\",\"description\":,"
+                       "\"fw_version\":\"\",\"sw_version\":\"\","
+                       "\"device_sdk_version\":\"\",\"product_id\":,"
+                       "\"product_name\":,\"status\":\"INACTIVE\","
+                       "\"tags\":},")
+                + NGX_IOT_ID_LEN
+                + ngx_http_iot_iotda_esc_len(v->device_id)
+                + ngx_http_iot_iotda_esc_len(v->node_id)
+                + ngx_http_iot_iotda_esc_len(v->gateway_id)
+                + ngx_http_iot_iotda_esc_len(description)
+                + ngx_http_iot_iotda_esc_len(v->product_id)
+                + ngx_http_iot_iotda_esc_len(v->product_name)
+                + d->tags.len + v->doc.len + 16;
     }
 
-    fail |= (json_object_set_new(page, "count", json_integer(count)) != 0);
+    app_cid = 0;
+    ngx_str_null(&app);
+
+    /* one space's name per change of space: bounded by the page */
+
+    for (i = offset; i < found; i++) {
+        if (out[i].d.collection_id == app_cid) {
+            continue;
+        }
+
+        app_cid = out[i].d.collection_id;
+        ngx_str_null(&app);
+
+        if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, app_cid,
+                                   r->pool, &c)
+            == NGX_IOT_OK
+            && ngx_iot_tags_get(&c.tags, &name_key, r->pool, &app)
+               == NGX_ERROR)
+        {
+            return NULL;
+        }
+
+        size += ngx_http_iot_iotda_esc_len(app);
+    }
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(b->last, "{\"devices\":[", sizeof("{\"devices\":[") - 1);
+
+    app_cid = 0;
+    ngx_str_null(&app);
+
+    for (i = offset; i < found; i++) {
+        v = &out[i];
+        d = &v->d;
+
+        if (d->collection_id != app_cid) {
+            app_cid = d->collection_id;
+            ngx_str_null(&app);
+
+            if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, app_cid,
+                                       r->pool, &c)
+                == NGX_IOT_OK
+                && ngx_iot_tags_get(&c.tags, &name_key, r->pool, &app)
+                   == NGX_ERROR)
+            {
+                return NULL;
+            }
+        }
+
+        ngx_iot_device_about(d, &description, &barcode);
+
+        /* the name's bytes as its tags have them, quotes and all */
+
+        ngx_str_set(&name, "\"\"");
+
+        if (d->tags.len
+            && ngx_http_iot_iotda_member(d->tags.data, d->tags.len, "name",
+                                         &name)
+               == NGX_OK
+            && name.data[0] != '"')
+        {
+            ngx_str_set(&name, "\"\"");
+        }
+
+        ngx_str_set(&tags, "[]");
+
+        if (v->doc.len
+            && ngx_http_iot_iotda_member(v->doc.data, v->doc.len, "tags",
+                                         &tags)
+               == NGX_OK
+            && tags.data[0] != '[')
+        {
+            ngx_str_set(&tags, "[]");
+        }
+
+        if (i > offset) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, "{\"app_id\":\"", sizeof("{\"app_id\":\"") - 1);
+        p = ngx_iot_id_encode(p, d->collection_id);
+        *p++ = '"';
+        p = ngx_http_iot_iotda_esc(p, "app_name", &app);
+        p = ngx_http_iot_iotda_esc(p, "device_id", &v->device_id);
+        p = ngx_http_iot_iotda_esc(p, "node_id", &v->node_id);
+        p = ngx_http_iot_iotda_esc(p, "gateway_id", &v->gateway_id);
+        p = ngx_sprintf(p, ",\"device_name\":%V,\"node_type\":\"%s\"",
+                        &name, v->x.gateway ? "ENDPOINT" : "GATEWAY");
+        p = ngx_http_iot_iotda_esc(p, "description", &description);
+        p = ngx_cpymem(p, ",\"fw_version\":\"\",\"sw_version\":\"\","
+                       "\"device_sdk_version\":\"\"",
+                       sizeof(",\"fw_version\":\"\",\"sw_version\":\"\","
+                              "\"device_sdk_version\":\"\"") - 1);
+        p = ngx_http_iot_iotda_esc(p, "product_id", &v->product_id);
+        p = ngx_http_iot_iotda_esc(p, "product_name", &v->product_name);
+        p = ngx_sprintf(p, ",\"status\":\"%s\",\"tags\":%V}",
+                        (v->x.flags & NGX_IOT_IOTDA_FROZEN) ? "FROZEN"
+                        : d->net_family ? "ONLINE"
+                        : d->net_at ? "OFFLINE" : "INACTIVE",
+                        &tags);
+    }
+
+    p = ngx_sprintf(p, "],\"page\":{\"count\":%ui", count);
 
     if (found > offset) {
-        (void) ngx_sprintf(marker, "00000000%016xL", out[found - 1].id.key);
-        fail |= (json_object_set_new(page, "marker",
-                                     json_stringn((char *) marker,
-                                                  sizeof(marker)))
-                 != 0);
+        p = ngx_sprintf(p, ",\"marker\":\"00000000%016xL\"",
+                        out[found - 1].d.id.key);
     }
 
-    fail |= (json_object_set_new(o, "page", page) != 0);
+    p = ngx_cpymem(p, "}}", 2);
 
-    if (fail) {
-        json_decref(o);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    b->last = p;
 
-    return ngx_http_iot_iotda_send_json(r, NGX_HTTP_OK, o);
+    return b;
 }
+
 
 
 /*
@@ -142,16 +501,15 @@ ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
     ngx_http_iot_iotda_filter_t *f, uint64_t *after, ngx_uint_t *limit,
     ngx_uint_t *offset)
 {
-    u_char       *p, *last;
-    time_t        t;
-    ngx_int_t     rc;
-    ngx_str_t     key, value;
-    ngx_uint_t    cascade;
+    u_char              *p, *last;
+    time_t               t;
+    ngx_int_t            rc;
+    ngx_str_t            key, value;
+    ngx_iot_product_t    prod;
 
     *after = 0;
     *limit = NGX_HTTP_IOT_IOTDA_LIMIT;
     *offset = 0;
-    cascade = 0;
 
     p = r->args.data;
     last = p + r->args.len;
@@ -208,8 +566,24 @@ ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
                                             "-");
             }
 
-            /* no device has a product, nor a parent, yet */
-            f->none = 1;
+            if (key.data[0] == 'p') {
+                /* a product that does not exist has no devices */
+
+                rc = ngx_iot_product_get((ngx_cycle_t *) ngx_cycle, &value,
+                                         r->pool, &prod);
+                if (rc == NGX_IOT_OK) {
+                    f->product = prod.id.key;
+
+                } else {
+                    f->none = 1;
+                }
+
+            } else if (ngx_iot_iotda_resolve((ngx_cycle_t *) ngx_cycle,
+                                             &value, &f->gateway)
+                       != NGX_IOT_OK)
+            {
+                f->none = 1;
+            }
 
         } else if (ngx_http_iot_iotda_is("node_id")) {
             if (!ngx_http_iot_iotda_id_chars(&value, 64)) {
@@ -231,7 +605,7 @@ ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
 
         } else if (ngx_http_iot_iotda_is("is_cascade_query")) {
             if (value.len == 4 && ngx_strncmp(value.data, "true", 4) == 0) {
-                cascade = 1;
+                f->cascade = 1;
 
             } else if (!(value.len == 5
                          && ngx_strncmp(value.data, "false", 5) == 0))
@@ -263,8 +637,6 @@ ngx_http_iot_iotda_list_args(ngx_http_request_t *r,
 
 #undef ngx_http_iot_iotda_is
     }
-
-    (void) cascade;
 
     if (f->has_start && f->has_end && f->start > f->end) {
         return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
@@ -445,7 +817,7 @@ ngx_http_iot_iotda_page_args(ngx_http_request_t *r, uint64_t *after,
 
 /* 1 to max of A-Z a-z 0-9 _ - */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_iot_iotda_id_chars(ngx_str_t *s, size_t max)
 {
     size_t  i;
@@ -469,14 +841,123 @@ ngx_http_iot_iotda_id_chars(ngx_str_t *s, size_t max)
 }
 
 
+/*
+ * A list without filters (but app_id): page.count from the collections'
+ * counts of devices, the page from the store in id order (as the
+ * collections dialect's lists): its cost is the page's, not the
+ * registry's.  out[] holds offset + found views as the walk would.
+ */
+
+typedef struct {
+    ngx_http_iot_iotda_filter_t   *f;
+    uint64_t                      *ids;
+    ngx_uint_t                     n;
+    ngx_uint_t                     want;
+    ngx_uint_t                     skip;
+} ngx_http_iot_iotda_scan_t;
+
+
+static ngx_int_t
+ngx_http_iot_iotda_page(ngx_http_request_t *r, ngx_http_iot_iotda_filter_t *f,
+    uint64_t after, ngx_uint_t offset, ngx_uint_t limit,
+    ngx_iot_iotda_view_t *out, ngx_uint_t *found, ngx_uint_t *count)
+{
+    ngx_int_t                   rc;
+    ngx_uint_t                  k;
+    ngx_iot_store_t            *store;
+    ngx_iot_store_cursor_t      cur;
+    ngx_http_iot_iotda_scan_t   s;
+
+    *found = 0;
+    *count = ngx_iot_iotda_count((ngx_cycle_t *) ngx_cycle, f->cid,
+                                 ngx_http_iot_iotda_reach, f->who);
+
+    store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, r->connection->log);
+
+    if (store == NULL
+        || ngx_iot_store_usable(store, r->connection->log) != NGX_OK)
+    {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    s.f = f;
+    s.ids = ngx_palloc(r->pool, (limit + 1) * sizeof(uint64_t));
+    s.n = 0;
+    s.want = limit;
+    s.skip = offset;
+
+    if (s.ids == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    ngx_memzero(&cur, sizeof(ngx_iot_store_cursor_t));
+    cur.kind = NGX_IOT_STORE_DEVICES;
+    cur.scope = f->cid;
+    cur.id = after;
+    cur.started = 1;           /* from after, not from the start */
+
+    do {
+        rc = ngx_iot_store_list(store, &cur, 64, ngx_http_iot_iotda_scanned,
+                                &s, r->connection->log);
+    } while (rc == NGX_OK && !cur.done);
+
+    if (rc == NGX_ERROR) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    /* the devices as the zone has them now (one deleted meanwhile: not) */
+
+    if (ngx_iot_iotda_views((ngx_cycle_t *) ngx_cycle, s.ids, s.n, r->pool,
+                            out + offset, &k)
+        != NGX_IOT_OK)
+    {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    *found = k ? offset + k : 0;
+
+    return NGX_IOT_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_iot_iotda_reach(uint64_t cid, void *data)
+{
+    return ngx_http_iot_iotda_reaches(data, cid, 0);
+}
+
+
+static ngx_int_t
+ngx_http_iot_iotda_scanned(void *row, void *data)
+{
+    ngx_http_iot_iotda_scan_t  *s = data;
+
+    ngx_iot_device_t  *d = row;
+
+    if (!ngx_http_iot_iotda_reaches(s->f->who, d->collection_id, 0)) {
+        return NGX_OK;
+    }
+
+    if (s->skip) {
+        s->skip--;
+        return NGX_OK;
+    }
+
+    s->ids[s->n++] = d->id.key;
+
+    return (s->n == s->want) ? NGX_DONE : NGX_OK;
+}
+
+
 /* a device of the zone, under its read lock */
 
 static ngx_uint_t
-ngx_http_iot_iotda_match(ngx_iot_device_t *d, void *data)
+ngx_http_iot_iotda_match(ngx_iot_device_t *d, ngx_iot_iotda_t *x,
+    uint64_t grand, void *data)
 {
     ngx_http_iot_iotda_filter_t  *f = data;
 
-    u_char      text[NGX_IOT_ID_LEN + NGX_IOT_IDENT_MAX_DIGITS];
+    u_char      text[NGX_IOT_IOTDA_NODE_MAX];
     u_char     *last;
     ngx_int_t   rc;
     ngx_uint_t  match;
@@ -493,8 +974,22 @@ ngx_http_iot_iotda_match(ngx_iot_device_t *d, void *data)
         return 0;
     }
 
+    if (f->product && (x == NULL || x->product != f->product)) {
+        return 0;
+    }
+
+    /* children of the gateway, and with is_cascade_query theirs too */
+
+    if (f->gateway
+        && (x == NULL
+            || !(x->gateway == f->gateway
+                 || (f->cascade && grand == f->gateway))))
+    {
+        return 0;
+    }
+
     if (f->node_id.len) {
-        last = ngx_http_iot_iotda_node_id(text, d);
+        last = ngx_http_iot_iotda_node_id(text, d, x);
 
         if ((size_t) (last - text) != f->node_id.len
             || ngx_strncmp(text, f->node_id.data, f->node_id.len) != 0)
@@ -522,11 +1017,18 @@ ngx_http_iot_iotda_match(ngx_iot_device_t *d, void *data)
 }
 
 
-/* node_id: the IMEI, else the IMSI, else the device's id */
+/* node_id: its part's, else the IMEI, else the IMSI, else the device's id */
 
 static u_char *
-ngx_http_iot_iotda_node_id(u_char *p, ngx_iot_device_t *d)
+ngx_http_iot_iotda_node_id(u_char *p, ngx_iot_device_t *d,
+    ngx_iot_iotda_t *x)
 {
+    if (x && x->ids.len > x->did_len) {
+        return ngx_cpymem(p, x->ids.data + x->did_len,
+                          ngx_min(x->ids.len - x->did_len,
+                                  NGX_IOT_IOTDA_NODE_MAX));
+    }
+
     if (d->imei.key) {
         return ngx_iot_ident_encode(p, d->imei.key);
     }
@@ -539,40 +1041,75 @@ ngx_http_iot_iotda_node_id(u_char *p, ngx_iot_device_t *d)
 }
 
 
-/* GET /devices/{device_id} */
+/*
+ * The device a path names ({device_id}: an IoTDA device id or the
+ * device's id of the registry), as the credentials reach it; a device
+ * they do not reach does not exist for them.  NGX_OK; NGX_DECLINED:
+ * ctx->status and ctx->message say why.
+ */
+
+ngx_int_t
+ngx_http_iot_iotda_target(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_uint_t write, ngx_uint_t model, ngx_iot_iotda_view_t *v)
+{
+    uint64_t      id;
+    ngx_iot_rc_e  rc;
+
+    rc = ngx_iot_iotda_resolve((ngx_cycle_t *) ngx_cycle, &ctx->seg[2], &id);
+
+    if (rc == NGX_IOT_OK) {
+        rc = ngx_iot_iotda_view((ngx_cycle_t *) ngx_cycle, id, r->pool,
+                                model, v);
+    }
+
+    if (rc == NGX_IOT_NOT_FOUND
+        || (rc == NGX_IOT_OK
+            && !ngx_http_iot_iotda_reaches(&ctx->who, v->d.collection_id,
+                                           write)))
+    {
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_NOT_FOUND,
+                                          "IOTDA.014000 the device does not "
+                                          "exist");
+    }
+
+    if (rc != NGX_IOT_OK) {
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "IOTDA.000003 the device cannot be "
+                                          "read now");
+    }
+
+    return NGX_OK;
+}
+
+
+/* GET, PUT, DELETE /devices/{device_id} */
 
 ngx_int_t
 ngx_http_iot_iotda_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    json_t            *json;
-    uint64_t           id;
-    ngx_iot_rc_e       rc;
-    ngx_iot_device_t   d;
+    json_t                *json;
+    ngx_int_t              rc;
+    ngx_iot_iotda_view_t  *v;
 
-    if (ngx_iot_id_decode(ctx->seg[2].data, ctx->seg[2].len, &id) != NGX_OK)
-    {
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                  "IOTDA.014000 the device does not exist");
+    v = ngx_palloc(r->pool, sizeof(ngx_iot_iotda_view_t));
+    if (v == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, id, 0, r->pool, &d);
-
-    if (rc == NGX_IOT_NOT_FOUND
-        || (rc == NGX_IOT_OK
-            && !ngx_http_iot_iotda_reaches(&ctx->who, d.collection_id, 0)))
-    {
-        /* a device the credentials do not reach does not exist for them */
-        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
-                                  "IOTDA.014000 the device does not exist");
+    rc = ngx_http_iot_iotda_target(r, ctx, r->method != NGX_HTTP_GET, 0, v);
+    if (rc != NGX_OK) {
+        return ngx_http_iot_error(r, ctx->status, ctx->message);
     }
 
-    if (rc != NGX_IOT_OK) {
-        return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "IOTDA.000003 the device cannot be read "
-                                  "now");
+    if (r->method == NGX_HTTP_PUT) {
+        return ngx_http_iot_iotda_update(r, ctx, v);
     }
 
-    json = ngx_http_iot_iotda_device_json(r, &d, 0);
+    if (r->method == NGX_HTTP_DELETE) {
+        return ngx_http_iot_iotda_delete(r, ctx, v);
+    }
+
+    json = ngx_http_iot_iotda_view_json(r, v);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -581,23 +1118,870 @@ ngx_http_iot_iotda_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 }
 
 
-/* a device; summary: as lists show it, without auth_info and times */
+/*
+ * POST /devices: every field of the spec checked, then the device and
+ * its part made in one write.  The checks that need the zone as it is
+ * (ids taken, the gateway, the product) are the edit's, in the write.
+ */
 
-static json_t *
-ngx_http_iot_iotda_device_json(ngx_http_request_t *r, ngx_iot_device_t *d,
-    ngx_uint_t summary)
+static ngx_int_t
+ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    u_char                 text[NGX_IOT_ID_LEN + NGX_IOT_IDENT_MAX_DIGITS
-                                + sizeof("yyyyMMddTHHmmssZ")];
+    u_char                     *p;
+    json_t                     *body, *doc, *v, *ext, *tags, *model;
+    size_t                      size;
+    uint64_t                    imei;
+    ngx_int_t                   n;
+    ngx_str_t                   app, pid, name, description, secret;
+    ngx_iot_rc_e                rc;
+    json_error_t                jerr;
+    ngx_iot_wait_t             *wait;
+    ngx_iot_product_t           prod;
+    ngx_iot_iotda_op_t         *op;
+    ngx_iot_device_change_t     ch;
+    ngx_http_iot_iotda_make_t  *mk;
+
+    body = ctx->body;
+
+    op = ngx_pcalloc(r->pool, sizeof(ngx_iot_iotda_op_t));
+    mk = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_iotda_make_t));
+    doc = ngx_http_iot_iotda_json_keep(r, json_object());
+    tags = ngx_http_iot_iotda_json_keep(r, json_object());
+
+    if (op == NULL || mk == NULL || doc == NULL || tags == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_null(&secret);
+
+    if (ngx_http_iot_iotda_text(r, body, "device_id", 0,
+                                NGX_IOT_IOTDA_DID_MAX, 1, &mk->did)
+        != NGX_OK
+        || ngx_http_iot_iotda_text(r, body, "node_id", 1,
+                                   NGX_IOT_IOTDA_NODE_MAX, 1, &mk->node)
+           != NGX_OK
+        || ngx_http_iot_iotda_name_text(r, body, "device_name", 256, &name)
+           != NGX_OK
+        || ngx_http_iot_iotda_text(r, body, "product_id", 1,
+                                   NGX_IOT_PRODUCT_ID_MAX, 1, &pid)
+           != NGX_OK
+        || ngx_http_iot_iotda_name_text(r, body, "description", 2048,
+                                        &description)
+           != NGX_OK
+        || ngx_http_iot_iotda_text(r, body, "gateway_id", 0,
+                                   NGX_IOT_IOTDA_DID_MAX, 1, &mk->gateway)
+           != NGX_OK
+        || ngx_http_iot_iotda_text(r, body, "app_id", 0, 36, 1, &app)
+           != NGX_OK
+        || ngx_http_iot_iotda_extension(r, body, &ext) != NGX_OK
+        || ngx_http_iot_iotda_auth_info(r, json_object_get(body,
+                                                           "auth_info"),
+                                        mk, doc, &secret)
+           != NGX_OK)
+    {
+        return ngx_http_iot_error(r, ctx->status, ctx->message);
+    }
+
+    if (ext && json_object_set(doc, "extension_info", ext) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the product, and the resource space: app_id, else the product's */
+
+    rc = ngx_iot_product_get((ngx_cycle_t *) ngx_cycle, &pid, r->pool, &prod);
+
+    if (rc == NGX_IOT_OK
+        && !ngx_http_iot_iotda_reaches(&ctx->who, prod.collection_id, 1))
+    {
+        rc = NGX_IOT_NOT_FOUND;
+    }
+
+    if (rc == NGX_IOT_NOT_FOUND) {
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.009002 the product (product_id) "
+                                  "does not exist");
+    }
+
+    if (rc != NGX_IOT_OK) {
+        return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "IOTDA.000003 the product cannot be read "
+                                  "now");
+    }
+
+    mk->product = prod.id.key;
+    mk->cid = prod.collection_id;
+
+    if (app.len) {
+        if (ngx_iot_id_decode(app.data, app.len, &mk->cid) != NGX_OK
+            || !ngx_iot_collection_exists((ngx_cycle_t *) ngx_cycle,
+                                          mk->cid)
+            || !ngx_http_iot_iotda_reaches(&ctx->who, mk->cid, 1))
+        {
+            return ngx_http_iot_error(r, NGX_HTTP_FORBIDDEN,
+                                      "IOTDA.001000 the resource space "
+                                      "(app_id) does not exist");
+        }
+
+        if (mk->cid != prod.collection_id) {
+            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "IOTDA.000006 product_id: the product "
+                                      "is not of the resource space app_id");
+        }
+    }
+
+    /*
+     * the shadow: the product's defaults, then the request's; a model
+     * without defaults and a request without a shadow need no parsing
+     */
+
+    v = json_object_get(body, "shadow");
+    model = NULL;
+
+    if (prod.model.len
+        && ((v && !json_is_null(v))
+            || ngx_strlcasestrn(prod.model.data,
+                                prod.model.data + prod.model.len,
+                                (u_char *) "\"default_value\"",
+                                sizeof("\"default_value\"") - 2)
+               != NULL))
+    {
+        model = ngx_http_iot_iotda_json_keep(r,
+                    json_loadb((char *) prod.model.data, prod.model.len, 0,
+                               &jerr));
+        if (model == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    n = ngx_http_iot_iotda_shadow_initial(r, model, v, doc);
+    if (n == NGX_DECLINED) {
+        return ngx_http_iot_error(r, ctx->status, ctx->message);
+    }
+
+    if (n != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* device_id: product_id _ node_id unless given */
+
+    if (mk->did.len == 0) {
+        p = ngx_pnalloc(r->pool, pid.len + 1 + mk->node.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        mk->did.data = p;
+        p = ngx_cpymem(p, pid.data, pid.len);
+        *p++ = '_';
+        p = ngx_cpymem(p, mk->node.data, mk->node.len);
+        mk->did.len = p - mk->did.data;
+    }
+
+    size = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+
+    mk->doc.data = ngx_pnalloc(r->pool, size ? size : 1);
+    if (mk->doc.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    mk->doc.len = json_dumpb(doc, (char *) mk->doc.data, size, JSON_COMPACT);
+
+    /* the device: a node id that is an IMEI is its IMEI */
+
+    ngx_memzero(&ch, sizeof(ngx_iot_device_change_t));
+    ch.collection_id = mk->cid;
+    ngx_memcpy(ch.by, ctx->who.id, NGX_IOT_UUID_SIZE);
+
+    imei = ngx_iot_iotda_imei(mk->node.data, mk->node.len);
+
+    if (imei) {
+        ch.imei = imei;
+        ngx_str_null(&mk->node);
+    }
+
+    if (name.len) {
+        v = json_stringn((char *) name.data, name.len);
+
+        if (v == NULL || json_object_set_new(tags, "name", v) != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ch.tags = tags;
+    }
+
+    ch.things = 1;
+    ch.description = description;
+
+    op->edit = ngx_http_iot_iotda_make_edit;
+    op->data = mk;
+    op->status = NGX_HTTP_CREATED;
+    op->set_secret = 1;
+    op->secret = secret;
+    ch.side = ngx_iot_iotda_side(op);
+
+    wait = ngx_http_iot_waiter(r, ngx_http_iot_iotda_created, op);
+    if (wait == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_iot_device_create((ngx_cycle_t *) ngx_cycle, &ch, r->pool,
+                               &wait->out.d, r->connection->log, wait);
+
+    return ngx_http_iot_answer(r, rc);
+}
+
+
+/*
+ * auth_info: SECRET (the default) with an 8 to 32 character secret, or
+ * CERTIFICATES with a fingerprint of 40 or 64 hex digits; secure_access
+ * (default true), timeout (0 to 2147483647).  The fingerprint goes into
+ * the part's JSON, the secret into the store only.
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_auth_info(ngx_http_request_t *r, json_t *auth,
+    ngx_http_iot_iotda_make_t *mk, json_t *doc, ngx_str_t *secret)
+{
+    json_t      *v;
+    size_t       i;
+    ngx_str_t    type, fp;
+    json_int_t   n;
+
+    if (auth == NULL || json_is_null(auth)) {
+        return NGX_OK;
+    }
+
+    if (!json_is_object(auth)) {
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                          "IOTDA.000006 auth_info must be an "
+                                          "object");
+    }
+
+    if (ngx_http_iot_iotda_text(r, auth, "auth_type", 0, 16, 0, &type)
+        != NGX_OK
+        || ngx_http_iot_iotda_text(r, auth, "secret", 0, 32, 1, secret)
+           != NGX_OK
+        || ngx_http_iot_iotda_text(r, auth, "fingerprint", 0, 64, 0, &fp)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (type.len == sizeof("CERTIFICATES") - 1
+        && ngx_strncmp(type.data, "CERTIFICATES", type.len) == 0)
+    {
+        mk->flags |= NGX_IOT_IOTDA_CERTS;
+
+        if (secret->len) {
+            return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 secret: a device "
+                                              "of auth_type CERTIFICATES has "
+                                              "no secret");
+        }
+
+    } else if (type.len == sizeof("SECRET") - 1
+               && ngx_strncmp(type.data, "SECRET", type.len) == 0)
+    {
+        if (secret->len == 0) {
+            return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 secret is "
+                                              "required with auth_type "
+                                              "SECRET");
+        }
+
+    } else if (type.len) {
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                          "IOTDA.000006 auth_type must be "
+                                          "SECRET or CERTIFICATES");
+    }
+
+    if (secret->len && secret->len < 8) {
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                          "IOTDA.000006 secret must be 8 to "
+                                          "32 letters, digits, _ or -");
+    }
+
+    if (secret->len) {
+        mk->flags |= NGX_IOT_IOTDA_SECRET;
+    }
+
+    if (fp.len) {
+        for (i = 0; i < fp.len && isxdigit(fp.data[i]); i++) {
+            /* void */
+        }
+
+        if ((fp.len != 40 && fp.len != 64) || i != fp.len) {
+            return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 fingerprint must "
+                                              "be 40 or 64 hex digits");
+        }
+
+        if (!(mk->flags & NGX_IOT_IOTDA_CERTS)) {
+            return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 fingerprint: "
+                                              "only a device of auth_type "
+                                              "CERTIFICATES has one");
+        }
+
+        if (json_object_set_new(doc, "fingerprint",
+                                json_stringn((char *) fp.data, fp.len))
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    v = json_object_get(auth, "secure_access");
+
+    if (v && !json_is_null(v)) {
+        if (!json_is_boolean(v)) {
+            return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 secure_access "
+                                              "must be true or false");
+        }
+
+        mk->set_flags = 1;
+
+        if (json_is_false(v)) {
+            mk->flags |= NGX_IOT_IOTDA_INSECURE;
+        }
+    }
+
+    v = json_object_get(auth, "timeout");
+
+    if (v && !json_is_null(v)) {
+        n = json_is_integer(v) ? json_integer_value(v) : -1;
+
+        if (n < 0 || n > 2147483647) {
+            return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 timeout must be "
+                                              "a number from 0 to "
+                                              "2147483647");
+        }
+
+        mk->timeout = (uint32_t) n;
+        mk->set_timeout = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * device_name and description: at most max characters of letters (any
+ * script), digits, space and _?'#().,&%@!-  The spec's lists leave out
+ * the space, its own examples use it ("watermeter device").
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_name_text(ngx_http_request_t *r, json_t *obj,
+    const char *name, size_t max, ngx_str_t *out)
+{
+    u_char  *msg, c;
+    size_t   i, n;
+
+    if (ngx_http_iot_iotda_text(r, obj, name, 0, max, 0, out) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < out->len; i++) {
+        c = out->data[i];
+
+        if (c >= 0x80 || isalnum(c) || c == ' '
+            || ngx_strchr("_?'#().,&%@!-", c) != NULL)
+        {
+            continue;
+        }
+
+        n = sizeof("IOTDA.000006  may hold only letters, digits, spaces "
+                   "and _?'#().,&%@!-") + ngx_strlen(name);
+
+        msg = ngx_pnalloc(r->pool, n);
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+
+        (void) ngx_snprintf(msg, n, "IOTDA.000006 %s may hold only letters, "
+                            "digits, spaces and _?'#().,&%%@!-%Z", name);
+
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                          (char *) msg);
+    }
+
+    return NGX_OK;
+}
+
+
+/* extension_info: an object of at most 1 KB (as compact JSON) */
+
+static ngx_int_t
+ngx_http_iot_iotda_extension(ngx_http_request_t *r, json_t *body,
+    json_t **out)
+{
+    json_t  *v;
+
+    *out = NULL;
+
+    v = json_object_get(body, "extension_info");
+
+    if (v == NULL || json_is_null(v)) {
+        return NGX_OK;
+    }
+
+    if (!json_is_object(v)
+        || json_dumpb(v, NULL, 0, JSON_COMPACT) > 1024)
+    {
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                          "IOTDA.000006 extension_info must "
+                                          "be an object of at most 1 KB");
+    }
+
+    *out = v;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The part of a new device, under the zone's lock: its ids free, its
+ * gateway there (of its resource space, at most two levels below a
+ * directly connected device), its product there.
+ */
+
+static ngx_iot_rc_e
+ngx_http_iot_iotda_make_edit(ngx_iot_iotda_op_t *op)
+{
+    ngx_http_iot_iotda_make_t  *mk = op->data;
+
+    u_char               *p;
+    uint64_t              gid;
+    ngx_iot_iotda_t      *gx;
+    ngx_iot_device_t     *g;
+    ngx_iot_store_key_t   key;
+
+    if (ngx_iot_iotda_did_taken(op->ctx, mk->did.data, mk->did.len,
+                                op->device_id))
+    {
+        op->why = NGX_IOT_IOTDA_WHY_DID;
+        return NGX_IOT_EXISTS;
+    }
+
+    if (mk->node.len
+        && ngx_iot_iotda_node_taken(op->ctx, mk->node.data, mk->node.len,
+                                    op->device_id))
+    {
+        op->why = NGX_IOT_IOTDA_WHY_NODE;
+        return NGX_IOT_EXISTS;
+    }
+
+    key.id = mk->product;
+    key.data = NULL;
+    key.len = 0;
+
+    if (ngx_iot_entity_find(op->ctx, NGX_IOT_ENTITY_PRODUCT, &key) == NULL) {
+        op->why = NGX_IOT_IOTDA_WHY_PRODUCT;
+        return NGX_IOT_NOT_FOUND;
+    }
+
+    op->row.depth = 0;
+    op->row.gateway = 0;
+
+    if (mk->gateway.len) {
+        gx = ngx_iot_iotda_find_did(op->ctx, mk->gateway.data,
+                                    mk->gateway.len);
+        gid = 0;
+
+        if (gx) {
+            gid = gx->id.key;
+
+        } else if (ngx_iot_id_decode(mk->gateway.data, mk->gateway.len, &gid)
+                   != NGX_OK)
+        {
+            gid = 0;
+        }
+
+        g = gid ? ngx_iot_device_find(op->ctx, gid) : NULL;
+
+        if (g == NULL || g->collection_id != mk->cid) {
+            op->why = NGX_IOT_IOTDA_WHY_GATEWAY;
+            return NGX_IOT_NOT_FOUND;
+        }
+
+        gx = ngx_iot_iotda_find(op->ctx, gid);
+
+        if (gx && gx->depth >= 2) {
+            op->why = NGX_IOT_IOTDA_WHY_DEPTH;
+            return NGX_IOT_NOT_FOUND;
+        }
+
+        op->row.gateway = gid;
+        op->row.depth = (u_char) ((gx ? gx->depth : 0) + 1);
+    }
+
+    p = ngx_pnalloc(op->pool, mk->did.len + mk->node.len);
+    if (p == NULL) {
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    op->ids.data = p;
+    p = ngx_cpymem(p, mk->did.data, mk->did.len);
+    p = ngx_cpymem(p, mk->node.data, mk->node.len);
+    op->ids.len = p - op->ids.data;
+
+    op->row.did_len = (uint16_t) mk->did.len;
+    op->row.product = mk->product;
+    op->row.flags = mk->flags;
+    op->row.timeout = mk->timeout;
+    op->doc = mk->doc;
+
+    return NGX_IOT_OK;
+}
+
+
+static ngx_int_t
+ngx_http_iot_iotda_created(ngx_http_request_t *r, ngx_iot_rc_e rc)
+{
+    json_t                *json;
+    ngx_http_iot_ctx_t    *ctx;
+    ngx_iot_iotda_op_t    *op;
+    ngx_iot_iotda_view_t   v;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+    op = ctx->answer_data;
+
+    if (rc != NGX_IOT_OK) {
+        return ngx_http_iot_iotda_write_error(r, rc, op);
+    }
+
+    if (ngx_iot_iotda_view((ngx_cycle_t *) ngx_cycle, ctx->wait.out.d.id.key,
+                           r->pool, 0, &v)
+        != NGX_IOT_OK)
+    {
+        return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "IOTDA.000003 the device was made but "
+                                  "cannot be read now");
+    }
+
+    json = ngx_http_iot_iotda_view_json(r, &v);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_iot_iotda_send_json(r, op->status, json);
+}
+
+
+/*
+ * PUT /devices/{device_id}: device_name, description, extension_info,
+ * auth_info's secure_access and timeout, each when given.
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_update(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_iot_iotda_view_t *v)
+{
+    json_t                     *tags, *auth, *val;
+    ngx_str_t                   name, description, barcode, secret;
+    ngx_iot_rc_e                rc;
+    ngx_iot_wait_t             *wait;
+    ngx_iot_iotda_op_t         *op;
+    ngx_iot_device_change_t     ch;
+    ngx_http_iot_iotda_make_t  *mk;
+
+    op = ngx_pcalloc(r->pool, sizeof(ngx_iot_iotda_op_t));
+    mk = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_iotda_make_t));
+    tags = ngx_http_iot_iotda_json_keep(r, json_object());
+
+    if (op == NULL || mk == NULL || tags == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    auth = json_object_get(ctx->body, "auth_info");
+
+    if (ngx_http_iot_iotda_name_text(r, ctx->body, "device_name", 256, &name)
+        != NGX_OK
+        || ngx_http_iot_iotda_name_text(r, ctx->body, "description", 2048,
+                                        &description)
+           != NGX_OK
+        || ngx_http_iot_iotda_extension(r, ctx->body, &mk->extension)
+           != NGX_OK)
+    {
+        return ngx_http_iot_error(r, ctx->status, ctx->message);
+    }
+
+    if (auth && !json_is_null(auth)) {
+        if (!json_is_object(auth)
+            || json_object_get(auth, "auth_type")
+            || json_object_get(auth, "secret")
+            || json_object_get(auth, "fingerprint"))
+        {
+            return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "IOTDA.000006 auth_info: only "
+                                      "secure_access and timeout change "
+                                      "here (reset the secret with "
+                                      "action_id=resetSecret)");
+        }
+
+        if (ngx_http_iot_iotda_auth_info(r, auth, mk, NULL, &secret)
+            != NGX_OK)
+        {
+            return ngx_http_iot_error(r, ctx->status, ctx->message);
+        }
+    }
+
+    ngx_memzero(&ch, sizeof(ngx_iot_device_change_t));
+    ngx_memcpy(ch.by, ctx->who.id, NGX_IOT_UUID_SIZE);
+
+    if (name.len) {
+        val = json_stringn((char *) name.data, name.len);
+
+        if (val == NULL || json_object_set_new(tags, "name", val) != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ch.tags = tags;
+    }
+
+    if (json_object_get(ctx->body, "description")) {
+        /* the things dialect's fields: all of them, the others as they are */
+
+        ngx_iot_device_about(&v->d, &description, &barcode);
+        (void) ngx_http_iot_iotda_name_text(r, ctx->body, "description",
+                                            2048, &description);
+
+        ch.things = 1;
+        ch.status = v->d.status;
+        ngx_memcpy(ch.spec, v->d.spec, NGX_IOT_UUID_SIZE);
+        ch.description = description;
+        ch.barcode = barcode;
+    }
+
+    if (mk->extension || mk->set_flags || mk->set_timeout) {
+        op->edit = ngx_http_iot_iotda_update_edit;
+        op->data = mk;
+        ch.side = ngx_iot_iotda_side(op);
+    }
+
+    wait = ngx_http_iot_waiter(r, ngx_http_iot_iotda_created, op);
+    if (wait == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    op->status = NGX_HTTP_OK;
+
+    rc = ngx_iot_device_update((ngx_cycle_t *) ngx_cycle, v->d.id.key,
+                               v->d.collection_id, &ch, r->pool,
+                               &wait->out.d, r->connection->log, wait);
+
+    return ngx_http_iot_answer(r, rc);
+}
+
+
+static ngx_iot_rc_e
+ngx_http_iot_iotda_update_edit(ngx_iot_iotda_op_t *op)
+{
+    ngx_http_iot_iotda_make_t  *mk = op->data;
+
+    json_t  *doc;
+    size_t   size;
+
+    if (mk->set_flags) {
+        op->row.flags = (op->row.flags & ~NGX_IOT_IOTDA_INSECURE)
+                        | (mk->flags & NGX_IOT_IOTDA_INSECURE);
+    }
+
+    if (mk->set_timeout) {
+        op->row.timeout = mk->timeout;
+    }
+
+    if (mk->extension == NULL) {
+        return NGX_IOT_OK;
+    }
+
+    doc = json_loadb((char *) op->doc.data, op->doc.len, 0, NULL);
+
+    if (doc == NULL || !json_is_object(doc)
+        || json_object_set(doc, "extension_info", mk->extension) != 0)
+    {
+        json_decref(doc);
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    size = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+
+    op->doc.data = ngx_pnalloc(op->pool, size ? size : 1);
+    if (op->doc.data == NULL) {
+        json_decref(doc);
+        return NGX_IOT_STORE_ERROR;
+    }
+
+    op->doc.len = json_dumpb(doc, (char *) op->doc.data, size, JSON_COMPACT);
+    json_decref(doc);
+
+    return NGX_IOT_OK;
+}
+
+
+/* DELETE /devices/{device_id}: 204; a gateway with children stays */
+
+static ngx_int_t
+ngx_http_iot_iotda_delete(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
+    ngx_iot_iotda_view_t *v)
+{
+    ngx_iot_rc_e     rc;
+    ngx_iot_wait_t  *wait;
+
+    wait = ngx_http_iot_waiter(r, ngx_http_iot_iotda_deleted, NULL);
+    if (wait == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_iot_device_delete((ngx_cycle_t *) ngx_cycle, v->d.id.key,
+                               v->d.collection_id, r->connection->log, wait);
+
+    return ngx_http_iot_answer(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_iot_iotda_deleted(ngx_http_request_t *r, ngx_iot_rc_e rc)
+{
+    if (rc != NGX_IOT_OK) {
+        return ngx_http_iot_iotda_write_error(r, rc, NULL);
+    }
+
+    return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
+}
+
+
+/* a write refused or failed, in this dialect's words */
+
+ngx_int_t
+ngx_http_iot_iotda_write_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
+    ngx_iot_iotda_op_t *op)
+{
+    ngx_uint_t  why;
+
+    why = op ? op->why : 0;
+
+    switch (why) {
+
+    case NGX_IOT_IOTDA_WHY_DID:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.014031 a device with this "
+                                  "device_id exists");
+
+    case NGX_IOT_IOTDA_WHY_NODE:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.014031 a device with this node_id "
+                                  "exists");
+
+    case NGX_IOT_IOTDA_WHY_GATEWAY:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.000006 gateway_id: no such device "
+                                  "in the resource space");
+
+    case NGX_IOT_IOTDA_WHY_DEPTH:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.000006 gateway_id: child devices "
+                                  "go two levels deep at most");
+
+    case NGX_IOT_IOTDA_WHY_PRODUCT:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.009002 the product (product_id) "
+                                  "does not exist");
+
+    case NGX_IOT_IOTDA_WHY_CHILD:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.014038 only a directly connected "
+                                  "device is frozen or unfrozen");
+
+    case NGX_IOT_IOTDA_WHY_NOT_FROZEN:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.014040 the device is not frozen");
+
+    case NGX_IOT_IOTDA_WHY_VERSION:
+        return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
+                                  "IOTDA.014041 the shadow's version is not "
+                                  "the one given: read it again");
+
+    case NGX_IOT_IOTDA_WHY_INVALID:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST, op->message);
+
+    default:
+        break;
+    }
+
+    if (rc == NGX_IOT_CONFLICT_IMEI) {
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.014031 a device with this node_id "
+                                  "(an IMEI) exists");
+    }
+
+    switch (rc) {
+
+    case NGX_IOT_NOT_FOUND:
+        return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
+                                  "IOTDA.014000 the device does not exist");
+
+    case NGX_IOT_HAS_CHILDREN:
+        return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
+                                  "IOTDA.014039 the device has child "
+                                  "devices: delete them first");
+
+    case NGX_IOT_COLLECTION_NOT_FOUND:
+        return ngx_http_iot_error(r, NGX_HTTP_FORBIDDEN,
+                                  "IOTDA.001000 the resource space (app_id) "
+                                  "does not exist");
+
+    case NGX_IOT_TOO_MANY_TAGS:
+        return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "IOTDA.000006 the device's tags (of the "
+                                  "collections dialect) would be too "
+                                  "large");
+
+    case NGX_IOT_ZONE_FULL:
+        return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "IOTDA.000003 the registry is full: "
+                                  "nothing was changed");
+
+    case NGX_IOT_RETIRED:
+        return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "IOTDA.000003 nginx is reloading: try "
+                                  "again");
+
+    default:
+        return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "IOTDA.000003 the store cannot be written: "
+                                  "nothing was changed");
+    }
+}
+
+
+/*
+ * A device, as it is shown, made and changed (lists write theirs
+ * directly, without auth_info, times, modules and extension_info).
+ * Secrets are never shown; a fingerprint is masked.
+ */
+
+json_t *
+ngx_http_iot_iotda_view_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v)
+{
+    u_char                 text[sizeof("yyyyMMddTHHmmssZ") + NGX_IOT_ID_LEN];
     u_char                *last;
-    json_t                *o, *auth;
+    json_t                *o, *auth, *doc, *fp, *t;
     ngx_str_t              name, description, barcode, app_name;
     ngx_uint_t             fail;
+    const char            *s;
+    ngx_iot_device_t      *d;
     ngx_iot_collection_t   c;
 
     static ngx_str_t  key = ngx_string("name");
 
-    /* a device without a name tag has an empty device_name */
+    d = &v->d;
+
+    /* a device without a name: "" (tags_get leaves name as it is) */
+
     ngx_str_null(&name);
 
     if (ngx_iot_tags_get(&d->tags, &key, r->pool, &name) == NGX_ERROR) {
@@ -616,12 +2000,16 @@ ngx_http_iot_iotda_device_json(ngx_http_request_t *r, ngx_iot_device_t *d,
 
     ngx_iot_device_about(d, &description, &barcode);
 
+    doc = v->doc.len ? json_loadb((char *) v->doc.data, v->doc.len, 0, NULL)
+                     : NULL;
+
     o = json_object();
     auth = json_object();
 
     if (o == NULL || auth == NULL) {
         json_decref(o);
         json_decref(auth);
+        json_decref(doc);
         return NULL;
     }
 
@@ -629,72 +2017,95 @@ ngx_http_iot_iotda_device_json(ngx_http_request_t *r, ngx_iot_device_t *d,
 
 #define ngx_http_iot_iotda_set(obj, k, value)                                 \
     fail |= (json_object_set_new(obj, k, value) != 0)
-#define ngx_http_iot_iotda_text(p, len)                                       \
-    ngx_http_iot_iotda_string(p, len)
+#define ngx_http_iot_iotda_str(str)                                           \
+    ngx_http_iot_iotda_string((str).data, (str).len)
 
     last = ngx_iot_id_encode(text, d->collection_id);
     ngx_http_iot_iotda_set(o, "app_id",
-                           ngx_http_iot_iotda_text(text, last - text));
-    ngx_http_iot_iotda_set(o, "app_name",
-                           ngx_http_iot_iotda_text(app_name.data,
-                                                   app_name.len));
-
-    last = ngx_iot_id_encode(text, d->id.key);
+                           ngx_http_iot_iotda_string(text, last - text));
+    ngx_http_iot_iotda_set(o, "app_name", ngx_http_iot_iotda_str(app_name));
     ngx_http_iot_iotda_set(o, "device_id",
-                           ngx_http_iot_iotda_text(text, last - text));
-
-    last = ngx_http_iot_iotda_node_id(text, d);
-    ngx_http_iot_iotda_set(o, "node_id",
-                           ngx_http_iot_iotda_text(text, last - text));
-
-    last = ngx_iot_id_encode(text, d->id.key);
+                           ngx_http_iot_iotda_str(v->device_id));
+    ngx_http_iot_iotda_set(o, "node_id", ngx_http_iot_iotda_str(v->node_id));
     ngx_http_iot_iotda_set(o, "gateway_id",
-                           ngx_http_iot_iotda_text(text, last - text));
+                           ngx_http_iot_iotda_str(v->gateway_id));
+    ngx_http_iot_iotda_set(o, "device_name", ngx_http_iot_iotda_str(name));
 
-    ngx_http_iot_iotda_set(o, "device_name",
-                           ngx_http_iot_iotda_text(name.data, name.len));
-    ngx_http_iot_iotda_set(o, "node_type", json_string("GATEWAY"));
+    /* a device with a gateway is an endpoint behind it */
+
+    ngx_http_iot_iotda_set(o, "node_type",
+                           json_string(v->x.gateway ? "ENDPOINT"
+                                                    : "GATEWAY"));
     ngx_http_iot_iotda_set(o, "description",
-                           ngx_http_iot_iotda_text(description.data,
-                                                   description.len));
+                           ngx_http_iot_iotda_str(description));
     ngx_http_iot_iotda_set(o, "fw_version", json_string(""));
     ngx_http_iot_iotda_set(o, "sw_version", json_string(""));
     ngx_http_iot_iotda_set(o, "device_sdk_version", json_string(""));
 
-    ngx_http_iot_iotda_set(auth, "auth_type", json_string("SECRET"));
-    ngx_http_iot_iotda_set(auth, "secure_access", json_true());
-    ngx_http_iot_iotda_set(auth, "timeout", json_integer(0));
-    if (summary) {
-        json_decref(auth);
+    ngx_http_iot_iotda_set(auth, "auth_type",
+                           json_string((v->x.flags & NGX_IOT_IOTDA_CERTS)
+                                       ? "CERTIFICATES" : "SECRET"));
 
-    } else {
-        ngx_http_iot_iotda_set(o, "auth_info", auth);
+    if (v->x.flags & NGX_IOT_IOTDA_SECRET) {
+        ngx_http_iot_iotda_set(auth, "secret", json_string("********"));
     }
 
-    ngx_http_iot_iotda_set(o, "product_id", json_string(""));
-    ngx_http_iot_iotda_set(o, "product_name", json_string(""));
+    if (v->x.flags & NGX_IOT_IOTDA_SECONDARY) {
+        ngx_http_iot_iotda_set(auth, "secondary_secret",
+                               json_string("********"));
+    }
 
-    /* attached now (it has an address), seen before, never seen */
+    /* a fingerprint as the spec's example masks it: dc0f****f22f */
+
+    fp = doc ? json_object_get(doc, "fingerprint") : NULL;
+    s = json_string_value(fp);
+
+    if (s && ngx_strlen(s) >= 40) {
+        last = ngx_sprintf(text, "%*s****%s", (size_t) 4, s,
+                           s + ngx_strlen(s) - 4);
+        ngx_http_iot_iotda_set(auth, "fingerprint",
+                               ngx_http_iot_iotda_string(text, last - text));
+    }
+
+    ngx_http_iot_iotda_set(auth, "secure_access",
+                           json_boolean(!(v->x.flags
+                                          & NGX_IOT_IOTDA_INSECURE)));
+    ngx_http_iot_iotda_set(auth, "timeout", json_integer(v->x.timeout));
+
+    ngx_http_iot_iotda_set(o, "auth_info", auth);
+
+    ngx_http_iot_iotda_set(o, "product_id",
+                           ngx_http_iot_iotda_str(v->product_id));
+    ngx_http_iot_iotda_set(o, "product_name",
+                           ngx_http_iot_iotda_str(v->product_name));
+
+    /* frozen; attached now (it has an address), seen before, never seen */
 
     ngx_http_iot_iotda_set(o, "status",
-                           json_string(d->net_family ? "ONLINE"
+                           json_string((v->x.flags & NGX_IOT_IOTDA_FROZEN)
+                                       ? "FROZEN"
+                                       : d->net_family ? "ONLINE"
                                        : d->net_at ? "OFFLINE"
                                        : "INACTIVE"));
 
-    ngx_http_iot_iotda_set(o, "tags", json_array());
+    t = doc ? json_object_get(doc, "tags") : NULL;
+    ngx_http_iot_iotda_set(o, "tags", t ? json_deep_copy(t) : json_array());
 
-    if (!summary) {
-        last = ngx_http_iot_iotda_time(text, d->created_at);
-        ngx_http_iot_iotda_set(o, "create_time",
-                               ngx_http_iot_iotda_text(text, last - text));
-        ngx_http_iot_iotda_set(o, "connection_status_update_time",
-                               json_null());
-        ngx_http_iot_iotda_set(o, "active_time", json_null());
-        ngx_http_iot_iotda_set(o, "extension_info", json_object());
-    }
+    last = ngx_http_iot_iotda_time(text, d->created_at);
+    ngx_http_iot_iotda_set(o, "create_time",
+                           ngx_http_iot_iotda_string(text, last - text));
+    ngx_http_iot_iotda_set(o, "connection_status_update_time", json_null());
+    ngx_http_iot_iotda_set(o, "active_time", json_null());
+    ngx_http_iot_iotda_set(o, "modules", json_array());
+
+    t = doc ? json_object_get(doc, "extension_info") : NULL;
+    ngx_http_iot_iotda_set(o, "extension_info",
+                           t ? json_deep_copy(t) : json_object());
 
 #undef ngx_http_iot_iotda_set
-#undef ngx_http_iot_iotda_text
+#undef ngx_http_iot_iotda_str
+
+    json_decref(doc);
 
     if (fail) {
         json_decref(o);
@@ -702,6 +2113,37 @@ ngx_http_iot_iotda_device_json(ngx_http_request_t *r, ngx_iot_device_t *d,
     }
 
     return o;
+}
+
+
+/* a JSON value freed with the request (NULL stays NULL) */
+
+static json_t *
+ngx_http_iot_iotda_json_keep(ngx_http_request_t *r, json_t *json)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (json == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        json_decref(json);
+        return NULL;
+    }
+
+    cln->handler = ngx_http_iot_iotda_json_free;
+    cln->data = json;
+
+    return json;
+}
+
+
+static void
+ngx_http_iot_iotda_json_free(void *data)
+{
+    json_decref(data);
 }
 
 

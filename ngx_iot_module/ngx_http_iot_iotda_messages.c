@@ -70,32 +70,20 @@ static ngx_int_t
 ngx_http_iot_iotda_msg_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_uint_t write, ngx_iot_device_t *d)
 {
-    uint64_t      id;
-    ngx_iot_rc_e  rc;
+    ngx_iot_iotda_view_t  *v;
 
-    if (ngx_iot_id_decode(ctx->seg[2].data, ctx->seg[2].len, &id) != NGX_OK)
-    {
-        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_NOT_FOUND,
-                                          "IOTDA.014000 the device does not "
-                                          "exist");
+    /* {device_id}: an IoTDA device id or the registry's, as for devices */
+
+    v = ngx_palloc(r->pool, sizeof(ngx_iot_iotda_view_t));
+    if (v == NULL) {
+        return NGX_ERROR;
     }
 
-    rc = ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, id, 0, r->pool, d);
-
-    if (rc == NGX_IOT_NOT_FOUND
-        || (rc == NGX_IOT_OK
-            && !ngx_http_iot_iotda_reaches(&ctx->who, d->collection_id, 0)))
-    {
-        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_NOT_FOUND,
-                                          "IOTDA.014000 the device does not "
-                                          "exist");
+    if (ngx_http_iot_iotda_target(r, ctx, 0, 0, v) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
-    if (rc != NGX_IOT_OK) {
-        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          "IOTDA.000003 the device cannot "
-                                          "be read now");
-    }
+    *d = v->d;
 
     if (write
         && !ngx_http_iot_iotda_reaches(&ctx->who, d->collection_id, 1))

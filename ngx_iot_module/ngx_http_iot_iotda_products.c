@@ -42,7 +42,6 @@ static ngx_int_t ngx_http_iot_iotda_services(ngx_http_request_t *r,
     json_t *services);
 static ngx_int_t ngx_http_iot_iotda_property(ngx_http_request_t *r,
     json_t *prop);
-static ngx_int_t ngx_http_iot_iotda_default(json_t *prop, json_t *v);
 static ngx_uint_t ngx_http_iot_iotda_pmatch(ngx_iot_product_t *p,
     void *data);
 static ngx_int_t ngx_http_iot_iotda_app(ngx_http_request_t *r,
@@ -707,7 +706,7 @@ bad_enum:
 
 /* does a value fit a property (its data_type, min/max, max_length, enum)? */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iot_iotda_default(json_t *prop, json_t *v)
 {
     double       d, lim;

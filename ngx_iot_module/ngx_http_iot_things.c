@@ -440,6 +440,12 @@ ngx_http_iot_things_rc_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
         return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
                                   "projectId: no such project");
 
+    case NGX_IOT_HAS_CHILDREN:
+        return ngx_http_iot_error(r, NGX_HTTP_CONFLICT,
+                                  "the device is the gateway of child "
+                                  "devices (of the iotda dialect): delete "
+                                  "them first");
+
     case NGX_IOT_TOO_MANY_TAGS:
         return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
                                   "the device's tags (of the collections "

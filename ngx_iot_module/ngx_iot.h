@@ -83,6 +83,7 @@ typedef enum {
     NGX_IOT_HAS_GROUPS,       /* a collection with device groups stays */
     NGX_IOT_HAS_PRODUCTS,     /* a collection with products stays */
     NGX_IOT_FORBIDDEN,        /* teams: the caller's role does not allow */
+    NGX_IOT_HAS_CHILDREN,     /* a device with child devices stays */
     NGX_IOT_QUEUED            /* posted: the answer comes later */
 } ngx_iot_rc_e;
 

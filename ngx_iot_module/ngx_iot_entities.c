@@ -47,6 +47,11 @@ static void ngx_iot_members_reload(ngx_iot_zone_ctx_t *ctx,
 static ngx_int_t ngx_iot_member_loaded(void *row, void *data);
 static void ngx_iot_product_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_product_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_product_repaired(ngx_iot_zone_ctx_t *ctx,
+    ngx_iot_store_t *store, void *e, ngx_log_t *log);
+static void ngx_iot_iotda_link(ngx_iot_zone_ctx_t *ctx, void *e);
+static void ngx_iot_iotda_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
+static void *ngx_iot_iotda_row(void *row);
 static void ngx_iot_adapter_link(ngx_iot_zone_ctx_t *ctx, void *e);
 static void ngx_iot_adapter_unlink(ngx_iot_zone_ctx_t *ctx, void *e);
 static ngx_int_t ngx_iot_device_intern(ngx_iot_zone_ctx_t *ctx,
@@ -123,8 +128,119 @@ ngx_iot_entity_t  ngx_iot_entities[NGX_IOT_ENTITY_LAST] = {
       0, 0, 0,
       { { offsetof(ngx_iot_product_t, name), NGX_IOT_TEXT_PLAIN },
         { offsetof(ngx_iot_product_t, model), NGX_IOT_TEXT_PLAIN } },
-      NULL, ngx_iot_product_link, ngx_iot_product_unlink, NULL }
+      NULL, ngx_iot_product_link, ngx_iot_product_unlink,
+      ngx_iot_product_repaired },
+
+    { ngx_string("iotda device"), NGX_IOT_STORE_IOTDA,
+      sizeof(ngx_iot_iotda_t), offsetof(ngx_iot_sh_t, iotda),
+      0, 0, 0,
+      { { offsetof(ngx_iot_iotda_t, ids), NGX_IOT_TEXT_PLAIN },
+        { offsetof(ngx_iot_iotda_t, doc), NGX_IOT_TEXT_PLAIN } },
+      ngx_iot_iotda_row, ngx_iot_iotda_link, ngx_iot_iotda_unlink, NULL }
 };
+
+
+/*
+ * The iotda dialect's part of a device: by its IoTDA device id, its node
+ * id (when it is not the IMEI), its gateway; its product counts it.
+ */
+
+static void
+ngx_iot_iotda_link(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_iotda_t  *x = e;
+
+    ngx_iot_product_t    *p;
+    ngx_iot_store_key_t   key;
+
+    x->did_link.key = ngx_iot_index_hash(x->ids.data, x->did_len);
+    ngx_iot_index_insert(ctx->shpool, &ctx->sh->iotda_dids, &x->did_link);
+
+    if (x->ids.len > x->did_len) {
+        x->node_link.key = ngx_iot_index_hash(x->ids.data + x->did_len,
+                                              x->ids.len - x->did_len);
+        ngx_iot_index_insert(ctx->shpool, &ctx->sh->iotda_nodes,
+                             &x->node_link);
+    }
+
+    if (x->gateway) {
+        x->gw_link.key = x->gateway;
+        ngx_iot_index_insert(ctx->shpool, &ctx->sh->iotda_children,
+                             &x->gw_link);
+    }
+
+    key.id = x->product;
+    key.data = NULL;
+    key.len = 0;
+
+    p = x->product ? ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_PRODUCT, &key)
+                   : NULL;
+    if (p) {
+        p->ndevices++;
+    }
+}
+
+
+static void
+ngx_iot_iotda_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
+{
+    ngx_iot_iotda_t  *x = e;
+
+    ngx_iot_product_t    *p;
+    ngx_iot_store_key_t   key;
+
+    ngx_iot_index_remove(&ctx->sh->iotda_dids, &x->did_link);
+
+    if (x->ids.len > x->did_len) {
+        ngx_iot_index_remove(&ctx->sh->iotda_nodes, &x->node_link);
+    }
+
+    if (x->gateway) {
+        ngx_iot_index_remove(&ctx->sh->iotda_children, &x->gw_link);
+    }
+
+    key.id = x->product;
+    key.data = NULL;
+    key.len = 0;
+
+    p = x->product ? ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_PRODUCT, &key)
+                   : NULL;
+    if (p && p->ndevices) {
+        p->ndevices--;
+    }
+}
+
+
+static void *
+ngx_iot_iotda_row(void *row)
+{
+    return &((ngx_iot_iotda_row_t *) row)->e;
+}
+
+
+/* products: how many devices (their iotda parts) use one is derived */
+
+static void
+ngx_iot_product_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
+    void *e, ngx_log_t *log)
+{
+    ngx_iot_product_t  *p = e;
+
+    ngx_uint_t        i;
+    ngx_iot_link_t   *link;
+    ngx_iot_index_t  *idx;
+
+    p->ndevices = 0;
+    idx = &ctx->sh->iotda;
+
+    for (i = 0; idx->buckets && i <= idx->mask; i++) {
+        for (link = idx->buckets[i]; link; link = link->next) {
+            if (((ngx_iot_iotda_t *) link)->product == p->id.key) {
+                p->ndevices++;
+            }
+        }
+    }
+}
 
 
 /* products: by their product id too */
@@ -230,6 +346,7 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
 
     u_char                 k[NGX_IOT_ADAPTER_KEY_LEN];
     ngx_uint_t             i;
+    ngx_iot_iotda_t       *x;
     ngx_iot_adapter_t     *a;
     ngx_iot_collection_t  *c;
     ngx_iot_store_key_t    key;
@@ -245,6 +362,15 @@ ngx_iot_device_unlink(ngx_iot_zone_ctx_t *ctx, void *e)
     /* its memberships and adapters go with it */
 
     ngx_iot_members_drop(ctx, d->id.key, 0);
+
+    key.id = d->id.key;
+    key.data = NULL;
+    key.len = 0;
+
+    x = ngx_iot_entity_find(ctx, NGX_IOT_ENTITY_IOTDA, &key);
+    if (x) {
+        ngx_iot_entity_drop(ctx, NGX_IOT_ENTITY_IOTDA, x);
+    }
 
     for (i = 1; i <= NGX_IOT_ADAPTER_TYPES; i++) {
         ngx_iot_adapter_key(k, d->id.key, i);
@@ -308,6 +434,12 @@ ngx_iot_device_repaired(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
 
     ngx_iot_members_reload(ctx, store, NGX_IOT_STORE_DEVICE_MEMBERS,
                            d->id.key, log);
+
+    key.id = d->id.key;
+    key.data = NULL;
+    key.len = 0;
+
+    ngx_iot_entity_repair(ctx, store, NGX_IOT_ENTITY_IOTDA, &key, log);
 
     for (i = 1; i <= NGX_IOT_ADAPTER_TYPES; i++) {
         ngx_iot_adapter_key(k, d->id.key, i);
@@ -839,6 +971,15 @@ ngx_iot_entities_init(ngx_iot_zone_ctx_t *ctx, ngx_iot_store_t *store,
            != NGX_OK
         || ngx_iot_index_init(ctx->shpool, &ctx->sh->product_ids,
                               n[NGX_IOT_ENTITY_PRODUCT])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->iotda_dids,
+                              n[NGX_IOT_ENTITY_IOTDA])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->iotda_nodes,
+                              n[NGX_IOT_ENTITY_IOTDA])
+           != NGX_OK
+        || ngx_iot_index_init(ctx->shpool, &ctx->sh->iotda_children,
+                              n[NGX_IOT_ENTITY_IOTDA])
            != NGX_OK)
     {
         return NGX_ERROR;

@@ -31,6 +31,7 @@ typedef enum {
     NGX_IOT_ENTITY_GROUP,
     NGX_IOT_ENTITY_MEMBER,         /* after devices and groups */
     NGX_IOT_ENTITY_PRODUCT,
+    NGX_IOT_ENTITY_IOTDA,          /* after devices and products */
     NGX_IOT_ENTITY_LAST
 } ngx_iot_entity_e;
 

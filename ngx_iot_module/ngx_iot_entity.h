@@ -206,6 +206,58 @@ typedef struct {
 } ngx_iot_product_change_t;
 
 
+/*
+ * What the iotda dialect keeps of a device beyond the device itself
+ * (ngx_iot_iotda.h): an entity of its own, keyed by the device's id, that
+ * only devices with such data have, so that a device stays small.  Its
+ * device id and node id (IoTDA's texts) are one text, the device id
+ * first; a node id that is an IMEI is the device's IMEI and not kept
+ * here.  The rest (fingerprints, tags, extension_info, the shadow) is a
+ * JSON text.  Secrets are in the store only.
+ */
+#define NGX_IOT_IOTDA_DID_MAX      128
+#define NGX_IOT_IOTDA_NODE_MAX     64
+#define NGX_IOT_IOTDA_IDS_MAX      (NGX_IOT_IOTDA_DID_MAX                    \
+                                    + NGX_IOT_IOTDA_NODE_MAX)
+
+#define NGX_IOT_IOTDA_FROZEN       0x01
+#define NGX_IOT_IOTDA_INSECURE     0x02   /* secure_access false */
+#define NGX_IOT_IOTDA_CERTS        0x04   /* auth_type CERTIFICATES */
+#define NGX_IOT_IOTDA_SECRET       0x08   /* the store has a secret */
+#define NGX_IOT_IOTDA_SECONDARY    0x10   /* and a secondary one */
+
+typedef struct {
+    ngx_iot_link_t             id;            /* key: the device's id */
+    ngx_iot_link_t             did_link;      /* hash of its device id */
+    ngx_iot_link_t             node_link;     /* hash of a node id kept */
+    ngx_iot_link_t             gw_link;       /* key: the gateway's id */
+    uint64_t                   product;       /* a product's id; 0: none */
+    uint64_t                   gateway;       /* the parent; 0: none */
+    uint32_t                   timeout;
+    uint16_t                   did_len;       /* in ids */
+    u_char                     flags;         /* NGX_IOT_IOTDA_* */
+    u_char                     depth;         /* 0: directly connected */
+    ngx_iot_text_t             ids;           /* device id, node id */
+    ngx_iot_text_t             doc;           /* JSON */
+} ngx_iot_iotda_t;
+
+
+/*
+ * A part that a device write also writes (the iotda dialect's entity),
+ * in the same write: check under the zone's lock once the device is
+ * found or made (d), write with the store, apply with the zone.
+ */
+struct ngx_iot_write_s;
+
+typedef struct {
+    ngx_iot_rc_e             (*check)(struct ngx_iot_write_s *w,
+                                      ngx_iot_device_t *d, void *data);
+    ngx_int_t                (*write)(struct ngx_iot_write_s *w, void *data);
+    void                     (*apply)(struct ngx_iot_write_s *w, void *data);
+    void                      *data;
+} ngx_iot_device_side_t;
+
+
 /* a group as a caller makes or changes it (all of it) */
 typedef struct {
     uint64_t                   collection_id;
@@ -231,6 +283,8 @@ typedef struct {
     u_char                     spec[NGX_IOT_UUID_SIZE];
     ngx_str_t                  description;
     ngx_str_t                  barcode;
+
+    ngx_iot_device_side_t     *side;      /* NULL: none */
 } ngx_iot_device_change_t;
 
 

@@ -24,6 +24,7 @@
 #include "ngx_iot_products.h"
 #include "ngx_iot_token.h"
 #include "ngx_iot_bus.h"
+#include "ngx_iot_iotda.h"
 
 
 /* one registry write: what it is asked, what it finds, what it makes */
@@ -529,6 +530,8 @@ ngx_iot_row_store(ngx_iot_write_t *w, ngx_uint_t fresh)
 {
     ngx_iot_op_t  *op = w->data;
 
+    ngx_iot_device_side_t  *side;
+
     switch (op->what) {
 
     case NGX_IOT_ENTITY_COLLECTION:
@@ -539,6 +542,12 @@ ngx_iot_row_store(ngx_iot_write_t *w, ngx_uint_t fresh)
         if (ngx_iot_store_device_put(w->store, &op->row.d, fresh, w->log)
             != NGX_OK)
         {
+            return NGX_ERROR;
+        }
+
+        side = ((ngx_iot_device_change_t *) op->change)->side;
+
+        if (side && side->write(w, side->data) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -582,6 +591,8 @@ ngx_iot_entity_added(ngx_iot_write_t *w)
 {
     ngx_iot_op_t  *op = w->data;
 
+    ngx_iot_device_side_t  *side;
+
     ngx_iot_entity_link(w->ctx, op->what, op->e);
 
     switch (op->what) {
@@ -590,6 +601,12 @@ ngx_iot_entity_added(ngx_iot_write_t *w)
         return ngx_iot_collection_copy(op->e, w->pool, op->out);
 
     case NGX_IOT_ENTITY_DEVICE:
+        side = ((ngx_iot_device_change_t *) op->change)->side;
+
+        if (side) {
+            side->apply(w, side->data);
+        }
+
         return ngx_iot_device_copy(op->e, w->pool, op->out);
 
     default:
@@ -1048,6 +1065,13 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
         d->description_len = op->description_len;
     }
 
+    if (ch->side) {
+        rc = ch->side->check(w, d, ch->side->data);
+        if (rc != NGX_IOT_OK) {
+            return rc;
+        }
+    }
+
     ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, id, NULL);
 
     op->e = d;
@@ -1185,6 +1209,13 @@ ngx_iot_device_update_check(ngx_iot_write_t *w)
         return rc;
     }
 
+    if (ch->side) {
+        rc = ch->side->check(w, d, ch->side->data);
+        if (rc != NGX_IOT_OK) {
+            return rc;
+        }
+    }
+
     ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, op->id, NULL);
 
     op->e = d;
@@ -1223,11 +1254,16 @@ ngx_iot_device_update_check(ngx_iot_write_t *w)
 static ngx_iot_rc_e
 ngx_iot_device_update_apply(ngx_iot_write_t *w)
 {
-    ngx_iot_op_t          *op = w->data;
-    ngx_iot_device_t      *d = op->e;
-    ngx_iot_collection_t  *from;
+    ngx_iot_op_t             *op = w->data;
+    ngx_iot_device_t         *d = op->e;
+    ngx_iot_collection_t     *from;
+    ngx_iot_device_change_t  *ch = op->change;
 
     ngx_iot_ident_move(w->ctx, d, op->keys);
+
+    if (ch->side) {
+        ch->side->apply(w, ch->side->data);
+    }
 
     if (op->row.d.collection_id != d->collection_id) {
         ngx_iot_members_drop(w->ctx, d->id.key, 0);
@@ -1291,6 +1327,12 @@ ngx_iot_device_delete_check(ngx_iot_write_t *w)
     d = ngx_iot_device_find(w->ctx, op->id);
     if (d == NULL || d->collection_id != op->cid) {
         return NGX_IOT_NOT_FOUND;
+    }
+
+    /* a gateway of the iotda dialect goes after its child devices */
+
+    if (ngx_iot_iotda_has_children(w->ctx, op->id)) {
+        return NGX_IOT_HAS_CHILDREN;
     }
 
     ngx_iot_op_note(w, NGX_IOT_ENTITY_DEVICE, op->id, NULL);

@@ -319,6 +319,25 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX devices_in_by_name ON devices"
     "  (collection_id, " NGX_IOT_SQL_DEVICE_NAME " COLLATE NOCASE, id);",
 
+    /*
+     * 12: the iotda dialect's part of a device (ngx_iot_iotda_t): its
+     * IoTDA device id and node id (NULL: its IMEI), product, gateway,
+     * flags, the JSON of the rest, and its secrets (never read into a
+     * row; found by node id).  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS iotda_devices ("
+    "  device INTEGER PRIMARY KEY,"
+    "  device_id TEXT NOT NULL UNIQUE,"
+    "  node_id TEXT UNIQUE,"
+    "  product INTEGER NOT NULL DEFAULT 0,"
+    "  gateway INTEGER NOT NULL DEFAULT 0,"
+    "  depth INTEGER NOT NULL DEFAULT 0,"
+    "  flags INTEGER NOT NULL DEFAULT 0,"
+    "  timeout INTEGER NOT NULL DEFAULT 0,"
+    "  doc TEXT NOT NULL DEFAULT '{}',"
+    "  secret TEXT NOT NULL DEFAULT '',"
+    "  secondary_secret TEXT NOT NULL DEFAULT '');",
+
     NULL
 };
 
@@ -510,7 +529,29 @@ static const char  *ngx_iot_store_statements[] = {
 
     /* a user's teams: read for every request (ngx_iot_auth_teams) */
     "SELECT team_id, role FROM team_members WHERE user_id = ?1"
-    " ORDER BY team_id"
+    " ORDER BY team_id",
+    "INSERT INTO iotda_devices (device, device_id, node_id, product,"
+    " gateway, depth, flags, timeout, doc, secret, secondary_secret)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    " ON CONFLICT (device) DO UPDATE SET device_id = excluded.device_id,"
+    " node_id = excluded.node_id, product = excluded.product,"
+    " gateway = excluded.gateway, depth = excluded.depth,"
+    " flags = excluded.flags, timeout = excluded.timeout,"
+    " doc = excluded.doc,"
+    " secret = CASE WHEN ?12 THEN excluded.secret"
+    " ELSE iotda_devices.secret END,"
+    " secondary_secret = CASE WHEN ?13 THEN excluded.secondary_secret"
+    " ELSE iotda_devices.secondary_secret END",
+    "SELECT " NGX_IOT_IOTDA_COLUMNS " FROM iotda_devices WHERE device = ?1",
+    "DELETE FROM iotda_devices WHERE device = ?1",
+    "SELECT " NGX_IOT_IOTDA_COLUMNS " FROM iotda_devices"
+    " WHERE device > ?1 ORDER BY device LIMIT ?2",
+    "SELECT count(*) FROM iotda_devices",
+    "SELECT secret, secondary_secret FROM iotda_devices WHERE node_id = ?1"
+    " AND secret != ''"
+    " UNION ALL SELECT i.secret, i.secondary_secret FROM iotda_devices i,"
+    " devices d WHERE d.imei = ?1 AND i.device = d.id AND i.node_id IS NULL"
+    " AND i.secret != '' LIMIT 1"
 };
 
 /* a statement added to ngx_iot_sql_e and not here (or the other way round) */

@@ -37,8 +37,16 @@ typedef enum {
     NGX_IOT_STORE_MEMBERS,           /* ngx_iot_member_t, by group, device */
     NGX_IOT_STORE_GROUP_MEMBERS,     /* ngx_iot_member_t, by device id */
     NGX_IOT_STORE_DEVICE_MEMBERS,    /* ngx_iot_member_t, by group id */
-    NGX_IOT_STORE_PRODUCTS           /* ngx_iot_product_t, by id */
+    NGX_IOT_STORE_PRODUCTS,          /* ngx_iot_product_t, by id */
+    NGX_IOT_STORE_IOTDA              /* ngx_iot_iotda_row_t, by device id */
 } ngx_iot_store_kind_e;
+
+
+/* the iotda dialect's part of a device, its texts in buf */
+typedef struct {
+    ngx_iot_iotda_t            e;
+    u_char                     buf[NGX_IOT_IOTDA_IDS_MAX];
+} ngx_iot_iotda_row_t;
 
 
 /* a session as the store keeps it: with its gateway's name */
@@ -249,6 +257,29 @@ ngx_int_t ngx_iot_store_member_put(ngx_iot_store_t *store,
 /* a new product */
 ngx_int_t ngx_iot_store_product_put(ngx_iot_store_t *store,
     ngx_iot_product_t *p, ngx_log_t *log);
+
+/*
+ * The iotda dialect's part of a device, made or changed
+ * (ngx_iot_store_iotda.c): node_id, the node id when it is not the
+ * device's IMEI (empty: it is);
+ * the secrets are written when set_* is set (empty: none), never read
+ * back into a row.
+ */
+ngx_int_t ngx_iot_store_iotda_put(ngx_iot_store_t *store,
+    ngx_iot_iotda_t *x, ngx_str_t *node_id, ngx_uint_t set_secret,
+    ngx_str_t *secret, ngx_uint_t set_secondary, ngx_str_t *secondary,
+    ngx_log_t *log);
+
+/*
+ * The secrets of the device with this IoTDA node id (a node id that is
+ * an IMEI: the device's IMEI), for the transports that check them (a
+ * CoAP DTLS PSK): NGX_OK with the secret (and the secondary one, or
+ * empty) copied into pool memory, NGX_DECLINED: no such device or no
+ * secret.
+ */
+ngx_int_t ngx_iot_store_iotda_secret(ngx_iot_store_t *store,
+    ngx_str_t *node_id, ngx_pool_t *pool, ngx_str_t *secret,
+    ngx_str_t *secondary, ngx_log_t *log);
 
 /* a device leaves all its groups (it moved to another collection) */
 ngx_int_t ngx_iot_store_device_leave(ngx_iot_store_t *store,

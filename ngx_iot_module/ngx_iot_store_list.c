@@ -26,6 +26,7 @@ typedef union {
     ngx_iot_group_t            group;
     ngx_iot_member_t           member;
     ngx_iot_product_t          product;
+    ngx_iot_iotda_row_t        iotda;
 } ngx_iot_store_any_t;
 
 
@@ -199,6 +200,10 @@ ngx_iot_store_list_stmt(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
 
     case NGX_IOT_STORE_PRODUCTS:
         sql = NGX_IOT_SQL_PRODUCT_LIST;
+        break;
+
+    case NGX_IOT_STORE_IOTDA:
+        sql = NGX_IOT_SQL_IOTDA_LIST;
         break;
 
     default:
@@ -881,6 +886,11 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         case NGX_IOT_STORE_PRODUCTS:
             ngx_iot_store_row_product(st, &row.product);
             id = row.product.id.key;
+            break;
+
+        case NGX_IOT_STORE_IOTDA:
+            ngx_iot_store_row_iotda(st, &row.iotda);
+            id = row.iotda.e.id.key;
             break;
 
         default: /* the history */

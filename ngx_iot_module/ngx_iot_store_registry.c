@@ -471,6 +471,7 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
     ngx_iot_group_t         group;
     ngx_iot_member_t        member;
     ngx_iot_product_t       product;
+    ngx_iot_iotda_row_t     iotda;
     ngx_iot_collection_t    collection;
     ngx_iot_session_row_t   session;
 
@@ -478,6 +479,10 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
 
     case NGX_IOT_STORE_PRODUCTS:
         sql = NGX_IOT_SQL_PRODUCT_GET;
+        break;
+
+    case NGX_IOT_STORE_IOTDA:
+        sql = NGX_IOT_SQL_IOTDA_GET;
         break;
 
     case NGX_IOT_STORE_COLLECTIONS:
@@ -577,6 +582,11 @@ ngx_iot_store_find(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         hrc = handler(&product, data);
         break;
 
+    case NGX_IOT_STORE_IOTDA:
+        ngx_iot_store_row_iotda(st, &iotda);
+        hrc = handler(&iotda, data);
+        break;
+
     default: /* NGX_IOT_STORE_SESSIONS */
         ngx_iot_store_row_session(st, &session.session, &session.gateway);
         hrc = handler(&session, data);
@@ -629,6 +639,10 @@ ngx_iot_store_count(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
 
     case NGX_IOT_STORE_PRODUCTS:
         sql = NGX_IOT_SQL_PRODUCT_COUNT;
+        break;
+
+    case NGX_IOT_STORE_IOTDA:
+        sql = NGX_IOT_SQL_IOTDA_COUNT;
         break;
 
     default:
@@ -708,6 +722,10 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         sql = NGX_IOT_SQL_PRODUCT_DELETE;
         break;
 
+    case NGX_IOT_STORE_IOTDA:
+        sql = NGX_IOT_SQL_IOTDA_DELETE;
+        break;
+
     default:
         return NGX_ERROR;
     }
@@ -740,7 +758,18 @@ ngx_iot_store_delete(ngx_iot_store_t *store, ngx_iot_store_kind_e kind,
         return NGX_OK;
     }
 
-    /* a device's adapters and memberships go with it */
+    /* a device's adapters, memberships and iotda part go with it */
+
+    st = ngx_iot_store_keyed(store, NGX_IOT_SQL_IOTDA_DELETE, key, buf);
+    if (st == NULL
+        || ngx_iot_store_step(store, st, "deleting a device's iotda part",
+                              log)
+           != NGX_OK)
+    {
+        ngx_iot_store_log_error(store, "deleting a device's iotda part",
+                                log);
+        return NGX_ERROR;
+    }
 
     st = ngx_iot_store_keyed(store, NGX_IOT_SQL_ADAPTER_DELETE_DEVICE, key,
                              buf);

@@ -108,6 +108,12 @@ typedef enum {
     NGX_IOT_SQL_PRODUCT_LIST,
     NGX_IOT_SQL_PRODUCT_COUNT,
     NGX_IOT_SQL_MEMBERSHIPS,
+    NGX_IOT_SQL_IOTDA_PUT,
+    NGX_IOT_SQL_IOTDA_GET,
+    NGX_IOT_SQL_IOTDA_DELETE,
+    NGX_IOT_SQL_IOTDA_LIST,
+    NGX_IOT_SQL_IOTDA_COUNT,
+    NGX_IOT_SQL_IOTDA_SECRET,
     NGX_IOT_SQL_LAST
 } ngx_iot_sql_e;
 
@@ -131,6 +137,10 @@ typedef enum {
 
 #define NGX_IOT_PRODUCT_COLUMNS                                               \
     "id, collection_id, product_id, name, model, created_at"
+
+#define NGX_IOT_IOTDA_COLUMNS                                                 \
+    "device, device_id, node_id, product, gateway, depth, flags, timeout,"    \
+    " doc"
 
 #define NGX_IOT_COLLECTION_COLUMNS                                            \
     "id, team_id, field_mask, tags, uuid"
@@ -249,6 +259,7 @@ void ngx_iot_store_row_adapter(sqlite3_stmt *st, ngx_iot_adapter_t *a);
 void ngx_iot_store_row_group(sqlite3_stmt *st, ngx_iot_group_t *g);
 void ngx_iot_store_row_member(sqlite3_stmt *st, ngx_iot_member_t *m);
 void ngx_iot_store_row_product(sqlite3_stmt *st, ngx_iot_product_t *p);
+void ngx_iot_store_row_iotda(sqlite3_stmt *st, ngx_iot_iotda_row_t *row);
 void ngx_iot_store_row_session(sqlite3_stmt *st, ngx_iot_session_t *s,
     ngx_str_t *gateway);
 void ngx_iot_history_row(sqlite3_stmt *st, ngx_iot_message_t *m);

@@ -14,6 +14,7 @@
 #include "ngx_iot_bus.h"
 #include "ngx_iot_session.h"
 #include "ngx_iot_uplink.h"
+#include "ngx_iot_iotda.h"
 
 
 static ngx_iot_rc_e ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found,
@@ -73,6 +74,12 @@ ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found, ngx_iot_device_t *d,
 
     icf = ngx_iot_get_conf(cycle);
 
+    /* a frozen device (the iotda dialect's) is not heard */
+
+    if (found == NGX_IOT_OK && ngx_iot_iotda_frozen(cycle, d->id.key)) {
+        found = NGX_IOT_NOT_FOUND;
+    }
+
     if (found != NGX_IOT_OK) {
         (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->unknown, 1);
         return found;
@@ -94,6 +101,10 @@ ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found, ngx_iot_device_t *d,
         (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->unrecorded,
                                     1);
     }
+
+    /* a property report of a device of the iotda dialect: its shadow */
+
+    ngx_iot_iotda_report(cycle, m, log);
 
     return NGX_IOT_OK;
 }

@@ -81,6 +81,10 @@ typedef struct {
     ngx_iot_index_t            product_ids;
     ngx_iot_index_t            interned;  /* shared UUIDs (ngx_iot_intern.h) */
     ngx_iot_fixed_t            device_mem;    /* devices, exactly sized */
+    ngx_iot_index_t            iotda;         /* ngx_iot_iotda_t */
+    ngx_iot_index_t            iotda_dids;
+    ngx_iot_index_t            iotda_nodes;
+    ngx_iot_index_t            iotda_children;
     uint64_t                   team_id;
     u_char                     team_uuid[NGX_IOT_UUID_SIZE];
     uint64_t                   user_id;       /* the first user, its own */

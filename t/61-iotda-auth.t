@@ -202,7 +202,7 @@ is_iotda_error([$tok->call(GET => "/devices/$DB->{deviceId}",
                404, 'IOTDA.014000',
                "A's token as X-Auth-Token: B's device does not exist");
 is_iotda_error([$only_a->call(DELETE => "/devices/$DA->{deviceId}")],
-               405, 'IOTDA.000005', 'no DELETE yet (405, before access)');
+               403, 'IOTDA.000022', 'a read-only key does not delete');
 
 # the admin token has no access key: its prefix is not a key
 my ($aak, $ask) = access_key($t->admin_token);

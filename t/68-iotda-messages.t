@@ -345,6 +345,53 @@ SKIP: {
     is($r->{error_code}, 'IOTDA.000006', 'SDK core: a refusal');
 }
 
+# ------------------------------------------------------------ iotda ids
+
+# a device made in this dialect is found by its IoTDA device_id here too;
+# given an IMSI in the collections dialect, it attaches over RADIUS at
+# the address of the one above (which loses it) and receives a message
+{
+    my ($s2, $p) = $api->call(POST => '/products', body => {
+        product_id => 'msg-product', name => 'P', device_type => 'x',
+        protocol_type => 'CoAP', data_format => 'json',
+        app_id => $A->{collectionId},
+        service_capabilities => [{ service_id => 's', properties => [
+            { property_name => 'v', data_type => 'int', method => 'RW' }] }],
+    });
+    is($s2, 201, 'a product') or diag(explain $p);
+    my $cid = $A->{collectionId};
+    my %before = map { $_->{deviceId} => 1 }
+                 @{ ($c->call(GET => "/collections/$cid/devices"))[1]{devices} };
+    my ($s3, $dev) = $api->call(POST => '/devices', body => {
+        node_id => 'msg-node-1', product_id => 'msg-product',
+        app_id => $cid });
+    is($s3, 201, 'a device made in the iotda dialect') or diag(explain $dev);
+    is($dev->{device_id}, 'msg-product_msg-node-1', '... product_node id');
+    my ($did) = grep { !$before{$_} } map { $_->{deviceId} }
+                @{ ($c->call(GET => "/collections/$cid/devices"))[1]{devices} };
+    my $imsi = $t->next_imsi;
+    my ($s4, $mine) = $c->call(PATCH => "/collections/$cid/devices/$did",
+                               body => { imsi => $imsi });
+    is($s4, 200, 'its IMSI set in the collections dialect')
+        or diag(explain $mine);
+    my (undef, $o2) = radclient($acct, 'acct', $SECRET,
+        "Acct-Status-Type = Start, Acct-Session-Id = \"m9\", "
+        . "Framed-IP-Address = 127.0.0.2, 3GPP-IMSI = \"$imsi\"",
+        dir => $t->dir);
+    like($o2, qr/Received Accounting-Response/, 'it attaches (RADIUS)');
+    my $P = "/devices/$dev->{device_id}/messages";
+    my ($s5, $m) = $api->call(POST => $P, body => {
+        message_id => 'by-iotda-id', message => 'hello',
+        payload_format => 'raw' });
+    is($s5, 201, 'a message to its IoTDA device_id') or diag(explain $m);
+    is(received(), 'hello', '... received at its address');
+    my ($s6, $one) = $api->call(GET => "$P/by-iotda-id");
+    is($one->{status}, 'DELIVERED', '... shown by its device_id');
+    is_iotda_error([$api->call(POST => '/devices/no-such-device/messages',
+                               body => { message => 'x' })],
+                   404, 'IOTDA.014000', 'a device_id of no device: 404');
+}
+
 # ------------------------------------------------------------ restart
 
 my $n = count($ON);

@@ -9,7 +9,8 @@
 -- Each thread starts at a different offset of the list.
 --
 -- WRK_AUTH=bearer (environment): send the token as "Authorization: Bearer"
--- (the things dialect).
+-- (the things dialect); WRK_AUTH=iotda: as "X-Auth-Token" (the iotda
+-- dialect).
 --
 -- WRK_DELAY_MS (environment, default 0): each connection waits that long
 -- after an answer before its next request, so that the load has a bounded
@@ -50,6 +51,8 @@ function init(args)
     local headers = { ["X-API-Token"] = token }
     if os.getenv("WRK_AUTH") == "bearer" then
         headers = { ["Authorization"] = "Bearer " .. token }
+    elseif os.getenv("WRK_AUTH") == "iotda" then
+        headers = { ["X-Auth-Token"] = token }
     end
 
     reqs = {}
