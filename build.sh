@@ -384,7 +384,7 @@ run_fuzz() {
         log="$fuzz_dir/logs/$t.log"
         say "== fuzz $t for ${secs}s (log: $log)"
         if (cd "$fuzz_dir" && ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0 \
-            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions="$top/t/sanitizers/ubsan.supp" \
             "$fuzz_dir/bin/$t" -max_total_time="$secs" -timeout=10 \
                 -rss_limit_mb=2048 -print_final_stats=1 \
                 -artifact_prefix="$fuzz_dir/crash/$t-" \
