@@ -894,8 +894,8 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         klen = (eq ? eq : p) - start;
         key.len = klen;
 
-        value.len = 0;
-        value.data = NULL;
+        /* a key without "=": an empty value, never a NULL pointer */
+        ngx_str_set(&value, "");
 
         if (eq) {
             value.data = ngx_pnalloc(r->pool, p - eq);
@@ -920,7 +920,10 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
         if (ngx_http_iot_things_is("cursor")) {
             if (f->what != NGX_HTTP_IOT_THINGS_LIST_LINKS) {
-                cursor = value;
+                if (eq) {
+                    cursor = value;
+                }
+
                 p++;
                 continue;
             }
