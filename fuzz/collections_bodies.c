@@ -5,8 +5,9 @@
  * The collections dialect's JSON request bodies through its validators:
  * a collection (tags, fieldMask, teamId), a device (imsi, imei, tags) as
  * made and as changed, a token (resource, write, tags) as made and as
- * changed (ngx_http_iot_collections_devices.c,
- * ngx_http_iot_collections_tokens.c), against a real, empty registry.
+ * changed, a downlink message (transport, port, base64 payload)
+ * (ngx_http_iot_collections_devices.c, ngx_http_iot_collections_tokens.c,
+ * ngx_http_iot_collections_data.c), against a real, empty registry.
  * A refusal must be a 4xx with a message (ngx_fuzz_refusal).
  *
  * Input: byte 0 chooses the validator, the rest is the body.
@@ -16,6 +17,7 @@
 #include "ngx_fuzz_http.h"
 #include "ngx_http_iot_collections_devices.c"
 #include "ngx_http_iot_collections_tokens.c"
+#include "ngx_http_iot_collections_data.c"
 
 
 int
@@ -36,6 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_pool_t                   *pool;
     ngx_http_iot_ctx_t           *ctx;
     ngx_http_request_t           *r;
+    ngx_iot_downlink_t            dl;
+    ngx_iot_downlink_e            transport;
     ngx_iot_token_change_t        tch;
     ngx_iot_device_change_t       dch;
     ngx_iot_collection_change_t   cch;
@@ -86,6 +90,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     case 3:
         rc = ngx_http_iot_token_fields(r, ctx, &tch, 1);
+        break;
+
+    case 5:
+        ngx_memzero(&dl, sizeof(ngx_iot_downlink_t));
+        rc = ngx_http_iot_downlink_fields(r, ctx, &transport, &dl);
         break;
 
     default:
