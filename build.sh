@@ -16,6 +16,9 @@
 #                        with ASan and UBSan (build/nginx-1.26.3-san/)
 #   ./build.sh deb       build the Debian package build/libnginx-mod-iot_*.deb
 #                        (docs/operations.md)
+#   ./build.sh fuzz [TARGET|all] [SECONDS]
+#                        build the libFuzzer targets of fuzz/ with clang and
+#                        run one or all, each SECONDS (60) (docs/fuzzing.md)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")" && pwd)
@@ -281,6 +284,125 @@ build_next() {
     say "built $next_module (nginx $next_version: $next_nginx)"
 }
 
+# ---------------------------------------------------------------- fuzzing
+#
+# libFuzzer targets (fuzz/*.c) linked against nginx 1.26.3 and the module
+# built into it (--add-module) with clang's ASan, UBSan and coverage, in
+# build/fuzz/; docs/fuzzing.md.
+
+fuzz_dir="$build/fuzz"
+fuzz_cflags="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g -O1 -DNGX_DEBUG_PALLOC=1 -Wno-unused-parameter -Wno-conditional-uninitialized"
+
+# build_fuzz_tree: nginx and the module, compiled for fuzzing; nginx.o
+# with its main renamed, so that libFuzzer's main is the program's
+build_fuzz_tree() {
+    local tree="$fuzz_dir/tree" source="$fuzz_dir/nginx-$next_version" stamp
+    command -v clang >/dev/null || { say "fuzzing needs clang (apt-get install clang)"; exit 1; }
+    fetch_next_source
+    mkdir -p "$fuzz_dir"
+    if [ ! -f "$source/configure" ]; then
+        rm -rf "$source"
+        tar -xzf "$next_tarball" -C "$fuzz_dir"
+    fi
+    stamp=$(printf '%s\n%s' "$source" "$fuzz_cflags")
+    if [ ! -f "$tree/objs/Makefile" ] || [ "$top/config" -nt "$tree/objs/Makefile" ] \
+       || [ "$(cat "$tree/.iot-source" 2>/dev/null)" != "$stamp" ]; then
+        rm -rf "$tree"
+        cp -r "$source" "$tree"
+        printf '%s\n' "$stamp" > "$tree/.iot-source"
+        (cd "$tree" && ./configure --with-cc=clang --with-cc-opt="$fuzz_cflags" \
+            --with-ld-opt="-fsanitize=address,undefined" \
+            --with-stream --with-threads --add-module="$top" \
+            >"$fuzz_dir/configure.log" 2>&1) || {
+            tail -n 30 "$fuzz_dir/configure.log" >&2; exit 1; }
+        say "building nginx $next_version and the module for fuzzing in $tree (a few minutes)"
+    fi
+    make_tree "$tree" "$fuzz_dir/make.log" -j"${IOT_MAKE_JOBS:-2}" objs/nginx
+    objcopy --redefine-sym main=ngx_nginx_main "$tree/objs/src/core/nginx.o" \
+        "$fuzz_dir/nginx-nomain.o"
+}
+
+# build_fuzz_target NAME: build/fuzz/bin/NAME from fuzz/NAME.c; a module
+# file the target includes (for its static functions) is left out of the
+# link
+build_fuzz_target() {
+    local name=$1 tree="$fuzz_dir/tree" src="$top/fuzz/$1.c" objs=() o inc libs
+    mkdir -p "$fuzz_dir/bin"
+    inc=$(sed -n 's/^#include "\(ngx_[a-z0-9_]*\.c\)"$/\1/p' "$src" \
+          | sed 's/\.c$/.o/')
+    for o in $(awk '/^objs\/nginx:/ { f = 1 } f && /^$/ { exit }
+                    f { for (i = 1; i <= NF; i++) if ($i ~ /\.o$/) print $i }' \
+                   "$tree/objs/Makefile"); do
+        case "$o" in
+            objs/src/core/nginx.o) objs+=("$fuzz_dir/nginx-nomain.o"); continue ;;
+        esac
+        if printf '%s\n' $inc | grep -qx "$(basename "$o")"; then
+            continue
+        fi
+        objs+=("$tree/$o")
+    done
+    # the libraries of nginx's own link line
+    libs=$(awk '/^objs\/nginx:/ { f = 1 } f && /-lpthread/ { print; exit }' \
+               "$tree/objs/Makefile" | sed 's/-fsanitize=[^ ]*//; s/\\$//')
+    (cd "$tree" && clang -fsanitize=fuzzer,address,undefined -g -O1 \
+        -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
+        -Wno-unused-function \
+        $(awk '/^ALL_INCS/ { f = 1 } f { print } f && !/\\$/ { exit }' \
+              objs/Makefile | tr -d '\\' | sed 's/^ALL_INCS *=//') \
+        -I src/stream -I "$top/ngx_iot_module" -I "$top/fuzz" \
+        -o "$fuzz_dir/bin/$name" "$src" "${objs[@]}" $libs) \
+        >"$fuzz_dir/$name.build.log" 2>&1 || {
+        tail -n 30 "$fuzz_dir/$name.build.log" >&2; exit 1; }
+}
+
+fuzz_targets() {
+    local f
+    for f in "$top"/fuzz/*.c; do
+        basename "$f" .c
+    done
+}
+
+# run_fuzz [TARGET|all] [SECONDS]: each target for SECONDS (default 60)
+# from its shipped corpus (fuzz/corpus/TARGET) and what earlier runs found
+# (build/fuzz/corpus/TARGET); a crash stops the run and leaves its input
+# in build/fuzz/crash/
+run_fuzz() {
+    local which=${1:-all} secs=${2:-60} t targets=() failed=() log
+    if [ "$which" = all ]; then
+        mapfile -t targets < <(fuzz_targets)
+    else
+        [ -f "$top/fuzz/$which.c" ] || { say "no fuzz target $which ($(fuzz_targets | tr '\n' ' '))"; exit 2; }
+        targets=("$which")
+    fi
+    build_fuzz_tree
+    for t in "${targets[@]}"; do
+        build_fuzz_target "$t"
+    done
+    mkdir -p "$fuzz_dir/crash" "$fuzz_dir/logs"
+    for t in "${targets[@]}"; do
+        mkdir -p "$fuzz_dir/corpus/$t" "$top/fuzz/corpus/$t"
+        log="$fuzz_dir/logs/$t.log"
+        say "== fuzz $t for ${secs}s (log: $log)"
+        if (cd "$fuzz_dir" && ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions="$top/t/sanitizers/ubsan.supp" \
+            "$fuzz_dir/bin/$t" -max_total_time="$secs" -timeout=10 \
+                -rss_limit_mb=2048 -print_final_stats=1 \
+                -artifact_prefix="$fuzz_dir/crash/$t-" \
+                ${IOT_FUZZ_ARGS:-} \
+                "$fuzz_dir/corpus/$t" "$top/fuzz/corpus/$t") >"$log" 2>&1
+        then
+            say "   $(grep -E '^Done [0-9]+ runs' "$log" | tail -n 1) ($(grep -c . < <(ls "$fuzz_dir/corpus/$t")) inputs in build/fuzz/corpus/$t)"
+        else
+            failed+=("$t")
+            grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -n 8 >&2
+        fi
+    done
+    if [ ${#failed[@]} -ne 0 ]; then
+        say "== fuzzing found something in: ${failed[*]} (inputs in $fuzz_dir/crash/)"
+        exit 1
+    fi
+}
+
 # the official clients the tests drive the server with, into t/npm (never
 # globally): the Huawei Cloud SDK core signs the iotda dialect's requests
 install_test_clients() {
@@ -534,6 +656,7 @@ case "$cmd" in
            test_versions "${2:-}" ;;
     bench) install_deps; build_module; exec "$top/bench/run.sh" ;;
     deb)   install_deps; build_deb ;;
-    *)     say "usage: $0 [build [1.22|1.26|all]|run|stop|test [1.22|1.26|all]|bench|deb]"
+    fuzz)  install_deps; run_fuzz "${2:-all}" "${3:-60}" ;;
+    *)     say "usage: $0 [build [1.22|1.26|all]|run|stop|test [1.22|1.26|all]|bench|deb|fuzz [TARGET|all] [SECONDS]]"
            exit 2 ;;
 esac
