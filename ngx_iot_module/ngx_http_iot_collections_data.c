@@ -443,8 +443,8 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     if (irc == NGX_IOT_NO_TRANSPORT && transport != NGX_IOT_DOWNLINK_UDP) {
         return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
                                   "transport: coap-push and coap-pull need "
-                                  "the CoAP link, which this server does "
-                                  "not have yet");
+                                  "the CoAP link (iot_coap_link), which "
+                                  "this server does not have");
     }
 
     if (irc != NGX_IOT_OK) {
@@ -562,7 +562,8 @@ ngx_http_iot_to_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
                                                  NULL);
 
     default:
-        return ngx_http_iot_error(r, (to->sent == NGX_IOT_NO_ADDRESS)
+        return ngx_http_iot_error(r, (to->sent == NGX_IOT_NO_ADDRESS
+                                      || to->sent == NGX_IOT_QUEUE_FULL)
                                      ? NGX_HTTP_CONFLICT
                                      : NGX_HTTP_SERVICE_UNAVAILABLE,
                                   ngx_http_iot_collections_downlink_error(

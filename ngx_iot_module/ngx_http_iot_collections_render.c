@@ -332,6 +332,10 @@ ngx_http_iot_collections_downlink_error(ngx_iot_rc_e rc)
     case NGX_IOT_UNAVAILABLE:
         return "there is no iot_uplink UDP listener to send from";
 
+    case NGX_IOT_QUEUE_FULL:
+        return "the device's queue of coap-pull downlinks is full: it "
+               "must take some (CoAP GET) before more are queued";
+
     default:
         return "the datagram could not be sent";
     }

@@ -82,7 +82,8 @@ typedef enum {
     NGX_IOT_OTHER_COLLECTION, /* a group takes devices of its own only */
     NGX_IOT_HAS_GROUPS,       /* a collection with device groups stays */
     NGX_IOT_HAS_PRODUCTS,     /* a collection with products stays */
-    NGX_IOT_QUEUED            /* posted: the answer comes later */
+    NGX_IOT_QUEUED,           /* posted: the answer comes later */
+    NGX_IOT_QUEUE_FULL        /* downlink: the device's queue is full */
 } ngx_iot_rc_e;
 
 

@@ -232,6 +232,10 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX IF NOT EXISTS groups_in_by_name ON groups"
     "  (collection_id, name COLLATE NOCASE, id);",
 
+    /* 8: a device's queued downlinks (coap-pull), oldest first */
+    "CREATE INDEX IF NOT EXISTS downlinks_queued ON downlinks"
+    "  (device_id, transport, id) WHERE state = 0;",
+
     NULL
 };
 
@@ -417,7 +421,16 @@ static const char  *ngx_iot_store_statements[] = {
     "DELETE FROM products WHERE id = ?1",
     "SELECT " NGX_IOT_PRODUCT_COLUMNS " FROM products"
     " WHERE id > ?1 ORDER BY id LIMIT ?2",
-    "SELECT count(*) FROM products"
+    "SELECT count(*) FROM products",
+
+    /* a device's queued downlinks of one transport (coap-pull) */
+    "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
+    " WHERE device_id = ?1 AND state = 0 AND transport = ?2"
+    " ORDER BY id LIMIT 1",
+    "SELECT count(*) FROM downlinks"
+    " WHERE device_id = ?1 AND state = 0 AND transport = ?2",
+    "UPDATE downlinks SET state = ?3, reason = ?4, updated = ?5"
+    " WHERE id = ?1 AND device_id = ?2 AND state = 0"
 };
 
 /* a statement added to ngx_iot_sql_e and not here (or the other way round) */

@@ -100,3 +100,108 @@ ngx_iot_store_downlink_add(ngx_iot_store_t *store,
 
     return NGX_OK;
 }
+
+
+/* the oldest queued downlink of a device by one transport: handler gets it */
+
+ngx_int_t
+ngx_iot_store_downlink_next(ngx_iot_store_t *store, uint64_t device,
+    ngx_uint_t transport, ngx_iot_store_downlink_pt handler, void *data,
+    ngx_log_t *log)
+{
+    int                      rc;
+    ngx_int_t                hrc;
+    sqlite3_stmt            *st;
+    ngx_iot_downlink_row_t   row;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_QUEUED_NEXT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "reading queued downlinks", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) device);
+    sqlite3_bind_int(st, 2, (int) transport);
+
+    rc = sqlite3_step(st);
+
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return NGX_DECLINED;
+    }
+
+    if (rc != SQLITE_ROW) {
+        ngx_iot_store_log_error(store, "reading queued downlinks", log);
+        sqlite3_reset(st);
+        return NGX_ERROR;
+    }
+
+    ngx_iot_store_row_downlink(st, &row);
+
+    hrc = handler(&row, data);
+
+    sqlite3_reset(st);
+
+    return hrc;
+}
+
+
+ngx_int_t
+ngx_iot_store_downlink_queued(ngx_iot_store_t *store, uint64_t device,
+    ngx_uint_t transport, ngx_uint_t *n, ngx_log_t *log)
+{
+    int            rc;
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_QUEUED_COUNT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "counting queued downlinks", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) device);
+    sqlite3_bind_int(st, 2, (int) transport);
+
+    rc = sqlite3_step(st);
+
+    *n = (rc == SQLITE_ROW) ? (ngx_uint_t) sqlite3_column_int64(st, 0) : 0;
+
+    if (rc != SQLITE_ROW) {
+        ngx_iot_store_log_error(store, "counting queued downlinks", log);
+        sqlite3_reset(st);
+        return NGX_ERROR;
+    }
+
+    sqlite3_reset(st);
+
+    return NGX_OK;
+}
+
+
+/* a queued downlink of the device finished: NGX_DECLINED if none was */
+
+ngx_int_t
+ngx_iot_store_downlink_settle(ngx_iot_store_t *store, uint64_t id,
+    uint64_t device, ngx_uint_t state, ngx_uint_t reason, uint64_t updated,
+    ngx_log_t *log)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_SETTLE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "settling a downlink", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) device);
+    sqlite3_bind_int(st, 3, (int) state);
+    sqlite3_bind_int(st, 4, (int) reason);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64) updated);
+
+    if (ngx_iot_store_step(store, st, "settling a downlink", log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return sqlite3_changes(store->db) ? NGX_OK : NGX_DECLINED;
+}
