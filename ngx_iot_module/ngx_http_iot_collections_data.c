@@ -351,6 +351,12 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     v = ngx_http_iot_collections_field(ctx->body, "port");
 
+    if (v == NULL && *transport != NGX_IOT_DOWNLINK_UDP) {
+        /* CoAP's own port (coap-pull has none: the device asks) */
+        m->port = 5683;
+        goto payload;
+    }
+
     if (v == NULL || !json_is_integer(v)
         || (n = json_integer_value(v)) < 1 || n > 65535)
     {
@@ -360,6 +366,8 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     }
 
     m->port = (ngx_uint_t) n;
+
+payload:
 
     v = ngx_http_iot_collections_field(ctx->body, "payload");
 

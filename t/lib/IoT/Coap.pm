@@ -129,6 +129,9 @@ sub client {
         close $fh;
         push @cmd, '-f', $file;
     }
+    my $body_file = "$dir/var/coap-body.$$";
+    unlink $body_file;
+    push @cmd, '-o', $body_file;
     my $scheme = $o{psk} ? 'coaps' : 'coap';
     my $port = $o{psk} ? $self->{port} + 1 : $self->{port};
     push @cmd, "$scheme://127.0.0.1:$port/$path";
@@ -153,11 +156,14 @@ sub client {
     my $code = '';
     my @codes = $text =~ /\bt:(?:CON|NON|ACK)\s+c:(\d\.\d\d)\b/g;
     $code = $codes[-1] if @codes;
-    # the body: what is printed after the last debug line
-    my @lines = split /\n/, $text;
-    my @body = grep { !/^\w{3} \d\d \d\d:\d\d:\d\d|^\s*$/ } @lines;
-    return { code => $code, exit => $exit, out => $text,
-             body => join("\n", @body) };
+    my $body = '';
+    if (open my $bf, '<', $body_file) {
+        binmode $bf;
+        $body = <$bf> // '';
+        close $bf;
+        unlink $body_file;
+    }
+    return { code => $code, exit => $exit, out => $text, body => $body };
 }
 
 1;
