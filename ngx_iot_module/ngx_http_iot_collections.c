@@ -74,6 +74,7 @@ typedef enum {
     NGX_HTTP_IOT_R_DEVICE_TO,
     NGX_HTTP_IOT_R_DOWNLINKS,
     NGX_HTTP_IOT_R_DEVICE_DOWNLINKS,
+    NGX_HTTP_IOT_R_DEVICE_PSK,
     NGX_HTTP_IOT_R_NONE
 } ngx_http_iot_route_e;
 
@@ -141,7 +142,11 @@ static ngx_http_iot_route_t  ngx_http_iot_collections_routes[] = {
       ngx_http_iot_collections_downlinks, 0 },
 
     { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD"),
-      ngx_http_iot_collections_downlinks, NGX_HTTP_IOT_DEV }
+      ngx_http_iot_collections_downlinks, NGX_HTTP_IOT_DEV },
+
+    /* write-only: docs/coap.md */
+    { NGX_HTTP_PATCH|NGX_HTTP_DELETE, ngx_string("PATCH, DELETE"),
+      ngx_http_iot_collections_psk, NGX_HTTP_IOT_DEV }
 };
 
 
@@ -259,6 +264,10 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
 
         if (ngx_http_iot_is(4, "downlinks")) {
             return NGX_HTTP_IOT_R_DEVICE_DOWNLINKS;
+        }
+
+        if (ngx_http_iot_is(4, "psk")) {
+            return NGX_HTTP_IOT_R_DEVICE_PSK;
         }
 
         return NGX_HTTP_IOT_R_NONE;

@@ -236,6 +236,17 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX IF NOT EXISTS downlinks_queued ON downlinks"
     "  (device_id, transport, id) WHERE state = 0;",
 
+    /*
+     * 9: a device's DTLS pre-shared key (CoAP), set in the collections
+     * dialect; it goes with its device
+     */
+    "CREATE TABLE IF NOT EXISTS psk_keys ("
+    "  device_id INTEGER PRIMARY KEY,"
+    "  key BLOB NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS psk_keys_of_device AFTER DELETE ON devices"
+    "  BEGIN DELETE FROM psk_keys WHERE device_id = old.id; END;",
+
     NULL
 };
 
@@ -430,7 +441,13 @@ static const char  *ngx_iot_store_statements[] = {
     "SELECT count(*) FROM downlinks"
     " WHERE device_id = ?1 AND state = 0 AND transport = ?2",
     "UPDATE downlinks SET state = ?3, reason = ?4, updated = ?5"
-    " WHERE id = ?1 AND device_id = ?2 AND state = 0"
+    " WHERE id = ?1 AND device_id = ?2 AND state = 0",
+
+    /* DTLS pre-shared keys set in the collections dialect */
+    "INSERT OR REPLACE INTO psk_keys (device_id, key, updated)"
+    " VALUES (?1, ?2, ?3)",
+    "DELETE FROM psk_keys WHERE device_id = ?1",
+    "SELECT key FROM psk_keys WHERE device_id = ?1"
 };
 
 /* a statement added to ngx_iot_sql_e and not here (or the other way round) */

@@ -324,6 +324,15 @@ ngx_int_t ngx_iot_store_downlink_settle(ngx_iot_store_t *store, uint64_t id,
     uint64_t device, ngx_uint_t state, ngx_uint_t reason, uint64_t updated,
     ngx_log_t *log);
 
+/* DTLS pre-shared keys of the collections dialect: ngx_iot_store_psk.c */
+
+/* the device's key (len 0: none any more) */
+ngx_int_t ngx_iot_store_psk_put(ngx_iot_store_t *store, uint64_t device_id,
+    ngx_str_t *key, ngx_log_t *log);
+/* into buf (size bytes at most): NGX_OK and its length, NGX_DECLINED */
+ngx_int_t ngx_iot_store_psk_get(ngx_iot_store_t *store, uint64_t device_id,
+    u_char *buf, size_t size, size_t *len, ngx_log_t *log);
+
 /* the history: ngx_iot_store_history.c */
 
 /* one message of a batch, between ngx_iot_store_begin() and _commit() */

@@ -19,6 +19,7 @@
 #include "ngx_iot_uplink.h"
 #include "ngx_iot_downlink.h"
 #include "ngx_iot_coaplink.h"
+#include "ngx_iot_psk.h"
 
 
 #define NGX_STREAM_IOT_COAP_QUEUE      16      /* coap-pull, per device */
@@ -67,6 +68,8 @@ static void ngx_stream_iot_coap_pull(ngx_stream_session_t *s,
 static ngx_int_t ngx_stream_iot_coap_take(ngx_iot_downlink_row_t *row,
     void *data);
 static void ngx_stream_iot_coap_pulled(ngx_stream_session_t *s,
+    ngx_iot_coaplink_frame_t *f);
+static void ngx_stream_iot_coap_key(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f);
 static ngx_iot_rc_e ngx_stream_iot_coap_device(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f, ngx_iot_device_t *d);
@@ -262,6 +265,10 @@ ngx_stream_iot_coap_frame(ngx_stream_session_t *s, u_char *data, size_t len)
         ngx_stream_iot_coap_pulled(s, &f);
         return;
 
+    case NGX_IOT_COAPLINK_KEY:
+        ngx_stream_iot_coap_key(s, &f);
+        return;
+
     default:
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "coap link: a frame of type %ui is not known here",
@@ -283,7 +290,9 @@ static void
 ngx_stream_iot_coap_uplink(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f)
 {
+    uint64_t                    device;
     struct sockaddr            *sa;
+    ngx_iot_device_t            d;
     ngx_iot_rc_e                rc;
     ngx_connection_t           *c;
     ngx_iot_message_t           m;
@@ -335,8 +344,25 @@ ngx_stream_iot_coap_uplink(ngx_stream_session_t *s,
     m.coap_path = f->path;
     m.payload = f->payload;
 
-    rc = ngx_iot_uplink_durable((ngx_cycle_t *) ngx_cycle, sa, 0, &m,
-                                req->pool, c->log, &req->wait);
+    /* over DTLS the identity names the device, not the address */
+
+    device = 0;
+
+    if (f->identity.len) {
+        rc = ngx_stream_iot_coap_device(s, f, &d);
+
+        if (rc == NGX_IOT_OK) {
+            device = d.id.key;
+        }
+
+    } else {
+        rc = NGX_IOT_OK;
+    }
+
+    if (rc == NGX_IOT_OK) {
+        rc = ngx_iot_uplink_durable((ngx_cycle_t *) ngx_cycle, sa, device,
+                                    &m, req->pool, c->log, &req->wait);
+    }
 
     if (rc == NGX_IOT_QUEUED) {
         ngx_queue_insert_tail(&ctx->pending, &req->queue);
@@ -478,13 +504,22 @@ ngx_stream_iot_coap_pulled(ngx_stream_session_t *s,
 }
 
 
-/* the device a frame is about: by its address (the RADIUS map) */
+/*
+ * The device a frame is about: by its PSK identity over DTLS, else by its
+ * address (the RADIUS map).
+ */
 
 static ngx_iot_rc_e
 ngx_stream_iot_coap_device(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f, ngx_iot_device_t *d)
 {
     in_addr_t  a;
+
+    if (f->identity.len) {
+        return ngx_iot_psk_key((ngx_cycle_t *) ngx_cycle, &f->identity,
+                               s->connection->pool, NULL, d,
+                               s->connection->log);
+    }
 
     if (!f->has_addr || f->family != AF_INET) {
         return NGX_IOT_NOT_FOUND;
@@ -494,6 +529,57 @@ ngx_stream_iot_coap_device(ngx_stream_session_t *s,
 
     return ngx_iot_session_device((ngx_cycle_t *) ngx_cycle, ntohl(a),
                                   s->connection->pool, d);
+}
+
+
+/*
+ * A DTLS handshake's identity: its key, for this handshake.  The key is
+ * read from the store each time, so a new one counts from the next
+ * handshake; it is in the reply only, never in a log line.
+ */
+
+static void
+ngx_stream_iot_coap_key(ngx_stream_session_t *s, ngx_iot_coaplink_frame_t *f)
+{
+    ngx_str_t                  key;
+    ngx_pool_t                *pool;
+    ngx_iot_rc_e               rc;
+    ngx_iot_device_t           d;
+    ngx_iot_coaplink_frame_t   r;
+
+    ngx_memzero(&r, sizeof(ngx_iot_coaplink_frame_t));
+    r.type = NGX_IOT_COAPLINK_KEY_R;
+    r.seq = f->seq;
+
+    pool = ngx_create_pool(1024, s->connection->log);
+    if (pool == NULL) {
+        r.result = NGX_IOT_COAPLINK_UNAVAILABLE;
+        ngx_stream_iot_coap_reply(s, &r);
+        return;
+    }
+
+    rc = ngx_iot_psk_key((ngx_cycle_t *) ngx_cycle, &f->identity, pool, &key,
+                         &d, s->connection->log);
+
+    if (rc == NGX_IOT_OK && key.len) {
+        r.result = NGX_IOT_COAPLINK_OK;
+        r.key = key;
+        r.device = d.id.key;
+
+    } else {
+        ngx_log_debug0(NGX_LOG_DEBUG_STREAM, s->connection->log, 0,
+                       "coap link: a PSK identity of no device with a key");
+        r.result = (rc == NGX_IOT_STORE_ERROR) ? NGX_IOT_COAPLINK_UNAVAILABLE
+                                               : NGX_IOT_COAPLINK_UNKNOWN;
+    }
+
+    ngx_stream_iot_coap_reply(s, &r);
+
+    if (rc == NGX_IOT_OK && key.data) {
+        ngx_explicit_memzero(key.data, key.len);
+    }
+
+    ngx_destroy_pool(pool);
 }
 
 
