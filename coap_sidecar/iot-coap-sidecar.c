@@ -46,6 +46,8 @@
 #define T_PULL             3
 #define T_PULLED           5
 #define T_KEY              7
+#define T_PUSHED           9
+#define T_PUSH_POLL        11
 
 #define F_ADDR             1
 #define F_IDENTITY         2
@@ -57,6 +59,7 @@
 #define F_KEYDATA          8
 #define F_LOCAL_PORT       9
 #define F_DEVICE           10
+#define F_CODE             11
 
 #define RES_OK             0
 #define RES_UNKNOWN        1
@@ -64,6 +67,12 @@
 #define RES_UNAVAILABLE    3
 #define RES_BAD            4
 #define RES_TOO_LARGE      5
+#define RES_REFUSED        6
+#define RES_NO_ANSWER      7
+#define RES_NO_ADDRESS     8
+
+#define PUSHES             64          /* coap-push in flight at once */
+#define PUSH_POLL_EVERY    250         /* ms, while idle */
 
 
 typedef struct {
@@ -76,7 +85,22 @@ typedef struct {
     uint64_t            device;
     const uint8_t      *key;
     size_t              key_len;
+    const uint8_t      *path;
+    size_t              path_len;
+    int                 has_addr;
+    uint8_t             addr[4];
+    uint16_t            port;
 } frame_t;
+
+
+/* a coap-push on its way to its device */
+typedef struct {
+    int                 used;
+    uint64_t            downlink;
+    uint64_t            device;
+    coap_session_t     *session;
+    int                 done;          /* answered: the session may go */
+} push_t;
 
 
 enum { FREE = 0, WAITING, READY };
@@ -113,6 +137,15 @@ static volatile sig_atomic_t  quit;
 /* slots answered in a handler: their sessions go after coap_io_process */
 static unsigned         answered[SLOTS];
 static unsigned         nanswered;
+
+static push_t           pushes[PUSHES];
+static unsigned         npushes;
+static uint64_t         push_after;    /* the last coap-push taken */
+static int              push_polling;
+static uint64_t         push_next_poll;
+static coap_context_t  *coap_ctx;
+static unsigned         ack_timeout_ms = 2000;
+static int              max_retransmit = 4;
 
 
 static void
@@ -322,6 +355,19 @@ frame_parse(const uint8_t *data, size_t len, frame_t *f)
         case F_PAYLOAD:
             f->payload = v;
             f->payload_len = flen;
+            break;
+
+        case F_PATH:
+            f->path = v;
+            f->path_len = flen;
+            break;
+
+        case F_ADDR:
+            if (flen == 7 && v[0] == 4) {
+                f->has_addr = 1;
+                f->port = (uint16_t) ((v[1] << 8) | v[2]);
+                memcpy(f->addr, v + 3, 4);
+            }
             break;
 
         case F_KEYDATA:
@@ -633,6 +679,304 @@ hnd_pull(coap_resource_t *resource, coap_session_t *session,
 }
 
 
+/* ------------------------------------------------------------ coap-push */
+
+
+static push_t *
+push_find(const coap_pdu_t *pdu)
+{
+    coap_bin_const_t  token;
+    uint64_t          id;
+    unsigned          i;
+    size_t            k;
+
+    if (pdu == NULL) {
+        return NULL;
+    }
+
+    token = coap_pdu_get_token(pdu);
+
+    if (token.length != 8) {
+        return NULL;
+    }
+
+    id = 0;
+
+    for (k = 0; k < 8; k++) {
+        id = (id << 8) | token.s[k];
+    }
+
+    for (i = 0; i < PUSHES; i++) {
+        if (pushes[i].used && !pushes[i].done && pushes[i].downlink == id) {
+            return &pushes[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the outcome to nginx (sent again until it confirms) */
+
+static void
+push_report(push_t *p, int result, int code)
+{
+    slot_t   *s;
+    uint8_t  *q, *end, c;
+
+    p->done = 1;
+
+    s = slot_new();
+
+    if (s == NULL) {
+        say(1, "no room to report a coap-push; it goes again later");
+        return;
+    }
+
+    s->type = T_PUSHED;
+    s->tries = 1;
+
+    end = s->frame + LINK_MAX - LINK_MAC;
+    q = frame_start(s->frame, T_PUSHED, s->seq);
+    c = (uint8_t) result;
+    q = put_field(q, end, F_RESULT, &c, 1);
+    q = put_u64(q, end, F_DOWNLINK, p->downlink);
+    q = put_u64(q, end, F_DEVICE, p->device);
+
+    if (code >= 0) {
+        c = (uint8_t) code;
+        q = put_field(q, end, F_CODE, &c, 1);
+    }
+
+    s->frame_len = frame_end(s->frame, q);
+
+    (void) link_send(s->frame, s->frame_len);
+}
+
+
+static coap_response_t
+push_response(coap_session_t *session, const coap_pdu_t *sent,
+    const coap_pdu_t *received, const coap_mid_t mid)
+{
+    push_t           *p;
+    coap_pdu_code_t   code;
+
+    p = push_find(sent ? sent : received);
+
+    if (p == NULL) {
+        p = push_find(received);
+    }
+
+    if (p == NULL) {
+        return COAP_RESPONSE_OK;
+    }
+
+    code = coap_pdu_get_code(received);
+
+    if (code == 0) {
+        /* an empty ACK: the answer follows separately */
+        return COAP_RESPONSE_OK;
+    }
+
+    push_report(p, (code >> 5) == 2 ? RES_OK : RES_REFUSED, (int) code);
+
+    return COAP_RESPONSE_OK;
+}
+
+
+static void
+push_nack(coap_session_t *session, const coap_pdu_t *sent,
+    const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+    push_t  *p;
+
+    p = push_find(sent);
+
+    if (p == NULL) {
+        return;
+    }
+
+    push_report(p, reason == COAP_NACK_RST ? RES_REFUSED : RES_NO_ANSWER, -1);
+}
+
+
+/* a queued coap-push from nginx: a confirmable POST to its device */
+
+static void
+push_start(frame_t *f)
+{
+    coap_address_t     dst;
+    coap_session_t    *session;
+    coap_pdu_t        *pdu;
+    coap_fixed_point_t  timeout;
+    push_t            *p;
+    uint8_t            token[8], buf[4];
+    const uint8_t     *seg, *end, *slash;
+    unsigned           i;
+    int                k;
+
+    for (i = 0; i < PUSHES && pushes[i].used; i++) {
+        /* void */
+    }
+
+    if (i == PUSHES) {
+        return;
+    }
+
+    p = &pushes[i];
+    memset(p, 0, sizeof(push_t));
+    p->used = 1;
+    p->downlink = f->downlink;
+    p->device = f->device;
+    npushes++;
+
+    if (!f->has_addr) {
+        push_report(p, RES_NO_ADDRESS, -1);
+        return;
+    }
+
+    coap_address_init(&dst);
+    dst.addr.sin.sin_family = AF_INET;
+    dst.addr.sin.sin_port = htons(f->port ? f->port : 5683);
+    memcpy(&dst.addr.sin.sin_addr, f->addr, 4);
+    dst.size = sizeof(struct sockaddr_in);
+
+    /* the device's own session (from our port 5683) if it has one */
+    session = coap_session_get_by_peer(coap_ctx, &dst, 0);
+
+    if (session) {
+        session = coap_session_reference(session);
+
+    } else {
+        session = coap_new_client_session(coap_ctx, NULL, &dst,
+                                          COAP_PROTO_UDP);
+    }
+
+    if (session == NULL) {
+        push_report(p, RES_NO_ANSWER, -1);
+        return;
+    }
+
+    p->session = session;
+
+    timeout.integer_part = ack_timeout_ms / 1000;
+    timeout.fractional_part = ack_timeout_ms % 1000;
+    coap_session_set_ack_timeout(session, timeout);
+    coap_session_set_max_retransmit(session, (uint16_t) max_retransmit);
+
+    pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST,
+                        coap_new_message_id(session),
+                        coap_session_max_pdu_size(session));
+
+    if (pdu == NULL) {
+        push_report(p, RES_NO_ANSWER, -1);
+        return;
+    }
+
+    for (k = 0; k < 8; k++) {
+        token[k] = (uint8_t) (f->downlink >> (56 - 8 * k));
+    }
+
+    coap_add_token(pdu, 8, token);
+
+    seg = f->path;
+    end = f->path + f->path_len;
+
+    while (seg && seg < end) {
+        slash = memchr(seg, '/', end - seg);
+
+        if (slash == NULL) {
+            slash = end;
+        }
+
+        if (slash > seg) {
+            coap_add_option(pdu, COAP_OPTION_URI_PATH, slash - seg, seg);
+        }
+
+        seg = slash + 1;
+    }
+
+    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+                    coap_encode_var_safe(buf, sizeof(buf),
+                                         COAP_MEDIATYPE_APPLICATION_OCTET_STREAM),
+                    buf);
+
+    coap_add_data(pdu, f->payload_len, f->payload ? f->payload
+                                                  : (const uint8_t *) "");
+
+    if (coap_send(session, pdu) == COAP_INVALID_MID) {
+        push_report(p, RES_NO_ANSWER, -1);
+    }
+}
+
+
+static void
+push_polled(frame_t *f)
+{
+    if (f->result != RES_OK || f->downlink == 0) {
+        push_next_poll = now_ms() + PUSH_POLL_EVERY;
+        return;
+    }
+
+    if (f->downlink > push_after) {
+        push_after = f->downlink;
+    }
+
+    push_start(f);
+
+    /* there may be more: ask again at once */
+    push_next_poll = 0;
+}
+
+
+static void
+push_poll(void)
+{
+    slot_t   *s;
+    uint8_t  *q, *end;
+    unsigned  i;
+
+    /* answered pushes give their sessions back, outside libcoap's calls */
+
+    for (i = 0; i < PUSHES; i++) {
+        if (pushes[i].used && pushes[i].done) {
+            if (pushes[i].session) {
+                coap_session_release(pushes[i].session);
+            }
+
+            pushes[i].used = 0;
+            npushes--;
+        }
+    }
+
+    if (push_polling || npushes >= PUSHES || now_ms() < push_next_poll) {
+        return;
+    }
+
+    s = slot_new();
+
+    if (s == NULL) {
+        return;
+    }
+
+    s->type = T_PUSH_POLL;
+    s->deadline = now_ms() + 1000;
+
+    end = s->frame + LINK_MAX - LINK_MAC;
+    q = frame_start(s->frame, T_PUSH_POLL, s->seq);
+    q = put_u64(q, end, F_DOWNLINK, push_after);
+    s->frame_len = frame_end(s->frame, q);
+
+    push_polling = 1;
+    push_next_poll = now_ms() + PUSH_POLL_EVERY;
+
+    if (link_send(s->frame, s->frame_len) != 0) {
+        slot_free(s);
+        push_polling = 0;
+    }
+}
+
+
 /* the link's port refused a frame: nothing waiting will be answered */
 
 static void
@@ -646,7 +990,14 @@ nginx_gone(void)
     for (i = 0; i < SLOTS && active; i++) {
         s = &slots[i];
 
-        if (s->state != WAITING || s->type == T_PULLED) {
+        if (s->state != WAITING || s->type == T_PULLED
+            || s->type == T_PUSHED || s->type == T_PUSH_POLL)
+        {
+            if (s->type == T_PUSH_POLL && s->state == WAITING) {
+                slot_free(s);
+                push_polling = 0;
+            }
+
             continue;
         }
 
@@ -695,8 +1046,15 @@ link_read(void)
             continue;
         }
 
-        if (s->type == T_PULLED) {
+        if (s->type == T_PULLED || s->type == T_PUSHED) {
             slot_free(s);
+            continue;
+        }
+
+        if (s->type == T_PUSH_POLL) {
+            slot_free(s);
+            push_polling = 0;
+            push_polled(&f);
             continue;
         }
 
@@ -757,7 +1115,13 @@ expire(void)
             continue;
         }
 
-        if (s->type == T_PULLED) {
+        if (s->type == T_PUSH_POLL) {
+            slot_free(s);
+            push_polling = 0;
+            continue;
+        }
+
+        if (s->type == T_PULLED || s->type == T_PUSHED) {
             if (s->tries++ < 3) {
                 s->deadline = now + LINK_TIMEOUT;
                 (void) link_send(s->frame, s->frame_len);
@@ -1036,6 +1400,7 @@ usage(void)
     fprintf(stderr,
         "usage: iot-coap-sidecar -s SECRET_FILE [-l 127.0.0.1:5690]\n"
         "           [-a LISTEN_ADDRESS] [-p 5683] [-P PIDFILE] [-v LEVEL]\n"
+        "           [-T ACK_TIMEOUT_SECONDS] [-R MAX_RETRANSMIT]\n"
         "  CoAP on port -p, CoAP over DTLS-PSK on the next port; the link\n"
         "  to nginx's iot_coap_link server at -l (docs/coap.md)\n");
 }
@@ -1058,8 +1423,10 @@ main(int argc, char **argv)
     secret_file = NULL;
     pidfile = NULL;
 
-    while ((c = getopt(argc, argv, "a:l:p:s:P:v:h")) != -1) {
+    while ((c = getopt(argc, argv, "a:l:p:s:P:v:T:R:h")) != -1) {
         switch (c) {
+        case 'T': ack_timeout_ms = (unsigned) (atof(optarg) * 1000); break;
+        case 'R': max_retransmit = atoi(optarg); break;
         case 'a': listen_addr = optarg; break;
         case 'l': link_spec = optarg; break;
         case 'p': coap_port = (uint16_t) atoi(optarg); break;
@@ -1101,6 +1468,10 @@ main(int argc, char **argv)
         say(0, "cannot make a CoAP context");
         return 1;
     }
+
+    coap_ctx = ctx;
+    coap_register_response_handler(ctx, push_response);
+    coap_register_nack_handler(ctx, push_nack);
 
     coap_context_set_block_mode(ctx,
                                 COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
@@ -1161,7 +1532,7 @@ main(int argc, char **argv)
         pfd[1].events = POLLIN;
 
         if (coap_fd >= 0) {
-            (void) poll(pfd, 2, active ? 100 : 1000);
+            (void) poll(pfd, 2, 100);
             coap_io_process(ctx, COAP_IO_NO_WAIT);
 
         } else {
@@ -1172,6 +1543,7 @@ main(int argc, char **argv)
         coap_io_process(ctx, COAP_IO_NO_WAIT);
         release_answered();
         expire();
+        push_poll();
     }
 
     if (pidfile) {
@@ -1182,6 +1554,12 @@ main(int argc, char **argv)
         if (slots[c].session) {
             coap_session_release(slots[c].session);
             slots[c].session = NULL;
+        }
+    }
+
+    for (c = 0; c < PUSHES; c++) {
+        if (pushes[c].used && pushes[c].session) {
+            coap_session_release(pushes[c].session);
         }
     }
 

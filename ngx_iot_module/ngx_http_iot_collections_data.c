@@ -369,6 +369,30 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
 payload:
 
+    /* coap-push: the path to POST to on the device, without a "/" first */
+
+    v = ngx_http_iot_collections_field(ctx->body, "coapPath");
+
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v) || json_string_length(v) > 255
+            || *transport != NGX_IOT_DOWNLINK_COAP_PUSH)
+        {
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "coapPath must be a string of up "
+                                        "to 255 characters, for coap-push");
+        }
+
+        name.data = (u_char *) json_string_value(v);
+        name.len = json_string_length(v);
+
+        while (name.len && name.data[0] == '/') {
+            name.data++;
+            name.len--;
+        }
+
+        m->coap_path = name;
+    }
+
     v = ngx_http_iot_collections_field(ctx->body, "payload");
 
     if (v == NULL || !json_is_string(v) || json_string_length(v) == 0) {

@@ -83,7 +83,9 @@ typedef enum {
     NGX_IOT_HAS_GROUPS,       /* a collection with device groups stays */
     NGX_IOT_HAS_PRODUCTS,     /* a collection with products stays */
     NGX_IOT_QUEUED,           /* posted: the answer comes later */
-    NGX_IOT_QUEUE_FULL        /* downlink: the device's queue is full */
+    NGX_IOT_QUEUE_FULL,       /* downlink: the device's queue is full */
+    NGX_IOT_REFUSED,          /* downlink: the device answered an error */
+    NGX_IOT_NO_ANSWER         /* downlink: the device did not answer */
 } ngx_iot_rc_e;
 
 

@@ -51,6 +51,7 @@ ngx_iot_coaplink_parse(u_char *data, size_t len, ngx_str_t *secret,
 
     ngx_memzero(f, sizeof(ngx_iot_coaplink_frame_t));
     f->result = -1;
+    f->code = -1;
 
     if (len < NGX_IOT_COAPLINK_HEADER_LEN + NGX_IOT_COAPLINK_MAC_LEN
         || len > NGX_IOT_COAPLINK_MAX_LEN)
@@ -181,6 +182,15 @@ ngx_iot_coaplink_parse(u_char *data, size_t len, ngx_str_t *secret,
                 f->device = id;
             }
 
+            break;
+
+        case NGX_IOT_COAPLINK_CODE:
+            if (n != 1) {
+                *why = "bad code field";
+                return NGX_ERROR;
+            }
+
+            f->code = v[0];
             break;
 
         case NGX_IOT_COAPLINK_KEYDATA:

@@ -35,6 +35,10 @@
 #define NGX_IOT_COAPLINK_PULLED_R      6
 #define NGX_IOT_COAPLINK_KEY           7    /* sidecar: a PSK identity */
 #define NGX_IOT_COAPLINK_KEY_R         8
+#define NGX_IOT_COAPLINK_PUSHED        9    /* sidecar: a push's outcome */
+#define NGX_IOT_COAPLINK_PUSHED_R      10
+#define NGX_IOT_COAPLINK_PUSH_POLL     11   /* sidecar: the next push */
+#define NGX_IOT_COAPLINK_PUSH_POLL_R   12
 
 /* field tags */
 #define NGX_IOT_COAPLINK_ADDR          1    /* family 4|6, port 2, address */
@@ -47,6 +51,7 @@
 #define NGX_IOT_COAPLINK_KEYDATA       8    /* a PSK */
 #define NGX_IOT_COAPLINK_LOCAL_PORT    9    /* 2 octets */
 #define NGX_IOT_COAPLINK_DEVICE        10   /* a device's id, 8 octets */
+#define NGX_IOT_COAPLINK_CODE          11   /* a CoAP response code, 1 */
 
 /* results in replies */
 #define NGX_IOT_COAPLINK_OK            0
@@ -55,6 +60,12 @@
 #define NGX_IOT_COAPLINK_UNAVAILABLE   3    /* the store failed: later */
 #define NGX_IOT_COAPLINK_BAD           4    /* the request makes no sense */
 #define NGX_IOT_COAPLINK_TOO_LARGE     5    /* payload over 2048 bytes */
+
+/* a push's outcome, in a pushed frame's result */
+#define NGX_IOT_COAPLINK_DELIVERED     0    /* the device answered 2.xx */
+#define NGX_IOT_COAPLINK_REFUSED       6    /* 4.xx, 5.xx or a reset */
+#define NGX_IOT_COAPLINK_NO_ANSWER     7    /* retransmissions exhausted */
+#define NGX_IOT_COAPLINK_NO_ADDRESS    8    /* nowhere to send it */
 
 
 typedef struct {
@@ -67,6 +78,7 @@ typedef struct {
     ngx_uint_t                 port;
     u_char                     addr[16];
     ngx_uint_t                 local_port;
+    ngx_int_t                  code;      /* -1: absent */
     uint64_t                   downlink;
     uint64_t                   device;
     ngx_str_t                  identity;

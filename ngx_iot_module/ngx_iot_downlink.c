@@ -98,6 +98,12 @@ ngx_iot_downlink_reason_rc(ngx_uint_t reason)
     case NGX_IOT_DOWNLINK_QUEUE_FULL:
         return NGX_IOT_QUEUE_FULL;
 
+    case NGX_IOT_DOWNLINK_REFUSED:
+        return NGX_IOT_REFUSED;
+
+    case NGX_IOT_DOWNLINK_NO_ANSWER:
+        return NGX_IOT_NO_ANSWER;
+
     default:
         return NGX_IOT_SEND_FAILED;
     }
@@ -234,6 +240,7 @@ ngx_iot_downlink(ngx_cycle_t *cycle, ngx_iot_downlink_batch_t *b,
     row->created = (uint64_t) tp->sec * 1000 + tp->msec;
     row->updated = row->created;
     row->payload = b->message->payload;
+    row->coap_path = b->message->coap_path;
 
     return rc;
 }

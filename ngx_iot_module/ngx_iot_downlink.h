@@ -50,7 +50,8 @@ typedef enum {
     NGX_IOT_DOWNLINK_SEND_FAILED = 3,   /* the network refused it */
     NGX_IOT_DOWNLINK_NO_TRANSPORT = 4,  /* not given by this server */
     NGX_IOT_DOWNLINK_QUEUE_FULL = 5,    /* coap-pull: too many wait */
-    NGX_IOT_DOWNLINK_REFUSED = 6        /* coap-push: the device said no */
+    NGX_IOT_DOWNLINK_REFUSED = 6,       /* coap-push: the device said no */
+    NGX_IOT_DOWNLINK_NO_ANSWER = 7      /* coap-push: nothing came back */
 } ngx_iot_downlink_reason_e;
 
 
@@ -58,6 +59,7 @@ typedef enum {
 typedef struct {
     ngx_uint_t                 port;      /* the device's */
     ngx_str_t                  payload;
+    ngx_str_t                  coap_path;     /* coap-push */
 } ngx_iot_downlink_t;
 
 
@@ -93,6 +95,7 @@ typedef struct {
     uint64_t                   created;     /* ms */
     uint64_t                   updated;     /* ms */
     ngx_str_t                  payload;
+    ngx_str_t                  coap_path;   /* coap-push; read by its scan */
 } ngx_iot_downlink_row_t;
 
 

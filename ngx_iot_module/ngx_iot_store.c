@@ -247,6 +247,14 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE TRIGGER IF NOT EXISTS psk_keys_of_device AFTER DELETE ON devices"
     "  BEGIN DELETE FROM psk_keys WHERE device_id = old.id; END;",
 
+    /* 10: the CoAP path of a coap-push downlink; it goes with it */
+    "CREATE TABLE IF NOT EXISTS downlink_paths ("
+    "  downlink_id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS downlink_paths_of_downlink"
+    "  AFTER DELETE ON downlinks"
+    "  BEGIN DELETE FROM downlink_paths WHERE downlink_id = old.id; END;",
+
     NULL
 };
 
@@ -447,7 +455,14 @@ static const char  *ngx_iot_store_statements[] = {
     "INSERT OR REPLACE INTO psk_keys (device_id, key, updated)"
     " VALUES (?1, ?2, ?3)",
     "DELETE FROM psk_keys WHERE device_id = ?1",
-    "SELECT key FROM psk_keys WHERE device_id = ?1"
+    "SELECT key FROM psk_keys WHERE device_id = ?1",
+
+    /* coap-push: the path of a downlink; the next queued one */
+    "INSERT OR REPLACE INTO downlink_paths (downlink_id, path)"
+    " VALUES (?1, ?2)",
+    "SELECT " NGX_IOT_DOWNLINK_COLUMNS ", (SELECT path FROM downlink_paths"
+    " WHERE downlink_id = downlinks.id) FROM downlinks"
+    " WHERE state = 0 AND transport = ?1 AND id > ?2 ORDER BY id LIMIT 1"
 };
 
 /* a statement added to ngx_iot_sql_e and not here (or the other way round) */

@@ -316,6 +316,10 @@ typedef ngx_int_t (*ngx_iot_store_downlink_pt)(ngx_iot_downlink_row_t *row,
 ngx_int_t ngx_iot_store_downlink_next(ngx_iot_store_t *store,
     uint64_t device, ngx_uint_t transport, ngx_iot_store_downlink_pt handler,
     void *data, ngx_log_t *log);
+/* the oldest queued one of a transport after the id after (coap-push) */
+ngx_int_t ngx_iot_store_downlink_push_next(ngx_iot_store_t *store,
+    ngx_uint_t transport, uint64_t after, ngx_iot_store_downlink_pt handler,
+    void *data, ngx_log_t *log);
 ngx_int_t ngx_iot_store_downlink_queued(ngx_iot_store_t *store,
     uint64_t device, ngx_uint_t transport, ngx_uint_t *n, ngx_log_t *log);
 

@@ -33,6 +33,7 @@ ngx_iot_store_row_downlink(sqlite3_stmt *st, ngx_iot_downlink_row_t *row)
     row->updated = (uint64_t) sqlite3_column_int64(st, 8);
     row->payload.data = (u_char *) sqlite3_column_blob(st, 9);
     row->payload.len = sqlite3_column_bytes(st, 9);
+    ngx_str_null(&row->coap_path);
 }
 
 
@@ -69,6 +70,33 @@ ngx_iot_store_downlink_add(ngx_iot_store_t *store,
         }
 
         rows[i].id = (uint64_t) sqlite3_last_insert_rowid(store->db);
+
+        if (rows[i].coap_path.len == 0) {
+            continue;
+        }
+
+        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_PATH);
+        if (st == NULL) {
+            ngx_iot_store_log_error(store, "recording downlinks", log);
+            return NGX_ERROR;
+        }
+
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) rows[i].id);
+        sqlite3_bind_text(st, 2, (char *) rows[i].coap_path.data,
+                          (int) rows[i].coap_path.len, SQLITE_STATIC);
+
+        if (ngx_iot_store_step(store, st, "recording downlinks", log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /* the next row's insert */
+        st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_INSERT);
+        if (st == NULL) {
+            ngx_iot_store_log_error(store, "recording downlinks", log);
+            return NGX_ERROR;
+        }
     }
 
     if (keep == 0) {
@@ -204,4 +232,51 @@ ngx_iot_store_downlink_settle(ngx_iot_store_t *store, uint64_t id,
     }
 
     return sqlite3_changes(store->db) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* the oldest queued downlink of a transport after the id after, any device */
+
+ngx_int_t
+ngx_iot_store_downlink_push_next(ngx_iot_store_t *store, ngx_uint_t transport,
+    uint64_t after, ngx_iot_store_downlink_pt handler, void *data,
+    ngx_log_t *log)
+{
+    int                      rc;
+    ngx_int_t                hrc;
+    sqlite3_stmt            *st;
+    ngx_iot_downlink_row_t   row;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_PUSH_NEXT);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "reading queued downlinks", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int(st, 1, (int) transport);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) after);
+
+    rc = sqlite3_step(st);
+
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return NGX_DECLINED;
+    }
+
+    if (rc != SQLITE_ROW) {
+        ngx_iot_store_log_error(store, "reading queued downlinks", log);
+        sqlite3_reset(st);
+        return NGX_ERROR;
+    }
+
+    ngx_iot_store_row_downlink(st, &row);
+
+    row.coap_path.data = (u_char *) sqlite3_column_text(st, 10);
+    row.coap_path.len = sqlite3_column_bytes(st, 10);
+
+    hrc = handler(&row, data);
+
+    sqlite3_reset(st);
+
+    return hrc;
 }

@@ -5,8 +5,9 @@
  * The CoAP link: a stream content handler for a "listen 127.0.0.1:... udp"
  * server that takes the CoAP sidecar's frames (ngx_iot_coaplink.h) into
  * the core: uplink messages, answered once the history has them; the
- * coap-pull queue, read and settled.  It gives the core its coap-pull
- * transport.  docs/coap.md.
+ * coap-pull queue, read and settled; coap-push downlinks, handed to the
+ * sidecar when it asks and settled with the device's answer.  It gives the
+ * core its coap-pull and coap-push transports.  docs/coap.md.
  */
 
 
@@ -48,11 +49,15 @@ typedef struct {
 } ngx_stream_iot_coap_ctx_t;
 
 
-/* what a pull hands back */
+/* what a pull (or a push poll) hands back */
 typedef struct {
     uint64_t                           id;
+    uint64_t                           device;
+    ngx_uint_t                         port;
     u_char                             payload[NGX_IOT_PAYLOAD_MAX];
     size_t                             len;
+    u_char                             path[256];
+    size_t                             path_len;
 } ngx_stream_iot_coap_pulled_t;
 
 
@@ -71,6 +76,12 @@ static void ngx_stream_iot_coap_pulled(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f);
 static void ngx_stream_iot_coap_key(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f);
+static void ngx_stream_iot_coap_push_poll(ngx_stream_session_t *s,
+    ngx_iot_coaplink_frame_t *f);
+static void ngx_stream_iot_coap_pushed(ngx_stream_session_t *s,
+    ngx_iot_coaplink_frame_t *f);
+static ngx_iot_rc_e ngx_stream_iot_coap_push_send(ngx_cycle_t *cycle,
+    ngx_iot_device_t *d, ngx_iot_downlink_t *m, ngx_log_t *log);
 static ngx_iot_rc_e ngx_stream_iot_coap_device(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f, ngx_iot_device_t *d);
 static ngx_stream_iot_coap_req_t *ngx_stream_iot_coap_request(
@@ -93,6 +104,13 @@ static ngx_int_t ngx_stream_iot_coap_secret(ngx_conf_t *cf,
 /* the core's "coap-pull" downlink transport */
 static ngx_iot_downlink_sender_t  ngx_stream_iot_coap_pull_sender = {
     ngx_stream_iot_coap_pull_send,
+    ngx_stream_iot_coap_pull_ready
+};
+
+
+/* ... and "coap-push": queued too, until the sidecar takes it */
+static ngx_iot_downlink_sender_t  ngx_stream_iot_coap_push_sender = {
+    ngx_stream_iot_coap_push_send,
     ngx_stream_iot_coap_pull_ready
 };
 
@@ -267,6 +285,14 @@ ngx_stream_iot_coap_frame(ngx_stream_session_t *s, u_char *data, size_t len)
 
     case NGX_IOT_COAPLINK_KEY:
         ngx_stream_iot_coap_key(s, &f);
+        return;
+
+    case NGX_IOT_COAPLINK_PUSH_POLL:
+        ngx_stream_iot_coap_push_poll(s, &f);
+        return;
+
+    case NGX_IOT_COAPLINK_PUSHED:
+        ngx_stream_iot_coap_pushed(s, &f);
         return;
 
     default:
@@ -448,10 +474,168 @@ ngx_stream_iot_coap_take(ngx_iot_downlink_row_t *row, void *data)
     ngx_stream_iot_coap_pulled_t  *pulled = data;
 
     pulled->id = row->id;
+    pulled->device = row->device;
+    pulled->port = row->port;
     pulled->len = ngx_min(row->payload.len, NGX_IOT_PAYLOAD_MAX);
     ngx_memcpy(pulled->payload, row->payload.data, pulled->len);
+    pulled->path_len = ngx_min(row->coap_path.len, sizeof(pulled->path));
+    ngx_memcpy(pulled->path, row->coap_path.data, pulled->path_len);
 
     return NGX_OK;
+}
+
+
+/*
+ * The sidecar asks for the next queued coap-push after the last one it
+ * took (0 after its start: what was in flight when it stopped goes
+ * again).  The device's address is the one it has now.
+ */
+
+static void
+ngx_stream_iot_coap_push_poll(ngx_stream_session_t *s,
+    ngx_iot_coaplink_frame_t *f)
+{
+    ngx_int_t                      rc;
+    ngx_connection_t              *c;
+    ngx_iot_store_t               *store;
+    ngx_iot_device_t               d;
+    ngx_iot_coaplink_frame_t       r;
+    ngx_stream_iot_coap_pulled_t   pushed;
+
+    c = s->connection;
+
+    ngx_memzero(&r, sizeof(ngx_iot_coaplink_frame_t));
+    r.type = NGX_IOT_COAPLINK_PUSH_POLL_R;
+    r.seq = f->seq;
+
+    store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, c->log);
+
+    rc = (store == NULL)
+         ? NGX_ERROR
+         : ngx_iot_store_downlink_push_next(store,
+                                            NGX_IOT_DOWNLINK_COAP_PUSH,
+                                            f->downlink,
+                                            ngx_stream_iot_coap_take,
+                                            &pushed, c->log);
+
+    switch (rc) {
+
+    case NGX_OK:
+        r.result = NGX_IOT_COAPLINK_OK;
+        r.downlink = pushed.id;
+        r.device = pushed.device;
+        r.payload.data = pushed.payload;
+        r.payload.len = pushed.len;
+        r.path.data = pushed.path;
+        r.path.len = pushed.path_len;
+
+        if (ngx_iot_device_get((ngx_cycle_t *) ngx_cycle, pushed.device, 0,
+                               c->pool, &d)
+            == NGX_IOT_OK
+            && d.net_family == 4)
+        {
+            r.has_addr = 1;
+            r.family = AF_INET;
+            r.port = pushed.port;
+            ngx_memcpy(r.addr, d.net_addr, 4);
+        }
+
+        break;
+
+    case NGX_DECLINED:
+        r.result = NGX_IOT_COAPLINK_EMPTY;
+        break;
+
+    default:
+        r.result = NGX_IOT_COAPLINK_UNAVAILABLE;
+        break;
+    }
+
+    ngx_stream_iot_coap_reply(s, &r);
+}
+
+
+/* what the device said to a push: delivered, or failed and why */
+
+static void
+ngx_stream_iot_coap_pushed(ngx_stream_session_t *s,
+    ngx_iot_coaplink_frame_t *f)
+{
+    ngx_uint_t                  state, reason, level;
+    ngx_iot_rc_e                rc;
+    ngx_connection_t           *c;
+    ngx_iot_coaplink_frame_t    r;
+    ngx_stream_iot_coap_req_t  *req;
+    ngx_stream_iot_coap_ctx_t  *ctx;
+
+    c = s->connection;
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_iot_coap_module);
+
+    ngx_memzero(&r, sizeof(ngx_iot_coaplink_frame_t));
+    r.type = NGX_IOT_COAPLINK_PUSHED_R;
+    r.seq = f->seq;
+
+    state = NGX_IOT_DOWNLINK_FAILED;
+
+    switch (f->result) {
+
+    case NGX_IOT_COAPLINK_DELIVERED:
+        state = NGX_IOT_DOWNLINK_DELIVERED;
+        reason = NGX_IOT_DOWNLINK_NO_REASON;
+        break;
+
+    case NGX_IOT_COAPLINK_REFUSED:
+        reason = NGX_IOT_DOWNLINK_REFUSED;
+        break;
+
+    case NGX_IOT_COAPLINK_NO_ANSWER:
+        reason = NGX_IOT_DOWNLINK_NO_ANSWER;
+        break;
+
+    case NGX_IOT_COAPLINK_NO_ADDRESS:
+        reason = NGX_IOT_DOWNLINK_NO_ADDRESS;
+        break;
+
+    default:
+        reason = NGX_IOT_DOWNLINK_SEND_FAILED;
+        break;
+    }
+
+    if (f->downlink == 0 || f->device == 0 || f->result < 0) {
+        r.result = NGX_IOT_COAPLINK_BAD;
+        ngx_stream_iot_coap_reply(s, &r);
+        return;
+    }
+
+    if (f->code >= 0) {
+        level = (state == NGX_IOT_DOWNLINK_DELIVERED) ? NGX_LOG_INFO
+                                                      : NGX_LOG_NOTICE;
+
+        ngx_log_error(level, c->log, 0,
+                      "coap link: coap-push %uL answered %d.%02d",
+                      f->downlink, (int) (f->code >> 5), (int) (f->code & 31));
+    }
+
+    req = ngx_stream_iot_coap_request(s, f);
+    if (req == NULL) {
+        r.result = NGX_IOT_COAPLINK_UNAVAILABLE;
+        ngx_stream_iot_coap_reply(s, &r);
+        return;
+    }
+
+    rc = ngx_iot_downlink_settle((ngx_cycle_t *) ngx_cycle, f->downlink,
+                                 f->device, state, reason, c->log,
+                                 &req->wait);
+
+    if (rc == NGX_IOT_QUEUED) {
+        ngx_queue_insert_tail(&ctx->pending, &req->queue);
+        return;
+    }
+
+    ngx_destroy_pool(req->pool);
+
+    r.result = ngx_stream_iot_coap_result(rc);
+    ngx_stream_iot_coap_reply(s, &r);
 }
 
 
@@ -761,6 +945,20 @@ ngx_stream_iot_coap_pull_send(ngx_cycle_t *cycle, ngx_iot_device_t *d,
 }
 
 
+/* coap-push: queued for the sidecar, to a device with an address */
+
+static ngx_iot_rc_e
+ngx_stream_iot_coap_push_send(ngx_cycle_t *cycle, ngx_iot_device_t *d,
+    ngx_iot_downlink_t *m, ngx_log_t *log)
+{
+    if (d->net_family != 4) {
+        return NGX_IOT_NO_ADDRESS;
+    }
+
+    return NGX_IOT_QUEUED;
+}
+
+
 static ngx_iot_rc_e
 ngx_stream_iot_coap_pull_ready(ngx_cycle_t *cycle)
 {
@@ -862,6 +1060,8 @@ ngx_stream_iot_coap_link(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_iot_downlink_register(cf->cycle, NGX_IOT_DOWNLINK_COAP_PULL,
                               &ngx_stream_iot_coap_pull_sender);
+    ngx_iot_downlink_register(cf->cycle, NGX_IOT_DOWNLINK_COAP_PUSH,
+                              &ngx_stream_iot_coap_push_sender);
 
     return NGX_CONF_OK;
 }

@@ -73,7 +73,7 @@ sub start {
     my ($self, %o) = @_;
     my @cmd = ($SIDECAR, '-s', $o{secret_file} || $self->{secret_file},
                '-l', "127.0.0.1:$self->{link}", '-a', '0.0.0.0',
-               '-p', $self->{port}, '-v', 2);
+               '-p', $self->{port}, '-v', 2, @{ $o{args} || [] });
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
