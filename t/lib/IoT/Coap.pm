@@ -22,6 +22,10 @@ our $CLIENT_DTLS = '/usr/bin/coap-client-openssl';
 
 sub available { -x $SIDECAR && -x $CLIENT }
 
+# a test that dies on the way leaves no sidecar behind
+my @STARTED;
+END { $_->stop for grep { $_ && $_->{pid} } @STARTED }
+
 # two free UDP ports in a row (CoAP and DTLS)
 sub free_pair {
     for (1 .. 50) {
@@ -82,6 +86,7 @@ sub start {
         exec @cmd or POSIX::_exit(127);
     }
     $self->{pid} = $pid;
+    push @STARTED, $self;
     # up once its CoAP port answers (.well-known/core is libcoap's own)
     IoT::Test::wait_until(sub {
         return 0 if waitpid($pid, POSIX::WNOHANG()) == $pid
