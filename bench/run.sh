@@ -1194,7 +1194,7 @@ COAP_CLIENT_DTLS=${COAP_CLIENT_DTLS:-/usr/bin/coap-client-openssl}
 # with one dpsub subscribed when TAG starts with "iot"
 b9_load() {
     local tag=$1 port=$2 rate=$3 f=$OUT/b9-$1.txt g=$OUT/b9-$1-sub.txt
-    local sp= ready i h0 h1 run
+    local sp= ready i h0 h1 run d0
     DP_RUN=$((DP_RUN + 1))
     run=$DP_RUN
     ready=$TMP/b9-ready.$run
@@ -1211,12 +1211,15 @@ b9_load() {
             done
             h0=$(hist_rows "$DP_IOT_DIR") ;;
     esac
+    d0=$(( $(udp_drops "$port") + $(udp_drops "$B9_LINK") ))
     "$DPB/coapload" -a "127.0.0.1:$port" -f "$DP_DEVFILE" -n "$B9_DEVICES" \
         -R "$run" -d "$DUR" -w "$B9_WINDOW" -s "$B9_SIZE" -m put \
         -r "$rate" > "$f" 2>&1
     for k in sent ok errors timeouts first_error rate lat_p50_us lat_p99_us; do
         R[b9_${tag}_$k]=$(rv "$f" "$k")
     done
+    # datagrams the kernel dropped at the server's port and nginx's link
+    R[b9_${tag}_drops]=$(( $(udp_drops "$port") + $(udp_drops "$B9_LINK") - d0 ))
     if [ -n "$sp" ]; then
         kill -USR1 "$sp" 2>/dev/null
         wait "$sp"
@@ -1226,7 +1229,7 @@ b9_load() {
         R[b9_${tag}_sub]=$(rv "$g" unique)
         R[b9_${tag}_dup]=$(rv "$g" dup)
     fi
-    log "b9: $tag: ${R[b9_${tag}_rate]:-?}/s ok, sent ${R[b9_${tag}_sent]:-?}, errors ${R[b9_${tag}_errors]:-?}, timeouts ${R[b9_${tag}_timeouts]:-?}, p50/p99 ${R[b9_${tag}_lat_p50_us]:-?}/${R[b9_${tag}_lat_p99_us]:-?} us${sp:+, history +${R[b9_${tag}_hist]:-?}, subscriber ${R[b9_${tag}_sub]:-?}}"
+    log "b9: $tag: ${R[b9_${tag}_rate]:-?}/s ok, sent ${R[b9_${tag}_sent]:-?}, errors ${R[b9_${tag}_errors]:-?}, timeouts ${R[b9_${tag}_timeouts]:-?}, udp drops ${R[b9_${tag}_drops]:-?}, p50/p99 ${R[b9_${tag}_lat_p50_us]:-?}/${R[b9_${tag}_lat_p99_us]:-?} us${sp:+, history +${R[b9_${tag}_hist]:-?}, subscriber ${R[b9_${tag}_sub]:-?}}"
 }
 
 # b9_handshakes TAG PORT IDENTITY KEY: B9_DTLS_PAR loops of
@@ -1269,11 +1272,12 @@ bench9() {
             [ "${PORTS[5]}" = "$((PORTS[4] + 1))" ] && break
     done
     link=${PORTS[0]}
+    B9_LINK=$link
     cport=${PORTS[1]}
     rport=${PORTS[3]}
     dport=${PORTS[4]}
     B4_DEVICES=$B9_DEVICES \
-    DP_STREAM_EXTRA="server { listen 127.0.0.1:$link udp; iot_coap_link secret_file=$secret; }" \
+    DP_STREAM_EXTRA="server { listen 127.0.0.1:$link udp rcvbuf=4m; iot_coap_link secret_file=$secret; }" \
         dp_iot_prefix "$P" > "$TMP/b9-prefix" || { fail b9 "$(cat "$TMP/b9-prefix")"; return 1; }
     "$SIDECAR" -s "$secret" -l "127.0.0.1:$link" -a 127.0.0.1 -p "$cport" \
         -v 1 > "$OUT/b9-sidecar.log" 2>&1 &

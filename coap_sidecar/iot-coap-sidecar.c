@@ -144,6 +144,7 @@ static uint64_t         push_after;    /* the last coap-push taken */
 static int              push_polling;
 static uint64_t         push_next_poll;
 static coap_context_t  *coap_ctx;
+static int              rcvbuf = 4 * 1024 * 1024;
 static unsigned         ack_timeout_ms = 2000;
 static int              max_retransmit = 4;
 
@@ -1353,6 +1354,58 @@ link_open(const char *spec)
 }
 
 
+/*
+ * A burst of devices overflows the kernel's default receive buffer (about
+ * 200 KB, a few hundred datagrams): the device ports and the link get a
+ * larger one.  libcoap does not hand out its endpoints' sockets, so they
+ * are found among ours by the port they are bound to.  As root the buffer
+ * may exceed net.core.rmem_max (SO_RCVBUFFORCE).
+ */
+
+static void
+grow_rcvbuf(int fd)
+{
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf))
+        != 0)
+    {
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
+}
+
+
+static void
+grow_endpoints(uint16_t port)
+{
+    struct sockaddr_storage  ss;
+    socklen_t                len;
+    int                      fd, type;
+
+    for (fd = 3; fd < 1024; fd++) {
+        len = sizeof(type);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0
+            || type != SOCK_DGRAM)
+        {
+            continue;
+        }
+
+        len = sizeof(ss);
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) != 0) {
+            continue;
+        }
+
+        if ((ss.ss_family == AF_INET
+             && ntohs(((struct sockaddr_in *) &ss)->sin_port) == port)
+            || (ss.ss_family == AF_INET6
+                && ntohs(((struct sockaddr_in6 *) &ss)->sin6_port) == port))
+        {
+            grow_rcvbuf(fd);
+        }
+    }
+}
+
+
 static void
 on_signal(int signo)
 {
@@ -1400,7 +1453,7 @@ usage(void)
     fprintf(stderr,
         "usage: iot-coap-sidecar -s SECRET_FILE [-l 127.0.0.1:5690]\n"
         "           [-a LISTEN_ADDRESS] [-p 5683] [-P PIDFILE] [-v LEVEL]\n"
-        "           [-T ACK_TIMEOUT_SECONDS] [-R MAX_RETRANSMIT]\n"
+        "           [-T ACK_TIMEOUT_SECONDS] [-R MAX_RETRANSMIT] [-b RCVBUF]\n"
         "  CoAP on port -p, CoAP over DTLS-PSK on the next port; the link\n"
         "  to nginx's iot_coap_link server at -l (docs/coap.md)\n");
 }
@@ -1423,8 +1476,9 @@ main(int argc, char **argv)
     secret_file = NULL;
     pidfile = NULL;
 
-    while ((c = getopt(argc, argv, "a:l:p:s:P:v:T:R:h")) != -1) {
+    while ((c = getopt(argc, argv, "a:b:l:p:s:P:v:T:R:h")) != -1) {
         switch (c) {
+        case 'b': rcvbuf = atoi(optarg); break;
         case 'T': ack_timeout_ms = (unsigned) (atof(optarg) * 1000); break;
         case 'R': max_retransmit = atoi(optarg); break;
         case 'a': listen_addr = optarg; break;
@@ -1494,6 +1548,12 @@ main(int argc, char **argv)
         || endpoint(ctx, listen_addr, coap_port + 1, COAP_PROTO_DTLS) != 0)
     {
         return 1;
+    }
+
+    if (rcvbuf > 0) {
+        grow_endpoints(coap_port);
+        grow_endpoints(coap_port + 1);
+        grow_rcvbuf(link_fd);
     }
 
     /* every path but the reserved /.well-known/core (libcoap answers it) */
