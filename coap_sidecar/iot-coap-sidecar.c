@@ -39,6 +39,7 @@
 #define LINK_TIMEOUT       3000        /* ms: then the device gets 5.03 */
 #define LINK_KEY_TIMEOUT   1000        /* ms: a handshake waits this long */
 #define PAYLOAD_MAX        2048
+#define OCTET_STREAM       COAP_MEDIATYPE_APPLICATION_OCTET_STREAM
 #define SLOTS              4096        /* requests waiting for nginx */
 
 /* frame types and fields: ngx_iot_module/ngx_iot_coaplink.h */
@@ -518,8 +519,7 @@ answer_async(coap_session_t *session, const coap_pdu_t *request,
         uint8_t  buf[4];
 
         coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
-                        coap_encode_var_safe(buf, sizeof(buf),
-                                             COAP_MEDIATYPE_APPLICATION_OCTET_STREAM),
+                        coap_encode_var_safe(buf, sizeof(buf), OCTET_STREAM),
                         buf);
         coap_add_data(response, s->len, s->payload);
     }
@@ -898,8 +898,7 @@ push_start(frame_t *f)
     }
 
     coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-                    coap_encode_var_safe(buf, sizeof(buf),
-                                         COAP_MEDIATYPE_APPLICATION_OCTET_STREAM),
+                    coap_encode_var_safe(buf, sizeof(buf), OCTET_STREAM),
                     buf);
 
     coap_add_data(pdu, f->payload_len, f->payload ? f->payload
@@ -1527,8 +1526,8 @@ main(int argc, char **argv)
     coap_register_response_handler(ctx, push_response);
     coap_register_nack_handler(ctx, push_nack);
 
-    coap_context_set_block_mode(ctx,
-                                COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP
+                                     | COAP_BLOCK_SINGLE_BODY);
 
     if (!coap_dtls_is_supported()) {
         say(0, "this libcoap has no DTLS (link libcoap-3-openssl)");
