@@ -127,6 +127,20 @@ build_module() {
     say "built $so"
 }
 
+# the CoAP sidecar (coap_sidecar/, docs/coap.md): libcoap 3 with OpenSSL
+build_sidecar() {
+    local bin="$build/iot-coap-sidecar" src="$top/coap_sidecar/iot-coap-sidecar.c"
+    if [ -x "$bin" ] && [ ! "$src" -nt "$bin" ]; then
+        return 0
+    fi
+    mkdir -p "$build"
+    # shellcheck disable=SC2046
+    gcc -Wall -Wextra -Wno-unused-parameter -Werror -O2 -g -o "$bin.new" "$src" \
+        $(pkg-config --cflags --libs libcoap-3-openssl) -lcrypto || exit 1
+    mv -f "$bin.new" "$bin"
+    say "built $bin"
+}
+
 # ---------------------------------------------------------- nginx 1.26.3
 #
 # Debian 13's nginx, built here from Debian's upstream tarball, so that the
@@ -499,6 +513,44 @@ run_env() {
     fi
     chmod 0600 "$IOT_PREFIX/radius.secret"
     IOT_RADIUS_SECRET=$(cat "$IOT_PREFIX/radius.secret")
+    # the CoAP link's shared secret (docs/coap.md): made once, kept
+    IOT_COAP_LINK_PORT=${IOT_COAP_LINK_PORT:-5690}
+    if [ ! -s "$IOT_PREFIX/coap.secret" ]; then
+        (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' \
+            > "$IOT_PREFIX/coap.secret")
+    fi
+    chmod 0600 "$IOT_PREFIX/coap.secret"
+}
+
+# the CoAP sidecar beside nginx (docs/coap.md); nginx serves without it
+start_sidecar() {
+    local pidfile="$IOT_PREFIX/logs/coap-sidecar.pid"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        return 0
+    fi
+    "$build/iot-coap-sidecar" -s "$IOT_PREFIX/coap.secret" \
+        -l "127.0.0.1:$IOT_COAP_LINK_PORT" -a "${IOT_LISTEN:-0.0.0.0}" \
+        -p "$IOT_COAP_PORT" -P "$pidfile" -v 1 \
+        </dev/null >>"$IOT_PREFIX/logs/coap-sidecar.log" 2>&1 &
+    local i
+    for i in $(seq 1 50); do
+        [ -s "$pidfile" ] && return 0
+        kill -0 $! 2>/dev/null || break
+        sleep 0.1
+    done
+    say "the CoAP sidecar did not start: see $IOT_PREFIX/logs/coap-sidecar.log"
+}
+
+stop_sidecar() {
+    local pidfile="$IOT_PREFIX/logs/coap-sidecar.pid" pid
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
 }
 
 # conf/run.conf.in with its @NAME@s filled in, on stdout; values are taken
@@ -511,6 +563,7 @@ fill_conf() {
     RADIUS_PORT="$IOT_RADIUS_PORT" \
     RADIUS_ACCT_PORT="$((IOT_RADIUS_PORT + 1))" \
     RADIUS_SECRET="$IOT_RADIUS_SECRET" RADIUS_POOL="$IOT_RADIUS_POOL" \
+    COAP_LINK_PORT="$IOT_COAP_LINK_PORT" \
     perl -pe '
         BEGIN { ($q = $ENV{RADIUS_SECRET}) =~ s/(["\\])/\\$1/g;
                 $ENV{RADIUS_SECRET} = $q }
@@ -540,6 +593,7 @@ run_server() {
         curl -s -o /dev/null "http://127.0.0.1:$IOT_HTTP_PORT/" && break
         sleep 0.1
     done
+    start_sidecar
     local token
     token=$(cat "$IOT_PREFIX/admin.token")
     cat <<TEXT
@@ -550,6 +604,7 @@ nginx-iot is running (state in $IOT_PREFIX, log in $IOT_PREFIX/logs/error.log).
   RADIUS secret:  $IOT_RADIUS_SECRET   (IOT_RADIUS_SECRET; kept in $IOT_PREFIX/radius.secret)
   address pool:   $IOT_RADIUS_POOL   (IOT_RADIUS_POOL)
   UDP uplink:     udp $IOT_UDP_PORT
+  CoAP:           udp $IOT_COAP_PORT, DTLS-PSK $((IOT_COAP_PORT + 1))   (IOT_COAP_PORT; the sidecar, link 127.0.0.1:$IOT_COAP_LINK_PORT)
 
 Try it:
   TOKEN=\$(cat $IOT_PREFIX/admin.token)
@@ -565,6 +620,7 @@ TEXT
 
 stop_server() {
     run_env
+    stop_sidecar
     local pidfile="$IOT_PREFIX/logs/nginx.pid"
     if [ ! -f "$pidfile" ] || ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
         say "nginx-iot is not running (no live $pidfile)"
@@ -644,17 +700,19 @@ build_deb() {
 cmd=${1:-build}
 case "$cmd" in
     build) install_deps
+           build_sidecar
            case "${2:-1.22}" in
                1.22) build_module ;;
                1.26) build_next ;;
                all|both) build_module; build_next ;;
                *) say "usage: $0 build [1.22|1.26|all]"; exit 2 ;;
            esac ;;
-    run)   install_deps; build_module; run_server ;;
+    run)   install_deps; build_module; build_sidecar; run_server ;;
     stop)  stop_server ;;
-    test)  install_deps; mkdir -p "$build"; install_test_clients
+    test)  install_deps; mkdir -p "$build"; install_test_clients; build_sidecar
            test_versions "${2:-}" ;;
-    bench) install_deps; build_module; exec "$top/bench/run.sh" ;;
+    bench) install_deps; build_module; build_sidecar
+           exec "$top/bench/run.sh" ;;
     deb)   install_deps; build_deb ;;
     fuzz)  install_deps; run_fuzz "${2:-all}" "${3:-60}" ;;
     *)     say "usage: $0 [build [1.22|1.26|all]|run|stop|test [1.22|1.26|all]|bench|deb|fuzz [TARGET|all] [SECONDS]]"

@@ -497,6 +497,7 @@ stream {
     iot_radius_gateway name=bench from=127.0.0.0/8 secret=$secret pool=10.64.0.0/16;
     server { listen 127.0.0.1:$rport udp; iot_radius; }
     server { listen 127.0.0.1:$uport udp reuseport${DP_RCVBUF:+ rcvbuf=$DP_RCVBUF}; iot_uplink; }
+    ${DP_STREAM_EXTRA:-}
 }
 http {
     access_log off;

@@ -197,6 +197,7 @@ gen_body() {
     gen_dataplane
     gen_things
     gen_iotda
+    gen_coap
 }
 # benchmark 8: the iotda dialect
 gen_iotda() {
@@ -244,6 +245,47 @@ gen_iotda() {
 
 
 # benchmark 7: the things dialect
+gen_coap() {
+    [ -n "${R[b9_done]:-}${R[b9_error]:-}" ] || return 0
+    echo "## 9. CoAP through the sidecar, $(v b9_devices) devices"
+    echo
+    if [ -n "${R[b9_error]:-}" ]; then
+        echo "**Did not complete:** $(v b9_error)"
+        echo
+        return 0
+    fi
+    echo "Confirmable PUTs from $(v b9_devices) devices (127.1.x.y, attached over"
+    echo "RADIUS), $(v b9_window) outstanding per device, closed loop; nginx-iot"
+    echo "answers each once it is in the history (a separate response), a"
+    echo "WebSocket subscriber of the collection takes every message; libcoap's"
+    echo "\`coap-server -d 10\` answers the same load (piggybacked 2.04). Runs A B A B:"
+    echo
+    echo "    $(v b9_cmd)"
+    echo
+    echo "| run | nginx-iot (A) /s | coap-server (B) /s | A p50 / p99 ms | B p50 / p99 ms | A history / subscriber |"
+    echo "|---|---|---|---|---|---|"
+    for i in 1 2; do
+        echo "| $i | $(v b9_iot${i}_rate) | $(v b9_ref${i}_rate) | $(ms b9_iot${i}_lat_p50_us) / $(ms b9_iot${i}_lat_p99_us) | $(ms b9_ref${i}_lat_p50_us) / $(ms b9_ref${i}_lat_p99_us) | $(v b9_iot${i}_hist) / $(v b9_iot${i}_sub) of $(v b9_iot${i}_ok) |"
+    done
+    echo
+    echo "Ratio $(v b9_ratio), target >= 0.7: $(pf "${R[b9_pass]:-}")."
+    echo
+    echo "At half that rate ($(v b9_half_rate)/s): sent $(v b9_iothalf_sent), acknowledged"
+    echo "$(v b9_iothalf_ok), errors $(v b9_iothalf_errors), timeouts $(v b9_iothalf_timeouts);"
+    echo "in the history $(v b9_iothalf_hist), at the subscriber $(v b9_iothalf_sub):"
+    echo "nothing lost $(pf "${R[b9_half_pass]:-}")."
+    echo
+    echo "DTLS-PSK handshakes (each one \`coap-client-openssl\` process: a"
+    echo "handshake and one PUT; $(v b9_hs_par) in parallel): nginx-iot"
+    echo "$(v b9_hs_iot_rate)/s (the key asked of nginx at each handshake),"
+    echo "\`coap-server-openssl -k\` $(v b9_hs_ref_rate)/s, ratio $(v b9_hs_ratio). The"
+    echo "client processes' start is most of each; the ratio compares what the"
+    echo "servers add."
+    echo
+    echo "Error log: $(v b9_log_b9-iot)."
+    echo
+}
+
 gen_things() {
     local sort filt pos
     [ -n "${R[b7_done]:-}${R[b7_error]:-}" ] || return 0

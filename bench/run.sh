@@ -57,6 +57,11 @@ B5_WINDOW=${B5_WINDOW:-64}
 B6_CONNS=${B6_CONNS:-10000}
 B6_HOLD_S=${B6_HOLD_S:-60}
 B6_SHORT=${B6_SHORT:-1s}
+# benchmark 9: CoAP through the sidecar
+B9_DEVICES=${B9_DEVICES:-1000}
+B9_WINDOW=${B9_WINDOW:-1}
+B9_SIZE=${B9_SIZE:-64}
+B9_DTLS_PAR=${B9_DTLS_PAR:-4}
 # benchmark 7: the things dialect
 B7_DEVICES=${B7_DEVICES:-1000000}
 B7_LIST_S=${B7_LIST_S:-5}
@@ -68,7 +73,7 @@ B7_SENML_WRK=${B7_SENML_WRK:--t2 -c32}
 B8_WRK=${B8_WRK:--t2 -c32}
 B8_GET_WRK=${B8_GET_WRK:--t2 -c50}
 B8_PATHS=${B8_PATHS:-200}
-ALL="1 2 3 4 5 6 7 8"
+ALL="1 2 3 4 5 6 7 8 9"
 ONLY=${BENCH_ONLY:-$ALL}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/RESULTS.md}
 
@@ -1326,6 +1331,168 @@ bench8() {
     R[b8_done]=1
 }
 
+# ---------------------------------------------------------------------------
+# 9. CoAP through the sidecar: confirmable uplinks per second into the
+# history and a live subscriber, next to libcoap's own coap-server under
+# the same client load; nothing lost at half that rate; DTLS-PSK
+# handshakes per second, next to coap-server with the same key.
+
+SIDECAR=${SIDECAR:-$ROOT/build/iot-coap-sidecar}
+COAP_SERVER=${COAP_SERVER:-/usr/bin/coap-server-notls}
+COAP_SERVER_DTLS=${COAP_SERVER_DTLS:-/usr/bin/coap-server-openssl}
+COAP_CLIENT_DTLS=${COAP_CLIENT_DTLS:-/usr/bin/coap-client-openssl}
+
+# b9_load TAG PORT RATE: one coapload run (closed loop when RATE is 0)
+# with one dpsub subscribed when TAG starts with "iot"
+b9_load() {
+    local tag=$1 port=$2 rate=$3 f=$OUT/b9-$1.txt g=$OUT/b9-$1-sub.txt
+    local sp= ready i h0 h1 run d0
+    DP_RUN=$((DP_RUN + 1))
+    run=$DP_RUN
+    ready=$TMP/b9-ready.$run
+    case $tag in
+        iot*)
+            "$DPB/dpsub" -m ws -a "127.0.0.1:$DP_HTTP" \
+                -P "/collections/$DP_CID/from" -H "X-API-Token: $DP_TOKEN" \
+                -F iot -R "$run" -n "$B9_DEVICES" -o "$ready" \
+                -T "$((DUR + 20))" -i 1000 > "$g" 2>&1 &
+            sp=$!
+            for i in $(seq 1 100); do
+                [ -f "$ready" ] && break
+                sleep 0.05
+            done
+            h0=$(hist_rows "$DP_IOT_DIR") ;;
+    esac
+    d0=$(( $(udp_drops "$port") + $(udp_drops "$B9_LINK") ))
+    "$DPB/coapload" -a "127.0.0.1:$port" -f "$DP_DEVFILE" -n "$B9_DEVICES" \
+        -R "$run" -d "$DUR" -w "$B9_WINDOW" -s "$B9_SIZE" -m put \
+        -r "$rate" > "$f" 2>&1
+    for k in sent ok errors timeouts first_error rate lat_p50_us lat_p99_us; do
+        R[b9_${tag}_$k]=$(rv "$f" "$k")
+    done
+    # datagrams the kernel dropped at the server's port and nginx's link
+    R[b9_${tag}_drops]=$(( $(udp_drops "$port") + $(udp_drops "$B9_LINK") - d0 ))
+    if [ -n "$sp" ]; then
+        kill -USR1 "$sp" 2>/dev/null
+        wait "$sp"
+        sleep 0.5
+        h1=$(hist_rows "$DP_IOT_DIR")
+        R[b9_${tag}_hist]=$((h1 - h0))
+        R[b9_${tag}_sub]=$(rv "$g" unique)
+        R[b9_${tag}_dup]=$(rv "$g" dup)
+    fi
+    log "b9: $tag: ${R[b9_${tag}_rate]:-?}/s ok, sent ${R[b9_${tag}_sent]:-?}, errors ${R[b9_${tag}_errors]:-?}, timeouts ${R[b9_${tag}_timeouts]:-?}, udp drops ${R[b9_${tag}_drops]:-?}, p50/p99 ${R[b9_${tag}_lat_p50_us]:-?}/${R[b9_${tag}_lat_p99_us]:-?} us${sp:+, history +${R[b9_${tag}_hist]:-?}, subscriber ${R[b9_${tag}_sub]:-?}}"
+}
+
+# b9_handshakes TAG PORT IDENTITY KEY: B9_DTLS_PAR loops of
+# coap-client-openssl (one handshake and one PUT each) for DUR seconds
+b9_handshakes() {
+    local tag=$1 port=$2 id=$3 key=$4 i n=0 end
+    end=$(( $(date +%s) + DUR ))
+    local pids=()
+    for i in $(seq 1 "$B9_DTLS_PAR"); do
+        (
+            while [ "$(date +%s)" -lt "$end" ]; do
+                "$COAP_CLIENT_DTLS" -B 5 -v 6 -u "$id" -k "$key" -m put \
+                    -e hs "coaps://127.0.0.1:$port/bench" 2>&1 \
+                    | grep -c 'c:2\.0[14]'
+            done > "$TMP/b9-hs-$tag-$i"
+        ) &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    n=$(cat "$TMP"/b9-hs-"$tag"-* | awk '{ s += $1 } END { print s + 0 }')
+    R[b9_hs_${tag}]=$n
+    R[b9_hs_${tag}_rate]=$(calc "$n / $DUR" %.1f)
+    log "b9: DTLS-PSK handshakes ($tag): $n in $DUR s"
+}
+
+bench9() {
+    local P=$TMP/b9-iot link cport rport dport secret sc rs did key hl ok
+    for t in "$SIDECAR" "$COAP_SERVER" "$COAP_SERVER_DTLS" "$COAP_CLIENT_DTLS"; do
+        [ -x "$t" ] || { fail b9 "$t is missing (./build.sh build; libcoap3-bin)"; return 1; }
+    done
+    dp_setup > "$TMP/b9-setup" || { fail b9 "$(cat "$TMP/b9-setup")"; return 1; }
+    mkdir -p "$P/var"
+    secret=$P/var/coap.secret
+    (umask 077; head -c 24 /dev/urandom | base64 > "$secret")
+    # the link, CoAP and DTLS (the next port), the two coap-servers
+    # (coap-server-openssl takes DTLS on the port after its -p too)
+    while :; do
+        take_ports 6
+        [ "${PORTS[2]}" = "$((PORTS[1] + 1))" ] &&
+            [ "${PORTS[5]}" = "$((PORTS[4] + 1))" ] && break
+    done
+    link=${PORTS[0]}
+    B9_LINK=$link
+    cport=${PORTS[1]}
+    rport=${PORTS[3]}
+    dport=${PORTS[4]}
+    B4_DEVICES=$B9_DEVICES \
+    DP_STREAM_EXTRA="server { listen 127.0.0.1:$link udp rcvbuf=4m; iot_coap_link secret_file=$secret; }" \
+        dp_iot_prefix "$P" > "$TMP/b9-prefix" || { fail b9 "$(cat "$TMP/b9-prefix")"; return 1; }
+    "$SIDECAR" -s "$secret" -l "127.0.0.1:$link" -a 127.0.0.1 -p "$cport" \
+        -v 1 > "$OUT/b9-sidecar.log" 2>&1 &
+    sc=$!
+    sleep 0.5
+    kill -0 "$sc" 2>/dev/null || { fail b9 "the sidecar did not start: $(head -c 200 "$OUT/b9-sidecar.log")"; return 1; }
+    "$COAP_SERVER" -A 127.0.0.1 -p "$rport" -d 10 > "$OUT/b9-coap-server.log" 2>&1 &
+    rs=$!
+    R[b9_devices]=$B9_DEVICES
+    R[b9_window]=$B9_WINDOW
+    R[b9_cmd]="coapload -a ADDR -f devices.txt -n $B9_DEVICES -w $B9_WINDOW -s $B9_SIZE -d $DUR -m put"
+
+    # warm-up, then A B A B
+    DUR=$WARMUP b9_load warm_iot "$cport" 0
+    DUR=$WARMUP b9_load warm_ref "$rport" 0
+    b9_load iot1 "$cport" 0
+    b9_load ref1 "$rport" 0
+    b9_load iot2 "$cport" 0
+    b9_load ref2 "$rport" 0
+    R[b9_iot]=$(calc "(${R[b9_iot1_rate]:-0} + ${R[b9_iot2_rate]:-0}) / 2" %.1f)
+    R[b9_ref]=$(calc "(${R[b9_ref1_rate]:-0} + ${R[b9_ref2_rate]:-0}) / 2" %.1f)
+    R[b9_ratio]=$(calc "${R[b9_iot]} / ${R[b9_ref]}")
+    R[b9_pass]=$(awk -v r="${R[b9_ratio]}" 'BEGIN { print (r >= 0.7) ? "PASS" : "FAIL" }')
+
+    # half the highest rate: every acknowledged uplink in the history and
+    # at the subscriber, none refused or timed out
+    R[b9_half_rate]=$(calc "${R[b9_iot]} / 2" %.0f)
+    b9_load iothalf "$cport" "${R[b9_half_rate]}"
+    ok=${R[b9_iothalf_ok]:-0}
+    R[b9_half_pass]=$(awk -v o="$ok" -v s="${R[b9_iothalf_sent]:-0}" \
+        -v h="${R[b9_iothalf_hist]:-0}" -v u="${R[b9_iothalf_sub]:-0}" \
+        -v e="${R[b9_iothalf_errors]:-1}" -v t="${R[b9_iothalf_timeouts]:-1}" \
+        'BEGIN { print (o > 0 && o == s && h >= o && u >= o && e == 0 && t == 0) ? "PASS" : "FAIL" }')
+    kill "$rs" 2>/dev/null
+    wait "$rs" 2>/dev/null
+
+    # DTLS-PSK: one device's key (collections dialect), the same key for
+    # coap-server-openssl
+    key=bench-psk-$RANDOM$RANDOM
+    did=$(curl -s -H "X-API-Token: $DP_TOKEN" \
+        "http://127.0.0.1:$DP_HTTP/collections/$DP_CID/devices?limit=1" \
+        | grep -o '"deviceId":"[^"]*"' | head -n1 | cut -d'"' -f4)
+    curl -s -o /dev/null -X PATCH -H "X-API-Token: $DP_TOKEN" \
+        -d "{\"key\":\"$(printf '%s' "$key" | od -An -tx1 | tr -d ' \n')\"}" \
+        "http://127.0.0.1:$DP_HTTP/collections/$DP_CID/devices/$did/psk"
+    "$COAP_SERVER_DTLS" -A 127.0.0.1 -p "$dport" -k "$key" -d 10 \
+        > "$OUT/b9-coap-server-dtls.log" 2>&1 &
+    rs=$!
+    sleep 0.3
+    R[b9_hs_par]=$B9_DTLS_PAR
+    b9_handshakes iot "$((cport + 1))" "$did" "$key"
+    b9_handshakes ref "$((dport + 1))" "$did" "$key"
+    kill "$rs" 2>/dev/null
+    wait "$rs" 2>/dev/null
+    R[b9_hs_ratio]=$(calc "${R[b9_hs_iot]:-0} / (${R[b9_hs_ref]:-0} + 0.000001)")
+
+    kill "$sc" 2>/dev/null
+    wait "$sc" 2>/dev/null
+    ngx_stop "$P"
+    problems b9 "$P"
+    R[b9_done]=1
+}
+
 machine() {
     R[nproc]=$(nproc)
     R[cpu]=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -1370,6 +1537,7 @@ main() {
             6) bench6 || rc=1 ;;
             7) bench7 || rc=1 ;;
             8) bench8 || rc=1 ;;
+            9) bench9 || rc=1 ;;
             *) echo "bench: unknown benchmark $b" >&2; rc=1 ;;
         esac
     done

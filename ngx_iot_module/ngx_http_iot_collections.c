@@ -87,6 +87,7 @@ typedef enum {
     NGX_HTTP_IOT_R_MEMBER,
     NGX_HTTP_IOT_R_INVITES,
     NGX_HTTP_IOT_R_INVITE,
+    NGX_HTTP_IOT_R_DEVICE_PSK,
     NGX_HTTP_IOT_R_NONE
 } ngx_http_iot_route_e;
 
@@ -187,7 +188,11 @@ static ngx_http_iot_route_t  ngx_http_iot_collections_routes[] = {
       ngx_http_iot_collections_teams_invite, 0 },
 
     { NGX_HTTP_IOT_M_GET|NGX_HTTP_DELETE, ngx_string("GET, HEAD, DELETE"),
-      ngx_http_iot_collections_teams_invite, 0 }
+      ngx_http_iot_collections_teams_invite, 0 },
+
+    /* write-only: docs/coap.md */
+    { NGX_HTTP_PATCH|NGX_HTTP_DELETE, ngx_string("PATCH, DELETE"),
+      ngx_http_iot_collections_psk, NGX_HTTP_IOT_DEV }
 };
 
 
@@ -340,6 +345,10 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
 
         if (ngx_http_iot_is(4, "downlinks")) {
             return NGX_HTTP_IOT_R_DEVICE_DOWNLINKS;
+        }
+
+        if (ngx_http_iot_is(4, "psk")) {
+            return NGX_HTTP_IOT_R_DEVICE_PSK;
         }
 
         return NGX_HTTP_IOT_R_NONE;

@@ -108,6 +108,8 @@ ngx_int_t ngx_http_iot_collections_to(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_collections_downlinks(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_psk(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
 
 /* ngx_http_iot_collections_render.c */
 ngx_buf_t *ngx_http_iot_collections_error(ngx_http_request_t *r,

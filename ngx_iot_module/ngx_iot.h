@@ -84,7 +84,10 @@ typedef enum {
     NGX_IOT_HAS_PRODUCTS,     /* a collection with products stays */
     NGX_IOT_FORBIDDEN,        /* teams: the caller's role does not allow */
     NGX_IOT_HAS_CHILDREN,     /* a device with child devices stays */
-    NGX_IOT_QUEUED            /* posted: the answer comes later */
+    NGX_IOT_QUEUED,           /* posted: the answer comes later */
+    NGX_IOT_QUEUE_FULL,       /* downlink: the device's queue is full */
+    NGX_IOT_REFUSED,          /* downlink: the device answered an error */
+    NGX_IOT_NO_ANSWER         /* downlink: the device did not answer */
 } ngx_iot_rc_e;
 
 
