@@ -152,10 +152,12 @@ ngx_int_t ngx_iot_store_output_start(ngx_iot_store_t *store, uint64_t since,
     uint64_t *cursor, ngx_log_t *log);
 /*
  * How many messages of collection cid wait after *cursor; beyond keep, the
- * cursor moves past the oldest and *skipped says how many.
+ * cursor moves past the oldest, *skipped says how many and *fresh how
+ * many of them lie beyond counted (no round had read them).
  */
 ngx_int_t ngx_iot_store_output_skip(ngx_iot_store_t *store, uint64_t cid,
-    uint64_t *cursor, ngx_uint_t keep, ngx_uint_t *skipped, ngx_log_t *log);
+    uint64_t *cursor, ngx_uint_t keep, uint64_t counted, ngx_uint_t *skipped,
+    ngx_uint_t *fresh, ngx_log_t *log);
 /* at most max messages of cid after cursor, by id, to handler */
 ngx_int_t ngx_iot_store_output_messages(ngx_iot_store_t *store, uint64_t cid,
     uint64_t cursor, ngx_uint_t max, ngx_iot_store_row_pt handler,

@@ -554,8 +554,8 @@ ngx_iot_outputs_round(void *data, ngx_log_t *log)
     /* a full queue: the oldest go */
 
     if (ngx_iot_store_output_skip(h, out->row.collection_id, &st->cursor,
-                                  out->dl->conf->outputs_queue,
-                                  &out->skipped, log)
+                                  out->dl->conf->outputs_queue, out->counted,
+                                  &out->skipped, &fresh, log)
         != NGX_OK)
     {
         goto failed;
@@ -563,11 +563,8 @@ ngx_iot_outputs_round(void *data, ngx_log_t *log)
 
     if (out->skipped) {
         st->dropped += out->skipped;
-
-        if (st->cursor > out->counted) {
-            st->received += out->skipped;
-            out->counted = st->cursor;
-        }
+        st->received += fresh;
+        out->counted = ngx_max(out->counted, st->cursor);
 
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "iot output %uL: %ui messages dropped, its queue of "

@@ -325,13 +325,16 @@ ngx_iot_store_output_start(ngx_iot_store_t *store, uint64_t since,
 
 ngx_int_t
 ngx_iot_store_output_skip(ngx_iot_store_t *store, uint64_t cid,
-    uint64_t *cursor, ngx_uint_t keep, ngx_uint_t *skipped, ngx_log_t *log)
+    uint64_t *cursor, ngx_uint_t keep, uint64_t counted, ngx_uint_t *skipped,
+    ngx_uint_t *fresh, ngx_log_t *log)
 {
     int            rc;
-    uint64_t       n;
+    uint64_t       n, from;
     sqlite3_stmt  *st;
 
     *skipped = 0;
+    *fresh = 0;
+    from = *cursor;
 
     st = ngx_iot_store_output_prepare(store,
              "SELECT count(*) FROM messages"
@@ -381,6 +384,33 @@ ngx_iot_store_output_skip(ngx_iot_store_t *store, uint64_t cid,
     sqlite3_finalize(st);
 
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        ngx_iot_store_log_error(store, "reading the history", log);
+        return NGX_ERROR;
+    }
+
+    /* of those, the ones no earlier round had read (and counted) */
+
+    st = ngx_iot_store_output_prepare(store,
+             "SELECT count(*) FROM messages WHERE collection_id = ?1"
+             " AND id > ?2 AND id <= ?3",
+             "reading the history", log);
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) cid);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) ngx_max(from, counted));
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) *cursor);
+
+    rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        *fresh = (ngx_uint_t) sqlite3_column_int64(st, 0);
+    }
+
+    sqlite3_finalize(st);
+
+    if (rc != SQLITE_ROW) {
         ngx_iot_store_log_error(store, "reading the history", log);
         return NGX_ERROR;
     }
