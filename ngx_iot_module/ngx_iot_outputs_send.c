@@ -52,6 +52,7 @@ static ngx_uint_t ngx_iot_sender_udp(ngx_iot_sender_t *s,
 static ngx_int_t ngx_iot_sender_mqtt_connect(ngx_iot_sender_t *s);
 static ngx_uint_t ngx_iot_sender_mqtt(ngx_iot_sender_t *s,
     ngx_iot_out_msg_t *msgs, ngx_uint_t n);
+static void ngx_iot_sender_mqtt_drop(ngx_iot_sender_t *s);
 
 
 ngx_int_t
@@ -756,7 +757,7 @@ ngx_iot_sender_mqtt_connect(ngx_iot_sender_t *s)
                                                 : mosquitto_strerror(rc));
         }
 
-        (void) mosquitto_disconnect(s->mosq);
+        ngx_iot_sender_mqtt_drop(s);
         return NGX_ERROR;
     }
 
@@ -813,14 +814,27 @@ ngx_iot_sender_mqtt(ngx_iot_sender_t *s, ngx_iot_out_msg_t *msgs,
                                             : mosquitto_strerror(rc));
 
         /*
-         * the connection starts again: what was not acknowledged goes
-         * again, from this output's queue
+         * a new client next time: what was not acknowledged goes again
+         * from this output's queue, not also from the library's (which
+         * would send it again on a reconnect)
          */
-        (void) mosquitto_disconnect(s->mosq);
-        s->connected = 0;
+        ngx_iot_sender_mqtt_drop(s);
     }
 
     return i;
+}
+
+
+static void
+ngx_iot_sender_mqtt_drop(ngx_iot_sender_t *s)
+{
+    if (s->connected) {
+        (void) mosquitto_disconnect(s->mosq);
+    }
+
+    mosquitto_destroy(s->mosq);
+    s->mosq = NULL;
+    s->connected = 0;
 }
 
 
@@ -830,7 +844,6 @@ ngx_iot_sender_idle(ngx_iot_sender_t *s)
     if (s->mosq && s->connected
         && mosquitto_loop(s->mosq, 0, 1) != MOSQ_ERR_SUCCESS)
     {
-        (void) mosquitto_disconnect(s->mosq);
-        s->connected = 0;
+        ngx_iot_sender_mqtt_drop(s);
     }
 }
