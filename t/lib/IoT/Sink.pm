@@ -5,7 +5,7 @@ package IoT::Sink;
 # a mosquitto broker with a subscriber.  Each records what it received as
 # JSON lines in a file of the test's prefix, which the test reads.
 #
-#   my $hook = IoT::Sink->http($t);          # ->{port}
+#   my $hook = IoT::Sink->http($t[, $port]); # ->{port}
 #   $hook->fail(1);                          # answer 500 from now on
 #   my @req = $hook->received;               # [{path, headers, body}, ...]
 #   my $udp = IoT::Sink->udp($t);            # ->received: [{payload}]
@@ -45,11 +45,12 @@ sub _record {
 
 # an HTTP server: records each request it answers 200 (not those it fails)
 sub http {
-    my ($class, $t) = @_;
+    my ($class, $t, $port) = @_;
     require HTTP::Daemon;
     require HTTP::Response;
     my $self = $class->_new($t, 'http');
-    my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+    my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1',
+                              LocalPort => $port // 0,
                               ReuseAddr => 1) or die "HTTP::Daemon: $!";
     $self->{port} = $d->sockport;
     my $pid = fork;
