@@ -136,7 +136,10 @@ ngx_iot_output_type_name(ngx_uint_t type)
 }
 
 
-/* printable, no controls; a header name: an HTTP token */
+/*
+ * Printable, no controls; header 1: an HTTP token (a header name);
+ * header 2: letters, digits, "-", "_", "." (a part of a URL's path)
+ */
 
 static ngx_int_t
 ngx_iot_output_text_ok(const char *s, size_t len, ngx_uint_t header)
@@ -154,7 +157,7 @@ ngx_iot_output_text_ok(const char *s, size_t len, ngx_uint_t header)
         if (header
             && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
                  || (c >= '0' && c <= '9')
-                 || ngx_strchr("!#$%&'*+-.^_`|~", c)))
+                 || ngx_strchr((header == 1 ? "!#$%&'*+-.^_`|~" : "-_."), c)))
         {
             return NGX_ERROR;
         }
@@ -452,12 +455,14 @@ ngx_iot_output_config(ngx_uint_t type, json_t *config, ngx_str_t *old,
             goto invalid;
         }
 
-        if (ngx_strcmp(k->name, "eventName") == 0
-            && ngx_iot_output_text_ok(s, len, 1) != NGX_OK)
+        if ((ngx_strcmp(k->name, "eventName") == 0
+             || (type == NGX_IOT_OUTPUT_IFTTT
+                 && ngx_strcmp(k->name, "key") == 0))
+            && ngx_iot_output_text_ok(s, len, 2) != NGX_OK)
         {
             ngx_snprintf(errbuf, sizeof(errbuf),
-                         "eventName must be letters, digits, \"-\", "
-                         "\"_\" or \".\"%Z");
+                         "%s must be letters, digits, \"-\", "
+                         "\"_\" or \".\"%Z", k->name);
             goto invalid;
         }
 

@@ -139,6 +139,8 @@ my @bad = (
       'ifttt: no event' ],
     [ { type => 'ifttt', config => { key => 'k', eventName => 'a/b' } },
       qr/eventName/, 'ifttt: event with a slash' ],
+    [ { type => 'ifttt', config => { key => 'k?x=1', eventName => 'e' } },
+      qr/key/, 'ifttt: key with a question mark' ],
 );
 for my $b (@bad) {
     invalid([$api->call(POST => "/collections/$cid/outputs",
