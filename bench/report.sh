@@ -196,6 +196,44 @@ gen_body() {
 
     gen_dataplane
     gen_things
+    gen_outputs
+}
+
+# benchmark 8: uplink to outputs
+gen_outputs() {
+    local sys name
+    [ -n "${R[b8_done]:-}${R[b8_error]:-}" ] || return 0
+    echo "## 8. Uplink to outputs (webhook, MQTT), $(v b8_devices) devices"
+    echo
+    if [ -n "${R[b8_error]:-}" ]; then
+        echo "**Did not complete:** $(v b8_error)"
+        echo
+    fi
+    [ -n "${R[b8_done]:-}" ] || return 0
+    echo "The UDP load of benchmark 4 into one collection with one output"
+    echo "enabled at a time: a webhook to bench/outputs/hookrecv.py, MQTT to"
+    echo "mosquitto read by \`dpsub -m mqtt -F iot\`. A rate is sustained when"
+    echo "every message arrived once, in each device's order, with a median"
+    echo "latency under $B8_P50_OK_MS ms. Beside it the uplink -> WebSocket"
+    echo "ladder of the same prefix (outputs disabled)."
+    echo
+    echo "| | highest rate sustained (msg/s) | / WebSocket | half of it, ${B8_HALF_S} s: delivered msg/s | nothing lost |"
+    echo "|---|---|---|---|---|"
+    echo "| WebSocket | $(v b8_ws_max) | 1 | | |"
+    for sys in hook mqtt; do
+        name=webhook
+        [ "$sys" = mqtt ] && name=MQTT
+        echo "| $name | $(v b8${sys}_max) | $(v b8${sys}_ratio) | $(v b8${sys}_half_delivered) at $(v b8${sys}_half_rate)/s | $(pf "${R[b8${sys}_half_pass]:-}") |"
+    done
+    echo
+    for sys in hook mqtt; do
+        echo "Ladder, $sys (rate | sent | delivered once | lost | dup | out of order | p50 us | p99 us | delivered/s | result | try):"
+        echo
+        printf '%s' "${R[b8${sys}_ladder]:-}" | sed 's/^/    /'
+        echo
+    done
+    echo "Error log: $(v b8_log_b8)."
+    echo
 }
 
 # benchmark 7: the things dialect

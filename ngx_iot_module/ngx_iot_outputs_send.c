@@ -32,6 +32,7 @@
 #define NGX_IOT_MQTT_CA_FILE       "/etc/ssl/certs/ca-certificates.crt"
 
 
+static ngx_msec_t ngx_iot_sender_ms(void);
 static ngx_uint_t ngx_iot_sender_public(struct sockaddr *sa);
 static const char *ngx_iot_sender_text(ngx_iot_sender_t *s, const char *key);
 static ngx_int_t ngx_iot_sender_resolve(ngx_iot_sender_t *s,
@@ -79,6 +80,19 @@ ngx_iot_sender_global_cleanup(void)
 {
     mosquitto_lib_cleanup();
     curl_global_cleanup();
+}
+
+
+/* the time in a thread (nginx's cached time is the event loop's) */
+
+static ngx_msec_t
+ngx_iot_sender_ms(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 
@@ -620,7 +634,7 @@ ngx_iot_sender_mqtt_connect(ngx_iot_sender_t *s)
     u_char           *p, *colon, *end;
     size_t            len;
     ngx_uint_t        tls;
-    ngx_msec_t        waited;
+    ngx_msec_t        start;
     const char       *endpoint, *client, *user;
     struct addrinfo  *res;
 
@@ -738,8 +752,10 @@ ngx_iot_sender_mqtt_connect(ngx_iot_sender_t *s)
         return NGX_ERROR;
     }
 
-    for (waited = 0; s->connack == 0 && waited < NGX_IOT_SEND_TIMEOUT_MS;
-         waited += 100)
+    start = ngx_iot_sender_ms();
+
+    while (s->connack == 0
+           && ngx_iot_sender_ms() - start < NGX_IOT_SEND_TIMEOUT_MS)
     {
         rc = mosquitto_loop(s->mosq, 100, 1);
 
@@ -773,7 +789,7 @@ ngx_iot_sender_mqtt(ngx_iot_sender_t *s, ngx_iot_out_msg_t *msgs,
 {
     int          rc, mid;
     ngx_uint_t   i, sent;
-    ngx_msec_t   waited;
+    ngx_msec_t   start;
     const char  *topic;
 
     if (!s->connected && ngx_iot_sender_mqtt_connect(s) != NGX_OK) {
@@ -795,10 +811,10 @@ ngx_iot_sender_mqtt(ngx_iot_sender_t *s, ngx_iot_out_msg_t *msgs,
 
     /* PUBACKs, in the order of the messages */
 
-    for (waited = 0;
-         rc == MOSQ_ERR_SUCCESS && s->acked < sent
-         && waited < NGX_IOT_SEND_TIMEOUT_MS;
-         waited += 100)
+    start = ngx_iot_sender_ms();
+
+    while (rc == MOSQ_ERR_SUCCESS && s->acked < sent
+           && ngx_iot_sender_ms() - start < NGX_IOT_SEND_TIMEOUT_MS)
     {
         rc = mosquitto_loop(s->mosq, 100, 1);
     }

@@ -93,7 +93,22 @@ my ($m) = $mq->received;
 is($m->{type}, 'data', 'the data message as JSON');
 is($m->{device}{deviceId}, $dev[0]{deviceId}, 'with its device');
 is($m->{device}{collectionId}, $cid, 'of the collection');
-is(status($oid)->{forwarded}, scalar @sent, 'status: forwarded');
+# the round stores its counts once the broker has acknowledged
+ok(wait_until(sub { (status($oid)->{forwarded} // 0) == @sent }, 30),
+   'status: forwarded');
+
+# a burst: batches of 100 publishes wait for their 100 PUBACKs (in real
+# time: the wait once counted loop calls, gave up early and published
+# again what had been acknowledged)
+my $errors0 = status($oid)->{errorCount};
+my $before0 = () = published();
+my @burst = map { uplink(0) } 1 .. 2000;
+ok(wait_until(sub { published() >= $before0 + @burst }, 120),
+   'a burst of 2000 published');
+sleep 2;
+@got = published();
+is_deeply([@got[$before0 .. $#got]], \@burst, 'each once, in order');
+is(status($oid)->{errorCount}, $errors0, 'no error');
 
 # the broker goes away: errors, then delivery once it is back
 
