@@ -706,6 +706,9 @@ ngx_iot_sender_mqtt_connect(ngx_iot_sender_t *s)
 
         (void) mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                                     MQTT_PROTOCOL_V311);
+
+        /* a batch's publishes go at once, not held for acknowledgements */
+        (void) mosquitto_int_option(s->mosq, MOSQ_OPT_TCP_NODELAY, 1);
         mosquitto_connect_callback_set(s->mosq, ngx_iot_sender_connected);
         mosquitto_publish_callback_set(s->mosq, ngx_iot_sender_published);
 
