@@ -25,6 +25,7 @@
 #include <sys/file.h>
 #include "ngx_iot.h"
 #include "ngx_iot_store.h"
+#include "ngx_iot_registry.h"
 #include "ngx_iot_outputs.h"
 #include "ngx_iot_outputs_send.h"
 
@@ -336,7 +337,10 @@ ngx_iot_outputs_seen(ngx_iot_output_t *o, void *data)
     ngx_queue_t    *q;
     ngx_iot_out_t  *out;
 
-    if (!o->enabled) {
+    /* disabled, or of a collection deleted since: not delivered */
+
+    if (!o->enabled || !ngx_iot_collection_exists(dl->cycle, o->collection_id))
+    {
         return NGX_OK;
     }
 
