@@ -472,15 +472,61 @@ ngx_iot_outputs_free(ngx_iot_out_t *out)
 }
 
 
-/* the next round */
+/*
+ * The next round, with the output as the store has it now: a change
+ * (a new config, disabled, deleted) takes effect from the next round, not
+ * only at the next tick.
+ */
+
+static ngx_int_t
+ngx_iot_outputs_current(ngx_iot_output_t *o, void *data)
+{
+    ngx_iot_out_t *out = data;
+
+    if (o->revision == out->row.revision && o->enabled) {
+        out->seen = 1;
+    }
+
+    return NGX_OK;
+}
+
 
 static void
 ngx_iot_outputs_wake(ngx_event_t *ev)
 {
     ngx_iot_out_t *out = ev->data;
 
+    ngx_int_t             rc;
+    ngx_iot_store_t      *store;
+    ngx_iot_deliverer_t  *dl;
+
     if (out->busy || out->gone || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
+    }
+
+    dl = out->dl;
+
+    store = ngx_iot_store_get(dl->cycle, dl->log);
+
+    if (store) {
+        out->seen = 0;
+
+        rc = ngx_iot_store_output_get(store, out->row.id,
+                                      ngx_iot_outputs_current, out, dl->log);
+
+        if (rc != NGX_ERROR && !out->seen) {
+            /* changed, disabled or deleted: the tick sees what it is now */
+            ngx_iot_outputs_free(out);
+
+            if (dl->tick.timer_set) {
+                ngx_del_timer(&dl->tick);
+            }
+
+            ngx_add_timer(&dl->tick, 1);
+            return;
+        }
+
+        out->seen = 1;
     }
 
 #if (NGX_THREADS)

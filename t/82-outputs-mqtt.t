@@ -35,7 +35,7 @@ EOF2
 my $api = IoT::Collections->new($t);
 $t->start;
 
-my $mq = IoT::Sink->mqtt($t, 'iot/out');
+my $mq = IoT::Sink->mqtt($t, 'iot/out', tls => 1);
 
 my $cid = $api->create_collection->{collectionId};
 
@@ -135,6 +135,34 @@ for my $i (0 .. 1) {
               [grep { /^d$i-/ } @waiting], "device $i in its order");
 }
 ok(status($oid)->{retries} >= 1, 'status counts the retries');
+
+# ssl://: the broker's certificate is checked (a self-signed one is
+# refused) unless disableCertCheck
+
+my ($s1, $V) = $api->call(PATCH => "/collections/$cid/outputs/$oid", body => {
+    config => { endpoint => "ssl://127.0.0.1:$mq->{tls_port}",
+                topicName => 'iot/out' } });
+is($s1, 200, 'the output over TLS, certificate checked');
+sleep 1;    # a round under way still has the old config
+$errors = status($oid)->{errorCount};
+$before = () = published();
+my @tls = map { uplink(0) } 1 .. 3;
+ok(wait_until(sub { (status($oid)->{errorCount} // 0) > $errors }, 60),
+   'a certificate that does not verify is a failure');
+(undef, $logs) = $api->call(GET => "/collections/$cid/outputs/$oid/logs");
+ok((grep { $_->{message} =~ /ssl:\/\/127\.0\.0\.1:$mq->{tls_port}/ }
+    @{ $logs->{logs} }), 'logged') or diag(json_encode($logs));
+is(scalar(() = published()), $before, 'nothing published unchecked');
+
+my ($s2) = $api->call(PATCH => "/collections/$cid/outputs/$oid", body => {
+    config => { endpoint => "ssl://127.0.0.1:$mq->{tls_port}",
+                topicName => 'iot/out', disableCertCheck => JTRUE } });
+is($s2, 200, 'disableCertCheck');
+sleep 1;
+ok(wait_until(sub { published() >= $before + @tls }, 120),
+   'published over TLS without the check');
+@got = published();
+is_deeply([@got[$before .. $#got]], \@tls, 'what waited, once, in order');
 
 $mq->stop;
 $t->finish;

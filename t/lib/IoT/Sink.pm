@@ -105,16 +105,29 @@ sub udp {
 }
 
 # mosquitto on a free loopback port with its own config, and mosquitto_sub
-# (QoS 1) writing every message of the topic
+# (QoS 1) writing every message of the topic; with tls => 1 also a TLS
+# listener (->{tls_port}) with a self-signed certificate made by openssl
 sub mqtt {
-    my ($class, $t, $topic) = @_;
+    my ($class, $t, $topic, %o) = @_;
     my $self = $class->_new($t, 'mqtt');
     $self->{port} = IoT::Test::free_port('tcp');
     $self->{topic} = $topic;
     $self->{conf} = $t->dir . "/mosquitto-$n.conf";
+    my $tls = '';
+    if ($o{tls}) {
+        my ($crt, $key) = map { $t->dir . "/mosquitto-$n.$_" } qw(crt key);
+        system("openssl req -x509 -newkey rsa:2048 -nodes -keyout '$key'"
+               . " -out '$crt' -days 2 -subj /CN=localhost"
+               . " -addext subjectAltName=IP:127.0.0.1 2>/dev/null") == 0
+            or die "openssl failed\n";
+        chmod 0644, $key, $crt;
+        $self->{tls_port} = IoT::Test::free_port('tcp');
+        $tls = "listener $self->{tls_port} 127.0.0.1\ncertfile $crt\n"
+               . "keyfile $key\n";
+    }
     open my $fh, '>', $self->{conf} or die $!;
-    print $fh "listener $self->{port} 127.0.0.1\nallow_anonymous true\n"
-              . "persistence false\n";
+    print $fh "per_listener_settings false\nallow_anonymous true\n"
+              . "persistence false\nlistener $self->{port} 127.0.0.1\n$tls";
     close $fh;
     $self->start_broker;
     return $self;
