@@ -707,8 +707,13 @@ ngx_iot_sender_mqtt_connect(ngx_iot_sender_t *s)
         (void) mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                                     MQTT_PROTOCOL_V311);
 
-        /* a batch's publishes go at once, not held for acknowledgements */
+        /*
+         * a batch's publishes go at once, not 20 at a time (the library's
+         * default window) and not held for acknowledgements (Nagle): a
+         * round is bounded by its batch already
+         */
         (void) mosquitto_int_option(s->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+        (void) mosquitto_max_inflight_messages_set(s->mosq, 0);
         mosquitto_connect_callback_set(s->mosq, ngx_iot_sender_connected);
         mosquitto_publish_callback_set(s->mosq, ngx_iot_sender_published);
 
