@@ -28,8 +28,10 @@ nginx_bin=${NGINX_BIN:-/usr/sbin/nginx}
 stream_module=${NGINX_STREAM_MODULE:-/usr/lib/nginx/modules/ngx_stream_module.so}
 
 packages=(nginx nginx-dev libnginx-mod-stream libjansson-dev libsqlite3-dev
-          libssl-dev libcoap3-dev libcoap3-bin sqlite3 curl freeradius-utils
+          libssl-dev libcurl4-openssl-dev libmosquitto-dev libcoap3-dev
+          mosquitto-clients libcoap3-bin sqlite3 curl freeradius-utils
           wrk libprotocol-websocket-perl libwww-perl libjson-xs-perl
+          libhttp-daemon-perl
           libtest-base-perl python3-websocket libnginx-mod-nchan mosquitto
           valgrind gdb gcc make
           libpcre2-dev zlib1g-dev debian-archive-keyring    # nginx 1.26.3

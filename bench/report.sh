@@ -198,6 +198,7 @@ gen_body() {
     gen_things
     gen_iotda
     gen_coap
+    gen_outputs
 }
 # benchmark 8: the iotda dialect
 gen_iotda() {
@@ -594,4 +595,41 @@ write_results() {
             sed -n "/^<!-- END GENERATED/,\$p" "$file" | sed '1d'
         fi
     } > "$tmp" && mv "$tmp" "$file"
+}
+
+# benchmark 10: uplink to outputs
+gen_outputs() {
+    local sys name
+    [ -n "${R[b10_done]:-}${R[b10_error]:-}" ] || return 0
+    echo "## 10. Uplink to outputs (webhook, MQTT), $(v b10_devices) devices"
+    echo
+    if [ -n "${R[b10_error]:-}" ]; then
+        echo "**Did not complete:** $(v b10_error)"
+        echo
+    fi
+    [ -n "${R[b10_done]:-}" ] || return 0
+    echo "The UDP load of benchmark 4 into one collection with one output"
+    echo "enabled at a time: a webhook to bench/outputs/hookrecv.py, MQTT to"
+    echo "mosquitto read by \`dpsub -m mqtt -F iot\`. A rate is sustained when"
+    echo "every message arrived once, in each device's order, with a median"
+    echo "latency under $B10_P50_OK_MS ms. Beside it the uplink -> WebSocket"
+    echo "ladder of the same prefix (outputs disabled)."
+    echo
+    echo "| | highest rate sustained (msg/s) | / WebSocket | half of it, ${B10_HALF_S} s: delivered msg/s | nothing lost |"
+    echo "|---|---|---|---|---|"
+    echo "| WebSocket | $(v b10_ws_max) | 1 | | |"
+    for sys in hook mqtt; do
+        name=webhook
+        [ "$sys" = mqtt ] && name=MQTT
+        echo "| $name | $(v b10${sys}_max) | $(v b10${sys}_ratio) | $(v b10${sys}_half_delivered) at $(v b10${sys}_half_rate)/s | $(pf "${R[b10${sys}_half_pass]:-}") |"
+    done
+    echo
+    for sys in hook mqtt; do
+        echo "Ladder, $sys (rate | sent | delivered once | lost | dup | out of order | p50 us | p99 us | delivered/s | result | try):"
+        echo
+        printf '%s' "${R[b10${sys}_ladder]:-}" | sed 's/^/    /'
+        echo
+    done
+    echo "Error log: $(v b10_log_b8)."
+    echo
 }

@@ -73,7 +73,12 @@ B7_SENML_WRK=${B7_SENML_WRK:--t2 -c32}
 B8_WRK=${B8_WRK:--t2 -c32}
 B8_GET_WRK=${B8_GET_WRK:--t2 -c50}
 B8_PATHS=${B8_PATHS:-200}
-ALL="1 2 3 4 5 6 7 8 9"
+ALL="1 2 3 4 5 6 7 8 9 10"
+# benchmark 10: uplink to outputs (webhook, MQTT)
+B10_LADDER=${B10_LADDER:-2000 5000 10000 20000 30000 40000 60000 80000}
+B10_STEP_S=${B10_STEP_S:-4}
+B10_HALF_S=${B10_HALF_S:-15}
+B10_P50_OK_MS=${B10_P50_OK_MS:-1000}
 ONLY=${BENCH_ONLY:-$ALL}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/RESULTS.md}
 
@@ -91,6 +96,8 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     B6_HOLD_S=${B6_HOLD_S_QUICK:-5}
     B7_DEVICES=${B7_DEVICES_QUICK:-50000}
     B7_LIST_S=${B7_LIST_S_QUICK:-2}
+    B10_LADDER=${B10_LADDER_QUICK:-2000 10000}
+    B10_HALF_S=3
 fi
 
 # a list page run is never longer than the other runs
@@ -1510,6 +1517,146 @@ machine() {
     fi
 }
 
+# ---------------------------------------------------------------------------
+# 10. Uplink -> outputs: a webhook (bench/outputs/hookrecv.py) and MQTT
+# (mosquitto, read by dpsub -m mqtt -F iot), the same UDP load as 4; the
+# uplink -> WebSocket ladder of the same prefix beside them.
+
+# out_step SYS RATE SECONDS TAG: one paced run into the output SYS (hook,
+# mqtt); the receiver counts as dpsub does; R[TAG_pass] = PASS when every
+# message arrived once, in each device's order, the sender kept to the
+# rate and the median latency stayed under B10_P50_OK_MS
+out_step() {
+    local sys=$1 rate=$2 secs=$3 tag=$4 run f g ready sp i ok lost k
+    DP_RUN=$((DP_RUN + 1))
+    run=$DP_RUN
+    f=$OUT/$tag-load.txt
+    g=$OUT/$tag-sub.txt
+    ready=$TMP/ready.$run
+    case $sys in
+        hook)
+            python3 "$BENCH_DIR/outputs/hookrecv.py" -p "$B10_HOOK" -R "$run" \
+                -n "$B4_DEVICES" -o "$ready" -T "$((secs + 60))" -i 3000 \
+                > "$g" 2>&1 & ;;
+        mqtt)
+            "$DPB/dpsub" -m mqtt -a "127.0.0.1:$B10_MOSQ" -t bench/out -F iot \
+                -R "$run" -n "$B4_DEVICES" -o "$ready" -T "$((secs + 60))" \
+                -i 3000 > "$g" 2>&1 & ;;
+    esac
+    sp=$!
+    for i in $(seq 1 100); do
+        [ -f "$ready" ] && break
+        kill -0 "$sp" 2>/dev/null || break
+        sleep 0.05
+    done
+    if [ ! -f "$ready" ]; then
+        kill "$sp" 2>/dev/null
+        wait "$sp" 2>/dev/null
+        R[${tag}_pass]=FAIL
+        log "$tag: the receiver did not start"
+        return 1
+    fi
+    "$DPB/dpload" -m udp -a "127.0.0.1:$DP_UDP" -f "$DP_DEVFILE" -R "$run" \
+        -n "$B4_DEVICES" -s "$B4_SIZE" -r "$rate" -d "$secs" -g 5 > "$f" 2>&1
+    kill -USR1 "$sp" 2>/dev/null
+    wait "$sp"
+    for k in sent due behind rate; do
+        R[${tag}_load_$k]=$(rv "$f" "$k")
+    done
+    for k in unique dup ooo lat_p50_us lat_p99_us rx_rate; do
+        R[${tag}_$k]=$(rv "$g" "$k")
+    done
+    lost=$(( ${R[${tag}_load_sent]:-0} - ${R[${tag}_unique]:-0} ))
+    R[${tag}_lost]=$lost
+    ok=$(awk -v s="${R[${tag}_load_sent]:-0}" -v d="${R[${tag}_load_due]:-1}" \
+             -v l="$lost" -v u="${R[${tag}_dup]:-1}" -v o="${R[${tag}_ooo]:-1}" \
+             -v p="${R[${tag}_lat_p50_us]:-999999999}" -v m="$B10_P50_OK_MS" \
+             'BEGIN { print (s >= 0.99 * d && s > 0 && l == 0 && u == 0 &&
+                             o == 0 && p != "" && p < m * 1000) ? "PASS" : "FAIL" }')
+    R[${tag}_pass]=$ok
+    R[${tag}_line]="$rate|${R[${tag}_load_sent]:-}|${R[${tag}_unique]:-}|$lost|${R[${tag}_dup]:-}|${R[${tag}_ooo]:-}|${R[${tag}_lat_p50_us]:-}|${R[${tag}_lat_p99_us]:-}|${R[${tag}_rx_rate]:-}|$ok"
+    log "$tag: $rate/s: sent ${R[${tag}_load_sent]:-?}, delivered ${R[${tag}_unique]:-?}, lost $lost, dup ${R[${tag}_dup]:-?}, ooo ${R[${tag}_ooo]:-?}, p50/p99 ${R[${tag}_lat_p50_us]:-?}/${R[${tag}_lat_p99_us]:-?} us: $ok"
+    [ "$ok" = PASS ]
+}
+
+# out_enable DIR OID true|false
+out_enable() {
+    api "$1" PATCH "/collections/$DP_CID/outputs/$2" "{\"enabled\":$3}" > /dev/null
+}
+
+bench10() {
+    local P=$TMP/b10 M=$TMP/b10-mosq sys oid pre rate max fail try tag lines half
+    local out
+    dp_setup > "$OUT/dp-setup.txt" || { fail b10 "$(cat "$OUT/dp-setup.txt")"; return 1; }
+    command -v "$MOSQUITTO" > /dev/null || { fail b10 "$MOSQUITTO not found (apt-get install -y mosquitto)"; return 1; }
+    command -v python3 > /dev/null || { fail b10 "python3 not found"; return 1; }
+    DP_MAIN_EXTRA="iot_outputs_private_destinations on; iot_outputs_queue 10000000;" \
+        dp_iot_prefix "$P" > "$OUT/b10-setup.txt" || { fail b10 "$(cat "$OUT/b10-setup.txt")"; return 1; }
+    take_ports 2
+    B10_HOOK=${PORTS[0]}
+    B10_MOSQ=${PORTS[1]}
+    mosq_start "$M" "$B10_MOSQ" || { fail b10 "mosquitto did not start"; return 1; }
+    out=$(api "$P" POST "/collections/$DP_CID/outputs" "{\"type\":\"webhook\",\"enabled\":false,\"config\":{\"url\":\"http://127.0.0.1:$B10_HOOK/hook\"}}")
+    R[b10_hook_oid]=$(printf '%s' "$out" | grep -o '"outputId":"[0-9a-v]*"' | cut -d'"' -f4)
+    out=$(api "$P" POST "/collections/$DP_CID/outputs" "{\"type\":\"mqtt\",\"enabled\":false,\"config\":{\"endpoint\":\"tcp://127.0.0.1:$B10_MOSQ\",\"topicName\":\"bench/out\"}}")
+    R[b10_mqtt_oid]=$(printf '%s' "$out" | grep -o '"outputId":"[0-9a-v]*"' | cut -d'"' -f4)
+    if [ -z "${R[b10_hook_oid]}" ] || [ -z "${R[b10_mqtt_oid]}" ]; then
+        fail b10 "POST .../outputs failed: $out"
+        return 1
+    fi
+    R[b10_devices]=$B4_DEVICES
+
+    # the WebSocket reference, outputs disabled
+    log "b10: rate ladder, uplink -> WebSocket"
+    dp_ladder iot b10ws
+    R[b10_ws_max]=${R[b10ws_max]}
+
+    for sys in hook mqtt; do
+        oid=${R[b10_${sys}_oid]}
+        out_enable "$P" "$oid" true
+        sleep 2
+        pre=b10$sys
+        max=0
+        fail=
+        lines=
+        log "b10: rate ladder, uplink -> $sys output"
+        for rate in $B10_LADDER; do
+            for try in 1 2; do
+                tag=$pre-r$rate-$try
+                out_step "$sys" "$rate" "$B10_STEP_S" "$tag"
+                lines="$lines${R[${tag}_line]:-$rate|||||||||FAIL}|$try"$'\n'
+                [ "${R[${tag}_pass]}" = PASS ] && break
+            done
+            if [ "${R[${tag}_pass]}" = PASS ]; then
+                max=$rate
+            else
+                fail=$rate
+                break
+            fi
+        done
+        R[${pre}_max]=$max
+        R[${pre}_fail]=${fail:-none}
+        R[${pre}_ladder]=$lines
+        # a failed step leaves a backlog: let it drain before half the max
+        sleep 5
+        half=$(( max / 2 / 1000 * 1000 ))
+        [ "$half" -gt 0 ] || half=1000
+        R[${pre}_half_rate]=$half
+        log "b10: $sys output at $half/s for ${B10_HALF_S}s"
+        out_step "$sys" "$half" "$B10_HALF_S" "$pre-half"
+        R[${pre}_half_pass]=${R[$pre-half_pass]}
+        R[${pre}_half_delivered]=${R[$pre-half_rx_rate]:-}
+        R[${pre}_ratio]=$(awk -v a="$max" -v b="${R[b10_ws_max]:-0}" \
+            'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        out_enable "$P" "$oid" false
+        sleep 1
+    done
+    mosq_stop "$M"
+    ngx_stop "$P"
+    problems b10 "$P"
+    R[b10_done]=1
+}
+
 main() {
     need_tools || exit 1
     if [ ! -f "$MODULE_SO" ]; then
@@ -1538,6 +1685,7 @@ main() {
             7) bench7 || rc=1 ;;
             8) bench8 || rc=1 ;;
             9) bench9 || rc=1 ;;
+            10) bench10 || rc=1 ;;
             *) echo "bench: unknown benchmark $b" >&2; rc=1 ;;
         esac
     done

@@ -88,6 +88,11 @@ typedef enum {
     NGX_HTTP_IOT_R_INVITES,
     NGX_HTTP_IOT_R_INVITE,
     NGX_HTTP_IOT_R_DEVICE_PSK,
+    NGX_HTTP_IOT_R_OUTPUTS,
+    NGX_HTTP_IOT_R_OUTPUT,
+    NGX_HTTP_IOT_R_OUTPUT_INFO,
+    NGX_HTTP_IOT_R_OUTPUT_TAGS,
+    NGX_HTTP_IOT_R_OUTPUT_TAG,
     NGX_HTTP_IOT_R_NONE
 } ngx_http_iot_route_e;
 
@@ -192,7 +197,22 @@ static ngx_http_iot_route_t  ngx_http_iot_collections_routes[] = {
 
     /* write-only: docs/coap.md */
     { NGX_HTTP_PATCH|NGX_HTTP_DELETE, ngx_string("PATCH, DELETE"),
-      ngx_http_iot_collections_psk, NGX_HTTP_IOT_DEV }
+      ngx_http_iot_collections_psk, NGX_HTTP_IOT_DEV },
+
+    { NGX_HTTP_IOT_M_LIST, ngx_string("GET, HEAD, POST"),
+      ngx_http_iot_collections_outputs, 0 },
+
+    { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE"),
+      ngx_http_iot_collections_output, 0 },
+
+    { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD"),
+      ngx_http_iot_collections_output_info, 0 },
+
+    { NGX_HTTP_IOT_M_TAGS, ngx_string("GET, HEAD, PATCH"),
+      ngx_http_iot_collections_output_tags, 0 },
+
+    { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE"),
+      ngx_http_iot_collections_output_tags, NGX_HTTP_IOT_ONE }
 };
 
 
@@ -309,6 +329,10 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
             return NGX_HTTP_IOT_R_DEVICES;
         }
 
+        if (ngx_http_iot_is(2, "outputs")) {
+            return NGX_HTTP_IOT_R_OUTPUTS;
+        }
+
         return NGX_HTTP_IOT_R_NONE;
 
     case 4:
@@ -320,9 +344,25 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
             return NGX_HTTP_IOT_R_DEVICE;
         }
 
+        if (ngx_http_iot_is(2, "outputs")) {
+            return NGX_HTTP_IOT_R_OUTPUT;
+        }
+
         return NGX_HTTP_IOT_R_NONE;
 
     case 5:
+        if (ngx_http_iot_is(2, "outputs")) {
+            if (ngx_http_iot_is(4, "logs") || ngx_http_iot_is(4, "status")) {
+                return NGX_HTTP_IOT_R_OUTPUT_INFO;
+            }
+
+            if (ngx_http_iot_is(4, "tags")) {
+                return NGX_HTTP_IOT_R_OUTPUT_TAGS;
+            }
+
+            return NGX_HTTP_IOT_R_NONE;
+        }
+
         if (!ngx_http_iot_is(2, "devices")) {
             return NGX_HTTP_IOT_R_NONE;
         }
@@ -356,6 +396,10 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
     case 6:
         if (ngx_http_iot_is(2, "devices") && ngx_http_iot_is(4, "tags")) {
             return NGX_HTTP_IOT_R_DEVICE_TAG;
+        }
+
+        if (ngx_http_iot_is(2, "outputs") && ngx_http_iot_is(4, "tags")) {
+            return NGX_HTTP_IOT_R_OUTPUT_TAG;
         }
 
         return NGX_HTTP_IOT_R_NONE;

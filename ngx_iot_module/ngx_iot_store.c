@@ -361,6 +361,22 @@ static const char  *ngx_iot_migrations[] = {
     "  AFTER DELETE ON downlinks"
     "  BEGIN DELETE FROM downlink_paths WHERE downlink_id = old.id; END;",
 
+    /*
+     * 16: outputs (forwarding of a collection's data, ngx_iot_outputs.h);
+     * their state and logs are in the history's file.  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS outputs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  enabled INTEGER NOT NULL,"
+    "  config TEXT NOT NULL,"
+    "  tags TEXT NOT NULL DEFAULT '{}',"
+    "  since INTEGER NOT NULL,"
+    "  revision INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS outputs_by_collection"
+    "  ON outputs (collection_id, id);",
+
     NULL
 };
 
@@ -383,6 +399,30 @@ static const char  *ngx_iot_history_migrations[] = {
     "  received);"
     "CREATE INDEX messages_by_device ON messages (device_id, received);"
     "CREATE INDEX messages_by_time ON messages (received);",
+
+    /*
+     * 2: where each output is (the last message it took) and what it
+     * counted and logged; a collection's messages by id, as outputs read
+     * them.  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS output_state ("
+    "  output_id INTEGER PRIMARY KEY,"
+    "  since INTEGER NOT NULL,"
+    "  cursor INTEGER NOT NULL,"
+    "  received INTEGER NOT NULL,"
+    "  forwarded INTEGER NOT NULL,"
+    "  errors INTEGER NOT NULL,"
+    "  retries INTEGER NOT NULL,"
+    "  dropped INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS output_logs ("
+    "  output_id INTEGER NOT NULL,"
+    "  time INTEGER NOT NULL,"
+    "  message TEXT NOT NULL,"
+    "  repeated INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS output_logs_by_output"
+    "  ON output_logs (output_id);"
+    "CREATE INDEX IF NOT EXISTS messages_by_collection_id ON messages"
+    "  (collection_id, id);",
 
     NULL
 };
