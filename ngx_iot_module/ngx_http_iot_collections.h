@@ -150,6 +150,8 @@ void ngx_http_iot_collections_device_gone(ngx_iot_message_t *m,
 ngx_int_t ngx_http_iot_collections_render(ngx_iot_message_t *m,
     ngx_pool_t *pool, ngx_str_t *out);
 const char *ngx_http_iot_collections_downlink_error(ngx_iot_rc_e rc);
+ngx_int_t ngx_http_iot_collections_render_downlink(ngx_iot_message_t *m,
+    ngx_pool_t *pool, ngx_str_t *out);
 size_t ngx_http_iot_collections_downlink_len(ngx_iot_downlink_row_t *dl);
 u_char *ngx_http_iot_collections_downlink_write(u_char *p,
     ngx_iot_downlink_row_t *dl);

@@ -356,8 +356,10 @@ ngx_http_iot_collections_downlink_len(ngx_iot_downlink_row_t *dl)
     return sizeof("{\"id\":\"\",\"collectionId\":\"\",\"deviceId\":\"\","
                   "\"transport\":\"\",\"port\":,\"payload\":\"\","
                   "\"state\":\"\",\"reason\":\"\",\"created\":,"
-                  "\"updated\":}")
+                  "\"updated\":,\"coapPath\":\"\"}")
            + 3 * NGX_IOT_ID_LEN + 2 * NGX_INT64_LEN + NGX_INT_T_LEN
+           + ngx_http_iot_collections_json_len(dl->coap_path.data,
+                                               dl->coap_path.len)
            + ngx_iot_downlink_transport_name(dl->transport)->len
            + ngx_iot_downlink_state_name(dl->state)->len
            + ngx_strlen(ngx_http_iot_collections_downlink_error(
@@ -378,8 +380,17 @@ ngx_http_iot_collections_downlink_write(u_char *p, ngx_iot_downlink_row_t *dl)
     p = ngx_iot_id_encode(p, dl->collection);
     p = ngx_cpymem(p, "\",\"deviceId\":\"", sizeof("\",\"deviceId\":\"") - 1);
     p = ngx_iot_id_encode(p, dl->device);
-    p = ngx_sprintf(p, "\",\"transport\":\"%V\",\"port\":%ui,\"payload\":\"",
+    p = ngx_sprintf(p, "\",\"transport\":\"%V\",\"port\":%ui,",
                     ngx_iot_downlink_transport_name(dl->transport), dl->port);
+
+    if (dl->transport != NGX_IOT_DOWNLINK_UDP) {
+        p = ngx_cpymem(p, "\"coapPath\":\"", sizeof("\"coapPath\":\"") - 1);
+        p = ngx_http_iot_collections_escape(p, dl->coap_path.data,
+                                            dl->coap_path.len);
+        p = ngx_cpymem(p, "\",", 2);
+    }
+
+    p = ngx_cpymem(p, "\"payload\":\"", sizeof("\"payload\":\"") - 1);
 
     b64.data = p;
     ngx_encode_base64(&b64, &dl->payload);
@@ -396,6 +407,48 @@ ngx_http_iot_collections_downlink_write(u_char *p, ngx_iot_downlink_row_t *dl)
 
     return ngx_sprintf(p, ",\"created\":%uL,\"updated\":%uL}",
                        dl->created, dl->updated);
+}
+
+
+/*
+ * A downlink's new state for the live streams:
+ * {"type":"downlink","downlink":{...as GET .../downlinks lists it...}}
+ */
+
+ngx_int_t
+ngx_http_iot_collections_render_downlink(ngx_iot_message_t *m,
+    ngx_pool_t *pool, ngx_str_t *out)
+{
+    u_char                  *p;
+    ngx_iot_downlink_row_t   dl;
+
+    dl.id = m->id;
+    dl.device = m->device_id;
+    dl.collection = m->collection_id;
+    dl.transport = m->transport;
+    dl.port = m->remote_port;
+    dl.state = m->state;
+    dl.reason = m->reason;
+    dl.created = m->created;
+    dl.updated = m->received;
+    dl.payload = m->payload;
+    dl.coap_path = m->coap_path;
+
+    out->data = ngx_pnalloc(pool,
+                            sizeof("{\"type\":\"downlink\",\"downlink\":}")
+                            + ngx_http_iot_collections_downlink_len(&dl));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(out->data, "{\"type\":\"downlink\",\"downlink\":",
+                   sizeof("{\"type\":\"downlink\",\"downlink\":") - 1);
+    p = ngx_http_iot_collections_downlink_write(p, &dl);
+    *p++ = '}';
+
+    out->len = p - out->data;
+
+    return NGX_OK;
 }
 
 

@@ -117,6 +117,13 @@ struct ngx_http_iot_dialect_s {
      */
     ngx_uint_t                   (*own_body)(ngx_http_request_t *r,
                                              ngx_http_iot_ctx_t *ctx);
+
+    /*
+     * A downlink's new state, for live streams (the message's kind is
+     * NGX_IOT_MESSAGE_DOWNLINK); NULL: the dialect's streams do not
+     * announce downlinks.
+     */
+    ngx_iot_render_pt              render_downlink;
 };
 
 

@@ -124,6 +124,7 @@ ngx_http_iot_stream(ngx_http_request_t *r, uint64_t cid, uint64_t did)
     f->sub.collection_id = cid;
     f->sub.device_id = did;
     f->sub.render = d->render;
+    f->sub.render_downlink = d->render_downlink;
     f->sub.deliver = ngx_http_iot_from_deliver;
     f->sub.lost = ngx_http_iot_from_lost;
     f->sub.data = f;

@@ -79,7 +79,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect = {
     NULL,                                  /* data messages: none */
     NULL,                                  /* streams: none */
     ngx_null_string,                       /* errors: application/json */
-    ngx_http_iot_iotda_own_body            /* every body: it is signed */
+    ngx_http_iot_iotda_own_body,           /* every body: it is signed */
+    NULL                                   /* downlinks' states: no streams */
 };
 
 

@@ -52,7 +52,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_things_dialect = {
     NULL,                                  /* data messages: none yet */
     NULL,                                  /* streams: none yet */
     ngx_string("application/problem+json"), /* errors */
-    ngx_http_iot_things_own_body           /* ingestion: signed bytes */
+    ngx_http_iot_things_own_body,          /* ingestion: signed bytes */
+    NULL                                   /* downlinks' states: no streams */
 };
 
 

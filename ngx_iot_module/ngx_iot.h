@@ -118,6 +118,7 @@ struct ngx_iot_conf_s {
     time_t                     history_max_age;
     ngx_uint_t                 history_max_count;
     ngx_uint_t                 downlink_keep;
+    ngx_msec_t                 downlink_ttl;  /* a waiting one's; 0: none */
     ngx_uint_t                 field_mask_default;   /* NGX_IOT_MASK_* */
     ngx_uint_t                 field_mask_forced;
     ngx_flag_t                 outputs_private;  /* may reach private */

@@ -52,6 +52,10 @@ typedef struct {
     uint32_t                   method_len;
     uint32_t                   path_len;
     uint32_t                   payload_len;
+    uint32_t                   kind;
+    uint32_t                   state;
+    uint32_t                   reason;
+    uint64_t                   created;
 } ngx_iot_bus_rec_t;
 
 
@@ -386,6 +390,10 @@ ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, ngx_iot_message_t *m)
     rec->method_len = (uint32_t) m->coap_method.len;
     rec->path_len = (uint32_t) m->coap_path.len;
     rec->payload_len = (uint32_t) m->payload.len;
+    rec->kind = (uint32_t) m->kind;
+    rec->state = (uint32_t) m->state;
+    rec->reason = (uint32_t) m->reason;
+    rec->created = m->created;
 
     p = (u_char *) rec + sizeof(ngx_iot_bus_rec_t);
     p = ngx_cpymem(p, m->coap_method.data, m->coap_method.len);
@@ -608,6 +616,10 @@ ngx_iot_bus_read(ngx_iot_bus_local_t *bl)
             m.transport = r->transport;
             m.local_port = r->local_port;
             m.remote_port = r->remote_port;
+            m.kind = r->kind;
+            m.state = r->state;
+            m.reason = r->reason;
+            m.created = r->created;
 
             data = p + sizeof(ngx_iot_bus_rec_t);
 
@@ -642,6 +654,7 @@ ngx_iot_bus_deliver(ngx_iot_bus_local_t *bl, ngx_iot_message_t *m,
 {
     ngx_uint_t               i, n;
     ngx_queue_t             *q, *next;
+    ngx_iot_render_pt        render;
     ngx_iot_bus_topic_t     *topic;
     ngx_iot_subscriber_t    *s;
     ngx_iot_bus_rendered_t  *one, extra;
@@ -667,8 +680,14 @@ ngx_iot_bus_deliver(ngx_iot_bus_local_t *bl, ngx_iot_message_t *m,
             continue;
         }
 
+        render = (m->kind == NGX_IOT_MESSAGE_DOWNLINK) ? s->render_downlink
+                                                       : s->render;
+        if (render == NULL) {
+            continue;
+        }
+
         for (i = 0; i < n; i++) {
-            if (done[i].render == s->render) {
+            if (done[i].render == render) {
                 break;
             }
         }
@@ -679,8 +698,8 @@ ngx_iot_bus_deliver(ngx_iot_bus_local_t *bl, ngx_iot_message_t *m,
         } else {
             one = (n < NGX_IOT_BUS_RENDERERS) ? &done[n++] : &extra;
 
-            one->render = s->render;
-            one->rc = s->render(m, bl->pool, &one->text);
+            one->render = render;
+            one->rc = render(m, bl->pool, &one->text);
 
             ngx_log_debug2(NGX_LOG_DEBUG_CORE, bl->log, 0,
                            "iot bus: message %uL of device %uL rendered",

@@ -40,6 +40,7 @@ struct ngx_iot_subscriber_s {
     uint64_t                   collection_id;
     uint64_t                   device_id;      /* 0: the whole collection */
     ngx_iot_render_pt          render;
+    ngx_iot_render_pt          render_downlink;   /* NULL: not wanted */
     ngx_iot_deliver_pt         deliver;
     ngx_iot_lost_pt            lost;
     void                      *data;
@@ -57,7 +58,10 @@ void ngx_iot_bus_revise(void);
 void ngx_iot_bus_on_revise(ngx_iot_bus_revised_pt handler);
 
 
-/* the caller fills collection_id, device_id, render, deliver, lost, data */
+/*
+ * The caller fills collection_id, device_id, render, render_downlink,
+ * deliver, lost, data.
+ */
 void ngx_iot_bus_subscribe(ngx_iot_subscriber_t *s);
 void ngx_iot_bus_unsubscribe(ngx_iot_subscriber_t *s);
 

@@ -12,7 +12,15 @@
 #include "ngx_iot.h"
 #include "ngx_iot_store.h"
 #include "ngx_iot_write.h"
+#include "ngx_iot_bus.h"
 #include "ngx_iot_downlink.h"
+#include "ngx_iot_id.h"
+
+
+/* how often one worker looks for waiting downlinks whose time is up */
+#define NGX_IOT_DOWNLINK_SWEEP        1000
+/* how many expire in one write, at most */
+#define NGX_IOT_DOWNLINK_EXPIRE_MAX   256
 
 
 /* a batch on its way into the store */
@@ -28,6 +36,25 @@ static ngx_int_t ngx_iot_downlink_store(ngx_iot_write_t *w);
 static void ngx_iot_downlink_kept(ngx_iot_write_t *w);
 static ngx_int_t ngx_iot_downlink_settle_store(ngx_iot_write_t *w);
 static void ngx_iot_downlink_settled(ngx_iot_write_t *w);
+static void ngx_iot_downlink_announce_rows(ngx_cycle_t *cycle,
+    ngx_iot_downlink_batch_t *b);
+static void ngx_iot_downlink_sweep(ngx_event_t *ev);
+static ngx_int_t ngx_iot_downlink_expire_store(ngx_iot_write_t *w);
+static void ngx_iot_downlink_expired(ngx_iot_write_t *w);
+
+
+/* waiting downlinks whose time is up, on their way to "expired" */
+typedef struct {
+    ngx_iot_write_t            w;
+    ngx_pool_t                *pool;
+    uint64_t                   now;
+    ngx_uint_t                 n;
+    ngx_iot_downlink_row_t     rows[NGX_IOT_DOWNLINK_EXPIRE_MAX];
+} ngx_iot_downlink_expire_t;
+
+
+static ngx_event_t  ngx_iot_downlink_sweeper;
+static ngx_uint_t   ngx_iot_downlink_sweeping;
 
 
 /* a queued downlink on its way to its last state */
@@ -39,6 +66,7 @@ typedef struct {
     ngx_uint_t                 reason;
     ngx_iot_rc_e               found;
     ngx_iot_wait_t            *wait;
+    ngx_iot_downlink_row_t     row;       /* as settled, to announce */
 } ngx_iot_downlink_settle_t;
 
 
@@ -243,6 +271,18 @@ ngx_iot_downlink(ngx_cycle_t *cycle, ngx_iot_downlink_batch_t *b,
     row->updated = row->created;
     row->payload = b->message->payload;
     row->coap_path = b->message->coap_path;
+    row->expires = 0;
+
+    if (row->state == NGX_IOT_DOWNLINK_QUEUED) {
+        /* a waiting one has its time: the request's, or the default */
+
+        if (b->message->ttl_set) {
+            row->expires = row->created + b->message->ttl;
+
+        } else if (icf->downlink_ttl) {
+            row->expires = row->created + icf->downlink_ttl;
+        }
+    }
 
     return rc;
 }
@@ -282,7 +322,13 @@ ngx_iot_downlink_keep(ngx_cycle_t *cycle, ngx_iot_downlink_batch_t *b,
     dw->w.log = log;
 
     if (wait == NULL) {
-        return ngx_iot_write(cycle, &dw->w);
+        rc = ngx_iot_write(cycle, &dw->w);
+
+        if (rc == NGX_IOT_OK) {
+            ngx_iot_downlink_announce_rows(cycle, b);
+        }
+
+        return rc;
     }
 
     b->wait = wait;
@@ -291,6 +337,11 @@ ngx_iot_downlink_keep(ngx_cycle_t *cycle, ngx_iot_downlink_batch_t *b,
     dw->w.done_data = dw;
 
     rc = ngx_iot_write_post(cycle, &dw->w);
+
+    if (rc == NGX_IOT_OK) {
+        /* written here and now: no thread pool */
+        ngx_iot_downlink_announce_rows(cycle, b);
+    }
 
     if (rc != NGX_IOT_QUEUED) {
         wait->rc = rc;
@@ -335,6 +386,10 @@ ngx_iot_downlink_kept(ngx_iot_write_t *w)
 
     ngx_iot_wait_t  *wait;
 
+    if (w->rc == NGX_IOT_OK) {
+        ngx_iot_downlink_announce_rows((ngx_cycle_t *) ngx_cycle, dw->batch);
+    }
+
     wait = dw->batch->wait;
     wait->rc = w->rc;
     wait->handler(wait);
@@ -345,8 +400,11 @@ ngx_iot_rc_e
 ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
     ngx_uint_t state, ngx_uint_t reason, ngx_log_t *log, ngx_iot_wait_t *wait)
 {
+    ngx_pool_t                 *pool;
     ngx_iot_rc_e                rc;
     ngx_iot_downlink_settle_t  *ds, here;
+
+    pool = NULL;
 
     if (wait) {
         ds = ngx_pcalloc(wait->pool, sizeof(ngx_iot_downlink_settle_t));
@@ -357,6 +415,12 @@ ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
     } else {
         ngx_memzero(&here, sizeof(ngx_iot_downlink_settle_t));
         ds = &here;
+
+        /* the settled row, read back to be announced */
+        pool = ngx_create_pool(1024, log);
+        if (pool == NULL) {
+            return NGX_IOT_STORE_ERROR;
+        }
     }
 
     ds->id = id;
@@ -372,7 +436,15 @@ ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
     ds->w.log = log;
 
     if (wait == NULL) {
+        ds->w.pool = pool;
         rc = ngx_iot_write(cycle, &ds->w);
+
+        if (rc == NGX_IOT_OK && ds->found == NGX_IOT_OK) {
+            ngx_iot_downlink_announce(cycle, &ds->row);
+        }
+
+        ngx_destroy_pool(pool);
+
         return (rc == NGX_IOT_OK) ? ds->found : rc;
     }
 
@@ -381,6 +453,11 @@ ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
     ds->w.done_data = ds;
 
     rc = ngx_iot_write_post(cycle, &ds->w);
+
+    if (rc == NGX_IOT_OK && ds->found == NGX_IOT_OK) {
+        /* written here and now: no thread pool */
+        ngx_iot_downlink_announce(cycle, &ds->row);
+    }
 
     if (rc != NGX_IOT_QUEUED) {
         wait->rc = (rc == NGX_IOT_OK) ? ds->found : rc;
@@ -406,7 +483,12 @@ ngx_iot_downlink_settle_store(ngx_iot_write_t *w)
         return NGX_OK;
     }
 
-    return rc;
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_iot_store_downlink_get(w->store, ds->id, w->pool, &ds->row,
+                                      w->log);
 }
 
 
@@ -415,6 +497,236 @@ ngx_iot_downlink_settled(ngx_iot_write_t *w)
 {
     ngx_iot_downlink_settle_t  *ds = w->done_data;
 
+    if (w->rc == NGX_IOT_OK && ds->found == NGX_IOT_OK) {
+        ngx_iot_downlink_announce((ngx_cycle_t *) ngx_cycle, &ds->row);
+    }
+
     ds->wait->rc = (w->rc == NGX_IOT_OK) ? ds->found : w->rc;
     ds->wait->handler(ds->wait);
+}
+
+
+/*
+ * A downlink's state, as the store has it now, to the live streams of its
+ * device and collection in every worker, through the bus.
+ */
+
+void
+ngx_iot_downlink_announce(ngx_cycle_t *cycle, ngx_iot_downlink_row_t *row)
+{
+    ngx_iot_conf_t     *icf;
+    ngx_iot_message_t   m;
+
+    icf = ngx_iot_get_conf(cycle);
+
+    if (icf == NULL || icf->bus == NULL || row->id == 0) {
+        return;
+    }
+
+    ngx_memzero(&m, sizeof(ngx_iot_message_t));
+
+    m.kind = NGX_IOT_MESSAGE_DOWNLINK;
+    m.id = row->id;
+    m.device_id = row->device;
+    m.collection_id = row->collection;
+    m.transport = row->transport;
+    m.remote_port = row->port;
+    m.state = row->state;
+    m.reason = row->reason;
+    m.created = row->created;
+    m.received = row->updated;
+    m.payload = row->payload;
+    m.coap_path = row->coap_path;
+
+    (void) ngx_iot_bus_publish(icf->bus, &m);
+}
+
+
+static void
+ngx_iot_downlink_announce_rows(ngx_cycle_t *cycle,
+    ngx_iot_downlink_batch_t *b)
+{
+    ngx_uint_t               i;
+    ngx_iot_downlink_row_t  *rows;
+
+    rows = b->rows.elts;
+
+    for (i = 0; i < b->rows.nelts; i++) {
+        ngx_iot_downlink_announce(cycle, &rows[i]);
+    }
+}
+
+
+/*
+ * Expiry: one worker (the first) looks every second for waiting downlinks
+ * whose time is up, with a read; when there are, a write makes them
+ * "expired" (through the registry's writer, as a settle) and announces
+ * them.  The device is never handed one whose time is up: the store's
+ * queries leave them out, whether the sweep has come yet or not.
+ */
+
+void
+ngx_iot_downlink_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_process == NGX_PROCESS_WORKER && ngx_worker != 0) {
+        return;
+    }
+
+    ngx_iot_downlink_sweeper.handler = ngx_iot_downlink_sweep;
+    ngx_iot_downlink_sweeper.log = cycle->log;
+    ngx_iot_downlink_sweeper.data = cycle;     /* debug logs read it */
+    ngx_iot_downlink_sweeper.cancelable = 1;
+    ngx_iot_downlink_sweeping = 0;
+
+    ngx_add_timer(&ngx_iot_downlink_sweeper, NGX_IOT_DOWNLINK_SWEEP);
+}
+
+
+static void
+ngx_iot_downlink_sweep(ngx_event_t *ev)
+{
+    uint64_t                    id, device, now;
+    ngx_uint_t                  found;
+    ngx_pool_t                 *pool;
+    ngx_iot_rc_e                rc;
+    ngx_iot_store_t            *store;
+    ngx_iot_downlink_expire_t  *de;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(ev, NGX_IOT_DOWNLINK_SWEEP);
+
+    if (ngx_iot_downlink_sweeping) {
+        return;
+    }
+
+    store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, ev->log);
+    if (store == NULL) {
+        return;
+    }
+
+    now = ngx_iot_now_ms();
+
+    if (ngx_iot_store_downlink_due(store, now, &id, &device, 1, &found,
+                                   ev->log)
+        != NGX_OK
+        || found == 0)
+    {
+        return;
+    }
+
+    pool = ngx_create_pool(4096, ev->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    de = ngx_pcalloc(pool, sizeof(ngx_iot_downlink_expire_t));
+    if (de == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    de->pool = pool;
+    de->now = now;
+    de->w.check = ngx_iot_downlink_nothing;
+    de->w.write = ngx_iot_downlink_expire_store;
+    de->w.apply = ngx_iot_downlink_nothing;
+    de->w.data = de;
+    de->w.log = ev->log;
+    de->w.pool = pool;
+    de->w.done = ngx_iot_downlink_expired;
+    de->w.done_data = de;
+
+    ngx_iot_downlink_sweeping = 1;
+
+    rc = ngx_iot_write_post((ngx_cycle_t *) ngx_cycle, &de->w);
+
+    if (rc == NGX_IOT_QUEUED) {
+        return;
+    }
+
+    /* written here and now (no thread pool), or refused */
+
+    de->w.rc = rc;
+    ngx_iot_downlink_expired(&de->w);
+}
+
+
+/* in the writer: the ones whose time is up, each settled as expired */
+
+static ngx_int_t
+ngx_iot_downlink_expire_store(ngx_iot_write_t *w)
+{
+    ngx_iot_downlink_expire_t  *de = w->data;
+
+    ngx_int_t   rc;
+    ngx_uint_t  i, n;
+    uint64_t    ids[NGX_IOT_DOWNLINK_EXPIRE_MAX];
+    uint64_t    devices[NGX_IOT_DOWNLINK_EXPIRE_MAX];
+
+    de->n = 0;
+
+    if (ngx_iot_store_downlink_due(w->store, de->now, ids, devices,
+                                   NGX_IOT_DOWNLINK_EXPIRE_MAX, &n, w->log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        rc = ngx_iot_store_downlink_settle(w->store, ids[i], devices[i],
+                                           NGX_IOT_DOWNLINK_EXPIRED,
+                                           NGX_IOT_DOWNLINK_NO_REASON,
+                                           de->now, w->log);
+
+        if (rc == NGX_DECLINED) {
+            /* taken meanwhile */
+            continue;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_iot_store_downlink_get(w->store, ids[i], de->pool,
+                                        &de->rows[de->n], w->log);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            de->n++;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iot_downlink_expired(ngx_iot_write_t *w)
+{
+    ngx_iot_downlink_expire_t  *de = w->done_data;
+
+    ngx_uint_t  i;
+
+    if (w->rc == NGX_IOT_OK) {
+        for (i = 0; i < de->n; i++) {
+            ngx_iot_downlink_announce((ngx_cycle_t *) ngx_cycle,
+                                      &de->rows[i]);
+        }
+
+        if (de->n) {
+            ngx_log_error(NGX_LOG_INFO, w->log, 0,
+                          "iot downlink: %ui waiting downlinks expired",
+                          de->n);
+        }
+    }
+
+    ngx_iot_downlink_sweeping = 0;
+
+    ngx_destroy_pool(de->pool);
 }

@@ -60,6 +60,8 @@ typedef struct {
     ngx_uint_t                 port;      /* the device's */
     ngx_str_t                  payload;
     ngx_str_t                  coap_path;     /* coap-push */
+    ngx_msec_t                 ttl;       /* a waiting one's, if ttl_set */
+    unsigned                   ttl_set:1; /* else iot_downlink_ttl */
 } ngx_iot_downlink_t;
 
 
@@ -95,7 +97,8 @@ typedef struct {
     uint64_t                   created;     /* ms */
     uint64_t                   updated;     /* ms */
     ngx_str_t                  payload;
-    ngx_str_t                  coap_path;   /* coap-push; read by its scan */
+    ngx_str_t                  coap_path;   /* coap-push */
+    uint64_t                   expires;     /* ms; 0: never (queued only) */
 } ngx_iot_downlink_row_t;
 
 
@@ -169,6 +172,22 @@ ngx_iot_rc_e ngx_iot_downlink_keep(ngx_cycle_t *cycle,
 ngx_iot_rc_e ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id,
     uint64_t device, ngx_uint_t state, ngx_uint_t reason, ngx_log_t *log,
     ngx_iot_wait_t *wait);
+
+/*
+ * The downlink's state as row has it, to the live streams of its device
+ * and collection in every worker (the bus: a message of kind
+ * NGX_IOT_MESSAGE_DOWNLINK).  Keeping a batch and settling a downlink
+ * announce their rows themselves once the store has them.
+ */
+void ngx_iot_downlink_announce(ngx_cycle_t *cycle,
+    ngx_iot_downlink_row_t *row);
+
+
+/*
+ * In each worker: the first one makes waiting downlinks whose time is up
+ * (row.expires: the message's ttl, else iot_downlink_ttl) "expired".
+ */
+void ngx_iot_downlink_init_process(ngx_cycle_t *cycle);
 
 
 #endif /* _NGX_IOT_DOWNLINK_H_INCLUDED_ */

@@ -4,7 +4,9 @@
  *
  * An uplink data message, as the core knows it: no dialect's format.  The
  * bus carries it between workers and each subscriber renders it in its
- * own dialect; the history stores it.
+ * own dialect; the history stores it.  The bus carries downlinks' changes
+ * of state the same way (kind NGX_IOT_MESSAGE_DOWNLINK), for the live
+ * streams only.
  */
 
 
@@ -22,6 +24,9 @@
 
 #define NGX_IOT_PAYLOAD_MAX        2048
 
+#define NGX_IOT_MESSAGE_DATA       0
+#define NGX_IOT_MESSAGE_DOWNLINK   1      /* a downlink's new state */
+
 
 typedef struct {
     uint64_t                   id;            /* in the history */
@@ -34,6 +39,16 @@ typedef struct {
     ngx_str_t                  coap_method;
     ngx_str_t                  coap_path;
     ngx_str_t                  payload;
+
+    /*
+     * A downlink (kind NGX_IOT_MESSAGE_DOWNLINK): id is the downlink's,
+     * received its time of update, transport its ngx_iot_downlink_e,
+     * remote_port the device's port, coap_path its path (coap-push).
+     */
+    ngx_uint_t                 kind;
+    ngx_uint_t                 state;         /* ngx_iot_downlink_state_e */
+    ngx_uint_t                 reason;        /* ngx_iot_downlink_reason_e */
+    uint64_t                   created;       /* ms */
 } ngx_iot_message_t;
 
 

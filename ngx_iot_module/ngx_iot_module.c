@@ -16,6 +16,7 @@
 #include "ngx_iot_store.h"
 #include "ngx_iot_history.h"
 #include "ngx_iot_token.h"
+#include "ngx_iot_downlink.h"
 
 
 #define NGX_IOT_CHECKPOINT_INTERVAL  1000
@@ -87,6 +88,13 @@ static ngx_command_t  ngx_iot_commands[] = {
       ngx_conf_set_num_slot,
       0,
       offsetof(ngx_iot_conf_t, downlink_keep),
+      NULL },
+
+    { ngx_string("iot_downlink_ttl"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_iot_conf_t, downlink_ttl),
       NULL },
 
     { ngx_string("iot_field_mask_default"),
@@ -189,6 +197,7 @@ ngx_iot_create_conf(ngx_cycle_t *cycle)
     conf->history_max_age = NGX_CONF_UNSET;
     conf->history_max_count = NGX_CONF_UNSET_UINT;
     conf->downlink_keep = NGX_CONF_UNSET_UINT;
+    conf->downlink_ttl = NGX_CONF_UNSET_MSEC;
     conf->field_mask_default = NGX_CONF_UNSET_UINT;
     conf->field_mask_forced = NGX_CONF_UNSET_UINT;
     conf->outputs_private = NGX_CONF_UNSET;
@@ -215,6 +224,7 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_conf_init_value(icf->history_max_age, 30 * 86400);
     ngx_conf_init_uint_value(icf->history_max_count, 100000);
     ngx_conf_init_uint_value(icf->downlink_keep, 10000);
+    ngx_conf_init_msec_value(icf->downlink_ttl, 86400000);
     ngx_conf_init_uint_value(icf->field_mask_default, 0);
     ngx_conf_init_uint_value(icf->field_mask_forced, 0);
     ngx_conf_init_value(icf->outputs_private, 0);
@@ -511,6 +521,8 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
     if (ngx_iot_outputs_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_iot_downlink_init_process(cycle);
 
     icf->checkpoint.handler = ngx_iot_checkpoint_handler;
     icf->checkpoint.data = icf;

@@ -377,6 +377,22 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX IF NOT EXISTS outputs_by_collection"
     "  ON outputs (collection_id, id);",
 
+    /*
+     * 17: when a waiting downlink (coap-pull, coap-push) expires, while it
+     * waits: gone when it is settled or deleted.  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS downlink_expiry ("
+    "  downlink_id INTEGER PRIMARY KEY,"
+    "  expires INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS downlink_expiry_by_time"
+    "  ON downlink_expiry (expires);"
+    "CREATE TRIGGER IF NOT EXISTS downlink_expiry_of_downlink"
+    "  AFTER DELETE ON downlinks"
+    "  BEGIN DELETE FROM downlink_expiry WHERE downlink_id = old.id; END;"
+    "CREATE TRIGGER IF NOT EXISTS downlink_expiry_settled"
+    "  AFTER UPDATE OF state ON downlinks WHEN new.state != 0"
+    "  BEGIN DELETE FROM downlink_expiry WHERE downlink_id = old.id; END;",
+
     NULL
 };
 
@@ -431,6 +447,10 @@ static const char  *ngx_iot_history_migrations[] = {
 #define NGX_IOT_DOWNLINK_COLUMNS                                              \
     "id, collection_id, device_id, transport, port, state, reason, created,"  \
     " updated, payload"
+
+/* column 10 beside them: a coap-push downlink's path */
+#define NGX_IOT_DOWNLINK_PATH                                                 \
+    "(SELECT path FROM downlink_paths WHERE downlink_id = downlinks.id)"
 
 
 #define NGX_IOT_MESSAGE_COLUMNS                                               \
@@ -575,9 +595,11 @@ static const char  *ngx_iot_store_statements[] = {
     "DELETE FROM downlinks WHERE collection_id = ?1 AND state != 0"
     " AND id <= (SELECT id FROM downlinks WHERE collection_id = ?1"
     " ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-    "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
+    "SELECT " NGX_IOT_DOWNLINK_COLUMNS ", " NGX_IOT_DOWNLINK_PATH
+    " FROM downlinks"
     " WHERE collection_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
-    "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
+    "SELECT " NGX_IOT_DOWNLINK_COLUMNS ", " NGX_IOT_DOWNLINK_PATH
+    " FROM downlinks"
     " WHERE device_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
 
     "INSERT INTO products (id, collection_id, product_id, name, model,"
@@ -619,9 +641,12 @@ static const char  *ngx_iot_store_statements[] = {
     /* a device's queued downlinks of one transport (coap-pull) */
     "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
     " WHERE device_id = ?1 AND state = 0 AND transport = ?2"
-    " ORDER BY id LIMIT 1",
+    " AND id NOT IN (SELECT downlink_id FROM downlink_expiry"
+    " WHERE expires <= ?3) ORDER BY id LIMIT 1",
     "SELECT count(*) FROM downlinks"
-    " WHERE device_id = ?1 AND state = 0 AND transport = ?2",
+    " WHERE device_id = ?1 AND state = 0 AND transport = ?2"
+    " AND id NOT IN (SELECT downlink_id FROM downlink_expiry"
+    " WHERE expires <= ?3)",
     "UPDATE downlinks SET state = ?3, reason = ?4, updated = ?5"
     " WHERE id = ?1 AND device_id = ?2 AND state = 0",
 
@@ -636,7 +661,18 @@ static const char  *ngx_iot_store_statements[] = {
     " VALUES (?1, ?2)",
     "SELECT " NGX_IOT_DOWNLINK_COLUMNS ", (SELECT path FROM downlink_paths"
     " WHERE downlink_id = downlinks.id) FROM downlinks"
-    " WHERE state = 0 AND transport = ?1 AND id > ?2 ORDER BY id LIMIT 1"
+    " WHERE state = 0 AND transport = ?1 AND id > ?2"
+    " AND id NOT IN (SELECT downlink_id FROM downlink_expiry"
+    " WHERE expires <= ?3) ORDER BY id LIMIT 1",
+
+    /* a downlink as it is (announced); when a waiting one expires */
+    "SELECT " NGX_IOT_DOWNLINK_COLUMNS ", " NGX_IOT_DOWNLINK_PATH
+    " FROM downlinks WHERE id = ?1",
+    "INSERT OR REPLACE INTO downlink_expiry (downlink_id, expires)"
+    " VALUES (?1, ?2)",
+    "SELECT downlink_id, downlinks.device_id FROM downlink_expiry"
+    " JOIN downlinks ON downlinks.id = downlink_id"
+    " WHERE expires <= ?1 AND state = 0 ORDER BY expires LIMIT ?2"
 };
 
 /* a statement added to ngx_iot_sql_e and not here (or the other way round) */

@@ -358,6 +358,11 @@ ngx_int_t ngx_iot_store_downlink_queued(ngx_iot_store_t *store,
 ngx_int_t ngx_iot_store_downlink_settle(ngx_iot_store_t *store, uint64_t id,
     uint64_t device, ngx_uint_t state, ngx_uint_t reason, uint64_t updated,
     ngx_log_t *log);
+ngx_int_t ngx_iot_store_downlink_get(ngx_iot_store_t *store, uint64_t id,
+    ngx_pool_t *pool, ngx_iot_downlink_row_t *row, ngx_log_t *log);
+ngx_int_t ngx_iot_store_downlink_due(ngx_iot_store_t *store, uint64_t now,
+    uint64_t *ids, uint64_t *devices, ngx_uint_t n, ngx_uint_t *found,
+    ngx_log_t *log);
 
 /* DTLS pre-shared keys of the collections dialect: ngx_iot_store_psk.c */
 

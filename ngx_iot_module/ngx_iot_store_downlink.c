@@ -13,6 +13,7 @@
 #include "ngx_iot.h"
 #include "ngx_iot_store.h"
 #include "ngx_iot_store_sqlite.h"
+#include "ngx_iot_id.h"
 
 
 /* a collection keeps up to this many more than its limit between trims */
@@ -34,6 +35,7 @@ ngx_iot_store_row_downlink(sqlite3_stmt *st, ngx_iot_downlink_row_t *row)
     row->payload.data = (u_char *) sqlite3_column_blob(st, 9);
     row->payload.len = sqlite3_column_bytes(st, 9);
     ngx_str_null(&row->coap_path);
+    row->expires = 0;
 }
 
 
@@ -70,6 +72,29 @@ ngx_iot_store_downlink_add(ngx_iot_store_t *store,
         }
 
         rows[i].id = (uint64_t) sqlite3_last_insert_rowid(store->db);
+
+        if (rows[i].expires) {
+            st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_EXPIRES);
+            if (st == NULL) {
+                ngx_iot_store_log_error(store, "recording downlinks", log);
+                return NGX_ERROR;
+            }
+
+            sqlite3_bind_int64(st, 1, (sqlite3_int64) rows[i].id);
+            sqlite3_bind_int64(st, 2, (sqlite3_int64) rows[i].expires);
+
+            if (ngx_iot_store_step(store, st, "recording downlinks", log)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_INSERT);
+            if (st == NULL) {
+                ngx_iot_store_log_error(store, "recording downlinks", log);
+                return NGX_ERROR;
+            }
+        }
 
         if (rows[i].coap_path.len == 0) {
             continue;
@@ -150,6 +175,7 @@ ngx_iot_store_downlink_next(ngx_iot_store_t *store, uint64_t device,
 
     sqlite3_bind_int64(st, 1, (sqlite3_int64) device);
     sqlite3_bind_int(st, 2, (int) transport);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) ngx_iot_now_ms());
 
     rc = sqlite3_step(st);
 
@@ -189,6 +215,7 @@ ngx_iot_store_downlink_queued(ngx_iot_store_t *store, uint64_t device,
 
     sqlite3_bind_int64(st, 1, (sqlite3_int64) device);
     sqlite3_bind_int(st, 2, (int) transport);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) ngx_iot_now_ms());
 
     rc = sqlite3_step(st);
 
@@ -255,6 +282,7 @@ ngx_iot_store_downlink_push_next(ngx_iot_store_t *store, ngx_uint_t transport,
 
     sqlite3_bind_int(st, 1, (int) transport);
     sqlite3_bind_int64(st, 2, (sqlite3_int64) after);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64) ngx_iot_now_ms());
 
     rc = sqlite3_step(st);
 
@@ -279,4 +307,111 @@ ngx_iot_store_downlink_push_next(ngx_iot_store_t *store, ngx_uint_t transport,
     sqlite3_reset(st);
 
     return hrc;
+}
+
+
+/* a downlink as the store has it, its payload and path copied to pool */
+
+ngx_int_t
+ngx_iot_store_downlink_get(ngx_iot_store_t *store, uint64_t id,
+    ngx_pool_t *pool, ngx_iot_downlink_row_t *row, ngx_log_t *log)
+{
+    int            rc;
+    u_char        *p;
+    ngx_str_t      path;
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_GET);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "reading a downlink", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) id);
+
+    rc = sqlite3_step(st);
+
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return NGX_DECLINED;
+    }
+
+    if (rc != SQLITE_ROW) {
+        ngx_iot_store_log_error(store, "reading a downlink", log);
+        sqlite3_reset(st);
+        return NGX_ERROR;
+    }
+
+    ngx_iot_store_row_downlink(st, row);
+
+    path.data = (u_char *) sqlite3_column_text(st, 10);
+    path.len = sqlite3_column_bytes(st, 10);
+
+    p = ngx_pnalloc(pool, row->payload.len + path.len + 1);
+    if (p == NULL) {
+        sqlite3_reset(st);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, row->payload.data, row->payload.len);
+    row->payload.data = p;
+    p += row->payload.len;
+
+    ngx_memcpy(p, path.data, path.len);
+    row->coap_path.data = p;
+    row->coap_path.len = path.len;
+
+    sqlite3_reset(st);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Up to n waiting downlinks whose time has come (expires at or before
+ * now), soonest first: their ids and devices; *found how many.
+ */
+
+ngx_int_t
+ngx_iot_store_downlink_due(ngx_iot_store_t *store, uint64_t now,
+    uint64_t *ids, uint64_t *devices, ngx_uint_t n, ngx_uint_t *found,
+    ngx_log_t *log)
+{
+    int            rc;
+    ngx_uint_t     i;
+    sqlite3_stmt  *st;
+
+    *found = 0;
+
+    st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_DUE);
+    if (st == NULL) {
+        ngx_iot_store_log_error(store, "reading expired downlinks", log);
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) now);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) n);
+
+    for (i = 0; i < n; i++) {
+        rc = sqlite3_step(st);
+
+        if (rc == SQLITE_DONE) {
+            break;
+        }
+
+        if (rc != SQLITE_ROW) {
+            ngx_iot_store_log_error(store, "reading expired downlinks", log);
+            sqlite3_reset(st);
+            return NGX_ERROR;
+        }
+
+        ids[i] = (uint64_t) sqlite3_column_int64(st, 0);
+        devices[i] = (uint64_t) sqlite3_column_int64(st, 1);
+    }
+
+    *found = i;
+
+    sqlite3_reset(st);
+
+    return NGX_OK;
 }

@@ -854,6 +854,9 @@ ngx_iot_store_list(ngx_iot_store_t *store, ngx_iot_store_cursor_t *cur,
         case NGX_IOT_STORE_DOWNLINKS:
         case NGX_IOT_STORE_DEVICE_DOWNLINKS:
             ngx_iot_store_row_downlink(st, &row.downlink);
+            row.downlink.coap_path.data = (u_char *) sqlite3_column_text(st,
+                                                                         10);
+            row.downlink.coap_path.len = sqlite3_column_bytes(st, 10);
             id = row.downlink.id;
             time = id;
             break;
