@@ -34,6 +34,7 @@ typedef struct {
     size_t                     ws_max_message;    /* iot_ws_max_message */
     size_t                     ws_send_buffer;    /* iot_ws_send_buffer */
     ngx_uint_t                 message_port;  /* iot_iotda_message_port */
+    ngx_uint_t                 coap_downlink;  /* iot_iotda_coap_downlink */
 } ngx_http_iot_loc_conf_t;
 
 

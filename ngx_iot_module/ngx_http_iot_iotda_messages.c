@@ -30,6 +30,7 @@ typedef struct {
     ngx_iot_downlink_t             m;
     ngx_str_t                      message_id;
     ngx_str_t                      fields;
+    ngx_str_t                      topic;
 } ngx_http_iot_iotda_msg_t;
 
 
@@ -43,9 +44,13 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_iot_iotda_msg_device(ngx_http_request_t *r,
-    ngx_http_iot_ctx_t *ctx, ngx_uint_t write, ngx_iot_device_t *d);
+    ngx_http_iot_ctx_t *ctx, ngx_uint_t write, ngx_iot_device_t *d,
+    ngx_iot_downlink_e *transport);
+static ngx_iot_downlink_e ngx_http_iot_iotda_msg_transport(
+    ngx_http_request_t *r, ngx_iot_iotda_view_t *v);
 static ngx_int_t ngx_http_iot_iotda_msg_create(ngx_http_request_t *r,
-    ngx_http_iot_ctx_t *ctx, ngx_iot_device_t *d);
+    ngx_http_iot_ctx_t *ctx, ngx_iot_device_t *d,
+    ngx_iot_downlink_e transport);
 static ngx_int_t ngx_http_iot_iotda_msg_fields(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_http_iot_iotda_msg_t *msg, json_t *fields,
     ngx_str_t *payload);
@@ -63,12 +68,13 @@ static void ngx_http_iot_iotda_msg_cleanup(void *data);
 
 /*
  * The device of the path: found as the devices of this dialect are, and
- * reached by the credentials (write: to send to it).
+ * reached by the credentials (write: to send to it, by the transport its
+ * product names).
  */
 
 static ngx_int_t
 ngx_http_iot_iotda_msg_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
-    ngx_uint_t write, ngx_iot_device_t *d)
+    ngx_uint_t write, ngx_iot_device_t *d, ngx_iot_downlink_e *transport)
 {
     ngx_iot_iotda_view_t  *v;
 
@@ -79,11 +85,15 @@ ngx_http_iot_iotda_msg_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    if (ngx_http_iot_iotda_target(r, ctx, 0, 0, v) != NGX_OK) {
+    if (ngx_http_iot_iotda_target(r, ctx, 0, write, v) != NGX_OK) {
         return NGX_DECLINED;
     }
 
     *d = v->d;
+
+    if (transport) {
+        *transport = ngx_http_iot_iotda_msg_transport(r, v);
+    }
 
     if (write
         && !ngx_http_iot_iotda_reaches(&ctx->who, d->collection_id, 1))
@@ -97,6 +107,50 @@ ngx_http_iot_iotda_msg_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 }
 
 
+/*
+ * A device of a product whose protocol_type is CoAP gets its messages over
+ * CoAP, as coap-pull or coap-push (iot_iotda_coap_downlink), when the
+ * server has a CoAP link (iot_coap_link); any other device, and one
+ * without a product, over UDP.
+ */
+
+static ngx_iot_downlink_e
+ngx_http_iot_iotda_msg_transport(ngx_http_request_t *r,
+    ngx_iot_iotda_view_t *v)
+{
+    json_t                   *model, *p;
+    ngx_iot_downlink_e        t;
+    ngx_http_iot_loc_conf_t  *lcf;
+
+    if (v->model.len == 0) {
+        return NGX_IOT_DOWNLINK_UDP;
+    }
+
+    model = json_loadb((char *) v->model.data, v->model.len, 0, NULL);
+    p = model ? json_object_get(model, "protocol_type") : NULL;
+
+    t = NGX_IOT_DOWNLINK_UDP;
+
+    if (p && json_is_string(p)
+        && ngx_strcmp(json_string_value(p), "CoAP") == 0)
+    {
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_iot_module);
+
+        /* a server without a CoAP link sends over UDP, as before it */
+        if (ngx_iot_downlink_ready((ngx_cycle_t *) ngx_cycle,
+                                   lcf->coap_downlink)
+            != NGX_IOT_NO_TRANSPORT)
+        {
+            t = (ngx_iot_downlink_e) lcf->coap_downlink;
+        }
+    }
+
+    json_decref(model);
+
+    return t;
+}
+
+
 /* POST, GET /devices/{device_id}/messages */
 
 ngx_int_t
@@ -107,10 +161,13 @@ ngx_http_iot_iotda_messages(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_iot_store_t            *store;
     ngx_iot_device_t            d;
     ngx_pool_cleanup_t         *cln;
+    ngx_iot_downlink_e          transport;
     ngx_http_iot_iotda_msgs_t   all;
 
+    transport = NGX_IOT_DOWNLINK_UDP;
+
     rc = ngx_http_iot_iotda_msg_device(r, ctx, r->method == NGX_HTTP_POST,
-                                       &d);
+                                       &d, &transport);
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
                                  : ngx_http_iot_error(r, ctx->status,
@@ -118,7 +175,7 @@ ngx_http_iot_iotda_messages(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (r->method == NGX_HTTP_POST) {
-        return ngx_http_iot_iotda_msg_create(r, ctx, &d);
+        return ngx_http_iot_iotda_msg_create(r, ctx, &d, transport);
     }
 
     store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, r->connection->log);
@@ -179,7 +236,7 @@ ngx_http_iot_iotda_message(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_iot_device_t            d;
     ngx_http_iot_iotda_msgs_t   one;
 
-    rc = ngx_http_iot_iotda_msg_device(r, ctx, 0, &d);
+    rc = ngx_http_iot_iotda_msg_device(r, ctx, 0, &d, NULL);
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
                                  : ngx_http_iot_error(r, ctx->status,
@@ -373,6 +430,21 @@ ngx_http_iot_iotda_msg_status(json_t *o, ngx_iot_downlink_row_t *dl)
             msg = "the device did not take the message in time";
             break;
 
+        case NGX_IOT_DOWNLINK_QUEUE_FULL:
+            code = "IOTDA.000001";
+            msg = "the device's queue of CoAP messages is full";
+            break;
+
+        case NGX_IOT_DOWNLINK_REFUSED:
+            code = "IOTDA.000001";
+            msg = "the device answered the CoAP message with an error code";
+            break;
+
+        case NGX_IOT_DOWNLINK_NO_ANSWER:
+            code = "IOTDA.000001";
+            msg = "the device did not acknowledge the CoAP message";
+            break;
+
         default:
             code = "IOTDA.000001";
             msg = "the network refused the message";
@@ -395,7 +467,7 @@ ngx_http_iot_iotda_msg_status(json_t *o, ngx_iot_downlink_row_t *dl)
 
 static ngx_int_t
 ngx_http_iot_iotda_msg_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
-    ngx_iot_device_t *d)
+    ngx_iot_device_t *d, ngx_iot_downlink_e transport)
 {
     size_t                     size;
     json_t                    *fields;
@@ -451,14 +523,17 @@ ngx_http_iot_iotda_msg_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                   "a message with this id");
     }
 
-    irc = ngx_iot_downlink_ready((ngx_cycle_t *) ngx_cycle,
-                                 NGX_IOT_DOWNLINK_UDP);
+    irc = ngx_iot_downlink_ready((ngx_cycle_t *) ngx_cycle, transport);
 
     if (irc != NGX_IOT_OK) {
         return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "IOTDA.000003 the server has no UDP "
-                                  "socket to send messages from "
-                                  "(iot_uplink)");
+                                  (transport == NGX_IOT_DOWNLINK_UDP)
+                                  ? "IOTDA.000003 the server has no UDP "
+                                    "socket to send messages from "
+                                    "(iot_uplink)"
+                                  : "IOTDA.000003 the server has no CoAP "
+                                    "link for the device's CoAP product "
+                                    "(iot_coap_link)");
     }
 
     size = json_dumpb(fields, NULL, 0, JSON_COMPACT);
@@ -476,8 +551,13 @@ ngx_http_iot_iotda_msg_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     msg->m.port = lcf->message_port;
     msg->m.payload = payload;
 
-    if (ngx_iot_downlink_batch_init(&msg->batch, r->pool,
-                                    NGX_IOT_DOWNLINK_UDP, &msg->m)
+    if (transport == NGX_IOT_DOWNLINK_COAP_PUSH) {
+        /* the message's topic, if any, is the path it is POSTed to */
+        msg->m.coap_path = msg->topic;
+    }
+
+    if (ngx_iot_downlink_batch_init(&msg->batch, r->pool, transport,
+                                    &msg->m)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -640,6 +720,8 @@ ngx_http_iot_iotda_msg_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                           "the wildcards + and #");
     }
 
+    msg->topic = topic;
+
     /* encoding: none or base64; payload_format: standard or raw */
 
     b64 = 0;
@@ -707,6 +789,10 @@ ngx_http_iot_iotda_msg_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
         ttl = json_integer_value(v);
     }
+
+    /* what the message may wait for its device (coap-pull, coap-push) */
+    msg->m.ttl = (ngx_msec_t) ttl * 60000;
+    msg->m.ttl_set = 1;
 
     /* message: a string or a JSON object or array, not empty */
 

@@ -18,6 +18,7 @@
 #include "ngx_http_iot_iotda.h"
 #include "ngx_http_iot_collections.h"
 #include "ngx_iot_outputs.h"
+#include "ngx_iot_downlink.h"
 
 
 static void *ngx_http_iot_create_main_conf(ngx_conf_t *cf);
@@ -53,6 +54,14 @@ static ngx_conf_num_bounds_t  ngx_http_iot_streams_at_least_one = {
 
 static ngx_conf_num_bounds_t  ngx_http_iot_port_bounds = {
     ngx_conf_check_num_bounds, 1, 65535
+};
+
+
+/* how the iotda dialect's messages go to a device of a CoAP product */
+static ngx_conf_enum_t  ngx_http_iot_coap_downlinks[] = {
+    { ngx_string("pull"), NGX_IOT_DOWNLINK_COAP_PULL },
+    { ngx_string("push"), NGX_IOT_DOWNLINK_COAP_PUSH },
+    { ngx_null_string, 0 }
 };
 
 
@@ -120,6 +129,13 @@ static ngx_command_t  ngx_http_iot_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_iot_loc_conf_t, message_port),
       &ngx_http_iot_port_bounds },
+
+    { ngx_string("iot_iotda_coap_downlink"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iot_loc_conf_t, coap_downlink),
+      &ngx_http_iot_coap_downlinks },
 
       ngx_null_command
 };
@@ -198,6 +214,7 @@ ngx_http_iot_create_loc_conf(ngx_conf_t *cf)
     conf->ws_max_message = NGX_CONF_UNSET_SIZE;
     conf->ws_send_buffer = NGX_CONF_UNSET_SIZE;
     conf->message_port = NGX_CONF_UNSET_UINT;
+    conf->coap_downlink = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -217,6 +234,8 @@ ngx_http_iot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->ws_send_buffer, prev->ws_send_buffer,
                               1024 * 1024);
     ngx_conf_merge_uint_value(conf->message_port, prev->message_port, 5683);
+    ngx_conf_merge_uint_value(conf->coap_downlink, prev->coap_downlink,
+                              NGX_IOT_DOWNLINK_COAP_PULL);
 
     return NGX_CONF_OK;
 }
