@@ -661,10 +661,10 @@ ngx_iot_downlink_expire_store(ngx_iot_write_t *w)
 {
     ngx_iot_downlink_expire_t  *de = w->data;
 
-    ngx_int_t   rc;
-    ngx_uint_t  i, n;
     uint64_t    ids[NGX_IOT_DOWNLINK_EXPIRE_MAX];
     uint64_t    devices[NGX_IOT_DOWNLINK_EXPIRE_MAX];
+    ngx_int_t   rc;
+    ngx_uint_t  i, n;
 
     de->n = 0;
 
