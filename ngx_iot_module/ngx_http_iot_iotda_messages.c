@@ -554,6 +554,11 @@ ngx_http_iot_iotda_msg_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     if (transport == NGX_IOT_DOWNLINK_COAP_PUSH) {
         /* the message's topic, if any, is the path it is POSTed to */
         msg->m.coap_path = msg->topic;
+
+        while (msg->m.coap_path.len && msg->m.coap_path.data[0] == '/') {
+            msg->m.coap_path.data++;
+            msg->m.coap_path.len--;
+        }
     }
 
     if (ngx_iot_downlink_batch_init(&msg->batch, r->pool, transport,

@@ -163,11 +163,12 @@ $t->start;
 
 ($s, $m) = $api->call(POST => $P, body => {
     message_id => 'push-1', message => 'hello push', payload_format => 'raw',
-    topic => 'cmd/relay' });
+    topic => '/cmd/relay' });
 is($s, 201, 'a message pushed to the CoAP device');
 is($m->{result}{status}, 'PENDING', '... PENDING until the device answers');
 is(transport_of_last()->{transport}, 'coap-push', '... a coap-push downlink');
-is(transport_of_last()->{coapPath}, 'cmd/relay', '... to its topic');
+is(transport_of_last()->{coapPath}, 'cmd/relay',
+   '... to its topic (a leading / dropped)');
 ok($stub->serve(15, sub { show('push-1')->{status} ne 'PENDING' }),
    'the device answers 2.01');
 is(show('push-1')->{status}, 'DELIVERED', '... DELIVERED');
