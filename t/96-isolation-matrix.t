@@ -116,13 +116,13 @@ sub collection {
     ingest($dvn, "hello from $name");
     must("message $name", $iotda_admin->call(POST =>
         "/devices/$m->{device_id}/messages", project => $team,
-        body => { message => 'kept' }), 201);
+        body => { message => 'kept', message_id => "msg_$cid" }), 201);
     must("downlink $name", $col->call(POST => "/collections/$cid/to",
         body => { port => 4000, payload => 'aGk=' }, token => $token), 200);
     return { name => $name, cid => $cid, team => $team, did => $d->{deviceId},
              imei => $d->{imei}, uuid => $td->{id}, client => $td->{clientId},
              dvn => $dvn, gid => $G->{id}, pid => $pid,
-             iid => $m->{device_id} };
+             iid => $m->{device_id}, mid => "msg_$cid" };
 }
 
 # POST a SenML pack (signed with $secret, default: the device's own)
@@ -339,6 +339,10 @@ action(dialect => 'things', kind => 'change', name => 'POST device in its projec
        req => sub { { method => 'POST', path => '/devices',
                       body => things_body($_[0], $_[1], $_[1]) } },
        expect => [400]);
+action(dialect => 'things', kind => 'change', name => 'PUT own device into its project',
+       req => sub { { method => 'PUT', path => "/devices/$_[0]{own}{uuid}",
+                      body => things_body($_[0], $_[1], $_[1]) } },
+       expect => [400]);
 action(dialect => 'things', kind => 'change', name => 'POST group in its project',
        req => sub { { method => 'POST', path => '/device-groups',
                       body => { name => 'g', clientId => $_[1]{client},
@@ -367,6 +371,8 @@ for my $a (
     [read => 'GET device by collections id', 'GET', sub { "/devices/$_[1]{did}" }],
     [read => 'GET shadow', 'GET', sub { "/devices/$_[1]{iid}/shadow" }],
     [read => 'GET product', 'GET', sub { "/products/$_[1]{pid}" }],
+    [downlink => 'GET its message under own device', 'GET',
+     sub { "/devices/$_[0]{own}{iid}/messages/$_[1]{mid}" }],
     [downlink => 'GET messages', 'GET', sub { "/devices/$_[1]{iid}/messages" }],
     [change => 'PUT device', 'PUT', sub { "/devices/$_[1]{iid}" },
      sub { { device_name => 'stolen' } }],
@@ -383,6 +389,9 @@ for my $a (
     [change => 'POST device in its space', 'POST', sub { '/devices' },
      sub { { node_id => 'stolen' . int(rand(1e9)), product_id => $_[1]{pid},
              app_id => $_[1]{cid} } }],
+    [change => 'POST device under its gateway', 'POST', sub { '/devices' },
+     sub { { node_id => 'child' . int(rand(1e9)), product_id => $_[0]{own}{pid},
+             app_id => $_[0]{own}{cid}, gateway_id => $_[1]{iid} } }],
     [change => 'PUT product', 'PUT', sub { "/products/$_[1]{pid}" },
      sub { { name => 'stolen' } }],
     [change => 'DELETE product', 'DELETE', sub { "/products/$_[1]{pid}" }],
@@ -397,7 +406,7 @@ for my $a (
     action(dialect => 'iotda', kind => $kind, name => $name,
            req => sub { { method => $method, path => $path->(@_),
                           ($body ? (body => $body->(@_)) : ()) } },
-           expect => $name eq 'POST device in its space' ? [400] : [404]);
+           expect => $name =~ /^POST device/ ? [400] : [404]);
 }
 for my $a (
     ['GET devices', sub { '/devices?limit=50' }],
