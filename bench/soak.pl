@@ -745,7 +745,7 @@ request whose worker was killed under it: either way is right):
 | taken in (`received`) | $cnt->{received} |
 | rows in the history | $rows |
 | `unrecorded` | $cnt->{unrecorded} |
-| lost by killed workers (log lines) | $gone (@{[ join ', ', map { "$_: $gone_pid{$_}" } sort keys %gone_pid ]}) |
+| lost by killed workers (log lines) | $gone@{[ %gone_pid ? ' (' . join(', ', map { "process $_: $gone_pid{$_}" } sort keys %gone_pid) . ')' : '' ]} |
 | sent but not taken in (dropped before nginx read them: the killed workers' socket buffers) | @{[ $sent + $senml{acked} - $cnt->{received} ]} |
 
 The documented window (docs/dataplane.md): a killed worker loses what it
@@ -781,7 +781,7 @@ between workers of the same ages early and late in the run.
 (@{[ scalar(() = $t->read_log(0) =~ /exited on signal 9/g) ]} of those).
 [error] and [warn] lines by message (numbers as N):
 
-@{[ join "\n", map { "- $errors{$_} x `$_`" } sort keys %errors ]}
+@{[ join("\n", map { "- $errors{$_} x `$_`" } sort keys %errors) || '(none)' ]}
 EOF
 open my $rf, '>', $RESULTS or die "$RESULTS: $!";
 print $rf $md;
