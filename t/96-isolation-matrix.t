@@ -139,6 +139,7 @@ sub ingest {
     return ($st, json_decode($raw), $hd, $raw);
 }
 
+my %OWNER = ($T1->{teamId} => $U1, $T2 => $U2);   # each team's Admin
 my $CA = collection('A', $T1->{teamId}, $U1->{token});   # the attacker's
 my $CV = collection('V', $T1->{teamId}, $U1->{token});   # its team's other
 my $CX = collection('X', $T2, $U2->{token});             # another team's
@@ -166,11 +167,13 @@ my %CRED = (
     rA => { token => token($U1, resource => "/collections/$CA->{cid}",
                            write => JFALSE),
             own => $CA, team => $T1->{teamId}, targets => [$CV, $CX],
-            write => 0, what => "read-only token of collection A" },
+            write => 0, scoped => 1,
+            what => "read-only token of collection A" },
     wA => { token => token($U1, resource => "/collections/$CA->{cid}",
                            write => JTRUE),
             own => $CA, team => $T1->{teamId}, targets => [$CV, $CX],
-            write => 1, what => "write token of collection A" },
+            write => 1, scoped => 1,
+            what => "write token of collection A" },
     u2 => { token => $U2->{token}, own => $CX, team => $T2,
             targets => [$CA, $CV], write => 1,
             what => "another team's user's token (/, write)" },
@@ -280,6 +283,44 @@ action(dialect => 'collections', kind => 'change', name => 'POST token for it',
                       body => { resource => "/collections/$_[1]{cid}",
                                 write => JTRUE } } },
        expect => [403], made_token => 1);
+# another team itself (the target's, when it is not the credential's): a
+# token limited to its collection is refused outside it (403), a user not
+# in the team finds no such team (404), a collection is made or moved
+# only into a team of the user (400)
+sub other_team { $_[0]{team} ne $_[1]{team} }
+for my $a (
+    [read => 'GET its team', 'GET', sub { "/teams/$_[1]{team}" }],
+    [read => 'GET its team members', 'GET', sub { "/teams/$_[1]{team}/members" }],
+    [read => 'GET its team invites', 'GET', sub { "/teams/$_[1]{team}/invites" }],
+    [change => 'PATCH its team', 'PATCH', sub { "/teams/$_[1]{team}" },
+     sub { { tags => { name => 'stolen' } } }],
+    [change => 'POST invite to its team', 'POST', sub { "/teams/$_[1]{team}/invites" },
+     sub { {} }],
+    [change => 'PATCH its owner\'s role', 'PATCH',
+     sub { "/teams/$_[1]{team}/members/$OWNER{ $_[1]{team} }{userId}" },
+     sub { { role => 'Member' } }],
+    [change => 'DELETE its owner from its team', 'DELETE',
+     sub { "/teams/$_[1]{team}/members/$OWNER{ $_[1]{team} }{userId}" }],
+    [change => 'DELETE its team', 'DELETE', sub { "/teams/$_[1]{team}" }],
+) {
+    my ($kind, $name, $method, $path, $body) = @$a;
+    action(dialect => 'collections', kind => $kind, name => $name,
+           only => \&other_team,
+           req => sub { { method => $method, path => $path->(@_),
+                          ($body ? (body => $body->(@_)) : ()) } },
+           expect => sub { $_[0]{scoped} ? [403] : [404] });
+}
+action(dialect => 'collections', kind => 'change',
+       name => 'POST collection in its team', only => \&other_team,
+       req => sub { { method => 'POST', path => '/collections',
+                      body => { teamId => $_[1]{team} } } },
+       expect => sub { $_[0]{scoped} ? [403] : [400] });
+action(dialect => 'collections', kind => 'change',
+       name => 'move own collection into its team', only => \&other_team,
+       req => sub { { method => 'PATCH', path => "/collections/$_[0]{own}{cid}",
+                      body => { teamId => $_[1]{team} } } },
+       expect => [400]);
+
 # streams: the token in the header, and in the query
 for my $a (
     ['WebSocket /from', sub { "/collections/$_[1]{cid}/from" }, [403]],
@@ -418,6 +459,21 @@ for my $a (
            req => sub { { method => 'GET', path => $path->(@_) } },
            list => 1, expect => [403]);
 }
+# the team's access keys: the administrator's alone (403 IAM.0003)
+for my $a (
+    [read => 'GET its team\'s access keys', 'GET',
+     sub { "/v3.0/OS-CREDENTIAL/credentials?user_id=$_[1]{team}" }],
+    [change => 'POST an access key for its team', 'POST',
+     sub { '/v3.0/OS-CREDENTIAL/credentials' },
+     sub { { credential => { user_id => $_[1]{team} } } }],
+) {
+    my ($kind, $name, $method, $path, $body) = @$a;
+    action(dialect => 'iotda', kind => $kind, name => $name, iam => 1,
+           only => sub { !$_[2]{ak} },
+           req => sub { { method => $method, path => $path->(@_), iam => 1,
+                          ($body ? (body => $body->(@_)) : ()) } },
+           expect => [403], format => 'iam');
+}
 
 # ------------------------------------------------------------ running
 
@@ -430,6 +486,14 @@ sub snapshot {
         $s{"$path" . ($o{project} ? " ($o{project})" : '')} = "$st $raw";
     };
     $get->($col, '/collections');
+    # the teams, as their Admins see them; the access keys
+    for my $team (sort keys %OWNER) {
+        $get->($col, $_, token => $OWNER{$team}{token})
+            for ("/teams/$team", "/teams/$team/invites");
+    }
+    my ($st, undef, $raw) = $t->http(GET => '/v3.0/OS-CREDENTIAL/credentials',
+        headers => { 'X-Auth-Token' => $t->admin_token });
+    $s{'access keys'} = "$st $raw";
     for my $c ($CA, $CV, $CX) {
         my $p = "/collections/$c->{cid}";
         $get->($col, $_) for ($p, "$p/devices", "$p/devices/$c->{did}",
@@ -459,6 +523,12 @@ my %FORMAT = (
         return ($h->{'content-type'} // '') =~ m{^application/problem\+json\b}
             && $j && ($j->{status} // '') eq $st && length($j->{detail} // '')
             && length($j->{title} // '');
+    },
+    iam => sub {
+        my ($st, $j, $h) = @_;
+        return ($h->{'content-type'} // '') =~ m{^application/json\b}
+            && $j && ($j->{error_code} // '') =~ /^IAM\.\d{4}\z/
+            && length($j->{error_msg} // '');
     },
     iotda => sub {
         my ($st, $j, $h) = @_;
@@ -496,6 +566,13 @@ sub run_request {
         return $things->call($req->{method}, $req->{path}, %o,
                              token => $args->{token});
     }
+    if ($req->{iam}) {
+        my ($st, $h, $raw) = $t->http($req->{method}, $req->{path},
+            headers => { 'X-Auth-Token' => $args->{token},
+                         'Content-Type' => 'application/json' },
+            (exists $req->{body} ? (body => json_encode($req->{body})) : ()));
+        return ($st, json_decode($raw), $h, $raw);
+    }
     my ($path, $query) = split /\?/, $req->{path}, 2;
     my $client = IoT::Iotda->new($t, %$args);
     return $client->call($req->{method}, $path, %o, project => $project,
@@ -528,8 +605,9 @@ sub judge {
     # what is refused before the action's own answer: another team's
     # project (iotda), a read-only credential writing, a token with
     # write access in ?api_token= (docs/iotda.md, things.md, websocket.md)
-    my $expect = $a->{expect} || [];
-    if ($project && $project ne $cred->{team}) {
+    my $expect = ref $a->{expect} eq 'CODE' ? $a->{expect}->($cred)
+                                            : $a->{expect} || [];
+    if ($project && $project ne $cred->{team} && !$req->{iam}) {
         $expect = [403];
     } elsif (!$cred->{write} && ($req->{method} // 'GET') ne 'GET') {
         $expect = [403];
@@ -549,7 +627,8 @@ sub run_matrix {
     my $before = snapshot();
     for my $a (grep { $_->{dialect} eq $dialect } @ACTIONS) {
         for my $tg (@{ $cred->{targets} }) {
-            my @projects = $dialect eq 'iotda'
+            next if $a->{only} && !$a->{only}->($cred, $tg, $args);
+            my @projects = $a->{iam} ? ('') : $dialect eq 'iotda'
                 ? do { my %u; grep { !$u{$_}++ } $cred->{team}, $tg->{team} }
                 : ('');
             for my $p (@projects) {
