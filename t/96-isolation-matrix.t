@@ -347,6 +347,12 @@ sub things_body {
 for my $a (
     [read => 'GET device', 'GET', sub { "/devices/$_[1]{uuid}" }],
     [read => 'GET device by IMEI', 'GET', sub { "/devices/imei:$_[1]{imei}" }],
+    [read => 'GET device by DVN UUID', 'GET', sub { "/devices/dvnuuid:$_[1]{dvn}" }],
+    [read => 'GET device by IMEI URN', 'GET', sub { "/devices/urn:dev:imei:$_[1]{imei}:" }],
+    [read => 'GET device by DVN UUID URN', 'GET', sub { "/devices/URN:DEV:DVNUUID:\U$_[1]{dvn}\E" }],
+    [change => 'PUT device by DVN UUID', 'PUT', sub { "/devices/dvnuuid:$_[1]{dvn}" },
+     sub { things_body($_[0], $_[1], $_[0]{own}) }],
+    [change => 'DELETE device by IMEI', 'DELETE', sub { "/devices/imei:$_[1]{imei}" }],
     [read => 'GET adapters', 'GET', sub { "/devices/$_[1]{uuid}/network-adapters" }],
     [read => 'GET its groups', 'GET', sub { "/devices/$_[1]{uuid}/device-groups" }],
     [read => 'GET group', 'GET', sub { "/device-groups/$_[1]{gid}" }],
@@ -666,6 +672,29 @@ ok(wait_until(sub {
     my $s = snapshot();
     diag("$_: $s->{$_}") for sort keys %$s;
 };
+
+# the paths of the matrix find what they name for whoever reaches it, so
+# that its 404s say "not reached", not "no such path"
+for my $c ($CA, $CV, $CX) {
+    my $tok = $OWNER{ $c->{team} }{token};
+    my $iot = IoT::Iotda->new($t, project => $c->{team}, token => $tok);
+    my @got = (
+        map({ [$_, ($things->call(GET => $_, token => $tok))[0]] }
+            "/devices/$c->{uuid}", "/devices/imei:$c->{imei}",
+            "/devices/dvnuuid:$c->{dvn}", "/devices/urn:dev:imei:$c->{imei}:",
+            "/devices/URN:DEV:DVNUUID:\U$c->{dvn}\E",
+            "/device-groups/$c->{gid}/devices"),
+        map({ [$_, ($iot->call(GET => $_))[0]] }
+            "/devices/$c->{iid}", "/devices/$c->{did}",
+            "/devices/$c->{iid}/shadow", "/products/$c->{pid}",
+            "/devices/$c->{iid}/messages/$c->{mid}"),
+        map({ [$_, ($col->call(GET => $_, token => $tok))[0]] }
+            "/collections/$c->{cid}/devices/$c->{did}/data"),
+    );
+    my @bad = grep { $_->[1] != 200 } @got;
+    ok(!@bad, "collection $c->{name}: its owner reaches every path of it")
+        or diag(explain \@bad);
+}
 
 for my $dialect (qw(collections things iotda)) {
     run_matrix($dialect, $_) for @{ $FORMS{$dialect} };
