@@ -273,6 +273,9 @@ for my $a (
 }
 action(dialect => 'collections', kind => 'read', name => 'GET /collections',
        req => sub { { method => 'GET', path => '/collections' } }, list => 1);
+action(dialect => 'collections', kind => 'downlink', name => 'GET own downlinks',
+       req => sub { { method => 'GET', path => "/collections/$_[0]{own}{cid}/downlinks?limit=0" } },
+       list => 1);
 action(dialect => 'collections', kind => 'history', name => 'GET own data',
        req => sub { { method => 'GET', path => "/collections/$_[0]{own}{cid}/data?limit=0" } },
        list => 1);
@@ -399,6 +402,7 @@ for my $a (
     ['GET /devices', sub { '/devices' }],
     ['GET /devices?projectId', sub { "/devices?projectId=$_[1]{cid}" }],
     ['GET /devices?clientId', sub { "/devices?clientId=$_[1]{client}" }],
+    ['GET /devices?q', sub { "/devices?q=d-$_[1]{name}" }],
     ['GET /device-groups', sub { '/device-groups' }],
     ['GET /device-groups?projectId', sub { "/device-groups?projectId=$_[1]{cid}" }],
 ) {
@@ -458,6 +462,9 @@ for my $a (
 for my $a (
     ['GET devices', sub { '/devices?limit=50' }],
     ['GET devices?app_id', sub { "/devices?app_id=$_[1]{cid}" }],
+    ['GET devices?product_id', sub { "/devices?product_id=$_[1]{pid}" }],
+    ['GET devices?gateway_id', sub { "/devices?gateway_id=$_[1]{iid}" }],
+    ['GET devices?node_id', sub { "/devices?node_id=n_$_[1]{cid}" }],
     ['GET products', sub { '/products' }],
 ) {
     my ($name, $path) = @$a;
