@@ -890,22 +890,30 @@ sub refused_everywhere {
 # ------------------------------------------------------------ summary
 
 {
-    my @lines = sprintf '%-12s %-9s %s', 'dialect', 'kind',
-                        'refused/tried per credential form';
-    for my $d (qw(collections things iotda)) {
-        for my $k (qw(read change stream history downlink revoked)) {
-            my $f = $summary{$d}{$k} or next;
-            push @lines, sprintf '%-12s %-9s %s', $d, $k, join ' ',
-                map { "$_ $f->{$_}[0]/$f->{$_}[1]" } sort keys %$f;
-        }
-    }
+    my @kinds = qw(read change stream history downlink revoked);
+    my @lines = (sprintf('%-12s', '') . join('', map { sprintf '%10s', $_ } @kinds)
+                 . '   credential forms');
     my ($n, $all) = (0, 0);
-    for my $d (values %summary) {
-        for my $k (values %$d) { $n += $_->[0], $all += $_->[1] for values %$k }
+    for my $d (qw(collections things iotda)) {
+        my %forms;
+        my $row = sprintf '%-12s', $d;
+        for my $k (@kinds) {
+            my $f = $summary{$d}{$k} || {};
+            my ($ok, $tried) = (0, 0);
+            for (keys %$f) { $ok += $f->{$_}[0]; $tried += $f->{$_}[1];
+                             $forms{$_} = 1 }
+            $n += $ok; $all += $tried;
+            $row .= sprintf '%10s', $tried ? "$ok/$tried" : '-';
+        }
+        push @lines, "$row   " . join(' ', sort keys %forms);
     }
-    push @lines, "total: $n of $all refused as documented"
-                 . (@leaks ? ', NOT: ' . scalar(@leaks) : '');
-    diag(join "\n", 'isolation matrix:', @lines);
+    push @lines, "refused as documented: $n of $all"
+                 . (@leaks ? '; NOT: ' . scalar(@leaks) : '');
+    push @lines, 'rA, wA: read-only and write tokens of collection A; u2: '
+        . 'a user of another team (/, write); k2: an access key of another team; '
+        . 'u3: a member removed from the team (revoked only)';
+    diag(join "\n", 'isolation matrix (refused/tried):', @lines,
+         map { "  not refused: $_" } @leaks);
 }
 
 $t->finish;
