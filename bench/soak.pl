@@ -416,7 +416,9 @@ my $next_sample = $t0;
 my $next_reload = $t0 + $RELOAD_S;
 # the first kill half a reload period before the kill period (or half
 # the run) is over, so that kills never coincide with reloads
-my $next_kill = $t0 + ($KILL_S < $DUR / 2 ? $KILL_S : $DUR / 2) - $RELOAD_S / 2;
+my $first_kill = ($KILL_S < $DUR / 2 ? $KILL_S : $DUR / 2) - $RELOAD_S / 2;
+$first_kill = $DUR / 2 + 3 if $first_kill < 5;    # a run of a minute or less
+my $next_kill = $t0 + $first_kill;
 while (time < $t0 + $DUR) {
     my $now = time;
     if ($now >= $next_sample) {
