@@ -79,19 +79,6 @@ ngx_iot_uplink_durable(ngx_cycle_t *cycle, struct sockaddr *sa,
 }
 
 
-ngx_iot_rc_e
-ngx_iot_uplink_device(ngx_cycle_t *cycle, uint64_t device_id,
-    ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log)
-{
-    ngx_iot_rc_e      rc;
-    ngx_iot_device_t  d;
-
-    rc = ngx_iot_device_get(cycle, device_id, 0, pool, &d);
-
-    return ngx_iot_uplink(cycle, rc, &d, m, log, NULL);
-}
-
-
 /* the device found (or not): the message goes to the bus and the history */
 
 static ngx_iot_rc_e
