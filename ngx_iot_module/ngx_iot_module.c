@@ -27,6 +27,7 @@ static char *ngx_iot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_iot_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_iot_init_process(ngx_cycle_t *cycle);
 static void ngx_iot_exit_process(ngx_cycle_t *cycle);
+static void ngx_iot_exit_master(ngx_cycle_t *cycle);
 static void ngx_iot_checkpoint_handler(ngx_event_t *ev);
 #if (NGX_THREADS)
 static void ngx_iot_checkpoint_thread(void *data, ngx_log_t *log);
@@ -160,7 +161,7 @@ ngx_module_t  ngx_iot_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_iot_exit_process,                  /* exit process */
-    NULL,                                  /* exit master */
+    ngx_iot_exit_master,                   /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -571,6 +572,15 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
         icf->checkpoint_store = NULL;
     }
 #endif
+
+    ngx_iot_token_release();
+}
+
+
+static void
+ngx_iot_exit_master(ngx_cycle_t *cycle)
+{
+    ngx_iot_token_release();
 }
 
 
