@@ -205,6 +205,8 @@ ngx_iot_downlink(ngx_cycle_t *cycle, ngx_iot_downlink_batch_t *b,
     row->state = (rc == NGX_IOT_OK) ? NGX_IOT_DOWNLINK_SENT
                                     : NGX_IOT_DOWNLINK_FAILED;
     row->reason = ngx_iot_downlink_reason(rc);
+
+    ngx_iot_metrics_downlink(cycle, b->transport, row->state);
     row->created = (uint64_t) tp->sec * 1000 + tp->msec;
     row->updated = row->created;
     row->payload = b->message->payload;
