@@ -125,7 +125,7 @@ static ngx_iot_metric_t  ngx_iot_metrics_table[] = {
       "reason=\"unrecorded\"", ngx_iot_metric_at(unrecorded) },
 
     { "nginx_iot_websocket_streams_opened_total", "counter",
-      "WebSocket streams opened (answered 101).", "",
+      "WebSocket handshakes accepted (each a stream opened).", "",
       ngx_iot_metric_at(metrics.ws_opened) },
 
     { "nginx_iot_websocket_refused_total", "counter",
