@@ -17,6 +17,8 @@ use MIME::Base64 qw(encode_base64);
 use IoT::Test;
 use IoT::Collections;
 use IoT::Iotda;
+use IoT::Things;
+use Digest::SHA qw(sha256_hex);
 use IoT::Metrics;
 use IoT::WebSocket;
 use IoT::Radius qw(radclient packet imsi exchange udp_socket);
@@ -211,11 +213,44 @@ is(wait_value(1, 'nginx_iot_uplink_drops_total', reason => 'large'), 1,
    'one too large');
 my $m3 = scrape();
 is(v($m3, 'nginx_iot_uplinks_total', transport => 'http'), 0,
-   'no HTTP uplinks');
+   'no HTTP uplinks yet');
 is(v($m3, 'nginx_iot_uplink_drops_total', reason => 'unrecorded'), 0,
    'nothing unrecorded');
 ok(v($m3, 'nginx_iot_bus_messages_total') >= 3, 'the bus carried them');
 ok(v($m3, 'nginx_iot_bus_used_bytes') > 0, '... and holds them');
+
+# SenML over HTTP (the things dialect's ingestion): transport http
+my $things = IoT::Things->new($t);
+$things->{client_id} = $C->{teamId};
+my $TD = $things->create_device($cid, { name => 'internet device' });
+my $DVN = '7c0e0f5e-8a3d-4a52-9c1b-0f1e2d3c4b5a';
+my $SHARED = 'Abc123' x 6;
+is(($things->call(POST => "/devices/$TD->{id}/network-adapters",
+    body => { type => 'generic', dvnUuid => $DVN, sharedSecret => $SHARED }))[0],
+   201, 'a things device with a generic adapter');
+
+sub ingest {
+    my ($body, $secret) = @_;
+    return ($t->http(POST => '/ingestion/ip/senml/v1',
+        headers => { 'Content-Type' => 'application/json',
+                     'Things-Message-Token' => sha256_hex($body . $secret) },
+        body => $body))[0];
+}
+my $pack = qq([{"bn":"urn:dev:DVNUUID:$DVN:","n":"t","v":21.5}]);
+is(ingest($pack, $SHARED), 204, 'a SenML pack taken in');
+is(ingest($pack, 'wrong'), 401, 'one with a wrong token refused');
+is(ingest('{"not":"senml"}', $SHARED), 400, 'one that is no SenML pack');
+my $m3h = scrape();
+is(v($m3h, 'nginx_iot_uplinks_total', transport => 'http'), 1,
+   'one HTTP uplink');
+is(v($m3h, 'nginx_iot_uplinks_total', transport => 'udp'), 3,
+   '... the UDP ones unchanged');
+is(v($m3h, 'nginx_iot_uplink_drops_total', reason => 'refused'), 1,
+   'the wrong token: refused');
+is(v($m3h, 'nginx_iot_uplink_drops_total', reason => 'malformed'), 1,
+   'the body that is no pack: malformed');
+is(v($m3h, 'nginx_iot_devices'), v($m1, 'nginx_iot_devices') + 1,
+   'the things device counted with the others');
 
 # ------------------------------------------------------------ downlinks
 

@@ -14,6 +14,7 @@ use IoT::Collections;
 use IoT::Things;
 use IoT::Iotda;
 use IoT::WebSocket;
+use Digest::SHA qw(sha256_hex);
 
 my $t = IoT::Test->new(
     location => $IoT::Iotda::LOCATIONS,
@@ -108,6 +109,25 @@ line_is(sub { $things->call(GET => "/devices/imei:$D->{imei}") },
 line_is(sub { $things->call(GET => '/devices/imei:999999999999999') },
         'things|||404|GET /devices/imei:999999999999999',
         'things: no such device, no ids');
+
+# an ingested SenML pack: the device its DVN UUID names
+my $C2 = $api->create_collection;
+$things->{client_id} = $C2->{teamId};
+my $TD = $things->create_device($C2->{collectionId}, { name => 'ip device' });
+my $DVN = '0b6c1f4e-2d3a-4b5c-8d7e-9f0a1b2c3d4e';
+my $SHARED = 'Xyz789' x 6;
+is(($things->call(POST => "/devices/$TD->{id}/network-adapters",
+    body => { type => 'generic', dvnUuid => $DVN, sharedSecret => $SHARED }))[0],
+   201, 'a things device with a generic adapter');
+my $did2 = ($api->call(GET => "/collections/$C2->{collectionId}/devices"))[1]
+           {devices}[0]{deviceId};
+my $pack = qq([{"bn":"urn:dev:DVNUUID:$DVN:","n":"t","v":1}]);
+line_is(sub { $t->http(POST => '/ingestion/ip/senml/v1',
+                       headers => { 'Things-Message-Token'
+                                        => sha256_hex($pack . $SHARED) },
+                       body => $pack) },
+        "things|$C2->{collectionId}|$did2|204|POST /ingestion/ip/senml/v1",
+        'things: an ingested pack, its device');
 
 # ------------------------------------------------------------ iotda
 
