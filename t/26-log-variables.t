@@ -29,40 +29,42 @@ $t->start;
 
 my $log = $t->dir . '/logs/iot.log';
 
-# the lines logged by what $code does
+# the line logged for the request $code makes ("METHOD URI" ends it): nginx
+# writes it once the answer is out, so it is waited for
 sub logged {
-    my ($code) = @_;
+    my ($code, $req) = @_;
     my $from = -s $log || 0;
     $code->();
-    my @lines;
+    my $line;
     IoT::Test::wait_until(sub {
         open my $fh, '<', $log or return 0;
         seek $fh, $from, 0;
-        @lines = map { chomp; $_ } <$fh>;
-        return scalar @lines;
+        ($line) = grep { /\|\Q$req\E\z/ } map { chomp; $_ } <$fh>;
+        return defined $line;
     }, 10);
-    return @lines;
+    return $line;
 }
 
 sub line_is {
     my ($code, $want, $name) = @_;
-    my @l = logged($code);
-    is($l[-1], $want, $name);
+    my ($req) = $want =~ /\|([^|]*)\z/;
+    is(logged($code, $req), $want, $name);
 }
 
 # ------------------------------------------------------------ collections
 
 my $C;
-my @l = logged(sub { $C = $api->create_collection });
+my $l = logged(sub { $C = $api->create_collection }, 'POST /collections');
 my $cid = $C->{collectionId};
-is($l[-1], "collections|$cid||201|POST /collections",
+is($l, "collections|$cid||201|POST /collections",
    'a collection made: its new id');
 
 my $D;
-@l = logged(sub { $D = $api->create_device($cid, { imsi => $t->next_imsi,
-                                                   imei => $t->next_imei }) });
+$l = logged(sub { $D = $api->create_device($cid, { imsi => $t->next_imsi,
+                                                   imei => $t->next_imei }) },
+            "POST /collections/$cid/devices");
 my $did = $D->{deviceId};
-is($l[-1], "collections|$cid|$did|201|POST /collections/$cid/devices",
+is($l, "collections|$cid|$did|201|POST /collections/$cid/devices",
    'a device made: its collection and new id');
 
 line_is(sub { $api->call(GET => "/collections/$cid") },
@@ -91,14 +93,13 @@ line_is(sub { $api->call(GET => "/collections/$other->{collectionId}",
         "collections|||403|GET /collections/$other->{collectionId}",
         'a collection the token does not reach: no ids');
 
-@l = logged(sub {
+line_is(sub {
     my $ws = IoT::WebSocket->connect(port => $t->port,
                                      path => "/collections/$cid/devices/$did/from",
                                      token => $ro->{token});
     is($ws->{status}, 101, 'a stream opened');
     $ws->close;
-});
-is($l[-1], "collections|$cid|$did|101|GET /collections/$cid/devices/$did/from",
+}, "collections|$cid|$did|101|GET /collections/$cid/devices/$did/from",
    'a stream: its collection and device');
 
 # ------------------------------------------------------------ things
