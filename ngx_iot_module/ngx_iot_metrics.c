@@ -17,7 +17,6 @@
 
 
 #define NGX_IOT_METRICS_BUF        4096
-#define NGX_IOT_METRICS_LINE_MAX   512
 
 
 /*
@@ -353,18 +352,43 @@ ngx_iot_metrics_store(ngx_iot_metrics_t *m, ngx_iot_sh_t *sh)
 static ngx_int_t
 ngx_iot_metrics_zone(ngx_iot_metrics_t *m, ngx_iot_sh_t *sh)
 {
-    u_char               labels[128];
+    u_char              *labels, *p;
     uint64_t             size, used, published;
+    ngx_uint_t           i;
     ngx_iot_zone_ctx_t  *ctx;
 
     ctx = ngx_iot_zone_ctx(m->cycle);
 
-    if (ctx->name.len > 64) {
+    /* the zone's name as the configuration has it, escaped for a label */
+
+    labels = ngx_pnalloc(m->pool, 2 * ctx->name.len + sizeof("zone=\"\""));
+    if (labels == NULL) {
         return NGX_ERROR;
     }
 
-    /* zone names are nginx's: letters, digits, "_" and "-" in practice */
-    (void) ngx_sprintf(labels, "zone=\"%V\"%Z", &ctx->name);
+    p = ngx_cpymem(labels, "zone=\"", sizeof("zone=\"") - 1);
+
+    for (i = 0; i < ctx->name.len; i++) {
+        switch (ctx->name.data[i]) {
+
+        case '\\':
+        case '"':
+            *p++ = '\\';
+            *p++ = ctx->name.data[i];
+            break;
+
+        case '\n':
+            *p++ = '\\';
+            *p++ = 'n';
+            break;
+
+        default:
+            *p++ = ctx->name.data[i];
+        }
+    }
+
+    *p++ = '"';
+    *p = '\0';
 
     if (ngx_iot_metrics_family(m, "nginx_iot_zone_size_bytes", "gauge",
                                "The size of the shared memory zone "
@@ -550,15 +574,13 @@ ngx_iot_metrics_sample(ngx_iot_metrics_t *m, const char *name,
     const char *labels, uint64_t value)
 {
     u_char  *p;
+    size_t   len;
 
-    p = ngx_iot_metrics_room(m, NGX_IOT_METRICS_LINE_MAX);
+    len = ngx_strlen(name) + ngx_strlen(labels) + NGX_INT64_LEN
+          + sizeof("{} \n");
+
+    p = ngx_iot_metrics_room(m, len);
     if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_strlen(name) + ngx_strlen(labels) + NGX_INT64_LEN + 4
-        > NGX_IOT_METRICS_LINE_MAX)
-    {
         return NGX_ERROR;
     }
 
