@@ -16,6 +16,9 @@
 #                        with ASan and UBSan (build/nginx-1.26.3-san/)
 #   ./build.sh deb       build the Debian package build/libnginx-mod-iot_*.deb
 #                        (docs/operations.md)
+#   ./build.sh fuzz [TARGET|all] [SECONDS]
+#                        build the libFuzzer targets of fuzz/ with clang and
+#                        run one or all, each SECONDS (60) (docs/fuzzing.md)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")" && pwd)
@@ -25,8 +28,10 @@ nginx_bin=${NGINX_BIN:-/usr/sbin/nginx}
 stream_module=${NGINX_STREAM_MODULE:-/usr/lib/nginx/modules/ngx_stream_module.so}
 
 packages=(nginx nginx-dev libnginx-mod-stream libjansson-dev libsqlite3-dev
-          libssl-dev libcoap3-dev libcoap3-bin sqlite3 curl freeradius-utils
+          libssl-dev libcurl4-openssl-dev libmosquitto-dev libcoap3-dev
+          mosquitto-clients libcoap3-bin sqlite3 curl freeradius-utils
           wrk libprotocol-websocket-perl libwww-perl libjson-xs-perl
+          libhttp-daemon-perl
           libtest-base-perl python3-websocket libnginx-mod-nchan mosquitto
           valgrind gdb gcc make
           libpcre2-dev zlib1g-dev debian-archive-keyring    # nginx 1.26.3
@@ -123,6 +128,20 @@ build_module() {
     make_tree "$tree" "$build/make.log" objs/ngx_iot_module.so
     install_file "$tree/objs/ngx_iot_module.so" "$so"
     say "built $so"
+}
+
+# the CoAP sidecar (coap_sidecar/, docs/coap.md): libcoap 3 with OpenSSL
+build_sidecar() {
+    local bin="$build/iot-coap-sidecar" src="$top/coap_sidecar/iot-coap-sidecar.c"
+    if [ -x "$bin" ] && [ ! "$src" -nt "$bin" ]; then
+        return 0
+    fi
+    mkdir -p "$build"
+    # shellcheck disable=SC2046
+    gcc -Wall -Wextra -Wno-unused-parameter -Werror -O2 -g -o "$bin.new" "$src" \
+        $(pkg-config --cflags --libs libcoap-3-openssl) -lcrypto || exit 1
+    mv -f "$bin.new" "$bin"
+    say "built $bin"
 }
 
 # ---------------------------------------------------------- nginx 1.26.3
@@ -282,6 +301,125 @@ build_next() {
     say "built $next_module (nginx $next_version: $next_nginx)"
 }
 
+# ---------------------------------------------------------------- fuzzing
+#
+# libFuzzer targets (fuzz/*.c) linked against nginx 1.26.3 and the module
+# built into it (--add-module) with clang's ASan, UBSan and coverage, in
+# build/fuzz/; docs/fuzzing.md.
+
+fuzz_dir="$build/fuzz"
+fuzz_cflags="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g -O1 -DNGX_DEBUG_PALLOC=1 -Wno-unused-parameter -Wno-conditional-uninitialized"
+
+# build_fuzz_tree: nginx and the module, compiled for fuzzing; nginx.o
+# with its main renamed, so that libFuzzer's main is the program's
+build_fuzz_tree() {
+    local tree="$fuzz_dir/tree" source="$fuzz_dir/nginx-$next_version" stamp
+    command -v clang >/dev/null || { say "fuzzing needs clang (apt-get install clang)"; exit 1; }
+    fetch_next_source
+    mkdir -p "$fuzz_dir"
+    if [ ! -f "$source/configure" ]; then
+        rm -rf "$source"
+        tar -xzf "$next_tarball" -C "$fuzz_dir"
+    fi
+    stamp=$(printf '%s\n%s' "$source" "$fuzz_cflags")
+    if [ ! -f "$tree/objs/Makefile" ] || [ "$top/config" -nt "$tree/objs/Makefile" ] \
+       || [ "$(cat "$tree/.iot-source" 2>/dev/null)" != "$stamp" ]; then
+        rm -rf "$tree"
+        cp -r "$source" "$tree"
+        printf '%s\n' "$stamp" > "$tree/.iot-source"
+        (cd "$tree" && ./configure --with-cc=clang --with-cc-opt="$fuzz_cflags" \
+            --with-ld-opt="-fsanitize=address,undefined" \
+            --with-stream --with-threads --add-module="$top" \
+            >"$fuzz_dir/configure.log" 2>&1) || {
+            tail -n 30 "$fuzz_dir/configure.log" >&2; exit 1; }
+        say "building nginx $next_version and the module for fuzzing in $tree (a few minutes)"
+    fi
+    make_tree "$tree" "$fuzz_dir/make.log" -j"${IOT_MAKE_JOBS:-2}" objs/nginx
+    objcopy --redefine-sym main=ngx_nginx_main "$tree/objs/src/core/nginx.o" \
+        "$fuzz_dir/nginx-nomain.o"
+}
+
+# build_fuzz_target NAME: build/fuzz/bin/NAME from fuzz/NAME.c; a module
+# file the target includes (for its static functions) is left out of the
+# link
+build_fuzz_target() {
+    local name=$1 tree="$fuzz_dir/tree" src="$top/fuzz/$1.c" objs=() o inc libs
+    mkdir -p "$fuzz_dir/bin"
+    inc=$(sed -n 's/^#include "\(ngx_[a-z0-9_]*\.c\)"$/\1/p' "$src" \
+          | sed 's/\.c$/.o/')
+    for o in $(awk '/^objs\/nginx:/ { f = 1 } f && /^$/ { exit }
+                    f { for (i = 1; i <= NF; i++) if ($i ~ /\.o$/) print $i }' \
+                   "$tree/objs/Makefile"); do
+        case "$o" in
+            objs/src/core/nginx.o) objs+=("$fuzz_dir/nginx-nomain.o"); continue ;;
+        esac
+        if printf '%s\n' $inc | grep -qx "$(basename "$o")"; then
+            continue
+        fi
+        objs+=("$tree/$o")
+    done
+    # the libraries of nginx's own link line
+    libs=$(awk '/^objs\/nginx:/ { f = 1 } f && /-lpthread/ { print; exit }' \
+               "$tree/objs/Makefile" | sed 's/-fsanitize=[^ ]*//; s/\\$//')
+    (cd "$tree" && clang -fsanitize=fuzzer,address,undefined -g -O1 \
+        -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
+        -Wno-unused-function \
+        $(awk '/^ALL_INCS/ { f = 1 } f { print } f && !/\\$/ { exit }' \
+              objs/Makefile | tr -d '\\' | sed 's/^ALL_INCS *=//') \
+        -I src/stream -I "$top/ngx_iot_module" -I "$top/fuzz" \
+        -o "$fuzz_dir/bin/$name" "$src" "${objs[@]}" $libs) \
+        >"$fuzz_dir/$name.build.log" 2>&1 || {
+        tail -n 30 "$fuzz_dir/$name.build.log" >&2; exit 1; }
+}
+
+fuzz_targets() {
+    local f
+    for f in "$top"/fuzz/*.c; do
+        basename "$f" .c
+    done
+}
+
+# run_fuzz [TARGET|all] [SECONDS]: each target for SECONDS (default 60)
+# from its shipped corpus (fuzz/corpus/TARGET) and what earlier runs found
+# (build/fuzz/corpus/TARGET); a crash stops the run and leaves its input
+# in build/fuzz/crash/
+run_fuzz() {
+    local which=${1:-all} secs=${2:-60} t targets=() failed=() log
+    if [ "$which" = all ]; then
+        mapfile -t targets < <(fuzz_targets)
+    else
+        [ -f "$top/fuzz/$which.c" ] || { say "no fuzz target $which ($(fuzz_targets | tr '\n' ' '))"; exit 2; }
+        targets=("$which")
+    fi
+    build_fuzz_tree
+    for t in "${targets[@]}"; do
+        build_fuzz_target "$t"
+    done
+    mkdir -p "$fuzz_dir/crash" "$fuzz_dir/logs"
+    for t in "${targets[@]}"; do
+        mkdir -p "$fuzz_dir/corpus/$t" "$top/fuzz/corpus/$t"
+        log="$fuzz_dir/logs/$t.log"
+        say "== fuzz $t for ${secs}s (log: $log)"
+        if (cd "$fuzz_dir" && ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions="$top/t/sanitizers/ubsan.supp" \
+            "$fuzz_dir/bin/$t" -max_total_time="$secs" -timeout=10 \
+                -rss_limit_mb=2048 -print_final_stats=1 \
+                -artifact_prefix="$fuzz_dir/crash/$t-" \
+                ${IOT_FUZZ_ARGS:-} \
+                "$fuzz_dir/corpus/$t" "$top/fuzz/corpus/$t") >"$log" 2>&1
+        then
+            say "   $(grep -E '^Done [0-9]+ runs' "$log" | tail -n 1) ($(grep -c . < <(ls "$fuzz_dir/corpus/$t")) inputs in build/fuzz/corpus/$t)"
+        else
+            failed+=("$t")
+            grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" | head -n 8 >&2
+        fi
+    done
+    if [ ${#failed[@]} -ne 0 ]; then
+        say "== fuzzing found something in: ${failed[*]} (inputs in $fuzz_dir/crash/)"
+        exit 1
+    fi
+}
+
 # the official clients the tests drive the server with, into t/npm (never
 # globally): the Huawei Cloud SDK core signs the iotda dialect's requests
 install_test_clients() {
@@ -378,6 +516,44 @@ run_env() {
     fi
     chmod 0600 "$IOT_PREFIX/radius.secret"
     IOT_RADIUS_SECRET=$(cat "$IOT_PREFIX/radius.secret")
+    # the CoAP link's shared secret (docs/coap.md): made once, kept
+    IOT_COAP_LINK_PORT=${IOT_COAP_LINK_PORT:-5690}
+    if [ ! -s "$IOT_PREFIX/coap.secret" ]; then
+        (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' \
+            > "$IOT_PREFIX/coap.secret")
+    fi
+    chmod 0600 "$IOT_PREFIX/coap.secret"
+}
+
+# the CoAP sidecar beside nginx (docs/coap.md); nginx serves without it
+start_sidecar() {
+    local pidfile="$IOT_PREFIX/logs/coap-sidecar.pid"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        return 0
+    fi
+    "$build/iot-coap-sidecar" -s "$IOT_PREFIX/coap.secret" \
+        -l "127.0.0.1:$IOT_COAP_LINK_PORT" -a "${IOT_LISTEN:-0.0.0.0}" \
+        -p "$IOT_COAP_PORT" -P "$pidfile" -v 1 \
+        </dev/null >>"$IOT_PREFIX/logs/coap-sidecar.log" 2>&1 &
+    local i
+    for i in $(seq 1 50); do
+        [ -s "$pidfile" ] && return 0
+        kill -0 $! 2>/dev/null || break
+        sleep 0.1
+    done
+    say "the CoAP sidecar did not start: see $IOT_PREFIX/logs/coap-sidecar.log"
+}
+
+stop_sidecar() {
+    local pidfile="$IOT_PREFIX/logs/coap-sidecar.pid" pid
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
 }
 
 # conf/run.conf.in with its @NAME@s filled in, on stdout; values are taken
@@ -390,6 +566,7 @@ fill_conf() {
     RADIUS_PORT="$IOT_RADIUS_PORT" \
     RADIUS_ACCT_PORT="$((IOT_RADIUS_PORT + 1))" \
     RADIUS_SECRET="$IOT_RADIUS_SECRET" RADIUS_POOL="$IOT_RADIUS_POOL" \
+    COAP_LINK_PORT="$IOT_COAP_LINK_PORT" \
     perl -pe '
         BEGIN { ($q = $ENV{RADIUS_SECRET}) =~ s/(["\\])/\\$1/g;
                 $ENV{RADIUS_SECRET} = $q }
@@ -419,6 +596,7 @@ run_server() {
         curl -s -o /dev/null "http://127.0.0.1:$IOT_HTTP_PORT/" && break
         sleep 0.1
     done
+    start_sidecar
     local token
     token=$(cat "$IOT_PREFIX/admin.token")
     cat <<TEXT
@@ -429,6 +607,7 @@ nginx-iot is running (state in $IOT_PREFIX, log in $IOT_PREFIX/logs/error.log).
   RADIUS secret:  $IOT_RADIUS_SECRET   (IOT_RADIUS_SECRET; kept in $IOT_PREFIX/radius.secret)
   address pool:   $IOT_RADIUS_POOL   (IOT_RADIUS_POOL)
   UDP uplink:     udp $IOT_UDP_PORT
+  CoAP:           udp $IOT_COAP_PORT, DTLS-PSK $((IOT_COAP_PORT + 1))   (IOT_COAP_PORT; the sidecar, link 127.0.0.1:$IOT_COAP_LINK_PORT)
 
 Try it:
   TOKEN=\$(cat $IOT_PREFIX/admin.token)
@@ -444,6 +623,7 @@ TEXT
 
 stop_server() {
     run_env
+    stop_sidecar
     local pidfile="$IOT_PREFIX/logs/nginx.pid"
     if [ ! -f "$pidfile" ] || ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
         say "nginx-iot is not running (no live $pidfile)"
@@ -523,18 +703,21 @@ build_deb() {
 cmd=${1:-build}
 case "$cmd" in
     build) install_deps
+           build_sidecar
            case "${2:-1.22}" in
                1.22) build_module ;;
                1.26) build_next ;;
                all|both) build_module; build_next ;;
                *) say "usage: $0 build [1.22|1.26|all]"; exit 2 ;;
            esac ;;
-    run)   install_deps; build_module; run_server ;;
+    run)   install_deps; build_module; build_sidecar; run_server ;;
     stop)  stop_server ;;
-    test)  install_deps; mkdir -p "$build"; install_test_clients
+    test)  install_deps; mkdir -p "$build"; install_test_clients; build_sidecar
            test_versions "${2:-}" ;;
-    bench) install_deps; build_module; exec "$top/bench/run.sh" ;;
+    bench) install_deps; build_module; build_sidecar
+           exec "$top/bench/run.sh" ;;
     deb)   install_deps; build_deb ;;
-    *)     say "usage: $0 [build [1.22|1.26|all]|run|stop|test [1.22|1.26|all]|bench|deb]"
+    fuzz)  install_deps; run_fuzz "${2:-all}" "${3:-60}" ;;
+    *)     say "usage: $0 [build [1.22|1.26|all]|run|stop|test [1.22|1.26|all]|bench|deb|fuzz [TARGET|all] [SECONDS]]"
            exit 2 ;;
 esac

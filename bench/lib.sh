@@ -493,10 +493,12 @@ iot_zone iot:${BENCH_DP_ZONE:-256m};
 iot_store var/iot.db;
 iot_admin_token_file var/admin.token;
 iot_history_max_count 0;
+${DP_MAIN_EXTRA:-}
 stream {
     iot_radius_gateway name=bench from=127.0.0.0/8 secret=$secret pool=10.64.0.0/16;
     server { listen 127.0.0.1:$rport udp; iot_radius; }
     server { listen 127.0.0.1:$uport udp reuseport${DP_RCVBUF:+ rcvbuf=$DP_RCVBUF}; iot_uplink; }
+    ${DP_STREAM_EXTRA:-}
 }
 http {
     access_log off;

@@ -197,6 +197,8 @@ gen_body() {
     gen_dataplane
     gen_things
     gen_iotda
+    gen_coap
+    gen_outputs
 }
 # benchmark 8: the iotda dialect
 gen_iotda() {
@@ -244,6 +246,47 @@ gen_iotda() {
 
 
 # benchmark 7: the things dialect
+gen_coap() {
+    [ -n "${R[b9_done]:-}${R[b9_error]:-}" ] || return 0
+    echo "## 9. CoAP through the sidecar, $(v b9_devices) devices"
+    echo
+    if [ -n "${R[b9_error]:-}" ]; then
+        echo "**Did not complete:** $(v b9_error)"
+        echo
+        return 0
+    fi
+    echo "Confirmable PUTs from $(v b9_devices) devices (127.1.x.y, attached over"
+    echo "RADIUS), $(v b9_window) outstanding per device, closed loop; nginx-iot"
+    echo "answers each once it is in the history (a separate response), a"
+    echo "WebSocket subscriber of the collection takes every message; libcoap's"
+    echo "\`coap-server -d 10\` answers the same load (piggybacked 2.04). Runs A B A B:"
+    echo
+    echo "    $(v b9_cmd)"
+    echo
+    echo "| run | nginx-iot (A) /s | coap-server (B) /s | A p50 / p99 ms | B p50 / p99 ms | A history / subscriber |"
+    echo "|---|---|---|---|---|---|"
+    for i in 1 2; do
+        echo "| $i | $(v b9_iot${i}_rate) | $(v b9_ref${i}_rate) | $(ms b9_iot${i}_lat_p50_us) / $(ms b9_iot${i}_lat_p99_us) | $(ms b9_ref${i}_lat_p50_us) / $(ms b9_ref${i}_lat_p99_us) | $(v b9_iot${i}_hist) / $(v b9_iot${i}_sub) of $(v b9_iot${i}_ok) |"
+    done
+    echo
+    echo "Ratio $(v b9_ratio), target >= 0.7: $(pf "${R[b9_pass]:-}")."
+    echo
+    echo "At half that rate ($(v b9_half_rate)/s): sent $(v b9_iothalf_sent), acknowledged"
+    echo "$(v b9_iothalf_ok), errors $(v b9_iothalf_errors), timeouts $(v b9_iothalf_timeouts);"
+    echo "in the history $(v b9_iothalf_hist), at the subscriber $(v b9_iothalf_sub):"
+    echo "nothing lost $(pf "${R[b9_half_pass]:-}")."
+    echo
+    echo "DTLS-PSK handshakes (each one \`coap-client-openssl\` process: a"
+    echo "handshake and one PUT; $(v b9_hs_par) in parallel): nginx-iot"
+    echo "$(v b9_hs_iot_rate)/s (the key asked of nginx at each handshake),"
+    echo "\`coap-server-openssl -k\` $(v b9_hs_ref_rate)/s, ratio $(v b9_hs_ratio). The"
+    echo "client processes' start is most of each; the ratio compares what the"
+    echo "servers add."
+    echo
+    echo "Error log: $(v b9_log_b9-iot)."
+    echo
+}
+
 gen_things() {
     local sort filt pos
     [ -n "${R[b7_done]:-}${R[b7_error]:-}" ] || return 0
@@ -552,4 +595,41 @@ write_results() {
             sed -n "/^<!-- END GENERATED/,\$p" "$file" | sed '1d'
         fi
     } > "$tmp" && mv "$tmp" "$file"
+}
+
+# benchmark 10: uplink to outputs
+gen_outputs() {
+    local sys name
+    [ -n "${R[b10_done]:-}${R[b10_error]:-}" ] || return 0
+    echo "## 10. Uplink to outputs (webhook, MQTT), $(v b10_devices) devices"
+    echo
+    if [ -n "${R[b10_error]:-}" ]; then
+        echo "**Did not complete:** $(v b10_error)"
+        echo
+    fi
+    [ -n "${R[b10_done]:-}" ] || return 0
+    echo "The UDP load of benchmark 4 into one collection with one output"
+    echo "enabled at a time: a webhook to bench/outputs/hookrecv.py, MQTT to"
+    echo "mosquitto read by \`dpsub -m mqtt -F iot\`. A rate is sustained when"
+    echo "every message arrived once, in each device's order, with a median"
+    echo "latency under $B10_P50_OK_MS ms. Beside it the uplink -> WebSocket"
+    echo "ladder of the same prefix (outputs disabled)."
+    echo
+    echo "| | highest rate sustained (msg/s) | / WebSocket | half of it, ${B10_HALF_S} s: delivered msg/s | nothing lost |"
+    echo "|---|---|---|---|---|"
+    echo "| WebSocket | $(v b10_ws_max) | 1 | | |"
+    for sys in hook mqtt; do
+        name=webhook
+        [ "$sys" = mqtt ] && name=MQTT
+        echo "| $name | $(v b10${sys}_max) | $(v b10${sys}_ratio) | $(v b10${sys}_half_delivered) at $(v b10${sys}_half_rate)/s | $(pf "${R[b10${sys}_half_pass]:-}") |"
+    done
+    echo
+    for sys in hook mqtt; do
+        echo "Ladder, $sys (rate | sent | delivered once | lost | dup | out of order | p50 us | p99 us | delivered/s | result | try):"
+        echo
+        printf '%s' "${R[b10${sys}_ladder]:-}" | sed 's/^/    /'
+        echo
+    done
+    echo "Error log: $(v b10_log_b8)."
+    echo
 }

@@ -57,6 +57,11 @@ B5_WINDOW=${B5_WINDOW:-64}
 B6_CONNS=${B6_CONNS:-10000}
 B6_HOLD_S=${B6_HOLD_S:-60}
 B6_SHORT=${B6_SHORT:-1s}
+# benchmark 9: CoAP through the sidecar
+B9_DEVICES=${B9_DEVICES:-1000}
+B9_WINDOW=${B9_WINDOW:-1}
+B9_SIZE=${B9_SIZE:-64}
+B9_DTLS_PAR=${B9_DTLS_PAR:-4}
 # benchmark 7: the things dialect
 B7_DEVICES=${B7_DEVICES:-1000000}
 B7_LIST_S=${B7_LIST_S:-5}
@@ -68,7 +73,12 @@ B7_SENML_WRK=${B7_SENML_WRK:--t2 -c32}
 B8_WRK=${B8_WRK:--t2 -c32}
 B8_GET_WRK=${B8_GET_WRK:--t2 -c50}
 B8_PATHS=${B8_PATHS:-200}
-ALL="1 2 3 4 5 6 7 8"
+ALL="1 2 3 4 5 6 7 8 9 10"
+# benchmark 10: uplink to outputs (webhook, MQTT)
+B10_LADDER=${B10_LADDER:-2000 5000 10000 20000 30000 40000 60000 80000}
+B10_STEP_S=${B10_STEP_S:-4}
+B10_HALF_S=${B10_HALF_S:-15}
+B10_P50_OK_MS=${B10_P50_OK_MS:-1000}
 ONLY=${BENCH_ONLY:-$ALL}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/RESULTS.md}
 
@@ -86,6 +96,8 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     B6_HOLD_S=${B6_HOLD_S_QUICK:-5}
     B7_DEVICES=${B7_DEVICES_QUICK:-50000}
     B7_LIST_S=${B7_LIST_S_QUICK:-2}
+    B10_LADDER=${B10_LADDER_QUICK:-2000 10000}
+    B10_HALF_S=3
 fi
 
 # a list page run is never longer than the other runs
@@ -1326,6 +1338,168 @@ bench8() {
     R[b8_done]=1
 }
 
+# ---------------------------------------------------------------------------
+# 9. CoAP through the sidecar: confirmable uplinks per second into the
+# history and a live subscriber, next to libcoap's own coap-server under
+# the same client load; nothing lost at half that rate; DTLS-PSK
+# handshakes per second, next to coap-server with the same key.
+
+SIDECAR=${SIDECAR:-$ROOT/build/iot-coap-sidecar}
+COAP_SERVER=${COAP_SERVER:-/usr/bin/coap-server-notls}
+COAP_SERVER_DTLS=${COAP_SERVER_DTLS:-/usr/bin/coap-server-openssl}
+COAP_CLIENT_DTLS=${COAP_CLIENT_DTLS:-/usr/bin/coap-client-openssl}
+
+# b9_load TAG PORT RATE: one coapload run (closed loop when RATE is 0)
+# with one dpsub subscribed when TAG starts with "iot"
+b9_load() {
+    local tag=$1 port=$2 rate=$3 f=$OUT/b9-$1.txt g=$OUT/b9-$1-sub.txt
+    local sp= ready i h0 h1 run d0
+    DP_RUN=$((DP_RUN + 1))
+    run=$DP_RUN
+    ready=$TMP/b9-ready.$run
+    case $tag in
+        iot*)
+            "$DPB/dpsub" -m ws -a "127.0.0.1:$DP_HTTP" \
+                -P "/collections/$DP_CID/from" -H "X-API-Token: $DP_TOKEN" \
+                -F iot -R "$run" -n "$B9_DEVICES" -o "$ready" \
+                -T "$((DUR + 20))" -i 1000 > "$g" 2>&1 &
+            sp=$!
+            for i in $(seq 1 100); do
+                [ -f "$ready" ] && break
+                sleep 0.05
+            done
+            h0=$(hist_rows "$DP_IOT_DIR") ;;
+    esac
+    d0=$(( $(udp_drops "$port") + $(udp_drops "$B9_LINK") ))
+    "$DPB/coapload" -a "127.0.0.1:$port" -f "$DP_DEVFILE" -n "$B9_DEVICES" \
+        -R "$run" -d "$DUR" -w "$B9_WINDOW" -s "$B9_SIZE" -m put \
+        -r "$rate" > "$f" 2>&1
+    for k in sent ok errors timeouts first_error rate lat_p50_us lat_p99_us; do
+        R[b9_${tag}_$k]=$(rv "$f" "$k")
+    done
+    # datagrams the kernel dropped at the server's port and nginx's link
+    R[b9_${tag}_drops]=$(( $(udp_drops "$port") + $(udp_drops "$B9_LINK") - d0 ))
+    if [ -n "$sp" ]; then
+        kill -USR1 "$sp" 2>/dev/null
+        wait "$sp"
+        sleep 0.5
+        h1=$(hist_rows "$DP_IOT_DIR")
+        R[b9_${tag}_hist]=$((h1 - h0))
+        R[b9_${tag}_sub]=$(rv "$g" unique)
+        R[b9_${tag}_dup]=$(rv "$g" dup)
+    fi
+    log "b9: $tag: ${R[b9_${tag}_rate]:-?}/s ok, sent ${R[b9_${tag}_sent]:-?}, errors ${R[b9_${tag}_errors]:-?}, timeouts ${R[b9_${tag}_timeouts]:-?}, udp drops ${R[b9_${tag}_drops]:-?}, p50/p99 ${R[b9_${tag}_lat_p50_us]:-?}/${R[b9_${tag}_lat_p99_us]:-?} us${sp:+, history +${R[b9_${tag}_hist]:-?}, subscriber ${R[b9_${tag}_sub]:-?}}"
+}
+
+# b9_handshakes TAG PORT IDENTITY KEY: B9_DTLS_PAR loops of
+# coap-client-openssl (one handshake and one PUT each) for DUR seconds
+b9_handshakes() {
+    local tag=$1 port=$2 id=$3 key=$4 i n=0 end
+    end=$(( $(date +%s) + DUR ))
+    local pids=()
+    for i in $(seq 1 "$B9_DTLS_PAR"); do
+        (
+            while [ "$(date +%s)" -lt "$end" ]; do
+                "$COAP_CLIENT_DTLS" -B 5 -v 6 -u "$id" -k "$key" -m put \
+                    -e hs "coaps://127.0.0.1:$port/bench" 2>&1 \
+                    | grep -c 'c:2\.0[14]'
+            done > "$TMP/b9-hs-$tag-$i"
+        ) &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    n=$(cat "$TMP"/b9-hs-"$tag"-* | awk '{ s += $1 } END { print s + 0 }')
+    R[b9_hs_${tag}]=$n
+    R[b9_hs_${tag}_rate]=$(calc "$n / $DUR" %.1f)
+    log "b9: DTLS-PSK handshakes ($tag): $n in $DUR s"
+}
+
+bench9() {
+    local P=$TMP/b9-iot link cport rport dport secret sc rs did key hl ok
+    for t in "$SIDECAR" "$COAP_SERVER" "$COAP_SERVER_DTLS" "$COAP_CLIENT_DTLS"; do
+        [ -x "$t" ] || { fail b9 "$t is missing (./build.sh build; libcoap3-bin)"; return 1; }
+    done
+    dp_setup > "$TMP/b9-setup" || { fail b9 "$(cat "$TMP/b9-setup")"; return 1; }
+    mkdir -p "$P/var"
+    secret=$P/var/coap.secret
+    (umask 077; head -c 24 /dev/urandom | base64 > "$secret")
+    # the link, CoAP and DTLS (the next port), the two coap-servers
+    # (coap-server-openssl takes DTLS on the port after its -p too)
+    while :; do
+        take_ports 6
+        [ "${PORTS[2]}" = "$((PORTS[1] + 1))" ] &&
+            [ "${PORTS[5]}" = "$((PORTS[4] + 1))" ] && break
+    done
+    link=${PORTS[0]}
+    B9_LINK=$link
+    cport=${PORTS[1]}
+    rport=${PORTS[3]}
+    dport=${PORTS[4]}
+    B4_DEVICES=$B9_DEVICES \
+    DP_STREAM_EXTRA="server { listen 127.0.0.1:$link udp rcvbuf=4m; iot_coap_link secret_file=$secret; }" \
+        dp_iot_prefix "$P" > "$TMP/b9-prefix" || { fail b9 "$(cat "$TMP/b9-prefix")"; return 1; }
+    "$SIDECAR" -s "$secret" -l "127.0.0.1:$link" -a 127.0.0.1 -p "$cport" \
+        -v 1 > "$OUT/b9-sidecar.log" 2>&1 &
+    sc=$!
+    sleep 0.5
+    kill -0 "$sc" 2>/dev/null || { fail b9 "the sidecar did not start: $(head -c 200 "$OUT/b9-sidecar.log")"; return 1; }
+    "$COAP_SERVER" -A 127.0.0.1 -p "$rport" -d 10 > "$OUT/b9-coap-server.log" 2>&1 &
+    rs=$!
+    R[b9_devices]=$B9_DEVICES
+    R[b9_window]=$B9_WINDOW
+    R[b9_cmd]="coapload -a ADDR -f devices.txt -n $B9_DEVICES -w $B9_WINDOW -s $B9_SIZE -d $DUR -m put"
+
+    # warm-up, then A B A B
+    DUR=$WARMUP b9_load warm_iot "$cport" 0
+    DUR=$WARMUP b9_load warm_ref "$rport" 0
+    b9_load iot1 "$cport" 0
+    b9_load ref1 "$rport" 0
+    b9_load iot2 "$cport" 0
+    b9_load ref2 "$rport" 0
+    R[b9_iot]=$(calc "(${R[b9_iot1_rate]:-0} + ${R[b9_iot2_rate]:-0}) / 2" %.1f)
+    R[b9_ref]=$(calc "(${R[b9_ref1_rate]:-0} + ${R[b9_ref2_rate]:-0}) / 2" %.1f)
+    R[b9_ratio]=$(calc "${R[b9_iot]} / ${R[b9_ref]}")
+    R[b9_pass]=$(awk -v r="${R[b9_ratio]}" 'BEGIN { print (r >= 0.7) ? "PASS" : "FAIL" }')
+
+    # half the highest rate: every acknowledged uplink in the history and
+    # at the subscriber, none refused or timed out
+    R[b9_half_rate]=$(calc "${R[b9_iot]} / 2" %.0f)
+    b9_load iothalf "$cport" "${R[b9_half_rate]}"
+    ok=${R[b9_iothalf_ok]:-0}
+    R[b9_half_pass]=$(awk -v o="$ok" -v s="${R[b9_iothalf_sent]:-0}" \
+        -v h="${R[b9_iothalf_hist]:-0}" -v u="${R[b9_iothalf_sub]:-0}" \
+        -v e="${R[b9_iothalf_errors]:-1}" -v t="${R[b9_iothalf_timeouts]:-1}" \
+        'BEGIN { print (o > 0 && o == s && h >= o && u >= o && e == 0 && t == 0) ? "PASS" : "FAIL" }')
+    kill "$rs" 2>/dev/null
+    wait "$rs" 2>/dev/null
+
+    # DTLS-PSK: one device's key (collections dialect), the same key for
+    # coap-server-openssl
+    key=bench-psk-$RANDOM$RANDOM
+    did=$(curl -s -H "X-API-Token: $DP_TOKEN" \
+        "http://127.0.0.1:$DP_HTTP/collections/$DP_CID/devices?limit=1" \
+        | grep -o '"deviceId":"[^"]*"' | head -n1 | cut -d'"' -f4)
+    curl -s -o /dev/null -X PATCH -H "X-API-Token: $DP_TOKEN" \
+        -d "{\"key\":\"$(printf '%s' "$key" | od -An -tx1 | tr -d ' \n')\"}" \
+        "http://127.0.0.1:$DP_HTTP/collections/$DP_CID/devices/$did/psk"
+    "$COAP_SERVER_DTLS" -A 127.0.0.1 -p "$dport" -k "$key" -d 10 \
+        > "$OUT/b9-coap-server-dtls.log" 2>&1 &
+    rs=$!
+    sleep 0.3
+    R[b9_hs_par]=$B9_DTLS_PAR
+    b9_handshakes iot "$((cport + 1))" "$did" "$key"
+    b9_handshakes ref "$((dport + 1))" "$did" "$key"
+    kill "$rs" 2>/dev/null
+    wait "$rs" 2>/dev/null
+    R[b9_hs_ratio]=$(calc "${R[b9_hs_iot]:-0} / (${R[b9_hs_ref]:-0} + 0.000001)")
+
+    kill "$sc" 2>/dev/null
+    wait "$sc" 2>/dev/null
+    ngx_stop "$P"
+    problems b9 "$P"
+    R[b9_done]=1
+}
+
 machine() {
     R[nproc]=$(nproc)
     R[cpu]=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -1341,6 +1515,146 @@ machine() {
     if [ -n "$(git -C "$ROOT" status --porcelain -- ngx_iot_module config 2>/dev/null)" ]; then
         R[git]="${R[git]} (module sources modified)"
     fi
+}
+
+# ---------------------------------------------------------------------------
+# 10. Uplink -> outputs: a webhook (bench/outputs/hookrecv.py) and MQTT
+# (mosquitto, read by dpsub -m mqtt -F iot), the same UDP load as 4; the
+# uplink -> WebSocket ladder of the same prefix beside them.
+
+# out_step SYS RATE SECONDS TAG: one paced run into the output SYS (hook,
+# mqtt); the receiver counts as dpsub does; R[TAG_pass] = PASS when every
+# message arrived once, in each device's order, the sender kept to the
+# rate and the median latency stayed under B10_P50_OK_MS
+out_step() {
+    local sys=$1 rate=$2 secs=$3 tag=$4 run f g ready sp i ok lost k
+    DP_RUN=$((DP_RUN + 1))
+    run=$DP_RUN
+    f=$OUT/$tag-load.txt
+    g=$OUT/$tag-sub.txt
+    ready=$TMP/ready.$run
+    case $sys in
+        hook)
+            python3 "$BENCH_DIR/outputs/hookrecv.py" -p "$B10_HOOK" -R "$run" \
+                -n "$B4_DEVICES" -o "$ready" -T "$((secs + 60))" -i 3000 \
+                > "$g" 2>&1 & ;;
+        mqtt)
+            "$DPB/dpsub" -m mqtt -a "127.0.0.1:$B10_MOSQ" -t bench/out -F iot \
+                -R "$run" -n "$B4_DEVICES" -o "$ready" -T "$((secs + 60))" \
+                -i 3000 > "$g" 2>&1 & ;;
+    esac
+    sp=$!
+    for i in $(seq 1 100); do
+        [ -f "$ready" ] && break
+        kill -0 "$sp" 2>/dev/null || break
+        sleep 0.05
+    done
+    if [ ! -f "$ready" ]; then
+        kill "$sp" 2>/dev/null
+        wait "$sp" 2>/dev/null
+        R[${tag}_pass]=FAIL
+        log "$tag: the receiver did not start"
+        return 1
+    fi
+    "$DPB/dpload" -m udp -a "127.0.0.1:$DP_UDP" -f "$DP_DEVFILE" -R "$run" \
+        -n "$B4_DEVICES" -s "$B4_SIZE" -r "$rate" -d "$secs" -g 5 > "$f" 2>&1
+    kill -USR1 "$sp" 2>/dev/null
+    wait "$sp"
+    for k in sent due behind rate; do
+        R[${tag}_load_$k]=$(rv "$f" "$k")
+    done
+    for k in unique dup ooo lat_p50_us lat_p99_us rx_rate; do
+        R[${tag}_$k]=$(rv "$g" "$k")
+    done
+    lost=$(( ${R[${tag}_load_sent]:-0} - ${R[${tag}_unique]:-0} ))
+    R[${tag}_lost]=$lost
+    ok=$(awk -v s="${R[${tag}_load_sent]:-0}" -v d="${R[${tag}_load_due]:-1}" \
+             -v l="$lost" -v u="${R[${tag}_dup]:-1}" -v o="${R[${tag}_ooo]:-1}" \
+             -v p="${R[${tag}_lat_p50_us]:-999999999}" -v m="$B10_P50_OK_MS" \
+             'BEGIN { print (s >= 0.99 * d && s > 0 && l == 0 && u == 0 &&
+                             o == 0 && p != "" && p < m * 1000) ? "PASS" : "FAIL" }')
+    R[${tag}_pass]=$ok
+    R[${tag}_line]="$rate|${R[${tag}_load_sent]:-}|${R[${tag}_unique]:-}|$lost|${R[${tag}_dup]:-}|${R[${tag}_ooo]:-}|${R[${tag}_lat_p50_us]:-}|${R[${tag}_lat_p99_us]:-}|${R[${tag}_rx_rate]:-}|$ok"
+    log "$tag: $rate/s: sent ${R[${tag}_load_sent]:-?}, delivered ${R[${tag}_unique]:-?}, lost $lost, dup ${R[${tag}_dup]:-?}, ooo ${R[${tag}_ooo]:-?}, p50/p99 ${R[${tag}_lat_p50_us]:-?}/${R[${tag}_lat_p99_us]:-?} us: $ok"
+    [ "$ok" = PASS ]
+}
+
+# out_enable DIR OID true|false
+out_enable() {
+    api "$1" PATCH "/collections/$DP_CID/outputs/$2" "{\"enabled\":$3}" > /dev/null
+}
+
+bench10() {
+    local P=$TMP/b10 M=$TMP/b10-mosq sys oid pre rate max fail try tag lines half
+    local out
+    dp_setup > "$OUT/dp-setup.txt" || { fail b10 "$(cat "$OUT/dp-setup.txt")"; return 1; }
+    command -v "$MOSQUITTO" > /dev/null || { fail b10 "$MOSQUITTO not found (apt-get install -y mosquitto)"; return 1; }
+    command -v python3 > /dev/null || { fail b10 "python3 not found"; return 1; }
+    DP_MAIN_EXTRA="iot_outputs_private_destinations on; iot_outputs_queue 10000000;" \
+        dp_iot_prefix "$P" > "$OUT/b10-setup.txt" || { fail b10 "$(cat "$OUT/b10-setup.txt")"; return 1; }
+    take_ports 2
+    B10_HOOK=${PORTS[0]}
+    B10_MOSQ=${PORTS[1]}
+    mosq_start "$M" "$B10_MOSQ" || { fail b10 "mosquitto did not start"; return 1; }
+    out=$(api "$P" POST "/collections/$DP_CID/outputs" "{\"type\":\"webhook\",\"enabled\":false,\"config\":{\"url\":\"http://127.0.0.1:$B10_HOOK/hook\"}}")
+    R[b10_hook_oid]=$(printf '%s' "$out" | grep -o '"outputId":"[0-9a-v]*"' | cut -d'"' -f4)
+    out=$(api "$P" POST "/collections/$DP_CID/outputs" "{\"type\":\"mqtt\",\"enabled\":false,\"config\":{\"endpoint\":\"tcp://127.0.0.1:$B10_MOSQ\",\"topicName\":\"bench/out\"}}")
+    R[b10_mqtt_oid]=$(printf '%s' "$out" | grep -o '"outputId":"[0-9a-v]*"' | cut -d'"' -f4)
+    if [ -z "${R[b10_hook_oid]}" ] || [ -z "${R[b10_mqtt_oid]}" ]; then
+        fail b10 "POST .../outputs failed: $out"
+        return 1
+    fi
+    R[b10_devices]=$B4_DEVICES
+
+    # the WebSocket reference, outputs disabled
+    log "b10: rate ladder, uplink -> WebSocket"
+    dp_ladder iot b10ws
+    R[b10_ws_max]=${R[b10ws_max]}
+
+    for sys in hook mqtt; do
+        oid=${R[b10_${sys}_oid]}
+        out_enable "$P" "$oid" true
+        sleep 2
+        pre=b10$sys
+        max=0
+        fail=
+        lines=
+        log "b10: rate ladder, uplink -> $sys output"
+        for rate in $B10_LADDER; do
+            for try in 1 2; do
+                tag=$pre-r$rate-$try
+                out_step "$sys" "$rate" "$B10_STEP_S" "$tag"
+                lines="$lines${R[${tag}_line]:-$rate|||||||||FAIL}|$try"$'\n'
+                [ "${R[${tag}_pass]}" = PASS ] && break
+            done
+            if [ "${R[${tag}_pass]}" = PASS ]; then
+                max=$rate
+            else
+                fail=$rate
+                break
+            fi
+        done
+        R[${pre}_max]=$max
+        R[${pre}_fail]=${fail:-none}
+        R[${pre}_ladder]=$lines
+        # a failed step leaves a backlog: let it drain before half the max
+        sleep 5
+        half=$(( max / 2 / 1000 * 1000 ))
+        [ "$half" -gt 0 ] || half=1000
+        R[${pre}_half_rate]=$half
+        log "b10: $sys output at $half/s for ${B10_HALF_S}s"
+        out_step "$sys" "$half" "$B10_HALF_S" "$pre-half"
+        R[${pre}_half_pass]=${R[$pre-half_pass]}
+        R[${pre}_half_delivered]=${R[$pre-half_rx_rate]:-}
+        R[${pre}_ratio]=$(awk -v a="$max" -v b="${R[b10_ws_max]:-0}" \
+            'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        out_enable "$P" "$oid" false
+        sleep 1
+    done
+    mosq_stop "$M"
+    ngx_stop "$P"
+    problems b10 "$P"
+    R[b10_done]=1
 }
 
 main() {
@@ -1370,6 +1684,8 @@ main() {
             6) bench6 || rc=1 ;;
             7) bench7 || rc=1 ;;
             8) bench8 || rc=1 ;;
+            9) bench9 || rc=1 ;;
+            10) bench10 || rc=1 ;;
             *) echo "bench: unknown benchmark $b" >&2; rc=1 ;;
         esac
     done

@@ -91,6 +91,12 @@ typedef enum {
     NGX_HTTP_IOT_R_MEMBER,
     NGX_HTTP_IOT_R_INVITES,
     NGX_HTTP_IOT_R_INVITE,
+    NGX_HTTP_IOT_R_DEVICE_PSK,
+    NGX_HTTP_IOT_R_OUTPUTS,
+    NGX_HTTP_IOT_R_OUTPUT,
+    NGX_HTTP_IOT_R_OUTPUT_INFO,
+    NGX_HTTP_IOT_R_OUTPUT_TAGS,
+    NGX_HTTP_IOT_R_OUTPUT_TAG,
     NGX_HTTP_IOT_R_NONE
 } ngx_http_iot_route_e;
 
@@ -191,7 +197,26 @@ static ngx_http_iot_route_t  ngx_http_iot_collections_routes[] = {
       ngx_http_iot_collections_teams_invite, 0 },
 
     { NGX_HTTP_IOT_M_GET|NGX_HTTP_DELETE, ngx_string("GET, HEAD, DELETE"),
-      ngx_http_iot_collections_teams_invite, 0 }
+      ngx_http_iot_collections_teams_invite, 0 },
+
+    /* write-only: docs/coap.md */
+    { NGX_HTTP_PATCH|NGX_HTTP_DELETE, ngx_string("PATCH, DELETE"),
+      ngx_http_iot_collections_psk, NGX_HTTP_IOT_DEV },
+
+    { NGX_HTTP_IOT_M_LIST, ngx_string("GET, HEAD, POST"),
+      ngx_http_iot_collections_outputs, 0 },
+
+    { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE"),
+      ngx_http_iot_collections_output, 0 },
+
+    { NGX_HTTP_IOT_M_GET, ngx_string("GET, HEAD"),
+      ngx_http_iot_collections_output_info, 0 },
+
+    { NGX_HTTP_IOT_M_TAGS, ngx_string("GET, HEAD, PATCH"),
+      ngx_http_iot_collections_output_tags, 0 },
+
+    { NGX_HTTP_IOT_M_ITEM, ngx_string("GET, HEAD, PATCH, DELETE"),
+      ngx_http_iot_collections_output_tags, NGX_HTTP_IOT_ONE }
 };
 
 
@@ -308,6 +333,10 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
             return NGX_HTTP_IOT_R_DEVICES;
         }
 
+        if (ngx_http_iot_is(2, "outputs")) {
+            return NGX_HTTP_IOT_R_OUTPUTS;
+        }
+
         return NGX_HTTP_IOT_R_NONE;
 
     case 4:
@@ -319,9 +348,25 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
             return NGX_HTTP_IOT_R_DEVICE;
         }
 
+        if (ngx_http_iot_is(2, "outputs")) {
+            return NGX_HTTP_IOT_R_OUTPUT;
+        }
+
         return NGX_HTTP_IOT_R_NONE;
 
     case 5:
+        if (ngx_http_iot_is(2, "outputs")) {
+            if (ngx_http_iot_is(4, "logs") || ngx_http_iot_is(4, "status")) {
+                return NGX_HTTP_IOT_R_OUTPUT_INFO;
+            }
+
+            if (ngx_http_iot_is(4, "tags")) {
+                return NGX_HTTP_IOT_R_OUTPUT_TAGS;
+            }
+
+            return NGX_HTTP_IOT_R_NONE;
+        }
+
         if (!ngx_http_iot_is(2, "devices")) {
             return NGX_HTTP_IOT_R_NONE;
         }
@@ -346,11 +391,19 @@ ngx_http_iot_collections_match(ngx_http_iot_ctx_t *ctx)
             return NGX_HTTP_IOT_R_DEVICE_DOWNLINKS;
         }
 
+        if (ngx_http_iot_is(4, "psk")) {
+            return NGX_HTTP_IOT_R_DEVICE_PSK;
+        }
+
         return NGX_HTTP_IOT_R_NONE;
 
     case 6:
         if (ngx_http_iot_is(2, "devices") && ngx_http_iot_is(4, "tags")) {
             return NGX_HTTP_IOT_R_DEVICE_TAG;
+        }
+
+        if (ngx_http_iot_is(2, "outputs") && ngx_http_iot_is(4, "tags")) {
+            return NGX_HTTP_IOT_R_OUTPUT_TAG;
         }
 
         return NGX_HTTP_IOT_R_NONE;

@@ -10,6 +10,7 @@
  *   ngx_http_iot_collections_tokens.c   API tokens
  *   ngx_http_iot_collections_teams.c    users, teams, members, invites
  *   ngx_http_iot_collections_data.c     /data, /from, /to
+ *   ngx_http_iot_collections_outputs.c  outputs, their tags, logs, status
  *   ngx_http_iot_collections_render.c   the JSON of every answer and of
  *                                       data messages
  */
@@ -107,6 +108,18 @@ ngx_int_t ngx_http_iot_collections_data(ngx_http_request_t *r,
 ngx_int_t ngx_http_iot_collections_to(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_collections_downlinks(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_psk(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+
+/* ngx_http_iot_collections_outputs.c */
+ngx_int_t ngx_http_iot_collections_outputs(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_output(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_output_info(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+ngx_int_t ngx_http_iot_collections_output_tags(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 
 /* ngx_http_iot_collections_render.c */

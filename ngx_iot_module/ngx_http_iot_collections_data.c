@@ -351,6 +351,12 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     v = ngx_http_iot_collections_field(ctx->body, "port");
 
+    if (v == NULL && *transport != NGX_IOT_DOWNLINK_UDP) {
+        /* CoAP's own port (coap-pull has none: the device asks) */
+        m->port = 5683;
+        goto payload;
+    }
+
     if (v == NULL || !json_is_integer(v)
         || (n = json_integer_value(v)) < 1 || n > 65535)
     {
@@ -360,6 +366,32 @@ ngx_http_iot_downlink_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     }
 
     m->port = (ngx_uint_t) n;
+
+payload:
+
+    /* coap-push: the path to POST to on the device, without a "/" first */
+
+    v = ngx_http_iot_collections_field(ctx->body, "coapPath");
+
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v) || json_string_length(v) > 255
+            || *transport != NGX_IOT_DOWNLINK_COAP_PUSH)
+        {
+            return ngx_http_iot_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                        "coapPath must be a string of up "
+                                        "to 255 characters, for coap-push");
+        }
+
+        name.data = (u_char *) json_string_value(v);
+        name.len = json_string_length(v);
+
+        while (name.len && name.data[0] == '/') {
+            name.data++;
+            name.len--;
+        }
+
+        m->coap_path = name;
+    }
 
     v = ngx_http_iot_collections_field(ctx->body, "payload");
 
@@ -443,8 +475,8 @@ ngx_http_iot_collections_to(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     if (irc == NGX_IOT_NO_TRANSPORT && transport != NGX_IOT_DOWNLINK_UDP) {
         return ngx_http_iot_error(r, NGX_HTTP_BAD_REQUEST,
                                   "transport: coap-push and coap-pull need "
-                                  "the CoAP link, which this server does "
-                                  "not have yet");
+                                  "the CoAP link (iot_coap_link), which "
+                                  "this server does not have");
     }
 
     if (irc != NGX_IOT_OK) {
@@ -562,7 +594,8 @@ ngx_http_iot_to_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
                                                  NULL);
 
     default:
-        return ngx_http_iot_error(r, (to->sent == NGX_IOT_NO_ADDRESS)
+        return ngx_http_iot_error(r, (to->sent == NGX_IOT_NO_ADDRESS
+                                      || to->sent == NGX_IOT_QUEUE_FULL)
                                      ? NGX_HTTP_CONFLICT
                                      : NGX_HTTP_SERVICE_UNAVAILABLE,
                                   ngx_http_iot_collections_downlink_error(

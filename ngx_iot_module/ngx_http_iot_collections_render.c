@@ -332,6 +332,18 @@ ngx_http_iot_collections_downlink_error(ngx_iot_rc_e rc)
     case NGX_IOT_UNAVAILABLE:
         return "there is no iot_uplink UDP listener to send from";
 
+    case NGX_IOT_REFUSED:
+        return "the device answered the coap-push with an error code "
+               "(4.xx or 5.xx) or a reset";
+
+    case NGX_IOT_NO_ANSWER:
+        return "the device did not answer the coap-push (no "
+               "acknowledgement after the retransmissions)";
+
+    case NGX_IOT_QUEUE_FULL:
+        return "the device's queue of coap-pull downlinks is full: it "
+               "must take some (CoAP GET) before more are queued";
+
     default:
         return "the datagram could not be sent";
     }

@@ -420,6 +420,10 @@ ngx_http_iot_iotda_parse_auth(ngx_str_t *h, ngx_http_iot_iotda_auth_t *auth)
     if (auth->v11) {
         /* Credential=<AK>/<yyyymmdd>/<region>/iotdm */
 
+        if (credential.len == 0) {
+            return NGX_DECLINED;
+        }
+
         p = ngx_strlchr(credential.data, credential.data + credential.len,
                         '/');
         if (p == NULL) {

@@ -21,6 +21,7 @@
  */
 
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -101,8 +102,12 @@ ngx_http_iot_iotda_canonical_hash(ngx_http_iot_iotda_request_t *req,
         }
     }
 
-    pairs = (ngx_http_iot_iotda_pair_t *) scratch;
-    p = scratch + n * sizeof(ngx_http_iot_iotda_pair_t);
+    /* scratch may start at any byte (ngx_pnalloc): its 16 spare bytes */
+
+    pairs = (ngx_http_iot_iotda_pair_t *)
+            (((uintptr_t) scratch + sizeof(size_t) - 1)
+             & ~((uintptr_t) sizeof(size_t) - 1));
+    p = (unsigned char *) (pairs + n);
     npairs = 0;
 
     start = req->query.data;

@@ -16,6 +16,8 @@
 #include "ngx_http_iot_dialect.h"
 #include "ngx_http_iot_streams.h"
 #include "ngx_http_iot_iotda.h"
+#include "ngx_http_iot_collections.h"
+#include "ngx_iot_outputs.h"
 
 
 static void *ngx_http_iot_create_main_conf(ngx_conf_t *cf);
@@ -629,6 +631,9 @@ ngx_http_iot_init(ngx_conf_t *cf)
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_iot_body_filter;
+
+    /* outputs render data messages as the collections dialect does */
+    ngx_iot_outputs_renderer(ngx_http_iot_collections_render);
 
     return NGX_OK;
 }

@@ -1007,8 +1007,8 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         klen = (eq ? eq : p) - start;
         key.len = klen;
 
-        value.len = 0;
-        value.data = NULL;
+        /* a key without "=": an empty value, never a NULL pointer */
+        ngx_str_set(&value, "");
 
         if (eq) {
             value.data = ngx_pnalloc(r->pool, p - eq);
@@ -1032,8 +1032,11 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     (key.len == sizeof(k) - 1 && ngx_strncmp(key.data, k, key.len) == 0)
 
         if (ngx_http_iot_things_is("cursor")) {
-            /* the links have cursors of their own */
-            cursor = value;
+            /* the links have cursors of their own; a bare "cursor": none */
+            if (eq) {
+                cursor = value;
+            }
+
             p++;
             continue;
         }

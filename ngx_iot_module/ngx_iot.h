@@ -84,7 +84,10 @@ typedef enum {
     NGX_IOT_HAS_PRODUCTS,     /* a collection with products stays */
     NGX_IOT_FORBIDDEN,        /* teams: the caller's role does not allow */
     NGX_IOT_HAS_CHILDREN,     /* a device with child devices stays */
-    NGX_IOT_QUEUED            /* posted: the answer comes later */
+    NGX_IOT_QUEUED,           /* posted: the answer comes later */
+    NGX_IOT_QUEUE_FULL,       /* downlink: the device's queue is full */
+    NGX_IOT_REFUSED,          /* downlink: the device answered an error */
+    NGX_IOT_NO_ANSWER         /* downlink: the device did not answer */
 } ngx_iot_rc_e;
 
 
@@ -117,6 +120,9 @@ struct ngx_iot_conf_s {
     ngx_uint_t                 downlink_keep;
     ngx_uint_t                 field_mask_default;   /* NGX_IOT_MASK_* */
     ngx_uint_t                 field_mask_forced;
+    ngx_flag_t                 outputs_private;  /* may reach private */
+    ngx_uint_t                 outputs_queue;
+    ngx_str_t                  outputs_ifttt;    /* the maker service */
     ngx_iot_store_t           *store;     /* this worker's connection */
     ngx_iot_history_t         *history;   /* this worker's */
     ngx_iot_bus_local_t       *bus;       /* this worker's side */

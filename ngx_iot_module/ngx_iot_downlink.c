@@ -26,6 +26,20 @@ typedef struct {
 static ngx_iot_rc_e ngx_iot_downlink_nothing(ngx_iot_write_t *w);
 static ngx_int_t ngx_iot_downlink_store(ngx_iot_write_t *w);
 static void ngx_iot_downlink_kept(ngx_iot_write_t *w);
+static ngx_int_t ngx_iot_downlink_settle_store(ngx_iot_write_t *w);
+static void ngx_iot_downlink_settled(ngx_iot_write_t *w);
+
+
+/* a queued downlink on its way to its last state */
+typedef struct {
+    ngx_iot_write_t            w;
+    uint64_t                   id;
+    uint64_t                   device;
+    ngx_uint_t                 state;
+    ngx_uint_t                 reason;
+    ngx_iot_rc_e               found;
+    ngx_iot_wait_t            *wait;
+} ngx_iot_downlink_settle_t;
 
 
 static ngx_str_t  ngx_iot_downlink_names[NGX_IOT_DOWNLINK_LAST] = {
@@ -81,6 +95,15 @@ ngx_iot_downlink_reason_rc(ngx_uint_t reason)
     case NGX_IOT_DOWNLINK_NO_TRANSPORT:
         return NGX_IOT_NO_TRANSPORT;
 
+    case NGX_IOT_DOWNLINK_QUEUE_FULL:
+        return NGX_IOT_QUEUE_FULL;
+
+    case NGX_IOT_DOWNLINK_REFUSED:
+        return NGX_IOT_REFUSED;
+
+    case NGX_IOT_DOWNLINK_NO_ANSWER:
+        return NGX_IOT_NO_ANSWER;
+
     default:
         return NGX_IOT_SEND_FAILED;
     }
@@ -103,6 +126,9 @@ ngx_iot_downlink_reason(ngx_iot_rc_e rc)
 
     case NGX_IOT_NO_TRANSPORT:
         return NGX_IOT_DOWNLINK_NO_TRANSPORT;
+
+    case NGX_IOT_QUEUE_FULL:
+        return NGX_IOT_DOWNLINK_QUEUE_FULL;
 
     default:
         return NGX_IOT_DOWNLINK_SEND_FAILED;
@@ -197,19 +223,28 @@ ngx_iot_downlink(ngx_cycle_t *cycle, ngx_iot_downlink_batch_t *b,
 
     tp = ngx_timeofday();
 
+    if (rc == NGX_IOT_QUEUED) {
+        /* the device takes it later (coap-pull) */
+        row->state = NGX_IOT_DOWNLINK_QUEUED;
+        rc = NGX_IOT_OK;
+
+    } else {
+        row->state = (rc == NGX_IOT_OK) ? NGX_IOT_DOWNLINK_SENT
+                                        : NGX_IOT_DOWNLINK_FAILED;
+    }
+
     row->id = 0;
     row->device = d->id.key;
     row->collection = d->collection_id;
     row->transport = b->transport;
     row->port = b->message->port;
-    row->state = (rc == NGX_IOT_OK) ? NGX_IOT_DOWNLINK_SENT
-                                    : NGX_IOT_DOWNLINK_FAILED;
     row->reason = ngx_iot_downlink_reason(rc);
 
     ngx_iot_metrics_downlink(cycle, b->transport, row->state);
     row->created = (uint64_t) tp->sec * 1000 + tp->msec;
     row->updated = row->created;
     row->payload = b->message->payload;
+    row->coap_path = b->message->coap_path;
 
     return rc;
 }
@@ -305,4 +340,83 @@ ngx_iot_downlink_kept(ngx_iot_write_t *w)
     wait = dw->batch->wait;
     wait->rc = w->rc;
     wait->handler(wait);
+}
+
+
+ngx_iot_rc_e
+ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
+    ngx_uint_t state, ngx_uint_t reason, ngx_log_t *log, ngx_iot_wait_t *wait)
+{
+    ngx_iot_rc_e                rc;
+    ngx_iot_downlink_settle_t  *ds, here;
+
+    if (wait) {
+        ds = ngx_pcalloc(wait->pool, sizeof(ngx_iot_downlink_settle_t));
+        if (ds == NULL) {
+            return NGX_IOT_STORE_ERROR;
+        }
+
+    } else {
+        ngx_memzero(&here, sizeof(ngx_iot_downlink_settle_t));
+        ds = &here;
+    }
+
+    ds->id = id;
+    ds->device = device;
+    ds->state = state;
+    ds->reason = reason;
+    ds->found = NGX_IOT_OK;
+    ds->wait = wait;
+    ds->w.check = ngx_iot_downlink_nothing;
+    ds->w.write = ngx_iot_downlink_settle_store;
+    ds->w.apply = ngx_iot_downlink_nothing;
+    ds->w.data = ds;
+    ds->w.log = log;
+
+    if (wait == NULL) {
+        rc = ngx_iot_write(cycle, &ds->w);
+        return (rc == NGX_IOT_OK) ? ds->found : rc;
+    }
+
+    ds->w.pool = wait->pool;
+    ds->w.done = ngx_iot_downlink_settled;
+    ds->w.done_data = ds;
+
+    rc = ngx_iot_write_post(cycle, &ds->w);
+
+    if (rc != NGX_IOT_QUEUED) {
+        wait->rc = (rc == NGX_IOT_OK) ? ds->found : rc;
+    }
+
+    return (rc == NGX_IOT_OK) ? ds->found : rc;
+}
+
+
+static ngx_int_t
+ngx_iot_downlink_settle_store(ngx_iot_write_t *w)
+{
+    ngx_iot_downlink_settle_t  *ds = w->data;
+
+    ngx_int_t  rc;
+
+    rc = ngx_iot_store_downlink_settle(w->store, ds->id, ds->device,
+                                       ds->state, ds->reason,
+                                       ngx_iot_now_ms(), w->log);
+
+    if (rc == NGX_DECLINED) {
+        ds->found = NGX_IOT_NOT_FOUND;
+        return NGX_OK;
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_iot_downlink_settled(ngx_iot_write_t *w)
+{
+    ngx_iot_downlink_settle_t  *ds = w->done_data;
+
+    ds->wait->rc = (w->rc == NGX_IOT_OK) ? ds->found : w->rc;
+    ds->wait->handler(ds->wait);
 }

@@ -48,7 +48,10 @@ typedef enum {
     NGX_IOT_DOWNLINK_NO_ADDRESS = 1,    /* the device cannot be reached */
     NGX_IOT_DOWNLINK_UNAVAILABLE = 2,   /* nothing to send from */
     NGX_IOT_DOWNLINK_SEND_FAILED = 3,   /* the network refused it */
-    NGX_IOT_DOWNLINK_NO_TRANSPORT = 4   /* not given by this server */
+    NGX_IOT_DOWNLINK_NO_TRANSPORT = 4,  /* not given by this server */
+    NGX_IOT_DOWNLINK_QUEUE_FULL = 5,    /* coap-pull: too many wait */
+    NGX_IOT_DOWNLINK_REFUSED = 6,       /* coap-push: the device said no */
+    NGX_IOT_DOWNLINK_NO_ANSWER = 7      /* coap-push: nothing came back */
 } ngx_iot_downlink_reason_e;
 
 
@@ -56,12 +59,15 @@ typedef enum {
 typedef struct {
     ngx_uint_t                 port;      /* the device's */
     ngx_str_t                  payload;
+    ngx_str_t                  coap_path;     /* coap-push */
 } ngx_iot_downlink_t;
 
 
 /*
- * A transport's sender: NGX_IOT_OK, NGX_IOT_NO_ADDRESS (the device cannot
- * be reached by it), NGX_IOT_UNAVAILABLE (nothing to send from) or
+ * A transport's sender: NGX_IOT_OK, NGX_IOT_QUEUED (kept for the device
+ * to take: the state is "queued" and the dialect hears NGX_IOT_OK),
+ * NGX_IOT_NO_ADDRESS (the device cannot be reached by it),
+ * NGX_IOT_UNAVAILABLE (nothing to send from), NGX_IOT_QUEUE_FULL or
  * NGX_IOT_SEND_FAILED.
  */
 typedef ngx_iot_rc_e (*ngx_iot_downlink_send_pt)(ngx_cycle_t *cycle,
@@ -89,6 +95,7 @@ typedef struct {
     uint64_t                   created;     /* ms */
     uint64_t                   updated;     /* ms */
     ngx_str_t                  payload;
+    ngx_str_t                  coap_path;   /* coap-push; read by its scan */
 } ngx_iot_downlink_row_t;
 
 
@@ -152,6 +159,16 @@ ngx_iot_rc_e ngx_iot_downlink(ngx_cycle_t *cycle,
  */
 ngx_iot_rc_e ngx_iot_downlink_keep(ngx_cycle_t *cycle,
     ngx_iot_downlink_batch_t *b, ngx_log_t *log, ngx_iot_wait_t *wait);
+
+/*
+ * A queued downlink of the device has come to its end (delivered, failed
+ * or expired), through the registry's writer: NGX_IOT_QUEUED and the
+ * wait's handler later (rc NGX_IOT_OK, or NGX_IOT_NOT_FOUND when it was
+ * no longer queued), or the answer here and now without a wait.
+ */
+ngx_iot_rc_e ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id,
+    uint64_t device, ngx_uint_t state, ngx_uint_t reason, ngx_log_t *log,
+    ngx_iot_wait_t *wait);
 
 
 #endif /* _NGX_IOT_DOWNLINK_H_INCLUDED_ */

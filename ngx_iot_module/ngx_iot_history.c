@@ -17,6 +17,7 @@
 #include "ngx_iot_store.h"
 #include "ngx_iot_history.h"
 #include "ngx_iot_id.h"
+#include "ngx_iot_registry.h"
 
 
 #define NGX_IOT_HISTORY_FLUSH      10          /* ms */
@@ -50,6 +51,10 @@ typedef struct {
     size_t                     used;
     size_t                     size;
     ngx_uint_t                 rows;
+    ngx_iot_wait_t           **waits;     /* of messages in this batch */
+    ngx_uint_t                 nwaits;
+    ngx_uint_t                 waits_size;
+    ngx_uint_t                 lost;      /* given up, by the writer */
 } ngx_iot_history_batch_t;
 
 
@@ -80,6 +85,7 @@ static void ngx_iot_history_write(void *data, ngx_log_t *log);
 static void ngx_iot_history_retain(ngx_iot_history_t *h, ngx_log_t *log);
 static void ngx_iot_history_peer(ngx_iot_history_t *h);
 static void ngx_iot_history_lost(ngx_iot_history_t *h, ngx_uint_t n);
+static void ngx_iot_history_settle(ngx_iot_history_batch_t *b);
 #if (NGX_THREADS)
 static void ngx_iot_history_written(ngx_event_t *ev);
 #endif
@@ -276,6 +282,13 @@ ngx_iot_history_exit_process(ngx_iot_history_t *h)
             ngx_free(h->batch[i].data);
             h->batch[i].data = NULL;
         }
+
+        /* their callers go with this worker */
+        if (h->batch[i].waits) {
+            ngx_free(h->batch[i].waits);
+            h->batch[i].waits = NULL;
+            h->batch[i].nwaits = 0;
+        }
     }
 }
 
@@ -283,7 +296,16 @@ ngx_iot_history_exit_process(ngx_iot_history_t *h)
 ngx_int_t
 ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m, ngx_log_t *log)
 {
+    return ngx_iot_history_add_wait(cycle, m, NULL, log);
+}
+
+
+ngx_int_t
+ngx_iot_history_add_wait(ngx_cycle_t *cycle, ngx_iot_message_t *m,
+    ngx_iot_wait_t *wait, ngx_log_t *log)
+{
     u_char                   *data, *p;
+    ngx_iot_wait_t          **waits;
     size_t                    need, size, method, path;
     ngx_iot_conf_t           *icf;
     ngx_iot_history_t        *h;
@@ -335,6 +357,27 @@ ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m, ngx_log_t *log)
 
         b->data = data;
         b->size = size;
+    }
+
+    if (wait && b->nwaits == b->waits_size) {
+        size = ngx_max(b->waits_size * 2, 64);
+
+        waits = ngx_alloc(size * sizeof(ngx_iot_wait_t *), log);
+        if (waits == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (b->waits) {
+            ngx_memcpy(waits, b->waits, b->nwaits * sizeof(ngx_iot_wait_t *));
+            ngx_free(b->waits);
+        }
+
+        b->waits = waits;
+        b->waits_size = size;
+    }
+
+    if (wait) {
+        b->waits[b->nwaits++] = wait;
     }
 
     row = (ngx_iot_history_row_t *) (b->data + b->used);
@@ -431,6 +474,39 @@ ngx_iot_history_flush(ngx_event_t *ev)
 #endif
 
     ngx_iot_history_write(h, ev->log);
+
+    ngx_iot_history_settle(&h->batch[h->filling ^ 1]);
+}
+
+
+/*
+ * On the event loop, once a batch was written: those who wait for its
+ * messages hear that they are durable, or lost.  A batch kept for another
+ * try keeps its waits.
+ */
+
+static void
+ngx_iot_history_settle(ngx_iot_history_batch_t *b)
+{
+    ngx_uint_t       i, n;
+    ngx_iot_rc_e     rc;
+    ngx_iot_wait_t  *wait;
+
+    if (b->rows && !b->lost) {
+        return;
+    }
+
+    rc = b->lost ? NGX_IOT_STORE_ERROR : NGX_IOT_OK;
+    b->lost = 0;
+
+    n = b->nwaits;
+    b->nwaits = 0;
+
+    for (i = 0; i < n; i++) {
+        wait = b->waits[i];
+        wait->rc = rc;
+        wait->handler(wait);
+    }
 }
 
 
@@ -442,6 +518,8 @@ ngx_iot_history_written(ngx_event_t *ev)
     ngx_iot_history_t  *h = ev->data;
 
     h->busy = 0;
+
+    ngx_iot_history_settle(&h->batch[h->filling ^ 1]);
 
     if (h->batch[h->filling].rows && !h->timer.timer_set) {
         ngx_add_timer(&h->timer, NGX_IOT_HISTORY_FLUSH);
@@ -558,6 +636,7 @@ failed:
         ngx_iot_history_lost(h, b->rows);
         b->used = 0;
         b->rows = 0;
+        b->lost = 1;
         h->failures = 0;
     }
 }

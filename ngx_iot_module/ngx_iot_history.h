@@ -24,6 +24,14 @@ void ngx_iot_history_exit_process(ngx_iot_history_t *h);
 ngx_int_t ngx_iot_history_add(ngx_cycle_t *cycle, ngx_iot_message_t *m,
     ngx_log_t *log);
 
+/*
+ * The same, and wait's handler is called on the event loop once the
+ * message is in the history (rc NGX_IOT_OK) or was given up
+ * (NGX_IOT_STORE_ERROR); not called if the worker exits first.
+ */
+ngx_int_t ngx_iot_history_add_wait(ngx_cycle_t *cycle, ngx_iot_message_t *m,
+    struct ngx_iot_wait_s *wait, ngx_log_t *log);
+
 /* this worker's connection for reading the history */
 ngx_iot_store_t *ngx_iot_history_reader(ngx_cycle_t *cycle, ngx_log_t *log);
 

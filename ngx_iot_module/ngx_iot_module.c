@@ -10,6 +10,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_iot.h"
+#include "ngx_iot_outputs.h"
 #include "ngx_iot_write.h"
 #include "ngx_iot_zone.h"
 #include "ngx_iot_store.h"
@@ -109,6 +110,27 @@ static ngx_command_t  ngx_iot_commands[] = {
       offsetof(ngx_iot_conf_t, bus_size),
       NULL },
 
+    { ngx_string("iot_outputs_private_destinations"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_iot_conf_t, outputs_private),
+      NULL },
+
+    { ngx_string("iot_outputs_queue"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_iot_conf_t, outputs_queue),
+      NULL },
+
+    { ngx_string("iot_outputs_ifttt_url"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_iot_conf_t, outputs_ifttt),
+      NULL },
+
     { ngx_string("iot_admin_token_file"),
       NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -169,6 +191,8 @@ ngx_iot_create_conf(ngx_cycle_t *cycle)
     conf->downlink_keep = NGX_CONF_UNSET_UINT;
     conf->field_mask_default = NGX_CONF_UNSET_UINT;
     conf->field_mask_forced = NGX_CONF_UNSET_UINT;
+    conf->outputs_private = NGX_CONF_UNSET;
+    conf->outputs_queue = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -193,6 +217,18 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_conf_init_uint_value(icf->downlink_keep, 10000);
     ngx_conf_init_uint_value(icf->field_mask_default, 0);
     ngx_conf_init_uint_value(icf->field_mask_forced, 0);
+    ngx_conf_init_value(icf->outputs_private, 0);
+    ngx_conf_init_uint_value(icf->outputs_queue, 10000);
+
+    if (icf->outputs_ifttt.len == 0) {
+        ngx_str_set(&icf->outputs_ifttt, "https://maker.ifttt.com");
+    }
+
+    if (icf->outputs_queue == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "\"iot_outputs_queue\" must be at least 1");
+        return NGX_CONF_ERROR;
+    }
 
     if (icf->shm_zone == NULL) {
         /* the module is loaded but not used */
@@ -472,6 +508,10 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_iot_outputs_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_iot_metrics_init_process(cycle);
 
     icf->checkpoint.handler = ngx_iot_checkpoint_handler;
@@ -527,6 +567,8 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
     if (icf) {
         ngx_iot_writer_exit_process(icf);
     }
+
+    ngx_iot_outputs_exit_process(cycle);
 
 #if (NGX_THREADS)
     /* the thread pool's threads have finished by now (it exits first) */

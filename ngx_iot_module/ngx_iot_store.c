@@ -338,6 +338,45 @@ static const char  *ngx_iot_migrations[] = {
     "  secret TEXT NOT NULL DEFAULT '',"
     "  secondary_secret TEXT NOT NULL DEFAULT '');",
 
+    /* 13: a device's queued downlinks (coap-pull), oldest first */
+    "CREATE INDEX IF NOT EXISTS downlinks_queued ON downlinks"
+    "  (device_id, transport, id) WHERE state = 0;",
+
+    /*
+     * 14: a device's DTLS pre-shared key (CoAP), set in the collections
+     * dialect; it goes with its device
+     */
+    "CREATE TABLE IF NOT EXISTS psk_keys ("
+    "  device_id INTEGER PRIMARY KEY,"
+    "  key BLOB NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS psk_keys_of_device AFTER DELETE ON devices"
+    "  BEGIN DELETE FROM psk_keys WHERE device_id = old.id; END;",
+
+    /* 15: the CoAP path of a coap-push downlink; it goes with it */
+    "CREATE TABLE IF NOT EXISTS downlink_paths ("
+    "  downlink_id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS downlink_paths_of_downlink"
+    "  AFTER DELETE ON downlinks"
+    "  BEGIN DELETE FROM downlink_paths WHERE downlink_id = old.id; END;",
+
+    /*
+     * 16: outputs (forwarding of a collection's data, ngx_iot_outputs.h);
+     * their state and logs are in the history's file.  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS outputs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection_id INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  enabled INTEGER NOT NULL,"
+    "  config TEXT NOT NULL,"
+    "  tags TEXT NOT NULL DEFAULT '{}',"
+    "  since INTEGER NOT NULL,"
+    "  revision INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS outputs_by_collection"
+    "  ON outputs (collection_id, id);",
+
     NULL
 };
 
@@ -360,6 +399,30 @@ static const char  *ngx_iot_history_migrations[] = {
     "  received);"
     "CREATE INDEX messages_by_device ON messages (device_id, received);"
     "CREATE INDEX messages_by_time ON messages (received);",
+
+    /*
+     * 2: where each output is (the last message it took) and what it
+     * counted and logged; a collection's messages by id, as outputs read
+     * them.  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS output_state ("
+    "  output_id INTEGER PRIMARY KEY,"
+    "  since INTEGER NOT NULL,"
+    "  cursor INTEGER NOT NULL,"
+    "  received INTEGER NOT NULL,"
+    "  forwarded INTEGER NOT NULL,"
+    "  errors INTEGER NOT NULL,"
+    "  retries INTEGER NOT NULL,"
+    "  dropped INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS output_logs ("
+    "  output_id INTEGER NOT NULL,"
+    "  time INTEGER NOT NULL,"
+    "  message TEXT NOT NULL,"
+    "  repeated INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS output_logs_by_output"
+    "  ON output_logs (output_id);"
+    "CREATE INDEX IF NOT EXISTS messages_by_collection_id ON messages"
+    "  (collection_id, id);",
 
     NULL
 };
@@ -551,7 +614,29 @@ static const char  *ngx_iot_store_statements[] = {
     " AND secret != ''"
     " UNION ALL SELECT i.secret, i.secondary_secret FROM iotda_devices i,"
     " devices d WHERE d.imei = ?1 AND i.device = d.id AND i.node_id IS NULL"
-    " AND i.secret != '' LIMIT 1"
+    " AND i.secret != '' LIMIT 1",
+
+    /* a device's queued downlinks of one transport (coap-pull) */
+    "SELECT " NGX_IOT_DOWNLINK_COLUMNS " FROM downlinks"
+    " WHERE device_id = ?1 AND state = 0 AND transport = ?2"
+    " ORDER BY id LIMIT 1",
+    "SELECT count(*) FROM downlinks"
+    " WHERE device_id = ?1 AND state = 0 AND transport = ?2",
+    "UPDATE downlinks SET state = ?3, reason = ?4, updated = ?5"
+    " WHERE id = ?1 AND device_id = ?2 AND state = 0",
+
+    /* DTLS pre-shared keys set in the collections dialect */
+    "INSERT OR REPLACE INTO psk_keys (device_id, key, updated)"
+    " VALUES (?1, ?2, ?3)",
+    "DELETE FROM psk_keys WHERE device_id = ?1",
+    "SELECT key FROM psk_keys WHERE device_id = ?1",
+
+    /* coap-push: the path of a downlink; the next queued one */
+    "INSERT OR REPLACE INTO downlink_paths (downlink_id, path)"
+    " VALUES (?1, ?2)",
+    "SELECT " NGX_IOT_DOWNLINK_COLUMNS ", (SELECT path FROM downlink_paths"
+    " WHERE downlink_id = downlinks.id) FROM downlinks"
+    " WHERE state = 0 AND transport = ?1 AND id > ?2 ORDER BY id LIMIT 1"
 };
 
 /* a statement added to ngx_iot_sql_e and not here (or the other way round) */

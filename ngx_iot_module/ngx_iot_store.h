@@ -340,6 +340,35 @@ ngx_int_t ngx_iot_store_downlink_add(ngx_iot_store_t *store,
     ngx_iot_downlink_row_t *rows, ngx_uint_t n, ngx_uint_t keep,
     ngx_log_t *log);
 
+/* a queued downlink (coap-pull), handed to the handler while it runs */
+typedef ngx_int_t (*ngx_iot_store_downlink_pt)(ngx_iot_downlink_row_t *row,
+    void *data);
+
+/* the device's oldest queued one: the handler's answer, or NGX_DECLINED */
+ngx_int_t ngx_iot_store_downlink_next(ngx_iot_store_t *store,
+    uint64_t device, ngx_uint_t transport, ngx_iot_store_downlink_pt handler,
+    void *data, ngx_log_t *log);
+/* the oldest queued one of a transport after the id after (coap-push) */
+ngx_int_t ngx_iot_store_downlink_push_next(ngx_iot_store_t *store,
+    ngx_uint_t transport, uint64_t after, ngx_iot_store_downlink_pt handler,
+    void *data, ngx_log_t *log);
+ngx_int_t ngx_iot_store_downlink_queued(ngx_iot_store_t *store,
+    uint64_t device, ngx_uint_t transport, ngx_uint_t *n, ngx_log_t *log);
+
+/* a queued one is done (delivered, failed, expired); NGX_DECLINED: none */
+ngx_int_t ngx_iot_store_downlink_settle(ngx_iot_store_t *store, uint64_t id,
+    uint64_t device, ngx_uint_t state, ngx_uint_t reason, uint64_t updated,
+    ngx_log_t *log);
+
+/* DTLS pre-shared keys of the collections dialect: ngx_iot_store_psk.c */
+
+/* the device's key (len 0: none any more) */
+ngx_int_t ngx_iot_store_psk_put(ngx_iot_store_t *store, uint64_t device_id,
+    ngx_str_t *key, ngx_log_t *log);
+/* into buf (size bytes at most): NGX_OK and its length, NGX_DECLINED */
+ngx_int_t ngx_iot_store_psk_get(ngx_iot_store_t *store, uint64_t device_id,
+    u_char *buf, size_t size, size_t *len, ngx_log_t *log);
+
 /* the history: ngx_iot_store_history.c */
 
 /* one message of a batch, between ngx_iot_store_begin() and _commit() */

@@ -18,7 +18,8 @@
 
 
 static ngx_iot_rc_e ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found,
-    ngx_iot_device_t *d, ngx_iot_message_t *m, ngx_log_t *log);
+    ngx_iot_device_t *d, ngx_iot_message_t *m, ngx_log_t *log,
+    ngx_iot_wait_t *wait);
 
 
 ngx_iot_rc_e
@@ -47,7 +48,34 @@ ngx_iot_uplink_from(ngx_cycle_t *cycle, struct sockaddr *sa,
         break;
     }
 
-    return ngx_iot_uplink(cycle, rc, &d, m, log);
+    return ngx_iot_uplink(cycle, rc, &d, m, log, NULL);
+}
+
+
+ngx_iot_rc_e
+ngx_iot_uplink_durable(ngx_cycle_t *cycle, struct sockaddr *sa,
+    uint64_t device_id, ngx_iot_message_t *m, ngx_pool_t *pool,
+    ngx_log_t *log, ngx_iot_wait_t *wait)
+{
+    ngx_iot_rc_e         rc;
+    ngx_iot_device_t     d;
+    struct sockaddr_in  *sin;
+
+    if (device_id) {
+        rc = ngx_iot_device_get(cycle, device_id, 0, pool, &d);
+
+    } else if (sa->sa_family == AF_INET) {
+        sin = (struct sockaddr_in *) sa;
+        rc = ngx_iot_session_device(cycle, ntohl(sin->sin_addr.s_addr), pool,
+                                    &d);
+
+    } else {
+        rc = NGX_IOT_NOT_FOUND;
+    }
+
+    rc = ngx_iot_uplink(cycle, rc, &d, m, log, wait);
+
+    return (rc == NGX_IOT_OK) ? NGX_IOT_QUEUED : rc;
 }
 
 
@@ -60,7 +88,7 @@ ngx_iot_uplink_device(ngx_cycle_t *cycle, uint64_t device_id,
 
     rc = ngx_iot_device_get(cycle, device_id, 0, pool, &d);
 
-    return ngx_iot_uplink(cycle, rc, &d, m, log);
+    return ngx_iot_uplink(cycle, rc, &d, m, log, NULL);
 }
 
 
@@ -68,7 +96,7 @@ ngx_iot_uplink_device(ngx_cycle_t *cycle, uint64_t device_id,
 
 static ngx_iot_rc_e
 ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found, ngx_iot_device_t *d,
-    ngx_iot_message_t *m, ngx_log_t *log)
+    ngx_iot_message_t *m, ngx_log_t *log, ngx_iot_wait_t *wait)
 {
     ngx_iot_conf_t  *icf;
 
@@ -102,9 +130,12 @@ ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found, ngx_iot_device_t *d,
 
     /* delivered live either way; the history logs its own trouble */
 
-    if (ngx_iot_history_add(cycle, m, log) != NGX_OK) {
+    if (ngx_iot_history_add_wait(cycle, m, wait, log) != NGX_OK) {
         (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->unrecorded,
                                     1);
+
+        /* one who waits hears that it is not recorded */
+        return wait ? NGX_IOT_STORE_ERROR : NGX_IOT_OK;
     }
 
     /* a property report of a device of the iotda dialect: its shadow */

@@ -14,6 +14,7 @@ use IO::Socket::INET;
 use lib 't/lib';
 use IoT::Test;
 use IoT::Radius qw(radclient);
+use IoT::Coap;
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
 plan skip_all => 'build.sh runs nginx as root' unless $> == 0;
@@ -30,10 +31,13 @@ for (1 .. 50) {
     if ($next) { close $next; $radius = $p; last }
 }
 die 'no two free UDP ports in a row' unless $radius;
+my $coap = IoT::Coap::free_pair();
 my %env = (IOT_PREFIX => $prefix, IOT_LISTEN => '127.0.0.1',
            IOT_HTTP_PORT => $http,
            IOT_UDP_PORT => IoT::Test::free_port('udp'),
-           IOT_RADIUS_PORT => $radius);
+           IOT_RADIUS_PORT => $radius,
+           IOT_COAP_PORT => $coap,
+           IOT_COAP_LINK_PORT => IoT::Test::free_port('udp'));
 my $SECRET = q{a&b|c"d\e f$g};
 
 sub build_sh {
@@ -68,6 +72,10 @@ open my $fh, '<', "$prefix/radius.secret" or die $!;
 chomp(my $kept = <$fh> // '');
 is($kept, $SECRET, '... and holds the secret given');
 ok(accounting($SECRET), 'the gateway answers a client that knows the secret');
+is(mode("$prefix/coap.secret"), '0600', 'the CoAP link secret is private');
+ok(-s "$prefix/logs/coap-sidecar.pid", 'the CoAP sidecar runs beside nginx');
+my $wk = `coap-client-notls -B 3 coap://127.0.0.1:$coap/.well-known/core 2>&1`;
+like($wk, qr/</, '... and answers CoAP on IOT_COAP_PORT');
 ok(!accounting('not-the-secret'), '... and not one that does not');
 
 ($st, $out) = build_sh('stop');

@@ -38,7 +38,7 @@ main(int argc, char **argv)
     size_t                         size;
     unsigned char                  body[65], canonical[65], sdk[65];
     unsigned char                  key[65], v11[65], info[300];
-    unsigned char                 *scratch;
+    unsigned char                 *base, *scratch;
     ngx_http_iot_iotda_bytes_t     date, ak, sk, inf;
     ngx_http_iot_iotda_bytes_t    *values;
     ngx_http_iot_iotda_request_t   req;
@@ -77,10 +77,14 @@ main(int argc, char **argv)
 
     size = ngx_http_iot_iotda_scratch_size(&req);
 
-    scratch = malloc(size);
-    if (scratch == NULL) {
+    /* at an odd address, as ngx_pnalloc() may give it */
+
+    base = malloc(size + 1);
+    if (base == NULL) {
         return 2;
     }
+
+    scratch = base + 1;
 
     if (ngx_http_iot_iotda_canonical_hash(&req, scratch, size - 1,
                                           canonical)
@@ -118,7 +122,7 @@ main(int argc, char **argv)
     printf("body %s\ncanonical %s\nsdk %s\nkey %s\nv11 %s\n",
            body, canonical, sdk, key, v11);
 
-    free(scratch);
+    free(base);
     free(values);
 
     return 0;

@@ -2,7 +2,7 @@
  * dpsub: the one live subscriber of benchmarks 4 and 5 (bench/README.md).
  *
  *   dpsub -m ws   -a 127.0.0.1:PORT -P PATH [-H 'Header: value'] -F iot|raw
- *   dpsub -m mqtt -a 127.0.0.1:PORT -t TOPIC
+ *   dpsub -m mqtt -a 127.0.0.1:PORT -t TOPIC [-F iot]
  *         -R RUN -n DEVICES [-o READYFILE] [-T MAX_SECONDS] [-i IDLE_MS]
  *
  * ws: a minimal RFC 6455 client: the upgrade request, then it reads
@@ -12,7 +12,8 @@
  * base64 "payload" (frames whose "type" is not "data", the keep-alives,
  * are counted apart).  -F raw: the frame is the message (nchan).
  * mqtt: MQTT 3.1.1, CONNECT, SUBSCRIBE TOPIC at QoS 0, then PUBLISH
- * packets; the payload is the message.
+ * packets; the payload is the message, or with -F iot nginx-iot JSON
+ * as a WebSocket frame of -F iot (an MQTT output's, benchmark 8).
  *
  * A message is what dpload sends: "<run> <i> <t> ....".  Messages of
  * another run are counted as "foreign" and otherwise ignored.  For this
@@ -54,6 +55,7 @@
 
 static int          mode = MODE_WS;
 static int          fmt_iot = 1;
+static int          mqtt_iot;     /* -F iot given: MQTT payloads are JSON */
 static char        *addr_s = "127.0.0.1:8080";
 static char        *path = "/";
 static char        *headers[8];
@@ -445,7 +447,10 @@ mqtt_parse(char *buf, size_t len)
         if ((p[0] & 0xf0) == 0x30) {
             /* PUBLISH QoS 0: topic, payload */
             tl = ((size_t) p[hl] << 8) | p[hl + 1];
-            if (2 + tl <= rl) {
+            if (2 + tl <= rl && mqtt_iot) {
+                /* an nginx-iot output publishes its data messages */
+                iot_frame((char *) p + hl + 2 + tl, rl - 2 - tl);
+            } else if (2 + tl <= rl) {
                 message((char *) p + hl + 2 + tl, rl - 2 - tl);
             } else {
                 bad++;
@@ -702,7 +707,10 @@ main(int argc, char **argv)
                 headers[nheaders++] = optarg;
             }
             break;
-        case 'F': fmt_iot = strcmp(optarg, "iot") == 0; break;
+        case 'F':
+            fmt_iot = strcmp(optarg, "iot") == 0;
+            mqtt_iot = fmt_iot;
+            break;
         case 't': topic = optarg; break;
         case 'R': run = atol(optarg); break;
         case 'n': ndev = atol(optarg); break;

@@ -1,0 +1,1629 @@
+/*
+ * Copyright (C) nginx-iot authors
+ *
+ * iot-coap-sidecar: the CoAP side of nginx-iot.  libcoap serves the
+ * devices (CoAP on UDP 5683; CoAP over DTLS with pre-shared keys on 5684);
+ * every request that needs the platform becomes a frame on the CoAP link,
+ * loopback UDP to nginx's "iot_coap_link" server, authenticated with
+ * HMAC-SHA256 and a shared secret (docs/coap.md).  The sidecar keeps no
+ * state of its own: a device's request is answered from nginx's reply,
+ * and with 5.03 when nginx does not answer.
+ */
+
+#include <coap3/coap.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+
+#define LINK_HEADER        20
+#define LINK_MAC           32
+#define LINK_MAX           4096
+#define LINK_TIMEOUT       3000        /* ms: then the device gets 5.03 */
+#define LINK_KEY_TIMEOUT   1000        /* ms: a handshake waits this long */
+#define PAYLOAD_MAX        2048
+#define OCTET_STREAM       COAP_MEDIATYPE_APPLICATION_OCTET_STREAM
+#define SLOTS              4096        /* requests waiting for nginx */
+
+/* frame types and fields: ngx_iot_module/ngx_iot_coaplink.h */
+#define T_UPLINK           1
+#define T_PULL             3
+#define T_PULLED           5
+#define T_KEY              7
+#define T_PUSHED           9
+#define T_PUSH_POLL        11
+
+#define F_ADDR             1
+#define F_IDENTITY         2
+#define F_METHOD           3
+#define F_PATH             4
+#define F_PAYLOAD          5
+#define F_RESULT           6
+#define F_DOWNLINK         7
+#define F_KEYDATA          8
+#define F_LOCAL_PORT       9
+#define F_DEVICE           10
+#define F_CODE             11
+
+#define RES_OK             0
+#define RES_UNKNOWN        1
+#define RES_EMPTY          2
+#define RES_UNAVAILABLE    3
+#define RES_BAD            4
+#define RES_TOO_LARGE      5
+#define RES_REFUSED        6
+#define RES_NO_ANSWER      7
+#define RES_NO_ADDRESS     8
+
+#define PUSHES             64          /* coap-push in flight at once */
+#define PUSH_POLL_EVERY    250         /* ms, while idle */
+
+
+typedef struct {
+    int                 type;
+    uint32_t            seq;
+    int                 result;
+    const uint8_t      *payload;
+    size_t              payload_len;
+    uint64_t            downlink;
+    uint64_t            device;
+    const uint8_t      *key;
+    size_t              key_len;
+    const uint8_t      *path;
+    size_t              path_len;
+    int                 has_addr;
+    uint8_t             addr[4];
+    uint16_t            port;
+} frame_t;
+
+
+/* a coap-push on its way to its device */
+typedef struct {
+    int                 used;
+    uint64_t            downlink;
+    uint64_t            device;
+    coap_session_t     *session;
+    int                 done;          /* answered: the session may go */
+} push_t;
+
+
+enum { FREE = 0, WAITING, READY };
+
+typedef struct {
+    int                 state;
+    int                 type;
+    int                 tries;         /* PULLED: sent so often */
+    uint32_t            seq;
+    uint64_t            deadline;
+    coap_session_t     *session;
+    coap_async_t       *async;
+    coap_pdu_code_t     code;          /* the answer, once READY */
+    uint64_t            downlink;
+    uint64_t            device;
+    size_t              len;
+    uint8_t             payload[PAYLOAD_MAX];
+    uint8_t             frame[LINK_MAX];   /* PULLED: for a resend */
+    size_t              frame_len;
+} slot_t;
+
+
+static slot_t           slots[SLOTS];
+static unsigned         active;
+static uint32_t         next_seq;
+static int              link_fd = -1;
+static int              key_fd = -1;
+static uint8_t          secret[1024];
+static size_t           secret_len;
+static int              verbose;
+static uint16_t         coap_port = 5683;
+static volatile sig_atomic_t  quit;
+
+/* slots answered in a handler: their sessions go after coap_io_process */
+static unsigned         answered[SLOTS];
+static unsigned         nanswered;
+
+static push_t           pushes[PUSHES];
+static unsigned         npushes;
+static uint64_t         push_after;    /* the last coap-push taken */
+static int              push_polling;
+static uint64_t         push_next_poll;
+static coap_context_t  *coap_ctx;
+static int              rcvbuf = 4 * 1024 * 1024;
+static unsigned         ack_timeout_ms = 2000;
+static int              max_retransmit = 4;
+
+
+static void
+say(int level, const char *fmt, ...)
+{
+    va_list  ap;
+
+    if (level > verbose) {
+        return;
+    }
+
+    fprintf(stderr, "iot-coap-sidecar: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+
+static uint64_t
+now_ms(void)
+{
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+
+    return (uint64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+/* ------------------------------------------------------------ the link */
+
+
+static uint8_t *
+put_field(uint8_t *p, uint8_t *end, int tag, const void *v, size_t len)
+{
+    if (p == NULL || len > 0xffff || (size_t) (end - p) < 3 + len) {
+        return NULL;
+    }
+
+    *p++ = (uint8_t) tag;
+    *p++ = (uint8_t) (len >> 8);
+    *p++ = (uint8_t) len;
+    memcpy(p, v, len);
+
+    return p + len;
+}
+
+
+static uint8_t *
+put_u64(uint8_t *p, uint8_t *end, int tag, uint64_t v)
+{
+    uint8_t  b[8];
+    int      i;
+
+    for (i = 0; i < 8; i++) {
+        b[i] = (uint8_t) (v >> (56 - 8 * i));
+    }
+
+    return put_field(p, end, tag, b, 8);
+}
+
+
+static uint8_t *
+put_addr(uint8_t *p, uint8_t *end, const coap_address_t *a)
+{
+    uint8_t  v[19];
+
+    if (a->addr.sa.sa_family == AF_INET) {
+        v[0] = 4;
+        memcpy(v + 1, &a->addr.sin.sin_port, 2);
+        memcpy(v + 3, &a->addr.sin.sin_addr, 4);
+        return put_field(p, end, F_ADDR, v, 7);
+    }
+
+    if (a->addr.sa.sa_family == AF_INET6) {
+        /* an IPv4-mapped address is the IPv4 address it maps */
+        if (IN6_IS_ADDR_V4MAPPED(&a->addr.sin6.sin6_addr)) {
+            v[0] = 4;
+            memcpy(v + 1, &a->addr.sin6.sin6_port, 2);
+            memcpy(v + 3, (uint8_t *) &a->addr.sin6.sin6_addr + 12, 4);
+            return put_field(p, end, F_ADDR, v, 7);
+        }
+
+        v[0] = 6;
+        memcpy(v + 1, &a->addr.sin6.sin6_port, 2);
+        memcpy(v + 3, &a->addr.sin6.sin6_addr, 16);
+        return put_field(p, end, F_ADDR, v, 19);
+    }
+
+    return p;
+}
+
+
+static uint8_t *
+frame_start(uint8_t *out, int type, uint32_t seq)
+{
+    uint64_t  t;
+    int       i;
+
+    memcpy(out, "IoTC", 4);
+    out[4] = 1;
+    out[5] = (uint8_t) type;
+    out[6] = 0;
+    out[7] = 0;
+    out[8] = (uint8_t) (seq >> 24);
+    out[9] = (uint8_t) (seq >> 16);
+    out[10] = (uint8_t) (seq >> 8);
+    out[11] = (uint8_t) seq;
+
+    t = now_ms();
+
+    for (i = 0; i < 8; i++) {
+        out[12 + i] = (uint8_t) (t >> (56 - 8 * i));
+    }
+
+    return out + LINK_HEADER;
+}
+
+
+/* the MAC after the fields: the frame's length, or 0 */
+
+static size_t
+frame_end(uint8_t *out, uint8_t *p)
+{
+    unsigned int  n = LINK_MAC;
+
+    if (p == NULL) {
+        return 0;
+    }
+
+    if (HMAC(EVP_sha256(), secret, (int) secret_len, out, p - out, p, &n)
+        == NULL)
+    {
+        return 0;
+    }
+
+    return (size_t) (p - out) + LINK_MAC;
+}
+
+
+static int
+frame_parse(const uint8_t *data, size_t len, frame_t *f)
+{
+    const uint8_t  *p, *end, *v;
+    uint8_t         mac[LINK_MAC];
+    unsigned int    n = LINK_MAC;
+    uint64_t        t, now, id;
+    size_t          flen;
+    int             i, tag;
+
+    memset(f, 0, sizeof(frame_t));
+    f->result = -1;
+
+    if (len < LINK_HEADER + LINK_MAC || len > LINK_MAX
+        || memcmp(data, "IoTC", 4) != 0 || data[4] != 1)
+    {
+        return -1;
+    }
+
+    end = data + len - LINK_MAC;
+
+    if (HMAC(EVP_sha256(), secret, (int) secret_len, data, end - data, mac,
+             &n) == NULL
+        || CRYPTO_memcmp(mac, end, LINK_MAC) != 0)
+    {
+        return -1;
+    }
+
+    f->type = data[5];
+    f->seq = ((uint32_t) data[8] << 24) | ((uint32_t) data[9] << 16)
+             | ((uint32_t) data[10] << 8) | data[11];
+
+    t = 0;
+
+    for (i = 12; i < 20; i++) {
+        t = (t << 8) | data[i];
+    }
+
+    now = now_ms();
+
+    if (t + 60000 < now || t > now + 60000) {
+        return -1;
+    }
+
+    for (p = data + LINK_HEADER; p < end; p = v + flen) {
+        if (end - p < 3) {
+            return -1;
+        }
+
+        tag = p[0];
+        flen = ((size_t) p[1] << 8) | p[2];
+        v = p + 3;
+
+        if ((size_t) (end - v) < flen) {
+            return -1;
+        }
+
+        switch (tag) {
+
+        case F_RESULT:
+            if (flen == 1) {
+                f->result = v[0];
+            }
+            break;
+
+        case F_PAYLOAD:
+            f->payload = v;
+            f->payload_len = flen;
+            break;
+
+        case F_PATH:
+            f->path = v;
+            f->path_len = flen;
+            break;
+
+        case F_ADDR:
+            if (flen == 7 && v[0] == 4) {
+                f->has_addr = 1;
+                f->port = (uint16_t) ((v[1] << 8) | v[2]);
+                memcpy(f->addr, v + 3, 4);
+            }
+            break;
+
+        case F_KEYDATA:
+            f->key = v;
+            f->key_len = flen;
+            break;
+
+        case F_DOWNLINK:
+        case F_DEVICE:
+            if (flen != 8) {
+                return -1;
+            }
+
+            id = 0;
+
+            for (i = 0; i < 8; i++) {
+                id = (id << 8) | v[i];
+            }
+
+            if (tag == F_DOWNLINK) {
+                f->downlink = id;
+
+            } else {
+                f->device = id;
+            }
+
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+link_send(const uint8_t *frame, size_t len)
+{
+    if (send(link_fd, frame, len, 0) != (ssize_t) len) {
+        say(1, "the link to nginx: send() failed: %s", strerror(errno));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static slot_t *
+slot_new(void)
+{
+    slot_t    *s;
+    uint32_t   seq;
+    unsigned   i;
+
+    for (i = 0; i < SLOTS; i++) {
+        seq = ++next_seq;
+
+        if (seq == 0) {
+            seq = ++next_seq;
+        }
+
+        s = &slots[seq % SLOTS];
+
+        if (s->state == FREE) {
+            memset(s, 0, offsetof(slot_t, payload));
+            s->seq = seq;
+            s->state = WAITING;
+            s->deadline = now_ms() + LINK_TIMEOUT;
+            active++;
+            return s;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+slot_free(slot_t *s)
+{
+    if (s->session) {
+        coap_session_release(s->session);
+        s->session = NULL;
+    }
+
+    s->state = FREE;
+    active--;
+}
+
+
+/* ----------------------------------------------------- device requests */
+
+
+static coap_pdu_code_t
+uplink_code(int result, coap_pdu_code_t method, int dtls)
+{
+    switch (result) {
+
+    case RES_OK:
+        return (method == COAP_REQUEST_CODE_PUT) ? COAP_RESPONSE_CODE_CHANGED
+                                                 : COAP_RESPONSE_CODE_CREATED;
+
+    case RES_UNKNOWN:
+        return dtls ? COAP_RESPONSE_CODE_FORBIDDEN
+                    : COAP_RESPONSE_CODE_UNAUTHORIZED;
+
+    case RES_TOO_LARGE:
+        return COAP_RESPONSE_CODE_REQUEST_TOO_LARGE;
+
+    case RES_BAD:
+        return COAP_RESPONSE_CODE_BAD_REQUEST;
+
+    default:
+        return COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
+    }
+}
+
+
+/*
+ * The answer to a request that waited for nginx: libcoap calls the
+ * handler again once the async is triggered (a separate response: the
+ * device had its empty ACK at once).
+ */
+
+static int
+answer_async(coap_session_t *session, const coap_pdu_t *request,
+    coap_pdu_t *response)
+{
+    coap_async_t  *async;
+    slot_t        *s;
+
+    async = coap_find_async(session, coap_pdu_get_token(request));
+
+    if (async == NULL) {
+        return 0;
+    }
+
+    s = coap_async_get_app_data(async);
+
+    if (s == NULL || s->state != READY) {
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE);
+        return 1;
+    }
+
+    coap_pdu_set_code(response, s->code);
+
+    if (s->code == COAP_RESPONSE_CODE_CONTENT) {
+        uint8_t  buf[4];
+
+        coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
+                        coap_encode_var_safe(buf, sizeof(buf), OCTET_STREAM),
+                        buf);
+        coap_add_data(response, s->len, s->payload);
+    }
+
+    if (s->type == T_PULL && s->code == COAP_RESPONSE_CODE_CONTENT) {
+        /* out to the device: nginx marks it delivered (retried) */
+        uint8_t  *p, *end;
+
+        s->type = T_PULLED;
+        s->state = WAITING;
+        s->tries = 1;
+        s->deadline = now_ms() + LINK_TIMEOUT;
+
+        end = s->frame + LINK_MAX - LINK_MAC;
+        p = frame_start(s->frame, T_PULLED, s->seq);
+        p = put_u64(p, end, F_DOWNLINK, s->downlink);
+        p = put_u64(p, end, F_DEVICE, s->device);
+        s->frame_len = frame_end(s->frame, p);
+
+        (void) link_send(s->frame, s->frame_len);
+
+        /* the session is no longer needed by this slot */
+        answered[nanswered++] = (unsigned) (s - slots) | 0x80000000u;
+        return 1;
+    }
+
+    answered[nanswered++] = (unsigned) (s - slots);
+
+    return 1;
+}
+
+
+/* a request to nginx; the device waits (an async) for its answer */
+
+static void
+ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
+    int type)
+{
+    const uint8_t   *data;
+    coap_string_t   *path;
+    coap_pdu_code_t  method;
+    coap_async_t    *async;
+    const coap_bin_const_t  *id;
+    slot_t          *s;
+    uint8_t          frame[LINK_MAX], *p, *end, port[2];
+    size_t           len, offset, total, flen;
+
+    method = coap_pdu_get_code(request);
+
+    len = 0;
+    total = 0;
+    data = (const uint8_t *) "";
+
+    if (type == T_UPLINK
+        && !coap_get_data_large(request, &len, &data, &offset, &total))
+    {
+        len = 0;
+        total = 0;
+        data = (const uint8_t *) "";
+    }
+
+    if (total > PAYLOAD_MAX || len > PAYLOAD_MAX) {
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE);
+        return;
+    }
+
+    s = slot_new();
+
+    if (s == NULL) {
+        say(1, "too many requests wait for nginx: 5.03");
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE);
+        return;
+    }
+
+    s->type = type;
+
+    end = frame + LINK_MAX - LINK_MAC;
+    p = frame_start(frame, type, s->seq);
+    p = put_addr(p, end, coap_session_get_addr_remote(session));
+
+    port[0] = (uint8_t) (coap_port >> 8);
+    port[1] = (uint8_t) coap_port;
+    p = put_field(p, end, F_LOCAL_PORT, port, 2);
+
+    id = coap_session_get_psk_identity(session);
+
+    if (id && id->length) {
+        p = put_field(p, end, F_IDENTITY, id->s, id->length);
+    }
+
+    if (type == T_UPLINK) {
+        p = put_field(p, end, F_METHOD,
+                      method == COAP_REQUEST_CODE_PUT ? "PUT" : "POST",
+                      method == COAP_REQUEST_CODE_PUT ? 3 : 4);
+
+        path = coap_get_uri_path(request);
+
+        if (path && path->length) {
+            p = put_field(p, end, F_PATH, path->s, path->length);
+        }
+
+        if (path) {
+            coap_delete_string(path);
+        }
+
+        p = put_field(p, end, F_PAYLOAD, data, len);
+    }
+
+    flen = frame_end(frame, p);
+
+    if (flen == 0 || link_send(frame, flen) != 0) {
+        /* nginx is not there (the link's port refuses): 5.03 at once */
+        slot_free(s);
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE);
+        return;
+    }
+
+    async = coap_register_async(session, request, 0);
+
+    if (async == NULL) {
+        slot_free(s);
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE);
+        return;
+    }
+
+    s->async = async;
+    s->code = method;          /* the method, until the answer */
+    s->session = coap_session_reference(session);
+    coap_async_set_app_data(async, s);
+
+    /* no code: an empty ACK now if the request was confirmable */
+}
+
+
+static void
+hnd_uplink(coap_resource_t *resource, coap_session_t *session,
+    const coap_pdu_t *request, const coap_string_t *query,
+    coap_pdu_t *response)
+{
+    if (answer_async(session, request, response)) {
+        return;
+    }
+
+    ask(session, request, response, T_UPLINK);
+}
+
+
+static void
+hnd_pull(coap_resource_t *resource, coap_session_t *session,
+    const coap_pdu_t *request, const coap_string_t *query,
+    coap_pdu_t *response)
+{
+    if (answer_async(session, request, response)) {
+        return;
+    }
+
+    ask(session, request, response, T_PULL);
+}
+
+
+/* ------------------------------------------------------------ coap-push */
+
+
+static push_t *
+push_find(const coap_pdu_t *pdu)
+{
+    coap_bin_const_t  token;
+    uint64_t          id;
+    unsigned          i;
+    size_t            k;
+
+    if (pdu == NULL) {
+        return NULL;
+    }
+
+    token = coap_pdu_get_token(pdu);
+
+    if (token.length != 8) {
+        return NULL;
+    }
+
+    id = 0;
+
+    for (k = 0; k < 8; k++) {
+        id = (id << 8) | token.s[k];
+    }
+
+    for (i = 0; i < PUSHES; i++) {
+        if (pushes[i].used && !pushes[i].done && pushes[i].downlink == id) {
+            return &pushes[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the outcome to nginx (sent again until it confirms) */
+
+static void
+push_report(push_t *p, int result, int code)
+{
+    slot_t   *s;
+    uint8_t  *q, *end, c;
+
+    p->done = 1;
+
+    s = slot_new();
+
+    if (s == NULL) {
+        say(1, "no room to report a coap-push; it goes again later");
+        return;
+    }
+
+    s->type = T_PUSHED;
+    s->tries = 1;
+
+    end = s->frame + LINK_MAX - LINK_MAC;
+    q = frame_start(s->frame, T_PUSHED, s->seq);
+    c = (uint8_t) result;
+    q = put_field(q, end, F_RESULT, &c, 1);
+    q = put_u64(q, end, F_DOWNLINK, p->downlink);
+    q = put_u64(q, end, F_DEVICE, p->device);
+
+    if (code >= 0) {
+        c = (uint8_t) code;
+        q = put_field(q, end, F_CODE, &c, 1);
+    }
+
+    s->frame_len = frame_end(s->frame, q);
+
+    (void) link_send(s->frame, s->frame_len);
+}
+
+
+static coap_response_t
+push_response(coap_session_t *session, const coap_pdu_t *sent,
+    const coap_pdu_t *received, const coap_mid_t mid)
+{
+    push_t           *p;
+    coap_pdu_code_t   code;
+
+    p = push_find(sent ? sent : received);
+
+    if (p == NULL) {
+        p = push_find(received);
+    }
+
+    if (p == NULL) {
+        return COAP_RESPONSE_OK;
+    }
+
+    code = coap_pdu_get_code(received);
+
+    if (code == 0) {
+        /* an empty ACK: the answer follows separately */
+        return COAP_RESPONSE_OK;
+    }
+
+    push_report(p, (code >> 5) == 2 ? RES_OK : RES_REFUSED, (int) code);
+
+    return COAP_RESPONSE_OK;
+}
+
+
+static void
+push_nack(coap_session_t *session, const coap_pdu_t *sent,
+    const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+    push_t  *p;
+
+    p = push_find(sent);
+
+    if (p == NULL) {
+        return;
+    }
+
+    push_report(p, reason == COAP_NACK_RST ? RES_REFUSED : RES_NO_ANSWER, -1);
+}
+
+
+/* a queued coap-push from nginx: a confirmable POST to its device */
+
+static void
+push_start(frame_t *f)
+{
+    coap_address_t     dst;
+    coap_session_t    *session;
+    coap_pdu_t        *pdu;
+    coap_fixed_point_t  timeout;
+    push_t            *p;
+    uint8_t            token[8], buf[4];
+    const uint8_t     *seg, *end, *slash;
+    unsigned           i;
+    int                k;
+
+    for (i = 0; i < PUSHES && pushes[i].used; i++) {
+        /* void */
+    }
+
+    if (i == PUSHES) {
+        return;
+    }
+
+    p = &pushes[i];
+    memset(p, 0, sizeof(push_t));
+    p->used = 1;
+    p->downlink = f->downlink;
+    p->device = f->device;
+    npushes++;
+
+    if (!f->has_addr) {
+        push_report(p, RES_NO_ADDRESS, -1);
+        return;
+    }
+
+    coap_address_init(&dst);
+    dst.addr.sin.sin_family = AF_INET;
+    dst.addr.sin.sin_port = htons(f->port ? f->port : 5683);
+    memcpy(&dst.addr.sin.sin_addr, f->addr, 4);
+    dst.size = sizeof(struct sockaddr_in);
+
+    /* the device's own session (from our port 5683) if it has one */
+    session = coap_session_get_by_peer(coap_ctx, &dst, 0);
+
+    if (session) {
+        session = coap_session_reference(session);
+
+    } else {
+        session = coap_new_client_session(coap_ctx, NULL, &dst,
+                                          COAP_PROTO_UDP);
+    }
+
+    if (session == NULL) {
+        push_report(p, RES_NO_ANSWER, -1);
+        return;
+    }
+
+    p->session = session;
+
+    timeout.integer_part = ack_timeout_ms / 1000;
+    timeout.fractional_part = ack_timeout_ms % 1000;
+    coap_session_set_ack_timeout(session, timeout);
+    coap_session_set_max_retransmit(session, (uint16_t) max_retransmit);
+
+    pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST,
+                        coap_new_message_id(session),
+                        coap_session_max_pdu_size(session));
+
+    if (pdu == NULL) {
+        push_report(p, RES_NO_ANSWER, -1);
+        return;
+    }
+
+    for (k = 0; k < 8; k++) {
+        token[k] = (uint8_t) (f->downlink >> (56 - 8 * k));
+    }
+
+    coap_add_token(pdu, 8, token);
+
+    seg = f->path;
+    end = f->path + f->path_len;
+
+    while (seg && seg < end) {
+        slash = memchr(seg, '/', end - seg);
+
+        if (slash == NULL) {
+            slash = end;
+        }
+
+        if (slash > seg) {
+            coap_add_option(pdu, COAP_OPTION_URI_PATH, slash - seg, seg);
+        }
+
+        seg = slash + 1;
+    }
+
+    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+                    coap_encode_var_safe(buf, sizeof(buf), OCTET_STREAM),
+                    buf);
+
+    coap_add_data(pdu, f->payload_len, f->payload ? f->payload
+                                                  : (const uint8_t *) "");
+
+    if (coap_send(session, pdu) == COAP_INVALID_MID) {
+        push_report(p, RES_NO_ANSWER, -1);
+    }
+}
+
+
+static void
+push_polled(frame_t *f)
+{
+    if (f->result != RES_OK || f->downlink == 0) {
+        push_next_poll = now_ms() + PUSH_POLL_EVERY;
+        return;
+    }
+
+    if (f->downlink > push_after) {
+        push_after = f->downlink;
+    }
+
+    push_start(f);
+
+    /* there may be more: ask again at once */
+    push_next_poll = 0;
+}
+
+
+static void
+push_poll(void)
+{
+    slot_t   *s;
+    uint8_t  *q, *end;
+    unsigned  i;
+
+    /* answered pushes give their sessions back, outside libcoap's calls */
+
+    for (i = 0; i < PUSHES; i++) {
+        if (pushes[i].used && pushes[i].done) {
+            if (pushes[i].session) {
+                coap_session_release(pushes[i].session);
+            }
+
+            pushes[i].used = 0;
+            npushes--;
+        }
+    }
+
+    if (push_polling || npushes >= PUSHES || now_ms() < push_next_poll) {
+        return;
+    }
+
+    s = slot_new();
+
+    if (s == NULL) {
+        return;
+    }
+
+    s->type = T_PUSH_POLL;
+    s->deadline = now_ms() + 1000;
+
+    end = s->frame + LINK_MAX - LINK_MAC;
+    q = frame_start(s->frame, T_PUSH_POLL, s->seq);
+    q = put_u64(q, end, F_DOWNLINK, push_after);
+    s->frame_len = frame_end(s->frame, q);
+
+    push_polling = 1;
+    push_next_poll = now_ms() + PUSH_POLL_EVERY;
+
+    if (link_send(s->frame, s->frame_len) != 0) {
+        slot_free(s);
+        push_polling = 0;
+    }
+}
+
+
+/* the link's port refused a frame: nothing waiting will be answered */
+
+static void
+nginx_gone(void)
+{
+    unsigned   i;
+    slot_t    *s;
+
+    say(1, "nginx does not listen on the link: 5.03 to the devices");
+
+    for (i = 0; i < SLOTS && active; i++) {
+        s = &slots[i];
+
+        if (s->state != WAITING || s->type == T_PULLED
+            || s->type == T_PUSHED || s->type == T_PUSH_POLL)
+        {
+            if (s->type == T_PUSH_POLL && s->state == WAITING) {
+                slot_free(s);
+                push_polling = 0;
+            }
+
+            continue;
+        }
+
+        s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
+        s->state = READY;
+        coap_async_trigger(s->async);
+    }
+}
+
+
+/* nginx's replies: each completes its slot */
+
+static void
+link_read(void)
+{
+    uint8_t    buf[LINK_MAX + 1];
+    ssize_t    n;
+    frame_t    f;
+    slot_t    *s;
+    int        dtls;
+
+    for ( ;; ) {
+        n = recv(link_fd, buf, sizeof(buf), 0);
+
+        if (n < 0) {
+            if (errno == ECONNREFUSED) {
+                /* nginx is not there: who waits gets 5.03 now */
+                nginx_gone();
+                continue;
+            }
+
+            return;
+        }
+
+        if (frame_parse(buf, (size_t) n, &f) != 0) {
+            say(1, "a link frame from nginx that does not verify, dropped");
+            continue;
+        }
+
+        s = &slots[f.seq % SLOTS];
+
+        if (s->state != WAITING || s->seq != f.seq
+            || f.type != s->type + 1)
+        {
+            /* an answer that came too late */
+            continue;
+        }
+
+        if (s->type == T_PULLED || s->type == T_PUSHED) {
+            slot_free(s);
+            continue;
+        }
+
+        if (s->type == T_PUSH_POLL) {
+            slot_free(s);
+            push_polling = 0;
+            push_polled(&f);
+            continue;
+        }
+
+        dtls = s->session
+               && coap_session_get_proto(s->session) == COAP_PROTO_DTLS;
+
+        if (s->type == T_UPLINK) {
+            s->code = uplink_code(f.result, s->code, dtls);
+
+        } else if (f.result == RES_OK && f.payload
+                   && f.payload_len <= PAYLOAD_MAX)
+        {
+            s->code = COAP_RESPONSE_CODE_CONTENT;
+            memcpy(s->payload, f.payload, f.payload_len);
+            s->len = f.payload_len;
+            s->downlink = f.downlink;
+            s->device = f.device;
+
+        } else if (f.result == RES_EMPTY) {
+            s->code = COAP_RESPONSE_CODE_NOT_FOUND;
+
+        } else if (f.result == RES_UNKNOWN) {
+            s->code = dtls ? COAP_RESPONSE_CODE_FORBIDDEN
+                           : COAP_RESPONSE_CODE_UNAUTHORIZED;
+
+        } else {
+            s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
+        }
+
+        s->state = READY;
+        coap_async_trigger(s->async);
+    }
+}
+
+
+/* requests nginx did not answer in time: 5.03; PULLED: sent again */
+
+static void
+expire(void)
+{
+    static uint64_t  last;
+    uint64_t         now;
+    unsigned         i;
+    slot_t          *s;
+
+    now = now_ms();
+
+    if (active == 0 || now - last < 100) {
+        return;
+    }
+
+    last = now;
+
+    for (i = 0; i < SLOTS; i++) {
+        s = &slots[i];
+
+        if (s->state != WAITING || s->deadline > now) {
+            continue;
+        }
+
+        if (s->type == T_PUSH_POLL) {
+            slot_free(s);
+            push_polling = 0;
+            continue;
+        }
+
+        if (s->type == T_PULLED || s->type == T_PUSHED) {
+            if (s->tries++ < 3) {
+                s->deadline = now + LINK_TIMEOUT;
+                (void) link_send(s->frame, s->frame_len);
+
+            } else {
+                say(1, "nginx did not confirm a pulled downlink; the "
+                    "device may get it again");
+                slot_free(s);
+            }
+
+            continue;
+        }
+
+        say(1, "nginx did not answer in time: 5.03");
+        s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
+        s->state = READY;
+        coap_async_trigger(s->async);
+    }
+}
+
+
+static void
+release_answered(void)
+{
+    unsigned   i, k;
+    slot_t    *s;
+
+    for (i = 0; i < nanswered; i++) {
+        k = answered[i];
+        s = &slots[k & 0x7fffffffu];
+
+        if (k & 0x80000000u) {
+            /* still waits for nginx's confirmation, without the device */
+            if (s->session) {
+                coap_session_release(s->session);
+                s->session = NULL;
+            }
+
+            s->async = NULL;
+            continue;
+        }
+
+        slot_free(s);
+    }
+
+    nanswered = 0;
+}
+
+
+/* ------------------------------------------------------------- DTLS-PSK */
+
+
+/*
+ * A handshake asks nginx for the identity's key, on a socket of its own,
+ * and waits for the answer (a loopback round trip): libcoap wants the key
+ * from this callback.  The key is kept by libcoap for this handshake only,
+ * so a rotated key counts from the next handshake.
+ */
+
+static const coap_bin_const_t *
+psk_key(coap_bin_const_t *identity, coap_session_t *session, void *arg)
+{
+    static coap_bin_const_t  key;
+    static uint8_t           keybuf[256];
+    uint8_t                  frame[LINK_MAX], *p, *end, buf[LINK_MAX + 1];
+    size_t                   flen;
+    ssize_t                  n;
+    uint32_t                 seq;
+    uint64_t                 deadline, now;
+    frame_t                  f;
+    struct pollfd            pfd;
+
+    if (identity == NULL || identity->length == 0 || identity->length > 255) {
+        return NULL;
+    }
+
+    seq = ++next_seq;
+
+    end = frame + LINK_MAX - LINK_MAC;
+    p = frame_start(frame, T_KEY, seq);
+    p = put_field(p, end, F_IDENTITY, identity->s, identity->length);
+    flen = frame_end(frame, p);
+
+    if (flen == 0 || send(key_fd, frame, flen, 0) != (ssize_t) flen) {
+        say(1, "a PSK identity could not be asked of nginx");
+        return NULL;
+    }
+
+    deadline = now_ms() + LINK_KEY_TIMEOUT;
+
+    for ( ;; ) {
+        now = now_ms();
+
+        if (now >= deadline) {
+            say(1, "nginx did not answer for a PSK identity in time");
+            return NULL;
+        }
+
+        pfd.fd = key_fd;
+        pfd.events = POLLIN;
+
+        if (poll(&pfd, 1, (int) (deadline - now)) <= 0) {
+            continue;
+        }
+
+        n = recv(key_fd, buf, sizeof(buf), 0);
+
+        if (n < 0) {
+            if (errno == ECONNREFUSED) {
+                say(1, "nginx is not there for a PSK identity");
+                return NULL;
+            }
+
+            continue;
+        }
+
+        if (frame_parse(buf, (size_t) n, &f) != 0 || f.seq != seq
+            || f.type != T_KEY + 1)
+        {
+            continue;
+        }
+
+        if (f.result != RES_OK || f.key == NULL || f.key_len == 0
+            || f.key_len > sizeof(keybuf))
+        {
+            say(2, "a handshake with an unknown PSK identity refused");
+            return NULL;
+        }
+
+        memcpy(keybuf, f.key, f.key_len);
+        key.s = keybuf;
+        key.length = f.key_len;
+
+        return &key;
+    }
+}
+
+
+/* ---------------------------------------------------------------- main */
+
+
+static int
+read_secret(const char *path)
+{
+    struct stat  st;
+    FILE        *fp;
+    size_t       n;
+
+    fp = fopen(path, "r");
+
+    if (fp == NULL) {
+        say(0, "cannot open the link secret %s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    if (fstat(fileno(fp), &st) != 0 || (st.st_mode & 077) != 0) {
+        say(0, "the link secret %s must be for its owner alone (mode 0600)",
+            path);
+        fclose(fp);
+        return -1;
+    }
+
+    n = fread(secret, 1, sizeof(secret), fp);
+    fclose(fp);
+
+    while (n && (secret[n - 1] == '\n' || secret[n - 1] == '\r')) {
+        n--;
+    }
+
+    if (memchr(secret, '\n', n)) {
+        n = (uint8_t *) memchr(secret, '\n', n) - secret;
+    }
+
+    if (n < 16) {
+        say(0, "the link secret %s must be 16 characters at least", path);
+        return -1;
+    }
+
+    secret_len = n;
+
+    return 0;
+}
+
+
+static int
+link_open(const char *spec)
+{
+    char              host[256], *colon;
+    struct addrinfo   hints, *ai;
+    int               fd;
+
+    snprintf(host, sizeof(host), "%s", spec);
+    colon = strrchr(host, ':');
+
+    if (colon == NULL) {
+        say(0, "-l wants host:port, not %s", spec);
+        return -1;
+    }
+
+    *colon = '\0';
+
+    if (host[0] == '[') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICHOST;
+
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0) {
+        say(0, "the link address %s is not a numeric host:port", spec);
+        return -1;
+    }
+
+    fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        say(0, "cannot set up the link to %s: %s", spec, strerror(errno));
+        freeaddrinfo(ai);
+        return -1;
+    }
+
+    freeaddrinfo(ai);
+
+    (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+
+    return fd;
+}
+
+
+/*
+ * A burst of devices overflows the kernel's default receive buffer (about
+ * 200 KB, a few hundred datagrams): the device ports and the link get a
+ * larger one.  libcoap does not hand out its endpoints' sockets, so they
+ * are found among ours by the port they are bound to.  As root the buffer
+ * may exceed net.core.rmem_max (SO_RCVBUFFORCE).
+ */
+
+static void
+grow_rcvbuf(int fd)
+{
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf))
+        != 0)
+    {
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
+}
+
+
+static void
+grow_endpoints(uint16_t port)
+{
+    struct sockaddr_storage  ss;
+    socklen_t                len;
+    int                      fd, type;
+
+    for (fd = 3; fd < 1024; fd++) {
+        len = sizeof(type);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0
+            || type != SOCK_DGRAM)
+        {
+            continue;
+        }
+
+        len = sizeof(ss);
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) != 0) {
+            continue;
+        }
+
+        if ((ss.ss_family == AF_INET
+             && ntohs(((struct sockaddr_in *) &ss)->sin_port) == port)
+            || (ss.ss_family == AF_INET6
+                && ntohs(((struct sockaddr_in6 *) &ss)->sin6_port) == port))
+        {
+            grow_rcvbuf(fd);
+        }
+    }
+}
+
+
+static void
+on_signal(int signo)
+{
+    (void) signo;
+    quit = 1;
+}
+
+
+static int
+endpoint(coap_context_t *ctx, const char *host, uint16_t port,
+    coap_proto_t proto)
+{
+    coap_address_t   addr;
+    struct addrinfo  hints, *ai;
+    char             p[8];
+
+    snprintf(p, sizeof(p), "%u", port);
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+
+    if (getaddrinfo(host, p, &hints, &ai) != 0) {
+        say(0, "the listen address %s is not numeric", host);
+        return -1;
+    }
+
+    coap_address_init(&addr);
+    addr.size = ai->ai_addrlen;
+    memcpy(&addr.addr, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+
+    if (coap_new_endpoint(ctx, &addr, proto) == NULL) {
+        say(0, "cannot listen on %s port %u", host, port);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+        "usage: iot-coap-sidecar -s SECRET_FILE [-l 127.0.0.1:5690]\n"
+        "           [-a LISTEN_ADDRESS] [-p 5683] [-P PIDFILE] [-v LEVEL]\n"
+        "           [-T ACK_TIMEOUT_SECONDS] [-R MAX_RETRANSMIT] [-b RCVBUF]\n"
+        "  CoAP on port -p, CoAP over DTLS-PSK on the next port; the link\n"
+        "  to nginx's iot_coap_link server at -l (docs/coap.md)\n");
+}
+
+
+int
+main(int argc, char **argv)
+{
+    coap_context_t    *ctx;
+    coap_resource_t   *r;
+    coap_dtls_spsk_t   psk;
+    const char        *listen_addr, *link_spec, *secret_file, *pidfile;
+    struct pollfd      pfd[2];
+    struct sigaction   sa;
+    FILE              *fp;
+    int                c, coap_fd;
+
+    listen_addr = "0.0.0.0";
+    link_spec = "127.0.0.1:5690";
+    secret_file = NULL;
+    pidfile = NULL;
+
+    while ((c = getopt(argc, argv, "a:b:l:p:s:P:v:T:R:h")) != -1) {
+        switch (c) {
+        case 'b': rcvbuf = atoi(optarg); break;
+        case 'T': ack_timeout_ms = (unsigned) (atof(optarg) * 1000); break;
+        case 'R': max_retransmit = atoi(optarg); break;
+        case 'a': listen_addr = optarg; break;
+        case 'l': link_spec = optarg; break;
+        case 'p': coap_port = (uint16_t) atoi(optarg); break;
+        case 's': secret_file = optarg; break;
+        case 'P': pidfile = optarg; break;
+        case 'v': verbose = atoi(optarg); break;
+        default: usage(); return 2;
+        }
+    }
+
+    if (secret_file == NULL || coap_port == 0 || coap_port == 65535) {
+        usage();
+        return 2;
+    }
+
+    if (read_secret(secret_file) != 0) {
+        return 1;
+    }
+
+    link_fd = link_open(link_spec);
+    key_fd = link_open(link_spec);
+
+    if (link_fd < 0 || key_fd < 0) {
+        return 1;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    coap_startup();
+    coap_set_log_level(verbose >= 3 ? LOG_DEBUG : LOG_WARNING);
+
+    ctx = coap_new_context(NULL);
+
+    if (ctx == NULL) {
+        say(0, "cannot make a CoAP context");
+        return 1;
+    }
+
+    coap_ctx = ctx;
+    coap_register_response_handler(ctx, push_response);
+    coap_register_nack_handler(ctx, push_nack);
+
+    coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP
+                                     | COAP_BLOCK_SINGLE_BODY);
+
+    if (!coap_dtls_is_supported()) {
+        say(0, "this libcoap has no DTLS (link libcoap-3-openssl)");
+        return 1;
+    }
+
+    memset(&psk, 0, sizeof(psk));
+    psk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+    psk.validate_id_call_back = psk_key;
+
+    if (!coap_context_set_psk2(ctx, &psk)) {
+        say(0, "cannot set up DTLS-PSK");
+        return 1;
+    }
+
+    if (endpoint(ctx, listen_addr, coap_port, COAP_PROTO_UDP) != 0
+        || endpoint(ctx, listen_addr, coap_port + 1, COAP_PROTO_DTLS) != 0)
+    {
+        return 1;
+    }
+
+    if (rcvbuf > 0) {
+        grow_endpoints(coap_port);
+        grow_endpoints(coap_port + 1);
+        grow_rcvbuf(link_fd);
+    }
+
+    /* every path but the reserved /.well-known/core (libcoap answers it) */
+    r = coap_resource_unknown_init2(hnd_uplink, 0);
+    coap_register_request_handler(r, COAP_REQUEST_POST, hnd_uplink);
+    coap_register_request_handler(r, COAP_REQUEST_GET, hnd_pull);
+    coap_add_resource(ctx, r);
+
+    r = coap_resource_init(NULL, 0);
+    coap_register_request_handler(r, COAP_REQUEST_POST, hnd_uplink);
+    coap_register_request_handler(r, COAP_REQUEST_PUT, hnd_uplink);
+    coap_register_request_handler(r, COAP_REQUEST_GET, hnd_pull);
+    coap_add_resource(ctx, r);
+
+    if (pidfile) {
+        fp = fopen(pidfile, "w");
+
+        if (fp == NULL) {
+            say(0, "cannot write %s: %s", pidfile, strerror(errno));
+            return 1;
+        }
+
+        fprintf(fp, "%ld\n", (long) getpid());
+        fclose(fp);
+    }
+
+    say(1, "CoAP on %s port %u, DTLS-PSK on %u, link to nginx at %s",
+        listen_addr, coap_port, coap_port + 1, link_spec);
+
+    coap_fd = coap_context_get_coap_fd(ctx);
+
+    while (!quit) {
+        pfd[0].fd = coap_fd;
+        pfd[0].events = POLLIN;
+        pfd[1].fd = link_fd;
+        pfd[1].events = POLLIN;
+
+        if (coap_fd >= 0) {
+            (void) poll(pfd, 2, 100);
+            coap_io_process(ctx, COAP_IO_NO_WAIT);
+
+        } else {
+            coap_io_process(ctx, 50);
+        }
+
+        link_read();
+        coap_io_process(ctx, COAP_IO_NO_WAIT);
+        release_answered();
+        expire();
+        push_poll();
+    }
+
+    if (pidfile) {
+        unlink(pidfile);
+    }
+
+    for (c = 0; c < SLOTS; c++) {
+        if (slots[c].session) {
+            coap_session_release(slots[c].session);
+            slots[c].session = NULL;
+        }
+    }
+
+    for (c = 0; c < PUSHES; c++) {
+        if (pushes[c].used && pushes[c].session) {
+            coap_session_release(pushes[c].session);
+        }
+    }
+
+    coap_free_context(ctx);
+    coap_cleanup();
+
+    return 0;
+}
