@@ -13,6 +13,7 @@
 #include "ngx_iot.h"
 #include "ngx_iot_bus.h"
 #include "ngx_iot_downlink.h"
+#include "ngx_iot_outputs.h"
 #include "ngx_iot_metrics.h"
 
 
@@ -140,6 +141,47 @@ static ngx_iot_metric_t  ngx_iot_metrics_table[] = {
     { "nginx_iot_websocket_refused_total", NULL, NULL,
       "limit=\"zone\"",
       ngx_iot_metric_at(metrics.ws_refused[NGX_IOT_WS_REFUSED_ZONE]) },
+
+    { "nginx_iot_output_messages_total", "counter",
+      "Messages of outputs forwarded, or dropped from a full queue "
+      "(iot_outputs_queue), by output type.",
+      "type=\"webhook\",result=\"forwarded\"",
+      ngx_iot_metric_at(metrics.outputs_forwarded[NGX_IOT_OUTPUT_WEBHOOK]) },
+    { "nginx_iot_output_messages_total", NULL, NULL,
+      "type=\"udp\",result=\"forwarded\"",
+      ngx_iot_metric_at(metrics.outputs_forwarded[NGX_IOT_OUTPUT_UDP]) },
+    { "nginx_iot_output_messages_total", NULL, NULL,
+      "type=\"mqtt\",result=\"forwarded\"",
+      ngx_iot_metric_at(metrics.outputs_forwarded[NGX_IOT_OUTPUT_MQTT]) },
+    { "nginx_iot_output_messages_total", NULL, NULL,
+      "type=\"ifttt\",result=\"forwarded\"",
+      ngx_iot_metric_at(metrics.outputs_forwarded[NGX_IOT_OUTPUT_IFTTT]) },
+    { "nginx_iot_output_messages_total", NULL, NULL,
+      "type=\"webhook\",result=\"dropped\"",
+      ngx_iot_metric_at(metrics.outputs_dropped[NGX_IOT_OUTPUT_WEBHOOK]) },
+    { "nginx_iot_output_messages_total", NULL, NULL,
+      "type=\"udp\",result=\"dropped\"",
+      ngx_iot_metric_at(metrics.outputs_dropped[NGX_IOT_OUTPUT_UDP]) },
+    { "nginx_iot_output_messages_total", NULL, NULL,
+      "type=\"mqtt\",result=\"dropped\"",
+      ngx_iot_metric_at(metrics.outputs_dropped[NGX_IOT_OUTPUT_MQTT]) },
+    { "nginx_iot_output_messages_total", NULL, NULL,
+      "type=\"ifttt\",result=\"dropped\"",
+      ngx_iot_metric_at(metrics.outputs_dropped[NGX_IOT_OUTPUT_IFTTT]) },
+    { "nginx_iot_output_errors_total", "counter",
+      "Delivery rounds of outputs that failed (tried again after a "
+      "back-off), by output type.",
+      "type=\"webhook\"",
+      ngx_iot_metric_at(metrics.outputs_errors[NGX_IOT_OUTPUT_WEBHOOK]) },
+    { "nginx_iot_output_errors_total", NULL, NULL,
+      "type=\"udp\"",
+      ngx_iot_metric_at(metrics.outputs_errors[NGX_IOT_OUTPUT_UDP]) },
+    { "nginx_iot_output_errors_total", NULL, NULL,
+      "type=\"mqtt\"",
+      ngx_iot_metric_at(metrics.outputs_errors[NGX_IOT_OUTPUT_MQTT]) },
+    { "nginx_iot_output_errors_total", NULL, NULL,
+      "type=\"ifttt\"",
+      ngx_iot_metric_at(metrics.outputs_errors[NGX_IOT_OUTPUT_IFTTT]) },
 
     { "nginx_iot_store_errors_total", "counter",
       "Failed store operations (SQLite errors, files not writable), by "

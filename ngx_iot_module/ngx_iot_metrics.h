@@ -36,6 +36,9 @@
 /* the downlink states (ngx_iot_downlink_state_e) */
 #define NGX_IOT_METRICS_DOWNLINK_STATES  5
 
+/* the output types (NGX_IOT_OUTPUT_* of ngx_iot_outputs.h) */
+#define NGX_IOT_METRICS_OUTPUTS        5
+
 /* workers that report values of their own at the same time */
 #define NGX_IOT_METRICS_WORKERS        64
 
@@ -70,6 +73,9 @@ typedef struct {
                                         [NGX_IOT_METRICS_DOWNLINK_STATES];
     ngx_atomic_t               ws_refused[NGX_IOT_WS_REFUSED_REASONS];
     ngx_atomic_t               ws_opened;
+    ngx_atomic_t               outputs_forwarded[NGX_IOT_METRICS_OUTPUTS];
+    ngx_atomic_t               outputs_dropped[NGX_IOT_METRICS_OUTPUTS];
+    ngx_atomic_t               outputs_errors[NGX_IOT_METRICS_OUTPUTS];
     ngx_iot_metrics_worker_t   workers[NGX_IOT_METRICS_WORKERS];
 } ngx_iot_metrics_sh_t;
 
