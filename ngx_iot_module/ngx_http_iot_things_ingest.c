@@ -136,6 +136,8 @@ ngx_http_iot_things_ingest_run(ngx_http_request_t *r)
                                   "the registry cannot be read");
     }
 
+    ngx_http_iot_acted_on(r, d.collection_id, d.id.key);
+
     /* the signature: SHA-256 of the body, then the shared secret */
 
     token = ngx_http_iot_header(r, &ngx_http_iot_things_token_header);

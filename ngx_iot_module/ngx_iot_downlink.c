@@ -35,11 +35,17 @@ typedef struct {
     ngx_iot_write_t            w;
     uint64_t                   id;
     uint64_t                   device;
+    ngx_uint_t                 transport;
     ngx_uint_t                 state;
     ngx_uint_t                 reason;
     ngx_iot_rc_e               found;
     ngx_iot_wait_t            *wait;
+    ngx_cycle_t               *cycle;
 } ngx_iot_downlink_settle_t;
+
+
+static ngx_iot_rc_e ngx_iot_downlink_settle_count(
+    ngx_iot_downlink_settle_t *ds, ngx_iot_rc_e rc);
 
 
 static ngx_str_t  ngx_iot_downlink_names[NGX_IOT_DOWNLINK_LAST] = {
@@ -244,6 +250,8 @@ ngx_iot_downlink(ngx_cycle_t *cycle, ngx_iot_downlink_batch_t *b,
     row->payload = b->message->payload;
     row->coap_path = b->message->coap_path;
 
+    ngx_iot_metrics_downlink(cycle, b->transport, row->state);
+
     return rc;
 }
 
@@ -343,7 +351,8 @@ ngx_iot_downlink_kept(ngx_iot_write_t *w)
 
 ngx_iot_rc_e
 ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
-    ngx_uint_t state, ngx_uint_t reason, ngx_log_t *log, ngx_iot_wait_t *wait)
+    ngx_uint_t transport, ngx_uint_t state, ngx_uint_t reason, ngx_log_t *log,
+    ngx_iot_wait_t *wait)
 {
     ngx_iot_rc_e                rc;
     ngx_iot_downlink_settle_t  *ds, here;
@@ -361,6 +370,8 @@ ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
 
     ds->id = id;
     ds->device = device;
+    ds->transport = transport;
+    ds->cycle = cycle;
     ds->state = state;
     ds->reason = reason;
     ds->found = NGX_IOT_OK;
@@ -373,7 +384,7 @@ ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
 
     if (wait == NULL) {
         rc = ngx_iot_write(cycle, &ds->w);
-        return (rc == NGX_IOT_OK) ? ds->found : rc;
+        return ngx_iot_downlink_settle_count(ds, rc);
     }
 
     ds->w.pool = wait->pool;
@@ -382,11 +393,31 @@ ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
 
     rc = ngx_iot_write_post(cycle, &ds->w);
 
-    if (rc != NGX_IOT_QUEUED) {
-        wait->rc = (rc == NGX_IOT_OK) ? ds->found : rc;
+    if (rc == NGX_IOT_QUEUED) {
+        return rc;
     }
 
-    return (rc == NGX_IOT_OK) ? ds->found : rc;
+    rc = ngx_iot_downlink_settle_count(ds, rc);
+    wait->rc = rc;
+
+    return rc;
+}
+
+
+/* the write's answer: a downlink that took its state is counted */
+
+static ngx_iot_rc_e
+ngx_iot_downlink_settle_count(ngx_iot_downlink_settle_t *ds, ngx_iot_rc_e rc)
+{
+    if (rc != NGX_IOT_OK) {
+        return rc;
+    }
+
+    if (ds->found == NGX_IOT_OK) {
+        ngx_iot_metrics_downlink(ds->cycle, ds->transport, ds->state);
+    }
+
+    return ds->found;
 }
 
 
@@ -415,6 +446,6 @@ ngx_iot_downlink_settled(ngx_iot_write_t *w)
 {
     ngx_iot_downlink_settle_t  *ds = w->done_data;
 
-    ds->wait->rc = (w->rc == NGX_IOT_OK) ? ds->found : w->rc;
+    ds->wait->rc = ngx_iot_downlink_settle_count(ds, w->rc);
     ds->wait->handler(ds->wait);
 }

@@ -513,6 +513,8 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    ngx_iot_metrics_init_process(cycle);
+
     icf->checkpoint.handler = ngx_iot_checkpoint_handler;
     icf->checkpoint.data = icf;
     icf->checkpoint.log = cycle->log;
@@ -543,6 +545,10 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
     ngx_iot_conf_t  *icf;
 
     icf = ngx_iot_get_conf(cycle);
+
+    if (icf && icf->shm_zone) {
+        ngx_iot_metrics_exit_process(cycle);
+    }
 
     if (icf && icf->bus) {
         ngx_iot_bus_exit_process(icf->bus);

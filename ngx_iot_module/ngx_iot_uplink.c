@@ -106,6 +106,11 @@ ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found, ngx_iot_device_t *d,
 
     (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->received, 1);
 
+    if (m->transport < NGX_IOT_METRICS_TRANSPORTS) {
+        ngx_iot_metrics_count(
+            ngx_iot_zone_ctx(cycle)->sh->metrics.uplinks[m->transport]);
+    }
+
     if (icf->bus) {
         (void) ngx_iot_bus_publish(icf->bus, m);
     }
