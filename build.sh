@@ -37,7 +37,8 @@ packages=(nginx nginx-dev libnginx-mod-stream libjansson-dev libsqlite3-dev
           libpcre2-dev zlib1g-dev debian-archive-keyring    # nginx 1.26.3
           nodejs        # npm with it: the Huawei Cloud SDK core for t/npm
           python3-pytest python3-pytest-asyncio python3-websockets
-          python3-requests)     # nbiot-python's own suite (t/95)
+          python3-requests      # nbiot-python's own suite (t/95)
+          python3-prometheus-client)    # t/25: Prometheus' own parser
 
 say() { printf '%s\n' "$*" >&2; }
 

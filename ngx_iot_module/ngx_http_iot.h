@@ -96,6 +96,8 @@ typedef struct {
     ngx_iot_wait_t             wait;        /* a registry write's */
     ngx_http_iot_answer_pt     answer;
     void                      *answer_data;
+    uint64_t                   collection_id;   /* acted on, for the log */
+    uint64_t                   device_id;
 } ngx_http_iot_ctx_t;
 
 
@@ -155,6 +157,18 @@ ngx_int_t ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,
  */
 ngx_int_t ngx_http_iot_stream(ngx_http_request_t *r, uint64_t cid,
     uint64_t did);
+
+/*
+ * ngx_http_iot_log.c: the collection and device (0: not known) the
+ * request acts on, for $iot_collection_id and $iot_device_id; and the
+ * variables themselves with $iot_dialect
+ */
+void ngx_http_iot_acted_on(ngx_http_request_t *r, uint64_t cid,
+    uint64_t did);
+ngx_int_t ngx_http_iot_log_add_variables(ngx_conf_t *cf);
+
+/* ngx_http_iot_metrics.c: "iot_metrics;" */
+char *ngx_http_iot_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_IOT_H_INCLUDED_ */

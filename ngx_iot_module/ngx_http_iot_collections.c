@@ -20,6 +20,10 @@ static ngx_http_iot_route_t *ngx_http_iot_collections_route(
     ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_credentials(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+static ngx_uint_t ngx_http_iot_collections_is(ngx_str_t *seg,
+    const char *name);
+static ngx_int_t ngx_http_iot_collections_allowed(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_authorize(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_collections_root(ngx_http_request_t *r,
@@ -596,6 +600,55 @@ static ngx_int_t
 ngx_http_iot_collections_authorize(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx)
 {
+    uint64_t    cid, did;
+    ngx_int_t   rc;
+
+    rc = ngx_http_iot_collections_allowed(r, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* the collection and device the path names, for the access log */
+
+    cid = 0;
+    did = 0;
+
+    if (ctx->nseg > 1
+        && ngx_http_iot_collections_is(&ctx->seg[0], "collections")
+        && ngx_http_iot_collections_path_id(&ctx->seg[1], &cid) != NGX_OK)
+    {
+        cid = 0;
+    }
+
+    if (cid && ctx->nseg > 3
+        && ngx_http_iot_collections_is(&ctx->seg[2], "devices")
+        && ngx_http_iot_collections_path_id(&ctx->seg[3], &did) != NGX_OK)
+    {
+        did = 0;
+    }
+
+    ngx_http_iot_acted_on(r, cid, did);
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_iot_collections_is(ngx_str_t *seg, const char *name)
+{
+    size_t  len;
+
+    len = ngx_strlen(name);
+
+    return seg->len == len && ngx_strncmp(seg->data, name, len) == 0;
+}
+
+
+static ngx_int_t
+ngx_http_iot_collections_allowed(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx)
+{
     u_char                *p;
     size_t                 len;
     uint64_t               cid;
@@ -803,10 +856,13 @@ ngx_http_iot_collections_answer(ngx_http_request_t *r, ngx_iot_rc_e rc)
     switch (o->out) {
 
     case NGX_HTTP_IOT_OUT_COLLECTION:
+        ngx_http_iot_acted_on(r, ctx->wait.out.c.id.key, 0);
         return ngx_http_iot_collections_send_collection(r, o->status,
                                                         &ctx->wait.out.c);
 
     case NGX_HTTP_IOT_OUT_DEVICE:
+        ngx_http_iot_acted_on(r, ctx->wait.out.d.collection_id,
+                              ctx->wait.out.d.id.key);
         return ngx_http_iot_collections_send_device(r, o->status,
                                                     &ctx->wait.out.d);
 

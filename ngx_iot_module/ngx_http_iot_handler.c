@@ -40,7 +40,7 @@ ngx_http_iot_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->dialect = d;
+    ctx->dialect = d;     /* $iot_dialect too (ngx_http_iot_log.c) */
 
     ngx_http_set_ctx(r, ctx, ngx_http_iot_module);
 

@@ -42,6 +42,8 @@ static ngx_http_iot_route_t *ngx_http_iot_iotda_route(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_int_t ngx_http_iot_iotda_credentials(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+static ngx_int_t ngx_http_iot_iotda_metrics(ngx_iot_metrics_t *m,
+    void *data);
 static ngx_int_t ngx_http_iot_iotda_authorize(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 static ngx_uint_t ngx_http_iot_iotda_own_body(ngx_http_request_t *r,
@@ -1169,6 +1171,45 @@ ngx_http_iot_iotda_add_variables(ngx_conf_t *cf)
     }
 
     var->get_handler = ngx_http_iot_iotda_stats;
+
+    return ngx_iot_metrics_add_source(cf->cycle, ngx_http_iot_iotda_metrics,
+                                      NULL);
+}
+
+
+/* the same counts for the metrics endpoint (ngx_iot_metrics.h) */
+
+static ngx_int_t
+ngx_http_iot_iotda_metrics(ngx_iot_metrics_t *m, void *data)
+{
+    ngx_uint_t     i;
+    ngx_atomic_t  *n;
+
+    static const char  *name = "nginx_iot_iotda_signatures_refused_total";
+    static const char  *labels[NGX_HTTP_IOT_IOTDA_REFUSED_LAST] = {
+        "reason=\"form\"",
+        "reason=\"unknown_key\"",
+        "reason=\"date\"",
+        "reason=\"header\"",
+        "reason=\"project\"",
+        "reason=\"signature\""
+    };
+
+    n = ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)->sh->signatures;
+
+    if (ngx_iot_metrics_family(m, name, "counter",
+                               "AK/SK signed requests the iotda dialect "
+                               "refused, by reason.")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_IOT_IOTDA_REFUSED_LAST; i++) {
+        if (ngx_iot_metrics_sample(m, name, labels[i], n[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }

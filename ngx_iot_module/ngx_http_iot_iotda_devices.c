@@ -1078,6 +1078,8 @@ ngx_http_iot_iotda_target(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                           "read now");
     }
 
+    ngx_http_iot_acted_on(r, v->d.collection_id, v->d.id.key);
+
     return NGX_OK;
 }
 
@@ -1652,6 +1654,9 @@ ngx_http_iot_iotda_created(ngx_http_request_t *r, ngx_iot_rc_e rc)
     if (rc != NGX_IOT_OK) {
         return ngx_http_iot_iotda_write_error(r, rc, op);
     }
+
+    ngx_http_iot_acted_on(r, ctx->wait.out.d.collection_id,
+                          ctx->wait.out.d.id.key);
 
     if (ngx_iot_iotda_view((ngx_cycle_t *) ngx_cycle, ctx->wait.out.d.id.key,
                            r->pool, 0, &v)

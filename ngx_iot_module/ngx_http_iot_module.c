@@ -32,6 +32,7 @@ static char *ngx_http_iot_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_iot_api_errors(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_iot_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_iot_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_iot_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iot_allow_any(ngx_http_request_t *r);
@@ -137,12 +138,19 @@ static ngx_command_t  ngx_http_iot_commands[] = {
       offsetof(ngx_http_iot_loc_conf_t, coap_downlink),
       &ngx_http_iot_coap_downlinks },
 
+    { ngx_string("iot_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iot_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_iot_module_ctx = {
-    ngx_http_iot_iotda_add_variables,      /* preconfiguration */
+    ngx_http_iot_add_variables,            /* preconfiguration */
     ngx_http_iot_init,                     /* postconfiguration */
 
     ngx_http_iot_create_main_conf,         /* create main configuration */
@@ -170,6 +178,17 @@ ngx_module_t  ngx_http_iot_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_http_iot_add_variables(ngx_conf_t *cf)
+{
+    if (ngx_http_iot_log_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_iot_iotda_add_variables(cf);
+}
 
 
 static void *

@@ -56,6 +56,7 @@ static ngx_int_t ngx_http_iot_streams_add(ngx_slab_pool_t *shpool,
 static void ngx_http_iot_streams_sub(ngx_slab_pool_t *shpool,
     ngx_rbtree_t *tree, uint64_t id);
 static uint64_t ngx_http_iot_streams_token_id(u_char *hash);
+static void ngx_http_iot_streams_refused(ngx_iot_ws_refused_e why);
 
 
 /* this worker's open streams */
@@ -257,6 +258,8 @@ ngx_http_iot_streams_count(ngx_http_request_t *r, u_char *hash, uint64_t cid,
                       "streams open, the most it may have "
                       "(iot_ws_streams_per_worker)", most);
 
+        ngx_http_iot_streams_refused(NGX_IOT_WS_REFUSED_WORKER);
+
         (void) ngx_sprintf(p, "this server has as many streams open as "
                            "it may, try again later%Z");
         return NGX_DECLINED;
@@ -278,6 +281,7 @@ ngx_http_iot_streams_count(ngx_http_request_t *r, u_char *hash, uint64_t cid,
         ngx_shmtx_unlock(&shpool->mutex);
 
         *status = NGX_HTTP_TOO_MANY_REQUESTS;
+        ngx_http_iot_streams_refused(NGX_IOT_WS_REFUSED_TOKEN);
         (void) ngx_sprintf(p, "the API token has %ui streams open, the most "
                            "it may have%Z", n);
         return NGX_DECLINED;
@@ -291,6 +295,7 @@ ngx_http_iot_streams_count(ngx_http_request_t *r, u_char *hash, uint64_t cid,
         ngx_shmtx_unlock(&shpool->mutex);
 
         *status = NGX_HTTP_TOO_MANY_REQUESTS;
+        ngx_http_iot_streams_refused(NGX_IOT_WS_REFUSED_COLLECTION);
         (void) ngx_sprintf(p, "the collection has %ui streams open, the "
                            "most it may have%Z", n);
         return NGX_DECLINED;
@@ -317,6 +322,9 @@ ngx_http_iot_streams_count(ngx_http_request_t *r, u_char *hash, uint64_t cid,
     ngx_shmtx_unlock(&shpool->mutex);
 
     ngx_http_iot_streams_here++;
+    ngx_iot_metrics_worker(NGX_IOT_WORKER_STREAMS, ngx_http_iot_streams_here);
+    ngx_iot_metrics_count(
+        ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)->sh->metrics.ws_opened);
 
     return NGX_OK;
 
@@ -327,6 +335,8 @@ full:
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "WebSocket stream refused: the shared zone \"%V\" is "
                   "full", &ngx_http_iot_streams_zone_name);
+
+    ngx_http_iot_streams_refused(NGX_IOT_WS_REFUSED_ZONE);
 
     (void) ngx_sprintf(p, "this server has as many streams open as it may, "
                        "try again later%Z");
@@ -343,6 +353,8 @@ ngx_http_iot_streams_uncount(u_char *hash, uint64_t cid)
     if (ngx_http_iot_streams_here) {
         ngx_http_iot_streams_here--;
     }
+
+    ngx_iot_metrics_worker(NGX_IOT_WORKER_STREAMS, ngx_http_iot_streams_here);
 
     sh = ngx_http_iot_streams_sh(&shpool);
     if (sh == NULL) {
@@ -476,4 +488,14 @@ ngx_http_iot_streams_token_id(u_char *hash)
     ngx_memcpy(&id, hash, sizeof(uint64_t));
 
     return id;
+}
+
+
+/* a handshake refused for a limit, for the metrics */
+
+static void
+ngx_http_iot_streams_refused(ngx_iot_ws_refused_e why)
+{
+    ngx_iot_metrics_count(ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)
+                          ->sh->metrics.ws_refused[why]);
 }

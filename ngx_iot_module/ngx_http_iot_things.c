@@ -601,6 +601,8 @@ found:
                                     "the device cannot be read");
     }
 
+    ngx_http_iot_acted_on(r, d->collection_id, d->id.key);
+
     return NGX_OK;
 }
 
@@ -626,6 +628,7 @@ ngx_http_iot_things_project(ngx_http_request_t *r, u_char *s, size_t len,
         }
 
         *cid = c.id.key;
+        ngx_http_iot_acted_on(r, *cid, 0);
         return NGX_OK;
     }
 
@@ -634,6 +637,8 @@ ngx_http_iot_things_project(ngx_http_request_t *r, u_char *s, size_t len,
     {
         return NGX_DECLINED;
     }
+
+    ngx_http_iot_acted_on(r, *cid, 0);
 
     return NGX_OK;
 }

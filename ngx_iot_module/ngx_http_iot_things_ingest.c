@@ -34,6 +34,8 @@ static ngx_int_t ngx_http_iot_things_ingest_run(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iot_things_body_bytes(ngx_http_request_t *r,
     ngx_str_t *body);
 static const char *ngx_http_iot_things_senml(json_t *pack, u_char *dvn);
+static ngx_int_t ngx_http_iot_things_ingested(ngx_http_request_t *r,
+    ngx_iot_rc_e rc);
 static ngx_int_t ngx_http_iot_things_refuse(ngx_http_request_t *r,
     ngx_atomic_t *counter, ngx_uint_t status, const char *message);
 
@@ -93,6 +95,7 @@ ngx_http_iot_things_ingest_run(ngx_http_request_t *r)
     ngx_iot_sh_t        *sh;
     ngx_iot_rc_e         irc;
     ngx_iot_store_t     *store;
+    ngx_iot_wait_t      *wait;
     ngx_iot_device_t     d;
     ngx_iot_message_t    m;
 
@@ -132,6 +135,8 @@ ngx_http_iot_things_ingest_run(ngx_http_request_t *r)
         return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   "the registry cannot be read");
     }
+
+    ngx_http_iot_acted_on(r, d.collection_id, d.id.key);
 
     /* the signature: SHA-256 of the body, then the shared secret */
 
@@ -201,20 +206,33 @@ ngx_http_iot_things_ingest_run(ngx_http_request_t *r)
     m.transport = NGX_IOT_TRANSPORT_HTTP;
     m.payload = body;
 
-    irc = ngx_iot_uplink_device((ngx_cycle_t *) ngx_cycle, d.id.key, &m,
-                                r->pool, r->connection->log);
+    /* answered once the pack is in the history: a 204 is never lost */
 
-    if (irc == NGX_IOT_NOT_FOUND) {
+    wait = ngx_http_iot_waiter(r, ngx_http_iot_things_ingested, NULL);
+
+    irc = ngx_iot_uplink_durable((ngx_cycle_t *) ngx_cycle, NULL, d.id.key,
+                                 &m, r->pool, r->connection->log, wait);
+
+    return ngx_http_iot_answer(r, irc);
+}
+
+
+static ngx_int_t
+ngx_http_iot_things_ingested(ngx_http_request_t *r, ngx_iot_rc_e rc)
+{
+    switch (rc) {
+
+    case NGX_IOT_OK:
+        return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
+
+    case NGX_IOT_NOT_FOUND:
         return ngx_http_iot_error(r, NGX_HTTP_NOT_FOUND,
                                   "no device has this DVN UUID");
-    }
 
-    if (irc != NGX_IOT_OK) {
+    default:
         return ngx_http_iot_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "the message cannot be taken");
+                                  "the message cannot be stored now");
     }
-
-    return ngx_http_iot_send(r, NGX_HTTP_NO_CONTENT, NULL);
 }
 
 

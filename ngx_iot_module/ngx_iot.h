@@ -129,6 +129,7 @@ struct ngx_iot_conf_s {
     ngx_iot_bus_local_t       *bus;       /* this worker's side */
     ngx_iot_writer_t          *writer;    /* this worker's registry writes */
     ngx_iot_downlink_sender_t *downlink[NGX_IOT_DOWNLINK_TRANSPORTS];
+    ngx_array_t               *metrics;   /* sources (ngx_iot_metrics.h) */
     ngx_event_t                checkpoint;
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;

@@ -867,3 +867,19 @@ ngx_iot_bus_unsubscribe(ngx_iot_subscriber_t *s)
         ngx_free(topic);
     }
 }
+
+
+/* for the metrics: the ring's size, the bytes it holds, messages so far */
+
+void
+ngx_iot_bus_usage(ngx_iot_bus_t *bus, uint64_t *size, uint64_t *used,
+    uint64_t *published)
+{
+    ngx_iot_shmtx_lock(&bus->mutex);
+
+    *size = bus->size;
+    *used = bus->head - bus->tail;
+    *published = bus->next_seq;
+
+    ngx_shmtx_unlock(&bus->mutex);
+}

@@ -71,5 +71,9 @@ void ngx_iot_bus_unsubscribe(ngx_iot_subscriber_t *s);
  */
 ngx_int_t ngx_iot_bus_publish(ngx_iot_bus_local_t *bl, ngx_iot_message_t *m);
 
+/* the ring's size, the bytes its records take, messages published */
+void ngx_iot_bus_usage(ngx_iot_bus_t *bus, uint64_t *size, uint64_t *used,
+    uint64_t *published);
+
 
 #endif /* _NGX_IOT_BUS_H_INCLUDED_ */

@@ -62,12 +62,18 @@ typedef struct {
     ngx_iot_write_t            w;
     uint64_t                   id;
     uint64_t                   device;
+    ngx_uint_t                 transport;
     ngx_uint_t                 state;
     ngx_uint_t                 reason;
     ngx_iot_rc_e               found;
     ngx_iot_wait_t            *wait;
+    ngx_cycle_t               *cycle;
     ngx_iot_downlink_row_t     row;       /* as settled, to announce */
 } ngx_iot_downlink_settle_t;
+
+
+static ngx_iot_rc_e ngx_iot_downlink_settle_count(
+    ngx_iot_downlink_settle_t *ds, ngx_iot_rc_e rc);
 
 
 static ngx_str_t  ngx_iot_downlink_names[NGX_IOT_DOWNLINK_LAST] = {
@@ -284,6 +290,8 @@ ngx_iot_downlink(ngx_cycle_t *cycle, ngx_iot_downlink_batch_t *b,
         }
     }
 
+    ngx_iot_metrics_downlink(cycle, b->transport, row->state);
+
     return rc;
 }
 
@@ -398,7 +406,8 @@ ngx_iot_downlink_kept(ngx_iot_write_t *w)
 
 ngx_iot_rc_e
 ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
-    ngx_uint_t state, ngx_uint_t reason, ngx_log_t *log, ngx_iot_wait_t *wait)
+    ngx_uint_t transport, ngx_uint_t state, ngx_uint_t reason, ngx_log_t *log,
+    ngx_iot_wait_t *wait)
 {
     ngx_pool_t                 *pool;
     ngx_iot_rc_e                rc;
@@ -425,6 +434,8 @@ ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
 
     ds->id = id;
     ds->device = device;
+    ds->transport = transport;
+    ds->cycle = cycle;
     ds->state = state;
     ds->reason = reason;
     ds->found = NGX_IOT_OK;
@@ -438,14 +449,11 @@ ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
     if (wait == NULL) {
         ds->w.pool = pool;
         rc = ngx_iot_write(cycle, &ds->w);
-
-        if (rc == NGX_IOT_OK && ds->found == NGX_IOT_OK) {
-            ngx_iot_downlink_announce(cycle, &ds->row);
-        }
+        rc = ngx_iot_downlink_settle_count(ds, rc);
 
         ngx_destroy_pool(pool);
 
-        return (rc == NGX_IOT_OK) ? ds->found : rc;
+        return rc;
     }
 
     ds->w.pool = wait->pool;
@@ -454,16 +462,35 @@ ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id, uint64_t device,
 
     rc = ngx_iot_write_post(cycle, &ds->w);
 
-    if (rc == NGX_IOT_OK && ds->found == NGX_IOT_OK) {
-        /* written here and now: no thread pool */
-        ngx_iot_downlink_announce(cycle, &ds->row);
+    if (rc == NGX_IOT_QUEUED) {
+        return rc;
     }
 
-    if (rc != NGX_IOT_QUEUED) {
-        wait->rc = (rc == NGX_IOT_OK) ? ds->found : rc;
+    rc = ngx_iot_downlink_settle_count(ds, rc);
+    wait->rc = rc;
+
+    return rc;
+}
+
+
+/*
+ * The write's answer: a downlink that took its state is counted and
+ * announced.
+ */
+
+static ngx_iot_rc_e
+ngx_iot_downlink_settle_count(ngx_iot_downlink_settle_t *ds, ngx_iot_rc_e rc)
+{
+    if (rc != NGX_IOT_OK) {
+        return rc;
     }
 
-    return (rc == NGX_IOT_OK) ? ds->found : rc;
+    if (ds->found == NGX_IOT_OK) {
+        ngx_iot_metrics_downlink(ds->cycle, ds->transport, ds->state);
+        ngx_iot_downlink_announce(ds->cycle, &ds->row);
+    }
+
+    return ds->found;
 }
 
 
@@ -497,11 +524,7 @@ ngx_iot_downlink_settled(ngx_iot_write_t *w)
 {
     ngx_iot_downlink_settle_t  *ds = w->done_data;
 
-    if (w->rc == NGX_IOT_OK && ds->found == NGX_IOT_OK) {
-        ngx_iot_downlink_announce((ngx_cycle_t *) ngx_cycle, &ds->row);
-    }
-
-    ds->wait->rc = (w->rc == NGX_IOT_OK) ? ds->found : w->rc;
+    ds->wait->rc = ngx_iot_downlink_settle_count(ds, w->rc);
     ds->wait->handler(ds->wait);
 }
 
@@ -715,6 +738,9 @@ ngx_iot_downlink_expired(ngx_iot_write_t *w)
 
     if (w->rc == NGX_IOT_OK) {
         for (i = 0; i < de->n; i++) {
+            ngx_iot_metrics_downlink((ngx_cycle_t *) ngx_cycle,
+                                     de->rows[i].transport,
+                                     NGX_IOT_DOWNLINK_EXPIRED);
             ngx_iot_downlink_announce((ngx_cycle_t *) ngx_cycle,
                                       &de->rows[i]);
         }

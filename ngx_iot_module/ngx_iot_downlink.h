@@ -164,14 +164,15 @@ ngx_iot_rc_e ngx_iot_downlink_keep(ngx_cycle_t *cycle,
     ngx_iot_downlink_batch_t *b, ngx_log_t *log, ngx_iot_wait_t *wait);
 
 /*
- * A queued downlink of the device has come to its end (delivered, failed
- * or expired), through the registry's writer: NGX_IOT_QUEUED and the
- * wait's handler later (rc NGX_IOT_OK, or NGX_IOT_NOT_FOUND when it was
- * no longer queued), or the answer here and now without a wait.
+ * A queued downlink of the device (of that transport) has come to its end
+ * (delivered, failed or expired), through the registry's writer:
+ * NGX_IOT_QUEUED and the wait's handler later (rc NGX_IOT_OK, or
+ * NGX_IOT_NOT_FOUND when it was no longer queued), or the answer here and
+ * now without a wait.  A state taken is counted for the metrics.
  */
 ngx_iot_rc_e ngx_iot_downlink_settle(ngx_cycle_t *cycle, uint64_t id,
-    uint64_t device, ngx_uint_t state, ngx_uint_t reason, ngx_log_t *log,
-    ngx_iot_wait_t *wait);
+    uint64_t device, ngx_uint_t transport, ngx_uint_t state,
+    ngx_uint_t reason, ngx_log_t *log, ngx_iot_wait_t *wait);
 
 /*
  * The downlink's state as row has it, to the live streams of its device

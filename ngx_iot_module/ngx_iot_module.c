@@ -28,6 +28,7 @@ static char *ngx_iot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_iot_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_iot_init_process(ngx_cycle_t *cycle);
 static void ngx_iot_exit_process(ngx_cycle_t *cycle);
+static void ngx_iot_exit_master(ngx_cycle_t *cycle);
 static void ngx_iot_checkpoint_handler(ngx_event_t *ev);
 #if (NGX_THREADS)
 static void ngx_iot_checkpoint_thread(void *data, ngx_log_t *log);
@@ -168,7 +169,7 @@ ngx_module_t  ngx_iot_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_iot_exit_process,                  /* exit process */
-    NULL,                                  /* exit master */
+    ngx_iot_exit_master,                   /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -524,6 +525,8 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
 
     ngx_iot_downlink_init_process(cycle);
 
+    ngx_iot_metrics_init_process(cycle);
+
     icf->checkpoint.handler = ngx_iot_checkpoint_handler;
     icf->checkpoint.data = icf;
     icf->checkpoint.log = cycle->log;
@@ -555,6 +558,10 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
 
     icf = ngx_iot_get_conf(cycle);
 
+    if (icf && icf->shm_zone) {
+        ngx_iot_metrics_exit_process(cycle);
+    }
+
     if (icf && icf->bus) {
         ngx_iot_bus_exit_process(icf->bus);
         icf->bus = NULL;
@@ -583,6 +590,15 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
         icf->checkpoint_store = NULL;
     }
 #endif
+
+    ngx_iot_token_release();
+}
+
+
+static void
+ngx_iot_exit_master(ngx_cycle_t *cycle)
+{
+    ngx_iot_token_release();
 }
 
 

@@ -100,6 +100,7 @@ static void ngx_iot_outputs_wake(ngx_event_t *ev);
 #if (NGX_THREADS)
 static void ngx_iot_outputs_round(void *data, ngx_log_t *log);
 static void ngx_iot_outputs_round_done(ngx_event_t *ev);
+static void ngx_iot_outputs_count(ngx_iot_out_t *out);
 static ngx_int_t ngx_iot_outputs_take(void *row, void *data);
 static void ngx_iot_outputs_note(ngx_iot_out_t *out, ngx_pool_t *pool,
     const char *fmt, ...);
@@ -777,6 +778,8 @@ ngx_iot_outputs_round_done(ngx_event_t *ev)
 
     out->busy = 0;
 
+    ngx_iot_outputs_count(out);
+
     if (out->gone) {
         ngx_iot_outputs_free(out);
 
@@ -802,6 +805,37 @@ ngx_iot_outputs_round_done(ngx_event_t *ev)
     }
 
     ngx_add_timer(&out->timer, wait);
+}
+
+
+/* a round's outcome, for the metrics (docs/metrics.md) */
+
+static void
+ngx_iot_outputs_count(ngx_iot_out_t *out)
+{
+    ngx_uint_t            type;
+    ngx_iot_metrics_sh_t  *m;
+
+    type = out->row.type;
+
+    if (type >= NGX_IOT_METRICS_OUTPUTS) {
+        return;
+    }
+
+    m = &ngx_iot_zone_ctx((ngx_cycle_t *) ngx_cycle)->sh->metrics;
+
+    if (out->sent) {
+        (void) ngx_atomic_fetch_add(&m->outputs_forwarded[type], out->sent);
+    }
+
+    if (out->skipped) {
+        (void) ngx_atomic_fetch_add(&m->outputs_dropped[type],
+                                    out->skipped);
+    }
+
+    if (out->taken && out->sent < out->taken) {
+        ngx_iot_metrics_count(m->outputs_errors[type]);
+    }
 }
 
 #endif

@@ -1070,6 +1070,8 @@ ngx_iot_store_unwritable(ngx_iot_store_t *store, ngx_log_t *log)
 
     f = store->fault;
 
+    (void) ngx_atomic_fetch_add(&f->errors, 1);
+
     for ( ;; ) {
         seen = f->seen;
 
@@ -1487,6 +1489,8 @@ ngx_iot_store_log_error(ngx_iot_store_t *store, const char *what,
     code = store->db ? (sqlite3_errcode(store->db) & 0xff) : SQLITE_READONLY;
     bit = (ngx_atomic_uint_t) 1 << (code & 31);
     f = store->fault;
+
+    (void) ngx_atomic_fetch_add(&f->errors, 1);
 
     for ( ;; ) {
         seen = f->seen;

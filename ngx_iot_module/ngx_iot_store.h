@@ -196,6 +196,7 @@ typedef struct {
     ngx_atomic_t               since;     /* s */
     ngx_atomic_t               first;     /* SQLite's code */
     ngx_atomic_t               repeated;
+    ngx_atomic_t               errors;    /* every one, for the metrics */
 } ngx_iot_store_fault_t;
 
 

@@ -36,28 +36,52 @@ ngx_iot_token_hash(u_char *token, size_t len, u_char *hash)
  * fetch it first: one keeps its fetch, the others free theirs.
  */
 
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+static ngx_atomic_t  ngx_iot_token_md;
+#endif
+
+
 static const EVP_MD *
 ngx_iot_token_sha256(void)
 {
 #if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
     EVP_MD  *md;
 
-    static ngx_atomic_t  fetched;
-
-    if (fetched == 0) {
+    if (ngx_iot_token_md == 0) {
         md = EVP_MD_fetch(NULL, "SHA256", NULL);
         if (md == NULL) {
             return EVP_sha256();
         }
 
-        if (!ngx_atomic_cmp_set(&fetched, 0, (ngx_atomic_uint_t) md)) {
+        if (!ngx_atomic_cmp_set(&ngx_iot_token_md, 0,
+                                (ngx_atomic_uint_t) md))
+        {
             EVP_MD_free(md);
         }
     }
 
-    return (const EVP_MD *) fetched;
+    return (const EVP_MD *) ngx_iot_token_md;
 #else
     return EVP_sha256();
+#endif
+}
+
+
+/*
+ * A process that exits gives the fetched digest back: the module's file
+ * (and the pointer to it) is unloaded before OpenSSL cleans up.
+ */
+
+void
+ngx_iot_token_release(void)
+{
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    EVP_MD  *md;
+
+    md = (EVP_MD *) ngx_iot_token_md;
+    ngx_iot_token_md = 0;
+
+    EVP_MD_free(md);
 #endif
 }
 

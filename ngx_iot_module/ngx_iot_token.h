@@ -18,6 +18,9 @@
 
 void ngx_iot_token_hash(u_char *token, size_t len, u_char *hash);
 
+/* at a process's exit: what ngx_iot_token_hash() keeps is given back */
+void ngx_iot_token_release(void);
+
 /* a token by itself or by its public prefix; NGX_DECLINED: no such token */
 ngx_int_t ngx_iot_token_find_hash(ngx_cycle_t *cycle, ngx_str_t *name,
     u_char *hash, ngx_log_t *log);

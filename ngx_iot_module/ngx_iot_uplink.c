@@ -79,19 +79,6 @@ ngx_iot_uplink_durable(ngx_cycle_t *cycle, struct sockaddr *sa,
 }
 
 
-ngx_iot_rc_e
-ngx_iot_uplink_device(ngx_cycle_t *cycle, uint64_t device_id,
-    ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log)
-{
-    ngx_iot_rc_e      rc;
-    ngx_iot_device_t  d;
-
-    rc = ngx_iot_device_get(cycle, device_id, 0, pool, &d);
-
-    return ngx_iot_uplink(cycle, rc, &d, m, log, NULL);
-}
-
-
 /* the device found (or not): the message goes to the bus and the history */
 
 static ngx_iot_rc_e
@@ -118,6 +105,11 @@ ngx_iot_uplink(ngx_cycle_t *cycle, ngx_iot_rc_e found, ngx_iot_device_t *d,
     m->received = ngx_iot_now_ms();
 
     (void) ngx_atomic_fetch_add(&ngx_iot_zone_ctx(cycle)->sh->received, 1);
+
+    if (m->transport < NGX_IOT_METRICS_TRANSPORTS) {
+        ngx_iot_metrics_count(
+            ngx_iot_zone_ctx(cycle)->sh->metrics.uplinks[m->transport]);
+    }
 
     if (icf->bus) {
         (void) ngx_iot_bus_publish(icf->bus, m);

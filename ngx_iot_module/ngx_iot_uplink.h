@@ -28,19 +28,15 @@ ngx_iot_rc_e ngx_iot_uplink_from(ngx_cycle_t *cycle, struct sockaddr *sa,
     ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log);
 
 /*
- * For a transport that acknowledges (CoAP): from the device with this id
- * (not 0) or else the address sa.  NGX_IOT_QUEUED: the wait's handler
- * is called once the message is in the history (rc NGX_IOT_OK) or could
- * not be recorded; NGX_IOT_NOT_FOUND; NGX_IOT_STORE_ERROR (not recorded,
- * though delivered live).
+ * For a transport that acknowledges (CoAP, SenML over HTTP): from the
+ * device with this id (not 0) or else the address sa.  NGX_IOT_QUEUED:
+ * the wait's handler is called once the message is in the history (rc
+ * NGX_IOT_OK) or could not be recorded; NGX_IOT_NOT_FOUND;
+ * NGX_IOT_STORE_ERROR (not recorded, though delivered live).
  */
 ngx_iot_rc_e ngx_iot_uplink_durable(ngx_cycle_t *cycle, struct sockaddr *sa,
     uint64_t device_id, ngx_iot_message_t *m, ngx_pool_t *pool,
     ngx_log_t *log, ngx_iot_wait_t *wait);
-
-/* from the device with this id: NGX_IOT_OK, NGX_IOT_NOT_FOUND */
-ngx_iot_rc_e ngx_iot_uplink_device(ngx_cycle_t *cycle, uint64_t device_id,
-    ngx_iot_message_t *m, ngx_pool_t *pool, ngx_log_t *log);
 
 
 #endif /* _NGX_IOT_UPLINK_H_INCLUDED_ */

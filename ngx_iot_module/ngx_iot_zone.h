@@ -18,6 +18,7 @@
 #include "ngx_iot_fixed.h"
 #include "ngx_iot_entity.h"
 #include "ngx_iot_store.h"
+#include "ngx_iot_metrics.h"
 
 
 /* a batch of writes (NGX_IOT_WRITE_BATCH) names two entities each at most */
@@ -103,6 +104,7 @@ typedef struct {
     ngx_iot_store_fault_t      store_fault;    /* logged once */
     ngx_iot_store_fault_t      history_fault;
     ngx_iot_history_peer_t     history_peers[NGX_IOT_HISTORY_PEERS];
+    ngx_iot_metrics_sh_t       metrics;
 } ngx_iot_sh_t;
 
 

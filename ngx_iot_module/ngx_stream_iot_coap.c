@@ -624,8 +624,8 @@ ngx_stream_iot_coap_pushed(ngx_stream_session_t *s,
     }
 
     rc = ngx_iot_downlink_settle((ngx_cycle_t *) ngx_cycle, f->downlink,
-                                 f->device, state, reason, c->log,
-                                 &req->wait);
+                                 f->device, NGX_IOT_DOWNLINK_COAP_PUSH,
+                                 state, reason, c->log, &req->wait);
 
     if (rc == NGX_IOT_QUEUED) {
         ngx_queue_insert_tail(&ctx->pending, &req->queue);
@@ -672,7 +672,8 @@ ngx_stream_iot_coap_pulled(ngx_stream_session_t *s,
     }
 
     rc = ngx_iot_downlink_settle((ngx_cycle_t *) ngx_cycle, f->downlink,
-                                 f->device, NGX_IOT_DOWNLINK_DELIVERED,
+                                 f->device, NGX_IOT_DOWNLINK_COAP_PULL,
+                                 NGX_IOT_DOWNLINK_DELIVERED,
                                  NGX_IOT_DOWNLINK_NO_REASON, c->log,
                                  &req->wait);
 

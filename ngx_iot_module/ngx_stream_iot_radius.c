@@ -155,6 +155,8 @@ static ngx_int_t ngx_stream_iot_radius_stats_variable(
     ngx_stream_session_t *s, ngx_stream_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_stream_iot_radius_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_int_t ngx_stream_iot_radius_metrics(ngx_iot_metrics_t *m,
+    void *data);
 
 static ngx_int_t ngx_stream_iot_radius_preconfiguration(ngx_conf_t *cf);
 static void *ngx_stream_iot_radius_create_main_conf(ngx_conf_t *cf);
@@ -191,6 +193,43 @@ static ngx_str_t  ngx_stream_iot_radius_counter_names[] = {
     ngx_string("noMessageAuthenticator"),
     ngx_string("coreError"),
     ngx_string("sendFailed")
+};
+
+
+/*
+ * The counters as metrics (ngx_iot_metrics.h): each counter's family and
+ * labels, in the order of the counters; a family's first line has its
+ * type and help.
+ */
+static struct {
+    const char                        *name;
+    const char                        *help;
+    const char                        *labels;
+} ngx_stream_iot_radius_metric[] = {
+    { "nginx_iot_radius_received_total",
+      "RADIUS datagrams received.", "" },
+    { "nginx_iot_radius_requests_total",
+      "RADIUS requests answered by the core, by type and result.",
+      "type=\"access\",result=\"accept\"" },
+    { "nginx_iot_radius_requests_total", NULL,
+      "type=\"access\",result=\"reject\"" },
+    { "nginx_iot_radius_requests_total", NULL,
+      "type=\"accounting\",result=\"response\"" },
+    { "nginx_iot_radius_retransmissions_total",
+      "RADIUS retransmissions answered from the cache.", "" },
+    { "nginx_iot_radius_drops_total",
+      "RADIUS datagrams not answered, by reason.",
+      "reason=\"unknown_source\"" },
+    { "nginx_iot_radius_drops_total", NULL, "reason=\"malformed\"" },
+    { "nginx_iot_radius_drops_total", NULL, "reason=\"unsupported_code\"" },
+    { "nginx_iot_radius_drops_total", NULL,
+      "reason=\"bad_authenticator\"" },
+    { "nginx_iot_radius_drops_total", NULL,
+      "reason=\"bad_message_authenticator\"" },
+    { "nginx_iot_radius_drops_total", NULL,
+      "reason=\"no_message_authenticator\"" },
+    { "nginx_iot_radius_drops_total", NULL, "reason=\"core_error\"" },
+    { "nginx_iot_radius_drops_total", NULL, "reason=\"send_failed\"" }
 };
 
 
@@ -1348,6 +1387,46 @@ ngx_stream_iot_radius_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/* the counters for the metrics endpoint (ngx_http_iot_metrics.c) */
+
+static ngx_int_t
+ngx_stream_iot_radius_metrics(ngx_iot_metrics_t *m, void *data)
+{
+    ngx_stream_iot_radius_main_conf_t *mcf = data;
+
+    ngx_uint_t                      i;
+    ngx_stream_iot_radius_stats_t  *st;
+
+    st = mcf->stats;
+
+    if (st == NULL) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < NGX_STREAM_IOT_RADIUS_NCOUNTERS; i++) {
+
+        if (ngx_stream_iot_radius_metric[i].help
+            && ngx_iot_metrics_family(m, ngx_stream_iot_radius_metric[i].name,
+                                      "counter",
+                                      ngx_stream_iot_radius_metric[i].help)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_iot_metrics_sample(m, ngx_stream_iot_radius_metric[i].name,
+                                   ngx_stream_iot_radius_metric[i].labels,
+                                   st->n[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /* ------------------------------------------------------- configuration */
 
 
@@ -1489,6 +1568,13 @@ ngx_stream_iot_radius_init_main_conf(ngx_conf_t *cf, void *conf)
 
     mcf->shm_zone->init = ngx_stream_iot_radius_init_zone;
     mcf->shm_zone->data = mcf;
+
+    if (ngx_iot_metrics_add_source(cf->cycle, ngx_stream_iot_radius_metrics,
+                                   mcf)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -15,6 +15,7 @@ use lib 't/lib';
 use IoT::Test;
 use IoT::Collections;
 use IoT::JSON;
+use IoT::Metrics;
 use IoT::Radius qw(radclient);
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
@@ -26,7 +27,9 @@ my $acct = IoT::Test::free_port('udp');
 my $up = IoT::Test::free_port('udp');
 my $stats = IoT::Test::free_port('tcp');
 
-my $t = IoT::Test->new(workers => 2, stream_conf => <<"EOF");
+my $t = IoT::Test->new(workers => 2,
+    server_conf => "location = /metrics { iot_metrics; }\n",
+    stream_conf => <<"EOF");
     iot_radius_gateway name=pgw1 from=127.0.0.0/8 secret=$SECRET pool=10.64.0.0/16;
     server { listen 127.0.0.1:$acct udp; iot_radius; }
     server { listen 127.0.0.1:$up udp reuseport; iot_uplink; }
@@ -56,6 +59,13 @@ sub counters {
                                   Proto => 'tcp', Timeout => 10) or return {};
     local $/;
     return json_decode(<$s> // '') // {};
+}
+
+# a series of the metrics endpoint (docs/metrics.md)
+sub metric {
+    my ($name, %l) = @_;
+    my ($m) = IoT::Metrics::parse(($t->http(GET => '/metrics'))[2]);
+    return $m ? IoT::Metrics::value($m, $name, \%l) : undef;
 }
 
 sub uplink {
@@ -112,6 +122,13 @@ is($gs, 200, 'one device is read from the zone');
 
 is_deeply([ $t->workers ], \@workers, 'no worker died');
 
+for my $f ('registry', 'history') {
+    is(metric('nginx_iot_store_failing', file => $f), 1,
+       "metrics: the $f is failing");
+    cmp_ok(metric('nginx_iot_store_errors_total', file => $f), '>', 0,
+           "metrics: its errors are counted");
+}
+
 # a worker killed and a reload while the files are unwritable: new workers
 # that start without a store they can write
 $t->kill_worker(($t->workers)[0]);
@@ -140,6 +157,12 @@ ok(IoT::Test::wait_until(sub {
     my $got = stored($cid);
     return !grep { !$got->{"after $_"} } 1 .. 10;
 }, 30), 'uplinks are recorded again');
+
+for my $f ('registry', 'history') {
+    ok(IoT::Test::wait_until(sub {
+        (metric('nginx_iot_store_failing', file => $f) // -1) == 0 }, 30),
+       "metrics: the $f works again");
+}
 
 my $log = $t->log_slice($mark);
 unlike($log, qr/exited on signal (?!9\b)/, 'no worker died of a signal but the kill');

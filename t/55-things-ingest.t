@@ -19,6 +19,8 @@ use IoT::Collections;
 use IoT::Things;
 use IoT::JSON;
 use IoT::WebSocket;
+use IO::Select;
+use IO::Socket::INET;
 
 my $stats = IoT::Test::free_port('tcp');
 my $t = IoT::Test->new(location => $IoT::Things::LOCATIONS,
@@ -189,6 +191,61 @@ unlike($t->read_log, qr/\Q$SECRET\E/, 'the secret is not in the log');
 is($st, 200, 'a new shared secret');
 is_problem([ ingest($pack) ], 401, 'the old secret signs no more');
 is((ingest($pack, secret => 'N3w' x 11))[0], 204, 'the new one does');
+
+# ---- a 204 means stored: a worker killed before its history batch is
+# written never said 204 for what it loses (one worker, held by gdb at
+# the start of its history writer's batch)
+
+SKIP: {
+    skip 'gdb is not installed', 5 unless -x $IoT::Test::GDB;
+    skip 'not under valgrind', 5 if $ENV{IOT_TEST_VALGRIND};
+
+    my $t1 = IoT::Test->new(location => $IoT::Things::LOCATIONS,
+                            workers => 1);
+    my $col1 = IoT::Collections->new($t1);
+    my $api1 = IoT::Things->new($t1);
+    $t1->start;
+    my $C1 = $col1->create_collection;
+    $api1->{client_id} = $C1->{teamId};
+    my $D1 = $api1->create_device($C1->{collectionId}, { name => 'held' });
+    my ($s1) = $api1->call(POST => "/devices/$D1->{id}/network-adapters",
+        body => { type => 'generic', dvnUuid => $DVN,
+                  sharedSecret => $SECRET });
+    is($s1, 201, 'a device with a generic adapter, on one worker');
+
+    my ($w) = $t1->workers;
+    my $gdb = $t1->gdb($w, ['break ngx_iot_store_history_add', 'continue',
+                            'kill'], timeout => 60);
+    ok(IoT::Test::wait_until(sub { $t1->traced_by($w) }, 30),
+       'gdb attached');
+    sleep 1;
+
+    my $body = '[{"bn":"urn:dev:DVNUUID:' . $DVN . ':","n":"held","v":1}]';
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $t1->port, Proto => 'tcp')
+        or die "connect: $!";
+    print $sock "POST /ingestion/ip/senml/v1 HTTP/1.1\r\nHost: x\r\n"
+        . "Content-Type: application/json\r\nContent-Length: "
+        . length($body) . "\r\nThings-Message-Token: "
+        . sha256_hex($body . $SECRET) . "\r\nConnection: close\r\n"
+        . "\r\n$body";
+    my $sel = IO::Select->new($sock);
+    my $early = $sel->can_read(3)
+                ? do { my $b = ''; sysread($sock, $b, 4096); $b } : '';
+    unlike($early, qr{^HTTP/1\.1 204}, 'no 204 before its batch is written');
+    my $trace = do { local $/; <$gdb> };
+    close $gdb;
+    like($trace, qr/Breakpoint 1, ngx_iot_store_history_add/,
+         'the worker was killed as its history writer started the batch');
+    my $answer = $early;
+    if (!length $answer && $sel->can_read(10)) {
+        local $/;
+        $answer = <$sock> // '';
+    }
+    unlike($answer, qr{^HTTP/1\.1 204}, 'and it never said 204');
+    $t1->check_log('a worker killed', allow => [qr/exited on signal 9/]);
+    $t1->finish;
+}
 
 # deleted: the DVN UUID is no one's
 $api->call(DELETE => "/devices/$D->{id}");

@@ -18,6 +18,7 @@ use IoT::JSON;
 use IoT::Radius qw(radclient);
 use IoT::Coap;
 use IoT::WebSocket;
+use IoT::Metrics;
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
 plan skip_all => 'no sidecar or coap-client (./build.sh build)'
@@ -26,7 +27,8 @@ plan skip_all => 'no sidecar or coap-client (./build.sh build)'
 my $SECRET = 'coap-secret';
 my $acct = IoT::Test::free_port('udp');
 
-my $t = IoT::Test->new(workers => 2);
+my $t = IoT::Test->new(workers => 2,
+    server_conf => "location = /metrics { iot_metrics; }\n");
 my $coap = IoT::Coap->new($t);
 $t->write_config(stream_conf => <<"EOF" . $coap->link_conf);
     iot_radius_gateway name=pgw1 from=127.0.0.0/8 secret=$SECRET pool=10.64.0.0/16;
@@ -118,6 +120,15 @@ is(scalar @{ data() }, 4, '... and is not stored');
 $r = $coap->client(from => '127.0.0.3', method => 'delete', path => 'm');
 is($r->{code}, '2.02', 'DELETE gets 2.02');
 is(scalar @{ data() }, 4, '... and is not stored');
+
+# ---- the metrics (docs/metrics.md): transport coap, and what was dropped
+my ($mm) = IoT::Metrics::parse(($t->http(GET => '/metrics'))[2]);
+is(IoT::Metrics::value($mm, 'nginx_iot_uplinks_total',
+                       { transport => 'coap' }), 4,
+   'metrics: four CoAP uplinks');
+is(IoT::Metrics::value($mm, 'nginx_iot_uplink_drops_total',
+                       { reason => 'unknown' }), 1,
+   '... one from an unknown address');
 
 # ---- after a Stop the address is nobody's
 ok(acct('Stop', '127.0.0.3', $D->{imsi}, 'c1'), 'the device detaches');

@@ -15,6 +15,7 @@ use IoT::Collections;
 use IoT::JSON;
 use IoT::Radius qw(radclient);
 use IoT::Coap;
+use IoT::Metrics;
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
 plan skip_all => 'no sidecar or coap-client (./build.sh build)'
@@ -23,7 +24,8 @@ plan skip_all => 'no sidecar or coap-client (./build.sh build)'
 my $SECRET = 'coap-secret';
 my $acct = IoT::Test::free_port('udp');
 
-my $t = IoT::Test->new(workers => 2);
+my $t = IoT::Test->new(workers => 2,
+    server_conf => "location = /metrics { iot_metrics; }\n");
 my $coap = IoT::Coap->new($t, queue => 3);
 $t->write_config(stream_conf => <<"EOF" . $coap->link_conf);
     iot_radius_gateway name=pgw1 from=127.0.0.0/8 secret=$SECRET pool=10.64.0.0/16;
@@ -64,6 +66,15 @@ sub states {
     return [ map { $_->{state} } @{ $j->{downlinks} || [] } ];
 }
 
+# the downlinks of a transport by state, from the metrics (docs/metrics.md)
+sub metric_states {
+    my ($transport) = @_;
+    my ($m) = IoT::Metrics::parse(($t->http(GET => '/metrics'))[2]);
+    return { map { $_->{labels}{state} => $_->{value} }
+             grep { $_->{labels}{transport} eq $transport }
+             IoT::Metrics::samples($m // {}, 'nginx_iot_downlinks_total') };
+}
+
 sub pull {
     return $coap->client(from => '127.0.0.4', method => 'get',
                          path => $_[0] // 'dl');
@@ -88,6 +99,10 @@ is($r->{body}, 'one', '... the oldest message');
 ok(IoT::Test::wait_until(sub { states()->[1] eq 'delivered' }, 5),
    '... which is then delivered');
 is(states()->[0], 'queued', '... the other still queued');
+is_deeply(metric_states('coap-pull'),
+          { queued => 2, delivered => 1, sent => 0, failed => 0,
+            expired => 0 },
+          'metrics: two queued, one of them delivered');
 
 # ---- a restart of nginx and of the sidecar keeps the queue
 $coap->stop;

@@ -18,6 +18,7 @@ use IoT::JSON;
 use IoT::Radius qw(radclient);
 use IoT::Coap;
 use IoT::CoapDevice;
+use IoT::Metrics;
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
 plan skip_all => 'no sidecar or coap-client (./build.sh build)'
@@ -26,7 +27,8 @@ plan skip_all => 'no sidecar or coap-client (./build.sh build)'
 my $SECRET = 'coap-secret';
 my $acct = IoT::Test::free_port('udp');
 
-my $t = IoT::Test->new(workers => 2);
+my $t = IoT::Test->new(workers => 2,
+    server_conf => "location = /metrics { iot_metrics; }\n");
 my $coap = IoT::Coap->new($t);
 $t->write_config(stream_conf => <<"EOF" . $coap->link_conf);
     iot_radius_gateway name=pgw1 from=127.0.0.0/8 secret=$SECRET pool=10.64.0.0/16;
@@ -128,6 +130,22 @@ ok($coap->start(@fast), 'the sidecar is back');
 ok($stub->serve(10, \&settled), '... the push goes');
 is(last_dl()->{state}, 'delivered', '... delivered');
 is($stub->got->[-1]{payload}, 'waited', '... the one that waited');
+
+# the downlinks of a transport by state, from the metrics (docs/metrics.md)
+sub metric_states {
+    my ($transport) = @_;
+    my ($m) = IoT::Metrics::parse(($t->http(GET => '/metrics'))[2]);
+    return { map { $_->{labels}{state} => $_->{value} }
+             grep { $_->{labels}{transport} eq $transport }
+             IoT::Metrics::samples($m // {}, 'nginx_iot_downlinks_total') };
+}
+
+my $ms = metric_states('coap-push');
+note(explain($ms));
+is($ms->{delivered}, 3, 'metrics: three coap-push delivered');
+is($ms->{failed}, 3, '... three failed');
+is($ms->{queued}, 6, '... each queued first');
+is($ms->{sent} + $ms->{expired}, 0, '... none sent or expired');
 
 # ---- a device without an address: 409
 @r = push_to(payload => 'x', dev => $dev[1]{deviceId});

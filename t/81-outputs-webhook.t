@@ -19,6 +19,7 @@ use IoT::Collections;
 use IoT::JSON;
 use IoT::Radius qw(radclient);
 use IoT::Sink;
+use IoT::Metrics;
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
 plan skip_all => 'HTTP::Daemon is not installed'
@@ -29,7 +30,9 @@ my $QUEUE = 100;
 my $acct = IoT::Test::free_port('udp');
 my $up = IoT::Test::free_port('udp');
 
-my $t = IoT::Test->new(workers => 2, main_conf => <<"EOF", stream_conf => <<"EOF2");
+my $t = IoT::Test->new(workers => 2,
+    server_conf => "location = /metrics { iot_metrics; }\n",
+    main_conf => <<"EOF", stream_conf => <<"EOF2");
 iot_outputs_private_destinations on;
 iot_outputs_queue $QUEUE;
 EOF
@@ -39,6 +42,22 @@ EOF
 EOF2
 my $api = IoT::Collections->new($t);
 $t->start;
+
+# a series of the metrics endpoint (docs/metrics.md); -1 when not there
+sub metric {
+    my ($name, %l) = @_;
+    my ($m) = IoT::Metrics::parse(($t->http(GET => '/metrics'))[2]);
+    return ($m ? IoT::Metrics::value($m, $name, \%l) : undef) // -1;
+}
+
+# the round's metrics are counted just after its status is stored: the
+# value it reaches (or the last one seen)
+sub metric_is {
+    my ($want, $name, %l) = @_;
+    my $got;
+    wait_until(sub { ($got = metric($name, %l)) == $want }, 10);
+    return $got;
+}
 
 my $hook = IoT::Sink->http($t);
 
@@ -162,6 +181,11 @@ ok(wait_until(sub { (status($oid)->{forwarded} // 0) == @sent }, 30),
 my $s = status($oid);
 is($s->{received}, scalar @sent, 'status: received');
 is($s->{errorCount}, 0, 'status: no errors');
+is(metric_is(scalar @sent, 'nginx_iot_output_messages_total',
+             type => 'webhook', result => 'forwarded'),
+   scalar @sent, 'metrics: forwarded');
+is(metric('nginx_iot_output_errors_total', type => 'webhook'), 0,
+   'metrics: no errors');
 
 # ------------------------------------------------------------ retries
 
@@ -172,6 +196,9 @@ ok(wait_until(sub { (status($oid)->{errorCount} // 0) >= 2 }, 60),
    'a failing receiver counts errors');
 ok(wait_until(sub { (status($oid)->{retries} // 0) >= 1 }, 60),
    'and is retried');
+ok(wait_until(sub { metric('nginx_iot_output_errors_total',
+                           type => 'webhook') >= 2 }, 10),
+   'metrics: the failed rounds');
 my (undef, $logs) = $api->call(GET => "/collections/$cid/outputs/$oid/logs");
 ok((grep { $_->{message} =~ /answered 500/ } @{ $logs->{logs} }),
    'the log says why') or diag(json_encode($logs));
@@ -216,6 +243,12 @@ ok(wait_until(sub { my $x = status($oid);
               30), 'received = forwarded + dropped');
 $s = status($oid);
 is($s->{dropped} - ($base->{dropped} // 0), 15, 'status counts the dropped');
+is(metric_is($s->{dropped}, 'nginx_iot_output_messages_total',
+             type => 'webhook', result => 'dropped'),
+   $s->{dropped}, 'metrics: the dropped');
+is(metric_is($s->{forwarded}, 'nginx_iot_output_messages_total',
+             type => 'webhook', result => 'forwarded'),
+   $s->{forwarded}, 'metrics: the forwarded');
 (undef, $logs) = $api->call(GET => "/collections/$cid/outputs/$oid/logs");
 ok((grep { $_->{message} =~ /15 messages dropped/ } @{ $logs->{logs} }),
    'the log says what was dropped') or diag(json_encode($logs));

@@ -73,6 +73,7 @@ sub new {
         body_max    => '64k',
         reuseport   => 1,
         module      => 1,     # 0: plain nginx (harness self-test)
+        log_level   => 'debug',   # the error log's level (bench/soak.pl: info)
         %o,
     }, $class;
 
@@ -157,7 +158,7 @@ worker_processes $self->{workers};
 daemon off;
 master_process on;
 pid logs/nginx.pid;
-error_log logs/error.log debug;
+error_log logs/error.log $self->{log_level};
 
 events { worker_connections 1024; }
 
