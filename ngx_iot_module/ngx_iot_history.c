@@ -75,6 +75,7 @@ struct ngx_iot_history_s {
     ngx_log_t                 *log;
 #if (NGX_THREADS)
     ngx_thread_task_t         *task;
+    ngx_event_t                keep;      /* an exiting worker waits */
 #endif
 };
 
@@ -88,6 +89,7 @@ static void ngx_iot_history_lost(ngx_iot_history_t *h, ngx_uint_t n);
 static void ngx_iot_history_settle(ngx_iot_history_batch_t *b);
 #if (NGX_THREADS)
 static void ngx_iot_history_written(ngx_event_t *ev);
+static void ngx_iot_history_keep(ngx_event_t *ev);
 #endif
 
 
@@ -137,6 +139,15 @@ ngx_iot_history_init_process(ngx_cycle_t *cycle, ngx_iot_conf_t *icf)
     ngx_add_timer(&h->retention, 1000);
 
 #if (NGX_THREADS)
+    /*
+     * A timer that is not cancelable while a batch is being written: a
+     * worker that is told to exit waits for it, and answers those who
+     * wait for their messages to be stored (SenML, CoAP) before it goes.
+     */
+    h->keep.handler = ngx_iot_history_keep;
+    h->keep.data = h;
+    h->keep.log = cycle->log;
+
     h->task = ngx_thread_task_alloc(cycle->pool, 0);
     if (h->task == NULL) {
         return NGX_ERROR;
@@ -468,6 +479,11 @@ ngx_iot_history_flush(ngx_event_t *ev)
 
     if (ngx_thread_task_post(h->conf->thread_pool, h->task) == NGX_OK) {
         h->busy = 1;
+
+        if (!h->keep.timer_set) {
+            ngx_add_timer(&h->keep, 60000);
+        }
+
         return;
     }
 
@@ -519,10 +535,25 @@ ngx_iot_history_written(ngx_event_t *ev)
 
     h->busy = 0;
 
+    if (h->keep.timer_set) {
+        ngx_del_timer(&h->keep);
+    }
+
     ngx_iot_history_settle(&h->batch[h->filling ^ 1]);
 
     if (h->batch[h->filling].rows && !h->timer.timer_set) {
         ngx_add_timer(&h->timer, NGX_IOT_HISTORY_FLUSH);
+    }
+}
+
+
+static void
+ngx_iot_history_keep(ngx_event_t *ev)
+{
+    ngx_iot_history_t  *h = ev->data;
+
+    if (h->busy) {
+        ngx_add_timer(ev, 60000);
     }
 }
 

@@ -247,6 +247,61 @@ SKIP: {
     $t1->finish;
 }
 
+# ---- a reload while a pack waits for its history batch: the old worker
+# stays until the batch is written, answers 204 and goes cleanly (another
+# process holds the history's write lock meanwhile)
+
+SKIP: {
+    skip 'sqlite3 is not installed', 4 unless -x '/usr/bin/sqlite3';
+
+    my $t2 = IoT::Test->new(location => $IoT::Things::LOCATIONS,
+                            workers => 1);
+    my $col2 = IoT::Collections->new($t2);
+    my $api2 = IoT::Things->new($t2);
+    $t2->start;
+    my $C2 = $col2->create_collection;
+    $api2->{client_id} = $C2->{teamId};
+    my $D2 = $api2->create_device($C2->{collectionId}, { name => 'reload' });
+    my ($s2) = $api2->call(POST => "/devices/$D2->{id}/network-adapters",
+        body => { type => 'generic', dvnUuid => $DVN,
+                  sharedSecret => $SECRET });
+    is($s2, 201, 'a device with a generic adapter, on one worker');
+
+    open(my $lock, '|-', '/usr/bin/sqlite3', $t2->dir . '/var/iot.db-history')
+        or die "sqlite3: $!";
+    select((select($lock), $| = 1)[0]);
+    print $lock "BEGIN IMMEDIATE;\n";
+    sleep 0.5;
+
+    my $body = '[{"bn":"urn:dev:DVNUUID:' . $DVN . ':","n":"reload","v":2}]';
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $t2->port, Proto => 'tcp')
+        or die "connect: $!";
+    print $sock "POST /ingestion/ip/senml/v1 HTTP/1.1\r\nHost: x\r\n"
+        . "Content-Type: application/json\r\nContent-Length: "
+        . length($body) . "\r\nThings-Message-Token: "
+        . sha256_hex($body . $SECRET) . "\r\nConnection: close\r\n"
+        . "\r\n$body";
+    sleep 1;
+    kill 'HUP', $t2->pid;
+    sleep 1;
+    print $lock "COMMIT;\n";
+    close $lock;
+
+    my $sel = IO::Select->new($sock);
+    my $answer = '';
+    if ($sel->can_read(15)) {
+        local $/;
+        $answer = <$sock> // '';
+    }
+    like($answer, qr{^HTTP/1\.1 204}, 'the old worker answered 204 once '
+                                       . 'the batch was written');
+    my (undef, $j) = $col2->call(GET => "/collections/$C2->{collectionId}/data");
+    is(scalar @{ $j->{messages} || [] }, 1, 'and the pack is in the history');
+    $t2->check_log('a reload with a pack waiting');
+    $t2->finish;
+}
+
 # deleted: the DVN UUID is no one's
 $api->call(DELETE => "/devices/$D->{id}");
 is_problem([ ingest($pack, secret => 'N3w' x 11) ], 404,
