@@ -262,6 +262,13 @@ ngx_iot_coaplink_build(ngx_iot_coaplink_frame_t *f, ngx_str_t *secret,
         p = ngx_iot_coaplink_field(p, end, NGX_IOT_COAPLINK_RESULT, v, 1);
     }
 
+    /* 0.00 is no response code: a frame that carries none (-1 or 0) */
+
+    if (f->code > 0) {
+        v[0] = (u_char) f->code;
+        p = ngx_iot_coaplink_field(p, end, NGX_IOT_COAPLINK_CODE, v, 1);
+    }
+
     if (f->has_addr) {
         v[0] = (f->family == AF_INET6) ? 6 : 4;
         v[1] = (u_char) (f->port >> 8);

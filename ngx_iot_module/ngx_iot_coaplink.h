@@ -78,7 +78,7 @@ typedef struct {
     ngx_uint_t                 port;
     u_char                     addr[16];
     ngx_uint_t                 local_port;
-    ngx_int_t                  code;      /* -1: absent */
+    ngx_int_t                  code;      /* -1 or 0: none */
     uint64_t                   downlink;
     uint64_t                   device;
     ngx_str_t                  identity;
