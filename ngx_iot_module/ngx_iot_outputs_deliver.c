@@ -423,7 +423,8 @@ ngx_iot_outputs_add(ngx_iot_deliverer_t *dl, ngx_iot_output_t *o)
 
     if (ngx_iot_sender_init(&out->sender, &out->row,
                             dl->conf->outputs_private,
-                            &dl->conf->outputs_ifttt)
+                            &dl->conf->outputs_ifttt,
+                            &dl->conf->outputs_ca_file)
         != NGX_OK)
     {
         ngx_free(out->config);

@@ -164,7 +164,7 @@ ngx_iot_sender_text(ngx_iot_sender_t *s, const char *key)
 
 ngx_int_t
 ngx_iot_sender_init(ngx_iot_sender_t *s, ngx_iot_output_t *row,
-    ngx_uint_t private_ok, ngx_str_t *ifttt)
+    ngx_uint_t private_ok, ngx_str_t *ifttt, ngx_str_t *ca_file)
 {
     ngx_memzero(s, sizeof(ngx_iot_sender_t));
 
@@ -172,6 +172,7 @@ ngx_iot_sender_init(ngx_iot_sender_t *s, ngx_iot_output_t *row,
     s->output_id = row->id;
     s->private_ok = private_ok;
     s->ifttt = *ifttt;
+    s->ca_file = *ca_file;
 
     s->config = json_loadb((char *) row->config.data, row->config.len, 0,
                            NULL);
@@ -382,6 +383,12 @@ ngx_iot_sender_post(ngx_iot_sender_t *s, const char *url, u_char *body,
                      ngx_iot_sender_socket);
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, s);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+
+    if (s->ca_file.len) {
+        /* iot_outputs_ca_file: these certificates, instead of the system's */
+        curl_easy_setopt(curl, CURLOPT_CAINFO, (char *) s->ca_file.data);
+        curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+    }
 
     user = ngx_iot_sender_text(s, "basicAuthUser");
 
@@ -726,8 +733,10 @@ ngx_iot_sender_mqtt_connect(ngx_iot_sender_t *s)
         }
 
         if (tls) {
-            rc = mosquitto_tls_set(s->mosq, NGX_IOT_MQTT_CA_FILE, NULL,
-                                   NULL, NULL, NULL);
+            rc = mosquitto_tls_set(s->mosq,
+                                   s->ca_file.len ? (char *) s->ca_file.data
+                                                  : NGX_IOT_MQTT_CA_FILE,
+                                   NULL, NULL, NULL, NULL);
 
             if (rc == MOSQ_ERR_SUCCESS
                 && json_is_true(json_object_get(s->config,
