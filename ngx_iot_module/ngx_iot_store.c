@@ -377,6 +377,16 @@ static const char  *ngx_iot_migrations[] = {
     "CREATE INDEX IF NOT EXISTS outputs_by_collection"
     "  ON outputs (collection_id, id);",
 
+    /*
+     * 17: a collection's outputs go with it, in the same transaction; the
+     * outputs of collections deleted before, too.  Repeatable.
+     */
+    "CREATE TRIGGER IF NOT EXISTS outputs_of_collection"
+    "  AFTER DELETE ON collections"
+    "  BEGIN DELETE FROM outputs WHERE collection_id = old.id; END;"
+    "DELETE FROM outputs"
+    "  WHERE collection_id NOT IN (SELECT id FROM collections);",
+
     NULL
 };
 
