@@ -211,6 +211,7 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_iot_conf_t *icf = conf;
 
     u_char           *p;
+    ngx_err_t         err;
     ngx_str_t         dir;
     ngx_file_info_t   fi;
 
@@ -237,9 +238,17 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        if (ngx_file_info(icf->outputs_ca_file.data, &fi) == NGX_FILE_ERROR)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+        err = 0;
+
+        if (ngx_file_info(icf->outputs_ca_file.data, &fi) == NGX_FILE_ERROR) {
+            err = ngx_errno;
+
+        } else if (!ngx_is_file(&fi)) {
+            err = NGX_EISDIR;
+        }
+
+        if (err) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
                           "\"iot_outputs_ca_file\" \"%V\" cannot be read",
                           &icf->outputs_ca_file);
             return NGX_CONF_ERROR;

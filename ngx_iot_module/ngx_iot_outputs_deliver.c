@@ -35,7 +35,6 @@
 #define NGX_IOT_OUTPUTS_BACKOFF    1000
 #define NGX_IOT_OUTPUTS_BACKOFF_MAX  60000
 #define NGX_IOT_OUTPUTS_BATCH      100     /* a webhook's, IFTTT's, UDP's */
-#define NGX_IOT_OUTPUTS_BATCH_MQTT 500
 
 
 typedef struct ngx_iot_deliverer_s  ngx_iot_deliverer_t;
@@ -418,7 +417,7 @@ ngx_iot_outputs_add(ngx_iot_deliverer_t *dl, ngx_iot_output_t *o)
      * (the history's read and commit, the hops between the thread and the
      * event loop) over more messages.  A webhook's round is its POST.
      */
-    out->batch = (o->type == NGX_IOT_OUTPUT_MQTT) ? NGX_IOT_OUTPUTS_BATCH_MQTT
+    out->batch = (o->type == NGX_IOT_OUTPUT_MQTT) ? NGX_IOT_SEND_MQTT_BATCH
                                                   : NGX_IOT_OUTPUTS_BATCH;
 
     if (ngx_iot_sender_init(&out->sender, &out->row,

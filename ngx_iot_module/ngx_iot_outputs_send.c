@@ -716,12 +716,12 @@ ngx_iot_sender_mqtt_connect(ngx_iot_sender_t *s)
                                     MQTT_PROTOCOL_V311);
 
         /*
-         * a batch's publishes go at once, not 20 at a time (the library's
-         * default window) and not held for acknowledgements (Nagle): a
-         * round is bounded by its batch already
+         * a round's publishes go at once, not 20 at a time (the library's
+         * default window) and not held for acknowledgements (Nagle)
          */
         (void) mosquitto_int_option(s->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-        (void) mosquitto_max_inflight_messages_set(s->mosq, 0);
+        (void) mosquitto_max_inflight_messages_set(s->mosq,
+                                                   NGX_IOT_SEND_MQTT_BATCH);
         mosquitto_connect_callback_set(s->mosq, ngx_iot_sender_connected);
         mosquitto_publish_callback_set(s->mosq, ngx_iot_sender_published);
 

@@ -18,6 +18,13 @@
 #include "ngx_iot_outputs.h"
 
 
+/*
+ * The most messages of an MQTT round: all are published at once, then
+ * their PUBACKs awaited (the library's window of in-flight messages)
+ */
+#define NGX_IOT_SEND_MQTT_BATCH    500
+
+
 /* a message as an output sends it */
 typedef struct {
     uint64_t                   id;
