@@ -124,6 +124,7 @@ struct ngx_iot_conf_s {
     ngx_flag_t                 outputs_private;  /* may reach private */
     ngx_uint_t                 outputs_queue;
     ngx_str_t                  outputs_ifttt;    /* the maker service */
+    ngx_str_t                  outputs_ca_file;  /* "": the system's */
     ngx_iot_store_t           *store;     /* this worker's connection */
     ngx_iot_history_t         *history;   /* this worker's */
     ngx_iot_bus_local_t       *bus;       /* this worker's side */

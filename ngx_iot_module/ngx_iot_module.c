@@ -140,6 +140,13 @@ static ngx_command_t  ngx_iot_commands[] = {
       offsetof(ngx_iot_conf_t, outputs_ifttt),
       NULL },
 
+    { ngx_string("iot_outputs_ca_file"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_iot_conf_t, outputs_ca_file),
+      NULL },
+
     { ngx_string("iot_admin_token_file"),
       NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -213,8 +220,10 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
 {
     ngx_iot_conf_t *icf = conf;
 
-    u_char     *p;
-    ngx_str_t   dir;
+    u_char           *p;
+    ngx_err_t         err;
+    ngx_str_t         dir;
+    ngx_file_info_t   fi;
 
     ngx_conf_init_uint_value(icf->sync, NGX_IOT_SYNC_NORMAL);
 
@@ -233,6 +242,28 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
 
     if (icf->outputs_ifttt.len == 0) {
         ngx_str_set(&icf->outputs_ifttt, "https://maker.ifttt.com");
+    }
+
+    if (icf->outputs_ca_file.len) {
+        if (ngx_conf_full_name(cycle, &icf->outputs_ca_file, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        err = 0;
+
+        if (ngx_file_info(icf->outputs_ca_file.data, &fi) == NGX_FILE_ERROR) {
+            err = ngx_errno;
+
+        } else if (!ngx_is_file(&fi)) {
+            err = NGX_EISDIR;
+        }
+
+        if (err) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
+                          "\"iot_outputs_ca_file\" \"%V\" cannot be read",
+                          &icf->outputs_ca_file);
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (icf->outputs_queue == 0) {

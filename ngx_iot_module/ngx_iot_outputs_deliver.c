@@ -34,7 +34,7 @@
 #define NGX_IOT_OUTPUTS_POLL       100     /* ms: an idle output */
 #define NGX_IOT_OUTPUTS_BACKOFF    1000
 #define NGX_IOT_OUTPUTS_BACKOFF_MAX  60000
-#define NGX_IOT_OUTPUTS_BATCH      100
+#define NGX_IOT_OUTPUTS_BATCH      100     /* a webhook's, IFTTT's, UDP's */
 
 
 typedef struct ngx_iot_deliverer_s  ngx_iot_deliverer_t;
@@ -56,6 +56,7 @@ typedef struct {
 #endif
     ngx_event_t                timer;
     ngx_msec_t                 backoff;
+    ngx_uint_t                 batch;        /* messages a round takes */
 
     /* the last round's outcome */
     ngx_uint_t                 taken;        /* messages it read */
@@ -411,9 +412,19 @@ ngx_iot_outputs_add(ngx_iot_deliverer_t *dl, ngx_iot_output_t *o)
     out->row.tags.len = 0;
     out->row.tags.data = NULL;
 
+    /*
+     * MQTT publishes a round's messages one by one and waits for all their
+     * PUBACKs at the end: a larger round spreads the round's fixed costs
+     * (the history's read and commit, the hops between the thread and the
+     * event loop) over more messages.  A webhook's round is its POST.
+     */
+    out->batch = (o->type == NGX_IOT_OUTPUT_MQTT) ? NGX_IOT_SEND_MQTT_BATCH
+                                                  : NGX_IOT_OUTPUTS_BATCH;
+
     if (ngx_iot_sender_init(&out->sender, &out->row,
                             dl->conf->outputs_private,
-                            &dl->conf->outputs_ifttt)
+                            &dl->conf->outputs_ifttt,
+                            &dl->conf->outputs_ca_file)
         != NGX_OK)
     {
         ngx_free(out->config);
@@ -630,14 +641,13 @@ ngx_iot_outputs_round(void *data, ngx_log_t *log)
     rd.out = out;
     rd.pool = pool;
     rd.n = 0;
-    rd.msgs = ngx_pcalloc(pool, NGX_IOT_OUTPUTS_BATCH
-                                * sizeof(ngx_iot_out_msg_t));
+    rd.msgs = ngx_pcalloc(pool, out->batch * sizeof(ngx_iot_out_msg_t));
     if (rd.msgs == NULL) {
         goto failed;
     }
 
     if (ngx_iot_store_output_messages(h, out->row.collection_id, st->cursor,
-                                      NGX_IOT_OUTPUTS_BATCH,
+                                      out->batch,
                                       ngx_iot_outputs_take, &rd, log)
         != NGX_OK)
     {
@@ -800,7 +810,7 @@ ngx_iot_outputs_round_done(ngx_event_t *ev)
     } else {
         out->failing = 0;
         out->backoff = 0;
-        wait = (out->taken == NGX_IOT_OUTPUTS_BATCH || out->skipped)
+        wait = (out->taken == out->batch || out->skipped)
                ? 1 : NGX_IOT_OUTPUTS_POLL;
     }
 

@@ -18,6 +18,13 @@
 #include "ngx_iot_outputs.h"
 
 
+/*
+ * The most messages of an MQTT round: all are published at once, then
+ * their PUBACKs awaited (the library's window of in-flight messages)
+ */
+#define NGX_IOT_SEND_MQTT_BATCH    500
+
+
 /* a message as an output sends it */
 typedef struct {
     uint64_t                   id;
@@ -33,6 +40,7 @@ typedef struct {
     json_t                    *config;
     ngx_uint_t                 private_ok;    /* private destinations */
     ngx_str_t                  ifttt;         /* the maker service's URL */
+    ngx_str_t                  ca_file;       /* "": the system's */
 
     void                      *curl;
     void                      *mosq;
@@ -49,9 +57,13 @@ typedef struct {
 ngx_int_t ngx_iot_sender_global_init(ngx_log_t *log);
 void ngx_iot_sender_global_cleanup(void);
 
-/* a sender for the row's config (parsed); NGX_ERROR: not valid */
+/*
+ * a sender for the row's config (parsed); NGX_ERROR: not valid.  ca_file:
+ * the CA certificates trusted for https:// and ssl:// ("": the system's),
+ * NUL-terminated
+ */
 ngx_int_t ngx_iot_sender_init(ngx_iot_sender_t *s, ngx_iot_output_t *row,
-    ngx_uint_t private_ok, ngx_str_t *ifttt);
+    ngx_uint_t private_ok, ngx_str_t *ifttt, ngx_str_t *ca_file);
 /* closes its connections and frees what it holds */
 void ngx_iot_sender_cleanup(ngx_iot_sender_t *s);
 

@@ -393,6 +393,16 @@ static const char  *ngx_iot_migrations[] = {
     "  AFTER UPDATE OF state ON downlinks WHEN new.state != 0"
     "  BEGIN DELETE FROM downlink_expiry WHERE downlink_id = old.id; END;",
 
+    /*
+     * 18: a collection's outputs go with it, in the same transaction; the
+     * outputs of collections deleted before, too.  Repeatable.
+     */
+    "CREATE TRIGGER IF NOT EXISTS outputs_of_collection"
+    "  AFTER DELETE ON collections"
+    "  BEGIN DELETE FROM outputs WHERE collection_id = old.id; END;"
+    "DELETE FROM outputs"
+    "  WHERE collection_id NOT IN (SELECT id FROM collections);",
+
     NULL
 };
 

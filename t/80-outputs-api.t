@@ -266,5 +266,46 @@ is_error([$api->call(DELETE => "/collections/$cid/outputs/$oid")], 404,
 ($sl, $L) = $api->call(GET => "/collections/$cid/outputs");
 is(scalar @{ $L->{outputs} }, 3, 'three left');
 
+# ------------------------------------------- a deleted collection's outputs
+
+# they leave the store with the collection (the store, read directly);
+# the outputs of other collections stay
+SKIP: {
+    skip 'sqlite3 is not installed', 13 unless -x '/usr/bin/sqlite3';
+    my $sql = sub {
+        my $r = `sqlite3 '$db' "$_[0]" 2>&1`;
+        die "sqlite3: $r" if $?;
+        chomp $r;
+        return $r;
+    };
+    my $gone = $api->create_collection->{collectionId};
+    for my $i (1 .. 2) {
+        my ($s) = $api->call(POST => "/collections/$gone/outputs",
+                             body => { type => 'udp', config => {
+                                 host => 'example.org', port => $i } });
+        is($s, 201, "output $i of a collection to delete");
+    }
+    is($sql->('SELECT count(*) FROM outputs'), 5, 'five outputs stored');
+    my ($sd) = $api->call(DELETE => "/collections/$gone");
+    is($sd, 204, 'the collection deleted');
+    is_error([$api->call(GET => "/collections/$gone/outputs")], 404,
+             'its outputs cannot be reached', qr/collection/);
+    is($sql->('SELECT count(*) FROM outputs'), 3,
+       'its outputs are gone from the store, the others stay');
+
+    # outputs left behind by collections deleted before (an older store)
+    # go when the store is migrated
+    $t->stop;
+    $sql->("INSERT INTO outputs (id, collection_id, type, enabled, config,"
+           . " since, revision) VALUES (4242, 4343, 1, 1, '{}', 1, 1)");
+    is($sql->('SELECT count(*) FROM outputs'), 4, 'an orphaned output');
+    $sql->('PRAGMA user_version = 4');
+    $t->start;
+    is($sql->('SELECT count(*) FROM outputs WHERE id = 4242'), 0,
+       'an orphaned output is removed by the migration');
+    ($sl, $L) = $api->call(GET => "/collections/$cid/outputs");
+    is(scalar @{ $L->{outputs} }, 3, 'the others stay');
+}
+
 $t->finish;
 done_testing;

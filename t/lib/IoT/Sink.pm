@@ -6,6 +6,8 @@ package IoT::Sink;
 # JSON lines in a file of the test's prefix, which the test reads.
 #
 #   my $hook = IoT::Sink->http($t[, $port]); # ->{port}
+#   my $tls = IoT::Sink->http($t, undef, tls => 1);
+#                                    # https, self-signed: ->{crt} (PEM)
 #   $hook->fail(1);                          # answer 500 from now on
 #   my @req = $hook->received;               # [{path, headers, body}, ...]
 #   my $udp = IoT::Sink->udp($t);            # ->received: [{payload}]
@@ -43,12 +45,33 @@ sub _record {
     close $fh;
 }
 
-# an HTTP server: records each request it answers 200 (not those it fails)
+# a self-signed certificate for localhost and 127.0.0.1: (crt, key)
+sub _self_signed {
+    my ($self, $name) = @_;
+    my ($crt, $key) = map { $self->{t}->dir . "/$name.$_" } qw(crt key);
+    system("openssl req -x509 -newkey rsa:2048 -nodes -keyout '$key'"
+           . " -out '$crt' -days 2 -subj /CN=localhost"
+           . " -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+           . " 2>/dev/null") == 0
+        or die "openssl failed\n";
+    chmod 0644, $key, $crt;
+    return ($crt, $key);
+}
+
+# an HTTP server: records each request it answers 200 (not those it fails);
+# with tls => 1 it speaks https with a self-signed certificate (->{crt}),
+# and a client that refuses it leaves no record
 sub http {
-    my ($class, $t, $port) = @_;
+    my ($class, $t, $port, %o) = @_;
     require HTTP::Daemon;
     require HTTP::Response;
     my $self = $class->_new($t, 'http');
+    my ($crt, $key);
+    if ($o{tls}) {
+        require IO::Socket::SSL;
+        ($crt, $key) = $self->_self_signed("sink-https-$n");
+        $self->{crt} = $crt;
+    }
     my $d = HTTP::Daemon->new(LocalAddr => '127.0.0.1',
                               LocalPort => $port // 0,
                               ReuseAddr => 1) or die "HTTP::Daemon: $!";
@@ -57,6 +80,14 @@ sub http {
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
         while (my $c = $d->accept) {
+            if ($o{tls}) {
+                # the connection, as HTTP::Daemon reads it, over TLS
+                IoT::Sink::TLSConn->start_SSL($c, SSL_server => 1,
+                                              SSL_cert_file => $crt,
+                                              SSL_key_file => $key,
+                                              Timeout => 10)
+                    or do { $c->close; next };
+            }
             while (my $r = $c->get_request) {
                 my $fail = -e $self->{ctl};
                 unless ($fail) {
@@ -107,6 +138,7 @@ sub udp {
 # mosquitto on a free loopback port with its own config, and mosquitto_sub
 # (QoS 1) writing every message of the topic; with tls => 1 also a TLS
 # listener (->{tls_port}) with a self-signed certificate made by openssl
+# (->{crt})
 sub mqtt {
     my ($class, $t, $topic, %o) = @_;
     my $self = $class->_new($t, 'mqtt');
@@ -115,12 +147,8 @@ sub mqtt {
     $self->{conf} = $t->dir . "/mosquitto-$n.conf";
     my $tls = '';
     if ($o{tls}) {
-        my ($crt, $key) = map { $t->dir . "/mosquitto-$n.$_" } qw(crt key);
-        system("openssl req -x509 -newkey rsa:2048 -nodes -keyout '$key'"
-               . " -out '$crt' -days 2 -subj /CN=localhost"
-               . " -addext subjectAltName=IP:127.0.0.1 2>/dev/null") == 0
-            or die "openssl failed\n";
-        chmod 0644, $key, $crt;
+        my ($crt, $key) = $self->_self_signed("mosquitto-$n");
+        $self->{crt} = $crt;
         $self->{tls_port} = IoT::Test::free_port('tcp');
         $tls = "listener $self->{tls_port} 127.0.0.1\ncertfile $crt\n"
                . "keyfile $key\n";
@@ -215,5 +243,13 @@ sub stop {
 }
 
 sub DESTROY { $_[0]->stop if $_[0]->{pids} }
+
+
+# an accepted connection of HTTP::Daemon once TLS is started on it: reads
+# and writes go through IO::Socket::SSL, requests are parsed by
+# HTTP::Daemon::ClientConn
+package IoT::Sink::TLSConn;
+
+our @ISA = ('IO::Socket::SSL', 'HTTP::Daemon::ClientConn');
 
 1;
