@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -41,6 +42,9 @@
 #define PAYLOAD_MAX        2048
 #define OCTET_STREAM       COAP_MEDIATYPE_APPLICATION_OCTET_STREAM
 #define SLOTS              4096        /* requests waiting for nginx */
+#define EVENTS             64          /* libcoap's sockets, per round */
+#define BURST              16          /* reads per socket and round */
+#define PREPARE_EVERY      100         /* ms: libcoap's timers, at least */
 
 /* frame types and fields: ngx_iot_module/ngx_iot_coaplink.h */
 #define T_UPLINK           1
@@ -113,8 +117,12 @@ typedef struct {
     uint32_t            seq;
     uint64_t            deadline;
     coap_session_t     *session;
-    coap_async_t       *async;
+    coap_async_t       *async;         /* a pull's */
     coap_pdu_code_t     code;          /* the answer, once READY */
+    int                 con;           /* an uplink: it was confirmable */
+    int                 next;          /* an uplink: in its hash chain */
+    size_t              token_len;
+    uint8_t             token[8];
     uint64_t            downlink;
     uint64_t            device;
     size_t              len;
@@ -125,6 +133,7 @@ typedef struct {
 
 
 static slot_t           slots[SLOTS];
+static int              uplinks[SLOTS];    /* hash chains of waiting uplinks */
 static unsigned         active;
 static uint32_t         next_seq;
 static int              link_fd = -1;
@@ -146,6 +155,7 @@ static int              push_polling;
 static uint64_t         push_next_poll;
 static coap_context_t  *coap_ctx;
 static int              rcvbuf = 4 * 1024 * 1024;
+static int              draining;      /* reads that may find nothing */
 static unsigned         ack_timeout_ms = 2000;
 static int              max_retransmit = 4;
 
@@ -446,9 +456,78 @@ slot_new(void)
 }
 
 
+/*
+ * Waiting uplinks are found by their session and token (a device that
+ * sends its request again gets only the empty ACK again), in constant time
+ * rather than by libcoap's list of asyncs, which it walks for every
+ * datagram.
+ */
+
+static unsigned
+uplink_hash(coap_session_t *session, const uint8_t *token, size_t len)
+{
+    uintptr_t  h;
+    size_t     i;
+
+    h = (uintptr_t) session >> 4;
+
+    for (i = 0; i < len; i++) {
+        h = h * 31 + token[i];
+    }
+
+    return (unsigned) (h % SLOTS);
+}
+
+
+static slot_t *
+uplink_find(coap_session_t *session, coap_bin_const_t token)
+{
+    slot_t  *s;
+    int      k;
+
+    k = uplinks[uplink_hash(session, token.s, token.length)];
+
+    while (k) {
+        s = &slots[k - 1];
+
+        if (s->session == session && s->token_len == token.length
+            && memcmp(s->token, token.s, token.length) == 0)
+        {
+            return s;
+        }
+
+        k = s->next;
+    }
+
+    return NULL;
+}
+
+
+static void
+uplink_unlink(slot_t *s)
+{
+    int  *k;
+
+    k = &uplinks[uplink_hash(s->session, s->token, s->token_len)];
+
+    while (*k) {
+        if (&slots[*k - 1] == s) {
+            *k = s->next;
+            break;
+        }
+
+        k = &slots[*k - 1].next;
+    }
+}
+
+
 static void
 slot_free(slot_t *s)
 {
+    if (s->type == T_UPLINK && s->session) {
+        uplink_unlink(s);
+    }
+
     if (s->session) {
         coap_session_release(s->session);
         s->session = NULL;
@@ -563,9 +642,11 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
     coap_pdu_code_t  method;
     coap_async_t    *async;
     const coap_bin_const_t  *id;
+    coap_bin_const_t  token;
     slot_t          *s;
     uint8_t          frame[LINK_MAX], *p, *end, port[2];
     size_t           len, offset, total, flen;
+    int             *k;
 
     method = coap_pdu_get_code(request);
 
@@ -637,6 +718,25 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
         return;
     }
 
+    s->code = method;          /* the method, until the answer */
+
+    if (type == T_UPLINK) {
+        /* answered by uplink_answer(): no async, see uplink_find() */
+        token = coap_pdu_get_token(request);
+
+        s->con = (coap_pdu_get_type(request) == COAP_MESSAGE_CON);
+        s->token_len = (token.length < sizeof(s->token) ? token.length : sizeof(s->token));
+        memcpy(s->token, token.s, s->token_len);
+        s->session = coap_session_reference(session);
+
+        k = &uplinks[uplink_hash(session, s->token, s->token_len)];
+        s->next = *k;
+        *k = (int) (s - slots) + 1;
+
+        /* no code: an empty ACK now if the request was confirmable */
+        return;
+    }
+
     async = coap_register_async(session, request, 0);
 
     if (async == NULL) {
@@ -646,11 +746,40 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
     }
 
     s->async = async;
-    s->code = method;          /* the method, until the answer */
     s->session = coap_session_reference(session);
     coap_async_set_app_data(async, s);
 
     /* no code: an empty ACK now if the request was confirmable */
+}
+
+
+/*
+ * nginx's answer to an uplink (or 5.03 without one): a separate response,
+ * confirmable if the request was, that libcoap retransmits until the
+ * device acknowledges it.
+ */
+
+static void
+uplink_answer(slot_t *s)
+{
+    coap_pdu_t  *pdu;
+
+    pdu = coap_pdu_init(s->con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+                        s->code, coap_new_message_id(s->session),
+                        coap_session_max_pdu_size(s->session));
+
+    if (pdu == NULL || !coap_add_token(pdu, s->token_len, s->token)) {
+        say(1, "an uplink's answer could not be made");
+
+        if (pdu) {
+            coap_delete_pdu(pdu);
+        }
+
+    } else if (coap_send(s->session, pdu) == COAP_INVALID_MID) {
+        say(1, "an uplink's answer could not be sent");
+    }
+
+    slot_free(s);
 }
 
 
@@ -659,7 +788,8 @@ hnd_uplink(coap_resource_t *resource, coap_session_t *session,
     const coap_pdu_t *request, const coap_string_t *query,
     coap_pdu_t *response)
 {
-    if (answer_async(session, request, response)) {
+    if (uplink_find(session, coap_pdu_get_token(request))) {
+        /* sent again while nginx has it: the empty ACK again */
         return;
     }
 
@@ -977,6 +1107,22 @@ push_poll(void)
 }
 
 
+/* the answer is known: to the device */
+
+static void
+slot_answer(slot_t *s)
+{
+    if (s->type == T_UPLINK) {
+        uplink_answer(s);
+        return;
+    }
+
+    /* a pull: libcoap calls hnd_pull() again for it */
+    s->state = READY;
+    coap_async_trigger(s->async);
+}
+
+
 /* the link's port refused a frame: nothing waiting will be answered */
 
 static void
@@ -1002,8 +1148,7 @@ nginx_gone(void)
         }
 
         s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
-        s->state = READY;
-        coap_async_trigger(s->async);
+        slot_answer(s);
     }
 }
 
@@ -1084,8 +1229,7 @@ link_read(void)
             s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
         }
 
-        s->state = READY;
-        coap_async_trigger(s->async);
+        slot_answer(s);
     }
 }
 
@@ -1137,8 +1281,7 @@ expire(void)
 
         say(1, "nginx did not answer in time: 5.03");
         s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
-        s->state = READY;
-        coap_async_trigger(s->async);
+        slot_answer(s);
     }
 }
 
@@ -1446,6 +1589,141 @@ endpoint(coap_context_t *ctx, const char *host, uint16_t port,
 }
 
 
+/* libcoap's log, less the reads of serve() that found nothing */
+
+static void
+log_handler(coap_log_t level, const char *message)
+{
+    if (draining
+        && (strstr(message, "read failed")
+            || strstr(message, "temporarily unavailable")))
+    {
+        return;
+    }
+
+    fprintf(stderr, "%s", message);
+}
+
+
+/*
+ * The event loop, with libcoap's epoll descriptor in it.  libcoap's own
+ * coap_io_process() walks every session (and every async) before each
+ * datagram it reads; here its timers (retransmissions, idle sessions,
+ * DTLS, triggered pulls) run when its timer fires or every
+ * PREPARE_EVERY ms, and datagrams are read in rounds between them.
+ */
+
+static void
+serve(coap_context_t *ctx, int coap_fd)
+{
+    int                 ep, n, m, i, j, k, b, round, timer;
+    uint64_t            now, next_prepare;
+    coap_tick_t         ticks;
+    struct epoll_event  ev, evs[2], cevs[EVENTS];
+    static struct epoll_event  burst[EVENTS * BURST];
+
+    ep = epoll_create1(EPOLL_CLOEXEC);
+
+    if (ep < 0) {
+        say(0, "epoll_create1() failed: %s", strerror(errno));
+        return;
+    }
+
+    ev.events = EPOLLIN;
+    ev.data.fd = coap_fd;
+
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, coap_fd, &ev) != 0) {
+        say(0, "epoll_ctl() failed: %s", strerror(errno));
+        close(ep);
+        return;
+    }
+
+    ev.events = EPOLLIN;
+    ev.data.fd = link_fd;
+
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, link_fd, &ev) != 0) {
+        say(0, "epoll_ctl() failed: %s", strerror(errno));
+        close(ep);
+        return;
+    }
+
+    next_prepare = 0;
+
+    while (!quit) {
+        now = now_ms();
+
+        if (now >= next_prepare) {
+            coap_ticks(&ticks);
+            coap_io_prepare_epoll(ctx, ticks);
+            next_prepare = now + PREPARE_EVERY;
+        }
+
+        n = epoll_wait(ep, evs, 2, (int) (next_prepare - now));
+
+        for (i = 0; i < n; i++) {
+            if (evs[i].data.fd == link_fd) {
+                link_read();
+                continue;
+            }
+
+            /* the device ports: a datagram per event, some rounds */
+
+            timer = 0;
+
+            for (round = 0; round < EVENTS; round++) {
+                m = epoll_wait(coap_fd, cevs, EVENTS, 0);
+
+                if (m <= 0) {
+                    break;
+                }
+
+                /*
+                 * coap_io_do_epoll() walks every session after its events
+                 * (it re-arms its timer): a readable socket's event is
+                 * given BURST times, so that the walk is once for up to
+                 * BURST datagrams; the reads that find nothing are
+                 * quiet (log_handler).
+                 */
+
+                k = 0;
+
+                for (j = 0; j < m; j++) {
+                    if (cevs[j].data.ptr == NULL) {
+                        timer = 1;
+                        burst[k++] = cevs[j];
+                        continue;
+                    }
+
+                    for (b = 0; b < BURST; b++) {
+                        burst[k++] = cevs[j];
+                    }
+                }
+
+                draining = 1;
+                coap_io_do_epoll(ctx, burst, (size_t) k);
+                draining = 0;
+                release_answered();
+
+                if (timer) {
+                    break;
+                }
+            }
+
+            if (timer) {
+                /* reads and re-arms libcoap's timer */
+                next_prepare = 0;
+            }
+        }
+
+        release_answered();
+        expire();
+        push_poll();
+    }
+
+    close(ep);
+}
+
+
 static void
 usage(void)
 {
@@ -1465,7 +1743,6 @@ main(int argc, char **argv)
     coap_resource_t   *r;
     coap_dtls_spsk_t   psk;
     const char        *listen_addr, *link_spec, *secret_file, *pidfile;
-    struct pollfd      pfd[2];
     struct sigaction   sa;
     FILE              *fp;
     int                c, coap_fd;
@@ -1514,6 +1791,7 @@ main(int argc, char **argv)
 
     coap_startup();
     coap_set_log_level(verbose >= 3 ? LOG_DEBUG : LOG_WARNING);
+    coap_set_log_handler(log_handler);
 
     ctx = coap_new_context(NULL);
 
@@ -1584,25 +1862,18 @@ main(int argc, char **argv)
 
     coap_fd = coap_context_get_coap_fd(ctx);
 
-    while (!quit) {
-        pfd[0].fd = coap_fd;
-        pfd[0].events = POLLIN;
-        pfd[1].fd = link_fd;
-        pfd[1].events = POLLIN;
+    if (coap_fd >= 0) {
+        serve(ctx, coap_fd);
 
-        if (coap_fd >= 0) {
-            (void) poll(pfd, 2, 100);
-            coap_io_process(ctx, COAP_IO_NO_WAIT);
-
-        } else {
+    } else {
+        while (!quit) {
             coap_io_process(ctx, 50);
+            link_read();
+            coap_io_process(ctx, COAP_IO_NO_WAIT);
+            release_answered();
+            expire();
+            push_poll();
         }
-
-        link_read();
-        coap_io_process(ctx, COAP_IO_NO_WAIT);
-        release_answered();
-        expire();
-        push_poll();
     }
 
     if (pidfile) {
