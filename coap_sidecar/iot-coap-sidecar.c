@@ -39,6 +39,7 @@
 #define LINK_MAX           4096
 #define LINK_TIMEOUT       3000        /* ms: then the device gets 5.03 */
 #define LINK_KEY_TIMEOUT   1000        /* ms: a handshake waits this long */
+#define ACK_WAIT           1000        /* ms: then an empty ACK (uplinks) */
 #define PAYLOAD_MAX        2048
 #define OCTET_STREAM       COAP_MEDIATYPE_APPLICATION_OCTET_STREAM
 #define SLOTS              4096        /* requests waiting for nginx */
@@ -120,6 +121,9 @@ typedef struct {
     coap_async_t       *async;         /* a pull's */
     coap_pdu_code_t     code;          /* the answer, once READY */
     int                 con;           /* an uplink: it was confirmable */
+    int                 acked;         /* an uplink: the empty ACK is out */
+    uint16_t            mid;           /* an uplink: the request's */
+    uint64_t            ack_by;        /* an uplink: the empty ACK then */
     int                 next;          /* an uplink: in its hash chain */
     size_t              token_len;
     uint8_t             token[8];
@@ -631,7 +635,11 @@ answer_async(coap_session_t *session, const coap_pdu_t *request,
 }
 
 
-/* a request to nginx; the device waits (an async) for its answer */
+static void uplink_defer(slot_t *s, const coap_pdu_t *request,
+    coap_pdu_t *response);
+
+
+/* a request to nginx; the device waits for its answer */
 
 static void
 ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
@@ -725,6 +733,8 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
         token = coap_pdu_get_token(request);
 
         s->con = (coap_pdu_get_type(request) == COAP_MESSAGE_CON);
+        s->mid = (uint16_t) coap_pdu_get_mid(request);
+        s->ack_by = now_ms() + ACK_WAIT;
         s->token_len = (token.length < sizeof(s->token) ? token.length : sizeof(s->token));
         memcpy(s->token, token.s, s->token_len);
         s->session = coap_session_reference(session);
@@ -733,7 +743,7 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
         s->next = *k;
         *k = (int) (s - slots) + 1;
 
-        /* no code: an empty ACK now if the request was confirmable */
+        uplink_defer(s, request, response);
         return;
     }
 
@@ -754,9 +764,57 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
 
 
 /*
- * nginx's answer to an uplink (or 5.03 without one): a separate response,
- * confirmable if the request was, that libcoap retransmits until the
- * device acknowledges it.
+ * An uplink's handler returns before nginx answers.  A confirmable
+ * request is not acknowledged yet: libcoap drops the empty response (a
+ * non-confirmable 0.00), and the answer goes in the ACK (piggy-backed)
+ * once nginx has it, or after an empty ACK (expire(), after ACK_WAIT) as
+ * a separate response.  A block-wise request, whose answer libcoap
+ * completes with its Block1 option, gets the empty ACK at once.
+ */
+
+static void
+uplink_defer(slot_t *s, const coap_pdu_t *request, coap_pdu_t *response)
+{
+    coap_opt_iterator_t  it;
+
+    if (!s->con || s->acked) {
+        coap_pdu_set_type(response, COAP_MESSAGE_NON);
+        return;
+    }
+
+    if (coap_check_option(request, COAP_OPTION_BLOCK1, &it) != NULL) {
+        /* no code: libcoap sends the empty ACK */
+        s->acked = 1;
+        return;
+    }
+
+    coap_pdu_set_type(response, COAP_MESSAGE_NON);
+}
+
+
+/* a confirmable uplink that waits too long: the empty ACK */
+
+static void
+uplink_ack(slot_t *s)
+{
+    coap_pdu_t  *pdu;
+
+    s->acked = 1;
+
+    pdu = coap_pdu_init(COAP_MESSAGE_ACK, 0, s->mid,
+                        coap_session_max_pdu_size(s->session));
+
+    if (pdu == NULL || coap_send(s->session, pdu) == COAP_INVALID_MID) {
+        say(1, "an empty ACK could not be sent");
+    }
+}
+
+
+/*
+ * nginx's answer to an uplink (or 5.03 without one): in the ACK if the
+ * request is not acknowledged yet, else a separate response, confirmable
+ * if the request was (libcoap retransmits it until the device
+ * acknowledges it).
  */
 
 static void
@@ -764,9 +822,15 @@ uplink_answer(slot_t *s)
 {
     coap_pdu_t  *pdu;
 
-    pdu = coap_pdu_init(s->con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
-                        s->code, coap_new_message_id(s->session),
-                        coap_session_max_pdu_size(s->session));
+    if (s->con && !s->acked) {
+        pdu = coap_pdu_init(COAP_MESSAGE_ACK, s->code, s->mid,
+                            coap_session_max_pdu_size(s->session));
+
+    } else {
+        pdu = coap_pdu_init(s->con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+                            s->code, coap_new_message_id(s->session),
+                            coap_session_max_pdu_size(s->session));
+    }
 
     if (pdu == NULL || !coap_add_token(pdu, s->token_len, s->token)) {
         say(1, "an uplink's answer could not be made");
@@ -788,8 +852,16 @@ hnd_uplink(coap_resource_t *resource, coap_session_t *session,
     const coap_pdu_t *request, const coap_string_t *query,
     coap_pdu_t *response)
 {
-    if (uplink_find(session, coap_pdu_get_token(request))) {
-        /* sent again while nginx has it: the empty ACK again */
+    slot_t  *s;
+
+    s = uplink_find(session, coap_pdu_get_token(request));
+
+    if (s) {
+        /* sent again while nginx has it: the empty ACK again, if sent */
+        if (!s->acked) {
+            coap_pdu_set_type(response, COAP_MESSAGE_NON);
+        }
+
         return;
     }
 
@@ -1254,6 +1326,12 @@ expire(void)
 
     for (i = 0; i < SLOTS; i++) {
         s = &slots[i];
+
+        if (s->state == WAITING && s->type == T_UPLINK && s->con
+            && !s->acked && s->ack_by <= now)
+        {
+            uplink_ack(s);
+        }
 
         if (s->state != WAITING || s->deadline > now) {
             continue;
