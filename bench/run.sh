@@ -1436,7 +1436,7 @@ bench9() {
     rport=${PORTS[3]}
     dport=${PORTS[4]}
     B4_DEVICES=$B9_DEVICES \
-    DP_STREAM_EXTRA="server { listen 127.0.0.1:$link udp rcvbuf=4m; iot_coap_link secret_file=$secret; }" \
+    DP_STREAM_EXTRA="server { listen 127.0.0.1:$link udp reuseport rcvbuf=4m; iot_coap_link secret_file=$secret; }" \
         dp_iot_prefix "$P" > "$TMP/b9-prefix" || { fail b9 "$(cat "$TMP/b9-prefix")"; return 1; }
     "$SIDECAR" -s "$secret" -l "127.0.0.1:$link" -a 127.0.0.1 -p "$cport" \
         -v 1 > "$OUT/b9-sidecar.log" 2>&1 &

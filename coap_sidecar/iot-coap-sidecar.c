@@ -13,7 +13,7 @@
 #include <coap3/coap.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -38,9 +39,13 @@
 #define LINK_MAX           4096
 #define LINK_TIMEOUT       3000        /* ms: then the device gets 5.03 */
 #define LINK_KEY_TIMEOUT   1000        /* ms: a handshake waits this long */
+#define ACK_WAIT           1000        /* ms: then an empty ACK (uplinks) */
 #define PAYLOAD_MAX        2048
 #define OCTET_STREAM       COAP_MEDIATYPE_APPLICATION_OCTET_STREAM
 #define SLOTS              4096        /* requests waiting for nginx */
+#define EVENTS             64          /* libcoap's sockets, per round */
+#define BURST              16          /* reads per socket and round */
+#define PREPARE_EVERY      100         /* ms: libcoap's timers, at least */
 
 /* frame types and fields: ngx_iot_module/ngx_iot_coaplink.h */
 #define T_UPLINK           1
@@ -113,8 +118,15 @@ typedef struct {
     uint32_t            seq;
     uint64_t            deadline;
     coap_session_t     *session;
-    coap_async_t       *async;
+    coap_async_t       *async;         /* a pull's */
     coap_pdu_code_t     code;          /* the answer, once READY */
+    int                 con;           /* an uplink: it was confirmable */
+    int                 acked;         /* an uplink: the empty ACK is out */
+    uint16_t            mid;           /* an uplink: the request's */
+    uint64_t            ack_by;        /* an uplink: the empty ACK then */
+    int                 next;          /* an uplink: in its hash chain */
+    size_t              token_len;
+    uint8_t             token[8];
     uint64_t            downlink;
     uint64_t            device;
     size_t              len;
@@ -125,12 +137,14 @@ typedef struct {
 
 
 static slot_t           slots[SLOTS];
+static int              uplinks[SLOTS];    /* hash chains of waiting uplinks */
 static unsigned         active;
 static uint32_t         next_seq;
 static int              link_fd = -1;
 static int              key_fd = -1;
 static uint8_t          secret[1024];
 static size_t           secret_len;
+static EVP_MAC_CTX     *mac_ctx;       /* HMAC-SHA256 with the secret */
 static int              verbose;
 static uint16_t         coap_port = 5683;
 static volatile sig_atomic_t  quit;
@@ -268,20 +282,71 @@ frame_start(uint8_t *out, int type, uint32_t seq)
 }
 
 
+/*
+ * HMAC-SHA256 with the link's secret.  The keyed context is made once:
+ * OpenSSL's one-shot HMAC() looks the algorithm up and sets the key up
+ * again for every frame, which cost more than the rest of a frame.
+ */
+
+static int
+mac_setup(void)
+{
+    EVP_MAC     *mac;
+    OSSL_PARAM   params[2];
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+
+    if (mac == NULL) {
+        return -1;
+    }
+
+    mac_ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+
+    if (mac_ctx == NULL) {
+        return -1;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *) "SHA256",
+                                                 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (!EVP_MAC_init(mac_ctx, secret, secret_len, params)) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+mac_of(const uint8_t *data, size_t len, uint8_t *out)
+{
+    size_t  n;
+
+    /* no key: the one given to mac_setup() */
+    if (!EVP_MAC_init(mac_ctx, NULL, 0, NULL)
+        || !EVP_MAC_update(mac_ctx, data, len)
+        || !EVP_MAC_final(mac_ctx, out, &n, LINK_MAC)
+        || n != LINK_MAC)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 /* the MAC after the fields: the frame's length, or 0 */
 
 static size_t
 frame_end(uint8_t *out, uint8_t *p)
 {
-    unsigned int  n = LINK_MAC;
-
     if (p == NULL) {
         return 0;
     }
 
-    if (HMAC(EVP_sha256(), secret, (int) secret_len, out, p - out, p, &n)
-        == NULL)
-    {
+    if (mac_of(out, p - out, p) != 0) {
         return 0;
     }
 
@@ -294,7 +359,6 @@ frame_parse(const uint8_t *data, size_t len, frame_t *f)
 {
     const uint8_t  *p, *end, *v;
     uint8_t         mac[LINK_MAC];
-    unsigned int    n = LINK_MAC;
     uint64_t        t, now, id;
     size_t          flen;
     int             i, tag;
@@ -310,8 +374,7 @@ frame_parse(const uint8_t *data, size_t len, frame_t *f)
 
     end = data + len - LINK_MAC;
 
-    if (HMAC(EVP_sha256(), secret, (int) secret_len, data, end - data, mac,
-             &n) == NULL
+    if (mac_of(data, end - data, mac) != 0
         || CRYPTO_memcmp(mac, end, LINK_MAC) != 0)
     {
         return -1;
@@ -446,9 +509,78 @@ slot_new(void)
 }
 
 
+/*
+ * Waiting uplinks are found by their session and token (a device that
+ * sends its request again gets only the empty ACK again), in constant time
+ * rather than by libcoap's list of asyncs, which it walks for every
+ * datagram.
+ */
+
+static unsigned
+uplink_hash(coap_session_t *session, const uint8_t *token, size_t len)
+{
+    uintptr_t  h;
+    size_t     i;
+
+    h = (uintptr_t) session >> 4;
+
+    for (i = 0; i < len; i++) {
+        h = h * 31 + token[i];
+    }
+
+    return (unsigned) (h % SLOTS);
+}
+
+
+static slot_t *
+uplink_find(coap_session_t *session, coap_bin_const_t token)
+{
+    slot_t  *s;
+    int      k;
+
+    k = uplinks[uplink_hash(session, token.s, token.length)];
+
+    while (k) {
+        s = &slots[k - 1];
+
+        if (s->session == session && s->token_len == token.length
+            && memcmp(s->token, token.s, token.length) == 0)
+        {
+            return s;
+        }
+
+        k = s->next;
+    }
+
+    return NULL;
+}
+
+
+static void
+uplink_unlink(slot_t *s)
+{
+    int  *k;
+
+    k = &uplinks[uplink_hash(s->session, s->token, s->token_len)];
+
+    while (*k) {
+        if (&slots[*k - 1] == s) {
+            *k = s->next;
+            break;
+        }
+
+        k = &slots[*k - 1].next;
+    }
+}
+
+
 static void
 slot_free(slot_t *s)
 {
+    if (s->type == T_UPLINK && s->session) {
+        uplink_unlink(s);
+    }
+
     if (s->session) {
         coap_session_release(s->session);
         s->session = NULL;
@@ -552,7 +684,11 @@ answer_async(coap_session_t *session, const coap_pdu_t *request,
 }
 
 
-/* a request to nginx; the device waits (an async) for its answer */
+static void uplink_defer(slot_t *s, const coap_pdu_t *request,
+    coap_pdu_t *response);
+
+
+/* a request to nginx; the device waits for its answer */
 
 static void
 ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
@@ -563,9 +699,11 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
     coap_pdu_code_t  method;
     coap_async_t    *async;
     const coap_bin_const_t  *id;
+    coap_bin_const_t  token;
     slot_t          *s;
     uint8_t          frame[LINK_MAX], *p, *end, port[2];
     size_t           len, offset, total, flen;
+    int             *k;
 
     method = coap_pdu_get_code(request);
 
@@ -637,6 +775,27 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
         return;
     }
 
+    s->code = method;          /* the method, until the answer */
+
+    if (type == T_UPLINK) {
+        /* answered by uplink_answer(): no async, see uplink_find() */
+        token = coap_pdu_get_token(request);
+
+        s->con = (coap_pdu_get_type(request) == COAP_MESSAGE_CON);
+        s->mid = (uint16_t) coap_pdu_get_mid(request);
+        s->ack_by = now_ms() + ACK_WAIT;
+        s->token_len = (token.length < sizeof(s->token) ? token.length : sizeof(s->token));
+        memcpy(s->token, token.s, s->token_len);
+        s->session = coap_session_reference(session);
+
+        k = &uplinks[uplink_hash(session, s->token, s->token_len)];
+        s->next = *k;
+        *k = (int) (s - slots) + 1;
+
+        uplink_defer(s, request, response);
+        return;
+    }
+
     async = coap_register_async(session, request, 0);
 
     if (async == NULL) {
@@ -646,11 +805,94 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
     }
 
     s->async = async;
-    s->code = method;          /* the method, until the answer */
     s->session = coap_session_reference(session);
     coap_async_set_app_data(async, s);
 
     /* no code: an empty ACK now if the request was confirmable */
+}
+
+
+/*
+ * An uplink's handler returns before nginx answers.  A confirmable
+ * request is not acknowledged yet: libcoap drops the empty response (a
+ * non-confirmable 0.00), and the answer goes in the ACK (piggy-backed)
+ * once nginx has it, or after an empty ACK (expire(), after ACK_WAIT) as
+ * a separate response.  A block-wise request, whose answer libcoap
+ * completes with its Block1 option, gets the empty ACK at once.
+ */
+
+static void
+uplink_defer(slot_t *s, const coap_pdu_t *request, coap_pdu_t *response)
+{
+    coap_opt_iterator_t  it;
+
+    if (!s->con || s->acked) {
+        coap_pdu_set_type(response, COAP_MESSAGE_NON);
+        return;
+    }
+
+    if (coap_check_option(request, COAP_OPTION_BLOCK1, &it) != NULL) {
+        /* no code: libcoap sends the empty ACK */
+        s->acked = 1;
+        return;
+    }
+
+    coap_pdu_set_type(response, COAP_MESSAGE_NON);
+}
+
+
+/* a confirmable uplink that waits too long: the empty ACK */
+
+static void
+uplink_ack(slot_t *s)
+{
+    coap_pdu_t  *pdu;
+
+    s->acked = 1;
+
+    pdu = coap_pdu_init(COAP_MESSAGE_ACK, 0, s->mid,
+                        coap_session_max_pdu_size(s->session));
+
+    if (pdu == NULL || coap_send(s->session, pdu) == COAP_INVALID_MID) {
+        say(1, "an empty ACK could not be sent");
+    }
+}
+
+
+/*
+ * nginx's answer to an uplink (or 5.03 without one): in the ACK if the
+ * request is not acknowledged yet, else a separate response, confirmable
+ * if the request was (libcoap retransmits it until the device
+ * acknowledges it).
+ */
+
+static void
+uplink_answer(slot_t *s)
+{
+    coap_pdu_t  *pdu;
+
+    if (s->con && !s->acked) {
+        pdu = coap_pdu_init(COAP_MESSAGE_ACK, s->code, s->mid,
+                            coap_session_max_pdu_size(s->session));
+
+    } else {
+        pdu = coap_pdu_init(s->con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+                            s->code, coap_new_message_id(s->session),
+                            coap_session_max_pdu_size(s->session));
+    }
+
+    if (pdu == NULL || !coap_add_token(pdu, s->token_len, s->token)) {
+        say(1, "an uplink's answer could not be made");
+
+        if (pdu) {
+            coap_delete_pdu(pdu);
+        }
+
+    } else if (coap_send(s->session, pdu) == COAP_INVALID_MID) {
+        say(1, "an uplink's answer could not be sent");
+    }
+
+    slot_free(s);
 }
 
 
@@ -659,7 +901,16 @@ hnd_uplink(coap_resource_t *resource, coap_session_t *session,
     const coap_pdu_t *request, const coap_string_t *query,
     coap_pdu_t *response)
 {
-    if (answer_async(session, request, response)) {
+    slot_t  *s;
+
+    s = uplink_find(session, coap_pdu_get_token(request));
+
+    if (s) {
+        /* sent again while nginx has it: the empty ACK again, if sent */
+        if (!s->acked) {
+            coap_pdu_set_type(response, COAP_MESSAGE_NON);
+        }
+
         return;
     }
 
@@ -977,6 +1228,22 @@ push_poll(void)
 }
 
 
+/* the answer is known: to the device */
+
+static void
+slot_answer(slot_t *s)
+{
+    if (s->type == T_UPLINK) {
+        uplink_answer(s);
+        return;
+    }
+
+    /* a pull: libcoap calls hnd_pull() again for it */
+    s->state = READY;
+    coap_async_trigger(s->async);
+}
+
+
 /* the link's port refused a frame: nothing waiting will be answered */
 
 static void
@@ -1002,8 +1269,7 @@ nginx_gone(void)
         }
 
         s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
-        s->state = READY;
-        coap_async_trigger(s->async);
+        slot_answer(s);
     }
 }
 
@@ -1084,8 +1350,7 @@ link_read(void)
             s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
         }
 
-        s->state = READY;
-        coap_async_trigger(s->async);
+        slot_answer(s);
     }
 }
 
@@ -1110,6 +1375,12 @@ expire(void)
 
     for (i = 0; i < SLOTS; i++) {
         s = &slots[i];
+
+        if (s->state == WAITING && s->type == T_UPLINK && s->con
+            && !s->acked && s->ack_by <= now)
+        {
+            uplink_ack(s);
+        }
 
         if (s->state != WAITING || s->deadline > now) {
             continue;
@@ -1137,8 +1408,7 @@ expire(void)
 
         say(1, "nginx did not answer in time: 5.03");
         s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
-        s->state = READY;
-        coap_async_trigger(s->async);
+        slot_answer(s);
     }
 }
 
@@ -1446,6 +1716,132 @@ endpoint(coap_context_t *ctx, const char *host, uint16_t port,
 }
 
 
+/*
+ * The event loop, with libcoap's epoll descriptor in it.  libcoap's own
+ * coap_io_process() walks every session (and every async) before each
+ * datagram it reads; here its timers (retransmissions, idle sessions,
+ * DTLS, triggered pulls) run when its timer fires or every
+ * PREPARE_EVERY ms, and datagrams are read in rounds between them.
+ */
+
+static void
+serve(coap_context_t *ctx, int coap_fd)
+{
+    int                 ep, n, m, i, j, k, b, round, timer;
+    uint64_t            now, next_prepare;
+    coap_tick_t         ticks;
+    struct epoll_event  ev, evs[2], cevs[EVENTS];
+    static struct epoll_event  burst[EVENTS * BURST];
+
+    ep = epoll_create1(EPOLL_CLOEXEC);
+
+    if (ep < 0) {
+        say(0, "epoll_create1() failed: %s", strerror(errno));
+        return;
+    }
+
+    ev.events = EPOLLIN;
+    ev.data.fd = coap_fd;
+
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, coap_fd, &ev) != 0) {
+        say(0, "epoll_ctl() failed: %s", strerror(errno));
+        close(ep);
+        return;
+    }
+
+    ev.events = EPOLLIN;
+    ev.data.fd = link_fd;
+
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, link_fd, &ev) != 0) {
+        say(0, "epoll_ctl() failed: %s", strerror(errno));
+        close(ep);
+        return;
+    }
+
+    next_prepare = 0;
+
+    while (!quit) {
+        now = now_ms();
+
+        if (now >= next_prepare) {
+            coap_ticks(&ticks);
+            coap_io_prepare_epoll(ctx, ticks);
+            next_prepare = now + PREPARE_EVERY;
+        }
+
+        n = epoll_wait(ep, evs, 2, (int) (next_prepare - now));
+
+        for (i = 0; i < n; i++) {
+            if (evs[i].data.fd == link_fd) {
+                link_read();
+                continue;
+            }
+
+            /* the device ports: a datagram per event, some rounds */
+
+            timer = 0;
+
+            for (round = 0; round < EVENTS; round++) {
+                m = epoll_wait(coap_fd, cevs, EVENTS, 0);
+
+                if (m <= 0) {
+                    break;
+                }
+
+                /*
+                 * coap_io_do_epoll() walks every session after its events
+                 * (it re-arms its timer): a readable socket's event is
+                 * given BURST times, so that the walk is once for up to
+                 * BURST datagrams; the reads that find nothing are
+                 * quiet (libcoap warns of them, a formatted line each).
+                 */
+
+                k = 0;
+
+                for (j = 0; j < m; j++) {
+                    if (cevs[j].data.ptr == NULL) {
+                        timer = 1;
+                        burst[k++] = cevs[j];
+                        continue;
+                    }
+
+                    for (b = 0; b < BURST; b++) {
+                        burst[k++] = cevs[j];
+                    }
+                }
+
+                if (verbose < 3) {
+                    coap_set_log_level(LOG_ERR);
+                }
+
+                coap_io_do_epoll(ctx, burst, (size_t) k);
+
+                if (verbose < 3) {
+                    coap_set_log_level(LOG_WARNING);
+                }
+
+                release_answered();
+
+                if (timer) {
+                    break;
+                }
+            }
+
+            if (timer) {
+                /* reads and re-arms libcoap's timer */
+                next_prepare = 0;
+            }
+        }
+
+        release_answered();
+        expire();
+        push_poll();
+    }
+
+    close(ep);
+}
+
+
 static void
 usage(void)
 {
@@ -1465,7 +1861,6 @@ main(int argc, char **argv)
     coap_resource_t   *r;
     coap_dtls_spsk_t   psk;
     const char        *listen_addr, *link_spec, *secret_file, *pidfile;
-    struct pollfd      pfd[2];
     struct sigaction   sa;
     FILE              *fp;
     int                c, coap_fd;
@@ -1496,6 +1891,11 @@ main(int argc, char **argv)
     }
 
     if (read_secret(secret_file) != 0) {
+        return 1;
+    }
+
+    if (mac_setup() != 0) {
+        say(0, "cannot set up HMAC-SHA256");
         return 1;
     }
 
@@ -1584,25 +1984,18 @@ main(int argc, char **argv)
 
     coap_fd = coap_context_get_coap_fd(ctx);
 
-    while (!quit) {
-        pfd[0].fd = coap_fd;
-        pfd[0].events = POLLIN;
-        pfd[1].fd = link_fd;
-        pfd[1].events = POLLIN;
+    if (coap_fd >= 0) {
+        serve(ctx, coap_fd);
 
-        if (coap_fd >= 0) {
-            (void) poll(pfd, 2, 100);
-            coap_io_process(ctx, COAP_IO_NO_WAIT);
-
-        } else {
+    } else {
+        while (!quit) {
             coap_io_process(ctx, 50);
+            link_read();
+            coap_io_process(ctx, COAP_IO_NO_WAIT);
+            release_answered();
+            expire();
+            push_poll();
         }
-
-        link_read();
-        coap_io_process(ctx, COAP_IO_NO_WAIT);
-        release_answered();
-        expire();
-        push_poll();
     }
 
     if (pidfile) {
@@ -1624,6 +2017,8 @@ main(int argc, char **argv)
 
     coap_free_context(ctx);
     coap_cleanup();
+
+    EVP_MAC_CTX_free(mac_ctx);
 
     return 0;
 }

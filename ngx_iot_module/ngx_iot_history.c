@@ -6,7 +6,10 @@
  * store ("<iot_store>-history"), so that history writes never hold up the
  * registry's.  A worker collects messages for a few milliseconds and a
  * thread writes them in one transaction, so the event loop never waits for
- * the disk.  The same thread keeps the retention limits.
+ * the disk.  A message that someone waits for (a confirmable CoAP uplink)
+ * is written at once if the thread is idle, else with the next batch
+ * right after the one being written (group commit): the wait is the
+ * write, not the timer.  The same thread keeps the retention limits.
  */
 
 
@@ -71,6 +74,7 @@ struct ngx_iot_history_s {
     ngx_uint_t                 written;   /* since the last retention run */
     ngx_iot_history_peer_t    *me;        /* in the zone, or NULL */
     ngx_event_t                timer;
+    ngx_event_t                commit;    /* posted: someone waits */
     ngx_event_t                retention;
     ngx_log_t                 *log;
 #if (NGX_THREADS)
@@ -129,6 +133,10 @@ ngx_iot_history_init_process(ngx_cycle_t *cycle, ngx_iot_conf_t *icf)
     h->timer.handler = ngx_iot_history_flush;
     h->timer.data = h;
     h->timer.log = cycle->log;
+
+    h->commit.handler = ngx_iot_history_flush;
+    h->commit.data = h;
+    h->commit.log = cycle->log;
 
     /* retention runs even when no message arrives */
     h->retention.handler = ngx_iot_history_retention;
@@ -247,6 +255,10 @@ ngx_iot_history_exit_process(ngx_iot_history_t *h)
 
     if (h == NULL) {
         return;
+    }
+
+    if (h->commit.posted) {
+        ngx_delete_posted_event(&h->commit);
     }
 
     /*
@@ -419,6 +431,12 @@ ngx_iot_history_add_wait(ngx_cycle_t *cycle, ngx_iot_message_t *m,
     if (b->rows >= NGX_IOT_HISTORY_ROWS && !h->busy) {
         ngx_iot_history_flush(&h->timer);
 
+    } else if (wait && !h->busy && h->failures == 0) {
+        /* after this round of events: what else came in goes along */
+        if (!h->commit.posted) {
+            ngx_post_event(&h->commit, &ngx_posted_events);
+        }
+
     } else if (!h->timer.timer_set) {
         ngx_add_timer(&h->timer, NGX_IOT_HISTORY_FLUSH);
     }
@@ -468,8 +486,12 @@ ngx_iot_history_flush(ngx_event_t *ev)
         return;
     }
 
-    if (ev->timer_set) {
-        ngx_del_timer(ev);
+    if (h->timer.timer_set) {
+        ngx_del_timer(&h->timer);
+    }
+
+    if (h->commit.posted) {
+        ngx_delete_posted_event(&h->commit);
     }
 
     /* the batch goes to the writer; new messages go into the other one */
@@ -541,7 +563,11 @@ ngx_iot_history_written(ngx_event_t *ev)
 
     ngx_iot_history_settle(&h->batch[h->filling ^ 1]);
 
-    if (h->batch[h->filling].rows && !h->timer.timer_set) {
+    if (h->batch[h->filling].nwaits && h->failures == 0) {
+        /* waiting messages came in meanwhile: they go now (a retry waits) */
+        ngx_iot_history_flush(&h->timer);
+
+    } else if (h->batch[h->filling].rows && !h->timer.timer_set) {
         ngx_add_timer(&h->timer, NGX_IOT_HISTORY_FLUSH);
     }
 }
