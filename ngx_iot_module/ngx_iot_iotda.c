@@ -720,6 +720,45 @@ ngx_iot_iotda_frozen(ngx_cycle_t *cycle, uint64_t device_id)
 }
 
 
+/* the device whose node id is node (one that is no IMEI): its id, or 0 */
+
+uint64_t
+ngx_iot_iotda_node_device(ngx_cycle_t *cycle, u_char *node, size_t len)
+{
+    uint64_t             id;
+    ngx_iot_link_t      *link;
+    ngx_iot_iotda_t     *x;
+    ngx_iot_zone_ctx_t  *ctx;
+
+    if (ngx_iot_zone_ctx(cycle)->sh->iotda.nelts == 0) {
+        return 0;
+    }
+
+    id = 0;
+
+    ctx = ngx_iot_lock_read(cycle);
+
+    for (link = ngx_iot_index_find(&ctx->sh->iotda_nodes,
+                                   ngx_iot_index_hash(node, len));
+         link;
+         link = ngx_iot_index_find_next(link))
+    {
+        x = ngx_iot_container_of(link, ngx_iot_iotda_t, node_link);
+
+        if (x->ids.len - x->did_len == len
+            && ngx_memcmp(x->ids.data + x->did_len, node, len) == 0)
+        {
+            id = x->id.key;
+            break;
+        }
+    }
+
+    ngx_iot_unlock_read(ctx);
+
+    return id;
+}
+
+
 /*
  * A device reports its properties: an uplink whose payload is a JSON
  * object {"services":[{"service_id", "properties":{...}, "event_time"}]}

@@ -151,6 +151,10 @@ ngx_uint_t ngx_iot_iotda_node_taken(ngx_iot_zone_ctx_t *ctx, u_char *node,
 ngx_uint_t ngx_iot_iotda_did_taken(ngx_iot_zone_ctx_t *ctx, u_char *did,
     size_t len, uint64_t self);
 
+/* the device whose node id (one that is no IMEI) is node, or 0 */
+uint64_t ngx_iot_iotda_node_device(ngx_cycle_t *cycle, u_char *node,
+    size_t len);
+
 /* is the device frozen (its uplinks are refused)? */
 ngx_uint_t ngx_iot_iotda_frozen(ngx_cycle_t *cycle, uint64_t device_id);
 

@@ -23,6 +23,7 @@
 #include "ngx_iot_store.h"
 #include "ngx_iot_write.h"
 #include "ngx_iot_adapters.h"
+#include "ngx_iot_iotda.h"
 #include "ngx_iot_psk.h"
 
 
@@ -41,6 +42,8 @@ static ngx_int_t ngx_iot_psk_imei(ngx_cycle_t *cycle, ngx_str_t *identity,
     ngx_pool_t *pool, ngx_str_t *key, ngx_iot_device_t *d, ngx_log_t *log);
 static ngx_int_t ngx_iot_psk_dvn(ngx_cycle_t *cycle, ngx_str_t *identity,
     ngx_pool_t *pool, ngx_str_t *key, ngx_iot_device_t *d, ngx_log_t *log);
+static ngx_int_t ngx_iot_psk_iotda(ngx_cycle_t *cycle, ngx_str_t *identity,
+    ngx_pool_t *pool, ngx_str_t *key, ngx_iot_device_t *d, ngx_log_t *log);
 static ngx_int_t ngx_iot_psk_adapter(ngx_cycle_t *cycle, ngx_uint_t type,
     ngx_pool_t *pool, ngx_str_t *key, ngx_iot_device_t *d, ngx_log_t *log);
 static ngx_iot_rc_e ngx_iot_psk_check(ngx_iot_write_t *w);
@@ -51,6 +54,7 @@ static void ngx_iot_psk_written(ngx_iot_write_t *w);
 /* the sources, asked in this order; the first that knows the identity */
 static ngx_iot_psk_source_pt  ngx_iot_psk_sources[] = {
     ngx_iot_psk_collections,
+    ngx_iot_psk_iotda,
     ngx_iot_psk_imei,
     ngx_iot_psk_dvn,
     NULL
@@ -174,6 +178,70 @@ ngx_iot_psk_dvn(ngx_cycle_t *cycle, ngx_str_t *identity, ngx_pool_t *pool,
 
     return ngx_iot_psk_adapter(cycle, NGX_IOT_ADAPTER_GENERIC, pool, key, d,
                                log);
+}
+
+
+/*
+ * An IoTDA node id: the device's auth_info secret, written in hex (the
+ * key's bytes); a secret that is not hex is no DTLS key.  Asked before
+ * the cellular adapter's, since a node id may be an IMEI.
+ */
+
+static ngx_int_t
+ngx_iot_psk_iotda(ngx_cycle_t *cycle, ngx_str_t *identity, ngx_pool_t *pool,
+    ngx_str_t *key, ngx_iot_device_t *d, ngx_log_t *log)
+{
+    uint64_t          id, imei;
+    ngx_int_t         rc;
+    ngx_str_t         secret, secondary;
+    ngx_iot_store_t  *store;
+
+    imei = ngx_iot_iotda_imei(identity->data, identity->len);
+
+    if (imei) {
+        if (ngx_iot_device_get_ident(cycle, NGX_IOT_IDENT_IMEI, imei, pool,
+                                     d)
+            != NGX_IOT_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        id = ngx_iot_iotda_node_device(cycle, identity->data, identity->len);
+
+        if (id == 0 || ngx_iot_device_get(cycle, id, 0, pool, d)
+                       != NGX_IOT_OK)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    store = ngx_iot_store_get(cycle, log);
+    if (store == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_iot_store_iotda_secret(store, identity, pool, &secret,
+                                    &secondary, log);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    key->len = secret.len / 2;
+    key->data = ngx_pnalloc(pool, key->len + 1);
+    if (key->data == NULL) {
+        ngx_explicit_memzero(secret.data, secret.len);
+        return NGX_ERROR;
+    }
+
+    rc = (secret.len % 2 == 0 && secret.len
+          && ngx_iot_hex_decode(key->data, secret.data, secret.len) == NGX_OK)
+         ? NGX_OK : NGX_DECLINED;
+
+    ngx_explicit_memzero(secret.data, secret.len);
+    ngx_explicit_memzero(secondary.data, secondary.len);
+
+    return rc;
 }
 
 
