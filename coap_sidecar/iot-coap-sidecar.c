@@ -784,7 +784,8 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
         s->con = (coap_pdu_get_type(request) == COAP_MESSAGE_CON);
         s->mid = (uint16_t) coap_pdu_get_mid(request);
         s->ack_by = now_ms() + ACK_WAIT;
-        s->token_len = (token.length < sizeof(s->token) ? token.length : sizeof(s->token));
+        s->token_len = (token.length < sizeof(s->token)
+                        ? token.length : sizeof(s->token));
         memcpy(s->token, token.s, s->token_len);
         s->session = coap_session_reference(session);
 
