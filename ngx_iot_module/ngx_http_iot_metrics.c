@@ -3,8 +3,8 @@
  * Copyright (C) nginx-iot authors
  *
  * "iot_metrics": a location that answers the module's metrics in the
- * Prometheus text format (ngx_iot_metrics.h), as stub_status answers
- * nginx's connections.
+ * Prometheus text format (ngx_iot_metrics.h), as nginx's own status
+ * page answers with its connections.
  */
 
 
