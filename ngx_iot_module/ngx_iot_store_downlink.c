@@ -16,6 +16,11 @@
 #include "ngx_iot_id.h"
 
 
+static ngx_int_t ngx_iot_store_downlink_one(ngx_iot_store_t *store,
+    sqlite3_stmt *st, ngx_uint_t path, ngx_iot_store_downlink_pt handler,
+    void *data, ngx_log_t *log);
+
+
 /* a collection keeps up to this many more than its limit between trims */
 #define NGX_IOT_DOWNLINK_TRIM_EVERY  64
 
@@ -162,10 +167,7 @@ ngx_iot_store_downlink_next(ngx_iot_store_t *store, uint64_t device,
     ngx_uint_t transport, ngx_iot_store_downlink_pt handler, void *data,
     ngx_log_t *log)
 {
-    int                      rc;
-    ngx_int_t                hrc;
-    sqlite3_stmt            *st;
-    ngx_iot_downlink_row_t   row;
+    sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_QUEUED_NEXT);
     if (st == NULL) {
@@ -177,26 +179,7 @@ ngx_iot_store_downlink_next(ngx_iot_store_t *store, uint64_t device,
     sqlite3_bind_int(st, 2, (int) transport);
     sqlite3_bind_int64(st, 3, (sqlite3_int64) ngx_iot_now_ms());
 
-    rc = sqlite3_step(st);
-
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
-        return NGX_DECLINED;
-    }
-
-    if (rc != SQLITE_ROW) {
-        ngx_iot_store_log_error(store, "reading queued downlinks", log);
-        sqlite3_reset(st);
-        return NGX_ERROR;
-    }
-
-    ngx_iot_store_row_downlink(st, &row);
-
-    hrc = handler(&row, data);
-
-    sqlite3_reset(st);
-
-    return hrc;
+    return ngx_iot_store_downlink_one(store, st, 0, handler, data, log);
 }
 
 
@@ -269,10 +252,7 @@ ngx_iot_store_downlink_push_next(ngx_iot_store_t *store, ngx_uint_t transport,
     uint64_t after, ngx_iot_store_downlink_pt handler, void *data,
     ngx_log_t *log)
 {
-    int                      rc;
-    ngx_int_t                hrc;
-    sqlite3_stmt            *st;
-    ngx_iot_downlink_row_t   row;
+    sqlite3_stmt  *st;
 
     st = ngx_iot_store_stmt(store, NGX_IOT_SQL_DOWNLINK_PUSH_NEXT);
     if (st == NULL) {
@@ -283,6 +263,24 @@ ngx_iot_store_downlink_push_next(ngx_iot_store_t *store, ngx_uint_t transport,
     sqlite3_bind_int(st, 1, (int) transport);
     sqlite3_bind_int64(st, 2, (sqlite3_int64) after);
     sqlite3_bind_int64(st, 3, (sqlite3_int64) ngx_iot_now_ms());
+
+    return ngx_iot_store_downlink_one(store, st, 1, handler, data, log);
+}
+
+
+/*
+ * The one queued downlink a bound statement finds, to handler (its CoAP
+ * path from column 10 when the statement has it); NGX_DECLINED: none.
+ */
+
+static ngx_int_t
+ngx_iot_store_downlink_one(ngx_iot_store_t *store, sqlite3_stmt *st,
+    ngx_uint_t path, ngx_iot_store_downlink_pt handler, void *data,
+    ngx_log_t *log)
+{
+    int                      rc;
+    ngx_int_t                hrc;
+    ngx_iot_downlink_row_t   row;
 
     rc = sqlite3_step(st);
 
@@ -299,8 +297,10 @@ ngx_iot_store_downlink_push_next(ngx_iot_store_t *store, ngx_uint_t transport,
 
     ngx_iot_store_row_downlink(st, &row);
 
-    row.coap_path.data = (u_char *) sqlite3_column_text(st, 10);
-    row.coap_path.len = sqlite3_column_bytes(st, 10);
+    if (path) {
+        row.coap_path.data = (u_char *) sqlite3_column_text(st, 10);
+        row.coap_path.len = sqlite3_column_bytes(st, 10);
+    }
 
     hrc = handler(&row, data);
 
