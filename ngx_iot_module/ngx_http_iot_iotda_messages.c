@@ -714,10 +714,14 @@ ngx_http_iot_iotda_msg_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                           "topic_full_name: one at most");
     }
 
-    if (ngx_strlchr(topic.data, topic.data + topic.len, '+')
-        || ngx_strlchr(topic.data, topic.data + topic.len, '#')
-        || ngx_strlchr(full.data, full.data + full.len, '+')
-        || ngx_strlchr(full.data, full.data + full.len, '#'))
+    /* an absent topic is a null string: no pointer arithmetic on it */
+
+    if ((topic.len
+         && (ngx_strlchr(topic.data, topic.data + topic.len, '+')
+             || ngx_strlchr(topic.data, topic.data + topic.len, '#')))
+        || (full.len
+            && (ngx_strlchr(full.data, full.data + full.len, '+')
+                || ngx_strlchr(full.data, full.data + full.len, '#'))))
     {
         return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
                                           "IOTDA.000006 topic and "
