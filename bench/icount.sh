@@ -15,7 +15,8 @@
 # collections dialect's GET /collections/{cid}/devices/{did} (X-API-Token),
 # both over 1,000 of 10,000 bulk-loaded devices (bulk_load ... things),
 # the collections dialect's creation of a device with an IMSI and an IMEI
-# (benchmark 2's request; each run from the same store),
+# (benchmark 2's request; each run from the same store), the iotda
+# dialect's creation (benchmark 8's request and product),
 # an unknown path of the collections dialect (404: what every request
 # costs before its resource), and nginx's own return 200 of a body of a
 # device's size in the same server (the reference of benchmarks 1 and 7). Requests go one at a time over keep-alive
@@ -46,7 +47,7 @@ done
 
 NEXT_PORT=${BENCH_PORT:-18780}
 port=$(free_port)
-BENCH_WORKERS=1 mk_things_prefix "$DIR" "$port" 64m
+BENCH_WORKERS=1 mk_iotda_prefix "$DIR" "$port" 64m
 
 # the reference of benchmarks 1 and 7: nginx's return 200 of a body of a
 # device's size (352 bytes), in the same server
@@ -86,7 +87,15 @@ awk -v n="$N" -v port="$port" 'BEGIN {
 # the collections dialect: the first 1,000 devices it lists
 ngx_start "$DIR" > /dev/null || exit 1
 device_paths "$DIR" "$cid" 1000 "$DIR/paths.txt" || { ngx_stop "$DIR"; exit 1; }
+# the iotda dialect's creation (benchmark 8's request and product)
+project=$(api "$DIR" GET "/collections/$cid" |
+          grep -o '"teamId":"[0-9a-v]*"' | cut -d'"' -f4)
+code=$(curl -s -o "$DIR/product.json" -w '%{http_code}' \
+    -H "X-Auth-Token: $tok" -H 'Content-Type: application/json' \
+    --data-binary "{\"product_id\":\"bench\",\"name\":\"bench\",\"device_type\":\"meter\",\"protocol_type\":\"UDP\",\"data_format\":\"json\",\"app_id\":\"$cid\",\"service_capabilities\":[{\"service_id\":\"s\",\"properties\":[{\"property_name\":\"t\",\"data_type\":\"int\",\"default_value\":1}]}]}" \
+    "http://127.0.0.1:$port/v5/iot/$project/products")
 ngx_stop "$DIR"
+[ "$code" = 201 ] || { echo "icount: POST products: $code" >&2; exit 1; }
 awk -v n="$N" -v port="$port" '{ p[k++] = $0 } END {
     for (i = 0; i < n + 200; i++)
         printf "url = \"http://127.0.0.1:%d%s\"\n" \
@@ -105,6 +114,17 @@ awk -v n="$N" -v port="$port" -v cid="$cid" -v tok="$tok" 'BEGIN {
                "\\\"imei\\\":\\\"35297%010d\\\"}\"\n", \
                i ? "next" : "# one request a group", port, cid, tok, i, i
 }' > "$DIR/create.curl"
+awk -v n="$N" -v port="$port" -v project="$project" -v tok="$tok" 'BEGIN {
+    for (i = 0; i < n + 200; i++)
+        printf "%s\nurl = \"http://127.0.0.1:%d/v5/iot/%s/devices\"\n" \
+               "output = \"/dev/null\"\n" \
+               "header = \"X-Auth-Token: %s\"\n" \
+               "header = \"Content-Type: application/json\"\n" \
+               "data = \"{\\\"node_id\\\":\\\"n%012d\\\"," \
+               "\\\"product_id\\\":\\\"bench\\\"," \
+               "\\\"device_name\\\":\\\"bench n%012d\\\"}\"\n", \
+               i ? "next" : "# one request a group", port, project, tok, i, i
+}' > "$DIR/iotda-create.curl"
 cp -a "$DIR/var" "$DIR/var.before"
 
 # one run: nginx under callgrind, the first M requests of FILE (LINES
@@ -142,13 +162,14 @@ run() {
         "$kind" "$N" "$b" "$a" $(((b - a) / N))
 }
 
-for kind in ${ICOUNT_KINDS:-things collections 404 return200 create}; do
+for kind in ${ICOUNT_KINDS:-things collections 404 return200 create iotda-create}; do
     case $kind in
         things) run things "$ptr" "Authorization: Bearer $tok" ;;
         collections) run collections "$pcol" "X-API-Token: $tok" ;;
         404) run 404 "$p404" "X-API-Token: $tok" ;;
         return200) run return200 "$DIR/ref.curl" "X-API-Token: $tok" ;;
         create) run create "$DIR/create.curl" "X-Nothing: 1" 6 ;;
+        iotda-create) run iotda-create "$DIR/iotda-create.curl" "X-Nothing: 1" 6 ;;
     esac
 done
 

@@ -1550,19 +1550,54 @@ ngx_int_t
 ngx_http_iot_iotda_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *json)
 {
-    size_t      size;
+    ngx_str_t   text;
     ngx_buf_t  *b;
 
-    size = json_dumpb(json, NULL, 0, JSON_COMPACT);
+    b = ngx_calloc_buf(r->pool);
 
-    b = ngx_create_temp_buf(r->pool, size ? size : 1);
-    if (b == NULL) {
+    if (b == NULL || ngx_http_iot_iotda_json_text(r->pool, json, &text)
+                     != NGX_OK)
+    {
         json_decref(json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last += json_dumpb(json, (char *) b->pos, size, JSON_COMPACT);
     json_decref(json);
 
+    b->pos = text.data;
+    b->last = text.data + text.len;
+    b->temporary = 1;
+
     return ngx_http_iot_send(r, status, b);
+}
+
+
+/*
+ * JSON as compact text in the pool: dumped once into a guess of its
+ * size, a second time only when it is longer (a dump costs more than the
+ * memory).
+ */
+
+ngx_int_t
+ngx_http_iot_iotda_json_text(ngx_pool_t *pool, json_t *j, ngx_str_t *out)
+{
+    size_t  size, len;
+
+    size = 1024;
+
+    for ( ;; ) {
+        out->data = ngx_pnalloc(pool, size);
+        if (out->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = json_dumpb(j, (char *) out->data, size, JSON_COMPACT);
+
+        if (len <= size) {
+            out->len = len;
+            return NGX_OK;
+        }
+
+        size = len;
+    }
 }

@@ -72,6 +72,8 @@ ngx_int_t ngx_http_iot_iotda_refuse(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_uint_t status, const char *message);
 ngx_int_t ngx_http_iot_iotda_invalid(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
+ngx_int_t ngx_http_iot_iotda_json_text(ngx_pool_t *pool, json_t *j,
+    ngx_str_t *out);
 ngx_int_t ngx_http_iot_iotda_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *json);
 ngx_uint_t ngx_http_iot_iotda_reaches(ngx_iot_principal_t *who,
@@ -101,6 +103,8 @@ ngx_int_t ngx_http_iot_iotda_products(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_iotda_product(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+json_t *ngx_http_iot_iotda_model_json(ngx_http_request_t *r, u_char *text,
+    size_t len);
 ngx_int_t ngx_http_iot_iotda_text(ngx_http_request_t *r, json_t *obj,
     const char *name, ngx_uint_t required, size_t max, ngx_uint_t id_chars,
     ngx_str_t *out);
@@ -111,8 +115,6 @@ ngx_int_t ngx_http_iot_iotda_default(json_t *prop, json_t *v);
 /* ngx_http_iot_iotda_devices.c: the device a path names, reached */
 ngx_int_t ngx_http_iot_iotda_target(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_uint_t write, ngx_uint_t model,
-    ngx_iot_iotda_view_t *v);
-json_t *ngx_http_iot_iotda_view_json(ngx_http_request_t *r,
     ngx_iot_iotda_view_t *v);
 ngx_int_t ngx_http_iot_iotda_write_error(ngx_http_request_t *r,
     ngx_iot_rc_e rc, ngx_iot_iotda_op_t *op);

@@ -54,11 +54,18 @@ typedef struct {
 } ngx_http_iot_iotda_make_t;
 
 
-static json_t *ngx_http_iot_iotda_string(u_char *p, size_t len);
 static ngx_int_t ngx_http_iot_iotda_member(u_char *p, size_t len,
     const char *key, ngx_str_t *value);
 static u_char *ngx_http_iot_iotda_esc(u_char *p, const char *name,
     ngx_str_t *s);
+static ngx_int_t ngx_http_iot_iotda_app_name(ngx_http_request_t *r,
+    uint64_t cid, ngx_str_t *name);
+static size_t ngx_http_iot_iotda_item_size(ngx_iot_iotda_view_t *v,
+    ngx_str_t *app, ngx_uint_t full);
+static u_char *ngx_http_iot_iotda_item(u_char *p, ngx_iot_iotda_view_t *v,
+    ngx_str_t *app, ngx_uint_t full);
+static ngx_int_t ngx_http_iot_iotda_send_view(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_iot_iotda_view_t *v);
 static ngx_buf_t *ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
     ngx_iot_iotda_view_t *out, ngx_uint_t offset, ngx_uint_t found,
     ngx_uint_t count);
@@ -184,9 +191,9 @@ ngx_http_iot_iotda_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
 
 /*
- * Lists are written directly (strings escaped with ngx_escape_json()),
- * not built and dumped with jansson: a page costs what the collections
- * dialect's does.  A device's name is taken from its tags as the bytes
+ * Devices are written directly (strings escaped with ngx_escape_json()),
+ * not built and dumped with jansson: a page, and a device shown or made,
+ * costs what the collections dialect's does.  A device's name is taken from its tags as the bytes
  * of the JSON string (tags are a compact object of strings, so the
  * escaped bytes are valid in the answer as they are), the IoTDA tags as
  * the bytes of the part's "tags" value.
@@ -329,69 +336,31 @@ ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
     ngx_iot_iotda_view_t *out, ngx_uint_t offset, ngx_uint_t found,
     ngx_uint_t count)
 {
-    u_char                *p;
-    size_t                 size;
-    uint64_t               app_cid;
-    ngx_str_t              app, name, tags, description, barcode;
-    ngx_buf_t             *b;
-    ngx_uint_t             i;
-    ngx_iot_device_t      *d;
-    ngx_iot_iotda_view_t  *v;
-    ngx_iot_collection_t   c;
-
-    static ngx_str_t  name_key = ngx_string("name");
-
-    /* the names of the page's resource spaces, once each (escaped) */
+    u_char      *p;
+    size_t       size;
+    uint64_t     app_cid;
+    ngx_str_t    app;
+    ngx_buf_t   *b;
+    ngx_uint_t   i;
 
     size = sizeof("{\"devices\":[],\"page\":{\"count\":,\"marker\":\""
                   "000000000000000000000000\"}}") + NGX_INT_T_LEN;
 
-    for (i = offset; i < found; i++) {
-        v = &out[i];
-        d = &v->d;
-
-        ngx_iot_device_about(d, &description, &barcode);
-
-        size += sizeof("{\"app_id\":\"\",\"app_name\":,\"device_id\":,"
-                       "\"node_id\":,\"gateway_id\":,\"device_name\":\"\","
-                       "\"node_type\":\"GATEWAY\",\"description\":,"
-                       "\"fw_version\":\"\",\"sw_version\":\"\","
-                       "\"device_sdk_version\":\"\",\"product_id\":,"
-                       "\"product_name\":,\"status\":\"INACTIVE\","
-                       "\"tags\":},")
-                + NGX_IOT_ID_LEN
-                + ngx_http_iot_iotda_esc_len(v->device_id)
-                + ngx_http_iot_iotda_esc_len(v->node_id)
-                + ngx_http_iot_iotda_esc_len(v->gateway_id)
-                + ngx_http_iot_iotda_esc_len(description)
-                + ngx_http_iot_iotda_esc_len(v->product_id)
-                + ngx_http_iot_iotda_esc_len(v->product_name)
-                + d->tags.len + v->doc.len + 16;
-    }
+    /* one space's name per change of space: bounded by the page */
 
     app_cid = 0;
     ngx_str_null(&app);
 
-    /* one space's name per change of space: bounded by the page */
-
     for (i = offset; i < found; i++) {
-        if (out[i].d.collection_id == app_cid) {
-            continue;
+        if (out[i].d.collection_id != app_cid) {
+            app_cid = out[i].d.collection_id;
+
+            if (ngx_http_iot_iotda_app_name(r, app_cid, &app) != NGX_OK) {
+                return NULL;
+            }
         }
 
-        app_cid = out[i].d.collection_id;
-        ngx_str_null(&app);
-
-        if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, app_cid,
-                                   r->pool, &c)
-            == NGX_IOT_OK
-            && ngx_iot_tags_get(&c.tags, &name_key, r->pool, &app)
-               == NGX_ERROR)
-        {
-            return NULL;
-        }
-
-        size += ngx_http_iot_iotda_esc_len(app);
+        size += ngx_http_iot_iotda_item_size(&out[i], &app, 0) + 1;
     }
 
     b = ngx_create_temp_buf(r->pool, size);
@@ -405,74 +374,19 @@ ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
     ngx_str_null(&app);
 
     for (i = offset; i < found; i++) {
-        v = &out[i];
-        d = &v->d;
+        if (out[i].d.collection_id != app_cid) {
+            app_cid = out[i].d.collection_id;
 
-        if (d->collection_id != app_cid) {
-            app_cid = d->collection_id;
-            ngx_str_null(&app);
-
-            if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, app_cid,
-                                       r->pool, &c)
-                == NGX_IOT_OK
-                && ngx_iot_tags_get(&c.tags, &name_key, r->pool, &app)
-                   == NGX_ERROR)
-            {
+            if (ngx_http_iot_iotda_app_name(r, app_cid, &app) != NGX_OK) {
                 return NULL;
             }
-        }
-
-        ngx_iot_device_about(d, &description, &barcode);
-
-        /* the name's bytes as its tags have them, quotes and all */
-
-        ngx_str_set(&name, "\"\"");
-
-        if (d->tags.len
-            && ngx_http_iot_iotda_member(d->tags.data, d->tags.len, "name",
-                                         &name)
-               == NGX_OK
-            && name.data[0] != '"')
-        {
-            ngx_str_set(&name, "\"\"");
-        }
-
-        ngx_str_set(&tags, "[]");
-
-        if (v->doc.len
-            && ngx_http_iot_iotda_member(v->doc.data, v->doc.len, "tags",
-                                         &tags)
-               == NGX_OK
-            && tags.data[0] != '[')
-        {
-            ngx_str_set(&tags, "[]");
         }
 
         if (i > offset) {
             *p++ = ',';
         }
 
-        p = ngx_cpymem(p, "{\"app_id\":\"", sizeof("{\"app_id\":\"") - 1);
-        p = ngx_iot_id_encode(p, d->collection_id);
-        *p++ = '"';
-        p = ngx_http_iot_iotda_esc(p, "app_name", &app);
-        p = ngx_http_iot_iotda_esc(p, "device_id", &v->device_id);
-        p = ngx_http_iot_iotda_esc(p, "node_id", &v->node_id);
-        p = ngx_http_iot_iotda_esc(p, "gateway_id", &v->gateway_id);
-        p = ngx_sprintf(p, ",\"device_name\":%V,\"node_type\":\"%s\"",
-                        &name, v->x.gateway ? "ENDPOINT" : "GATEWAY");
-        p = ngx_http_iot_iotda_esc(p, "description", &description);
-        p = ngx_cpymem(p, ",\"fw_version\":\"\",\"sw_version\":\"\","
-                       "\"device_sdk_version\":\"\"",
-                       sizeof(",\"fw_version\":\"\",\"sw_version\":\"\","
-                              "\"device_sdk_version\":\"\"") - 1);
-        p = ngx_http_iot_iotda_esc(p, "product_id", &v->product_id);
-        p = ngx_http_iot_iotda_esc(p, "product_name", &v->product_name);
-        p = ngx_sprintf(p, ",\"status\":\"%s\",\"tags\":%V}",
-                        (v->x.flags & NGX_IOT_IOTDA_FROZEN) ? "FROZEN"
-                        : d->net_family ? "ONLINE"
-                        : d->net_at ? "OFFLINE" : "INACTIVE",
-                        &tags);
+        p = ngx_http_iot_iotda_item(p, &out[i], &app, 0);
     }
 
     p = ngx_sprintf(p, "],\"page\":{\"count\":%ui", count);
@@ -487,6 +401,232 @@ ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
     b->last = p;
 
     return b;
+}
+
+
+/* a resource space's name tag, "" without one (a space gone: "") */
+
+static ngx_int_t
+ngx_http_iot_iotda_app_name(ngx_http_request_t *r, uint64_t cid,
+    ngx_str_t *name)
+{
+    ngx_iot_collection_t  c;
+
+    static ngx_str_t  key = ngx_string("name");
+
+    ngx_str_null(name);
+
+    if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, cid, r->pool, &c)
+        == NGX_IOT_OK
+        && ngx_iot_tags_get(&c.tags, &key, r->pool, name) == NGX_ERROR)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+#define NGX_HTTP_IOT_IOTDA_MASKED  "********"
+
+/*
+ * The fields of a device a list shows; full: those of a device shown,
+ * made and changed too (auth_info, times, modules, extension_info).
+ * Secrets are never shown; a fingerprint is masked as the spec's example
+ * masks it (dc0f****f22f).
+ */
+
+static size_t
+ngx_http_iot_iotda_item_size(ngx_iot_iotda_view_t *v, ngx_str_t *app,
+    ngx_uint_t full)
+{
+    size_t     size;
+    ngx_str_t  description, barcode;
+
+    ngx_iot_device_about(&v->d, &description, &barcode);
+
+    size = sizeof("{\"app_id\":\"\",\"app_name\":,\"device_id\":,"
+                  "\"node_id\":,\"gateway_id\":,\"device_name\":\"\","
+                  "\"node_type\":\"GATEWAY\",\"description\":,"
+                  "\"fw_version\":\"\",\"sw_version\":\"\","
+                  "\"device_sdk_version\":\"\",\"product_id\":,"
+                  "\"product_name\":,\"status\":\"INACTIVE\","
+                  "\"tags\":}")
+           + NGX_IOT_ID_LEN
+           + ngx_http_iot_iotda_esc_len(*app)
+           + ngx_http_iot_iotda_esc_len(v->device_id)
+           + ngx_http_iot_iotda_esc_len(v->node_id)
+           + ngx_http_iot_iotda_esc_len(v->gateway_id)
+           + ngx_http_iot_iotda_esc_len(description)
+           + ngx_http_iot_iotda_esc_len(v->product_id)
+           + ngx_http_iot_iotda_esc_len(v->product_name)
+           + v->d.tags.len + v->doc.len + 16;
+
+    if (full) {
+        size += sizeof(",\"auth_info\":{\"auth_type\":\"CERTIFICATES\","
+                       "\"secret\":\"" NGX_HTTP_IOT_IOTDA_MASKED "\","
+                       "\"secondary_secret\":\""
+                       NGX_HTTP_IOT_IOTDA_MASKED "\","
+                       "\"fingerprint\":\"0000****0000\","
+                       "\"secure_access\":false,\"timeout\":},"
+                       "\"create_time\":\"yyyyMMddTHHmmssZ\","
+                       "\"connection_status_update_time\":null,"
+                       "\"active_time\":null,\"modules\":[],"
+                       "\"extension_info\":")
+                + NGX_INT_T_LEN + v->doc.len + 2;
+    }
+
+    return size;
+}
+
+
+static u_char *
+ngx_http_iot_iotda_item(u_char *p, ngx_iot_iotda_view_t *v, ngx_str_t *app,
+    ngx_uint_t full)
+{
+    ngx_str_t          name, tags, description, barcode, fp, ext;
+    ngx_iot_device_t  *d;
+
+    d = &v->d;
+
+    ngx_iot_device_about(d, &description, &barcode);
+
+    /* the name's bytes as its tags have them, quotes and all */
+
+    ngx_str_set(&name, "\"\"");
+
+    if (d->tags.len
+        && ngx_http_iot_iotda_member(d->tags.data, d->tags.len, "name",
+                                     &name)
+           == NGX_OK
+        && name.data[0] != '"')
+    {
+        ngx_str_set(&name, "\"\"");
+    }
+
+    ngx_str_set(&tags, "[]");
+
+    if (v->doc.len
+        && ngx_http_iot_iotda_member(v->doc.data, v->doc.len, "tags", &tags)
+           == NGX_OK
+        && tags.data[0] != '[')
+    {
+        ngx_str_set(&tags, "[]");
+    }
+
+    p = ngx_cpymem(p, "{\"app_id\":\"", sizeof("{\"app_id\":\"") - 1);
+    p = ngx_iot_id_encode(p, d->collection_id);
+    *p++ = '"';
+    p = ngx_http_iot_iotda_esc(p, "app_name", app);
+    p = ngx_http_iot_iotda_esc(p, "device_id", &v->device_id);
+    p = ngx_http_iot_iotda_esc(p, "node_id", &v->node_id);
+    p = ngx_http_iot_iotda_esc(p, "gateway_id", &v->gateway_id);
+
+    /* a device with a gateway is an endpoint behind it */
+
+    p = ngx_sprintf(p, ",\"device_name\":%V,\"node_type\":\"%s\"",
+                    &name, v->x.gateway ? "ENDPOINT" : "GATEWAY");
+    p = ngx_http_iot_iotda_esc(p, "description", &description);
+    p = ngx_cpymem(p, ",\"fw_version\":\"\",\"sw_version\":\"\","
+                   "\"device_sdk_version\":\"\"",
+                   sizeof(",\"fw_version\":\"\",\"sw_version\":\"\","
+                          "\"device_sdk_version\":\"\"") - 1);
+
+    if (full) {
+        p = ngx_sprintf(p, ",\"auth_info\":{\"auth_type\":\"%s\"",
+                        (v->x.flags & NGX_IOT_IOTDA_CERTS) ? "CERTIFICATES"
+                                                           : "SECRET");
+
+        if (v->x.flags & NGX_IOT_IOTDA_SECRET) {
+            p = ngx_cpymem(p, ",\"secret\":\"" NGX_HTTP_IOT_IOTDA_MASKED "\"",
+                           sizeof(",\"secret\":\"" NGX_HTTP_IOT_IOTDA_MASKED
+                                  "\"") - 1);
+        }
+
+        if (v->x.flags & NGX_IOT_IOTDA_SECONDARY) {
+            p = ngx_cpymem(p, ",\"secondary_secret\":\""
+                           NGX_HTTP_IOT_IOTDA_MASKED "\"",
+                           sizeof(",\"secondary_secret\":\""
+                                  NGX_HTTP_IOT_IOTDA_MASKED "\"") - 1);
+        }
+
+        /* "<40 or 64 hex digits>", quotes and all */
+
+        if (v->doc.len
+            && ngx_http_iot_iotda_member(v->doc.data, v->doc.len,
+                                         "fingerprint", &fp)
+               == NGX_OK
+            && fp.len >= 42 && fp.data[0] == '"')
+        {
+            p = ngx_sprintf(p, ",\"fingerprint\":\"%*s****%*s\"",
+                            (size_t) 4, fp.data + 1,
+                            (size_t) 4, fp.data + fp.len - 5);
+        }
+
+        p = ngx_sprintf(p, ",\"secure_access\":%s,\"timeout\":%uD}",
+                        (v->x.flags & NGX_IOT_IOTDA_INSECURE) ? "false"
+                                                              : "true",
+                        v->x.timeout);
+    }
+
+    p = ngx_http_iot_iotda_esc(p, "product_id", &v->product_id);
+    p = ngx_http_iot_iotda_esc(p, "product_name", &v->product_name);
+
+    /* frozen; attached now (it has an address), seen before, never seen */
+
+    p = ngx_sprintf(p, ",\"status\":\"%s\",\"tags\":%V",
+                    (v->x.flags & NGX_IOT_IOTDA_FROZEN) ? "FROZEN"
+                    : d->net_family ? "ONLINE"
+                    : d->net_at ? "OFFLINE" : "INACTIVE",
+                    &tags);
+
+    if (full) {
+        ngx_str_set(&ext, "{}");
+
+        if (v->doc.len
+            && ngx_http_iot_iotda_member(v->doc.data, v->doc.len,
+                                         "extension_info", &ext)
+               == NGX_OK
+            && ext.data[0] != '{')
+        {
+            ngx_str_set(&ext, "{}");
+        }
+
+        p = ngx_cpymem(p, ",\"create_time\":\"",
+                       sizeof(",\"create_time\":\"") - 1);
+        p = ngx_http_iot_iotda_time(p, d->created_at);
+        p = ngx_sprintf(p, "\",\"connection_status_update_time\":null,"
+                        "\"active_time\":null,\"modules\":[],"
+                        "\"extension_info\":%V", &ext);
+    }
+
+    *p++ = '}';
+
+    return p;
+}
+
+
+/* a device shown, made or changed */
+
+static ngx_int_t
+ngx_http_iot_iotda_send_view(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_iot_iotda_view_t *v)
+{
+    ngx_str_t   app;
+    ngx_buf_t  *b;
+
+    if (ngx_http_iot_iotda_app_name(r, v->d.collection_id, &app) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b = ngx_create_temp_buf(r->pool, ngx_http_iot_iotda_item_size(v, &app, 1));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_http_iot_iotda_item(b->last, v, &app, 1);
+
+    return ngx_http_iot_send(r, status, b);
 }
 
 
@@ -1089,7 +1229,6 @@ ngx_http_iot_iotda_target(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 ngx_int_t
 ngx_http_iot_iotda_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
-    json_t                *json;
     ngx_int_t              rc;
     ngx_iot_iotda_view_t  *v;
 
@@ -1111,12 +1250,7 @@ ngx_http_iot_iotda_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_iotda_delete(r, ctx, v);
     }
 
-    json = ngx_http_iot_iotda_view_json(r, v);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_iot_iotda_send_json(r, NGX_HTTP_OK, json);
+    return ngx_http_iot_iotda_send_view(r, NGX_HTTP_OK, v);
 }
 
 
@@ -1131,12 +1265,10 @@ ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
     u_char                     *p;
     json_t                     *body, *doc, *v, *ext, *tags, *model;
-    size_t                      size;
     uint64_t                    imei;
     ngx_int_t                   n;
     ngx_str_t                   app, pid, name, description, secret;
     ngx_iot_rc_e                rc;
-    json_error_t                jerr;
     ngx_iot_wait_t             *wait;
     ngx_iot_product_t           prod;
     ngx_iot_iotda_op_t         *op;
@@ -1247,9 +1379,8 @@ ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                 sizeof("\"default_value\"") - 2)
                != NULL))
     {
-        model = ngx_http_iot_iotda_json_keep(r,
-                    json_loadb((char *) prod.model.data, prod.model.len, 0,
-                               &jerr));
+        model = ngx_http_iot_iotda_model_json(r, prod.model.data,
+                                              prod.model.len);
         if (model == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -1279,14 +1410,9 @@ ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         mk->did.len = p - mk->did.data;
     }
 
-    size = json_dumpb(doc, NULL, 0, JSON_COMPACT);
-
-    mk->doc.data = ngx_pnalloc(r->pool, size ? size : 1);
-    if (mk->doc.data == NULL) {
+    if (ngx_http_iot_iotda_json_text(r->pool, doc, &mk->doc) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    mk->doc.len = json_dumpb(doc, (char *) mk->doc.data, size, JSON_COMPACT);
 
     /* the device: a node id that is an IMEI is its IMEI */
 
@@ -1643,7 +1769,6 @@ ngx_http_iot_iotda_make_edit(ngx_iot_iotda_op_t *op)
 static ngx_int_t
 ngx_http_iot_iotda_created(ngx_http_request_t *r, ngx_iot_rc_e rc)
 {
-    json_t                *json;
     ngx_http_iot_ctx_t    *ctx;
     ngx_iot_iotda_op_t    *op;
     ngx_iot_iotda_view_t   v;
@@ -1667,12 +1792,7 @@ ngx_http_iot_iotda_created(ngx_http_request_t *r, ngx_iot_rc_e rc)
                                   "cannot be read now");
     }
 
-    json = ngx_http_iot_iotda_view_json(r, &v);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_iot_iotda_send_json(r, op->status, json);
+    return ngx_http_iot_iotda_send_view(r, op->status, &v);
 }
 
 
@@ -1788,7 +1908,6 @@ ngx_http_iot_iotda_update_edit(ngx_iot_iotda_op_t *op)
     ngx_http_iot_iotda_make_t  *mk = op->data;
 
     json_t  *doc;
-    size_t   size;
 
     if (mk->set_flags) {
         op->row.flags = (op->row.flags & ~NGX_IOT_IOTDA_INSECURE)
@@ -1812,15 +1931,11 @@ ngx_http_iot_iotda_update_edit(ngx_iot_iotda_op_t *op)
         return NGX_IOT_STORE_ERROR;
     }
 
-    size = json_dumpb(doc, NULL, 0, JSON_COMPACT);
-
-    op->doc.data = ngx_pnalloc(op->pool, size ? size : 1);
-    if (op->doc.data == NULL) {
+    if (ngx_http_iot_iotda_json_text(op->pool, doc, &op->doc) != NGX_OK) {
         json_decref(doc);
         return NGX_IOT_STORE_ERROR;
     }
 
-    op->doc.len = json_dumpb(doc, (char *) op->doc.data, size, JSON_COMPACT);
     json_decref(doc);
 
     return NGX_IOT_OK;
@@ -1963,164 +2078,6 @@ ngx_http_iot_iotda_write_error(ngx_http_request_t *r, ngx_iot_rc_e rc,
 }
 
 
-/*
- * A device, as it is shown, made and changed (lists write theirs
- * directly, without auth_info, times, modules and extension_info).
- * Secrets are never shown; a fingerprint is masked.
- */
-
-json_t *
-ngx_http_iot_iotda_view_json(ngx_http_request_t *r, ngx_iot_iotda_view_t *v)
-{
-    u_char                 text[sizeof("yyyyMMddTHHmmssZ") + NGX_IOT_ID_LEN];
-    u_char                *last;
-    json_t                *o, *auth, *doc, *fp, *t;
-    ngx_str_t              name, description, barcode, app_name;
-    ngx_uint_t             fail;
-    const char            *s;
-    ngx_iot_device_t      *d;
-    ngx_iot_collection_t   c;
-
-    static ngx_str_t  key = ngx_string("name");
-
-    d = &v->d;
-
-    /* a device without a name: "" (tags_get leaves name as it is) */
-
-    ngx_str_null(&name);
-
-    if (ngx_iot_tags_get(&d->tags, &key, r->pool, &name) == NGX_ERROR) {
-        return NULL;
-    }
-
-    ngx_str_null(&app_name);
-
-    if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, d->collection_id,
-                               r->pool, &c)
-        == NGX_IOT_OK
-        && ngx_iot_tags_get(&c.tags, &key, r->pool, &app_name) == NGX_ERROR)
-    {
-        return NULL;
-    }
-
-    ngx_iot_device_about(d, &description, &barcode);
-
-    doc = v->doc.len ? json_loadb((char *) v->doc.data, v->doc.len, 0, NULL)
-                     : NULL;
-
-    o = json_object();
-    auth = json_object();
-
-    if (o == NULL || auth == NULL) {
-        json_decref(o);
-        json_decref(auth);
-        json_decref(doc);
-        return NULL;
-    }
-
-    fail = 0;
-
-#define ngx_http_iot_iotda_set(obj, k, value)                                 \
-    fail |= (json_object_set_new(obj, k, value) != 0)
-#define ngx_http_iot_iotda_str(str)                                           \
-    ngx_http_iot_iotda_string((str).data, (str).len)
-
-    last = ngx_iot_id_encode(text, d->collection_id);
-    ngx_http_iot_iotda_set(o, "app_id",
-                           ngx_http_iot_iotda_string(text, last - text));
-    ngx_http_iot_iotda_set(o, "app_name", ngx_http_iot_iotda_str(app_name));
-    ngx_http_iot_iotda_set(o, "device_id",
-                           ngx_http_iot_iotda_str(v->device_id));
-    ngx_http_iot_iotda_set(o, "node_id", ngx_http_iot_iotda_str(v->node_id));
-    ngx_http_iot_iotda_set(o, "gateway_id",
-                           ngx_http_iot_iotda_str(v->gateway_id));
-    ngx_http_iot_iotda_set(o, "device_name", ngx_http_iot_iotda_str(name));
-
-    /* a device with a gateway is an endpoint behind it */
-
-    ngx_http_iot_iotda_set(o, "node_type",
-                           json_string(v->x.gateway ? "ENDPOINT"
-                                                    : "GATEWAY"));
-    ngx_http_iot_iotda_set(o, "description",
-                           ngx_http_iot_iotda_str(description));
-    ngx_http_iot_iotda_set(o, "fw_version", json_string(""));
-    ngx_http_iot_iotda_set(o, "sw_version", json_string(""));
-    ngx_http_iot_iotda_set(o, "device_sdk_version", json_string(""));
-
-    ngx_http_iot_iotda_set(auth, "auth_type",
-                           json_string((v->x.flags & NGX_IOT_IOTDA_CERTS)
-                                       ? "CERTIFICATES" : "SECRET"));
-
-    if (v->x.flags & NGX_IOT_IOTDA_SECRET) {
-        ngx_http_iot_iotda_set(auth, "secret", json_string("********"));
-    }
-
-    if (v->x.flags & NGX_IOT_IOTDA_SECONDARY) {
-        ngx_http_iot_iotda_set(auth, "secondary_secret",
-                               json_string("********"));
-    }
-
-    /* a fingerprint as the spec's example masks it: dc0f****f22f */
-
-    fp = doc ? json_object_get(doc, "fingerprint") : NULL;
-    s = json_string_value(fp);
-
-    if (s && ngx_strlen(s) >= 40) {
-        last = ngx_sprintf(text, "%*s****%s", (size_t) 4, s,
-                           s + ngx_strlen(s) - 4);
-        ngx_http_iot_iotda_set(auth, "fingerprint",
-                               ngx_http_iot_iotda_string(text, last - text));
-    }
-
-    ngx_http_iot_iotda_set(auth, "secure_access",
-                           json_boolean(!(v->x.flags
-                                          & NGX_IOT_IOTDA_INSECURE)));
-    ngx_http_iot_iotda_set(auth, "timeout", json_integer(v->x.timeout));
-
-    ngx_http_iot_iotda_set(o, "auth_info", auth);
-
-    ngx_http_iot_iotda_set(o, "product_id",
-                           ngx_http_iot_iotda_str(v->product_id));
-    ngx_http_iot_iotda_set(o, "product_name",
-                           ngx_http_iot_iotda_str(v->product_name));
-
-    /* frozen; attached now (it has an address), seen before, never seen */
-
-    ngx_http_iot_iotda_set(o, "status",
-                           json_string((v->x.flags & NGX_IOT_IOTDA_FROZEN)
-                                       ? "FROZEN"
-                                       : d->net_family ? "ONLINE"
-                                       : d->net_at ? "OFFLINE"
-                                       : "INACTIVE"));
-
-    t = doc ? json_object_get(doc, "tags") : NULL;
-    ngx_http_iot_iotda_set(o, "tags", t ? json_deep_copy(t) : json_array());
-
-    last = ngx_http_iot_iotda_time(text, d->created_at);
-    ngx_http_iot_iotda_set(o, "create_time",
-                           ngx_http_iot_iotda_string(text, last - text));
-    ngx_http_iot_iotda_set(o, "connection_status_update_time", json_null());
-    ngx_http_iot_iotda_set(o, "active_time", json_null());
-    ngx_http_iot_iotda_set(o, "modules", json_array());
-
-    t = doc ? json_object_get(doc, "extension_info") : NULL;
-    ngx_http_iot_iotda_set(o, "extension_info",
-                           t ? json_deep_copy(t) : json_object());
-
-#undef ngx_http_iot_iotda_set
-#undef ngx_http_iot_iotda_str
-
-    json_decref(doc);
-
-    if (fail) {
-        json_decref(o);
-        return NULL;
-    }
-
-    return o;
-}
-
-
 /* a JSON value freed with the request (NULL stays NULL) */
 
 static json_t *
@@ -2149,13 +2106,4 @@ static void
 ngx_http_iot_iotda_json_free(void *data)
 {
     json_decref(data);
-}
-
-
-/* a JSON string of text that may be empty (and have no memory) */
-
-static json_t *
-ngx_http_iot_iotda_string(u_char *p, size_t len)
-{
-    return json_stringn(len ? (char *) p : "", len);
 }

@@ -36,6 +36,7 @@ static ngx_int_t ngx_http_iot_iotda_product_answer(ngx_http_request_t *r,
     ngx_iot_rc_e rc);
 static json_t *ngx_http_iot_iotda_product_json(ngx_http_request_t *r,
     ngx_iot_product_t *p, ngx_uint_t summary);
+static void ngx_http_iot_iotda_model_free(void *data);
 static ngx_int_t ngx_http_iot_iotda_model(ngx_http_request_t *r,
     json_t *body, json_t *model);
 static ngx_int_t ngx_http_iot_iotda_services(ngx_http_request_t *r,
@@ -1183,4 +1184,91 @@ ngx_http_iot_iotda_product_update(ngx_http_request_t *r,
                                 r->connection->log, wait);
 
     return ngx_http_iot_answer(r, rc);
+}
+
+
+/*
+ * A product's model as JSON, parsed once a worker: the last few models
+ * used are kept with their text, and a text that is the same again (the
+ * product not changed) gets the same tree.  The tree is shared, read
+ * only; the caller's reference goes with the request's pool.
+ */
+
+#define NGX_HTTP_IOT_IOTDA_MODELS  8
+
+typedef struct {
+    u_char                    *text;
+    size_t                     len;
+    json_t                    *json;
+} ngx_http_iot_iotda_model_t;
+
+
+static ngx_http_iot_iotda_model_t  ngx_http_iot_iotda_models
+                                       [NGX_HTTP_IOT_IOTDA_MODELS];
+static ngx_uint_t                  ngx_http_iot_iotda_models_next;
+
+
+json_t *
+ngx_http_iot_iotda_model_json(ngx_http_request_t *r, u_char *text,
+    size_t len)
+{
+    u_char                      *copy;
+    json_t                      *json;
+    ngx_uint_t                   i;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_iot_iotda_model_t  *m;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    json = NULL;
+
+    for (i = 0; i < NGX_HTTP_IOT_IOTDA_MODELS; i++) {
+        m = &ngx_http_iot_iotda_models[i];
+
+        if (m->json && m->len == len && ngx_memcmp(m->text, text, len) == 0)
+        {
+            json = json_incref(m->json);
+            break;
+        }
+    }
+
+    if (json == NULL) {
+        json = json_loadb((char *) text, len, 0, NULL);
+        if (json == NULL) {
+            return NULL;
+        }
+
+        copy = ngx_alloc(len ? len : 1, r->connection->log);
+
+        if (copy) {
+            m = &ngx_http_iot_iotda_models[ngx_http_iot_iotda_models_next];
+            ngx_http_iot_iotda_models_next = (ngx_http_iot_iotda_models_next
+                                              + 1)
+                                             % NGX_HTTP_IOT_IOTDA_MODELS;
+            if (m->json) {
+                json_decref(m->json);
+                ngx_free(m->text);
+            }
+
+            m->text = copy;
+            m->len = len;
+            ngx_memcpy(copy, text, len);
+            m->json = json_incref(json);
+        }
+    }
+
+    cln->handler = ngx_http_iot_iotda_model_free;
+    cln->data = json;
+
+    return json;
+}
+
+
+static void
+ngx_http_iot_iotda_model_free(void *data)
+{
+    json_decref(data);
 }

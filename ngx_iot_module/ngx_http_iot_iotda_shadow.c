@@ -55,8 +55,6 @@ static ngx_int_t ngx_http_iot_iotda_parted(ngx_http_request_t *r,
     ngx_iot_rc_e rc);
 static ngx_int_t ngx_http_iot_iotda_tag_text(ngx_http_request_t *r,
     json_t *v, size_t min, size_t max);
-static ngx_int_t ngx_http_iot_iotda_json_text(ngx_pool_t *pool, json_t *j,
-    ngx_str_t *out);
 
 
 /* the service of a model, and the property of a service */
@@ -975,24 +973,6 @@ ngx_http_iot_iotda_part_edit(ngx_iot_iotda_op_t *op)
     json_decref(doc);
 
     return rc;
-}
-
-
-static ngx_int_t
-ngx_http_iot_iotda_json_text(ngx_pool_t *pool, json_t *j, ngx_str_t *out)
-{
-    size_t  size;
-
-    size = json_dumpb(j, NULL, 0, JSON_COMPACT);
-
-    out->data = ngx_pnalloc(pool, size ? size : 1);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->len = json_dumpb(j, (char *) out->data, size, JSON_COMPACT);
-
-    return NGX_OK;
 }
 
 
