@@ -113,7 +113,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         f->what = data[0] & 3;
-        ctx->list.cursor.kind = NGX_IOT_STORE_DEVICES;
+        if (ngx_http_iot_list_new(r, ctx) != NGX_OK) {
+            abort();
+        }
+
+        ctx->list->cursor.kind = NGX_IOT_STORE_DEVICES;
 
         rc = ngx_http_iot_things_list_args(r, ctx, f);
 

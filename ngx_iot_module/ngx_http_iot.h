@@ -50,6 +50,7 @@ typedef ngx_int_t (*ngx_http_iot_list_row_pt)(ngx_http_request_t *r,
     ngx_http_iot_list_t *list, void *row, ngx_buf_t *b);
 
 struct ngx_http_iot_list_s {
+    ngx_http_request_t        *request;
     ngx_iot_store_t           *store;       /* NULL: the registry's */
     ngx_pool_t                *tmp;         /* emptied for every batch */
     ngx_iot_store_cursor_t     cursor;      /* what is listed, and where */
@@ -92,7 +93,7 @@ typedef struct {
     ngx_uint_t                 nseg;
     ngx_iot_principal_t        who;
     json_t                    *body;
-    ngx_http_iot_list_t        list;
+    ngx_http_iot_list_t       *list;        /* a list's (list_new) */
     ngx_iot_wait_t             wait;        /* a registry write's */
     ngx_http_iot_answer_pt     answer;
     void                      *answer_data;
@@ -115,6 +116,8 @@ ngx_int_t ngx_http_iot_read_json(ngx_http_request_t *r, json_t **json,
     const char **err);
 ngx_int_t ngx_http_iot_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b);
+ngx_int_t ngx_http_iot_list_new(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_list_start(ngx_http_request_t *r,
     ngx_http_iot_list_t *list);
 ngx_int_t ngx_http_iot_list_cleanup(ngx_http_request_t *r,

@@ -194,16 +194,20 @@ ngx_http_iot_collections_data(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                   "(0: up to the last message)");
     }
 
-    ctx->list.cursor.kind = device ? NGX_IOT_STORE_DEVICE_HISTORY
+    if (ngx_http_iot_list_new(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->list->cursor.kind = device ? NGX_IOT_STORE_DEVICE_HISTORY
                                    : NGX_IOT_STORE_HISTORY;
-    ctx->list.cursor.scope = device ? did : cid;
+    ctx->list->cursor.scope = device ? did : cid;
 
     /* a device's messages of this collection only: it may have moved */
-    ctx->list.cursor.collection = device ? cid : 0;
-    ctx->list.cursor.since = (uint64_t) since;
-    ctx->list.cursor.until = (uint64_t) until;
-    ctx->list.row = ngx_http_iot_message_row;
-    ngx_str_set(&ctx->list.head, "{\"messages\":[");
+    ctx->list->cursor.collection = device ? cid : 0;
+    ctx->list->cursor.since = (uint64_t) since;
+    ctx->list->cursor.until = (uint64_t) until;
+    ctx->list->row = ngx_http_iot_message_row;
+    ngx_str_set(&ctx->list->head, "{\"messages\":[");
 
     return ngx_http_iot_newest(r, ctx,
                                ngx_iot_history_reader((ngx_cycle_t *) ngx_cycle,
@@ -238,20 +242,20 @@ ngx_http_iot_newest(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         return ngx_http_iot_collections_rc_error(r, NGX_IOT_STORE_ERROR, NULL);
     }
 
-    ctx->list.store = store;
-    ctx->list.limit = (ngx_uint_t) limit;
+    ctx->list->store = store;
+    ctx->list->limit = (ngx_uint_t) limit;
 
-    ctx->list.tmp = ngx_create_pool(4096, r->connection->log);
-    if (ctx->list.tmp == NULL) {
+    ctx->list->tmp = ngx_create_pool(4096, r->connection->log);
+    if (ctx->list->tmp == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_iot_list_cleanup(r, &ctx->list) != NGX_OK) {
-        ngx_destroy_pool(ctx->list.tmp);
+    if (ngx_http_iot_list_cleanup(r, ctx->list) != NGX_OK) {
+        ngx_destroy_pool(ctx->list->tmp);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_iot_list_start(r, &ctx->list);
+    return ngx_http_iot_list_start(r, ctx->list);
 }
 
 
@@ -642,11 +646,15 @@ ngx_http_iot_collections_downlinks(ngx_http_request_t *r,
         return ngx_http_iot_reject(r);
     }
 
-    ctx->list.cursor.kind = device ? NGX_IOT_STORE_DEVICE_DOWNLINKS
+    if (ngx_http_iot_list_new(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->list->cursor.kind = device ? NGX_IOT_STORE_DEVICE_DOWNLINKS
                                    : NGX_IOT_STORE_DOWNLINKS;
-    ctx->list.cursor.scope = device ? did : cid;
-    ctx->list.row = ngx_http_iot_downlink_row;
-    ngx_str_set(&ctx->list.head, "{\"downlinks\":[");
+    ctx->list->cursor.scope = device ? did : cid;
+    ctx->list->row = ngx_http_iot_downlink_row;
+    ngx_str_set(&ctx->list->head, "{\"downlinks\":[");
 
     return ngx_http_iot_newest(r, ctx,
                                ngx_iot_store_get((ngx_cycle_t *) ngx_cycle,

@@ -188,11 +188,15 @@ ngx_http_iot_collections_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_iot_collection_change_t  ch;
 
     if (r->method & NGX_HTTP_IOT_M_GET) {
-        ctx->list.cursor.kind = NGX_IOT_STORE_COLLECTIONS;
-        ctx->list.row = ngx_http_iot_collection_row;
-        ngx_str_set(&ctx->list.head, "{\"collections\":[");
+        if (ngx_http_iot_list_new(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
-        return ngx_http_iot_collections_list_page(r, &ctx->list);
+        ctx->list->cursor.kind = NGX_IOT_STORE_COLLECTIONS;
+        ctx->list->row = ngx_http_iot_collection_row;
+        ngx_str_set(&ctx->list->head, "{\"collections\":[");
+
+        return ngx_http_iot_collections_list_page(r, ctx->list);
     }
 
     rc = ngx_http_iot_collection_fields(r, ctx, &ch);
@@ -379,19 +383,23 @@ ngx_http_iot_collections_devices(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ctx->list.head.data = p;
+        if (ngx_http_iot_list_new(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->list->head.data = p;
 
         p = ngx_cpymem(p, "{\"collectionId\":\"",
                        sizeof("{\"collectionId\":\"") - 1);
         p = ngx_iot_id_encode(p, cid);
         p = ngx_cpymem(p, "\",\"devices\":[", sizeof("\",\"devices\":[") - 1);
 
-        ctx->list.head.len = p - ctx->list.head.data;
-        ctx->list.cursor.kind = NGX_IOT_STORE_DEVICES;
-        ctx->list.cursor.scope = cid;
-        ctx->list.row = ngx_http_iot_device_row;
+        ctx->list->head.len = p - ctx->list->head.data;
+        ctx->list->cursor.kind = NGX_IOT_STORE_DEVICES;
+        ctx->list->cursor.scope = cid;
+        ctx->list->row = ngx_http_iot_device_row;
 
-        return ngx_http_iot_collections_list_page(r, &ctx->list);
+        return ngx_http_iot_collections_list_page(r, ctx->list);
     }
 
     rc = ngx_http_iot_device_fields(r, ctx->body, &ch, 1);

@@ -138,11 +138,15 @@ ngx_http_iot_collections_tokens(ngx_http_request_t *r,
     ngx_http_iot_token_new_t  *tn;
 
     if (r->method & NGX_HTTP_IOT_M_GET) {
-        ctx->list.cursor.kind = NGX_IOT_STORE_TOKENS;
-        ctx->list.row = ngx_http_iot_token_row;
-        ngx_str_set(&ctx->list.head, "{\"tokens\":[");
+        if (ngx_http_iot_list_new(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
-        return ngx_http_iot_collections_list_page(r, &ctx->list);
+        ctx->list->cursor.kind = NGX_IOT_STORE_TOKENS;
+        ctx->list->row = ngx_http_iot_token_row;
+        ngx_str_set(&ctx->list->head, "{\"tokens\":[");
+
+        return ngx_http_iot_collections_list_page(r, ctx->list);
     }
 
     if (!ctx->who.write) {

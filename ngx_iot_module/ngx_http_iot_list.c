@@ -41,6 +41,28 @@ static void ngx_http_iot_list_sent(ngx_http_iot_list_t *list, void *row);
 static void ngx_http_iot_list_run(ngx_http_request_t *r);
 
 
+/*
+ * A request's list, made by the handler that starts one: most requests
+ * are not lists, and the list is most of what a request's context would
+ * otherwise zero.
+ */
+
+ngx_int_t
+ngx_http_iot_list_new(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
+{
+    if (ctx->list == NULL) {
+        ctx->list = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_list_t));
+        if (ctx->list == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->list->request = r;
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_iot_list_start(ngx_http_request_t *r, ngx_http_iot_list_t *list)
 {
@@ -140,7 +162,7 @@ ngx_http_iot_list_run(ngx_http_request_t *r)
     wev = r->connection->write;
 
     for ( ;; ) {
-        rc = ngx_http_iot_list_batch(r, &ctx->list, &out);
+        rc = ngx_http_iot_list_batch(r, ctx->list, &out);
 
         if (rc == NGX_ERROR) {
             /* the header is out: all that is left is to cut the answer */
@@ -155,10 +177,10 @@ ngx_http_iot_list_run(ngx_http_request_t *r)
             return;
         }
 
-        ngx_chain_update_chains(r->pool, &ctx->list.free, &ctx->list.busy,
+        ngx_chain_update_chains(r->pool, &ctx->list->free, &ctx->list->busy,
                                 &out, (ngx_buf_tag_t) &ngx_http_iot_module);
 
-        if (ctx->list.done) {
+        if (ctx->list->done) {
             ngx_http_finalize_request(r, rc);
             return;
         }

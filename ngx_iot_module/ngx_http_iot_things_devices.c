@@ -692,17 +692,21 @@ ngx_http_iot_things_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     f->what = NGX_HTTP_IOT_THINGS_LIST_DEVICES;
 
     ctx->answer_data = f;
-    ctx->list.limit = NGX_HTTP_IOT_THINGS_LIMIT;
-    ctx->list.cursor.kind = NGX_IOT_STORE_DEVICES;
-    ctx->list.cursor.scope = 0;
-    ctx->list.row = ngx_http_iot_things_row;
-    ngx_str_set(&ctx->list.head, "{\"items\":[");
+    if (ngx_http_iot_list_new(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->list->limit = NGX_HTTP_IOT_THINGS_LIMIT;
+    ctx->list->cursor.kind = NGX_IOT_STORE_DEVICES;
+    ctx->list->cursor.scope = 0;
+    ctx->list->row = ngx_http_iot_things_row;
+    ngx_str_set(&ctx->list->head, "{\"items\":[");
 
     if (ngx_http_iot_things_list_args(r, ctx, f) != NGX_OK) {
         return ngx_http_iot_reject(r);
     }
 
-    if (!ngx_http_iot_things_scope(ctx, &ctx->list.cursor.scope)) {
+    if (!ngx_http_iot_things_scope(ctx, &ctx->list->cursor.scope)) {
         f->none = 1;
     }
 
@@ -834,7 +838,7 @@ ngx_http_iot_things_keyed(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_iot_store_cursor_t        probe, *cur;
     ngx_http_iot_things_probe_t   pr;
 
-    list = &ctx->list;
+    list = ctx->list;
     cur = &list->cursor;
 
     cur->keyed = 1;
@@ -1071,7 +1075,7 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                             "from 1 to 1000");
             }
 
-            ctx->list.limit = n;
+            ctx->list->limit = n;
 
         } else if (ngx_http_iot_things_is("q")
                    && f->what != NGX_HTTP_IOT_THINGS_LIST_LINKS)
@@ -1104,10 +1108,10 @@ ngx_http_iot_things_list_args(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                    && f->what == NGX_HTTP_IOT_THINGS_LIST_GROUPS)
         {
             if (ngx_http_iot_things_project(r, value.data, value.len,
-                                            &ctx->list.cursor.scope)
+                                            &ctx->list->cursor.scope)
                 != NGX_OK
                 || !ngx_http_iot_things_reaches(&ctx->who,
-                                                ctx->list.cursor.scope, 0))
+                                                ctx->list->cursor.scope, 0))
             {
                 /* an unknown project, or one not reached, has no groups */
                 f->none = 1;
@@ -1529,7 +1533,7 @@ ngx_http_iot_things_list_tail(u_char *p, ngx_http_iot_list_t *list,
 
     *p++ = ']';
 
-    ctx = ngx_iot_container_of(list, ngx_http_iot_ctx_t, list);
+    ctx = ngx_http_get_module_ctx(list->request, ngx_http_iot_module);
     f = ctx->answer_data;
 
     if (!list->cursor.keyed) {

@@ -566,11 +566,15 @@ ngx_http_iot_things_list_of(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                 : NGX_HTTP_IOT_THINGS_CURSOR_LINKS;
 
     ctx->answer_data = f;
-    ctx->list.limit = NGX_HTTP_IOT_THINGS_LIMIT;
-    ctx->list.cursor.kind = kind;
-    ctx->list.cursor.scope = scope;
-    ctx->list.row = row;
-    ngx_str_set(&ctx->list.head, "{\"items\":[");
+    if (ngx_http_iot_list_new(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->list->limit = NGX_HTTP_IOT_THINGS_LIMIT;
+    ctx->list->cursor.kind = kind;
+    ctx->list->cursor.scope = scope;
+    ctx->list->row = row;
+    ngx_str_set(&ctx->list->head, "{\"items\":[");
 
     if (ngx_http_iot_things_list_args(r, ctx, f) != NGX_OK) {
         return ngx_http_iot_reject(r);
@@ -583,7 +587,7 @@ ngx_http_iot_things_list_of(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
 
     /* groups: of projectId, or of the token's project */
 
-    if (!ngx_http_iot_things_scope(ctx, &ctx->list.cursor.scope)) {
+    if (!ngx_http_iot_things_scope(ctx, &ctx->list->cursor.scope)) {
         f->none = 1;
     }
 

@@ -16,6 +16,8 @@
 
 
 static const EVP_MD *ngx_iot_token_sha256(void);
+static void ngx_iot_token_identify(ngx_str_t *token, u_char *hash,
+    u_char *id);
 
 
 void
@@ -195,6 +197,68 @@ ngx_iot_principal_id(u_char *hash, u_char *id)
 }
 
 
+/*
+ * The last tokens this worker was given, with their hashes and principal
+ * ids: a client sends its token again and again, and hashing it twice is
+ * most of what authenticating costs.  Only what follows from the token
+ * alone is kept; whether it is valid is asked of the zone every time, so
+ * a token revoked is refused at once.  Tokens are compared in constant
+ * time, as their hashes are.
+ */
+
+#define NGX_IOT_TOKENS_SEEN     16
+#define NGX_IOT_TOKEN_SEEN_MAX  128
+
+typedef struct {
+    size_t                     len;
+    u_char                     token[NGX_IOT_TOKEN_SEEN_MAX];
+    u_char                     hash[NGX_IOT_HASH_LEN];
+    u_char                     id[NGX_IOT_UUID_SIZE];
+} ngx_iot_token_seen_t;
+
+
+static ngx_iot_token_seen_t  ngx_iot_tokens_seen[NGX_IOT_TOKENS_SEEN];
+static ngx_uint_t            ngx_iot_tokens_seen_next;
+
+
+static void
+ngx_iot_token_identify(ngx_str_t *token, u_char *hash, u_char *id)
+{
+    ngx_uint_t             i;
+    ngx_iot_token_seen_t  *t;
+
+    if (token->len > NGX_IOT_TOKEN_SEEN_MAX) {
+        ngx_iot_token_hash(token->data, token->len, hash);
+        ngx_iot_principal_id(hash, id);
+        return;
+    }
+
+    for (i = 0; i < NGX_IOT_TOKENS_SEEN; i++) {
+        t = &ngx_iot_tokens_seen[i];
+
+        if (t->len == token->len
+            && CRYPTO_memcmp(t->token, token->data, token->len) == 0)
+        {
+            ngx_memcpy(hash, t->hash, NGX_IOT_HASH_LEN);
+            ngx_memcpy(id, t->id, NGX_IOT_UUID_SIZE);
+            return;
+        }
+    }
+
+    ngx_iot_token_hash(token->data, token->len, hash);
+    ngx_iot_principal_id(hash, id);
+
+    t = &ngx_iot_tokens_seen[ngx_iot_tokens_seen_next];
+    ngx_iot_tokens_seen_next = (ngx_iot_tokens_seen_next + 1)
+                               % NGX_IOT_TOKENS_SEEN;
+
+    t->len = token->len;
+    ngx_memcpy(t->token, token->data, token->len);
+    ngx_memcpy(t->hash, hash, NGX_IOT_HASH_LEN);
+    ngx_memcpy(t->id, id, NGX_IOT_UUID_SIZE);
+}
+
+
 ngx_int_t
 ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
     ngx_iot_principal_t *who)
@@ -208,8 +272,8 @@ ngx_iot_authenticate(ngx_cycle_t *cycle, ngx_str_t *token, ngx_pool_t *pool,
         return NGX_DECLINED;
     }
 
-    ngx_iot_token_hash(token->data, token->len, hash);
-    ngx_iot_principal_id(hash, who->id);
+    /* event loop only: the tokens seen are the worker's */
+    ngx_iot_token_identify(token, hash, who->id);
 
     conf = ngx_iot_get_conf(cycle);
 
