@@ -996,10 +996,11 @@ ngx_http_iot_iotda_project_id(uint64_t team_id, u_char *out)
 
 
 /*
- * The project: a team of the credentials' user (ngx_iot_team_resolve).
- * The request then acts within that team alone: the principal keeps only
- * that membership, so the core's check refuses every resource space
- * (collection) of the user's other teams.  Writes need credentials that
+ * The project: a team of the credentials' user (ngx_iot_team_resolve),
+ * any team for the administrator.  The request then acts within that
+ * team alone: the principal keeps only that membership (the
+ * administrator: as an Admin member of it), so the core's check refuses
+ * every resource space (collection) of another team.  Writes need credentials that
  * may write.  Which resource spaces a principal reaches is checked by
  * each route.  The credentials endpoint is the administrator's.
  */
@@ -1056,6 +1057,14 @@ ngx_http_iot_iotda_authorize(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return ngx_http_iot_iotda_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
                                          "IOTDA.000022 the credentials are "
                                          "read-only");
+    }
+
+    /* the administrator, too, acts within the project it names */
+
+    if (ctx->who.admin
+        && ngx_iot_auth_confine(&ctx->who, team, r->pool) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     return NGX_OK;

@@ -84,6 +84,8 @@ ngx_int_t ngx_iot_auth_teams(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
     ngx_pool_t *pool);
 ngx_int_t ngx_iot_auth_load(ngx_iot_principal_t *who);
 ngx_int_t ngx_iot_auth_only(ngx_iot_principal_t *who, uint64_t team);
+ngx_int_t ngx_iot_auth_confine(ngx_iot_principal_t *who, uint64_t team,
+    ngx_pool_t *pool);
 
 
 #endif /* _NGX_IOT_AUTH_H_INCLUDED_ */

@@ -171,6 +171,41 @@ ngx_iot_auth_only(ngx_iot_principal_t *who, uint64_t team)
 }
 
 
+/*
+ * The administrator acting within one team (the iotda dialect's project):
+ * as an Admin member of that team alone, with every collection of it in
+ * reach and no collection of another team.
+ */
+
+ngx_int_t
+ngx_iot_auth_confine(ngx_iot_principal_t *who, uint64_t team,
+    ngx_pool_t *pool)
+{
+    who->teams = ngx_palloc(pool, sizeof(uint64_t));
+    who->roles = ngx_palloc(pool, 1);
+
+    if (who->teams == NULL || who->roles == NULL) {
+        return NGX_ERROR;
+    }
+
+    who->teams[0] = team;
+    who->roles[0] = NGX_IOT_ROLE_ADMIN;
+    who->nteams = 1;
+    who->loaded = 1;
+
+    if (team != who->team_id) {
+        who->team_id = 0;
+    }
+
+    who->admin = 0;
+    who->all = 1;
+    who->write = 1;
+    ngx_str_set(&who->resource, "/");
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_iot_team_membership(void *row, void *data)
 {

@@ -230,6 +230,21 @@ my $ib = IoT::Iotda->new($t, project => $pb);
     is_iotda_error([$it->call(GET => '/devices', token => $B->{token})],
                    403, 'IOTDA.000022', 'iotda: B in project T');
 
+    # the administrator, too, acts within the project it names
+    (undef, $l) = $ia->call(GET => '/devices');
+    is_deeply([map { $_->{device_id} } @{ $l->{devices} }], [$da->{deviceId}],
+              'iotda: the admin in A\'s project lists A\'s devices alone');
+    is($l->{page}{count}, 1, 'iotda: and counts only them');
+    is_iotda_error([$ia->call(GET => "/devices/$db->{deviceId}")],
+                   404, 'IOTDA.014000',
+                   'iotda: the admin in A\'s project: B\'s device is not there');
+    is_iotda_error([$ia->call(GET => '/devices',
+                              query => "app_id=$cb->{collectionId}")],
+                   403, 'IOTDA.001000',
+                   'iotda: the admin in A\'s project: B\'s resource space');
+    my ($sd) = $ib->call(GET => "/devices/$db->{deviceId}");
+    is($sd, 200, 'iotda: the admin in B\'s project shows B\'s device');
+
     # signed with B's access key
     my ($ak, $sk) = access_key($B->{token});
     my $sb = IoT::Iotda->new($t, project => $pa, ak => $ak, sk => $sk);
