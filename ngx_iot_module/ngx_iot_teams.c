@@ -295,6 +295,11 @@ ngx_iot_team_apply(ngx_iot_write_t *w)
 {
     ngx_iot_team_posted_t  *p = w->data;
 
+    if (p->rc == NGX_IOT_OK && p->op->what == NGX_IOT_TEAM_OP_DELETE) {
+        /* every worker's teams resolved before are looked up again */
+        (void) ngx_atomic_fetch_add(&w->ctx->sh->teams_deleted, 1);
+    }
+
     return p->rc;
 }
 
@@ -674,16 +679,36 @@ ngx_iot_team_invite_found(void *row, void *data)
 
 /* the one mapping of a team's names */
 
+/*
+ * The teams a worker resolved, as long as no team was deleted since: an
+ * id and a UUID of a team never change, and a team lives until deleted,
+ * so the store is read once per team rather than for every request that
+ * names one.
+ */
+
+typedef struct {
+    uint64_t                   id;
+    u_char                     uuid[NGX_IOT_UUID_SIZE];
+    ngx_atomic_uint_t          deleted;   /* teams_deleted when found */
+} ngx_iot_team_resolved_t;
+
+
+static ngx_iot_team_resolved_t  ngx_iot_teams_resolved[NGX_IOT_TEAM_CACHE];
+static ngx_uint_t               ngx_iot_teams_resolved_next;
+
+
 ngx_int_t
 ngx_iot_team_resolve(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
     u_char *name, size_t len, uint64_t *team_id, u_char *uuid)
 {
-    u_char            text[NGX_IOT_UUID_LEN];
-    size_t            i, n;
-    uint64_t          id;
-    ngx_int_t         rc;
-    ngx_iot_team_t    team;
-    ngx_iot_store_t  *store;
+    u_char                    text[NGX_IOT_UUID_LEN];
+    size_t                    i, n;
+    uint64_t                  id;
+    ngx_int_t                 rc;
+    ngx_iot_team_t            team;
+    ngx_iot_store_t          *store;
+    ngx_atomic_uint_t         deleted;
+    ngx_iot_team_resolved_t  *t;
 
     id = 0;
     ngx_memzero(uuid, NGX_IOT_UUID_SIZE);
@@ -710,23 +735,46 @@ ngx_iot_team_resolve(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
         }
     }
 
-    store = ngx_iot_store_get(cycle, cycle->log);
-    if (store == NULL) {
-        return NGX_ERROR;
-    }
-
+    deleted = ngx_iot_zone_ctx(cycle)->sh->teams_deleted;
     team.id = 0;
-    team.tags.data = NULL;
 
-    rc = ngx_iot_store_team_find(store, id, id ? NULL : uuid,
-                                 ngx_iot_team_found, &team, cycle->log);
+    for (i = 0; i < NGX_IOT_TEAM_CACHE; i++) {
+        t = &ngx_iot_teams_resolved[i];
 
-    if (team.tags.data) {
-        ngx_free(team.tags.data);
+        if (t->id && t->deleted == deleted
+            && (id ? t->id == id
+                   : ngx_memcmp(t->uuid, uuid, NGX_IOT_UUID_SIZE) == 0))
+        {
+            team.id = t->id;
+            ngx_memcpy(team.uuid, t->uuid, NGX_IOT_UUID_SIZE);
+            break;
+        }
     }
 
-    if (rc != NGX_OK) {
-        return rc;
+    if (team.id == 0) {
+        store = ngx_iot_store_get(cycle, cycle->log);
+        if (store == NULL) {
+            return NGX_ERROR;
+        }
+
+        team.tags.data = NULL;
+
+        rc = ngx_iot_store_team_find(store, id, id ? NULL : uuid,
+                                     ngx_iot_team_found, &team, cycle->log);
+
+        if (team.tags.data) {
+            ngx_free(team.tags.data);
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        t = &ngx_iot_teams_resolved[ngx_iot_teams_resolved_next++
+                                    % NGX_IOT_TEAM_CACHE];
+        t->id = team.id;
+        ngx_memcpy(t->uuid, team.uuid, NGX_IOT_UUID_SIZE);
+        t->deleted = deleted;
     }
 
     if (!who->admin && ngx_iot_auth_role(who, team.id) == NGX_DECLINED) {

@@ -101,6 +101,7 @@ typedef struct {
     ngx_atomic_t               malformed; /* not a message at all */
     ngx_atomic_t               retained;  /* last retention run, s */
     ngx_atomic_t               signatures[8];  /* refused (iotda), why */
+    ngx_atomic_t               teams_deleted;  /* workers' caches of teams */
     ngx_iot_store_fault_t      store_fault;    /* logged once */
     ngx_iot_store_fault_t      history_fault;
     ngx_iot_history_peer_t     history_peers[NGX_IOT_HISTORY_PEERS];
