@@ -60,7 +60,7 @@ static ngx_int_t ngx_http_iot_iotda_parse_auth(ngx_str_t *h,
 static ngx_int_t ngx_http_iot_iotda_signed(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx, ngx_str_t *h);
 static ngx_int_t ngx_http_iot_iotda_verify(ngx_http_request_t *r,
-    ngx_http_iot_ctx_t *ctx, u_char *body_hash);
+    ngx_http_iot_ctx_t *ctx, u_char *body, size_t len);
 static ngx_str_t *ngx_http_iot_iotda_header(ngx_http_request_t *r,
     u_char *name, size_t len);
 static void ngx_http_iot_iotda_secret_key(u_char *hash, u_char *sk);
@@ -685,13 +685,14 @@ unknown:
 
 static ngx_int_t
 ngx_http_iot_iotda_verify(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
-    u_char *body_hash)
+    u_char *body, size_t len)
 {
     u_char                        *p, *last, *end, *scratch;
     u_char                         sk[NGX_HTTP_IOT_IOTDA_HEX_LEN];
     u_char                         key[NGX_HTTP_IOT_IOTDA_HEX_LEN];
     u_char                         canonical[NGX_HTTP_IOT_IOTDA_HEX_LEN];
     u_char                         sig[NGX_HTTP_IOT_IOTDA_HEX_LEN];
+    u_char                         body_hash[NGX_HTTP_IOT_IOTDA_HEX_LEN];
     size_t                         size, n, sk_len;
     ngx_int_t                      rc;
     ngx_str_t                     *h, *date, *v;
@@ -769,6 +770,10 @@ ngx_http_iot_iotda_verify(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     req.query.len = r->args.len;
     req.signed_headers.data = auth.signed_headers.data;
     req.signed_headers.len = auth.signed_headers.len;
+    /* the body's hash: signed requests only, an X-Auth-Token needs none */
+
+    ngx_http_iot_iotda_sha256_hex(body, len, body_hash);
+
     req.body_hash.data = body_hash;
     req.body_hash.len = NGX_HTTP_IOT_IOTDA_HEX_LEN;
 
@@ -1263,13 +1268,12 @@ ngx_http_iot_iotda_entry(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 }
 
 
-/* the body is here: its hash, the signature, its JSON, the handler */
+/* the body is here: the signature over it, its JSON, the handler */
 
 static void
 ngx_http_iot_iotda_body(ngx_http_request_t *r)
 {
     u_char                        *data, *p;
-    u_char                         hash[NGX_HTTP_IOT_IOTDA_HEX_LEN];
     size_t                         len;
     ssize_t                        n;
     ngx_int_t                      rc;
@@ -1322,9 +1326,7 @@ ngx_http_iot_iotda_body(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_iot_iotda_sha256_hex(data, len, hash);
-
-    rc = ngx_http_iot_iotda_verify(r, ctx, hash);
+    rc = ngx_http_iot_iotda_verify(r, ctx, data, len);
 
     if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
