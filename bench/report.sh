@@ -304,8 +304,8 @@ gen_things() {
     echo "at the middle (the page after row N/2 of that order) and at the end (after"
     echo "row N - 400), unfiltered and filtered by one device type of four. Deep"
     echo "pages come from cursors made from the store's rows (bench/lib.sh"
-    echo "\`things_cursor\`), as a client walking there would have. Two rounds,"
-    echo "positions taking turns, the better p99 of each position. Target: the"
+    echo "\`things_cursor\`), as a client walking there would have. ${B7_ROUNDS:-3} rounds,"
+    echo "positions taking turns, the best p99 of each position. Target: the"
     echo "deepest page's p99 at most 1.5x the first page's."
     echo
     echo "    $(v b7_cmd_list)"

@@ -65,6 +65,7 @@ B9_DTLS_PAR=${B9_DTLS_PAR:-4}
 # benchmark 7: the things dialect
 B7_DEVICES=${B7_DEVICES:-1000000}
 B7_LIST_S=${B7_LIST_S:-5}
+B7_ROUNDS=${B7_ROUNDS:-3}
 B7_WRK=${B7_WRK:--t1 -c4}
 B7_SORTS=${B7_SORTS:-id createdAt -createdAt modifiedAt -modifiedAt name -name}
 B7_SENML_DEVICES=${B7_SENML_DEVICES:-50}
@@ -1078,16 +1079,16 @@ bench7() {
                 # shellcheck disable=SC2086
                 b7_wrk warm "$url" "$f.path" $B7_WRK -d1s
             done
-            # two rounds, the positions taking turns; the better p99 of
-            # each position counts (the machine's noise comes and goes)
-            for rep in 1 2; do
+            # B7_ROUNDS rounds, the positions taking turns; the best p99
+            # of each position counts (the machine's noise comes and goes)
+            for rep in $(seq 1 "$B7_ROUNDS"); do
                 for pos in start middle end; do
                     k=${sort}_${filt}_${pos}
                     # shellcheck disable=SC2086
                     b7_wrk "${k}_$rep" "$url" \
                         "$OUT/b7-page-$sort-$filt-$pos.path" \
                         $B7_WRK -d"${B7_LIST_S}s"
-                    if [ $rep = 1 ] || [ "${R[b7_${k}_2_p99]:-0}" -lt \
+                    if [ $rep = 1 ] || [ "${R[b7_${k}_${rep}_p99]:-0}" -lt \
                          "${R[b7_${k}_p99]:-0}" ]; then
                         R[b7_${k}_p99]=${R[b7_${k}_${rep}_p99]}
                         R[b7_${k}_p50]=${R[b7_${k}_${rep}_p50]}
