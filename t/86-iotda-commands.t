@@ -11,8 +11,8 @@
 # kept beside its downlink in the store, apart from the messages; a device
 # without a product; read-only, another space's and another project's
 # credentials; a signed request and the Huawei Cloud SDK core; a command
-# to a CoAP product's device over coap-pull; the product rules for a
-# command's definitions (create and update); after a restart.
+# to a CoAP product's device over coap-pull and coap-push; the product
+# rules for a command's definitions (create and update); after a restart.
 
 use strict;
 use warnings;
@@ -26,6 +26,7 @@ use IoT::Collections;
 use IoT::Iotda;
 use IoT::Radius qw(radclient);
 use IoT::Coap;
+use IoT::CoapDevice;
 
 plan skip_all => 'radclient is not installed' unless -x '/usr/bin/radclient';
 
@@ -45,14 +46,19 @@ my $psock = IO::Socket::INET->new(LocalAddr => $PADDR, LocalPort => $port,
 
 my $t = IoT::Test->new;
 my $coap = IoT::Coap::available() ? IoT::Coap->new($t) : undef;
-(my $locations = $IoT::Iotda::LOCATIONS)
-    =~ s{iot_api iotda;}{iot_api iotda;\n    iot_iotda_message_port $port;};
-$t->write_config(location => $locations, stream_conf => <<"EOF"
+sub locations {
+    my ($extra) = @_;
+    (my $l = $IoT::Iotda::LOCATIONS)
+        =~ s{iot_api iotda;}{iot_api iotda;\n    $extra};
+    return $l;
+}
+my $stream = <<"EOF" . ($coap ? $coap->link_conf : '');
     iot_radius_gateway name=pgw1 from=127.0.0.0/8 secret=$SECRET pool=10.64.0.0/16;
     server { listen 127.0.0.1:$acct udp; iot_radius; }
     server { listen 127.0.0.1:$up udp; iot_uplink; }
 EOF
-    . ($coap ? $coap->link_conf : ''));
+$t->write_config(location => locations("iot_iotda_message_port $port;"),
+                 stream_conf => $stream);
 $t->start;
 
 my $c = IoT::Collections->new($t);
@@ -174,7 +180,10 @@ sub received {
 my $db = $t->prefix . '/var/iot.db';
 sub sql { my $q = shift; my $o = `sqlite3 '$db' "$q"`; chomp $o; $o }
 
-sub messages { scalar @{ ($api->call(GET => "/devices/$_[0]/messages"))[1]{messages} || [] } }
+sub messages {
+    my (undef, $j) = $api->call(GET => "/devices/$_[0]/messages");
+    return scalar @{ $j->{messages} || [] };
+}
 
 # ------------------------------------------------------------ a command
 
@@ -498,11 +507,12 @@ SKIP: {
 
 # ------------------------------------------------------------ CoAP
 
+my ($CDEV, $cdid);
 SKIP: {
     skip 'no sidecar or coap-client (./build.sh build)', 13 unless $coap;
     ok($coap->start(args => [ '-T', 1, '-R', 1 ]), 'the sidecar is up');
     product('cmd-coap', 'CoAP');
-    my ($CDEV, $cdid) = device('cmd-coap-1', 'cmd-coap', $CADDR);
+    ($CDEV, $cdid) = device('cmd-coap-1', 'cmd-coap', $CADDR);
     ($s, $j) = $api->call(POST => "/devices/$CDEV/commands", body =>
         '{"service_id":"Valve","command_name":"open","paras":{"pct":9}}');
     is($s, 200, 'a command to a CoAP product\'s device: 200');
@@ -532,7 +542,8 @@ my %badp = (
     'command_name missing'  => [{ paras => [] }],
     'command_name of 65'    => [{ command_name => 'c' x 65 }],
     'command_name a number' => [{ command_name => 5 }],
-    'command_name twice'    => [{ command_name => 'a' }, { command_name => 'a' }],
+    'command_name twice'    => [{ command_name => 'a' },
+                                { command_name => 'a' }],
     'a command not object'  => ['reset'],
     'paras an object'       => [{ command_name => 'a', paras => {} }],
     'a para not object'     => [{ command_name => 'a', paras => ['p'] }],
@@ -602,6 +613,39 @@ is(sql("SELECT count(*) FROM iotda_commands WHERE command_id = '$first'"),
 is($s, 200, '... commands go on');
 isnt($j->{command_id}, $first, '... with a new command_id');
 ok(defined received(), '... received');
+
+# ------------------------------------------------------------ coap-push
+
+SKIP: {
+    skip 'no sidecar or coap-client (./build.sh build)', 6 unless $CDEV;
+    my $stub = IoT::CoapDevice->new(addr => $CADDR, mode => '2.01');
+    $t->stop;
+    $t->write_config(location => locations('iot_iotda_coap_downlink push;'
+                                           . ' iot_iotda_message_port '
+                                           . $stub->port . ';'),
+                     stream_conf => $stream);
+    $t->start;
+    ok($coap->start(args => [ '-T', 1, '-R', 1 ]), 'coap-push: the sidecar');
+    ($s, $j) = $api->call(POST => "/devices/$CDEV/commands", body =>
+        '{"command_name":"open","paras":{"pct":12}}');
+    is($s, 200, 'a command pushed to the CoAP device: 200');
+    my $id = $j->{command_id} // '';
+    my $state = sub {
+        sql("SELECT d.state FROM iotda_commands c"
+            . " JOIN downlinks d ON d.id = c.downlink_id"
+            . " WHERE c.command_id = '$id'");
+    };
+    ok($stub->serve(15, sub { $state->() ne '0' }),
+       'the device answers 2.01');
+    is($state->(), '2', '... delivered, by its command_id');
+    my $got = $stub->got->[-1] // {};
+    is($got->{path}, '', '... POSTed to the root path');
+    is($got->{payload},
+       qq({"object_device_id":"$CDEV","service_id":"Valve",)
+       . '"command_name":"open","paras":{"pct":12}}',
+       '... IoTDA\'s command, exactly');
+    $coap->stop;
+}
 
 $t->check_log('iotda commands');
 $t->finish;
