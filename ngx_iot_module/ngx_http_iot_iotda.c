@@ -99,6 +99,7 @@ typedef enum {
     NGX_HTTP_IOT_IOTDA_R_FREEZE,
     NGX_HTTP_IOT_IOTDA_R_SHADOW,
     NGX_HTTP_IOT_IOTDA_R_TAGS,
+    NGX_HTTP_IOT_IOTDA_R_COMMANDS,
     NGX_HTTP_IOT_IOTDA_R_NONE
 } ngx_http_iot_iotda_route_e;
 
@@ -144,7 +145,10 @@ static ngx_http_iot_route_t  ngx_http_iot_iotda_routes[] = {
       ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_SHADOW },
 
     { NGX_HTTP_POST, ngx_string("POST"),
-      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_TAGS }
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_TAGS },
+
+    { NGX_HTTP_POST, ngx_string("POST"),
+      ngx_http_iot_iotda_entry, NGX_HTTP_IOT_IOTDA_R_COMMANDS }
 };
 
 
@@ -167,7 +171,8 @@ static ngx_http_iot_iotda_handler_t  ngx_http_iot_iotda_handlers[] = {
     { ngx_http_iot_iotda_action, NGX_HTTP_POST, 1 },
     { ngx_http_iot_iotda_freeze, 0, 0 },
     { ngx_http_iot_iotda_shadow, NGX_HTTP_PUT, 0 },
-    { ngx_http_iot_iotda_tags, NGX_HTTP_POST, 0 }
+    { ngx_http_iot_iotda_tags, NGX_HTTP_POST, 0 },
+    { ngx_http_iot_iotda_commands, NGX_HTTP_POST, 0 }
 };
 
 
@@ -240,7 +245,9 @@ ngx_http_iot_iotda_route(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                    || ngx_http_iot_iotda_is(3, "unfreeze"))
                 ? NGX_HTTP_IOT_IOTDA_R_FREEZE
                 : ngx_http_iot_iotda_is(3, "shadow")
-                ? NGX_HTTP_IOT_IOTDA_R_SHADOW : NGX_HTTP_IOT_IOTDA_R_NONE;
+                ? NGX_HTTP_IOT_IOTDA_R_SHADOW
+                : ngx_http_iot_iotda_is(3, "commands")
+                ? NGX_HTTP_IOT_IOTDA_R_COMMANDS : NGX_HTTP_IOT_IOTDA_R_NONE;
 
     } else if (n == 3 && ngx_http_iot_iotda_is(1, "tags")
                && (ngx_http_iot_iotda_is(2, "bind-resource")

@@ -13,6 +13,7 @@
  *   ngx_http_iot_iotda_devices.c  /devices, /devices/{device_id}
  *   ngx_http_iot_iotda_products.c /products, /products/{product_id}
  *   ngx_http_iot_iotda_messages.c /devices/{device_id}/messages[/{id}]
+ *   ngx_http_iot_iotda_commands.c /devices/{device_id}/commands
  *   ngx_http_iot_iotda_keys.c     /v3.0/OS-CREDENTIAL/credentials: access
  *                                 keys made like IAM's permanent ones
  *   ngx_http_iot_iotda_shadow.c   /devices/{device_id}/shadow, /action,
@@ -30,6 +31,7 @@
 #include "ngx_http_iot.h"
 #include "ngx_http_iot_dialect.h"
 #include "ngx_iot_iotda.h"
+#include "ngx_iot_downlink.h"
 
 
 /*
@@ -111,6 +113,8 @@ ngx_int_t ngx_http_iot_iotda_text(ngx_http_request_t *r, json_t *obj,
 ngx_int_t ngx_http_iot_iotda_device(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_iotda_default(json_t *prop, json_t *v);
+json_t *ngx_http_iot_iotda_named(json_t *o, const char *list,
+    const char *field, const char *name);
 
 /* ngx_http_iot_iotda_devices.c: the device a path names, reached */
 ngx_int_t ngx_http_iot_iotda_target(ngx_http_request_t *r,
@@ -143,6 +147,21 @@ json_t *ngx_http_iot_iotda_shadow_json(ngx_http_request_t *r,
 ngx_int_t ngx_http_iot_iotda_messages(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 ngx_int_t ngx_http_iot_iotda_message(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx);
+/*
+ * What a message and a command share: the device of the path, reached
+ * (write: to send to it), its view (with its product's model when write)
+ * and the transport a downlink to it takes, NGX_OK; NGX_DECLINED noted
+ * in ctx; NGX_ERROR.  A downlink's status, times and error_info into o.
+ */
+ngx_int_t ngx_http_iot_iotda_msg_device(ngx_http_request_t *r,
+    ngx_http_iot_ctx_t *ctx, ngx_uint_t write, ngx_iot_iotda_view_t *v,
+    ngx_iot_downlink_e *transport);
+ngx_int_t ngx_http_iot_iotda_msg_status(json_t *o,
+    ngx_iot_downlink_row_t *dl);
+
+/* ngx_http_iot_iotda_commands.c */
+ngx_int_t ngx_http_iot_iotda_commands(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 
 /* ngx_http_iot_iotda_keys.c */

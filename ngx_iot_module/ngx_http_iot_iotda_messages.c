@@ -43,9 +43,6 @@ typedef struct {
 } ngx_http_iot_iotda_msgs_t;
 
 
-static ngx_int_t ngx_http_iot_iotda_msg_device(ngx_http_request_t *r,
-    ngx_http_iot_ctx_t *ctx, ngx_uint_t write, ngx_iot_device_t *d,
-    ngx_iot_downlink_e *transport);
 static ngx_iot_downlink_e ngx_http_iot_iotda_msg_transport(
     ngx_http_request_t *r, ngx_iot_iotda_view_t *v);
 static ngx_int_t ngx_http_iot_iotda_msg_create(ngx_http_request_t *r,
@@ -61,42 +58,31 @@ static ngx_int_t ngx_http_iot_iotda_msg_answer(ngx_http_request_t *r,
 static ngx_int_t ngx_http_iot_iotda_msg_row(void *row, void *data);
 static json_t *ngx_http_iot_iotda_msg_json(ngx_iot_downlink_row_t *dl,
     ngx_str_t *message_id, ngx_str_t *fields);
-static ngx_int_t ngx_http_iot_iotda_msg_status(json_t *o,
-    ngx_iot_downlink_row_t *dl);
 static void ngx_http_iot_iotda_msg_cleanup(void *data);
 
 
 /*
  * The device of the path: found as the devices of this dialect are, and
  * reached by the credentials (write: to send to it, by the transport its
- * product names).
+ * product names).  A command's too (ngx_http_iot_iotda_commands.c).
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iot_iotda_msg_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
-    ngx_uint_t write, ngx_iot_device_t *d, ngx_iot_downlink_e *transport)
+    ngx_uint_t write, ngx_iot_iotda_view_t *v, ngx_iot_downlink_e *transport)
 {
-    ngx_iot_iotda_view_t  *v;
-
     /* {device_id}: an IoTDA device id or the registry's, as for devices */
-
-    v = ngx_palloc(r->pool, sizeof(ngx_iot_iotda_view_t));
-    if (v == NULL) {
-        return NGX_ERROR;
-    }
 
     if (ngx_http_iot_iotda_target(r, ctx, 0, write, v) != NGX_OK) {
         return NGX_DECLINED;
     }
-
-    *d = v->d;
 
     if (transport) {
         *transport = ngx_http_iot_iotda_msg_transport(r, v);
     }
 
     if (write
-        && !ngx_http_iot_iotda_reaches(&ctx->who, d->collection_id, 1))
+        && !ngx_http_iot_iotda_reaches(&ctx->who, v->d.collection_id, 1))
     {
         return ngx_http_iot_iotda_invalid(r, NGX_HTTP_FORBIDDEN,
                                           "IOTDA.000022 the credentials are "
@@ -159,15 +145,20 @@ ngx_http_iot_iotda_messages(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     json_t                     *o, *list;
     ngx_int_t                   rc;
     ngx_iot_store_t            *store;
-    ngx_iot_device_t            d;
     ngx_pool_cleanup_t         *cln;
     ngx_iot_downlink_e          transport;
+    ngx_iot_iotda_view_t       *v;
     ngx_http_iot_iotda_msgs_t   all;
 
     transport = NGX_IOT_DOWNLINK_UDP;
 
+    v = ngx_palloc(r->pool, sizeof(ngx_iot_iotda_view_t));
+    if (v == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     rc = ngx_http_iot_iotda_msg_device(r, ctx, r->method == NGX_HTTP_POST,
-                                       &d, &transport);
+                                       v, &transport);
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
                                  : ngx_http_iot_error(r, ctx->status,
@@ -175,7 +166,7 @@ ngx_http_iot_iotda_messages(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     }
 
     if (r->method == NGX_HTTP_POST) {
-        return ngx_http_iot_iotda_msg_create(r, ctx, &d, transport);
+        return ngx_http_iot_iotda_msg_create(r, ctx, &v->d, transport);
     }
 
     store = ngx_iot_store_get((ngx_cycle_t *) ngx_cycle, r->connection->log);
@@ -197,7 +188,8 @@ ngx_http_iot_iotda_messages(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     all.out = list;
 
     if (store == NULL
-        || ngx_iot_store_messages(store, d.id.key, ngx_http_iot_iotda_msg_row,
+        || ngx_iot_store_messages(store, v->d.id.key,
+                                  ngx_http_iot_iotda_msg_row,
                                   &all, r->connection->log)
            != NGX_OK)
     {
@@ -233,10 +225,15 @@ ngx_http_iot_iotda_message(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
     ngx_int_t                   rc;
     ngx_iot_store_t            *store;
-    ngx_iot_device_t            d;
+    ngx_iot_iotda_view_t       *v;
     ngx_http_iot_iotda_msgs_t   one;
 
-    rc = ngx_http_iot_iotda_msg_device(r, ctx, 0, &d, NULL);
+    v = ngx_palloc(r->pool, sizeof(ngx_iot_iotda_view_t));
+    if (v == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_iot_iotda_msg_device(r, ctx, 0, v, NULL);
     if (rc != NGX_OK) {
         return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR
                                  : ngx_http_iot_error(r, ctx->status,
@@ -250,7 +247,7 @@ ngx_http_iot_iotda_message(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     rc = (store == NULL)
          ? NGX_ERROR
-         : ngx_iot_store_message_find(store, d.id.key, &ctx->seg[4],
+         : ngx_iot_store_message_find(store, v->d.id.key, &ctx->seg[4],
                                       ngx_http_iot_iotda_msg_row, &one,
                                       r->connection->log);
 
@@ -359,7 +356,7 @@ ngx_http_iot_iotda_msg_json(ngx_iot_downlink_row_t *dl, ngx_str_t *message_id,
  * datagram handed to the network is as delivered as UDP can say.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iot_iotda_msg_status(json_t *o, ngx_iot_downlink_row_t *dl)
 {
     u_char       text[sizeof("yyyyMMddTHHmmssZ")], *last;

@@ -43,6 +43,9 @@ static ngx_int_t ngx_http_iot_iotda_services(ngx_http_request_t *r,
     json_t *services);
 static ngx_int_t ngx_http_iot_iotda_property(ngx_http_request_t *r,
     json_t *prop);
+static ngx_int_t ngx_http_iot_iotda_model_commands(
+    ngx_http_request_t *r, json_t *commands);
+static ngx_int_t ngx_http_iot_iotda_typed(ngx_http_request_t *r, json_t *o);
 static ngx_uint_t ngx_http_iot_iotda_pmatch(ngx_iot_product_t *p,
     void *data);
 static ngx_int_t ngx_http_iot_iotda_app(ngx_http_request_t *r,
@@ -424,7 +427,8 @@ ngx_http_iot_iotda_model(ngx_http_request_t *r, json_t *body, json_t *model)
 /*
  * service_capabilities: 1 to 500 services, service_id unique; their
  * properties (property_name unique in the service) typed and checked;
- * commands and events, when given, arrays of objects.
+ * commands (command_name unique) with their typed paras; events, when
+ * given, an array of objects.
  */
 
 static ngx_int_t
@@ -530,26 +534,31 @@ ngx_http_iot_iotda_services(ngx_http_request_t *r, json_t *services)
             }
         }
 
-        for (k = 0; k < 2; k++) {
-            other = json_object_get(svc, k ? "events" : "commands");
+        if (ngx_http_iot_iotda_model_commands(r,
+                                              json_object_get(svc,
+                                                              "commands"))
+            != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
 
-            if (other == NULL || json_is_null(other)) {
-                continue;
-            }
+        other = json_object_get(svc, "events");
 
-            if (!json_is_array(other)) {
+        if (other == NULL || json_is_null(other)) {
+            continue;
+        }
+
+        if (!json_is_array(other)) {
+            return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 events must be "
+                                              "an array");
+        }
+
+        for (j = 0; j < json_array_size(other); j++) {
+            if (!json_is_object(json_array_get(other, j))) {
                 return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                                  "IOTDA.000006 commands and "
-                                                  "events must be arrays");
-            }
-
-            for (j = 0; j < json_array_size(other); j++) {
-                if (!json_is_object(json_array_get(other, j))) {
-                    return ngx_http_iot_iotda_invalid(r,
-                               NGX_HTTP_BAD_REQUEST,
-                               "IOTDA.000006 a command or an event must be "
-                               "an object");
-                }
+                                                  "IOTDA.000006 an event "
+                                                  "must be an object");
             }
         }
     }
@@ -566,13 +575,8 @@ ngx_http_iot_iotda_property(ngx_http_request_t *r, json_t *prop)
     u_char       *p;
     size_t        i;
     json_t       *v;
-    ngx_str_t     s, type;
+    ngx_str_t     s;
     ngx_uint_t    seen, bit;
-
-    static const char  *types[] = {
-        "int", "long", "decimal", "string", "DateTime", "jsonObject",
-        "enum", "boolean", "string list", NULL
-    };
 
     if (!json_is_object(prop)) {
         return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
@@ -581,15 +585,7 @@ ngx_http_iot_iotda_property(ngx_http_request_t *r, json_t *prop)
     }
 
     if (ngx_http_iot_iotda_text(r, prop, "property_name", 1, 64, 0, &s)
-        != NGX_OK
-        || ngx_http_iot_iotda_text(r, prop, "data_type", 1, 16, 0, &type)
-           != NGX_OK
-        || ngx_http_iot_iotda_text(r, prop, "min", 0, 16, 0, &s) != NGX_OK
-        || ngx_http_iot_iotda_text(r, prop, "max", 0, 16, 0, &s) != NGX_OK
-        || ngx_http_iot_iotda_text(r, prop, "unit", 0, 16, 0, &s) != NGX_OK
-        || ngx_http_iot_iotda_text(r, prop, "description", 0, 128, 0, &s)
-           != NGX_OK
-        || ngx_http_iot_iotda_text(r, prop, "method", 0, 3, 0, &s) != NGX_OK)
+        != NGX_OK)
     {
         return NGX_DECLINED;
     }
@@ -611,20 +607,10 @@ ngx_http_iot_iotda_property(ngx_http_request_t *r, json_t *prop)
                                           "not hold NUL");
     }
 
-    for (i = 0; types[i]; i++) {
-        if (type.len == ngx_strlen(types[i])
-            && ngx_strncmp(type.data, types[i], type.len) == 0)
-        {
-            break;
-        }
-    }
-
-    if (types[i] == NULL) {
-        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                          "IOTDA.000006 data_type must be "
-                                          "int, long, decimal, string, "
-                                          "DateTime, jsonObject, enum, "
-                                          "boolean or string list");
+    if (ngx_http_iot_iotda_typed(r, prop) != NGX_OK
+        || ngx_http_iot_iotda_text(r, prop, "method", 0, 3, 0, &s) != NGX_OK)
+    {
+        return NGX_DECLINED;
     }
 
     /* method: R, W, E, each at most once */
@@ -644,7 +630,167 @@ ngx_http_iot_iotda_property(ngx_http_request_t *r, json_t *prop)
         seen |= bit;
     }
 
-    v = json_object_get(prop, "required");
+    v = json_object_get(prop, "default_value");
+
+    if (v && !json_is_null(v)
+        && ngx_http_iot_iotda_default(prop, v) != NGX_OK)
+    {
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                          "IOTDA.000006 default_value does "
+                                          "not fit the property's data_type, "
+                                          "range or enum_list");
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A service's commands: each an object with its command_name (1 to 64,
+ * unique in the service), its paras (when given, an array of parameters
+ * typed as properties are, para_name 1 to 32 and unique in the command)
+ * and its responses, kept as given.
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_model_commands(ngx_http_request_t *r, json_t *commands)
+{
+    size_t      i, j, k;
+    json_t     *cmd, *paras, *para;
+    ngx_str_t   s;
+
+    if (commands == NULL || json_is_null(commands)) {
+        return NGX_OK;
+    }
+
+    if (!json_is_array(commands)) {
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                          "IOTDA.000006 commands must be an "
+                                          "array");
+    }
+
+    for (i = 0; i < json_array_size(commands); i++) {
+        cmd = json_array_get(commands, i);
+
+        if (!json_is_object(cmd)) {
+            return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 a command must "
+                                              "be an object");
+        }
+
+        if (ngx_http_iot_iotda_text(r, cmd, "command_name", 1, 64, 0, &s)
+            != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+        for (j = 0; j < i; j++) {
+            if (json_equal(json_object_get(json_array_get(commands, j),
+                                           "command_name"),
+                           json_object_get(cmd, "command_name")))
+            {
+                return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                  "IOTDA.000006 command_name "
+                                                  "must be unique in its "
+                                                  "service");
+            }
+        }
+
+        paras = json_object_get(cmd, "paras");
+
+        if (paras == NULL || json_is_null(paras)) {
+            continue;
+        }
+
+        if (!json_is_array(paras)
+            || json_array_size(paras) > NGX_HTTP_IOT_IOTDA_PROPERTIES_MAX)
+        {
+            return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                              "IOTDA.000006 a command's "
+                                              "paras must be an array of at "
+                                              "most 500");
+        }
+
+        for (j = 0; j < json_array_size(paras); j++) {
+            para = json_array_get(paras, j);
+
+            if (!json_is_object(para)) {
+                return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                                  "IOTDA.000006 a command's "
+                                                  "parameter must be an "
+                                                  "object");
+            }
+
+            if (ngx_http_iot_iotda_text(r, para, "para_name", 1, 32, 0, &s)
+                != NGX_OK
+                || ngx_http_iot_iotda_typed(r, para) != NGX_OK)
+            {
+                return NGX_DECLINED;
+            }
+
+            for (k = 0; k < j; k++) {
+                if (json_equal(json_object_get(json_array_get(paras, k),
+                                               "para_name"),
+                               json_object_get(para, "para_name")))
+                {
+                    return ngx_http_iot_iotda_invalid(r,
+                               NGX_HTTP_BAD_REQUEST,
+                               "IOTDA.000006 para_name must be unique in "
+                               "its command");
+                }
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * What a property and a command's parameter share: data_type (known),
+ * min and max, unit, description, required, max_length, step, enum_list.
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_typed(ngx_http_request_t *r, json_t *o)
+{
+    size_t        i;
+    json_t       *v;
+    ngx_str_t     s, type;
+
+    static const char  *types[] = {
+        "int", "long", "decimal", "string", "DateTime", "jsonObject",
+        "enum", "boolean", "string list", NULL
+    };
+
+    if (ngx_http_iot_iotda_text(r, o, "data_type", 1, 16, 0, &type)
+        != NGX_OK
+        || ngx_http_iot_iotda_text(r, o, "min", 0, 16, 0, &s) != NGX_OK
+        || ngx_http_iot_iotda_text(r, o, "max", 0, 16, 0, &s) != NGX_OK
+        || ngx_http_iot_iotda_text(r, o, "unit", 0, 16, 0, &s) != NGX_OK
+        || ngx_http_iot_iotda_text(r, o, "description", 0, 128, 0, &s)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; types[i]; i++) {
+        if (type.len == ngx_strlen(types[i])
+            && ngx_strncmp(type.data, types[i], type.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (types[i] == NULL) {
+        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
+                                          "IOTDA.000006 data_type must be "
+                                          "int, long, decimal, string, "
+                                          "DateTime, jsonObject, enum, "
+                                          "boolean or string list");
+    }
+
+    v = json_object_get(o, "required");
 
     if (v && !json_is_null(v) && !json_is_boolean(v)) {
         return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
@@ -652,7 +798,7 @@ ngx_http_iot_iotda_property(ngx_http_request_t *r, json_t *prop)
                                           "true or false");
     }
 
-    v = json_object_get(prop, "max_length");
+    v = json_object_get(o, "max_length");
 
     if (v && !json_is_null(v)
         && (!json_is_integer(v) || json_integer_value(v) < 0))
@@ -662,7 +808,7 @@ ngx_http_iot_iotda_property(ngx_http_request_t *r, json_t *prop)
                                           "number of 0 or more");
     }
 
-    v = json_object_get(prop, "step");
+    v = json_object_get(o, "step");
 
     if (v && !json_is_null(v) && !json_is_number(v)) {
         return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
@@ -670,7 +816,7 @@ ngx_http_iot_iotda_property(ngx_http_request_t *r, json_t *prop)
                                           "number");
     }
 
-    v = json_object_get(prop, "enum_list");
+    v = json_object_get(o, "enum_list");
 
     if (v && !json_is_null(v)) {
         if (!json_is_array(v)) {
@@ -684,17 +830,6 @@ ngx_http_iot_iotda_property(ngx_http_request_t *r, json_t *prop)
         }
     }
 
-    v = json_object_get(prop, "default_value");
-
-    if (v && !json_is_null(v)
-        && ngx_http_iot_iotda_default(prop, v) != NGX_OK)
-    {
-        return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
-                                          "IOTDA.000006 default_value does "
-                                          "not fit the property's data_type, "
-                                          "range or enum_list");
-    }
-
     return NGX_OK;
 
 bad_enum:
@@ -705,7 +840,39 @@ bad_enum:
 }
 
 
-/* does a value fit a property (its data_type, min/max, max_length, enum)? */
+/*
+ * The item of o's array list whose field is name (a model's service by
+ * service_id, a service's property, command, a command's parameter), or
+ * NULL.
+ */
+
+json_t *
+ngx_http_iot_iotda_named(json_t *o, const char *list, const char *field,
+    const char *name)
+{
+    size_t       i;
+    json_t      *a, *item;
+    const char  *s;
+
+    a = json_object_get(o, list);
+
+    for (i = 0; json_is_array(a) && i < json_array_size(a); i++) {
+        item = json_array_get(a, i);
+        s = json_string_value(json_object_get(item, field));
+
+        if (s && ngx_strcmp(s, name) == 0) {
+            return item;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Does a value fit a property, or a command's parameter (its data_type,
+ * min/max, max_length, enum)?
+ */
 
 ngx_int_t
 ngx_http_iot_iotda_default(json_t *prop, json_t *v)

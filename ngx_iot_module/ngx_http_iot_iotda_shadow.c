@@ -39,9 +39,6 @@ typedef struct {
 #define NGX_HTTP_IOT_IOTDA_UNBIND         7
 
 
-static json_t *ngx_http_iot_iotda_service(json_t *model, const char *id);
-static json_t *ngx_http_iot_iotda_property_of(json_t *service,
-    const char *name);
 static ngx_int_t ngx_http_iot_iotda_desired(ngx_http_request_t *r,
     json_t *model, json_t *item, json_t **service);
 static json_t *ngx_http_iot_iotda_entry_of(json_t *shadow, const char *id);
@@ -55,52 +52,6 @@ static ngx_int_t ngx_http_iot_iotda_parted(ngx_http_request_t *r,
     ngx_iot_rc_e rc);
 static ngx_int_t ngx_http_iot_iotda_tag_text(ngx_http_request_t *r,
     json_t *v, size_t min, size_t max);
-
-
-/* the service of a model, and the property of a service */
-
-static json_t *
-ngx_http_iot_iotda_service(json_t *model, const char *id)
-{
-    size_t       i;
-    json_t      *list, *svc;
-    const char  *s;
-
-    list = json_object_get(model, "service_capabilities");
-
-    for (i = 0; json_is_array(list) && i < json_array_size(list); i++) {
-        svc = json_array_get(list, i);
-        s = json_string_value(json_object_get(svc, "service_id"));
-
-        if (s && ngx_strcmp(s, id) == 0) {
-            return svc;
-        }
-    }
-
-    return NULL;
-}
-
-
-static json_t *
-ngx_http_iot_iotda_property_of(json_t *service, const char *name)
-{
-    size_t       i;
-    json_t      *list, *prop;
-    const char  *s;
-
-    list = json_object_get(service, "properties");
-
-    for (i = 0; json_is_array(list) && i < json_array_size(list); i++) {
-        prop = json_array_get(list, i);
-        s = json_string_value(json_object_get(prop, "property_name"));
-
-        if (s && ngx_strcmp(s, name) == 0) {
-            return prop;
-        }
-    }
-
-    return NULL;
-}
 
 
 /*
@@ -132,7 +83,8 @@ ngx_http_iot_iotda_desired(ngx_http_request_t *r, json_t *model,
         return NGX_DECLINED;
     }
 
-    *service = ngx_http_iot_iotda_service(model, (char *) sid.data);
+    *service = ngx_http_iot_iotda_named(model, "service_capabilities",
+                                        "service_id", (char *) sid.data);
 
     if (*service == NULL) {
         return ngx_http_iot_iotda_invalid(r, NGX_HTTP_BAD_REQUEST,
@@ -156,7 +108,8 @@ ngx_http_iot_iotda_desired(ngx_http_request_t *r, json_t *model,
             goto invalid;
         }
 
-        prop = ngx_http_iot_iotda_property_of(*service, key);
+        prop = ngx_http_iot_iotda_named(*service, "properties",
+                                        "property_name", key);
 
         if (prop == NULL) {
             why = "a property that the service does not have";

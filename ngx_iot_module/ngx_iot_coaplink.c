@@ -21,6 +21,10 @@ static u_char *ngx_iot_coaplink_field(u_char *p, u_char *end,
     ngx_uint_t tag, u_char *value, size_t len);
 
 
+/* the HMAC's keyed context, kept by the process (freed at its exit) */
+static EVP_MAC_CTX  *ngx_iot_coaplink_ctx;
+
+
 /*
  * HMAC-SHA256 with the secret.  The keyed context is kept for the next
  * frame with the same secret: OpenSSL 3's one-shot HMAC() looks the digest
@@ -35,9 +39,9 @@ ngx_iot_coaplink_mac(ngx_str_t *secret, u_char *data, size_t len,
     size_t        n;
     EVP_MAC      *m;
     OSSL_PARAM    params[2];
+    EVP_MAC_CTX  *ctx;
     unsigned int  hn;
 
-    static EVP_MAC_CTX  *ctx;
     static u_char        key[1024];
     static size_t        key_len;
 
@@ -54,19 +58,21 @@ ngx_iot_coaplink_mac(ngx_str_t *secret, u_char *data, size_t len,
         return NGX_OK;
     }
 
-    if (ctx == NULL) {
+    if (ngx_iot_coaplink_ctx == NULL) {
         m = EVP_MAC_fetch(NULL, "HMAC", NULL);
         if (m == NULL) {
             return NGX_ERROR;
         }
 
-        ctx = EVP_MAC_CTX_new(m);
+        ngx_iot_coaplink_ctx = EVP_MAC_CTX_new(m);
         EVP_MAC_free(m);
 
-        if (ctx == NULL) {
+        if (ngx_iot_coaplink_ctx == NULL) {
             return NGX_ERROR;
         }
     }
+
+    ctx = ngx_iot_coaplink_ctx;
 
     if (key_len != secret->len
         || ngx_memcmp(key, secret->data, secret->len) != 0)
@@ -97,6 +103,19 @@ ngx_iot_coaplink_mac(ngx_str_t *secret, u_char *data, size_t len,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * At a process's exit: the kept context freed (the module is unloaded
+ * then, and a context nobody points to is a leak to valgrind).
+ */
+
+void
+ngx_iot_coaplink_exit_process(void)
+{
+    EVP_MAC_CTX_free(ngx_iot_coaplink_ctx);
+    ngx_iot_coaplink_ctx = NULL;
 }
 
 

@@ -106,5 +106,8 @@ size_t ngx_iot_coaplink_build(ngx_iot_coaplink_frame_t *f,
 socklen_t ngx_iot_coaplink_sockaddr(ngx_iot_coaplink_frame_t *f,
     struct sockaddr *sa);
 
+/* at a process's exit: what the frames' HMAC keeps, freed */
+void ngx_iot_coaplink_exit_process(void);
+
 
 #endif /* _NGX_IOT_COAPLINK_H_INCLUDED_ */

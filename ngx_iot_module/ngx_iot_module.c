@@ -17,6 +17,7 @@
 #include "ngx_iot_history.h"
 #include "ngx_iot_token.h"
 #include "ngx_iot_downlink.h"
+#include "ngx_iot_coaplink.h"
 
 
 #define NGX_IOT_CHECKPOINT_INTERVAL  1000
@@ -613,6 +614,7 @@ ngx_iot_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_iot_outputs_exit_process(cycle);
+    ngx_iot_coaplink_exit_process();
 
 #if (NGX_THREADS)
     /* the thread pool's threads have finished by now (it exits first) */

@@ -403,6 +403,22 @@ static const char  *ngx_iot_migrations[] = {
     "DELETE FROM outputs"
     "  WHERE collection_id NOT IN (SELECT id FROM collections);",
 
+    /*
+     * 19: the iotda dialect's commands (what it keeps of a command's
+     * downlink: its command_id and fields as a JSON text), apart from its
+     * messages, gone with their downlink.  Repeatable.
+     */
+    "CREATE TABLE IF NOT EXISTS iotda_commands ("
+    "  downlink_id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL,"
+    "  command_id TEXT NOT NULL,"
+    "  fields TEXT NOT NULL DEFAULT '{}');"
+    "CREATE UNIQUE INDEX IF NOT EXISTS iotda_commands_by_id"
+    "  ON iotda_commands (command_id);"
+    "CREATE TRIGGER IF NOT EXISTS iotda_commands_gone"
+    "  AFTER DELETE ON downlinks BEGIN"
+    "  DELETE FROM iotda_commands WHERE downlink_id = OLD.id; END;",
+
     NULL
 };
 

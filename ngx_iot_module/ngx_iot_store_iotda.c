@@ -3,9 +3,9 @@
  * Copyright (C) nginx-iot authors
  *
  * The store's part of the iotda dialect (ngx_iot_store_iotda.h): its
- * messages, each kept beside its downlink (and gone with it), and access
- * keys.  The statements are prepared on first use and kept among the
- * connection's made statements (ngx_iot_store_prepare()).
+ * messages and commands, each kept beside its downlink (and gone with
+ * it), and access keys.  The statements are prepared on first use and
+ * kept among the connection's made statements (ngx_iot_store_prepare()).
  */
 
 
@@ -78,6 +78,32 @@ ngx_iot_store_message_add(ngx_iot_store_t *store, ngx_iot_downlink_row_t *dl,
                       SQLITE_STATIC);
 
     return ngx_iot_store_step(store, st, "recording a message", log);
+}
+
+
+ngx_int_t
+ngx_iot_store_command_add(ngx_iot_store_t *store, ngx_iot_downlink_row_t *dl,
+    ngx_str_t *command_id, ngx_str_t *fields, ngx_log_t *log)
+{
+    sqlite3_stmt  *st;
+
+    st = ngx_iot_store_iotda_stmt(store,
+                                  "INSERT INTO iotda_commands (downlink_id,"
+                                  " device_id, command_id, fields)"
+                                  " VALUES (?1, ?2, ?3, ?4)",
+                                  "recording a command", log);
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) dl->id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) dl->device);
+    sqlite3_bind_text(st, 3, (char *) command_id->data,
+                      (int) command_id->len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, (char *) fields->data, (int) fields->len,
+                      SQLITE_STATIC);
+
+    return ngx_iot_store_step(store, st, "recording a command", log);
 }
 
 

@@ -3,8 +3,9 @@
  * Copyright (C) nginx-iot authors
  *
  * What the store keeps for the iotda dialect (ngx_iot_store_iotda.c):
- * its messages (a downlink's message_id and fields) and access keys made
- * like Huawei IAM's permanent access keys.  Rows handed out point into
+ * its messages (a downlink's message_id and fields), its commands (a
+ * downlink's command_id and fields) and access keys made like Huawei
+ * IAM's permanent access keys.  Rows handed out point into
  * the store's memory until the handler returns, as every row does.
  */
 
@@ -41,6 +42,11 @@ typedef struct {
 /* in a write: the message of downlink row dl (its id set) */
 ngx_int_t ngx_iot_store_message_add(ngx_iot_store_t *store,
     ngx_iot_downlink_row_t *dl, ngx_str_t *message_id, ngx_str_t *fields,
+    ngx_log_t *log);
+
+/* in a write: the command of downlink row dl (its id set) */
+ngx_int_t ngx_iot_store_command_add(ngx_iot_store_t *store,
+    ngx_iot_downlink_row_t *dl, ngx_str_t *command_id, ngx_str_t *fields,
     ngx_log_t *log);
 
 /* device's message: NGX_OK (given to handler), NGX_DECLINED, NGX_ERROR */
