@@ -39,13 +39,10 @@ static ngx_int_t ngx_http_iot_iotda_cmd_paras(ngx_http_request_t *r,
     json_t *command, json_t *paras);
 static ngx_int_t ngx_http_iot_iotda_cmd_refuse(ngx_http_request_t *r,
     const char *key, const char *why);
-static ngx_int_t ngx_http_iot_iotda_cmd_text(ngx_pool_t *pool, json_t *j,
-    ngx_str_t *out);
 static ngx_int_t ngx_http_iot_iotda_cmd_keep(ngx_iot_store_t *store,
     ngx_iot_downlink_batch_t *b, ngx_log_t *log);
 static ngx_int_t ngx_http_iot_iotda_cmd_answer(ngx_http_request_t *r,
     ngx_iot_rc_e rc);
-static void ngx_http_iot_iotda_cmd_cleanup(void *data);
 
 
 /*
@@ -159,11 +156,10 @@ ngx_http_iot_iotda_cmd_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
     ngx_iot_iotda_view_t *v, ngx_http_iot_iotda_cmd_t *cmd,
     ngx_str_t *payload)
 {
-    json_t              *body, *paras, *model, *service, *command, *sj, *nj;
-    json_t              *fields, *env;
-    ngx_int_t            rc;
-    ngx_str_t            sid, name;
-    ngx_pool_cleanup_t  *cln;
+    json_t     *body, *paras, *model, *service, *command, *sj, *nj;
+    json_t     *fields, *env;
+    ngx_int_t   rc;
+    ngx_str_t   sid, name;
 
     body = ctx->body;
 
@@ -196,16 +192,11 @@ ngx_http_iot_iotda_cmd_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                               "no model");
         }
 
-        model = json_loadb((char *) v->model.data, v->model.len, 0, NULL);
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-
-        if (model == NULL || cln == NULL) {
-            json_decref(model);
+        model = ngx_http_iot_iotda_model_json(r, v->model.data,
+                                              v->model.len);
+        if (model == NULL) {
             return NGX_ERROR;
         }
-
-        cln->handler = ngx_http_iot_iotda_cmd_cleanup;
-        cln->data = model;
 
         rc = ngx_http_iot_iotda_cmd_model(r, model, &sid, &name, &service,
                                           &command);
@@ -233,7 +224,7 @@ ngx_http_iot_iotda_cmd_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_iot_iotda_cmd_text(r->pool, fields, &cmd->fields);
+    rc = ngx_http_iot_iotda_json_text(r->pool, fields, &cmd->fields);
 
     env = json_pack("{s:s%, s:O, s:O, s:O}",
                     "object_device_id",
@@ -249,7 +240,7 @@ ngx_http_iot_iotda_cmd_fields(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_iot_iotda_cmd_text(r->pool, env, payload);
+    rc = ngx_http_iot_iotda_json_text(r->pool, env, payload);
     json_decref(env);
 
     if (rc != NGX_OK) {
@@ -418,29 +409,6 @@ ngx_http_iot_iotda_cmd_refuse(ngx_http_request_t *r, const char *key,
 }
 
 
-static ngx_int_t
-ngx_http_iot_iotda_cmd_text(ngx_pool_t *pool, json_t *j, ngx_str_t *out)
-{
-    size_t  size;
-
-    size = json_dumpb(j, NULL, 0, JSON_COMPACT);
-
-    out->data = ngx_pnalloc(pool, size ? size : 1);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->len = json_dumpb(j, (char *) out->data, size, JSON_COMPACT);
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_iot_iotda_cmd_cleanup(void *data)
-{
-    json_decref(data);
-}
 
 
 /* in the writer, once the downlink has its id */

@@ -89,6 +89,15 @@ ngx_http_iot_iotda_msg_device(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx,
                                           "read-only for this device");
     }
 
+    /*
+     * the device as its device_id names it, whichever id the path used:
+     * in the envelope the device receives and in the answers
+     */
+
+    if (v->device_id.len) {
+        ctx->seg[2] = v->device_id;
+    }
+
     return NGX_OK;
 }
 
@@ -112,7 +121,7 @@ ngx_http_iot_iotda_msg_transport(ngx_http_request_t *r,
         return NGX_IOT_DOWNLINK_UDP;
     }
 
-    model = json_loadb((char *) v->model.data, v->model.len, 0, NULL);
+    model = ngx_http_iot_iotda_model_json(r, v->model.data, v->model.len);
     p = model ? json_object_get(model, "protocol_type") : NULL;
 
     t = NGX_IOT_DOWNLINK_UDP;
@@ -130,8 +139,6 @@ ngx_http_iot_iotda_msg_transport(ngx_http_request_t *r,
             t = (ngx_iot_downlink_e) lcf->coap_downlink;
         }
     }
-
-    json_decref(model);
 
     return t;
 }

@@ -387,6 +387,20 @@ SKIP: {
     is(received(), 'hello', '... received at its address');
     my ($s6, $one) = $api->call(GET => "$P/by-iotda-id");
     is($one->{status}, 'DELIVERED', '... shown by its device_id');
+
+    # named by its registry id, it is still its device_id that the
+    # device and the answers see
+    my $R = "/devices/$did/messages";
+    my ($s7) = $api->call(POST => $R, body => {
+        message_id => 'by-registry-id', message => 'hi', name => 'n' });
+    is($s7, 201, 'a message to its id of the collections dialect');
+    my $e = eval { JSON::XS::decode_json(received() // '') };
+    is($e->{object_device_id}, $dev->{device_id},
+       '... the envelope names it by its device_id');
+    my (undef, $l) = $api->call(GET => $R);
+    is($l->{device_id}, $dev->{device_id}, '... so does the list');
+    (undef, $one) = $api->call(GET => "$R/by-registry-id");
+    is($one->{device_id}, $dev->{device_id}, '... and the message shown');
     is_iotda_error([$api->call(POST => '/devices/no-such-device/messages',
                                body => { message => 'x' })],
                    404, 'IOTDA.014000', 'a device_id of no device: 404');
