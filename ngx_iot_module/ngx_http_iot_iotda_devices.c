@@ -349,7 +349,7 @@ ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
     /* one space's name per change of space: bounded by the page */
 
     app_cid = 0;
-    ngx_str_null(&app);
+    ngx_str_set(&app, "\"\"");
 
     for (i = offset; i < found; i++) {
         if (out[i].d.collection_id != app_cid) {
@@ -371,7 +371,7 @@ ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
     p = ngx_cpymem(b->last, "{\"devices\":[", sizeof("{\"devices\":[") - 1);
 
     app_cid = 0;
-    ngx_str_null(&app);
+    ngx_str_set(&app, "\"\"");
 
     for (i = offset; i < found; i++) {
         if (out[i].d.collection_id != app_cid) {
@@ -404,7 +404,11 @@ ngx_http_iot_iotda_list_body(ngx_http_request_t *r,
 }
 
 
-/* a resource space's name tag, "" without one (a space gone: "") */
+/*
+ * A resource space's name tag as the bytes of its JSON string, quotes and
+ * all (its tags are a compact object of strings, so the escaped bytes are
+ * valid in the answer as they are); "" without one (a space gone: "").
+ */
 
 static ngx_int_t
 ngx_http_iot_iotda_app_name(ngx_http_request_t *r, uint64_t cid,
@@ -412,15 +416,16 @@ ngx_http_iot_iotda_app_name(ngx_http_request_t *r, uint64_t cid,
 {
     ngx_iot_collection_t  c;
 
-    static ngx_str_t  key = ngx_string("name");
-
-    ngx_str_null(name);
+    ngx_str_set(name, "\"\"");
 
     if (ngx_iot_collection_get((ngx_cycle_t *) ngx_cycle, cid, r->pool, &c)
         == NGX_IOT_OK
-        && ngx_iot_tags_get(&c.tags, &key, r->pool, name) == NGX_ERROR)
+        && c.tags.len
+        && ngx_http_iot_iotda_member(c.tags.data, c.tags.len, "name", name)
+           == NGX_OK
+        && name->data[0] != '"')
     {
-        return NGX_ERROR;
+        ngx_str_set(name, "\"\"");
     }
 
     return NGX_OK;
@@ -453,7 +458,7 @@ ngx_http_iot_iotda_item_size(ngx_iot_iotda_view_t *v, ngx_str_t *app,
                   "\"product_name\":,\"status\":\"INACTIVE\","
                   "\"tags\":}")
            + NGX_IOT_ID_LEN
-           + ngx_http_iot_iotda_esc_len(*app)
+           + app->len
            + ngx_http_iot_iotda_esc_len(v->device_id)
            + ngx_http_iot_iotda_esc_len(v->node_id)
            + ngx_http_iot_iotda_esc_len(v->gateway_id)
@@ -517,7 +522,7 @@ ngx_http_iot_iotda_item(u_char *p, ngx_iot_iotda_view_t *v, ngx_str_t *app,
     p = ngx_cpymem(p, "{\"app_id\":\"", sizeof("{\"app_id\":\"") - 1);
     p = ngx_iot_id_encode(p, d->collection_id);
     *p++ = '"';
-    p = ngx_http_iot_iotda_esc(p, "app_name", app);
+    p = ngx_sprintf(p, ",\"app_name\":%V", app);
     p = ngx_http_iot_iotda_esc(p, "device_id", &v->device_id);
     p = ngx_http_iot_iotda_esc(p, "node_id", &v->node_id);
     p = ngx_http_iot_iotda_esc(p, "gateway_id", &v->gateway_id);

@@ -203,5 +203,18 @@ is($lj->{page}{count}, 14, 'after a restart: the same devices');
 is_deeply([map { $_->{device_id} } @{ $lj->{devices} }], [@seen],
           'after a restart: in the same order');
 
+# a resource space's name with what JSON escapes, shown and listed as it is
+{
+    my $odd = "q\"uote \\ back/slash \x{e9}t\x{e9} \x{2713}\ttab";
+    my $O = $c->create_collection({ tags => { name => $odd } });
+    my $DO = $c->create_device($O->{collectionId});
+    my ($so, $jo) = $api->call(GET => "/devices/$DO->{deviceId}");
+    is($so, 200, 'a device of a space with an odd name');
+    is($jo->{app_name}, $odd, '... app_name as the name tag has it');
+    my (undef, $lo) = $api->call(GET => '/devices',
+                                 query => "app_id=$O->{collectionId}");
+    is($lo->{devices}[0]{app_name}, $odd, '... in the list too');
+}
+
 $t->finish;
 done_testing;
