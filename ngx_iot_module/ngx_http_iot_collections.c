@@ -54,7 +54,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_collections_dialect = {
     ngx_http_iot_collections_stream_allowed, /* a stream's token changed */
     ngx_null_string,                       /* errors: content type */
     ngx_http_iot_collections_own_body,     /* routes that read their body */
-    ngx_http_iot_collections_render_downlink  /* downlinks' states */
+    ngx_http_iot_collections_render_downlink, /* downlinks' states */
+    NULL                                   /* nothing kept in a worker */
 };
 
 

@@ -124,6 +124,9 @@ struct ngx_http_iot_dialect_s {
      * announce downlinks.
      */
     ngx_iot_render_pt              render_downlink;
+
+    /* what the dialect keeps in a worker, let go at its exit; or NULL */
+    void                         (*exit_process)(ngx_cycle_t *cycle);
 };
 
 

@@ -82,7 +82,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect = {
     NULL,                                  /* streams: none */
     ngx_null_string,                       /* errors: application/json */
     ngx_http_iot_iotda_own_body,           /* every body: it is signed */
-    NULL                                   /* downlinks' states: no streams */
+    NULL,                                  /* downlinks' states: no streams */
+    ngx_http_iot_iotda_models_free         /* the products' models kept */
 };
 
 

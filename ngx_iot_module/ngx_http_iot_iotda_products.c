@@ -1439,3 +1439,28 @@ ngx_http_iot_iotda_model_free(void *data)
 {
     json_decref(data);
 }
+
+
+/*
+ * At a worker's exit: the module is unloaded then, and what its static
+ * table holds would be lost (valgrind, t/77).
+ */
+
+void
+ngx_http_iot_iotda_models_free(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                   i;
+    ngx_http_iot_iotda_model_t  *m;
+
+    for (i = 0; i < NGX_HTTP_IOT_IOTDA_MODELS; i++) {
+        m = &ngx_http_iot_iotda_models[i];
+
+        if (m->json) {
+            json_decref(m->json);
+            ngx_free(m->text);
+            m->json = NULL;
+            m->text = NULL;
+            m->len = 0;
+        }
+    }
+}

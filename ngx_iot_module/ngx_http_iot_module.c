@@ -34,6 +34,7 @@ static char *ngx_http_iot_api_errors(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_iot_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_iot_init(ngx_conf_t *cf);
+static void ngx_http_iot_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_iot_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iot_allow_any(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iot_body_filter(ngx_http_request_t *r,
@@ -174,7 +175,7 @@ ngx_module_t  ngx_http_iot_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_iot_exit_process,             /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -641,6 +642,21 @@ ngx_http_iot_error(ngx_http_request_t *r, ngx_uint_t status,
  * chunked body over client_max_body_size, a body that times out, a failed
  * allocation) are sent in the dialect's error format, not as HTML.
  */
+
+/* what each dialect keeps in the worker, let go as it exits */
+
+static void
+ngx_http_iot_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; ngx_http_iot_dialects[i]; i++) {
+        if (ngx_http_iot_dialects[i]->exit_process) {
+            ngx_http_iot_dialects[i]->exit_process(cycle);
+        }
+    }
+}
+
 
 static ngx_int_t
 ngx_http_iot_init(ngx_conf_t *cf)

@@ -53,7 +53,8 @@ ngx_http_iot_dialect_t  ngx_http_iot_things_dialect = {
     NULL,                                  /* streams: none yet */
     ngx_string("application/problem+json"), /* errors */
     ngx_http_iot_things_own_body,          /* ingestion: signed bytes */
-    NULL                                   /* downlinks' states: no streams */
+    NULL,                                  /* downlinks' states: no streams */
+    NULL                                   /* nothing kept in a worker */
 };
 
 

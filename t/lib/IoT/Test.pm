@@ -778,20 +778,28 @@ EOF
 sub check_valgrind {
     my ($self) = @_;
     return 1 unless $VALGRIND;
+    $self->{valgrind_checked} = 1;
     my @logs = glob "$self->{dir}/logs/valgrind.*.log";
     my $ok = ok(scalar @logs, 'valgrind: logs written');
     for my $f (@logs) {
-        open my $fh, '<', $f or next;
-        my $s = do { local $/; <$fh> } // '';
-        close $fh;
-        my $bad = $s =~ /ERROR SUMMARY: [1-9]/ || $s =~ /definitely lost: [1-9]/;
-        $ok &= ok(!$bad, "valgrind: no errors, nothing definitely lost ($f)");
-        if ($bad) {
-            my @l = split /\n/, $s;
-            diag(join "\n", @l[0 .. ($#l > 120 ? 120 : $#l)]);
-        }
+        my $bad = _valgrind_report($f);
+        $ok &= ok(!defined $bad,
+                  "valgrind: no errors, nothing definitely lost ($f)");
+        diag($bad) if defined $bad;
     }
     return $ok;
+}
+
+# the head of a valgrind log with errors or a definite leak, else undef
+sub _valgrind_report {
+    my ($f) = @_;
+    open my $fh, '<', $f or return undef;
+    my $s = do { local $/; <$fh> } // '';
+    close $fh;
+    return undef
+        unless $s =~ /ERROR SUMMARY: [1-9]/ || $s =~ /definitely lost: [1-9]/;
+    my @l = split /\n/, $s;
+    return join "\n", @l[0 .. ($#l > 120 ? 120 : $#l)];
 }
 
 sub _sanitizer_reports {
@@ -839,6 +847,14 @@ sub _cleanup {
         Test::More->builder->diag('sanitizer reports:');
         _show_reports(@r);
         $exit = $self->{sanitizer_failed} = 1;
+    }
+    # and on valgrind's
+    if ($VALGRIND && !$self->{valgrind_checked} && $self->{dir}) {
+        for my $f (glob "$self->{dir}/logs/valgrind.*.log") {
+            my $bad = _valgrind_report($f) // next;
+            Test::More->builder->diag("valgrind ($f):\n$bad");
+            $exit = $self->{sanitizer_failed} = 1;
+        }
     }
     my $passing = Test::More->builder->is_passing && !$exit;
     if (!$passing || ($ENV{IOT_TEST_KEEP} // '') eq 'always') {
