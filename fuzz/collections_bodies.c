@@ -32,7 +32,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char                       *body;
     json_t                       *json;
     ngx_int_t                     rc;
     ngx_pool_t                   *pool;
@@ -44,25 +43,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_iot_device_change_t       dch;
     ngx_iot_collection_change_t   cch;
 
-    if (size < 1 || size > 65536) {
+    r = ngx_fuzz_json_request(data, size);
+    if (r == NULL) {
         return 0;
     }
 
-    pool = ngx_fuzz_pool();
-    body = ngx_fuzz_copy(pool, data + 1, size - 1);
-
-    json = json_loadb((char *) body, size - 1, 0, NULL);
-
-    if (json == NULL || !json_is_object(json)) {
-        /* refused by ngx_http_iot_read_json() before any validator */
-        json_decref(json);
-        ngx_destroy_pool(pool);
-        return 0;
-    }
-
-    r = ngx_fuzz_request(pool);
+    pool = r->pool;
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
-    ctx->body = json;
+    json = ctx->body;
 
     /* a token that reaches one collection makes tokens of it only */
     if (data[0] & 0x10) {
@@ -104,8 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ngx_fuzz_refusal(r, rc);
 
-    json_decref(json);
-    ngx_destroy_pool(pool);
+    ngx_fuzz_json_done(r);
 
     return 0;
 }

@@ -31,7 +31,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char                    *body;
     json_t                    *json, *model;
     size_t                     n;
     uint64_t                   cid;
@@ -42,24 +41,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_request_t        *r;
     ngx_iot_product_change_t   ch;
 
-    if (size < 1 || size > 65536) {
+    r = ngx_fuzz_json_request(data, size);
+    if (r == NULL) {
         return 0;
     }
 
-    pool = ngx_fuzz_pool();
-    body = ngx_fuzz_copy(pool, data + 1, size - 1);
-
-    json = json_loadb((char *) body, size - 1, 0, NULL);
-
-    if (json == NULL || !json_is_object(json)) {
-        json_decref(json);
-        ngx_destroy_pool(pool);
-        return 0;
-    }
-
-    r = ngx_fuzz_request(pool);
+    pool = r->pool;
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
-    ctx->body = json;
+    json = ctx->body;
 
     if (data[0] & 1) {
         ctx->who.admin = 0;
@@ -106,8 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     json_decref(model);
-    json_decref(json);
-    ngx_destroy_pool(pool);
+    ngx_fuzz_json_done(r);
 
     return 0;
 }

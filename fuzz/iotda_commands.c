@@ -100,8 +100,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char                    *body;
-    json_t                    *json;
     ngx_int_t                  rc;
     ngx_str_t                  payload;
     ngx_pool_t                *pool;
@@ -110,24 +108,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_iot_iotda_view_t      *v;
     ngx_http_iot_iotda_cmd_t  *cmd;
 
-    if (size < 1 || size > 65536) {
+    r = ngx_fuzz_json_request(data, size);
+    if (r == NULL) {
         return 0;
     }
 
-    pool = ngx_fuzz_pool();
-    body = ngx_fuzz_copy(pool, data + 1, size - 1);
-
-    json = json_loadb((char *) body, size - 1, 0, NULL);
-
-    if (json == NULL || !json_is_object(json)) {
-        json_decref(json);
-        ngx_destroy_pool(pool);
-        return 0;
-    }
-
-    r = ngx_fuzz_request(pool);
+    pool = r->pool;
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
-    ctx->body = json;
 
     v = ngx_pcalloc(pool, sizeof(ngx_iot_iotda_view_t));
     cmd = ngx_pcalloc(pool, sizeof(ngx_http_iot_iotda_cmd_t));
@@ -161,9 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ngx_fuzz_refusal(r, rc);
 
-    ngx_destroy_pool(pool);
-
-    json_decref(json);
+    ngx_fuzz_json_done(r);
 
     return 0;
 }

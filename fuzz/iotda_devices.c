@@ -8,9 +8,10 @@
  * type and defaults:
  *
  *   0  a device made: device_id, node_id, device_name, product_id,
- *      description, gateway_id, app_id, extension_info, auth_info (as
- *      ngx_http_iot_iotda_create() checks them), then the initial shadow
- *      from the model's defaults and the body's shadow;
+ *      description, gateway_id, app_id, extension_info, auth_info
+ *      (ngx_http_iot_iotda_make_fields(), as ngx_http_iot_iotda_create()
+ *      checks them), then the initial shadow from the model's defaults
+ *      and the body's shadow;
  *   1  a device changed: device_name, description, extension_info and
  *      auth_info's secure_access and timeout;
  *   2  a shadow written: each item of shadow against the model;
@@ -96,31 +97,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char              *body;
     json_t              *json;
     ngx_int_t            rc;
-    ngx_pool_t          *pool;
     ngx_http_iot_ctx_t  *ctx;
     ngx_http_request_t  *r;
 
-    if (size < 1 || size > 65536) {
+    r = ngx_fuzz_json_request(data, size);
+    if (r == NULL) {
         return 0;
     }
 
-    pool = ngx_fuzz_pool();
-    body = ngx_fuzz_copy(pool, data + 1, size - 1);
-
-    json = json_loadb((char *) body, size - 1, 0, NULL);
-
-    if (json == NULL || !json_is_object(json)) {
-        json_decref(json);
-        ngx_destroy_pool(pool);
-        return 0;
-    }
-
-    r = ngx_fuzz_request(pool);
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
-    ctx->body = json;
+    json = ctx->body;
 
     /* the device of the path, as a message names it */
     ngx_str_set(&ctx->seg[2], "WaterMeter_node-1");
@@ -156,10 +144,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ngx_fuzz_refusal(r, rc);
 
-    /* what a validator kept in the pool is freed with it */
-    ngx_destroy_pool(pool);
-
-    json_decref(json);
+    ngx_fuzz_json_done(r);
 
     return 0;
 }
@@ -168,10 +153,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 static ngx_int_t
 ngx_fuzz_made(ngx_http_request_t *r, json_t *body)
 {
-    json_t                     *doc, *ext;
+    json_t                     *doc;
     size_t                      n;
     ngx_int_t                   rc;
-    ngx_str_t                   app, pid, name, description, secret;
+    ngx_http_iot_iotda_made_t   f;
     ngx_http_iot_iotda_make_t  *mk;
 
     mk = ngx_pcalloc(r->pool, sizeof(ngx_http_iot_iotda_make_t));
@@ -181,37 +166,14 @@ ngx_fuzz_made(ngx_http_request_t *r, json_t *body)
         abort();
     }
 
-    ngx_str_null(&secret);
+    /* the checks of ngx_http_iot_iotda_create() */
 
-    if (ngx_http_iot_iotda_text(r, body, "device_id", 0,
-                                NGX_IOT_IOTDA_DID_MAX, 1, &mk->did)
-        != NGX_OK
-        || ngx_http_iot_iotda_text(r, body, "node_id", 1,
-                                   NGX_IOT_IOTDA_NODE_MAX, 1, &mk->node)
-           != NGX_OK
-        || ngx_http_iot_iotda_name_text(r, body, "device_name", 256, &name)
-           != NGX_OK
-        || ngx_http_iot_iotda_text(r, body, "product_id", 1,
-                                   NGX_IOT_PRODUCT_ID_MAX, 1, &pid)
-           != NGX_OK
-        || ngx_http_iot_iotda_name_text(r, body, "description", 2048,
-                                        &description)
-           != NGX_OK
-        || ngx_http_iot_iotda_text(r, body, "gateway_id", 0,
-                                   NGX_IOT_IOTDA_DID_MAX, 1, &mk->gateway)
-           != NGX_OK
-        || ngx_http_iot_iotda_text(r, body, "app_id", 0, 36, 1, &app)
-           != NGX_OK
-        || ngx_http_iot_iotda_extension(r, body, &ext) != NGX_OK
-        || ngx_http_iot_iotda_auth_info(r, json_object_get(body,
-                                                           "auth_info"),
-                                        mk, doc, &secret)
-           != NGX_OK)
-    {
-        return NGX_DECLINED;
+    rc = ngx_http_iot_iotda_make_fields(r, body, mk, doc, &f);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    if (secret.len && (secret.len < 8 || secret.len > 32)) {
+    if (f.secret.len && (f.secret.len < 8 || f.secret.len > 32)) {
         abort();
     }
 

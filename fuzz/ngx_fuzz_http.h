@@ -174,4 +174,59 @@ ngx_fuzz_refusal(ngx_http_request_t *r, ngx_int_t rc)
     ctx->message = NULL;
 }
 
+
+/*
+ * The request of a target whose input is a JSON body after its first
+ * byte: an administrator's, the body parsed into ctx->body; NULL when it
+ * is not a JSON object (the dialects refuse that before any validator).
+ * ngx_fuzz_json_done() frees both.
+ */
+
+static ngx_http_request_t *
+ngx_fuzz_json_request(const uint8_t *data, size_t size)
+{
+    u_char              *body;
+    json_t              *json;
+    ngx_pool_t          *pool;
+    ngx_http_request_t  *r;
+    ngx_http_iot_ctx_t  *ctx;
+
+    if (size < 1 || size > 65536) {
+        return NULL;
+    }
+
+    pool = ngx_fuzz_pool();
+    body = ngx_fuzz_copy(pool, data + 1, size - 1);
+
+    json = json_loadb((char *) body, size - 1, 0, NULL);
+
+    if (json == NULL || !json_is_object(json)) {
+        json_decref(json);
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    r = ngx_fuzz_request(pool);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+    ctx->body = json;
+
+    return r;
+}
+
+
+static void
+ngx_fuzz_json_done(ngx_http_request_t *r)
+{
+    json_t              *json;
+    ngx_http_iot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
+    json = ctx->body;
+
+    /* what a validator kept in the pool is freed with it */
+    ngx_destroy_pool(r->pool);
+
+    json_decref(json);
+}
+
 #endif /* _NGX_FUZZ_HTTP_H_INCLUDED_ */

@@ -31,34 +31,21 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char                    *body;
     json_t                    *json;
     ngx_int_t                  rc;
-    ngx_pool_t                *pool;
     ngx_http_iot_ctx_t        *ctx;
     ngx_http_request_t        *r;
     ngx_iot_group_change_t     gch;
     ngx_iot_device_change_t    dch;
     ngx_iot_adapter_change_t   ach;
 
-    if (size < 1 || size > 65536) {
+    r = ngx_fuzz_json_request(data, size);
+    if (r == NULL) {
         return 0;
     }
 
-    pool = ngx_fuzz_pool();
-    body = ngx_fuzz_copy(pool, data + 1, size - 1);
-
-    json = json_loadb((char *) body, size - 1, 0, NULL);
-
-    if (json == NULL || !json_is_object(json)) {
-        json_decref(json);
-        ngx_destroy_pool(pool);
-        return 0;
-    }
-
-    r = ngx_fuzz_request(pool);
     ctx = ngx_http_get_module_ctx(r, ngx_http_iot_module);
-    ctx->body = json;
+    json = ctx->body;
 
     switch (data[0] % 6) {
 
@@ -84,10 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ngx_fuzz_refusal(r, rc);
 
-    /* what a validator kept in the pool is freed with it */
-    ngx_destroy_pool(pool);
-
-    json_decref(json);
+    ngx_fuzz_json_done(r);
 
     return 0;
 }

@@ -54,6 +54,17 @@ typedef struct {
 } ngx_http_iot_iotda_make_t;
 
 
+/* the other fields of a device made, as the request gave them */
+typedef struct {
+    ngx_str_t                      name;
+    ngx_str_t                      product_id;
+    ngx_str_t                      description;
+    ngx_str_t                      app_id;
+    ngx_str_t                      secret;
+    json_t                        *extension;
+} ngx_http_iot_iotda_made_t;
+
+
 static ngx_int_t ngx_http_iot_iotda_member(u_char *p, size_t len,
     const char *key, ngx_str_t *value);
 static u_char *ngx_http_iot_iotda_esc(u_char *p, const char *name,
@@ -86,6 +97,9 @@ static u_char *ngx_http_iot_iotda_node_id(u_char *p, ngx_iot_device_t *d,
     ngx_iot_iotda_t *x);
 static ngx_int_t ngx_http_iot_iotda_create(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
+static ngx_int_t ngx_http_iot_iotda_make_fields(ngx_http_request_t *r,
+    json_t *body, ngx_http_iot_iotda_make_t *mk, json_t *doc,
+    ngx_http_iot_iotda_made_t *f);
 static ngx_int_t ngx_http_iot_iotda_auth_info(ngx_http_request_t *r,
     json_t *auth, ngx_http_iot_iotda_make_t *mk, json_t *doc,
     ngx_str_t *secret);
@@ -1269,7 +1283,7 @@ static ngx_int_t
 ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 {
     u_char                     *p;
-    json_t                     *body, *doc, *v, *ext, *tags, *model;
+    json_t                     *body, *doc, *v, *tags, *model;
     uint64_t                    imei;
     ngx_int_t                   n;
     ngx_str_t                   app, pid, name, description, secret;
@@ -1278,6 +1292,7 @@ ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
     ngx_iot_product_t           prod;
     ngx_iot_iotda_op_t         *op;
     ngx_iot_device_change_t     ch;
+    ngx_http_iot_iotda_made_t   f;
     ngx_http_iot_iotda_make_t  *mk;
 
     body = ctx->body;
@@ -1291,39 +1306,21 @@ ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_str_null(&secret);
+    n = ngx_http_iot_iotda_make_fields(r, body, mk, doc, &f);
 
-    if (ngx_http_iot_iotda_text(r, body, "device_id", 0,
-                                NGX_IOT_IOTDA_DID_MAX, 1, &mk->did)
-        != NGX_OK
-        || ngx_http_iot_iotda_text(r, body, "node_id", 1,
-                                   NGX_IOT_IOTDA_NODE_MAX, 1, &mk->node)
-           != NGX_OK
-        || ngx_http_iot_iotda_name_text(r, body, "device_name", 256, &name)
-           != NGX_OK
-        || ngx_http_iot_iotda_text(r, body, "product_id", 1,
-                                   NGX_IOT_PRODUCT_ID_MAX, 1, &pid)
-           != NGX_OK
-        || ngx_http_iot_iotda_name_text(r, body, "description", 2048,
-                                        &description)
-           != NGX_OK
-        || ngx_http_iot_iotda_text(r, body, "gateway_id", 0,
-                                   NGX_IOT_IOTDA_DID_MAX, 1, &mk->gateway)
-           != NGX_OK
-        || ngx_http_iot_iotda_text(r, body, "app_id", 0, 36, 1, &app)
-           != NGX_OK
-        || ngx_http_iot_iotda_extension(r, body, &ext) != NGX_OK
-        || ngx_http_iot_iotda_auth_info(r, json_object_get(body,
-                                                           "auth_info"),
-                                        mk, doc, &secret)
-           != NGX_OK)
-    {
+    if (n == NGX_DECLINED) {
         return ngx_http_iot_error(r, ctx->status, ctx->message);
     }
 
-    if (ext && json_object_set(doc, "extension_info", ext) != 0) {
+    if (n != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    name = f.name;
+    pid = f.product_id;
+    description = f.description;
+    app = f.app_id;
+    secret = f.secret;
 
     /* the product, and the resource space: app_id, else the product's */
 
@@ -1461,6 +1458,58 @@ ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
                                &wait->out.d, r->connection->log, wait);
 
     return ngx_http_iot_answer(r, rc);
+}
+
+
+/*
+ * The fields of a device made, each by its rule: its ids and gateway
+ * into mk, auth_info's into mk and doc (its secret into f), the others
+ * into f; extension_info into doc too.  NGX_OK; NGX_DECLINED: ctx->status
+ * and ctx->message say why; NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_iot_iotda_make_fields(ngx_http_request_t *r, json_t *body,
+    ngx_http_iot_iotda_make_t *mk, json_t *doc, ngx_http_iot_iotda_made_t *f)
+{
+    ngx_memzero(f, sizeof(ngx_http_iot_iotda_made_t));
+
+    if (ngx_http_iot_iotda_text(r, body, "device_id", 0,
+                                NGX_IOT_IOTDA_DID_MAX, 1, &mk->did)
+        != NGX_OK
+        || ngx_http_iot_iotda_text(r, body, "node_id", 1,
+                                   NGX_IOT_IOTDA_NODE_MAX, 1, &mk->node)
+           != NGX_OK
+        || ngx_http_iot_iotda_name_text(r, body, "device_name", 256,
+                                        &f->name)
+           != NGX_OK
+        || ngx_http_iot_iotda_text(r, body, "product_id", 1,
+                                   NGX_IOT_PRODUCT_ID_MAX, 1, &f->product_id)
+           != NGX_OK
+        || ngx_http_iot_iotda_name_text(r, body, "description", 2048,
+                                        &f->description)
+           != NGX_OK
+        || ngx_http_iot_iotda_text(r, body, "gateway_id", 0,
+                                   NGX_IOT_IOTDA_DID_MAX, 1, &mk->gateway)
+           != NGX_OK
+        || ngx_http_iot_iotda_text(r, body, "app_id", 0, 36, 1, &f->app_id)
+           != NGX_OK
+        || ngx_http_iot_iotda_extension(r, body, &f->extension) != NGX_OK
+        || ngx_http_iot_iotda_auth_info(r, json_object_get(body,
+                                                           "auth_info"),
+                                        mk, doc, &f->secret)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (f->extension
+        && json_object_set(doc, "extension_info", f->extension) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
