@@ -176,23 +176,10 @@ is($s, 200, 'a signed PUT (application/json;charset=UTF-8)');
 is($j->{name}, 'Signed', '... changed');
 
 SKIP: {
-    my $root = IoT::Test::root();
-    my $node = `sh -c 'command -v node' 2>/dev/null`;
-    chomp $node;
-    skip 'node and t/npm/node_modules (./build.sh installs them)', 3
-        unless $node && -d "$root/t/npm/node_modules/\@huaweicloud";
+    my $run = IoT::Iotda::sdk($t, $project);
+    skip 'node and t/npm/node_modules (./build.sh installs them)', 3 unless $run;
 
-    local $ENV{HOME} = $t->prefix;
-    my $sdk = sub {
-        my @cmd = ($node, "$root/t/npm/iotda-sdk.js",
-                   'http://127.0.0.1:' . $t->port, $ak, $sk, $project, @_);
-        open my $fh, '-|', @cmd or die "node: $!";
-        my $out = join '', <$fh>;
-        close $fh;
-        my ($line) = $out =~ /^iotda-sdk-result (.*)$/m;
-        return (defined $line && eval { JSON::XS::decode_json($line) })
-               || { raw => $out };
-    };
+    my $sdk = sub { $run->($ak, $sk, @_) };
 
     my $r = $sdk->('PUT', '/v5/iot/{project_id}/products/meter-1', '{}',
                    '{"name":"From the SDK","industry":"gas"}');

@@ -225,25 +225,8 @@ is_iotda_error([$gapi->call(GET => "/devices/$DA->{deviceId}")],
 # ------------------------------------------------------------ the SDK
 
 SKIP: {
-    my $root = IoT::Test::root();
-    my $node = `sh -c 'command -v node' 2>/dev/null`;
-    chomp $node;
-    skip 'node and t/npm/node_modules (./build.sh installs them)', 10
-        unless $node && -d "$root/t/npm/node_modules/\@huaweicloud";
-
-    local $ENV{HOME} = $t->prefix;
-    my $endpoint = 'http://127.0.0.1:' . $t->port;
-    my $sdk = sub {
-        my ($key, $secret, @args) = @_;
-        my @cmd = ($node, "$root/t/npm/iotda-sdk.js", $endpoint, $key,
-                   $secret, $project, @args);
-        open my $fh, '-|', @cmd or die "node: $!";
-        my $out = join '', <$fh>;
-        close $fh;
-        my ($line) = $out =~ /^iotda-sdk-result (.*)$/m;
-        return (defined $line && eval { JSON::XS::decode_json($line) })
-               || { raw => $out };
-    };
+    my $sdk = IoT::Iotda::sdk($t, $project);
+    skip 'node and t/npm/node_modules (./build.sh installs them)', 10 unless $sdk;
 
     my $r = $sdk->($ak, $sk, 'GET', '/v5/iot/{project_id}/devices/'
                    . $DA->{deviceId});

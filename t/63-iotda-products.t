@@ -257,23 +257,14 @@ is_iotda_error([$read_a->call(GET => '/products',
 # ------------------------------------------------------------ SDK core
 
 SKIP: {
-    my $root = IoT::Test::root();
-    my $node = `sh -c 'command -v node' 2>/dev/null`;
-    chomp $node;
+    my $sdk = IoT::Iotda::sdk($t, $project);
     skip 'node and t/npm/node_modules (./build.sh installs them)', 3
-        unless $node && -d "$root/t/npm/node_modules/\@huaweicloud";
+        unless $sdk;
 
-    local $ENV{HOME} = $t->prefix;
-    my @key = access_key($wa->{token});
-    open my $fh, '-|', $node, "$root/t/npm/iotda-sdk.js",
-        'http://127.0.0.1:' . $t->port, @key, $project, 'POST',
-        '/v5/iot/{project_id}/products', '{}',
-        JSON::XS::encode_json(product(product_id => 'by-sdk',
-                                      app_id => $A->{collectionId}))
-        or die "node: $!";
-    my ($line) = join('', <$fh>) =~ /^iotda-sdk-result (.*)$/m;
-    close $fh;
-    my $r = eval { JSON::XS::decode_json($line // '') } || {};
+    my $body = product(product_id => 'by-sdk', app_id => $A->{collectionId});
+    my $r = $sdk->(access_key($wa->{token}), 'POST',
+                   '/v5/iot/{project_id}/products', '{}',
+                   JSON::XS::encode_json($body));
     is($r->{status}, 201, 'SDK core: a signed create') or diag(explain $r);
     is($r->{body}{product_id}, 'by-sdk', 'SDK core: the product');
     is(($api->call(DELETE => '/products/by-sdk'))[0], 204,

@@ -507,24 +507,10 @@ is_iotda_error([$api->call(POST => '/tags/bind-resource', body => {
 # ------------------------------------------------------------ the SDK
 
 SKIP: {
-    my $root = IoT::Test::root();
-    my $node = `sh -c 'command -v node' 2>/dev/null`;
-    chomp $node;
-    skip 'node and t/npm/node_modules', 4
-        unless $node && -d "$root/t/npm/node_modules/\@huaweicloud";
+    my $run = IoT::Iotda::sdk($t, $project);
+    skip 'node and t/npm/node_modules', 4 unless $run;
 
-    local $ENV{HOME} = $t->prefix;
-    my $sdk = sub {
-        my @cmd = ($node, "$root/t/npm/iotda-sdk.js",
-                   'http://127.0.0.1:' . $t->port, $wak, $wsk, $project,
-                   @_);
-        open my $fh, '-|', @cmd or die "node: $!";
-        my $out = join '', <$fh>;
-        close $fh;
-        my ($line) = $out =~ /^iotda-sdk-result (.*)$/m;
-        return (defined $line && eval { JSON::XS::decode_json($line) })
-               || { raw => $out };
-    };
+    my $sdk = sub { $run->($wak, $wsk, @_) };
     my $res = $sdk->('POST', '/v5/iot/{project_id}/devices', '{}',
                      JSON::XS::encode_json(device(node_id => 'by-sdk')));
     is($res->{status}, 201, 'SDK core: a signed create')

@@ -268,25 +268,8 @@ is_iotda_error([IoT::Iotda->new($t, project => 'e' x 32, ak => $dak,
 # ------------------------------------------------------------ the SDK
 
 SKIP: {
-    my $root = IoT::Test::root();
-    my $node = `sh -c 'command -v node' 2>/dev/null`;
-    chomp $node;
-    skip 'node and t/npm/node_modules (./build.sh installs them)', 4
-        unless $node && -d "$root/t/npm/node_modules/\@huaweicloud";
-
-    local $ENV{HOME} = $t->prefix;
-    my $sdk = sub {
-        my ($key, $secret, @args) = @_;
-        my @cmd = ($node, "$root/t/npm/iotda-sdk.js",
-                   'http://127.0.0.1:' . $t->port, $key, $secret, $project,
-                   @args);
-        open my $fh, '-|', @cmd or die "node: $!";
-        my $out = join '', <$fh>;
-        close $fh;
-        my ($line) = $out =~ /^iotda-sdk-result (.*)$/m;
-        return (defined $line && eval { JSON::XS::decode_json($line) })
-               || { raw => $out };
-    };
+    my $sdk = IoT::Iotda::sdk($t, $project);
+    skip 'node and t/npm/node_modules (./build.sh installs them)', 4 unless $sdk;
 
     my $r = $sdk->($ak, $sk, 'GET',
                    "/v5/iot/{project_id}/devices/$DA->{deviceId}");

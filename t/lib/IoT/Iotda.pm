@@ -15,6 +15,8 @@ package IoT::Iotda;
 #   my $signed = IoT::Iotda->new($t, project => $p, ak => $ak, sk => $sk,
 #                                algorithm => 'V11-HMAC-SHA256');
 #   my ($st, $j, $h, $raw) = $signed->call(GET => '/devices/x');
+#   my $sdk = IoT::Iotda::sdk($t, $project);   # the Huawei SDK core, or undef
+#   my $r = $sdk->($ak, $sk, 'GET', '/v5/iot/{project_id}/devices/x');
 
 use strict;
 use warnings;
@@ -22,6 +24,7 @@ use warnings;
 use parent 'IoT::Client';
 
 use Test::More;
+use JSON::XS ();
 use Exporter 'import';
 use Digest::SHA qw(sha256 sha256_hex hmac_sha256 hmac_sha256_hex);
 use POSIX qw(strftime);
@@ -204,6 +207,34 @@ sub is_iotda_error {
                 "$name: X-Request-Id");
     diag("answer: $st $raw") unless $ok;
     return $ok;
+}
+
+
+# The official Huawei Cloud SDK core (t/npm, installed by build.sh) as a
+# client: a sub ($ak, $sk, $method, $path, $query, $body) that sends one
+# request signed by it (t/npm/iotda-sdk.js) and returns its result
+# ({status, body, ...}, or {raw => its output}); undef without node or
+# the SDK.
+sub sdk {
+    my ($t, $project) = @_;
+    my $root = IoT::Test::root();
+    my $node = `sh -c 'command -v node' 2>/dev/null`;
+    chomp $node;
+    return undef
+        unless $node && -d "$root/t/npm/node_modules/\@huaweicloud";
+    return sub {
+        my ($ak, $sk, @args) = @_;
+        local $ENV{HOME} = $t->prefix;
+        my @cmd = ($node, "$root/t/npm/iotda-sdk.js",
+                   'http://127.0.0.1:' . $t->port, $ak, $sk, $project,
+                   @args);
+        open my $fh, '-|', @cmd or die "node: $!";
+        my $out = join '', <$fh>;
+        close $fh;
+        my ($line) = $out =~ /^iotda-sdk-result (.*)$/m;
+        return (defined $line && eval { JSON::XS::decode_json($line) })
+               || { raw => $out };
+    };
 }
 
 1;
