@@ -23,6 +23,7 @@
 #include "ngx_fuzz_http.h"
 #include "ngx_http_iot_iotda_products.c"
 #include "ngx_http_iot_iotda_commands.c"
+#include "ngx_fuzz_iotda.h"
 
 
 static const char  ngx_fuzz_product[] =
@@ -57,27 +58,15 @@ static ngx_str_t  ngx_fuzz_model;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    json_t              *product, *model;
-    size_t               n;
-    ngx_pool_t          *pool;
-    ngx_http_request_t  *r;
+    size_t   n;
+    json_t  *model;
 
     ngx_fuzz_init();
     ngx_fuzz_zone();
 
-    pool = ngx_fuzz_pool();
-    r = ngx_fuzz_request(pool);
+    model = ngx_fuzz_iotda_model(ngx_fuzz_product);
 
-    product = json_loads(ngx_fuzz_product, 0, NULL);
-    model = json_object();
-
-    if (product == NULL || model == NULL
-        || ngx_http_iot_iotda_model(r, product, model) != NGX_OK)
-    {
-        abort();
-    }
-
-    /* the model as the store keeps it, for the whole run */
+    /* the model as the store keeps it */
 
     n = json_dumpb(model, NULL, 0, JSON_COMPACT);
     ngx_fuzz_model.data = malloc(n);
@@ -90,8 +79,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
                                     JSON_COMPACT);
 
     json_decref(model);
-    json_decref(product);
-    ngx_destroy_pool(pool);
 
     return 0;
 }

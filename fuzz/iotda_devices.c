@@ -33,6 +33,7 @@
 #include "ngx_http_iot_iotda_devices.c"
 #include "ngx_http_iot_iotda_shadow.c"
 #include "ngx_http_iot_iotda_messages.c"
+#include "ngx_fuzz_iotda.h"
 
 
 static const char  ngx_fuzz_product[] =
@@ -68,27 +69,10 @@ static ngx_int_t ngx_fuzz_message(ngx_http_request_t *r, json_t *body);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    json_t              *product;
-    ngx_pool_t          *pool;
-    ngx_http_request_t  *r;
-
     ngx_fuzz_init();
     ngx_fuzz_zone();
 
-    pool = ngx_fuzz_pool();
-    r = ngx_fuzz_request(pool);
-
-    product = json_loads(ngx_fuzz_product, 0, NULL);
-    ngx_fuzz_model = json_object();
-
-    if (product == NULL || ngx_fuzz_model == NULL
-        || ngx_http_iot_iotda_model(r, product, ngx_fuzz_model) != NGX_OK)
-    {
-        abort();
-    }
-
-    json_decref(product);
-    ngx_destroy_pool(pool);
+    ngx_fuzz_model = ngx_fuzz_iotda_model(ngx_fuzz_product);
 
     return 0;
 }
