@@ -107,6 +107,8 @@ ngx_int_t ngx_http_iot_iotda_product(ngx_http_request_t *r,
     ngx_http_iot_ctx_t *ctx);
 json_t *ngx_http_iot_iotda_model_json(ngx_http_request_t *r, u_char *text,
     size_t len);
+ngx_int_t ngx_http_iot_iotda_model_initial(ngx_http_request_t *r,
+    u_char *text, size_t len, ngx_str_t *doc);
 void ngx_http_iot_iotda_models_free(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_iot_iotda_text(ngx_http_request_t *r, json_t *obj,
     const char *name, ngx_uint_t required, size_t max, ngx_uint_t id_chars,

@@ -1367,34 +1367,51 @@ ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 
     /*
      * the shadow: the product's defaults, then the request's; a model
-     * without defaults and a request without a shadow need no parsing
+     * without defaults and a request without a shadow need no parsing,
+     * and a doc of the defaults alone is the product's, made once
      */
 
     v = json_object_get(body, "shadow");
     model = NULL;
 
-    if (prod.model.len
-        && ((v && !json_is_null(v))
-            || ngx_strlcasestrn(prod.model.data,
-                                prod.model.data + prod.model.len,
-                                (u_char *) "\"default_value\"",
-                                sizeof("\"default_value\"") - 2)
-               != NULL))
-    {
-        model = ngx_http_iot_iotda_model_json(r, prod.model.data,
-                                              prod.model.len);
-        if (model == NULL) {
+    if ((v == NULL || json_is_null(v)) && json_object_size(doc) == 0) {
+        if (prod.model.len == 0) {
+            ngx_str_set(&mk->doc, "{}");
+
+        } else if (ngx_http_iot_iotda_model_initial(r, prod.model.data,
+                                                    prod.model.len,
+                                                    &mk->doc)
+                   != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-    }
 
-    n = ngx_http_iot_iotda_shadow_initial(r, model, v, doc);
-    if (n == NGX_DECLINED) {
-        return ngx_http_iot_error(r, ctx->status, ctx->message);
-    }
+    } else {
+        if (prod.model.len
+            && ((v && !json_is_null(v))
+                || ngx_strlcasestrn(prod.model.data,
+                                    prod.model.data + prod.model.len,
+                                    (u_char *) "\"default_value\"",
+                                    sizeof("\"default_value\"") - 2)
+                   != NULL))
+        {
+            model = ngx_http_iot_iotda_model_json(r, prod.model.data,
+                                                  prod.model.len);
+            if (model == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
 
-    if (n != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        n = ngx_http_iot_iotda_shadow_initial(r, model, v, doc);
+        if (n == NGX_DECLINED) {
+            return ngx_http_iot_error(r, ctx->status, ctx->message);
+        }
+
+        if (n != NGX_OK
+            || ngx_http_iot_iotda_json_text(r->pool, doc, &mk->doc) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     /* device_id: product_id _ node_id unless given */
@@ -1410,10 +1427,6 @@ ngx_http_iot_iotda_create(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
         *p++ = '_';
         p = ngx_cpymem(p, mk->node.data, mk->node.len);
         mk->did.len = p - mk->did.data;
-    }
-
-    if (ngx_http_iot_iotda_json_text(r->pool, doc, &mk->doc) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* the device: a node id that is an IMEI is its IMEI */

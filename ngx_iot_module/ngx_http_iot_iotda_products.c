@@ -1367,6 +1367,12 @@ typedef struct {
     u_char                    *text;
     size_t                     len;
     json_t                    *json;
+
+    /* a new device's doc of the defaults alone, and its event_time */
+    u_char                    *initial;
+    size_t                     initial_len;
+    ngx_uint_t                 initial_times;
+    u_char                     initial_time[sizeof("yyyyMMddTHHmmssZ") - 1];
 } ngx_http_iot_iotda_model_t;
 
 
@@ -1420,6 +1426,11 @@ ngx_http_iot_iotda_model_json(ngx_http_request_t *r, u_char *text,
                 ngx_free(m->text);
             }
 
+            if (m->initial) {
+                ngx_free(m->initial);
+                m->initial = NULL;
+            }
+
             m->text = copy;
             m->len = len;
             ngx_memcpy(copy, text, len);
@@ -1462,5 +1473,138 @@ ngx_http_iot_iotda_models_free(ngx_cycle_t *cycle)
             m->text = NULL;
             m->len = 0;
         }
+
+        if (m->initial) {
+            ngx_free(m->initial);
+            m->initial = NULL;
+        }
     }
+}
+
+
+/*
+ * A new device's doc when the product's defaults are all that goes into
+ * it (the request gives no shadow, extension_info or fingerprint): the
+ * model's initial shadow is made once a worker and kept as text, then
+ * given the time of each device made.  A kept text is used only when its
+ * event_times are exactly one per service entry (no default value looks
+ * like one).
+ */
+
+ngx_int_t
+ngx_http_iot_iotda_model_initial(ngx_http_request_t *r, u_char *text,
+    size_t len, ngx_str_t *doc)
+{
+    u_char                      *p, *last, now[sizeof("yyyyMMddTHHmmssZ")];
+    json_t                      *json, *d, *shadow;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, n;
+    ngx_http_iot_iotda_model_t  *m;
+
+    static u_char  key[] = "\"event_time\":\"";
+
+    json = ngx_http_iot_iotda_model_json(r, text, len);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    m = NULL;
+
+    for (i = 0; i < NGX_HTTP_IOT_IOTDA_MODELS; i++) {
+        if (ngx_http_iot_iotda_models[i].json == json) {
+            m = &ngx_http_iot_iotda_models[i];
+            break;
+        }
+    }
+
+    if (m && m->initial) {
+        doc->data = ngx_pnalloc(r->pool, m->initial_len);
+        if (doc->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        doc->len = m->initial_len;
+        ngx_memcpy(doc->data, m->initial, m->initial_len);
+
+        (void) ngx_http_iot_iotda_time(now, ngx_iot_now_ms());
+
+        p = doc->data;
+        last = doc->data + doc->len;
+
+        for (i = 0; i < m->initial_times; i++) {
+            p = ngx_strlcasestrn(p, last, key, sizeof(key) - 2);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            p += sizeof(key) - 1;
+            ngx_memcpy(p, now, sizeof(m->initial_time));
+        }
+
+        return NGX_OK;
+    }
+
+    d = json_object();
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_iot_iotda_shadow_initial(r, json, NULL, d);
+
+    if (rc != NGX_OK
+        || ngx_http_iot_iotda_json_text(r->pool, d, doc) != NGX_OK)
+    {
+        json_decref(d);
+        return NGX_ERROR;
+    }
+
+    shadow = json_object_get(d, "shadow");
+    n = json_is_array(shadow) ? json_array_size(shadow) : 0;
+    json_decref(d);
+
+    if (m == NULL) {
+        return NGX_OK;
+    }
+
+    /* kept when its event_times are those of the service entries alone */
+
+    p = doc->data;
+    last = doc->data + doc->len;
+
+    for (i = 0; ; i++) {
+        p = ngx_strlcasestrn(p, last, key, sizeof(key) - 2);
+        if (p == NULL) {
+            break;
+        }
+
+        p += sizeof(key) - 1;
+
+        if (i == 0) {
+            if (last - p < (ssize_t) sizeof(m->initial_time)) {
+                return NGX_OK;
+            }
+
+            ngx_memcpy(m->initial_time, p, sizeof(m->initial_time));
+
+        } else if (last - p < (ssize_t) sizeof(m->initial_time)
+                   || ngx_memcmp(p, m->initial_time,
+                                 sizeof(m->initial_time)) != 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    if (i != n) {
+        return NGX_OK;
+    }
+
+    m->initial = ngx_alloc(doc->len ? doc->len : 1, r->connection->log);
+
+    if (m->initial) {
+        ngx_memcpy(m->initial, doc->data, doc->len);
+        m->initial_len = doc->len;
+        m->initial_times = n;
+    }
+
+    return NGX_OK;
 }

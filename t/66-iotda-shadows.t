@@ -100,6 +100,24 @@ is($w->{version}, 0, 'version 0');
 is_deeply($j->{shadow}[0]{desired}{properties},
           { temperature => 20, mode => 'eco' },
           'without a shadow: the defaults');
+my $first = $j->{shadow}[0]{desired}{event_time};
+
+# the defaults' doc is made once a worker: each device still gets its
+# own event_time, in every worker
+select(undef, undef, undef, 1.1);
+for my $n (4 .. 7) {
+    ($s) = $api->call(POST => '/devices', body => {
+        node_id => "meter-$n", product_id => 'meter' });
+    is($s, 201, "meter-$n without a shadow");
+    ($s, $j) = $api->call(GET => "/devices/meter_meter-$n/shadow");
+    is_deeply([ map { $_->{service_id} } @{ $j->{shadow} } ], ['WaterMeter'],
+              "meter-$n: one service of defaults");
+    is_deeply($j->{shadow}[0]{desired}{properties},
+              { temperature => 20, mode => 'eco' }, "meter-$n: the defaults");
+    my $et = $j->{shadow}[0]{desired}{event_time} // '';
+    like($et, qr/^\d{8}T\d{6}Z\z/, "meter-$n: an event_time");
+    ok($et gt $first, "meter-$n: made after meter-2 ($et > $first)");
+}
 ($s, $j) = $api->call(POST => '/devices', body => {
     node_id => 'meter-3', product_id => 'meter',
     shadow => [{ service_id => 'WaterMeter',
