@@ -64,6 +64,7 @@ static ngx_int_t ngx_http_iot_iotda_verify(ngx_http_request_t *r,
 static ngx_str_t *ngx_http_iot_iotda_header(ngx_http_request_t *r,
     u_char *name, size_t len);
 static void ngx_http_iot_iotda_secret_key(u_char *hash, u_char *sk);
+static void ngx_http_iot_iotda_exit_process(ngx_cycle_t *cycle);
 
 
 ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect = {
@@ -83,7 +84,7 @@ ngx_http_iot_dialect_t  ngx_http_iot_iotda_dialect = {
     ngx_null_string,                       /* errors: application/json */
     ngx_http_iot_iotda_own_body,           /* every body: it is signed */
     NULL,                                  /* downlinks' states: no streams */
-    ngx_http_iot_iotda_models_free         /* the products' models kept */
+    ngx_http_iot_iotda_exit_process        /* models, hashing kept */
 };
 
 
@@ -1619,4 +1620,14 @@ ngx_http_iot_iotda_json_text(ngx_pool_t *pool, json_t *j, ngx_str_t *out)
 
         size = len;
     }
+}
+
+
+/* at a worker's exit, before the module is unloaded (valgrind) */
+
+static void
+ngx_http_iot_iotda_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_iot_iotda_models_free(cycle);
+    ngx_http_iot_iotda_sign_free();
 }

@@ -28,6 +28,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#endif
 #include "ngx_http_iot_iotda_sign.h"
 
 
@@ -46,6 +50,10 @@ static unsigned char *ngx_http_iot_iotda_encode(unsigned char *dst,
 static int ngx_http_iot_iotda_pair_cmp(const void *one, const void *two);
 static void ngx_http_iot_iotda_hex(unsigned char *dst,
     const unsigned char *src, size_t len);
+static const EVP_MD *ngx_http_iot_iotda_sha256(void);
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+static EVP_MAC_CTX *ngx_http_iot_iotda_hmac_ctx(void);
+#endif
 
 
 static const unsigned char  ngx_http_iot_iotda_digits[] = "0123456789ABCDEF";
@@ -393,7 +401,7 @@ ngx_http_iot_iotda_v11_key(ngx_http_iot_iotda_bytes_t *ak,
     len = sizeof(key);
 
     rc = (EVP_PKEY_derive_init(pctx) > 0
-          && EVP_PKEY_CTX_set_hkdf_md(pctx, EVP_sha256()) > 0
+          && EVP_PKEY_CTX_set_hkdf_md(pctx, ngx_http_iot_iotda_sha256()) > 0
           && EVP_PKEY_CTX_set1_hkdf_salt(pctx, ak->data, (int) ak->len) > 0
           && EVP_PKEY_CTX_set1_hkdf_key(pctx, sk->data, (int) sk->len) > 0
           && EVP_PKEY_CTX_add1_hkdf_info(pctx, info->data, (int) info->len)
@@ -454,7 +462,7 @@ ngx_http_iot_iotda_sha256_hex(const unsigned char *data, size_t len,
     unsigned char  md[EVP_MAX_MD_SIZE];
 
     n = 0;
-    (void) EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    (void) EVP_Digest(data, len, md, &n, ngx_http_iot_iotda_sha256(), NULL);
 
     ngx_http_iot_iotda_hex(hex, md, 32);
 }
@@ -464,22 +472,175 @@ int
 ngx_http_iot_iotda_hmac_hex(const unsigned char *key, size_t key_len,
     const unsigned char *data, size_t len, unsigned char *hex)
 {
+    int            ok;
     unsigned int   n;
     unsigned char  md[EVP_MAX_MD_SIZE];
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    size_t         out;
+    EVP_MAC_CTX   *tmpl, *ctx;
+
+    tmpl = ngx_http_iot_iotda_hmac_ctx();
+
+    if (tmpl) {
+        /* a copy of the one made, keyed for this message */
+
+        ctx = EVP_MAC_CTX_dup(tmpl);
+        if (ctx == NULL) {
+            return -1;
+        }
+
+        out = 0;
+        ok = EVP_MAC_init(ctx, key, key_len, NULL) == 1
+             && EVP_MAC_update(ctx, data, len) == 1
+             && EVP_MAC_final(ctx, md, &out, sizeof(md)) == 1
+             && out == 32;
+
+        EVP_MAC_CTX_free(ctx);
+
+        if (ok) {
+            ngx_http_iot_iotda_hex(hex, md, 32);
+        }
+
+        OPENSSL_cleanse(md, sizeof(md));
+
+        return ok ? 0 : -1;
+    }
+#endif
 
     n = 0;
 
-    if (HMAC(EVP_sha256(), key, (int) key_len, data, len, md, &n) == NULL
-        || n != 32)
-    {
-        return -1;
+    ok = HMAC(ngx_http_iot_iotda_sha256(), key, (int) key_len, data, len,
+              md, &n) != NULL
+         && n == 32;
+
+    if (ok) {
+        ngx_http_iot_iotda_hex(hex, md, 32);
     }
 
-    ngx_http_iot_iotda_hex(hex, md, 32);
     OPENSSL_cleanse(md, sizeof(md));
 
-    return 0;
+    return ok ? 0 : -1;
 }
+
+
+/*
+ * SHA-256, and HMAC-SHA256 without its key, made once a process: named
+ * by EVP_sha256() or HMAC(), OpenSSL 3 looks the algorithms up again at
+ * every call, and a signed request hashes four times or more.  Threads
+ * may race to make them first: one keeps its own, the others free
+ * theirs.  ngx_http_iot_iotda_sign_free() lets them go at the process's
+ * exit.
+ */
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+
+static EVP_MD       *ngx_http_iot_iotda_md;
+static EVP_MAC_CTX  *ngx_http_iot_iotda_mac;
+
+
+static const EVP_MD *
+ngx_http_iot_iotda_sha256(void)
+{
+    EVP_MD  *md, *none;
+
+    md = __atomic_load_n(&ngx_http_iot_iotda_md, __ATOMIC_ACQUIRE);
+    if (md) {
+        return md;
+    }
+
+    md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (md == NULL) {
+        return EVP_sha256();
+    }
+
+    none = NULL;
+
+    if (!__atomic_compare_exchange_n(&ngx_http_iot_iotda_md, &none, md, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    {
+        EVP_MD_free(md);
+        return none;
+    }
+
+    return md;
+}
+
+
+/* keyed once with a byte (a copy of an HMAC never keyed cannot be made) */
+
+static EVP_MAC_CTX *
+ngx_http_iot_iotda_hmac_ctx(void)
+{
+    EVP_MAC      *mac;
+    OSSL_PARAM    params[2];
+    EVP_MAC_CTX  *ctx, *none;
+
+    static const unsigned char  byte[1] = { 0 };
+
+    ctx = __atomic_load_n(&ngx_http_iot_iotda_mac, __ATOMIC_ACQUIRE);
+    if (ctx) {
+        return ctx;
+    }
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        return NULL;
+    }
+
+    ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (EVP_MAC_init(ctx, byte, sizeof(byte), params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+
+    none = NULL;
+
+    if (!__atomic_compare_exchange_n(&ngx_http_iot_iotda_mac, &none, ctx, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    {
+        EVP_MAC_CTX_free(ctx);
+        return none;
+    }
+
+    return ctx;
+}
+
+
+void
+ngx_http_iot_iotda_sign_free(void)
+{
+    EVP_MD_free(ngx_http_iot_iotda_md);
+    EVP_MAC_CTX_free(ngx_http_iot_iotda_mac);
+
+    ngx_http_iot_iotda_md = NULL;
+    ngx_http_iot_iotda_mac = NULL;
+}
+
+#else
+
+static const EVP_MD *
+ngx_http_iot_iotda_sha256(void)
+{
+    return EVP_sha256();
+}
+
+
+void
+ngx_http_iot_iotda_sign_free(void)
+{
+}
+
+#endif
 
 
 int

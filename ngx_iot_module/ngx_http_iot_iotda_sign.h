@@ -66,6 +66,9 @@ void ngx_http_iot_iotda_sha256_hex(const unsigned char *data, size_t len,
 int ngx_http_iot_iotda_hmac_hex(const unsigned char *key, size_t key_len,
     const unsigned char *data, size_t len, unsigned char *hex);
 
+/* what hashing keeps in a process, let go at its exit */
+void ngx_http_iot_iotda_sign_free(void);
+
 /* do two hex signatures match (in constant time)?  1 or 0 */
 int ngx_http_iot_iotda_equal(const unsigned char *a,
     const unsigned char *b, size_t len);
