@@ -1014,9 +1014,10 @@ ngx_http_iot_iotda_project_id(uint64_t team_id, u_char *out)
  * any team for the administrator.  The request then acts within that
  * team alone: the principal keeps only that membership (the
  * administrator: as an Admin member of it), so the core's check refuses
- * every resource space (collection) of another team.  Writes need credentials that
- * may write.  Which resource spaces a principal reaches is checked by
- * each route.  The credentials endpoint is the administrator's.
+ * every resource space (collection) of another team.  Writes need
+ * credentials that may write.  Which resource spaces a principal reaches
+ * is checked by each route.  The credentials endpoint is the
+ * administrator's.
  */
 
 static ngx_int_t

@@ -207,10 +207,10 @@ ngx_http_iot_iotda_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
 /*
  * Devices are written directly (strings escaped with ngx_escape_json()),
  * not built and dumped with jansson: a page, and a device shown or made,
- * costs what the collections dialect's does.  A device's name is taken from its tags as the bytes
- * of the JSON string (tags are a compact object of strings, so the
- * escaped bytes are valid in the answer as they are), the IoTDA tags as
- * the bytes of the part's "tags" value.
+ * costs what the collections dialect's does.  A device's name is taken
+ * from its tags as the bytes of the JSON string (tags are a compact
+ * object of strings, so the escaped bytes are valid in the answer as
+ * they are), the IoTDA tags as the bytes of the part's "tags" value.
  */
 
 /* the raw bytes of a top-level member's value of a JSON object text */
