@@ -697,18 +697,72 @@ static ngx_iot_team_resolved_t  ngx_iot_teams_resolved[NGX_IOT_TEAM_CACHE];
 static ngx_uint_t               ngx_iot_teams_resolved_next;
 
 
+/* a team by its id (or, id 0, its UUID): remembered, else from the store */
+
+static ngx_int_t
+ngx_iot_team_lookup(ngx_cycle_t *cycle, uint64_t id, u_char *uuid,
+    ngx_iot_team_t *team)
+{
+    ngx_int_t                 rc;
+    ngx_uint_t                i;
+    ngx_iot_store_t          *store;
+    ngx_atomic_uint_t         deleted;
+    ngx_iot_team_resolved_t  *t;
+
+    deleted = ngx_iot_zone_ctx(cycle)->sh->teams_deleted;
+
+    for (i = 0; i < NGX_IOT_TEAM_CACHE; i++) {
+        t = &ngx_iot_teams_resolved[i];
+
+        if (t->id && t->deleted == deleted
+            && (id ? t->id == id
+                   : ngx_memcmp(t->uuid, uuid, NGX_IOT_UUID_SIZE) == 0))
+        {
+            team->id = t->id;
+            ngx_memcpy(team->uuid, t->uuid, NGX_IOT_UUID_SIZE);
+            return NGX_OK;
+        }
+    }
+
+    store = ngx_iot_store_get(cycle, cycle->log);
+    if (store == NULL) {
+        return NGX_ERROR;
+    }
+
+    team->id = 0;
+    team->tags.data = NULL;
+
+    rc = ngx_iot_store_team_find(store, id, id ? NULL : uuid,
+                                 ngx_iot_team_found, team, cycle->log);
+
+    if (team->tags.data) {
+        ngx_free(team->tags.data);
+        team->tags.data = NULL;
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    t = &ngx_iot_teams_resolved[ngx_iot_teams_resolved_next++
+                                % NGX_IOT_TEAM_CACHE];
+    t->id = team->id;
+    ngx_memcpy(t->uuid, team->uuid, NGX_IOT_UUID_SIZE);
+    t->deleted = deleted;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_iot_team_resolve(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
     u_char *name, size_t len, uint64_t *team_id, u_char *uuid)
 {
-    u_char                    text[NGX_IOT_UUID_LEN];
-    size_t                    i, n;
-    uint64_t                  id;
-    ngx_int_t                 rc;
-    ngx_iot_team_t            team;
-    ngx_iot_store_t          *store;
-    ngx_atomic_uint_t         deleted;
-    ngx_iot_team_resolved_t  *t;
+    u_char          text[NGX_IOT_UUID_LEN];
+    size_t          i, n;
+    uint64_t        id;
+    ngx_int_t       rc;
+    ngx_iot_team_t  team;
 
     id = 0;
     ngx_memzero(uuid, NGX_IOT_UUID_SIZE);
@@ -735,46 +789,9 @@ ngx_iot_team_resolve(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
         }
     }
 
-    deleted = ngx_iot_zone_ctx(cycle)->sh->teams_deleted;
-    team.id = 0;
-
-    for (i = 0; i < NGX_IOT_TEAM_CACHE; i++) {
-        t = &ngx_iot_teams_resolved[i];
-
-        if (t->id && t->deleted == deleted
-            && (id ? t->id == id
-                   : ngx_memcmp(t->uuid, uuid, NGX_IOT_UUID_SIZE) == 0))
-        {
-            team.id = t->id;
-            ngx_memcpy(team.uuid, t->uuid, NGX_IOT_UUID_SIZE);
-            break;
-        }
-    }
-
-    if (team.id == 0) {
-        store = ngx_iot_store_get(cycle, cycle->log);
-        if (store == NULL) {
-            return NGX_ERROR;
-        }
-
-        team.tags.data = NULL;
-
-        rc = ngx_iot_store_team_find(store, id, id ? NULL : uuid,
-                                     ngx_iot_team_found, &team, cycle->log);
-
-        if (team.tags.data) {
-            ngx_free(team.tags.data);
-        }
-
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        t = &ngx_iot_teams_resolved[ngx_iot_teams_resolved_next++
-                                    % NGX_IOT_TEAM_CACHE];
-        t->id = team.id;
-        ngx_memcpy(t->uuid, team.uuid, NGX_IOT_UUID_SIZE);
-        t->deleted = deleted;
+    rc = ngx_iot_team_lookup(cycle, id, uuid, &team);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (!who->admin && ngx_iot_auth_role(who, team.id) == NGX_DECLINED) {
@@ -791,50 +808,22 @@ ngx_iot_team_resolve(ngx_cycle_t *cycle, ngx_iot_principal_t *who,
 ngx_int_t
 ngx_iot_team_uuid_of(ngx_cycle_t *cycle, uint64_t team_id, u_char *uuid)
 {
-    ngx_int_t         rc;
-    ngx_uint_t        i;
-    ngx_iot_team_t    team;
-    ngx_iot_store_t  *store;
-
-    static ngx_uint_t  next;
-    static struct {
-        uint64_t       id;
-        u_char         uuid[NGX_IOT_UUID_SIZE];
-    } cache[NGX_IOT_TEAM_CACHE];
+    ngx_int_t       rc;
+    ngx_iot_team_t  team;
 
     if (team_id == ngx_iot_team_id(cycle)) {
         ngx_memcpy(uuid, ngx_iot_team_uuid(cycle), NGX_IOT_UUID_SIZE);
         return NGX_OK;
     }
 
-    for (i = 0; i < NGX_IOT_TEAM_CACHE; i++) {
-        if (cache[i].id == team_id && team_id) {
-            ngx_memcpy(uuid, cache[i].uuid, NGX_IOT_UUID_SIZE);
-            return NGX_OK;
-        }
+    if (team_id == 0) {
+        return NGX_DECLINED;
     }
 
-    store = ngx_iot_store_get(cycle, cycle->log);
-    if (store == NULL) {
-        return NGX_ERROR;
-    }
-
-    team.tags.data = NULL;
-
-    rc = ngx_iot_store_team_find(store, team_id, NULL, ngx_iot_team_found,
-                                 &team, cycle->log);
-
-    if (team.tags.data) {
-        ngx_free(team.tags.data);
-    }
-
+    rc = ngx_iot_team_lookup(cycle, team_id, NULL, &team);
     if (rc != NGX_OK) {
         return rc;
     }
-
-    i = next++ % NGX_IOT_TEAM_CACHE;
-    cache[i].id = team_id;
-    ngx_memcpy(cache[i].uuid, team.uuid, NGX_IOT_UUID_SIZE);
 
     ngx_memcpy(uuid, team.uuid, NGX_IOT_UUID_SIZE);
 
