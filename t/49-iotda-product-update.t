@@ -177,7 +177,8 @@ is($j->{name}, 'Signed', '... changed');
 
 SKIP: {
     my $run = IoT::Iotda::sdk($t, $project);
-    skip 'node and t/npm/node_modules (./build.sh installs them)', 3 unless $run;
+    skip 'node and t/npm/node_modules (./build.sh installs them)', 3
+        unless $run;
 
     my $sdk = sub { $run->($ak, $sk, @_) };
 

@@ -226,7 +226,8 @@ is_iotda_error([$gapi->call(GET => "/devices/$DA->{deviceId}")],
 
 SKIP: {
     my $sdk = IoT::Iotda::sdk($t, $project);
-    skip 'node and t/npm/node_modules (./build.sh installs them)', 10 unless $sdk;
+    skip 'node and t/npm/node_modules (./build.sh installs them)', 10
+        unless $sdk;
 
     my $r = $sdk->($ak, $sk, 'GET', '/v5/iot/{project_id}/devices/'
                    . $DA->{deviceId});

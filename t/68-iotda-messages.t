@@ -316,7 +316,8 @@ is($s, 200, "B's device: the admin token lists its messages");
 
 SKIP: {
     my $run = IoT::Iotda::sdk($t, $project);
-    skip 'node and t/npm/node_modules (./build.sh installs them)', 5 unless $run;
+    skip 'node and t/npm/node_modules (./build.sh installs them)', 5
+        unless $run;
 
     my $sdk = sub { $run->($ak, $sk, @_) };
 

@@ -269,7 +269,8 @@ is_iotda_error([IoT::Iotda->new($t, project => 'e' x 32, ak => $dak,
 
 SKIP: {
     my $sdk = IoT::Iotda::sdk($t, $project);
-    skip 'node and t/npm/node_modules (./build.sh installs them)', 4 unless $sdk;
+    skip 'node and t/npm/node_modules (./build.sh installs them)', 4
+        unless $sdk;
 
     my $r = $sdk->($ak, $sk, 'GET',
                    "/v5/iot/{project_id}/devices/$DA->{deviceId}");

@@ -470,7 +470,8 @@ ok(!defined received(1), '... not sent');
 
 SKIP: {
     my $run = IoT::Iotda::sdk($t, $project);
-    skip 'node and t/npm/node_modules (./build.sh installs them)', 5 unless $run;
+    skip 'node and t/npm/node_modules (./build.sh installs them)', 5
+        unless $run;
 
     my $sdk = sub { $run->($ak, $sk, @_) };
 
