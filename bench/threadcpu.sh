@@ -29,7 +29,7 @@ finish() {
 }
 trap finish EXIT
 
-mk_iotda_prefix "$D" "$port" 64m
+mk_iotda_prefix "$D" "$port" 512m
 ngx_start "$D" > /dev/null || exit 1
 cid=$(create_collection "$D") || exit 1
 tok=$(admin_token "$D")

@@ -16,7 +16,11 @@
 #include "ngx_iot.h"
 
 
+#define NGX_IOT_ID_RANDOM_BITS  21
+#define NGX_IOT_ID_MS_MASK      ((1ULL << 42) - 1)
+
 uint64_t ngx_iot_id_new(void);
+uint64_t ngx_iot_id_new_ordered(void);
 u_char *ngx_iot_id_encode(u_char *p, uint64_t id);
 ngx_int_t ngx_iot_id_decode(u_char *p, size_t len, uint64_t *id);
 ngx_int_t ngx_iot_ident_decode(u_char *p, size_t len, uint64_t *key);

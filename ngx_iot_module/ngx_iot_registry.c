@@ -1022,7 +1022,7 @@ ngx_iot_device_create_check(ngx_iot_write_t *w)
     }
 
     do {
-        id = ngx_iot_id_new();
+        id = ngx_iot_id_new_ordered();
     } while (ngx_iot_device_find(w->ctx, id));
 
     do {

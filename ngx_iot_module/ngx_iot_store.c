@@ -873,7 +873,9 @@ ngx_iot_store_connect(ngx_iot_store_t *store, ngx_log_t *log)
      * that neither a write nor the event loop waits for the disk; the
      * writer makes the log start over once it has grown past
      * NGX_IOT_STORE_WAL_PAGES (ngx_iot_store_wal_restart()).  The log's
-     * file is cut back to 64m whenever it starts over.
+     * file is cut back to 64m whenever it starts over.  A write's
+     * savepoint keeps its statement journal in memory, not in a temporary
+     * file written a page at a time.
      */
 
     if (ngx_iot_store_sql(store, "PRAGMA journal_mode=WAL", log) != NGX_OK
@@ -887,6 +889,8 @@ ngx_iot_store_connect(ngx_iot_store_t *store, ngx_log_t *log)
                              log)
            != NGX_OK
         || ngx_iot_store_sql(store, "PRAGMA foreign_keys=OFF", log)
+           != NGX_OK
+        || ngx_iot_store_sql(store, "PRAGMA temp_store=MEMORY", log)
            != NGX_OK)
     {
         ngx_iot_store_disconnect(store);

@@ -318,5 +318,27 @@ my $did2 = $d2->{deviceId};
     is($s2, 201, 'IMSI of a deleted device can be used again');
 }
 
+# ---- device ids grow with time: creation time (ms) in the high 42 bits
+{
+    require Time::HiRes;
+    my ($C) = ($api->call(POST => '/collections', body => {}))[1]{collectionId};
+    my (@made, @ms);
+    for my $i (1 .. 5) {
+        my $before = int(Time::HiRes::time() * 1000);
+        my ($s, $d) = $api->call(POST => dev_url($C),
+            body => { imsi => $t->next_imsi, imei => $t->next_imei });
+        my $after = int(Time::HiRes::time() * 1000) + 1;
+        push @made, $d->{deviceId};
+        my $v = 0;
+        $v = $v * 32 + index('0123456789abcdefghijklmnopqrstuv', $_)
+            for split //, $d->{deviceId};
+        my $t_ms = $v >> 21;
+        push @ms, ($t_ms >= $before - 1 && $t_ms <= $after) ? 1 : "$t_ms";
+        Time::HiRes::sleep(0.003);
+    }
+    is_deeply(\@ms, [ (1) x 5 ], 'a device id starts with its creation time');
+    is_deeply(list_ids($C), \@made, 'devices list in the order they were made');
+}
+
 $t->finish;
 done_testing;
