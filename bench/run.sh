@@ -166,14 +166,15 @@ wrk_cmd_str() {
     echo "${s# }"
 }
 
-# perf_start DIR NAME SECONDS: record the workers' profile in the background
+# perf_start DIR NAME SECONDS [PID...]: record the profile of the workers
+# (and of the PIDs) in the background
 PERF_PID=
 perf_start() {
     PERF_PID=
     [ "${BENCH_PROFILE:-0}" = 1 ] || return 0
     command -v perf >/dev/null || return 0
     local pids
-    pids=$(worker_pids "$1" | tr ' ' ',' | sed 's/,$//')
+    pids=$(echo $(worker_pids "$1") "${@:4}" | tr ' ' ',' | sed 's/,$//')
     [ -n "$pids" ] || return 0
     perf record -q -g -p "$pids" -o "$OUT/perf-$2.data" -- sleep "$3" \
         > "$OUT/perf-$2.log" 2>&1 &
@@ -1453,7 +1454,9 @@ bench9() {
     # warm-up, then A B A B
     DUR=$WARMUP b9_load warm_iot "$cport" 0
     DUR=$WARMUP b9_load warm_ref "$rport" 0
+    perf_start "$P" b9-coap "$DUR" "$sc"
     b9_load iot1 "$cport" 0
+    perf_finish b9-coap
     b9_load ref1 "$rport" 0
     b9_load iot2 "$cport" 0
     b9_load ref2 "$rport" 0

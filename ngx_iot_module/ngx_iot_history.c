@@ -612,7 +612,8 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
         if (h->writer) {
             ngx_iot_store_watch(h->writer,
                                 &ngx_iot_history_sh(h)->history_fault, log);
-            (void) ngx_iot_store_autocheckpoint(h->writer, 1000, log);
+            (void) ngx_iot_store_autocheckpoint(h->writer, 4000, log);
+            (void) ngx_iot_store_cache(h->writer, 32768, log);
         }
     }
 

@@ -1657,6 +1657,19 @@ ngx_iot_store_autocheckpoint(ngx_iot_store_t *store, ngx_uint_t pages,
 }
 
 
+/* the connection's page cache, in KiB */
+
+ngx_int_t
+ngx_iot_store_cache(ngx_iot_store_t *store, ngx_uint_t kib, ngx_log_t *log)
+{
+    u_char  sql[64];
+
+    ngx_snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%ui%Z", kib);
+
+    return ngx_iot_store_sql(store, (char *) sql, log);
+}
+
+
 /* runs a statement that returns no rows, bound by the caller */
 
 ngx_int_t

@@ -221,6 +221,8 @@ ngx_int_t ngx_iot_store_team(ngx_iot_store_t *store, uint64_t *team_id,
 ngx_int_t ngx_iot_store_checkpoint(ngx_iot_store_t *store, ngx_log_t *log);
 /* by the writer after a write, holding the writer mutex: bounds the log */
 ngx_int_t ngx_iot_store_wal_restart(ngx_iot_store_t *store, ngx_log_t *log);
+ngx_int_t ngx_iot_store_cache(ngx_iot_store_t *store, ngx_uint_t kib,
+    ngx_log_t *log);
 ngx_int_t ngx_iot_store_autocheckpoint(ngx_iot_store_t *store,
     ngx_uint_t pages, ngx_log_t *log);
 ngx_int_t ngx_iot_store_begin(ngx_iot_store_t *store, ngx_log_t *log);
