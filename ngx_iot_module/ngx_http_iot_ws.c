@@ -1439,10 +1439,13 @@ ngx_http_iot_ws_close(ngx_http_iot_ws_t *ws, ngx_uint_t code,
 
 
 /*
- * One frame, unmasked.  While nothing waits, it goes straight to the
- * socket from the caller's memory; what the socket does not take is
- * copied to the queue.  bounded: NGX_DECLINED (nothing sent) when the
- * queue would grow past send_buffer.
+ * One frame, unmasked.  A control frame, while nothing waits, goes
+ * straight to the socket from the caller's memory; what the socket does
+ * not take is copied to the queue.  Data frames (bounded) are gathered:
+ * queued, and written together at the end of the event loop's turn by the
+ * posted write event, one writev() for all the messages the bus hands over
+ * at once instead of one each.  bounded: NGX_DECLINED (nothing sent) when
+ * the queue would grow past send_buffer.
  */
 
 static ngx_int_t
@@ -1454,6 +1457,7 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
     uint64_t                n;
     ngx_int_t               i;
     ngx_buf_t               hb, db;
+    ngx_uint_t              gather;
     ngx_chain_t             hl, dl, *cl;
     ngx_connection_t       *c;
     ngx_http_iot_ws_out_t  *out;
@@ -1487,7 +1491,27 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
 
     sent = 0;
 
-    if (ws->out == NULL
+    if (bounded && ws->gathering
+        && ws->out_bytes + hlen + len
+           > ngx_min(NGX_HTTP_IOT_WS_GATHER, ws->send_buffer))
+    {
+        /* enough gathered: out with it before this frame */
+
+        if (ngx_http_iot_ws_flush(ws) == NGX_ERROR) {
+            ws->error = 1;
+            ngx_post_event(c->write, &ngx_posted_events);
+            return NGX_ERROR;
+        }
+    }
+
+    gather = bounded && !(opcode & 0x08)
+             && (ws->gathering
+                 || (ws->out == NULL
+                     && (ws->request == NULL || ws->request->out == NULL)
+                     && !(c->buffered & NGX_LOWLEVEL_BUFFERED)));
+
+    if (!gather
+        && ws->out == NULL
         && (ws->request == NULL || ws->request->out == NULL)
         && !(c->buffered & NGX_LOWLEVEL_BUFFERED))
     {
@@ -1575,6 +1599,16 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
     ws->last_out = &out->link.next;
     ws->out_bytes += rest;
 
+    if (gather) {
+        ws->gathering = 1;
+
+        if (!c->write->posted) {
+            ngx_post_event(c->write, &ngx_posted_events);
+        }
+
+        return NGX_OK;
+    }
+
     if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
         ws->error = 1;
         ngx_post_event(c->write, &ngx_posted_events);
@@ -1607,6 +1641,8 @@ ngx_http_iot_ws_flush(ngx_http_iot_ws_t *ws)
 
     c = ws->connection;
     sent = c->sent;
+
+    ws->gathering = 0;
 
     /* frames wait until the 101 answer is all out */
     header = (ws->request && ws->request->out);

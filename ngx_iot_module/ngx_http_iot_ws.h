@@ -54,6 +54,9 @@
 #define NGX_HTTP_IOT_WS_INTERNAL_ERROR  1011
 
 #define NGX_HTTP_IOT_WS_CONTROL_MAX     125
+
+/* data frames of one event loop turn written together, up to this much */
+#define NGX_HTTP_IOT_WS_GATHER          65536
 #define NGX_HTTP_IOT_WS_REASON_MAX      123
 
 
@@ -131,6 +134,7 @@ struct ngx_http_iot_ws_s {
     unsigned                      eof:1;
     unsigned                      error:1;
     unsigned                      done:1;        /* memory is going */
+    unsigned                      gathering:1;   /* out: not tried yet */
 };
 
 
