@@ -136,7 +136,7 @@ gen_body() {
             echo "saturated closed loop. The creation load of the \"mixed\" run is paced"
             echo "($(v b2_pace) ms between the requests of each of its connections) to"
             echo "$B2_MIXED_SHARE of the saturated \`normal\` rate, found by ${B2_CAL_S} s calibration"
-            echo "runs ($(v b2_cal)). The same read load alone is the reference."
+            echo "runs with the same read load running ($(v b2_cal)). The same read load alone is the reference."
             echo
             echo "    $(v b2_read_cmd)"
             echo

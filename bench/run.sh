@@ -34,7 +34,7 @@ B2_CREATE_WRK=${B2_CREATE_WRK:--t2 -c32}
 # requests of each connection) so that it runs at B2_MIXED_SHARE of the
 # saturated rate of the `normal` run (the target asks for at least 0.8):
 # short calibration runs find the pace; B2_MIXED_PACE fixes it instead
-B2_MIXED_SHARE=${B2_MIXED_SHARE:-0.85}
+B2_MIXED_SHARE=${B2_MIXED_SHARE:-0.9}
 B2_MIXED_PACE=${B2_MIXED_PACE:-}
 B2_CAL_S=${B2_CAL_S:-3}
 B2_READ_WRK=${B2_READ_WRK:--t1 -c10}
@@ -176,7 +176,7 @@ perf_start() {
     local pids
     pids=$(echo $(worker_pids "$1") "${@:4}" | tr ' ' ',' | sed 's/,$//')
     [ -n "$pids" ] || return 0
-    perf record -q -g -p "$pids" -o "$OUT/perf-$2.data" -- sleep "$3" \
+    perf record -q ${BENCH_PROFILE_CG:--g} -p "$pids" -o "$OUT/perf-$2.data" -- sleep "$3" \
         > "$OUT/perf-$2.log" 2>&1 &
     PERF_PID=$!
 }
@@ -359,10 +359,11 @@ b2_durable() {
 
 # b2_pace DIR CID: find the pace (ms between the requests of a creation
 # connection) at which creation runs at B2_MIXED_SHARE of the saturated
-# `normal` rate, by short runs that each correct the pace by the rate they
-# reached; sets B2_PACE and B2_CAL (the runs, for the report)
+# `normal` rate while the read load runs too (as in the measured run), by
+# short runs that each correct the pace by the rate they reached; sets
+# B2_PACE and B2_CAL (the runs, for the report)
 b2_pace() {
-    local P=$1 cid=$2 target pace conns i f got
+    local P=$1 cid=$2 target pace conns i f got rpid
     target=$(awk -v s="${R[b2_normal_created_per_s]}" -v k="$B2_MIXED_SHARE" \
         'BEGIN { printf "%.0f", s * k }')
     conns=$(sed -n 's/.*-c *\([0-9]*\).*/\1/p' <<< "$B2_CREATE_WRK")
@@ -373,9 +374,15 @@ b2_pace() {
     for i in 1 2 3 4; do
         f=$OUT/b2-cal-$i.txt
         # shellcheck disable=SC2086
+        WRK_DELAY_MS="$B2_READ_DELAY_MS" wrk $B2_READ_WRK -d"${B2_CAL_S}s" \
+            -s "$BENCH_DIR/lua/get.lua" "http://127.0.0.1:$(cat "$P/port")" \
+            -- "$CUR_TOKEN" "$OUT/b2-paths.txt" > "$OUT/b2-cal-reads-$i.txt" 2>&1 &
+        rpid=$!
+        # shellcheck disable=SC2086
         wrk $B2_CREATE_WRK -d"${B2_CAL_S}s" -s "$BENCH_DIR/lua/create.lua" \
             "http://127.0.0.1:$(cat "$P/port")" -- "$CUR_TOKEN" \
             "/collections/$cid/devices" $((3 + i)) "$pace" > "$f" 2>&1
+        wait "$rpid"
         got=$(rv "$f" created_per_s)
         B2_CAL="$B2_CAL${B2_CAL:+, }pace $pace ms: ${got:-?}/s"
         log "b2: calibration $i: pace $pace ms -> ${got:-?}/s (want $target/s)"
@@ -406,6 +413,8 @@ bench2() {
 
         # the same creation load, paced, with a concurrent GET load
         ngx_start "$P" > /dev/null || { fail b2 "restart failed"; return 1; }
+        device_paths "$P" "$cid" 1000 "$OUT/b2-paths.txt" ||
+            { fail b2 "could not list devices"; return 1; }
         if [ -n "$B2_MIXED_PACE" ]; then
             B2_PACE=$B2_MIXED_PACE
             B2_CAL="fixed by B2_MIXED_PACE"
@@ -418,8 +427,6 @@ bench2() {
         fi
         R[b2_pace]=$B2_PACE
         R[b2_cal]=$B2_CAL
-        device_paths "$P" "$cid" 1000 "$OUT/b2-paths.txt" ||
-            { fail b2 "could not list devices"; return 1; }
         g=$OUT/b2-read-alone.txt
         # shellcheck disable=SC2086
         cmd_r=(env WRK_DELAY_MS="$B2_READ_DELAY_MS"
