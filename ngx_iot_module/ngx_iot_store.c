@@ -902,6 +902,10 @@ ngx_iot_store_connect(ngx_iot_store_t *store, ngx_log_t *log)
                                           (int) store->autocheckpoint);
     }
 
+    if (store->cache) {
+        (void) ngx_iot_store_cache(store, store->cache, log);
+    }
+
     /* how long the log is after each commit: ngx_iot_store_wal_restart() */
     (void) sqlite3_wal_hook(store->db, ngx_iot_store_wal_hook, store);
 
@@ -1657,12 +1661,21 @@ ngx_iot_store_autocheckpoint(ngx_iot_store_t *store, ngx_uint_t pages,
 }
 
 
-/* the connection's page cache, in KiB */
+/*
+ * The connection's page cache, in KiB; a store not connected yet (its
+ * files not writable) takes it when it connects.
+ */
 
 ngx_int_t
 ngx_iot_store_cache(ngx_iot_store_t *store, ngx_uint_t kib, ngx_log_t *log)
 {
     u_char  sql[64];
+
+    store->cache = kib;
+
+    if (store->db == NULL) {
+        return NGX_OK;
+    }
 
     ngx_snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%ui%Z", kib);
 

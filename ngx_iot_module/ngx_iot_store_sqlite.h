@@ -248,6 +248,7 @@ struct ngx_iot_store_s {
     ngx_str_t                  path;      /* null-terminated */
     ngx_uint_t                 sync;
     ngx_uint_t                 autocheckpoint;   /* pages, 0: none */
+    ngx_uint_t                 cache;            /* KiB, 0: SQLite's */
     ngx_uint_t                 writable;  /* of the files, when opened */
     ngx_iot_store_fault_t     *fault;     /* shared, or &own */
     ngx_iot_store_fault_t      own;
