@@ -54,10 +54,10 @@
 #define NGX_HTTP_IOT_WS_INTERNAL_ERROR  1011
 
 #define NGX_HTTP_IOT_WS_CONTROL_MAX     125
+#define NGX_HTTP_IOT_WS_REASON_MAX      123
 
 /* data frames of one event loop turn written together, up to this much */
 #define NGX_HTTP_IOT_WS_GATHER          65536
-#define NGX_HTTP_IOT_WS_REASON_MAX      123
 
 
 typedef struct ngx_http_iot_ws_s  ngx_http_iot_ws_t;
