@@ -1457,7 +1457,7 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
     uint64_t                n;
     ngx_int_t               i;
     ngx_buf_t               hb, db;
-    ngx_uint_t              gather;
+    ngx_uint_t              idle, gather;
     ngx_chain_t             hl, dl, *cl;
     ngx_connection_t       *c;
     ngx_http_iot_ws_out_t  *out;
@@ -1504,17 +1504,15 @@ ngx_http_iot_ws_frame(ngx_http_iot_ws_t *ws, ngx_uint_t opcode, u_char *data,
         }
     }
 
-    gather = bounded && !(opcode & 0x08)
-             && (ws->gathering
-                 || (ws->out == NULL
-                     && (ws->request == NULL || ws->request->out == NULL)
-                     && !(c->buffered & NGX_LOWLEVEL_BUFFERED)));
+    /* nothing waits: neither frames, nor the 101 answer, nor the socket */
 
-    if (!gather
-        && ws->out == NULL
-        && (ws->request == NULL || ws->request->out == NULL)
-        && !(c->buffered & NGX_LOWLEVEL_BUFFERED))
-    {
+    idle = ws->out == NULL
+           && (ws->request == NULL || ws->request->out == NULL)
+           && !(c->buffered & NGX_LOWLEVEL_BUFFERED);
+
+    gather = bounded && !(opcode & 0x08) && (ws->gathering || idle);
+
+    if (idle && !gather) {
         ngx_memzero(&hb, sizeof(ngx_buf_t));
         hb.pos = head;
         hb.last = head + hlen;

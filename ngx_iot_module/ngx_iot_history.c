@@ -28,6 +28,8 @@
 #define NGX_IOT_HISTORY_LIMIT      (16 * 1024 * 1024)
 #define NGX_IOT_HISTORY_RETENTION  10          /* s between runs, at most */
 #define NGX_IOT_HISTORY_TRIM       1           /* s, while messages come */
+#define NGX_IOT_HISTORY_CHECKPOINT 4000        /* pages of the log */
+#define NGX_IOT_HISTORY_CACHE      32768       /* KiB of the writer's pages */
 
 
 #define ngx_iot_history_sh(h)                                                 \
@@ -612,8 +614,9 @@ ngx_iot_history_write(void *data, ngx_log_t *log)
         if (h->writer) {
             ngx_iot_store_watch(h->writer,
                                 &ngx_iot_history_sh(h)->history_fault, log);
-            (void) ngx_iot_store_autocheckpoint(h->writer, 4000, log);
-            (void) ngx_iot_store_cache(h->writer, 32768, log);
+            (void) ngx_iot_store_autocheckpoint(h->writer,
+                                           NGX_IOT_HISTORY_CHECKPOINT, log);
+            (void) ngx_iot_store_cache(h->writer, NGX_IOT_HISTORY_CACHE, log);
         }
     }
 
