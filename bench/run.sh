@@ -1251,6 +1251,7 @@ bench8() {
     for i in 1 2; do
         for side in A B; do
             f=$OUT/b8-create-$side$i.txt
+            [ $i = 1 ] && perf_start "$P" "b8-create-$side" "$DUR"
             if [ $side = A ]; then
                 # shellcheck disable=SC2086
                 b8_run "create $side$i" "$f" wrk $B8_WRK -d"${DUR}s" \
@@ -1262,6 +1263,7 @@ bench8() {
                     -s "$BENCH_DIR/lua/create.lua" "$url" -- "$tok" \
                     "/collections/$cid/devices" "$r"
             fi
+            [ $i = 1 ] && perf_finish "b8-create-$side"
             r=$((r + 1))
             R[b8_create_${side}${i}]=$(rv "$f" created_per_s)
             R[b8_create_${side}${i}_other]=$(rv "$f" non201_by_status)

@@ -67,8 +67,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_iot_iotda_member(u_char *p, size_t len,
     const char *key, ngx_str_t *value);
-static u_char *ngx_http_iot_iotda_esc(u_char *p, const char *name,
-    ngx_str_t *s);
+static u_char *ngx_http_iot_iotda_esc_value(u_char *p, ngx_str_t *s);
 static ngx_int_t ngx_http_iot_iotda_app_name(ngx_http_request_t *r,
     uint64_t cid, ngx_str_t *name);
 static size_t ngx_http_iot_iotda_item_size(ngx_iot_iotda_view_t *v,
@@ -213,25 +212,35 @@ ngx_http_iot_iotda_list(ngx_http_request_t *r, ngx_http_iot_ctx_t *ctx)
  * they are), the IoTDA tags as the bytes of the part's "tags" value.
  */
 
-/* the raw bytes of a top-level member's value of a JSON object text */
+/*
+ * The raw bytes of top-level members' values of a JSON object text, in one
+ * pass: keys[i]'s value in values[i], its len 0 if it has none.  The text
+ * is one the module wrote (compact, valid).  NGX_DECLINED: none found.
+ */
 
 static ngx_int_t
-ngx_http_iot_iotda_member(u_char *p, size_t len, const char *key,
-    ngx_str_t *value)
+ngx_http_iot_iotda_members(u_char *p, size_t len, const char **keys,
+    ngx_str_t *values, ngx_uint_t n)
 {
-    u_char     *last, *start, *kstart;
-    size_t      klen;
-    ngx_uint_t  depth, in_string, is_key;
+    u_char      *last, *start, *kstart, *end;
+    ngx_uint_t   i, depth, in_string, key, found;
+
+    for (i = 0; i < n; i++) {
+        values[i].len = 0;
+        values[i].data = NULL;
+    }
 
     last = p + len;
-    klen = ngx_strlen(key);
     depth = 0;
     in_string = 0;
-    is_key = 0;
+    key = 0;        /* 1 + the index of the key whose value comes next */
+    found = 0;
     kstart = NULL;
     start = NULL;
 
-    for ( /* void */ ; p < last; p++) {
+    for ( /* void */ ; p < last && found < n; p++) {
+
+        end = NULL;
 
         if (in_string) {
             if (*p == '\\') {
@@ -239,89 +248,114 @@ ngx_http_iot_iotda_member(u_char *p, size_t len, const char *key,
                 continue;
             }
 
-            if (*p == '"') {
-                in_string = 0;
+            if (*p != '"') {
+                continue;
+            }
 
-                if (depth == 1 && kstart && start == NULL) {
-                    /* the end of a key: is it ours? */
-                    is_key = ((size_t) (p - kstart) == klen
-                              && ngx_strncmp(kstart, key, klen) == 0);
-                    kstart = NULL;
+            in_string = 0;
+
+            if (depth == 1 && kstart) {
+                /* the end of a key: one of ours, not seen yet? */
+
+                for (i = 0; i < n; i++) {
+                    if (values[i].data == NULL
+                        && (size_t) (p - kstart) == ngx_strlen(keys[i])
+                        && ngx_strncmp(kstart, keys[i], p - kstart) == 0)
+                    {
+                        key = i + 1;
+                        break;
+                    }
                 }
 
-                if (start && depth == 1) {
-                    value->data = start;
-                    value->len = p + 1 - start;
-                    return NGX_OK;
-                }
+                kstart = NULL;
+                continue;
             }
-
-            continue;
-        }
-
-        switch (*p) {
-
-        case '"':
-            in_string = 1;
-
-            if (depth == 1 && start == NULL && !is_key) {
-                kstart = p + 1;
-
-            } else if (depth == 1 && is_key && start == NULL) {
-                start = p;
-            }
-
-            break;
-
-        case '{':
-        case '[':
-            if (depth == 1 && is_key && start == NULL) {
-                start = p;
-            }
-
-            depth++;
-            break;
-
-        case '}':
-        case ']':
-            depth--;
 
             if (start && depth == 1) {
-                value->data = start;
-                value->len = p + 1 - start;
-                return NGX_OK;
+                end = p + 1;
             }
 
-            break;
+        } else {
 
-        case ',':
-            if (depth == 1) {
-                is_key = 0;
-            }
+            switch (*p) {
 
-            break;
+            case '"':
+                in_string = 1;
 
-        default:
-            if (depth == 1 && is_key && start == NULL && *p != ':'
-                && *p != ' ')
-            {
-                /* a number, true, false, null */
-                start = p;
+                if (depth == 1 && start == NULL) {
+                    if (key) {
+                        start = p;
 
-                while (p < last && *p != ',' && *p != '}') {
-                    p++;
+                    } else {
+                        kstart = p + 1;
+                    }
                 }
 
-                value->data = start;
-                value->len = p - start;
-                return NGX_OK;
-            }
+                break;
 
-            break;
+            case '{':
+            case '[':
+                if (depth == 1 && key && start == NULL) {
+                    start = p;
+                }
+
+                depth++;
+                break;
+
+            case '}':
+            case ']':
+                depth--;
+
+                if (start && depth == 1) {
+                    end = p + 1;
+                }
+
+                break;
+
+            case ',':
+                if (depth == 1) {
+                    key = 0;
+                }
+
+                break;
+
+            default:
+                if (depth == 1 && key && start == NULL && *p != ':'
+                    && *p != ' ')
+                {
+                    /* a number, true, false, null */
+                    start = p;
+
+                    while (p + 1 < last && p[1] != ',' && p[1] != '}') {
+                        p++;
+                    }
+
+                    end = p + 1;
+                }
+
+                break;
+            }
+        }
+
+        if (end) {
+            /* the end of a value of ours */
+            values[key - 1].data = start;
+            values[key - 1].len = end - start;
+            found++;
+            key = 0;
+            start = NULL;
         }
     }
 
-    return NGX_DECLINED;
+    return found ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_iot_iotda_member(u_char *p, size_t len, const char *key,
+    ngx_str_t *value)
+{
+    return ngx_http_iot_iotda_members(p, len, &key, value, 1);
 }
 
 
@@ -330,11 +364,16 @@ ngx_http_iot_iotda_member(u_char *p, size_t len, const char *key,
 #define ngx_http_iot_iotda_esc_len(s)                                         \
     ((s).len + ngx_escape_json(NULL, (s).data, (s).len) + 2)
 
-static u_char *
-ngx_http_iot_iotda_esc(u_char *p, const char *name, ngx_str_t *s)
-{
-    p = ngx_sprintf(p, ",\"%s\":\"", name);
+/* ,"name":"<s escaped>", name a literal */
 
+#define ngx_http_iot_iotda_esc(p, name, s)                                    \
+    ngx_http_iot_iotda_esc_value(ngx_cpymem(p, ",\"" name "\":\"",            \
+                                            sizeof(",\"" name "\":\"") - 1), \
+                                 s)
+
+static u_char *
+ngx_http_iot_iotda_esc_value(u_char *p, ngx_str_t *s)
+{
     if (s->len) {
         p = (u_char *) ngx_escape_json(p, s->data, s->len);
     }
@@ -448,6 +487,13 @@ ngx_http_iot_iotda_app_name(ngx_http_request_t *r, uint64_t cid,
 
 #define NGX_HTTP_IOT_IOTDA_MASKED  "********"
 
+/* the members of a device's part an answer shows: tags first, then those
+ * only a device's own answer shows */
+
+static const char  *ngx_http_iot_iotda_doc_keys[] = {
+    "tags", "fingerprint", "extension_info"
+};
+
 /*
  * The fields of a device a list shows; full: those of a device shown,
  * made and changed too (auth_info, times, modules, extension_info).
@@ -503,7 +549,8 @@ static u_char *
 ngx_http_iot_iotda_item(u_char *p, ngx_iot_iotda_view_t *v, ngx_str_t *app,
     ngx_uint_t full)
 {
-    ngx_str_t          name, tags, description, barcode, fp, ext;
+    ngx_str_t          name, tags, description, barcode, fp, ext, status;
+    ngx_str_t          doc[3];
     ngx_iot_device_t  *d;
 
     d = &v->d;
@@ -523,28 +570,41 @@ ngx_http_iot_iotda_item(u_char *p, ngx_iot_iotda_view_t *v, ngx_str_t *app,
         ngx_str_set(&name, "\"\"");
     }
 
-    ngx_str_set(&tags, "[]");
+    /* the part's tags, fingerprint and extension info, in one pass */
 
-    if (v->doc.len
-        && ngx_http_iot_iotda_member(v->doc.data, v->doc.len, "tags", &tags)
-           == NGX_OK
-        && tags.data[0] != '[')
-    {
+    if (v->doc.len) {
+        (void) ngx_http_iot_iotda_members(v->doc.data, v->doc.len,
+                                          ngx_http_iot_iotda_doc_keys, doc,
+                                          full ? 3 : 1);
+
+    } else {
+        ngx_memzero(doc, sizeof(doc));
+    }
+
+    tags = doc[0];
+
+    if (tags.len == 0 || tags.data[0] != '[') {
         ngx_str_set(&tags, "[]");
     }
 
     p = ngx_cpymem(p, "{\"app_id\":\"", sizeof("{\"app_id\":\"") - 1);
     p = ngx_iot_id_encode(p, d->collection_id);
     *p++ = '"';
-    p = ngx_sprintf(p, ",\"app_name\":%V", app);
+    p = ngx_cpymem(p, ",\"app_name\":", sizeof(",\"app_name\":") - 1);
+    p = ngx_cpymem(p, app->data, app->len);
     p = ngx_http_iot_iotda_esc(p, "device_id", &v->device_id);
     p = ngx_http_iot_iotda_esc(p, "node_id", &v->node_id);
     p = ngx_http_iot_iotda_esc(p, "gateway_id", &v->gateway_id);
 
     /* a device with a gateway is an endpoint behind it */
 
-    p = ngx_sprintf(p, ",\"device_name\":%V,\"node_type\":\"%s\"",
-                    &name, v->x.gateway ? "ENDPOINT" : "GATEWAY");
+    p = ngx_cpymem(p, ",\"device_name\":", sizeof(",\"device_name\":") - 1);
+    p = ngx_cpymem(p, name.data, name.len);
+    p = v->x.gateway
+        ? ngx_cpymem(p, ",\"node_type\":\"ENDPOINT\"",
+                     sizeof(",\"node_type\":\"ENDPOINT\"") - 1)
+        : ngx_cpymem(p, ",\"node_type\":\"GATEWAY\"",
+                     sizeof(",\"node_type\":\"GATEWAY\"") - 1);
     p = ngx_http_iot_iotda_esc(p, "description", &description);
     p = ngx_cpymem(p, ",\"fw_version\":\"\",\"sw_version\":\"\","
                    "\"device_sdk_version\":\"\"",
@@ -571,12 +631,9 @@ ngx_http_iot_iotda_item(u_char *p, ngx_iot_iotda_view_t *v, ngx_str_t *app,
 
         /* "<40 or 64 hex digits>", quotes and all */
 
-        if (v->doc.len
-            && ngx_http_iot_iotda_member(v->doc.data, v->doc.len,
-                                         "fingerprint", &fp)
-               == NGX_OK
-            && fp.len >= 42 && fp.data[0] == '"')
-        {
+        fp = doc[1];
+
+        if (fp.len >= 42 && fp.data[0] == '"') {
             p = ngx_sprintf(p, ",\"fingerprint\":\"%*s****%*s\"",
                             (size_t) 4, fp.data + 1,
                             (size_t) 4, fp.data + fp.len - 5);
@@ -593,30 +650,40 @@ ngx_http_iot_iotda_item(u_char *p, ngx_iot_iotda_view_t *v, ngx_str_t *app,
 
     /* frozen; attached now (it has an address), seen before, never seen */
 
-    p = ngx_sprintf(p, ",\"status\":\"%s\",\"tags\":%V",
-                    (v->x.flags & NGX_IOT_IOTDA_FROZEN) ? "FROZEN"
-                    : d->net_family ? "ONLINE"
-                    : d->net_at ? "OFFLINE" : "INACTIVE",
-                    &tags);
+    ngx_str_set(&status, "INACTIVE");
+
+    if (v->x.flags & NGX_IOT_IOTDA_FROZEN) {
+        ngx_str_set(&status, "FROZEN");
+
+    } else if (d->net_family) {
+        ngx_str_set(&status, "ONLINE");
+
+    } else if (d->net_at) {
+        ngx_str_set(&status, "OFFLINE");
+    }
+
+    p = ngx_cpymem(p, ",\"status\":\"", sizeof(",\"status\":\"") - 1);
+    p = ngx_cpymem(p, status.data, status.len);
+    p = ngx_cpymem(p, "\",\"tags\":", sizeof("\",\"tags\":") - 1);
+    p = ngx_cpymem(p, tags.data, tags.len);
 
     if (full) {
-        ngx_str_set(&ext, "{}");
+        ext = doc[2];
 
-        if (v->doc.len
-            && ngx_http_iot_iotda_member(v->doc.data, v->doc.len,
-                                         "extension_info", &ext)
-               == NGX_OK
-            && ext.data[0] != '{')
-        {
+        if (ext.len == 0 || ext.data[0] != '{') {
             ngx_str_set(&ext, "{}");
         }
 
         p = ngx_cpymem(p, ",\"create_time\":\"",
                        sizeof(",\"create_time\":\"") - 1);
         p = ngx_http_iot_iotda_time(p, d->created_at);
-        p = ngx_sprintf(p, "\",\"connection_status_update_time\":null,"
-                        "\"active_time\":null,\"modules\":[],"
-                        "\"extension_info\":%V", &ext);
+        p = ngx_cpymem(p, "\",\"connection_status_update_time\":null,"
+                       "\"active_time\":null,\"modules\":[],"
+                       "\"extension_info\":",
+                       sizeof("\",\"connection_status_update_time\":null,"
+                              "\"active_time\":null,\"modules\":[],"
+                              "\"extension_info\":") - 1);
+        p = ngx_cpymem(p, ext.data, ext.len);
     }
 
     *p++ = '}';

@@ -27,6 +27,7 @@
     "(CAST(strftime('%s', 'now') AS INTEGER) * 1000)"
 
 
+static void ngx_iot_store_configure(void);
 static ngx_int_t ngx_iot_store_connect(ngx_iot_store_t *store,
     ngx_log_t *log);
 static void ngx_iot_store_disconnect(ngx_iot_store_t *store);
@@ -833,6 +834,41 @@ ngx_iot_store_watch(ngx_iot_store_t *store, ngx_iot_store_fault_t *fault,
 
 
 /*
+ * A write's savepoint copies each page it changes into a statement
+ * journal first.  SQLite keeps that journal in memory up to the "spill"
+ * size, in one piece of that size, and writes the rest to a temporary
+ * file a page at a time; the default, 64k, is less than a device's
+ * creation changes (a page of each of a dozen trees), and a journal kept
+ * in memory with temp_store=MEMORY grows by pieces of 1k, each allocated
+ * and freed on its own (a fifth of a creation's instructions).  So the
+ * journal gets NGX_IOT_STORE_JOURNAL bytes in one piece.  SQLite takes
+ * this only before its first use in the process: the first store opened,
+ * in the master at the zone's start (or in a worker's init_process, before
+ * any thread of ours runs).  If SQLite was started already, by someone
+ * else, the journal stays in memory the old way.
+ */
+
+#define NGX_IOT_STORE_JOURNAL  (256 * 1024)
+
+static ngx_uint_t  ngx_iot_store_journal_tried;
+static ngx_uint_t  ngx_iot_store_journal_sized;
+
+
+static void
+ngx_iot_store_configure(void)
+{
+    if (ngx_iot_store_journal_tried) {
+        return;
+    }
+
+    ngx_iot_store_journal_tried = 1;
+    ngx_iot_store_journal_sized =
+        (sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, NGX_IOT_STORE_JOURNAL)
+         == SQLITE_OK);
+}
+
+
+/*
  * Opens the connection.  SQLite opens a file it may not write read-only,
  * without a word, and maps its WAL index (the -shm file) read-only then
  * too; which files were writable is kept (ngx_iot_store_ready()).
@@ -846,6 +882,8 @@ ngx_iot_store_connect(ngx_iot_store_t *store, ngx_log_t *log)
     ngx_uint_t  before;
 
     before = ngx_iot_store_files(store, &err, NULL);
+
+    ngx_iot_store_configure();
 
     rc = sqlite3_open_v2((char *) store->path.data, &store->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
@@ -875,7 +913,7 @@ ngx_iot_store_connect(ngx_iot_store_t *store, ngx_log_t *log)
      * NGX_IOT_STORE_WAL_PAGES (ngx_iot_store_wal_restart()).  The log's
      * file is cut back to 64m whenever it starts over.  A write's
      * savepoint keeps its statement journal in memory, not in a temporary
-     * file written a page at a time.
+     * file written a page at a time (ngx_iot_store_configure()).
      */
 
     if (ngx_iot_store_sql(store, "PRAGMA journal_mode=WAL", log) != NGX_OK
@@ -890,8 +928,9 @@ ngx_iot_store_connect(ngx_iot_store_t *store, ngx_log_t *log)
            != NGX_OK
         || ngx_iot_store_sql(store, "PRAGMA foreign_keys=OFF", log)
            != NGX_OK
-        || ngx_iot_store_sql(store, "PRAGMA temp_store=MEMORY", log)
-           != NGX_OK)
+        || (!ngx_iot_store_journal_sized
+            && ngx_iot_store_sql(store, "PRAGMA temp_store=MEMORY", log)
+               != NGX_OK))
     {
         ngx_iot_store_disconnect(store);
         return NGX_ERROR;

@@ -19,6 +19,8 @@
 
 
 static void ngx_iot_registry_retire(ngx_cycle_t *old);
+static ngx_uint_t ngx_iot_shmtx_orphaned(ngx_shmtx_t *mtx);
+static void ngx_iot_shmtx_wait(ngx_shmtx_t *mtx);
 static ngx_int_t ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, ngx_log_t *log);
 static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle,
@@ -307,35 +309,27 @@ ngx_iot_team_uuid(ngx_cycle_t *cycle)
  * A waiter sleeps rather than yields once a short spin has not got the
  * lock: the registry's writer keeps it for a whole batch and its commit,
  * and a waiter that spun or yielded all that time would take the CPU from
- * the event loops (on two cores, the read latency of benchmark 2).  Never
- * nginx's semaphore wait: a holder killed with the lock would never post
- * it.  The lock's value is its holder's pid.
+ * the event loops (on two cores, the read latency of benchmark 2).  It
+ * sleeps on the lock's semaphore, which nginx's ngx_shmtx_unlock() posts,
+ * so that the lock passes to it as soon as it is let go (a waiter that
+ * slept a fixed time left the lock idle up to a millisecond a turn, and
+ * the two workers' batches then ran one after another with gaps).  It
+ * wakes every NGX_IOT_SHMTX_CHECK ms all the same: a holder killed with
+ * the lock never posts it.  The lock's value is its holder's pid.
  */
+
+#define NGX_IOT_SHMTX_CHECK  10
+
 
 void
 ngx_iot_shmtx_lock(ngx_shmtx_t *mtx)
 {
-    ngx_pid_t        pid;
-    ngx_uint_t       n, i;
-    struct timespec  ts;
+    ngx_uint_t  n, i;
 
     for (n = 0; /* void */ ; n++) {
 
         if (ngx_shmtx_trylock(mtx)) {
             return;
-        }
-
-        if (n % 64 == 63) {
-            pid = (ngx_pid_t) *mtx->lock;
-
-            if (pid && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH
-                && ngx_shmtx_force_unlock(mtx, pid))
-            {
-                ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                              "iot zone: a lock held by process %P, which "
-                              "is gone, was taken back", pid);
-                continue;
-            }
         }
 
         if (n < 4 && ngx_ncpu > 1) {
@@ -346,13 +340,85 @@ ngx_iot_shmtx_lock(ngx_shmtx_t *mtx)
             continue;
         }
 
-        /* 50 us, doubling up to 1 ms */
+        if (ngx_iot_shmtx_orphaned(mtx)) {
+            continue;
+        }
 
-        ts.tv_sec = 0;
-        ts.tv_nsec = 50000L << ngx_min(n < 4 ? 0 : n - 4, 4);
-
-        (void) nanosleep(&ts, NULL);
+        ngx_iot_shmtx_wait(mtx);
     }
+}
+
+
+/* the lock's holder is gone: the lock is taken back */
+
+static ngx_uint_t
+ngx_iot_shmtx_orphaned(ngx_shmtx_t *mtx)
+{
+    ngx_pid_t  pid;
+
+    pid = (ngx_pid_t) *mtx->lock;
+
+    if (pid == 0 || kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH
+        || !ngx_shmtx_force_unlock(mtx, pid))
+    {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "iot zone: a lock held by process %P, which is gone, "
+                  "was taken back", pid);
+
+    return 1;
+}
+
+
+/*
+ * Until the lock is let go, NGX_IOT_SHMTX_CHECK ms at most.  A waiter is
+ * counted in mtx->wait as nginx's own ngx_shmtx_lock() counts it; one
+ * that wakes without a post takes itself off the count unless the holder
+ * did so already (its post then wakes a later waiter once for nothing,
+ * which tries the lock and waits again).
+ */
+
+static void
+ngx_iot_shmtx_wait(ngx_shmtx_t *mtx)
+{
+    struct timespec    ts;
+#if (NGX_HAVE_POSIX_SEM)
+    ngx_atomic_uint_t  wait;
+
+    if (mtx->semaphore) {
+        (void) ngx_atomic_fetch_add(mtx->wait, 1);
+
+        if (*mtx->lock != 0 && clock_gettime(CLOCK_REALTIME, &ts) == 0) {
+            ts.tv_nsec += NGX_IOT_SHMTX_CHECK * 1000000L;
+
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+
+            if (sem_timedwait(&mtx->sem, &ts) == 0) {
+                return;
+            }
+        }
+
+        do {
+            wait = *mtx->wait;
+
+        } while ((ngx_atomic_int_t) wait > 0
+                 && !ngx_atomic_cmp_set(mtx->wait, wait, wait - 1));
+
+        return;
+    }
+#endif
+
+    /* no semaphores: a short sleep, then the lock is tried again */
+
+    ts.tv_sec = 0;
+    ts.tv_nsec = 100000L;
+
+    (void) nanosleep(&ts, NULL);
 }
 
 
