@@ -550,6 +550,7 @@ ngx_http_iot_iotda_item(u_char *p, ngx_iot_iotda_view_t *v, ngx_str_t *app,
     ngx_uint_t full)
 {
     ngx_str_t          name, tags, description, barcode, fp, ext, status;
+    ngx_str_t          type;
     ngx_str_t          doc[3];
     ngx_iot_device_t  *d;
 
@@ -598,13 +599,18 @@ ngx_http_iot_iotda_item(u_char *p, ngx_iot_iotda_view_t *v, ngx_str_t *app,
 
     /* a device with a gateway is an endpoint behind it */
 
+    if (v->x.gateway) {
+        ngx_str_set(&type, "ENDPOINT");
+
+    } else {
+        ngx_str_set(&type, "GATEWAY");
+    }
+
     p = ngx_cpymem(p, ",\"device_name\":", sizeof(",\"device_name\":") - 1);
     p = ngx_cpymem(p, name.data, name.len);
-    p = v->x.gateway
-        ? ngx_cpymem(p, ",\"node_type\":\"ENDPOINT\"",
-                     sizeof(",\"node_type\":\"ENDPOINT\"") - 1)
-        : ngx_cpymem(p, ",\"node_type\":\"GATEWAY\"",
-                     sizeof(",\"node_type\":\"GATEWAY\"") - 1);
+    p = ngx_cpymem(p, ",\"node_type\":\"", sizeof(",\"node_type\":\"") - 1);
+    p = ngx_cpymem(p, type.data, type.len);
+    *p++ = '"';
     p = ngx_http_iot_iotda_esc(p, "description", &description);
     p = ngx_cpymem(p, ",\"fw_version\":\"\",\"sw_version\":\"\","
                    "\"device_sdk_version\":\"\"",
