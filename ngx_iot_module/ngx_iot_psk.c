@@ -193,12 +193,17 @@ ngx_iot_psk_iotda(ngx_cycle_t *cycle, ngx_str_t *identity, ngx_pool_t *pool,
 {
     uint64_t          id, imei;
     ngx_int_t         rc;
-    ngx_str_t         secret, secondary;
+    ngx_str_t         secret, secondary, node;
     ngx_iot_store_t  *store;
 
     imei = ngx_iot_iotda_imei(identity->data, identity->len);
 
+    /* a node id that is an IMEI is kept as the device's IMEI */
+    node = *identity;
+
     if (imei) {
+        ngx_str_null(&node);
+
         if (ngx_iot_device_get_ident(cycle, NGX_IOT_IDENT_IMEI, imei, pool,
                                      d)
             != NGX_IOT_OK)
@@ -221,7 +226,7 @@ ngx_iot_psk_iotda(ngx_cycle_t *cycle, ngx_str_t *identity, ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    rc = ngx_iot_store_iotda_secret(store, identity, pool, &secret,
+    rc = ngx_iot_store_iotda_secret(store, d->id.key, &node, pool, &secret,
                                     &secondary, log);
     if (rc != NGX_OK) {
         return rc;

@@ -274,15 +274,15 @@ ngx_int_t ngx_iot_store_iotda_put(ngx_iot_store_t *store,
     ngx_log_t *log);
 
 /*
- * The secrets of the device with this IoTDA node id (a node id that is
- * an IMEI: the device's IMEI), for the transports that check them (a
- * CoAP DTLS PSK): NGX_OK with the secret (and the secondary one, or
- * empty) copied into pool memory, NGX_DECLINED: no such device or no
- * secret.
+ * The secrets of a device's iotda part if its node id is node_id (empty:
+ * it has none of its own, its node id is its IMEI), for the transports
+ * that check them (a CoAP DTLS PSK): NGX_OK with the secret (and the
+ * secondary one, or empty) copied into pool memory, NGX_DECLINED: no such
+ * part, another node id or no secret.
  */
 ngx_int_t ngx_iot_store_iotda_secret(ngx_iot_store_t *store,
-    ngx_str_t *node_id, ngx_pool_t *pool, ngx_str_t *secret,
-    ngx_str_t *secondary, ngx_log_t *log);
+    uint64_t device_id, ngx_str_t *node_id, ngx_pool_t *pool,
+    ngx_str_t *secret, ngx_str_t *secondary, ngx_log_t *log);
 
 /* a device leaves all its groups (it moved to another collection) */
 ngx_int_t ngx_iot_store_device_leave(ngx_iot_store_t *store,

@@ -98,9 +98,9 @@ ngx_iot_store_iotda_put(ngx_iot_store_t *store, ngx_iot_iotda_t *x,
 
 
 ngx_int_t
-ngx_iot_store_iotda_secret(ngx_iot_store_t *store, ngx_str_t *node_id,
-    ngx_pool_t *pool, ngx_str_t *secret, ngx_str_t *secondary,
-    ngx_log_t *log)
+ngx_iot_store_iotda_secret(ngx_iot_store_t *store, uint64_t device_id,
+    ngx_str_t *node_id, ngx_pool_t *pool, ngx_str_t *secret,
+    ngx_str_t *secondary, ngx_log_t *log)
 {
     int            rc, i;
     ngx_str_t     *out;
@@ -112,8 +112,15 @@ ngx_iot_store_iotda_secret(ngx_iot_store_t *store, ngx_str_t *node_id,
         return NGX_ERROR;
     }
 
-    sqlite3_bind_text(st, 1, (char *) node_id->data, node_id->len,
-                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) device_id);
+
+    if (node_id->len) {
+        sqlite3_bind_text(st, 2, (char *) node_id->data, node_id->len,
+                          SQLITE_STATIC);
+
+    } else {
+        sqlite3_bind_null(st, 2);
+    }
 
     rc = sqlite3_step(st);
 

@@ -198,14 +198,7 @@ is(access($dev{3}{imsi}), 'reject', 'device 3 asks: nothing free');
 
 # the last migration of the store keeps one device per address; it runs
 # again on a store set back one schema version
-my $db = $t->dir . '/var/iot.db';
-sub sql {
-    my ($q) = @_;
-    my $r = `sqlite3 -cmd '.timeout 5000' $db "$q" 2>&1`;
-    die "sqlite3: $r" if $?;
-    chomp $r;
-    return $r;
-}
+sub sql { $t->sql(@_) }
 
 my $d4 = $api->create_device($C[0]);
 $dev{4} = { id => $d4->{deviceId}, imsi => $d4->{imsi}, cid => $C[0] };

@@ -17,15 +17,8 @@ my $t = IoT::Test->new;
 my $api = IoT::Collections->new($t);
 $t->start;
 
-my $db = $t->dir . '/var/iot.db';
 
-sub sql {
-    my ($q) = @_;
-    my $out = `sqlite3 $db "$q" 2>&1`;
-    die "sqlite3: $out" if $?;
-    chomp $out;
-    return $out;
-}
+sub sql { $t->sql(@_) }
 
 my $c1 = $api->create_collection({ tags => { name => 'old' } });
 my $cid = $c1->{collectionId};

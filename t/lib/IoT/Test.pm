@@ -116,6 +116,18 @@ sub prefix { $_[0]{dir} }
 sub url    { "http://127.0.0.1:$_[0]{port}$_[1]" }
 sub pid    { $_[0]{pid} }
 
+# $t->sql('SELECT ...'): the sqlite3 shell's output over the store, for a
+# test that looks into it or rewinds it (nginx stopped, or waiting up to
+# 5 s for its lock); dies when sqlite3 fails
+sub sql {
+    my ($self, $q) = @_;
+    my $db = "$self->{dir}/var/iot.db";
+    my $out = `sqlite3 -cmd '.timeout 5000' '$db' "$q" 2>&1`;
+    die "sqlite3: $out" if $?;
+    chomp $out;
+    return $out;
+}
+
 sub free_port {
     my ($proto) = @_;
     my $s = IO::Socket::INET->new(
