@@ -36,7 +36,9 @@
 
 #define LINK_HEADER        20
 #define LINK_MAC           32
-#define LINK_MAX           4096
+#define LINK_MAX           4096        /* a frame */
+#define LINK_DATAGRAM      16384       /* the frames of a turn, gathered */
+#define LINK_VERSION       2
 #define LINK_TIMEOUT       3000        /* ms: then the device gets 5.03 */
 #define LINK_KEY_TIMEOUT   1000        /* ms: a handshake waits this long */
 #define ACK_WAIT           1000        /* ms: then an empty ACK (uplinks) */
@@ -82,6 +84,7 @@
 
 
 typedef struct {
+    size_t              size;          /* the frame's, in its datagram */
     int                 type;
     uint32_t            seq;
     int                 result;
@@ -141,6 +144,8 @@ static int              uplinks[SLOTS];    /* hash chains of waiting uplinks */
 static unsigned         active;
 static uint32_t         next_seq;
 static int              link_fd = -1;
+static uint8_t          link_out[LINK_DATAGRAM];   /* frames to send */
+static size_t           link_out_len;
 static int              key_fd = -1;
 static uint8_t          secret[1024];
 static size_t           secret_len;
@@ -263,9 +268,9 @@ frame_start(uint8_t *out, int type, uint32_t seq)
     int       i;
 
     memcpy(out, "IoTC", 4);
-    out[4] = 1;
+    out[4] = LINK_VERSION;
     out[5] = (uint8_t) type;
-    out[6] = 0;
+    out[6] = 0;                        /* the length: frame_end() */
     out[7] = 0;
     out[8] = (uint8_t) (seq >> 24);
     out[9] = (uint8_t) (seq >> 16);
@@ -342,15 +347,22 @@ mac_of(const uint8_t *data, size_t len, uint8_t *out)
 static size_t
 frame_end(uint8_t *out, uint8_t *p)
 {
+    size_t  len;
+
     if (p == NULL) {
         return 0;
     }
+
+    len = (size_t) (p - out) + LINK_MAC;
+
+    out[6] = (uint8_t) (len >> 8);
+    out[7] = (uint8_t) len;
 
     if (mac_of(out, p - out, p) != 0) {
         return 0;
     }
 
-    return (size_t) (p - out) + LINK_MAC;
+    return len;
 }
 
 
@@ -366,11 +378,22 @@ frame_parse(const uint8_t *data, size_t len, frame_t *f)
     memset(f, 0, sizeof(frame_t));
     f->result = -1;
 
-    if (len < LINK_HEADER + LINK_MAC || len > LINK_MAX
-        || memcmp(data, "IoTC", 4) != 0 || data[4] != 1)
+    /* the frame at the start of data, the rest of a datagram */
+
+    if (len < LINK_HEADER + LINK_MAC || memcmp(data, "IoTC", 4) != 0
+        || data[4] != LINK_VERSION)
     {
         return -1;
     }
+
+    flen = ((size_t) data[6] << 8) | data[7];
+
+    if (flen < LINK_HEADER + LINK_MAC || flen > LINK_MAX || flen > len) {
+        return -1;
+    }
+
+    len = flen;
+    f->size = flen;
 
     end = data + len - LINK_MAC;
 
@@ -467,13 +490,50 @@ frame_parse(const uint8_t *data, size_t len, frame_t *f)
 }
 
 
+static void nginx_gone(void);
+
+
+/*
+ * The frames gathered in a turn of the loop go in one datagram: a busy
+ * link costs a datagram a turn, not one a message.  A send that fails
+ * because nginx is not there answers who waits 5.03 (nginx_gone()).
+ */
+
+static void
+link_flush(void)
+{
+    ssize_t  n;
+
+    if (link_out_len == 0) {
+        return;
+    }
+
+    n = send(link_fd, link_out, link_out_len, 0);
+    link_out_len = 0;
+
+    if (n < 0) {
+        say(1, "the link to nginx: send() failed: %s", strerror(errno));
+
+        if (errno == ECONNREFUSED) {
+            nginx_gone();
+        }
+    }
+}
+
+
 static int
 link_send(const uint8_t *frame, size_t len)
 {
-    if (send(link_fd, frame, len, 0) != (ssize_t) len) {
-        say(1, "the link to nginx: send() failed: %s", strerror(errno));
+    if (len > LINK_MAX) {
         return -1;
     }
+
+    if (sizeof(link_out) - link_out_len < len) {
+        link_flush();
+    }
+
+    memcpy(link_out + link_out_len, frame, len);
+    link_out_len += len;
 
     return 0;
 }
@@ -1277,14 +1337,16 @@ nginx_gone(void)
 
 /* nginx's replies: each completes its slot */
 
+static void link_reply(frame_t *f);
+
+
 static void
 link_read(void)
 {
-    uint8_t    buf[LINK_MAX + 1];
-    ssize_t    n;
-    frame_t    f;
-    slot_t    *s;
-    int        dtls;
+    static uint8_t  buf[LINK_DATAGRAM + 1];
+    ssize_t         n;
+    size_t          off;
+    frame_t         f;
 
     for ( ;; ) {
         n = recv(link_fd, buf, sizeof(buf), 0);
@@ -1299,60 +1361,73 @@ link_read(void)
             return;
         }
 
-        if (frame_parse(buf, (size_t) n, &f) != 0) {
-            say(1, "a link frame from nginx that does not verify, dropped");
-            continue;
+        for (off = 0; off < (size_t) n; off += f.size) {
+            if (frame_parse(buf + off, (size_t) n - off, &f) != 0) {
+                say(1, "a link frame from nginx that does not verify, "
+                    "dropped");
+                break;
+            }
+
+            link_reply(&f);
         }
-
-        s = &slots[f.seq % SLOTS];
-
-        if (s->state != WAITING || s->seq != f.seq
-            || f.type != s->type + 1)
-        {
-            /* an answer that came too late */
-            continue;
-        }
-
-        if (s->type == T_PULLED || s->type == T_PUSHED) {
-            slot_free(s);
-            continue;
-        }
-
-        if (s->type == T_PUSH_POLL) {
-            slot_free(s);
-            push_polling = 0;
-            push_polled(&f);
-            continue;
-        }
-
-        dtls = s->session
-               && coap_session_get_proto(s->session) == COAP_PROTO_DTLS;
-
-        if (s->type == T_UPLINK) {
-            s->code = uplink_code(f.result, s->code, dtls);
-
-        } else if (f.result == RES_OK && f.payload
-                   && f.payload_len <= PAYLOAD_MAX)
-        {
-            s->code = COAP_RESPONSE_CODE_CONTENT;
-            memcpy(s->payload, f.payload, f.payload_len);
-            s->len = f.payload_len;
-            s->downlink = f.downlink;
-            s->device = f.device;
-
-        } else if (f.result == RES_EMPTY) {
-            s->code = COAP_RESPONSE_CODE_NOT_FOUND;
-
-        } else if (f.result == RES_UNKNOWN) {
-            s->code = dtls ? COAP_RESPONSE_CODE_FORBIDDEN
-                           : COAP_RESPONSE_CODE_UNAUTHORIZED;
-
-        } else {
-            s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
-        }
-
-        slot_answer(s);
     }
+}
+
+
+/* one of nginx's replies: it completes its slot */
+
+static void
+link_reply(frame_t *f)
+{
+    slot_t  *s;
+    int      dtls;
+
+    s = &slots[f->seq % SLOTS];
+
+    if (s->state != WAITING || s->seq != f->seq || f->type != s->type + 1) {
+        /* an answer that came too late */
+        return;
+    }
+
+    if (s->type == T_PULLED || s->type == T_PUSHED) {
+        slot_free(s);
+        return;
+    }
+
+    if (s->type == T_PUSH_POLL) {
+        slot_free(s);
+        push_polling = 0;
+        push_polled(f);
+        return;
+    }
+
+    dtls = s->session
+           && coap_session_get_proto(s->session) == COAP_PROTO_DTLS;
+
+    if (s->type == T_UPLINK) {
+        s->code = uplink_code(f->result, s->code, dtls);
+
+    } else if (f->result == RES_OK && f->payload
+               && f->payload_len <= PAYLOAD_MAX)
+    {
+        s->code = COAP_RESPONSE_CODE_CONTENT;
+        memcpy(s->payload, f->payload, f->payload_len);
+        s->len = f->payload_len;
+        s->downlink = f->downlink;
+        s->device = f->device;
+
+    } else if (f->result == RES_EMPTY) {
+        s->code = COAP_RESPONSE_CODE_NOT_FOUND;
+
+    } else if (f->result == RES_UNKNOWN) {
+        s->code = dtls ? COAP_RESPONSE_CODE_FORBIDDEN
+                       : COAP_RESPONSE_CODE_UNAUTHORIZED;
+
+    } else {
+        s->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
+    }
+
+    slot_answer(s);
 }
 
 
@@ -1457,13 +1532,14 @@ psk_key(coap_bin_const_t *identity, coap_session_t *session, void *arg)
 {
     static coap_bin_const_t  key;
     static uint8_t           keybuf[256];
-    uint8_t                  frame[LINK_MAX], *p, *end, buf[LINK_MAX + 1];
-    size_t                   flen;
+    uint8_t                  frame[LINK_MAX], *p, *end;
+    size_t                   flen, off;
     ssize_t                  n;
     uint32_t                 seq;
     uint64_t                 deadline, now;
     frame_t                  f;
     struct pollfd            pfd;
+    static uint8_t           buf[LINK_DATAGRAM + 1];
 
     if (identity == NULL || identity->length == 0 || identity->length > 255) {
         return NULL;
@@ -1509,9 +1585,20 @@ psk_key(coap_bin_const_t *identity, coap_session_t *session, void *arg)
             continue;
         }
 
-        if (frame_parse(buf, (size_t) n, &f) != 0 || f.seq != seq
-            || f.type != T_KEY + 1)
-        {
+        /* its own socket: this reply, or a late one of an earlier ask */
+
+        for (off = 0; off < (size_t) n; off += f.size) {
+            if (frame_parse(buf + off, (size_t) n - off, &f) != 0) {
+                off = (size_t) n;
+                break;
+            }
+
+            if (f.seq == seq && f.type == T_KEY + 1) {
+                break;
+            }
+        }
+
+        if (off >= (size_t) n) {
             continue;
         }
 
@@ -1822,6 +1909,7 @@ serve(coap_context_t *ctx, int coap_fd)
                 }
 
                 release_answered();
+                link_flush();
 
                 if (timer) {
                     break;
@@ -1837,6 +1925,7 @@ serve(coap_context_t *ctx, int coap_fd)
         release_answered();
         expire();
         push_poll();
+        link_flush();
     }
 
     close(ep);

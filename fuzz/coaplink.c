@@ -64,7 +64,8 @@ ngx_fuzz_coaplink_use(ngx_iot_coaplink_frame_t *f, uint64_t now)
     if (n > NGX_IOT_COAPLINK_MAX_LEN
         || ngx_iot_coaplink_parse(out, n, &ngx_fuzz_secret, now, &again,
                                   &why)
-           != NGX_OK)
+           != NGX_OK
+        || again.size != n)
     {
         abort();
     }
@@ -108,14 +109,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    /* as it came, read now */
+    /* as it came, read now: a datagram, frame after frame */
 
     ngx_memcpy(buf, data, size);
     now = (uint64_t) ngx_time() * 1000;
 
-    if (ngx_iot_coaplink_parse(buf, size, &ngx_fuzz_secret, now, &f, &why)
-        == NGX_OK)
-    {
+    for (i = 0; i < size; i += f.size) {
+        if (ngx_iot_coaplink_parse(buf + i, size - i, &ngx_fuzz_secret, now,
+                                   &f, &why)
+            != NGX_OK)
+        {
+            break;
+        }
+
+        if (f.size == 0 || f.size > size - i) {
+            abort();
+        }
+
         ngx_fuzz_coaplink_use(&f, now);
     }
 
@@ -125,6 +135,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         && size + NGX_IOT_COAPLINK_MAC_LEN <= NGX_IOT_COAPLINK_MAX_LEN)
     {
         ngx_memcpy(buf, data, size);
+
+        /* its length as the header says it (the rest is the input's) */
+        buf[6] = (u_char) ((size + NGX_IOT_COAPLINK_MAC_LEN) >> 8);
+        buf[7] = (u_char) (size + NGX_IOT_COAPLINK_MAC_LEN);
 
         for (now = 0, i = 12; i < 20; i++) {
             now = now << 8 | buf[i];

@@ -133,17 +133,29 @@ ngx_iot_coaplink_parse(u_char *data, size_t len, ngx_str_t *secret,
     f->result = -1;
     f->code = -1;
 
-    if (len < NGX_IOT_COAPLINK_HEADER_LEN + NGX_IOT_COAPLINK_MAC_LEN
-        || len > NGX_IOT_COAPLINK_MAX_LEN)
+    if (len < NGX_IOT_COAPLINK_HEADER_LEN + NGX_IOT_COAPLINK_MAC_LEN) {
+        *why = "bad length";
+        return NGX_ERROR;
+    }
+
+    if (ngx_memcmp(data, "IoTC", 4) != 0
+        || data[4] != NGX_IOT_COAPLINK_VERSION)
+    {
+        *why = "not a link frame of version 2";
+        return NGX_ERROR;
+    }
+
+    n = ((size_t) data[6] << 8) | data[7];
+
+    if (n < NGX_IOT_COAPLINK_HEADER_LEN + NGX_IOT_COAPLINK_MAC_LEN
+        || n > NGX_IOT_COAPLINK_MAX_LEN || n > len)
     {
         *why = "bad length";
         return NGX_ERROR;
     }
 
-    if (ngx_memcmp(data, "IoTC", 4) != 0 || data[4] != 1) {
-        *why = "not a link frame of version 1";
-        return NGX_ERROR;
-    }
+    len = n;
+    f->size = n;
 
     /* nothing is believed before the MAC is */
 
@@ -318,15 +330,16 @@ ngx_iot_coaplink_build(ngx_iot_coaplink_frame_t *f, ngx_str_t *secret,
     u_char *out)
 {
     u_char      *p, *end;
+    size_t       len;
     ngx_uint_t   i;
     u_char       v[19];
 
     end = out + NGX_IOT_COAPLINK_MAX_LEN - NGX_IOT_COAPLINK_MAC_LEN;
 
     p = ngx_cpymem(out, "IoTC", 4);
-    *p++ = 1;
+    *p++ = NGX_IOT_COAPLINK_VERSION;
     *p++ = (u_char) f->type;
-    *p++ = 0;
+    *p++ = 0;                         /* the length, below */
     *p++ = 0;
     *p++ = (u_char) (f->seq >> 24);
     *p++ = (u_char) (f->seq >> 16);
@@ -409,11 +422,16 @@ ngx_iot_coaplink_build(ngx_iot_coaplink_frame_t *f, ngx_str_t *secret,
         return 0;
     }
 
+    len = p - out + NGX_IOT_COAPLINK_MAC_LEN;
+
+    out[6] = (u_char) (len >> 8);
+    out[7] = (u_char) len;
+
     if (ngx_iot_coaplink_mac(secret, out, p - out, p) != NGX_OK) {
         return 0;
     }
 
-    return p - out + NGX_IOT_COAPLINK_MAC_LEN;
+    return len;
 }
 
 

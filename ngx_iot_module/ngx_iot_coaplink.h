@@ -6,10 +6,13 @@
  * and the stream adapter exchange over loopback UDP, as pure functions
  * that parse, verify and build them (docs/coap.md, "The link").
  *
- * A frame: "IoTC", version 1, type, two zero octets, sequence number (4),
- * sender's time in ms (8), then fields (tag 1, length 2, value), then the
- * HMAC-SHA256 of all that with the shared secret (32).  Numbers are big
- * endian.
+ * A frame: "IoTC", version 2, type, the frame's length (2, all of it
+ * with the MAC), sequence number (4), sender's time in ms (8), then
+ * fields (tag 1, length 2, value), then the HMAC-SHA256 of all that with
+ * the shared secret (32).  Numbers are big endian.  A datagram holds one
+ * frame or more, back to back: each side gathers what it has to send in
+ * one turn of its loop (NGX_IOT_COAPLINK_DATAGRAM_MAX), so that a busy
+ * link costs a datagram a turn rather than one a message each way.
  */
 
 
@@ -23,7 +26,9 @@
 
 #define NGX_IOT_COAPLINK_HEADER_LEN    20
 #define NGX_IOT_COAPLINK_MAC_LEN       32
-#define NGX_IOT_COAPLINK_MAX_LEN       4096
+#define NGX_IOT_COAPLINK_MAX_LEN       4096      /* a frame */
+#define NGX_IOT_COAPLINK_DATAGRAM_MAX  16384     /* frames gathered */
+#define NGX_IOT_COAPLINK_VERSION       2
 #define NGX_IOT_COAPLINK_SKEW          60000     /* ms either way */
 
 /* frame types: a request and its reply (the request's type + 1) */
@@ -69,6 +74,7 @@
 
 
 typedef struct {
+    size_t                     size;      /* the frame's, in its datagram */
     ngx_uint_t                 type;
     uint32_t                   seq;
     uint64_t                   time;
@@ -90,9 +96,12 @@ typedef struct {
 
 
 /*
- * Parses and verifies a frame: NGX_OK, or NGX_ERROR with why set.  The
- * frame's strings point into data.  now: ms since the epoch, for the
- * time window that keeps an old frame from being replayed much later.
+ * Parses and verifies the frame at the start of data (the rest of a
+ * datagram): NGX_OK with f->size, the frame's length (the next one, if
+ * any, starts there), or NGX_ERROR with why set (what follows in the
+ * datagram is not to be believed either).  The frame's strings point into
+ * data.  now: ms since the epoch, for the time window that keeps an old
+ * frame from being replayed much later.
  */
 ngx_int_t ngx_iot_coaplink_parse(u_char *data, size_t len,
     ngx_str_t *secret, uint64_t now, ngx_iot_coaplink_frame_t *f,

@@ -46,6 +46,9 @@ typedef struct {
 
 typedef struct {
     ngx_queue_t                        pending;
+    u_char                            *out;       /* replies gathered */
+    size_t                             out_len;
+    ngx_event_t                        flush;     /* posted: out they go */
 } ngx_stream_iot_coap_ctx_t;
 
 
@@ -64,8 +67,10 @@ typedef struct {
 static void ngx_stream_iot_coap_handler(ngx_stream_session_t *s);
 static void ngx_stream_iot_coap_read(ngx_event_t *rev);
 static void ngx_stream_iot_coap_finish(ngx_stream_session_t *s);
-static void ngx_stream_iot_coap_frame(ngx_stream_session_t *s,
+static void ngx_stream_iot_coap_datagram(ngx_stream_session_t *s,
     u_char *data, size_t len);
+static void ngx_stream_iot_coap_frame(ngx_stream_session_t *s,
+    ngx_iot_coaplink_frame_t *f);
 static void ngx_stream_iot_coap_uplink(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f);
 static void ngx_stream_iot_coap_pull(ngx_stream_session_t *s,
@@ -88,6 +93,8 @@ static ngx_stream_iot_coap_req_t *ngx_stream_iot_coap_request(
     ngx_stream_session_t *s, ngx_iot_coaplink_frame_t *f);
 static void ngx_stream_iot_coap_answered(ngx_iot_wait_t *wait);
 static ngx_int_t ngx_stream_iot_coap_result(ngx_iot_rc_e rc);
+static void ngx_stream_iot_coap_flush_handler(ngx_event_t *ev);
+static void ngx_stream_iot_coap_flush(ngx_stream_session_t *s);
 static void ngx_stream_iot_coap_reply(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f);
 static ngx_uint_t ngx_stream_iot_coap_loopback(struct sockaddr *sa);
@@ -157,9 +164,11 @@ ngx_module_t  ngx_stream_iot_coap_module = {
 
 
 /*
- * The sidecar sends from one socket, so its frames share a datagram
+ * The sidecar sends from one socket, so its datagrams share a datagram
  * session; the session stays while frames of it wait for the core (as
  * the RADIUS adapter's do) and takes the next ones in its read handler.
+ * Its replies are gathered and sent at the end of the event loop's turn
+ * (a posted event), all those of a history batch in one datagram.
  */
 
 static void
@@ -188,9 +197,14 @@ ngx_stream_iot_coap_handler(ngx_stream_session_t *s)
     }
 
     ngx_queue_init(&ctx->pending);
+
+    ctx->flush.handler = ngx_stream_iot_coap_flush_handler;
+    ctx->flush.data = s;
+    ctx->flush.log = c->log;
+
     ngx_stream_set_ctx(s, ctx, ngx_stream_iot_coap_module);
 
-    ngx_stream_iot_coap_frame(s, b->pos, b->last - b->pos);
+    ngx_stream_iot_coap_datagram(s, b->pos, b->last - b->pos);
 
     ngx_stream_iot_coap_finish(s);
 }
@@ -203,7 +217,7 @@ ngx_stream_iot_coap_read(ngx_event_t *rev)
     ngx_connection_t      *c;
     ngx_stream_session_t  *s;
 
-    static u_char          buf[NGX_IOT_COAPLINK_MAX_LEN + 1];
+    static u_char          buf[NGX_IOT_COAPLINK_DATAGRAM_MAX + 1];
 
     c = rev->data;
     s = c->data;
@@ -215,7 +229,7 @@ ngx_stream_iot_coap_read(ngx_event_t *rev)
             break;
         }
 
-        ngx_stream_iot_coap_frame(s, buf, n);
+        ngx_stream_iot_coap_datagram(s, buf, n);
     }
 
     ngx_stream_iot_coap_finish(s);
@@ -230,6 +244,14 @@ ngx_stream_iot_coap_finish(ngx_stream_session_t *s)
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_iot_coap_module);
 
     if (ngx_queue_empty(&ctx->pending)) {
+        /* what it answered goes now: the session (and its pool) goes */
+
+        ngx_stream_iot_coap_flush(s);
+
+        if (ctx->flush.posted) {
+            ngx_delete_posted_event(&ctx->flush);
+        }
+
         ngx_stream_finalize_session(s, NGX_STREAM_OK);
         return;
     }
@@ -238,12 +260,15 @@ ngx_stream_iot_coap_finish(ngx_stream_session_t *s)
 }
 
 
+/* a datagram: its frames one after the other, up to one that is not one */
+
 static void
-ngx_stream_iot_coap_frame(ngx_stream_session_t *s, u_char *data, size_t len)
+ngx_stream_iot_coap_datagram(ngx_stream_session_t *s, u_char *data,
+    size_t len)
 {
     const char                       *why;
     ngx_connection_t                 *c;
-    ngx_iot_coaplink_frame_t          f, r;
+    ngx_iot_coaplink_frame_t          f;
     ngx_stream_iot_coap_main_conf_t  *mcf;
 
     c = s->connection;
@@ -259,50 +284,68 @@ ngx_stream_iot_coap_frame(ngx_stream_session_t *s, u_char *data, size_t len)
         return;
     }
 
-    if (ngx_iot_coaplink_parse(data, len, &mcf->secret, ngx_iot_now_ms(), &f,
-                               &why)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                      "coap link: a frame of %uz bytes from %V dropped: %s",
-                      len, &c->addr_text, why);
-        return;
-    }
+    while (len) {
+        if (ngx_iot_coaplink_parse(data, len, &mcf->secret, ngx_iot_now_ms(),
+                                   &f, &why)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "coap link: a frame of %uz bytes from %V dropped: "
+                          "%s", len, &c->addr_text, why);
+            return;
+        }
 
-    switch (f.type) {
+        ngx_stream_iot_coap_frame(s, &f);
+
+        data += f.size;
+        len -= f.size;
+    }
+}
+
+
+static void
+ngx_stream_iot_coap_frame(ngx_stream_session_t *s,
+    ngx_iot_coaplink_frame_t *f)
+{
+    ngx_connection_t          *c;
+    ngx_iot_coaplink_frame_t   r;
+
+    c = s->connection;
+
+    switch (f->type) {
 
     case NGX_IOT_COAPLINK_UPLINK:
-        ngx_stream_iot_coap_uplink(s, &f);
+        ngx_stream_iot_coap_uplink(s, f);
         return;
 
     case NGX_IOT_COAPLINK_PULL:
-        ngx_stream_iot_coap_pull(s, &f);
+        ngx_stream_iot_coap_pull(s, f);
         return;
 
     case NGX_IOT_COAPLINK_PULLED:
-        ngx_stream_iot_coap_pulled(s, &f);
+        ngx_stream_iot_coap_pulled(s, f);
         return;
 
     case NGX_IOT_COAPLINK_KEY:
-        ngx_stream_iot_coap_key(s, &f);
+        ngx_stream_iot_coap_key(s, f);
         return;
 
     case NGX_IOT_COAPLINK_PUSH_POLL:
-        ngx_stream_iot_coap_push_poll(s, &f);
+        ngx_stream_iot_coap_push_poll(s, f);
         return;
 
     case NGX_IOT_COAPLINK_PUSHED:
-        ngx_stream_iot_coap_pushed(s, &f);
+        ngx_stream_iot_coap_pushed(s, f);
         return;
 
     default:
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "coap link: a frame of type %ui is not known here",
-                      f.type);
+                      f->type);
 
         ngx_memzero(&r, sizeof(ngx_iot_coaplink_frame_t));
-        r.type = f.type + 1;
-        r.seq = f.seq;
+        r.type = f->type + 1;
+        r.seq = f->seq;
         r.result = NGX_IOT_COAPLINK_BAD;
         ngx_stream_iot_coap_reply(s, &r);
         return;
@@ -844,27 +887,75 @@ ngx_stream_iot_coap_result(ngx_iot_rc_e rc)
 
 
 static void
+ngx_stream_iot_coap_flush_handler(ngx_event_t *ev)
+{
+    ngx_stream_iot_coap_flush(ev->data);
+}
+
+
+static void
+ngx_stream_iot_coap_flush(ngx_stream_session_t *s)
+{
+    ssize_t                     n;
+    ngx_connection_t           *c;
+    ngx_stream_iot_coap_ctx_t  *ctx;
+
+    c = s->connection;
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_iot_coap_module);
+
+    if (ctx->out_len == 0) {
+        return;
+    }
+
+    n = c->send(c, ctx->out, ctx->out_len);
+
+    if (n != (ssize_t) ctx->out_len) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "coap link: replies of %uz bytes not sent",
+                      ctx->out_len);
+    }
+
+    ctx->out_len = 0;
+}
+
+
+/* a reply, to the datagram that goes at the end of this turn */
+
+static void
 ngx_stream_iot_coap_reply(ngx_stream_session_t *s,
     ngx_iot_coaplink_frame_t *f)
 {
     size_t                            len;
-    ssize_t                           n;
     ngx_connection_t                 *c;
+    ngx_stream_iot_coap_ctx_t        *ctx;
     ngx_stream_iot_coap_main_conf_t  *mcf;
-    u_char                            out[NGX_IOT_COAPLINK_MAX_LEN];
 
     c = s->connection;
 
     mcf = ngx_stream_get_module_main_conf(s, ngx_stream_iot_coap_module);
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_iot_coap_module);
 
     if (ngx_exiting) {
         /* the listening socket is gone: the sidecar's timeout answers */
         return;
     }
 
+    if (ctx->out == NULL) {
+        ctx->out = ngx_pnalloc(c->pool, NGX_IOT_COAPLINK_DATAGRAM_MAX);
+        if (ctx->out == NULL) {
+            return;
+        }
+    }
+
+    if (NGX_IOT_COAPLINK_DATAGRAM_MAX - ctx->out_len
+        < NGX_IOT_COAPLINK_MAX_LEN)
+    {
+        ngx_stream_iot_coap_flush(s);
+    }
+
     f->time = ngx_iot_now_ms();
 
-    len = ngx_iot_coaplink_build(f, &mcf->secret, out);
+    len = ngx_iot_coaplink_build(f, &mcf->secret, ctx->out + ctx->out_len);
 
     if (len == 0) {
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
@@ -872,11 +963,10 @@ ngx_stream_iot_coap_reply(ngx_stream_session_t *s,
         return;
     }
 
-    n = c->send(c, out, len);
+    ctx->out_len += len;
 
-    if (n != (ssize_t) len) {
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "coap link: a reply of %uz bytes not sent", len);
+    if (!ctx->flush.posted) {
+        ngx_post_event(&ctx->flush, &ngx_posted_events);
     }
 }
 

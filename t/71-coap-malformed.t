@@ -118,13 +118,30 @@ my $lsel = IO::Select->new($link);
 
 sub field { my ($tag, $v) = @_; pack('C n', $tag, length $v) . $v }
 
+# a frame of version 2 (docs/coap.md): its length in the header; len,
+# version: what the header says instead
 sub frame {
     my (%o) = @_;
     my $ms = int(($o{time} // time) * 1000);
-    my $head = 'IoTC' . pack('C C n N', 1, $o{type}, 0, $o{seq} // 1)
+    my $fields = $o{fields} // '';
+    my $head = 'IoTC' . pack('C C n N', $o{version} // 2, $o{type},
+                             $o{len} // 20 + length($fields) + 32,
+                             $o{seq} // 1)
              . pack('N N', int($ms / 2**32), $ms % 2**32);
-    my $body = $head . ($o{fields} // '');
+    my $body = $head . $fields;
     return $body . hmac_sha256($body, $o{secret} // $coap->secret);
+}
+
+# the frames of a datagram, by the lengths in their headers
+sub frames {
+    my ($d) = @_;
+    my @f;
+    while (defined $d && length $d >= 52) {
+        my $n = unpack('x6 n', $d);
+        last if $n < 52 || $n > length $d;
+        push @f, substr($d, 0, $n, '');
+    }
+    return @f;
 }
 
 my $addr = field(1, pack('C n', 4, 40000) . pack('C4', 127, 0, 0, 5));
@@ -147,7 +164,12 @@ my @cases = (
       frame(type => 1, fields => $addr . pack('C n', 5, 500) . 'short') ],
     [ 'a bad address field', frame(type => 1,
                                    fields => field(1, 'xx') . $uplink) ],
-    [ 'too long', 'IoTC' . ("\x01" x 5000) ],
+    [ 'too long', 'IoTC' . ("\x02" x 5000) ],
+    [ 'a length past the datagram',
+      frame(type => 1, fields => $addr . $uplink, len => 400) ],
+    [ 'a length shorter than a frame',
+      frame(type => 1, fields => $addr . $uplink, len => 30) ],
+    [ 'version 1', frame(type => 1, fields => $addr . $uplink, version => 1) ],
 );
 for my $c (@cases) {
     $link->send($c->[1]);
@@ -160,6 +182,7 @@ like($log, qr/dropped: bad HMAC/, '... bad HMAC');
 like($log, qr/dropped: frame too old/, '... too old');
 like($log, qr/dropped: field longer than the frame/, '... a field too long');
 like($log, qr/dropped: bad address field/, '... a bad address');
+like($log, qr/dropped: not a link frame of version 2/, '... another version');
 unlike($log, qr/\Q${\ $coap->secret }\E/, '... and never the secret');
 
 # signed but of no known type, or without what it needs: answered "bad"
@@ -180,6 +203,33 @@ $link->send(frame(type => 1, seq => 11, fields => $addr . $uplink));
 my $r = reply();
 like($r // '', qr/\x06\x00\x01\x00/, 'a good frame: result ok (0)');
 is(count(), 2, '... stored; none of the bad ones were');
+
+# several frames in one datagram: each taken and answered (the answers
+# gathered); a frame that does not verify ends the datagram there
+$link->send(join '', map { frame(type => 1, seq => $_, fields => $addr . $uplink) }
+                     21 .. 23);
+my %seqs;
+while (keys %seqs < 3 and defined(my $d = reply())) {
+    for my $f (frames($d)) {
+        $seqs{unpack('x8 N', $f)} = $f =~ /\x06\x00\x01\x00/ ? 'ok' : 'not ok';
+    }
+}
+is_deeply(\%seqs, { 21 => 'ok', 22 => 'ok', 23 => 'ok' },
+          'three frames in a datagram: three answers, result ok');
+is(count(), 5, '... three messages stored');
+
+$t->log_mark;
+$link->send(frame(type => 1, seq => 31, fields => $addr . $uplink)
+            . frame(type => 1, seq => 32, fields => $addr . $uplink,
+                    secret => 'not the shared secret at all')
+            . frame(type => 1, seq => 33, fields => $addr . $uplink));
+%seqs = ();
+while (defined(my $d = reply(1))) {
+    $seqs{unpack('x8 N', $_)} = 1 for frames($d);
+}
+is_deeply([ sort keys %seqs ], [ 31 ], 'a bad frame in a datagram: the one before it answered, none after');
+is(count(), 6, '... one message stored');
+like($t->log_slice, qr/dropped: bad HMAC/, '... the bad one logged');
 my ($ds, $J) = $api->call(GET => "/collections/$cid/data?limit=1");
 is($J->{messages}[0]{coapMetaData}{coapPath}, 'p', '... with its path');
 

@@ -43,25 +43,32 @@ sub request {
     return pack('C C n', 0x42, $code, $mid) . $token . "\xb1m\xff" . $payload;
 }
 
-# the next uplink frame from the sidecar: (sequence number, its peer)
+# the next uplink frame from the sidecar: (sequence number, its peer);
+# a datagram may hold several frames, each with its length (docs/coap.md)
+my @queued;
 sub uplink_frame {
     my ($wait) = @_;
-    while ($lsel->can_read($wait)) {
-        my $peer = $link->recv(my $buf, 8192);
-        my ($type, $seq) = unpack('x5 C x2 N', $buf);
-        next unless defined $type && $type == 1;
-        my $body = substr($buf, 0, -32);
-        next unless hmac_sha256($body, $coap->secret) eq substr($buf, -32);
-        return ($seq, $peer);
+    for (;;) {
+        return @{ shift @queued } if @queued;
+        return unless $lsel->can_read($wait);
+        my $peer = $link->recv(my $buf, 65536);
+        while (length $buf >= 52) {
+            my ($version, $type, $len, $seq) = unpack('x4 C C n N', $buf);
+            last if $version != 2 || $len < 52 || $len > length $buf;
+            my $frame = substr($buf, 0, $len, '');
+            my $body = substr($frame, 0, -32);
+            next unless $type == 1
+                && hmac_sha256($body, $coap->secret) eq substr($frame, -32);
+            push @queued, [ $seq, $peer ];
+        }
     }
-    return;
 }
 
 # nginx's reply: the uplink is stored (result 0)
 sub answer {
     my ($seq, $peer) = @_;
     my $ms = int(time * 1000);
-    my $body = 'IoTC' . pack('C C n N', 1, 2, 0, $seq)
+    my $body = 'IoTC' . pack('C C n N', 2, 2, 20 + 4 + 32, $seq)
              . pack('N N', int($ms / 2**32), $ms % 2**32)
              . pack('C n C', 6, 1, 0);
     $link->send($body . hmac_sha256($body, $coap->secret), 0, $peer);
