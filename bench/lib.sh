@@ -79,6 +79,7 @@ iot_zone iot:$zone;
 iot_store var/iot.db;
 iot_admin_token_file var/admin.token;
 iot_store_sync $sync;
+${IOT_MAIN_EXTRA:-}
 http {
     access_log off;
     server {

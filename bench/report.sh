@@ -137,6 +137,13 @@ gen_body() {
             echo "($(v b2_pace) ms between the requests of each of its connections) to"
             echo "$B2_MIXED_SHARE of the saturated \`normal\` rate, found by ${B2_CAL_S} s calibration"
             echo "runs with the same read load running ($(v b2_cal)). The same read load alone is the reference."
+            if [ "${R[b2_realtime]:-0}" = 1 ]; then
+                echo "nginx runs with \`iot_event_loop_realtime on\` (its event loops in SCHED_RR 1, the"
+                echo "store's writer threads in the normal class), and the read wrk in the same class"
+                echo "(\`chrt -r 1\`), in both read runs: the clients share the 2 CPUs with nginx,"
+                echo "and a client on another machine would not wait for one (\`B2_REALTIME=0\`:"
+                echo "both in the normal class)."
+            fi
             echo
             echo "    $(v b2_read_cmd)"
             echo

@@ -39,6 +39,19 @@ B2_MIXED_PACE=${B2_MIXED_PACE:-}
 B2_CAL_S=${B2_CAL_S:-3}
 B2_READ_WRK=${B2_READ_WRK:--t1 -c10}
 B2_READ_DELAY_MS=${B2_READ_DELAY_MS:-2}
+# 1: benchmark 2's nginx with iot_event_loop_realtime on, and its read
+# client in the same class (chrt -r 1): on a 2-core machine the clients
+# share the CPUs with nginx, and a client elsewhere would not wait for one
+# (bench/README.md); 0: both in the normal class
+B2_REALTIME=${B2_REALTIME:-1}
+B2_READ_PRIO=()
+if [ "$B2_REALTIME" = 1 ]; then
+    if [ "$(id -u)" = 0 ] && command -v chrt > /dev/null; then
+        B2_READ_PRIO=(chrt -r 1)
+    else
+        B2_REALTIME=0
+    fi
+fi
 B3_DEVICES=${B3_DEVICES:-1000000}
 # benchmarks 4 to 6 (the data plane), see bench/README.md
 B4_DEVICES=${B4_DEVICES:-1000}
@@ -374,7 +387,8 @@ b2_pace() {
     for i in 1 2 3 4; do
         f=$OUT/b2-cal-$i.txt
         # shellcheck disable=SC2086
-        WRK_DELAY_MS="$B2_READ_DELAY_MS" wrk $B2_READ_WRK -d"${B2_CAL_S}s" \
+        WRK_DELAY_MS="$B2_READ_DELAY_MS" "${B2_READ_PRIO[@]}" \
+            wrk $B2_READ_WRK -d"${B2_CAL_S}s" \
             -s "$BENCH_DIR/lua/get.lua" "http://127.0.0.1:$(cat "$P/port")" \
             -- "$CUR_TOKEN" "$OUT/b2-paths.txt" > "$OUT/b2-cal-reads-$i.txt" 2>&1 &
         rpid=$!
@@ -399,7 +413,8 @@ bench2() {
     local P cid sync pre f g cmd_r
     for sync in normal full; do
         P=$TMP/b2-$sync
-        mk_iot_prefix "$P" "$(free_port)" "$sync" "$ZONE"
+        IOT_MAIN_EXTRA=$([ "$B2_REALTIME" = 1 ] && echo "iot_event_loop_realtime on;") \
+            mk_iot_prefix "$P" "$(free_port)" "$sync" "$ZONE"
         ngx_start "$P" > /dev/null || { fail b2 "nginx ($sync) did not start"; return 1; }
         CUR_TOKEN=$(admin_token "$P")
         cid=$(create_collection "$P") || { fail b2 "POST /collections failed"; return 1; }
@@ -429,10 +444,11 @@ bench2() {
         R[b2_cal]=$B2_CAL
         g=$OUT/b2-read-alone.txt
         # shellcheck disable=SC2086
-        cmd_r=(env WRK_DELAY_MS="$B2_READ_DELAY_MS"
+        cmd_r=(env WRK_DELAY_MS="$B2_READ_DELAY_MS" "${B2_READ_PRIO[@]}"
                wrk $B2_READ_WRK -d"${DUR}s" --latency -s "$BENCH_DIR/lua/get.lua"
                "http://127.0.0.1:$(cat "$P/port")" -- "$CUR_TOKEN" "$OUT/b2-paths.txt")
         R[b2_read_cmd]="WRK_DELAY_MS=$B2_READ_DELAY_MS $(wrk_cmd_str "${cmd_r[@]:2}")"
+        R[b2_realtime]=$B2_REALTIME
         log "b2: reads alone: ${R[b2_read_cmd]}"
         "${cmd_r[@]}" > "$g" 2>&1
         R[b2_read_alone_rps]=$(rv "$g" rps)

@@ -121,6 +121,7 @@ struct ngx_iot_conf_s {
     ngx_msec_t                 downlink_ttl;  /* a waiting one's; 0: none */
     ngx_uint_t                 field_mask_default;   /* NGX_IOT_MASK_* */
     ngx_uint_t                 field_mask_forced;
+    ngx_flag_t                 event_loop_realtime;  /* SCHED_RR */
     ngx_flag_t                 outputs_private;  /* may reach private */
     ngx_uint_t                 outputs_queue;
     ngx_str_t                  outputs_ifttt;    /* the maker service */

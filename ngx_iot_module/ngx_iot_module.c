@@ -18,6 +18,7 @@
 #include "ngx_iot_token.h"
 #include "ngx_iot_downlink.h"
 #include "ngx_iot_coaplink.h"
+#include "ngx_iot_realtime.h"
 
 
 #define NGX_IOT_CHECKPOINT_INTERVAL  1000
@@ -120,6 +121,13 @@ static ngx_command_t  ngx_iot_commands[] = {
       offsetof(ngx_iot_conf_t, bus_size),
       NULL },
 
+    { ngx_string("iot_event_loop_realtime"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_iot_conf_t, event_loop_realtime),
+      NULL },
+
     { ngx_string("iot_outputs_private_destinations"),
       NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -209,6 +217,7 @@ ngx_iot_create_conf(ngx_cycle_t *cycle)
     conf->downlink_ttl = NGX_CONF_UNSET_MSEC;
     conf->field_mask_default = NGX_CONF_UNSET_UINT;
     conf->field_mask_forced = NGX_CONF_UNSET_UINT;
+    conf->event_loop_realtime = NGX_CONF_UNSET;
     conf->outputs_private = NGX_CONF_UNSET;
     conf->outputs_queue = NGX_CONF_UNSET_UINT;
 
@@ -238,6 +247,7 @@ ngx_iot_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_conf_init_msec_value(icf->downlink_ttl, 86400000);
     ngx_conf_init_uint_value(icf->field_mask_default, 0);
     ngx_conf_init_uint_value(icf->field_mask_forced, 0);
+    ngx_conf_init_value(icf->event_loop_realtime, 0);
     ngx_conf_init_value(icf->outputs_private, 0);
     ngx_conf_init_uint_value(icf->outputs_queue, 10000);
 
@@ -455,6 +465,10 @@ ngx_iot_init_module(ngx_cycle_t *cycle)
 
     icf = ngx_iot_get_conf(cycle);
 
+    if (icf && icf->shm_zone) {
+        ngx_iot_realtime_init_module(cycle, icf->event_loop_realtime);
+    }
+
     if (icf == NULL || icf->shm_zone == NULL || geteuid() != 0) {
         return NGX_OK;
     }
@@ -523,6 +537,8 @@ ngx_iot_init_process(ngx_cycle_t *cycle)
     if (icf == NULL || icf->shm_zone == NULL) {
         return NGX_OK;
     }
+
+    ngx_iot_realtime_init_process(cycle, icf->event_loop_realtime);
 
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
