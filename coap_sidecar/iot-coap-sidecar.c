@@ -521,21 +521,17 @@ link_flush(void)
 }
 
 
-static int
+/* a frame (built in LINK_MAX bytes) to the datagram of this turn */
+
+static void
 link_send(const uint8_t *frame, size_t len)
 {
-    if (len > LINK_MAX) {
-        return -1;
-    }
-
     if (sizeof(link_out) - link_out_len < len) {
         link_flush();
     }
 
     memcpy(link_out + link_out_len, frame, len);
     link_out_len += len;
-
-    return 0;
 }
 
 
@@ -731,7 +727,7 @@ answer_async(coap_session_t *session, const coap_pdu_t *request,
         p = put_u64(p, end, F_DEVICE, s->device);
         s->frame_len = frame_end(s->frame, p);
 
-        (void) link_send(s->frame, s->frame_len);
+        link_send(s->frame, s->frame_len);
 
         /* the session is no longer needed by this slot */
         answered[nanswered++] = (unsigned) (s - slots) | 0x80000000u;
@@ -828,12 +824,15 @@ ask(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
 
     flen = frame_end(frame, p);
 
-    if (flen == 0 || link_send(frame, flen) != 0) {
-        /* nginx is not there (the link's port refuses): 5.03 at once */
+    if (flen == 0) {
+        /* the frame could not be made */
         slot_free(s);
         coap_pdu_set_code(response, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE);
         return;
     }
+
+    /* nginx not there: 5.03 when the link's port refuses (nginx_gone()) */
+    link_send(frame, flen);
 
     s->code = method;          /* the method, until the answer */
 
@@ -1063,7 +1062,7 @@ push_report(push_t *p, int result, int code)
 
     s->frame_len = frame_end(s->frame, q);
 
-    (void) link_send(s->frame, s->frame_len);
+    link_send(s->frame, s->frame_len);
 }
 
 
@@ -1279,13 +1278,15 @@ push_poll(void)
     q = put_u64(q, end, F_DOWNLINK, push_after);
     s->frame_len = frame_end(s->frame, q);
 
+    if (s->frame_len == 0) {
+        slot_free(s);
+        return;
+    }
+
     push_polling = 1;
     push_next_poll = now_ms() + PUSH_POLL_EVERY;
 
-    if (link_send(s->frame, s->frame_len) != 0) {
-        slot_free(s);
-        push_polling = 0;
-    }
+    link_send(s->frame, s->frame_len);
 }
 
 
@@ -1471,7 +1472,7 @@ expire(void)
         if (s->type == T_PULLED || s->type == T_PUSHED) {
             if (s->tries++ < 3) {
                 s->deadline = now + LINK_TIMEOUT;
-                (void) link_send(s->frame, s->frame_len);
+                link_send(s->frame, s->frame_len);
 
             } else {
                 say(1, "nginx did not confirm a pulled downlink; the "
