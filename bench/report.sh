@@ -58,7 +58,8 @@ gen_body() {
         echo "\`return 200 '<the device JSON>'\` with \`default_type application/json\`"
         echo "to the very same requests: body $(v b1_body_bytes) bytes from A, $(v b1_ref_body_bytes)"
         echo "bytes from B (devices in the rotation with another size: $(v b1_size_mismatch) of 20 checked)."
-        echo "Runs alternate A B A B after a $WARMUP s warm-up of each."
+        echo "Runs go A1 B1 B2 A2 (so that a drift of the machine over them weighs on"
+        echo "both sides alike) after a $WARMUP s warm-up of each."
         echo
         echo "Command (A; B is the same against B's port):"
         echo
@@ -67,9 +68,14 @@ gen_body() {
         echo "| run | server | requests/s | p99 latency (ms) | non-2xx | socket errors |"
         echo "|---|---|---:|---:|---:|---:|"
         local i
-        for i in 1 2; do
-            echo "| A$i | module | $(v b1_A${i}_rps) | $(ms b1_A${i}_p99) | $(v b1_A${i}_non2xx) | $(v b1_A${i}_sockerr) |"
-            echo "| B$i | return 200 | $(v b1_B${i}_rps) | $(ms b1_B${i}_p99) | $(v b1_B${i}_non2xx) | $(v b1_B${i}_sockerr) |"
+        local row
+        for row in A1 B1 B2 A2; do
+            i=${row#?}
+            if [ "${row%?}" = A ]; then
+                echo "| A$i | module | $(v b1_A${i}_rps) | $(ms b1_A${i}_p99) | $(v b1_A${i}_non2xx) | $(v b1_A${i}_sockerr) |"
+            else
+                echo "| B$i | return 200 | $(v b1_B${i}_rps) | $(ms b1_B${i}_p99) | $(v b1_B${i}_non2xx) | $(v b1_B${i}_sockerr) |"
+            fi
         done
         echo
         echo "| | module (mean) | reference (mean) | ratio | ratio run 1 / run 2 | target | result |"
@@ -106,10 +112,10 @@ gen_body() {
         echo "| run | iot_store_sync | created/s (201s / s) | 201s | other answers | socket errors | create p99 (ms) | devices after restart (store / notice / listing) | expected | durable |"
         echo "|---|---|---:|---:|---|---:|---:|---|---|---|"
         local name sync
-        for name in normal full mixed; do
+        for name in normal full mixed1 mixed2 mixed3 mixed4; do
             [ -n "${R[b2_${name}_s201]:-}" ] || continue
             sync=$name
-            [ $name = mixed ] && sync="normal, paced, with reads"
+            [ "${name#mixed}" != "$name" ] && sync="normal, paced, with reads"
             echo "| $name | $sync | $(v b2_${name}_created_per_s) | $(v b2_${name}_s201) | $(v b2_${name}_non201) ($(v b2_${name}_non201_by_status)) | $(v b2_${name}_sockerr) | $(ms b2_${name}_lat_p99_us) | $(v b2_${name}_db) / $(v b2_${name}_loaded) / $(v b2_${name}_listed) | $(v b2_${name}_expect) | $(pf "${R[b2_${name}_durable]:-}") |"
         done
         echo
@@ -117,11 +123,11 @@ gen_body() {
         echo "|---|---:|---:|---|"
         echo "| durable creation: \`full\` / \`normal\` created/s | **$(v b2_full_ratio)** | >= 0.5 | $(pf "${R[b2_full_pass]:-}") |"
         if [ -n "${R[b2_read_mixed_p99]:-}" ]; then
-            echo "| creation alongside the reads / saturated \`normal\` | $(v b2_mixed_share) | >= 0.8 | |"
-            echo "| read p99 during creation / read p99 alone | **$(v b2_read_ratio)** | <= 2 | $(pf "${R[b2_read_pass]:-}") |"
+            echo "| creation alongside the reads (mean of the mixed runs) / saturated \`normal\` | $(v b2_mixed_share) | >= 0.8 | |"
+            echo "| read p99 during creation / read p99 alone (means of $(v b2_pairs) runs each) | **$(v b2_read_ratio)** | <= 2 | $(pf "${R[b2_read_pass]:-}") |"
         fi
         echo
-        for name in normal full mixed; do
+        for name in normal full mixed1 mixed2 mixed3 mixed4; do
             if [ -n "${R[b2_${name}_first_error]:-}" ]; then
                 echo "First non-201 answer ($name): \`$(v b2_${name}_first_error)\`"
                 echo
@@ -129,14 +135,22 @@ gen_body() {
         done
         if [ -n "${R[b2_read_mixed_p99]:-}" ]; then
             echo "Reads during creation: \`GET\` of $(wc -l < "$OUT/b2-paths.txt" 2>/dev/null || echo 1000) existing devices, rotating, by a second"
-            echo "wrk running at the same time as the \"mixed\" creation run above. Its"
-            echo "rate is bounded (each connection waits $B2_READ_DELAY_MS ms after an answer, the"
-            echo "\`delay()\` of get.lua; the wait is not in the latency), so that its"
-            echo "latency shows the server's stalls rather than the queueing of a"
-            echo "saturated closed loop. The creation load of the \"mixed\" run is paced"
+            echo "wrk running at the same time as the \"mixed\" creation runs above. Its"
+            echo "rate is bounded (each connection waits after an answer, the \`delay()\`"
+            echo "of get.lua; the wait is not in the latency), so that its latency shows"
+            echo "the server's stalls rather than the queueing of a saturated closed loop."
+            if [ "${R[b2_read_cmd]#*WRK_DELAY_SPREAD=1}" != "${R[b2_read_cmd]}" ]; then
+                echo "The wait is a random whole number of ms from 0 to $((2 * B2_READ_DELAY_MS)) (mean $B2_READ_DELAY_MS ms):"
+                echo "with a fixed wait the connections answered together ask again together,"
+                echo "and a read then waits for the rest of its own burst."
+            else
+                echo "The wait is $B2_READ_DELAY_MS ms."
+            fi
+            echo "The reads run alone, then beside a creation run, $(v b2_pairs) times in turn;"
+            echo "the ratio is that of the means of their p99s. The creation load of the \"mixed\" runs is paced"
             echo "($(v b2_pace) ms between the requests of each of its connections) to"
             echo "$B2_MIXED_SHARE of the saturated \`normal\` rate, found by ${B2_CAL_S} s calibration"
-            echo "runs with the same read load running ($(v b2_cal)). The same read load alone is the reference."
+            echo "runs with the same read load running ($(v b2_cal))."
             if [ "${R[b2_realtime]:-0}" = 1 ]; then
                 echo "nginx runs with \`iot_event_loop_realtime on\` (its event loops in SCHED_RR 1, the"
                 echo "store's writer threads in the normal class), and the read wrk in the same class"
@@ -149,8 +163,14 @@ gen_body() {
             echo
             echo "| reads | requests/s | p50 (ms) | p99 (ms) | max (ms) | non-2xx |"
             echo "|---|---:|---:|---:|---:|---:|"
-            echo "| alone (reference) | $(v b2_read_alone_rps) | $(ms b2_read_alone_p50) | $(ms b2_read_alone_p99) | $(ms b2_read_alone_max) | $(v b2_read_alone_non2xx) |"
-            echo "| during creation | $(v b2_read_mixed_rps) | $(ms b2_read_mixed_p50) | **$(ms b2_read_mixed_p99)** | $(ms b2_read_mixed_max) | $(v b2_read_mixed_non2xx) |"
+            local i
+            for i in 1 2 3 4; do
+                [ -n "${R[b2_read_alone${i}_p99]:-}" ] || continue
+                echo "| alone ($i) | $(v b2_read_alone${i}_rps) | $(ms b2_read_alone${i}_p50) | $(ms b2_read_alone${i}_p99) | $(ms b2_read_alone${i}_max) | $(v b2_read_alone${i}_non2xx) |"
+                echo "| during creation ($i) | $(v b2_read_mixed${i}_rps) | $(ms b2_read_mixed${i}_p50) | $(ms b2_read_mixed${i}_p99) | $(ms b2_read_mixed${i}_max) | $(v b2_read_mixed${i}_non2xx) |"
+            done
+            echo "| **alone, mean** | $(v b2_read_alone_rps) | $(ms b2_read_alone_p50) | **$(ms b2_read_alone_p99)** | $(ms b2_read_alone_max) | $(v b2_read_alone_non2xx) |"
+            echo "| **during creation, mean** | $(v b2_read_mixed_rps) | $(ms b2_read_mixed_p50) | **$(ms b2_read_mixed_p99)** | $(ms b2_read_mixed_max) | $(v b2_read_mixed_non2xx) |"
             echo
         fi
         echo "Error log: normal $(v b2_log_b2-normal); full $(v b2_log_b2-full)."

@@ -21,6 +21,8 @@
 static void ngx_iot_registry_retire(ngx_cycle_t *old);
 static ngx_uint_t ngx_iot_shmtx_orphaned(ngx_shmtx_t *mtx);
 static void ngx_iot_shmtx_wait(ngx_shmtx_t *mtx);
+static ngx_int_t ngx_iot_zone_lock_init(ngx_iot_zone_ctx_t *ctx,
+    ngx_log_t *log);
 static ngx_int_t ngx_iot_registry_load(ngx_iot_zone_ctx_t *ctx,
     ngx_iot_store_t *store, ngx_log_t *log);
 static ngx_iot_zone_ctx_t *ngx_iot_lock(ngx_cycle_t *cycle,
@@ -80,6 +82,10 @@ ngx_iot_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* a full zone is answered with 503 and logged by us, not as crit */
     shpool->log_nomem = 0;
+
+    if (ngx_iot_zone_lock_init(ctx, shm_zone->shm.log) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     shpool->log_ctx = ngx_slab_alloc(shpool,
                                      sizeof(" in iot zone \"\"")
@@ -181,9 +187,9 @@ ngx_iot_registry_retire(ngx_cycle_t *old)
         return;
     }
 
-    ngx_shmtx_lock(&octx->shpool->mutex);
+    ngx_iot_zone_lock(octx);
     octx->sh->retired = 1;
-    ngx_shmtx_unlock(&octx->shpool->mutex);
+    ngx_iot_zone_unlock(octx);
 }
 
 
@@ -261,9 +267,9 @@ ngx_iot_zone_used(ngx_iot_zone_ctx_t *ctx)
     size_t       free;
     ngx_uint_t   pages;
 
-    ngx_shmtx_lock(&ctx->shpool->mutex);
+    ngx_iot_zone_lock(ctx);
     pages = ctx->shpool->pfree;
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
+    ngx_iot_zone_unlock(ctx);
 
     free = pages << ngx_pagesize_shift;
 
@@ -430,7 +436,7 @@ ngx_iot_lock(ngx_cycle_t *cycle, ngx_iot_store_t *store, ngx_log_t *log)
     ctx = ngx_iot_zone_ctx(cycle);
 
     ngx_iot_shmtx_lock(&ctx->sh->writer);
-    ngx_shmtx_lock(&ctx->shpool->mutex);
+    ngx_iot_zone_lock(ctx);
 
     if (ngx_iot_journal_orphaned(ctx, 1)) {
         ngx_iot_journal_repair(ctx, cycle, store, log);
@@ -463,7 +469,7 @@ ngx_iot_lock_write(ngx_cycle_t *cycle, ngx_iot_store_t *store, ngx_log_t *log,
 void
 ngx_iot_unlock(ngx_iot_zone_ctx_t *ctx)
 {
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
+    ngx_iot_zone_unlock(ctx);
     ngx_shmtx_unlock(&ctx->sh->writer);
 }
 
@@ -475,19 +481,100 @@ ngx_iot_writer_unlock(ngx_iot_zone_ctx_t *ctx)
 }
 
 
-/* a writer lets readers in while SQLite works */
+/*
+ * The zone's lock is held for microseconds at a time, by the event loops
+ * and by the store's writer threads.  It inherits priority (a robust,
+ * process-shared PTHREAD_PRIO_INHERIT mutex): a writer thread in the
+ * normal class that holds it while an event loop in the realtime class
+ * (iot_event_loop_realtime) waits for it runs at the loop's priority until
+ * it lets go, instead of waiting for a CPU behind everything else.  With
+ * nginx's shmtx the loop spun for it for tens of microseconds and then
+ * slept with the holder still off the CPU.  A holder that dies leaves it
+ * to the next taker (EOWNERDEAD); the crash journal repairs the zone.
+ */
 
-void
-ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx)
+static ngx_int_t
+ngx_iot_zone_lock_init(ngx_iot_zone_ctx_t *ctx, ngx_log_t *log)
 {
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
+    int                  err;
+    pthread_mutexattr_t  attr;
+
+    err = pthread_mutexattr_init(&attr);
+    if (err != 0) {
+        ngx_log_error(NGX_LOG_EMERG, log, err,
+                      "pthread_mutexattr_init() failed");
+        return NGX_ERROR;
+    }
+
+    err = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+
+    if (err == 0) {
+        err = pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT);
+    }
+
+    if (err == 0) {
+        err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    }
+
+    if (err == 0) {
+        err = pthread_mutex_init(&ctx->sh->lock, &attr);
+    }
+
+    (void) pthread_mutexattr_destroy(&attr);
+
+    if (err != 0) {
+        ngx_log_error(NGX_LOG_EMERG, log, err,
+                      "iot zone \"%V\": its lock cannot be made", &ctx->name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
 void
 ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx)
 {
-    ngx_shmtx_lock(&ctx->shpool->mutex);
+    int         err;
+    ngx_uint_t  n;
+
+    /* a hold is short: a few tries before the kernel is asked */
+
+    for (n = 0; n < NGX_IOT_ZONE_SPIN; n++) {
+        err = pthread_mutex_trylock(&ctx->sh->lock);
+
+        if (err != EBUSY) {
+            goto taken;
+        }
+
+        ngx_cpu_pause();
+    }
+
+    err = pthread_mutex_lock(&ctx->sh->lock);
+
+taken:
+
+    if (err == 0) {
+        return;
+    }
+
+    if (err == EOWNERDEAD) {
+        /* what the holder left half done is in the crash journal */
+        (void) pthread_mutex_consistent(&ctx->sh->lock);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
+                  "iot zone \"%V\": its lock failed", &ctx->name);
+}
+
+
+/* a writer lets readers in while SQLite works */
+
+void
+ngx_iot_zone_unlock(ngx_iot_zone_ctx_t *ctx)
+{
+    (void) pthread_mutex_unlock(&ctx->sh->lock);
 }
 
 
@@ -522,7 +609,7 @@ ngx_iot_lock_read(ngx_cycle_t *cycle)
         ngx_iot_unlock(ngx_iot_lock(cycle, NULL, cycle->log));
     }
 
-    ngx_shmtx_lock(&ctx->shpool->mutex);
+    ngx_iot_zone_lock(ctx);
 
     return ctx;
 }
@@ -535,5 +622,5 @@ ngx_iot_unlock_read(ngx_iot_zone_ctx_t *ctx)
         return;
     }
 
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
+    ngx_iot_zone_unlock(ctx);
 }

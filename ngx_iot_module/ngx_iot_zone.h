@@ -13,6 +13,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <pthread.h>
 #include "ngx_iot.h"
 #include "ngx_iot_index.h"
 #include "ngx_iot_fixed.h"
@@ -24,6 +25,9 @@
 /* a batch of writes (NGX_IOT_WRITE_BATCH) names two entities each at most */
 #define NGX_IOT_WRITE_BATCH        64
 #define NGX_IOT_JOURNAL_KEYS       (2 * NGX_IOT_WRITE_BATCH)
+
+/* how many times a wait for the zone's lock tries it before it sleeps */
+#define NGX_IOT_ZONE_SPIN          16
 
 
 typedef struct {
@@ -90,6 +94,7 @@ typedef struct {
     u_char                     team_uuid[NGX_IOT_UUID_SIZE];
     uint64_t                   user_id;       /* the first user, its own */
     ngx_iot_journal_t          journal;
+    pthread_mutex_t            lock;      /* the zone's (ngx_iot_zone_lock) */
     ngx_uint_t                 retired;   /* replaced by a new zone */
     ngx_shmtx_sh_t             writer_lock;
     ngx_shmtx_t                writer;

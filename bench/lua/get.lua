@@ -18,6 +18,9 @@
 -- going as fast as the server does; wrk's latency does not include the wait. Used for the read
 -- load that runs beside the creation load, whose latency should show the
 -- server's stalls, not the queueing of a saturated closed loop.
+-- WRK_DELAY_SPREAD=1: the wait is a random whole number of ms from 0 to
+-- twice WRK_DELAY_MS (the same mean), so that connections answered
+-- together do not all ask again together (wrk's timers fire by the ms).
 --
 -- done() prints machine-readable "RESULT key=value" lines (latencies in
 -- microseconds) that bench/run.sh parses.
@@ -66,7 +69,11 @@ end
 -- wrk decides whether delay() exists from the main script state, before
 -- any init(): so it is defined (or not) here, from the environment
 local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "0") or 0
-if delay_ms > 0 then
+if delay_ms > 0 and os.getenv("WRK_DELAY_SPREAD") == "1" then
+    function delay()
+        return math.random(0, 2 * delay_ms)
+    end
+elseif delay_ms > 0 then
     function delay()
         return delay_ms
     end

@@ -689,6 +689,28 @@ sub gdb {
     return $fh;
 }
 
+# a worker killed in the middle of a request: gdb attaches to worker $pid
+# with the commands given (breakpoints, then 'kill'), the code (a request
+# that lands on that worker) runs in a child process, and the worker's
+# master is left to start a new one.  Returns gdb's output.
+#   my $out = $t->die_during($w, ['break f', 'continue', 'kill'],
+#                            sub { $api->call(POST => ...) });
+sub die_during {
+    my ($self, $pid, $commands, $request) = @_;
+    my $gdb = $self->gdb($pid, $commands, timeout => 60);
+    ok(wait_until(sub { $self->traced_by($pid) }, 30), 'gdb attached');
+    sleep 2;    # the breakpoints are set and the worker runs again
+    my $kid = fork // die "fork: $!";
+    if ($kid == 0) {
+        $request->();
+        POSIX::_exit(0);
+    }
+    my $out = do { local $/; <$gdb> };
+    close $gdb;
+    waitpid $kid, 0;
+    return $out;
+}
+
 # the pid of the process tracing $pid (gdb once it is attached), or 0
 sub traced_by {
     my ($self, $pid) = @_;
