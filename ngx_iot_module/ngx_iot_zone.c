@@ -536,23 +536,28 @@ void
 ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx)
 {
     int         err;
-    ngx_uint_t  n;
+    ngx_uint_t  i, n;
 
-    /* a hold is short: a few tries before the kernel is asked */
+    /*
+     * A hold is short: a holder on a CPU lets go within the spin (about
+     * 6 us), and one that is not is lent the waiter's priority once the
+     * waiter asks the kernel.
+     */
 
-    for (n = 0; n < NGX_IOT_ZONE_SPIN; n++) {
-        err = pthread_mutex_trylock(&ctx->sh->lock);
+    err = pthread_mutex_trylock(&ctx->sh->lock);
 
-        if (err != EBUSY) {
-            goto taken;
+    for (n = 1; err == EBUSY && n < NGX_IOT_ZONE_SPIN; n <<= 1) {
+
+        for (i = 0; i < n; i++) {
+            ngx_cpu_pause();
         }
 
-        ngx_cpu_pause();
+        err = pthread_mutex_trylock(&ctx->sh->lock);
     }
 
-    err = pthread_mutex_lock(&ctx->sh->lock);
-
-taken:
+    if (err == EBUSY) {
+        err = pthread_mutex_lock(&ctx->sh->lock);
+    }
 
     if (err == 0) {
         return;

@@ -26,8 +26,8 @@
 #define NGX_IOT_WRITE_BATCH        64
 #define NGX_IOT_JOURNAL_KEYS       (2 * NGX_IOT_WRITE_BATCH)
 
-/* how many times a wait for the zone's lock tries it before it sleeps */
-#define NGX_IOT_ZONE_SPIN          16
+/* a wait for the zone's lock spins 1 + 2 + 4 + ... pauses below this */
+#define NGX_IOT_ZONE_SPIN          256
 
 
 typedef struct {
