@@ -539,14 +539,17 @@ ngx_iot_zone_lock(ngx_iot_zone_ctx_t *ctx)
     ngx_uint_t  i, n;
 
     /*
-     * A hold is short: a holder on a CPU lets go within the spin (about
-     * 6 us), and one that is not is lent the waiter's priority once the
-     * waiter asks the kernel.
+     * A hold is short: a holder on another CPU lets go within the spin
+     * (about 6 us), and one that is off the CPU is lent the waiter's
+     * priority once the waiter asks the kernel.
      */
 
     err = pthread_mutex_trylock(&ctx->sh->lock);
 
-    for (n = 1; err == EBUSY && n < NGX_IOT_ZONE_SPIN; n <<= 1) {
+    for (n = 1;
+         err == EBUSY && ngx_ncpu > 1 && n < NGX_IOT_ZONE_SPIN;
+         n <<= 1)
+    {
 
         for (i = 0; i < n; i++) {
             ngx_cpu_pause();
