@@ -163,7 +163,6 @@ gen_body() {
             echo
             echo "| reads | requests/s | p50 (ms) | p99 (ms) | max (ms) | non-2xx |"
             echo "|---|---:|---:|---:|---:|---:|"
-            local i
             for i in 1 2 3 4; do
                 [ -n "${R[b2_read_alone${i}_p99]:-}" ] || continue
                 echo "| alone ($i) | $(v b2_read_alone${i}_rps) | $(ms b2_read_alone${i}_p50) | $(ms b2_read_alone${i}_p99) | $(ms b2_read_alone${i}_max) | $(v b2_read_alone${i}_non2xx) |"

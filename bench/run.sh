@@ -421,24 +421,24 @@ b2_pace() {
 # b2_reads NAME FILE: one read run's figures under b2_read_NAME_*
 b2_reads() {
     local name=$1 f=$2 k
-    for k in rps p50 p99 max; do
-        R[b2_read_${name}_$k]=$(rv "$f" "$(case $k in rps) echo rps ;; *) echo lat_${k}_us ;; esac)")
+    R[b2_read_${name}_rps]=$(rv "$f" rps)
+    for k in p50 p99 max; do
+        R[b2_read_${name}_$k]=$(rv "$f" lat_${k}_us)
     done
     R[b2_read_${name}_non2xx]=$(rv "$f" non2xx)
 }
 
-# b2_reads_mean KIND: b2_read_KIND_* as the means over the pairs' runs
-b2_reads_mean() {
-    local kind=$1 k i
-    for k in rps p50 p99 max non2xx; do
-        R[b2_read_${kind}_$k]=$(for i in $(seq 1 "$B2_PAIRS"); do
-            echo "${R[b2_read_${kind}${i}_$k]:-}"; done |
-            awk '$1 != "" { s += $1; n++ } END { if (n) printf "%.0f", s / n }')
-    done
+# b2_mean FORMAT PREFIX SUFFIX: the mean of R[PREFIX<i>SUFFIX] over the
+# pairs' runs (those that have a value)
+b2_mean() {
+    local fmt=$1 pre=$2 suf=$3 i
+    for i in $(seq 1 "$B2_PAIRS"); do
+        echo "${R[$pre$i$suf]:-}"
+    done | awk -v f="$fmt" '$1 != "" { s += $1; n++ } END { if (n) printf f, s / n }'
 }
 
 bench2() {
-    local P cid sync pre f g cmd_r i
+    local P cid sync pre f g k cmd_r i
     for sync in normal full; do
         P=$TMP/b2-$sync
         IOT_MAIN_EXTRA=$([ "$B2_REALTIME" = 1 ] && echo "iot_event_loop_realtime on;") \
@@ -500,13 +500,14 @@ bench2() {
             b2_durable "$P" "$cid" mixed$i "$pre" || return 1
             pre=$B2_DB
         done
-        b2_reads_mean alone
-        b2_reads_mean mixed
+        for g in alone mixed; do
+            for k in rps p50 p99 max non2xx; do
+                R[b2_read_${g}_$k]=$(b2_mean %.0f "b2_read_$g" "_$k")
+            done
+        done
         # the targets are ratios within this run: creation alongside the
         # reads at >= 0.8 of its saturated rate, read p99 <= 2x alone
-        R[b2_mixed_created_per_s]=$(for i in $(seq 1 "$B2_PAIRS"); do
-            echo "${R[b2_mixed${i}_created_per_s]:-0}"; done |
-            awk '{ s += $1; n++ } END { if (n) printf "%.1f", s / n }')
+        R[b2_mixed_created_per_s]=$(b2_mean %.1f b2_mixed _created_per_s)
         R[b2_mixed_share]=$(awk -v m="${R[b2_mixed_created_per_s]:-0}" \
             -v s="${R[b2_normal_created_per_s]:-0}" \
             'BEGIN { if (s > 0) printf "%.3f", m / s }')
